@@ -1,0 +1,22 @@
+"""eligibility: rules as code for China's social assistance (社会救助)."""
+
+__version__ = "0.1.0"
+
+from .errors import (Diagnostic, EligibilityError, EvaluationError, InputError, InputProblem,  # noqa: E402
+                     PolicyError, PolicyTestFailure)
+from .runtime import Decision, Engine, ProgramDecision, load  # noqa: E402
+
+__all__ = [
+    "Decision",
+    "Diagnostic",
+    "EligibilityError",
+    "Engine",
+    "EvaluationError",
+    "InputError",
+    "InputProblem",
+    "PolicyError",
+    "PolicyTestFailure",
+    "ProgramDecision",
+    "__version__",
+    "load",
+]

@@ -1,0 +1,168 @@
+"""Check, generate and compile a policy set once; the result is cached by content hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import linecache
+import threading
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .checker import Checker, CheckedSet
+from .codegen import Generated, generate
+from .errors import Diagnostic, PolicyError
+from .policyset import PolicySetModel, read_policy_set
+
+
+class Unset:
+    """The marker of a definition not evaluated yet in a decision."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not evaluated>"
+
+
+U = Unset()
+
+
+class NotInForce(Exception):
+    """No version of a definition is in force on the decision date."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class EmptyAggregate(Exception):
+    """min() or max() over an empty list."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class DateOrder(Exception):
+    """age() of a date after the date it is measured on."""
+
+    def __init__(self, born: dt.date, on: dt.date) -> None:
+        self.born, self.on = born, on
+
+
+def _record(t: dict[int, Any], k: int, v: Any) -> Any:
+    t[k] = v
+    return v
+
+
+def _record_item(t: dict[int, Any], k: int, idx: tuple[int, ...], v: Any) -> Any:
+    lst = t.get(k)
+    if lst is None:
+        t[k] = lst = []
+    lst.append((idx, v))
+    return v
+
+
+def _age(born: dt.date, on: dt.date) -> int:
+    if born > on:
+        raise DateOrder(born, on)
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _days(a: dt.date, b: dt.date) -> int:
+    return (b - a).days
+
+
+def _min_of(items: Any, text: str) -> Any:
+    vals = list(items)
+    if not vals:
+        raise EmptyAggregate(text)
+    return min(vals)
+
+
+def _max_of(items: Any, text: str) -> Any:
+    vals = list(items)
+    if not vals:
+        raise EmptyAggregate(text)
+    return max(vals)
+
+
+def _quant(mode: str) -> Any:
+    def q(x: Decimal, step: Decimal) -> Decimal:
+        return (x / step).quantize(Decimal(1), rounding=mode) * step
+    return q
+
+
+HELPERS: dict[str, object] = {
+    "U": U, "D": Decimal, "r": _record, "ri": _record_item, "age": _age, "days": _days,
+    "min_of": _min_of, "max_of": _max_of, "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
+    "rdn": _quant(ROUND_FLOOR), "NotInForce": NotInForce, "sum": sum, "any": any, "all": all,
+    "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate,
+}
+
+
+@attrs.frozen
+class CompiledPolicy:
+    """A checked and compiled policy set: the generated functions and the tables to trace them."""
+
+    model: PolicySetModel
+    checked: CheckedSet
+    generated: Generated
+    filename: str
+    namespace: dict[str, Any]
+    warnings: tuple[Diagnostic, ...]
+
+
+_CACHE: dict[tuple[str, str | None], CompiledPolicy] = {}
+_LOCK = threading.Lock()
+
+
+def compile_policy(root: Path, jurisdiction: str | None = None) -> CompiledPolicy:
+    """Read, check and compile the policy set in `root`; raise PolicyError with every problem."""
+    diags: list[Diagnostic] = []
+    model = read_policy_set(root, jurisdiction, diags)
+    key = (model.hash, jurisdiction)
+    with _LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    checked = Checker(model.facts, model.programs, diags).run()
+    if any(d.severity == "error" for d in diags):
+        raise PolicyError(_dedupe(diags), model.sources)
+    gen = generate(checked)
+    filename = f"<policy:{model.root}:{model.hash[7:19]}>"
+    lines = gen.source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(gen.source), None, lines, filename)
+    code = compile(gen.source, filename, "exec", dont_inherit=True)
+    ns: dict[str, Any] = {"__builtins__": {}}
+    ns.update(HELPERS)
+    for i, value in enumerate(gen.constants):
+        ns[f"K{i}"] = value
+    exec(code, ns)  # the source is generated from the checked model, never from policy text
+    compiled = CompiledPolicy(model, checked, gen, filename, ns,
+                              tuple(d for d in _dedupe(diags) if d.severity != "error"))
+    with _LOCK:
+        _CACHE[key] = compiled
+    return compiled
+
+
+def check_policy(root: Path, jurisdiction: str | None = None) -> list[Diagnostic]:
+    """Return every diagnostic (errors and warnings) of a policy set without raising."""
+    diags: list[Diagnostic] = []
+    try:
+        model = read_policy_set(root, jurisdiction, diags)
+    except PolicyError as e:
+        return list(e.diagnostics)
+    Checker(model.facts, model.programs, diags).run()
+    return _dedupe(diags)
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen = set()
+    out = []
+    for d in diags:
+        key = (d.span, d.code, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out

@@ -1,0 +1,264 @@
+"""Validation and normalisation of household facts against the facts vocabulary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+
+from .errors import InputError, InputProblem
+from .model import Facts, FieldSpec
+from .source import did_you_mean, readable
+
+MONEY_RE = re.compile(r"\d{1,15}(\.\d{1,2})?\Z")
+DECIMAL_RE = re.compile(r"-?\d{1,18}(\.\d{1,12})?\Z")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+MONEY_LIMIT = Decimal(10) ** 15
+MAX_TEXT = 256
+
+Problems = list[InputProblem]
+Converter = Callable[[object, str, Problems], object]
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return repr(readable(value, 60))
+    if isinstance(value, dict | list):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return readable(repr(value), 60)
+
+
+def _money(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        d: Decimal | None = None
+        if isinstance(v, bool):
+            probs.append(InputProblem(path, "type", "must be an amount of money, not true/false"))
+            return None
+        if isinstance(v, int):
+            d = Decimal(v)
+        elif isinstance(v, Decimal):
+            if not v.is_finite():
+                probs.append(InputProblem(path, "range", f"must be a finite amount, not {v}"))
+                return None
+            d = v
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                probs.append(InputProblem(path, "range", f"must be a finite amount, not {v!r}"))
+                return None
+            d = Decimal(repr(v))
+        elif isinstance(v, str):
+            if not MONEY_RE.match(v):
+                hint = ""
+                if any(c in v for c in ",¥元$ ") or v.lower().strip("+-") in ("nan", "inf", "infinity", "snan"):
+                    hint = "; write plain digits such as \"1234.50\""
+                probs.append(InputProblem(path, "format", f"{_show(v)} is not an amount such as \"1234.50\"{hint}"))
+                return None
+            d = Decimal(v)
+        else:
+            probs.append(InputProblem(path, "type", f"must be an amount of money, not {_show(v)}"))
+            return None
+        if d < 0:
+            probs.append(InputProblem(path, "range", f"must not be negative ({d})"))
+            return None
+        if d >= MONEY_LIMIT:
+            probs.append(InputProblem(path, "limit", "must be below 10^15 yuan"))
+            return None
+        exp = d.as_tuple().exponent
+        if isinstance(exp, int) and exp < -2 and d != d.quantize(Decimal("0.01")):
+            probs.append(InputProblem(path, "precision", f"{d} has more than 2 decimal places (fen)"))
+            return None
+        return _range(spec, d + 0, path, probs)
+    return conv
+
+
+def _decimal(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, bool) or not isinstance(v, int | Decimal | float | str):
+            probs.append(InputProblem(path, "type", f"must be a number, not {_show(v)}"))
+            return None
+        try:
+            if isinstance(v, str):
+                if not DECIMAL_RE.match(v):
+                    raise InvalidOperation
+                d = Decimal(v)
+            elif isinstance(v, float):
+                if not math.isfinite(v):
+                    raise InvalidOperation
+                d = Decimal(repr(v))
+            else:
+                d = Decimal(v)
+            if not d.is_finite():
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            probs.append(InputProblem(path, "format", f"{_show(v)} is not a finite number"))
+            return None
+        return _range(spec, d, path, probs)
+    return conv
+
+
+def _range(spec: FieldSpec, d: Decimal | int, path: str, probs: Problems) -> object:
+    if spec.minimum is not None and d < spec.minimum:
+        probs.append(InputProblem(path, "range", f"must be at least {spec.minimum} (got {d})"))
+        return None
+    if spec.maximum is not None and d > spec.maximum:
+        probs.append(InputProblem(path, "range", f"must be at most {spec.maximum} (got {d})"))
+        return None
+    return d
+
+
+def _integer(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, bool) or not isinstance(v, int):
+            probs.append(InputProblem(path, "type", f"must be a whole number, not {_show(v)}"))
+            return None
+        if abs(v) > 10 ** 15:
+            probs.append(InputProblem(path, "limit", "is too large"))
+            return None
+        return _range(spec, v, path, probs)
+    return conv
+
+
+def _bool(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if not isinstance(v, bool):
+            probs.append(InputProblem(path, "type", f"must be true or false, not {_show(v)}"))
+            return None
+        return v
+    return conv
+
+
+def _date(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, dt.datetime):
+            probs.append(InputProblem(path, "type", "must be a date, not a date and time"))
+            return None
+        if isinstance(v, dt.date):
+            return v
+        if isinstance(v, str) and DATE_RE.match(v):
+            try:
+                return dt.date.fromisoformat(v)
+            except ValueError:
+                probs.append(InputProblem(path, "format", f"{_show(v)} is not a calendar date"))
+                return None
+        probs.append(InputProblem(path, "format", f"must be a date \"YYYY-MM-DD\", not {_show(v)}"))
+        return None
+    return conv
+
+
+def _enum(spec: FieldSpec) -> Converter:
+    values = [v for v, _ in spec.values]
+    allowed = frozenset(values)
+
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, str) and v in allowed:
+            return v
+        if isinstance(v, str):
+            guess = did_you_mean(v, values)
+            extra = f"; did you mean '{guess}'?" if guess else f"; one of {', '.join(values)}"
+            probs.append(InputProblem(path, "format", f"{_show(v)} is not a known value{extra}"))
+        else:
+            probs.append(InputProblem(path, "type", f"must be one of {', '.join(values)}, not {_show(v)}"))
+        return None
+    return conv
+
+
+def _text(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if not isinstance(v, str):
+            probs.append(InputProblem(path, "type", f"must be text, not {_show(v)}"))
+            return None
+        if len(v) > MAX_TEXT:
+            probs.append(InputProblem(path, "limit", f"is {len(v)} characters long; the limit is {MAX_TEXT}"))
+            return None
+        if v == "" and spec.name == "id":
+            probs.append(InputProblem(path, "format", "must not be empty"))
+            return None
+        return v
+    return conv
+
+
+_CONVERTERS = {"money": _money, "decimal": _decimal, "integer": _integer, "bool": _bool,
+               "date": _date, "enum": _enum, "text": _text}
+
+
+class Validator:
+    """Validate a household dict into the normalised form the generated code reads."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.top = self._table(facts.fields)
+        self.lists = {f.name: (f, self._table(f.fields)) for f in facts.fields if f.type == "list"}
+
+    @staticmethod
+    def _table(fields: tuple[FieldSpec, ...]) -> list[tuple[str, FieldSpec, Converter | None]]:
+        return [(f.name, f, None if f.type == "list" else _CONVERTERS[f.type](f)) for f in fields]
+
+    def validate(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
+        """Return the normalised household and the paths that took their declared default."""
+        probs: Problems = []
+        defaulted: list[str] = []
+        if not isinstance(household, Mapping):
+            raise InputError([InputProblem("household", "type",
+                                           f"the household must be a JSON object, not {_show(household)}")])
+        out = self._record(household, self.top, "", probs, defaulted)
+        if probs:
+            raise InputError(probs)
+        return out, tuple(defaulted)
+
+    def _record(self, data: Mapping[object, object], table: list[tuple[str, FieldSpec, Converter | None]],
+                prefix: str, probs: Problems, defaulted: list[str]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        known = {name for name, _, _ in table}
+        for key in data:
+            if key not in known:
+                shown = readable(key, 64) if isinstance(key, str) else _show(key)
+                guess = did_you_mean(key, sorted(known)) if isinstance(key, str) else None
+                extra = f"; did you mean '{guess}'?" if guess else ""
+                probs.append(InputProblem(prefix + shown, "unknown", f"is not a field of the facts vocabulary{extra}"))
+        for name, spec, conv in table:
+            path = prefix + name
+            v = data.get(name)
+            if v is None:
+                if spec.required:
+                    probs.append(InputProblem(path, "missing", f"is required ({spec.label.en})"))
+                    continue
+                out[name] = list(spec.default) if isinstance(spec.default, list) else spec.default
+                if name in data or spec.type != "list":
+                    defaulted.append(path)
+                continue
+            if conv is None:
+                out[name] = self._list(v, spec, path, probs, defaulted)
+            else:
+                out[name] = conv(v, path, probs)
+        return out
+
+    def _list(self, v: object, spec: FieldSpec, path: str, probs: Problems,
+              defaulted: list[str]) -> list[dict[str, object]]:
+        if not isinstance(v, list | tuple):
+            probs.append(InputProblem(path, "type", f"must be a list, not {_show(v)}"))
+            return []
+        if len(v) < spec.min_items:
+            probs.append(InputProblem(path, "limit" if v else "missing",
+                                      f"needs at least {spec.min_items} item{'s' if spec.min_items > 1 else ''}"))
+        if len(v) > spec.max_items:
+            probs.append(InputProblem(path, "limit", f"has {len(v)} items; the limit is {spec.max_items}"))
+            return []
+        _, table = self.lists[spec.name]
+        out = []
+        ids: dict[object, int] = {}
+        for i, item in enumerate(v):
+            ipath = f"{path}[{i}]"
+            if not isinstance(item, Mapping):
+                probs.append(InputProblem(ipath, "type", f"must be an object, not {_show(item)}"))
+                continue
+            rec = self._record(item, table, ipath + ".", probs, defaulted)
+            rid = rec.get("id")
+            if isinstance(rid, str):
+                if rid in ids:
+                    probs.append(InputProblem(ipath + ".id", "duplicate",
+                                              f"id {_show(rid)} is also used by {path}[{ids[rid]}]"))
+                ids[rid] = i
+            out.append(rec)
+        return out

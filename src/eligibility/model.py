@@ -1,0 +1,185 @@
+"""The checked policy model: frozen attrs classes, each with its Span."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import attrs
+
+from .loader import YScalar
+from .source import SourceText, Span
+
+
+@attrs.frozen
+class Label:
+    """A text in Chinese and English."""
+
+    zh: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@attrs.frozen
+class Source:
+    """A legal or documentary citation."""
+
+    id: str
+    title: str
+    document: str | None
+    articles: str | None
+    date: str | None
+    url: str | None
+    confidence: str
+    file: str
+    span: Span
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "title": self.title, "document": self.document,
+                "articles": self.articles, "date": self.date, "url": self.url,
+                "confidence": self.confidence, "file": self.file}
+
+
+@attrs.frozen
+class FieldSpec:
+    """One field of the facts vocabulary."""
+
+    name: str
+    type: str  # bool integer decimal money date enum text list
+    label: Label
+    unit: str | None
+    required: bool
+    default: object
+    minimum: Decimal | None
+    maximum: Decimal | None
+    values: tuple[tuple[str, Label], ...]  # enum values
+    fields: tuple[FieldSpec, ...]  # list item fields
+    min_items: int
+    max_items: int
+    span: Span
+
+    def field(self, name: str) -> FieldSpec | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
+@attrs.frozen
+class Facts:
+    """The facts vocabulary: household fields, some of them lists of records."""
+
+    fields: tuple[FieldSpec, ...]
+    file: str
+    span: Span
+
+    def field(self, name: str) -> FieldSpec | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
+@attrs.frozen
+class Expr:
+    """An expression's text and where it sits in the YAML file."""
+
+    text: str
+    node: YScalar
+    source: SourceText
+
+    @property
+    def span(self) -> Span:
+        return self.node.span
+
+
+@attrs.frozen
+class ParamValue:
+    """One dated value of a parameter."""
+
+    start: dt.date
+    value: object
+    source: str | None
+    note: str | None
+    span: Span
+
+
+@attrs.frozen
+class Parameter:
+    """A named, dated policy parameter."""
+
+    name: str
+    type: str
+    unit: str | None
+    title: Label
+    source: str | None
+    values: tuple[ParamValue, ...]  # sorted by start
+    file: str
+    span: Span
+
+
+@attrs.frozen
+class Version:
+    """One dated version of a definition's expression."""
+
+    start: dt.date | None
+    until: dt.date | None
+    expr: Expr
+    source: str | None
+    span: Span
+
+
+@attrs.frozen
+class Rounding:
+    """A declared rounding: a step such as 0.01 and a mode."""
+
+    step: Decimal
+    mode: str  # half_up | up | down
+
+
+@attrs.frozen
+class Definition:
+    """A computed value, a rule, or a program output (eligible, amount)."""
+
+    name: str
+    kind: str  # computed | rule | output
+    title: Label | None
+    source: str | None
+    article: str | None
+    versions: tuple[Version, ...]
+    rounding: Rounding | None
+    file: str
+    span: Span
+
+
+@attrs.frozen
+class Program:
+    """A program as merged from its layers."""
+
+    name: str
+    title: Label
+    jurisdiction: str
+    file: str
+    layers: tuple[str, ...]  # most general first
+    sources: dict[str, Source]
+    parameters: dict[str, Parameter]
+    definitions: dict[str, Definition]  # computed and rules, in layer order
+    eligible: Definition
+    amount: Definition | None
+    span: Span
+
+
+@attrs.frozen
+class TestCase:
+    """A YAML policy test case."""
+
+    name: str
+    on: dt.date
+    household: object
+    expect: dict[str, object]
+    expect_error: dict[str, str] | None
+    file: str
+    span: Span
+    expect_spans: dict[str, Span]

@@ -1,0 +1,202 @@
+"""Find, read and merge the files of a policy set; choose each program's layer by jurisdiction."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import attrs
+
+from .errors import Diagnostic, PolicyError
+from .loader import YMap, load_file
+from .model import Facts, Program, TestCase
+from .schema import Layer, Reader, read_facts, read_layer, read_tests
+from .source import SourceText, Span
+
+MAX_FILES = 1000
+
+
+@attrs.frozen
+class PolicySetModel:
+    """Everything read from a policy folder, before type checking."""
+
+    root: str
+    facts: Facts
+    programs: dict[str, Program]
+    tests: tuple[TestCase, ...]
+    sources: dict[str, SourceText]
+    file_hashes: dict[str, str]  # files the selected programs and the facts use
+    hash: str
+    jurisdiction: str | None
+    warnings: tuple[Diagnostic, ...]
+
+
+def ancestors(code: str) -> list[str]:
+    """GB/T 2260 codes from the given one up to the national level, most specific first."""
+    out = [code]
+    if code[4:] != "00":
+        out.append(code[:4] + "00")
+    if code[2:] != "0000":
+        out.append(code[:2] + "0000")
+    if code != "000000":
+        out.append("000000")
+    return list(dict.fromkeys(out))
+
+
+def read_policy_set(root: Path, jurisdiction: str | None = None,
+                    diags: list[Diagnostic] | None = None) -> PolicySetModel:
+    """Read every YAML file under `root`; raise PolicyError listing every problem."""
+    diags = [] if diags is None else diags
+    root = root.resolve()
+    if not root.is_dir():
+        raise PolicyError([Diagnostic(None, "no-policy-folder", f"{root.name} is not a folder of policies")])
+    files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
+    if len(files) > MAX_FILES:
+        raise PolicyError([Diagnostic(None, "limit-files", f"{len(files)} policy files; the limit is {MAX_FILES}")])
+    sources: dict[str, SourceText] = {}
+    raw: dict[str, bytes] = {}
+    facts: list[Facts] = []
+    layers: dict[str, Layer] = {}
+    tests: list[TestCase] = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        yf = load_file(path, rel, diags)
+        if yf is None:
+            continue
+        sources[rel] = yf.source
+        raw[rel] = yf.source.text.encode("utf-8")
+        node = yf.root
+        if node is None:
+            continue
+        r = Reader(yf.source, diags)
+        if not isinstance(node, YMap) or not node.items:
+            r.error(node, "file-kind", "a policy file is a mapping starting with `program:`, `facts:` or `tests:`")
+            continue
+        first = node.items[0][0].value
+        if node.get("program") is not None:
+            layer = read_layer(r, node)
+            if layer is not None:
+                layers[rel] = layer
+        elif node.get("facts") is not None:
+            f = read_facts(r, node)
+            if f is not None:
+                facts.append(f)
+        elif node.get("tests") is not None:
+            tests.extend(read_tests(r, node))
+        else:
+            r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
+                    "a policy file starts with `program:`, `facts:` or `tests:`")
+    if not facts:
+        diags.append(Diagnostic(None, "no-facts", "the policy set has no facts vocabulary (a file starting with `facts:`)"))
+    elif len(facts) > 1:
+        diags.append(Diagnostic(Span(facts[1].file, 1, 1, 1, 1), "two-facts",
+                                f"a second facts vocabulary (the first is {facts[0].file})"))
+    programs, used = _merge_all(root, layers, jurisdiction, diags)
+    errors = [d for d in diags if d.severity == "error"]
+    if errors or not facts:
+        raise PolicyError(diags, sources)
+    used.add(facts[0].file)
+    hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
+    total = hashlib.sha256("".join(f"{f}\0{h}\n" for f, h in hashes.items()).encode()).hexdigest()
+    return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
+                          "sha256:" + total, jurisdiction, tuple(diags))
+
+
+def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None,
+               diags: list[Diagnostic]) -> tuple[dict[str, Program], set[str]]:
+    parents: dict[str, str] = {}
+    for rel, layer in layers.items():
+        if layer.extends is None:
+            continue
+        target = (root / rel).parent / layer.extends
+        try:
+            target_rel = target.resolve().relative_to(root).as_posix()
+        except ValueError:
+            diags.append(Diagnostic(layer.extends_span, "extends-outside",
+                                    "`extends` must name a file inside the policy folder"))
+            continue
+        base = layers.get(target_rel)
+        if base is None:
+            diags.append(Diagnostic(layer.extends_span, "extends-missing",
+                                    f"`extends` names {target_rel}, which is not a program file of this set"))
+            continue
+        if base.program != layer.program:
+            diags.append(Diagnostic(layer.extends_span, "extends-program",
+                                    f"{target_rel} is program '{base.program}', not '{layer.program}'"))
+            continue
+        parents[rel] = target_rel
+    by_program: dict[str, list[str]] = {}
+    for rel, layer in layers.items():
+        by_program.setdefault(layer.program, []).append(rel)
+    programs: dict[str, Program] = {}
+    used: set[str] = set()
+    for name, rels in sorted(by_program.items()):
+        chosen = _choose(name, rels, layers, parents, jurisdiction, diags)
+        if chosen is None:
+            continue
+        chain = [chosen]
+        while chain[-1] in parents:
+            nxt = parents[chain[-1]]
+            if nxt in chain:
+                diags.append(Diagnostic(layers[chosen].extends_span, "extends-cycle",
+                                        "`extends` goes round in a circle: " + " -> ".join([*chain, nxt])))
+                break
+            chain.append(nxt)
+        chain.reverse()
+        used.update(chain)
+        prog = _merge([layers[c] for c in chain], diags)
+        if prog is not None:
+            programs[name] = prog
+    return programs, used
+
+
+def _choose(name: str, rels: list[str], layers: dict[str, Layer], parents: dict[str, str],
+            jurisdiction: str | None, diags: list[Diagnostic]) -> str | None:
+    if jurisdiction is not None:
+        for code in ancestors(jurisdiction):
+            hits = [r for r in rels if layers[r].jurisdiction == code]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                diags.append(Diagnostic(layers[hits[1]].span, "ambiguous-program",
+                                        f"two layers of '{name}' for jurisdiction {code}: {hits[0]} and {hits[1]}"))
+                return None
+        return None  # the program does not apply in this jurisdiction
+    leaves = [r for r in rels if r not in parents.values()]
+    if len(leaves) > 1:
+        diags.append(Diagnostic(layers[leaves[1]].span, "ambiguous-program",
+                                f"'{name}' has more than one most-specific layer: {', '.join(leaves)}",
+                                "load with a jurisdiction, e.g. eligibility.load(path, jurisdiction='440114')"))
+        return None
+    return leaves[0] if leaves else None
+
+
+def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
+    leaf = chain[-1]
+    sources, params, defs = {}, {}, {}
+    eligible = amount = None
+    title = None
+    for layer in chain:
+        sources.update(layer.sources)
+        params.update(layer.parameters)
+        for k, d in layer.definitions.items():
+            defs[k] = d
+        eligible = layer.eligible or eligible
+        amount = layer.amount or amount
+        title = layer.title or title
+    clash = set(params) & set(defs)
+    for n in sorted(clash):
+        diags.append(Diagnostic(defs[n].span, "duplicate-name",
+                                f"'{n}' is a parameter in one layer and a rule or computed value in another"))
+    if eligible is None:
+        diags.append(Diagnostic(leaf.span, "missing-eligible",
+                                f"program '{leaf.program}' has no `eligible:` expression in any layer"))
+        return None
+    return Program(leaf.program, title or _default_title(leaf.program), leaf.jurisdiction, leaf.file,
+                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span)
+
+
+def _default_title(name: str) -> object:
+    from .model import Label
+
+    return Label(name, name)

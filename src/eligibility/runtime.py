@@ -1,0 +1,297 @@
+"""The engine: validate facts, run the generated code under an engine-owned decimal context."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import decimal
+import threading
+import types
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import __version__
+from .compiler import U, CompiledPolicy, DateOrder, EmptyAggregate, NotInForce, compile_policy
+from .errors import EligibilityError, EvaluationError, InputError, InputProblem
+from .facts import Validator
+from .model import ParamValue
+
+#: Every decision runs under this context, whatever the caller's context is.
+ENGINE_CONTEXT = decimal.Context(
+    prec=34, rounding=decimal.ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.FloatOperation],
+)
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+class _Missing:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def parse_date(on: object, what: str = "on") -> dt.date:
+    """Accept a date or an ISO date string; raise InputError otherwise."""
+    if isinstance(on, dt.datetime):
+        return on.date()
+    if isinstance(on, dt.date):
+        return on
+    if isinstance(on, str):
+        try:
+            if len(on) == 10:
+                return dt.date.fromisoformat(on)
+        except ValueError:
+            pass
+    raise InputError([InputProblem(what, "format", "the decision date must be a date \"YYYY-MM-DD\"")])
+
+
+@attrs.frozen
+class ProgramDecision:
+    """One program's outcome for a household."""
+
+    program: str
+    eligible: bool
+    amount: Decimal | None
+    title: dict[str, str]
+
+
+@attrs.frozen(eq=False)
+class Decision:
+    """The outcome of every requested program, with what is needed to trace and explain it."""
+
+    on: dt.date
+    programs: dict[str, ProgramDecision]
+    policy_hash: str
+    library_version: str
+    warnings: tuple[str, ...]
+    _engine: Engine = attrs.field(repr=False)
+    _facts: dict[str, Any] = attrs.field(repr=False)
+    _defaulted: tuple[str, ...] = attrs.field(repr=False)
+    _memo: list[Any] | None = attrs.field(repr=False)
+    _recorded: dict[int, Any] | None = attrs.field(repr=False)
+    _params: tuple[list[Any], list[ParamValue | None]] = attrs.field(repr=False)
+
+    @property
+    def traced(self) -> bool:
+        return self._recorded is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the decision and its trace as the documented JSON contract (docs/reference/trace.md)."""
+        from .trace import build_trace
+
+        return build_trace(self._engine, self, self._facts, self._defaulted, self._memo,
+                           self._recorded, self._params)
+
+    def explain(self, lang: str = "zh", fmt: str = "text") -> str:
+        """Render the explanation of this decision in Chinese (`zh`) or English (`en`)."""
+        from .explain import render
+
+        return render(self.to_json(), lang=lang, fmt=fmt)
+
+
+class Engine:
+    """A compiled policy set ready to decide households. Thread-safe."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self.model = compiled.model
+        self.policy_hash = compiled.model.hash
+        self.validator = Validator(compiled.model.facts)
+        self.programs = tuple(sorted(compiled.model.programs))
+        gen = compiled.generated
+        ns = compiled.namespace
+        self._size = len(gen.def_index)
+        self._untraced = {p: ns[f"p_{i}"] for i, p in enumerate(gen.programs)}
+        self._traced = {p: ns[f"tp_{i}"] for i, p in enumerate(gen.programs)}
+        self._index_to_def = {i: k for k, i in gen.def_index.items()}
+        self._params = sorted(gen.param_index.items(), key=lambda kv: kv[1])
+        self._param_cache: dict[dt.date, tuple[list[Any], list[ParamValue | None]]] = {}
+        self._needs = {p: self._needed_params(p) for p in self.programs}
+        self._lock = threading.Lock()
+        self._latest = {k: self.model.programs[k[0]].parameters[k[1]].values[-1].start
+                        for k, _ in self._params}
+
+    def _needed_params(self, program: str) -> tuple[int, ...]:
+        cs = self.compiled.checked
+        seen: set[tuple[str, str]] = set()
+        stack = [(program, "eligible")] + ([(program, "amount")] if (program, "amount") in cs.defs else [])
+        params: set[int] = set()
+        while stack:
+            key = stack.pop()
+            if key in seen or key not in cs.defs:
+                continue
+            seen.add(key)
+            cd = cs.defs[key]
+            params.update(self.compiled.generated.param_index[(key[0], p)] for p in cd.params)
+            stack.extend(cd.deps)
+        return tuple(sorted(params))
+
+    def _params_on(self, on: dt.date) -> tuple[list[Any], list[ParamValue | None]]:
+        hit = self._param_cache.get(on)
+        if hit is not None:
+            return hit
+        values: list[Any] = []
+        used: list[ParamValue | None] = []
+        for (prog, name), _ in self._params:
+            p = self.model.programs[prog].parameters[name]
+            i = bisect.bisect_right([v.start for v in p.values], on) - 1
+            if i < 0:
+                values.append(_Missing(name))
+                used.append(None)
+            else:
+                values.append(p.values[i].value)
+                used.append(p.values[i])
+        result = (values, used)
+        if len(self._param_cache) < 4096:
+            self._param_cache[on] = result
+        return result
+
+    def decide(self, household: Mapping[str, Any], on: object, programs: Iterable[str] | None = None,
+               *, trace: bool = True) -> Decision:
+        """Decide every program (or those named) for a household on a date.
+
+        Args:
+            household: JSON-like facts, as described by the policy set's facts vocabulary.
+            on: the decision date, a `datetime.date` or "YYYY-MM-DD".
+            programs: program names to decide; all by default. Programs they depend on are
+                evaluated as needed.
+            trace: record the trace needed by `to_json()` and `explain()`; False is faster.
+
+        Returns:
+            A Decision.
+
+        Raises:
+            InputError: the household or date is invalid; every problem is listed.
+            EvaluationError: a rule cannot be evaluated for this household on this date.
+        """
+        day = parse_date(on)
+        names = self.programs if programs is None else self._check_programs(programs)
+        h, defaulted = self.validator.validate(household)
+        pv, used = self._params_on(day)
+        self._check_params(names, pv, day)
+        memo: list[Any] = [U] * self._size
+        recorded: dict[int, Any] | None = {} if trace else None
+        out: dict[str, ProgramDecision] = {}
+        try:
+            with decimal.localcontext(ENGINE_CONTEXT):
+                for name in names:
+                    if recorded is None:
+                        e, a = self._untraced[name](h, pv, memo, day)
+                    else:
+                        e, a = self._traced[name](h, pv, memo, day, recorded)
+                    title = self.model.programs[name].title
+                    out[name] = ProgramDecision(name, e, _money(a) if a is not None else (
+                        ZERO if self.model.programs[name].amount is not None else None),
+                        {"zh": title.zh, "en": title.en})
+        except EligibilityError:
+            raise
+        except Exception as exc:  # generated code failed: name the rule, never leak the raw error
+            raise self._evaluation_error(exc, day) from None
+        warnings = self._warnings(names, day)
+        return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
+                        recorded, (pv, used))
+
+    def _check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(programs, str):
+            programs = [programs]
+        names = tuple(programs)
+        bad = [p for p in names if p not in self._untraced]
+        if bad:
+            raise InputError([InputProblem("programs", "unknown",
+                                           f"unknown program '{p}'; known: {', '.join(self.programs)}")
+                              for p in bad])
+        return names
+
+    def _check_params(self, names: tuple[str, ...], pv: list[Any], day: dt.date) -> None:
+        missing = []
+        for name in names:
+            for i in self._needs[name]:
+                if isinstance(pv[i], _Missing):
+                    (prog, pname), _ = self._params[i]
+                    p = self.model.programs[prog].parameters[pname]
+                    missing.append(f"parameter '{pname}' of {prog} has no value on {day} "
+                                   f"(its first value is from {p.values[0].start}; {p.file})")
+        if missing:
+            raise EvaluationError("; ".join(dict.fromkeys(missing)), program=names[0])
+
+    def _warnings(self, names: tuple[str, ...], day: dt.date) -> tuple[str, ...]:
+        out = []
+        for name in names:
+            for i in self._needs[name]:
+                key = self._params[i][0]
+                latest = self._latest[key]
+                if day.year > latest.year and key[1] == "standard" or day - latest > dt.timedelta(days=366):
+                    out.append(f"{key[0]}.{key[1]}: the decision date {day} is more than a year after the "
+                               f"last known value (from {latest}); a newer standard may exist")
+        return tuple(dict.fromkeys(out))
+
+    def _evaluation_error(self, exc: BaseException, day: dt.date) -> EvaluationError:
+        key = self._failing_def(exc.__traceback__)
+        prog, rule = key if key else (None, None)
+        span = None
+        if key is not None:
+            span = self.compiled.checked.defs[key].definition.span
+        if isinstance(exc, NotInForce):
+            k = self._index_to_def[exc.index]
+            d = self.compiled.checked.defs[k].definition
+            return EvaluationError(f"no version of '{k[1]}' is in force on {day}", program=k[0], rule=k[1],
+                                   span=d.span)
+        if isinstance(exc, EmptyAggregate):
+            msg = f"{exc.text} has no items to take the minimum or maximum of"
+        elif isinstance(exc, DateOrder):
+            msg = f"a date {exc.born} is after the date {exc.on} it is measured on"
+        elif isinstance(exc, decimal.DivisionByZero | ZeroDivisionError):
+            msg = "division by zero"
+        elif isinstance(exc, decimal.DecimalException):
+            msg = f"invalid arithmetic ({type(exc).__name__})"
+        elif isinstance(exc, RecursionError):
+            msg = "the evaluation is nested too deeply"
+        else:
+            msg = f"internal error while evaluating ({type(exc).__name__}); please report it"
+        return EvaluationError(msg, program=prog, rule=rule, span=span)
+
+    def _failing_def(self, tb: types.TracebackType | None) -> tuple[str, str] | None:
+        found = None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_filename == self.compiled.filename and code.co_name[:1] in ("d", "t") \
+                    and code.co_name[1:].isdigit():
+                found = self._index_to_def.get(int(code.co_name[1:]))
+            tb = tb.tb_next
+        return found
+
+
+def _money(a: Any) -> Decimal:
+    if isinstance(a, Decimal):
+        v = a.quantize(CENT, rounding=decimal.ROUND_HALF_UP, context=ENGINE_CONTEXT)
+        return v if v != 0 else ZERO
+    return Decimal(a).quantize(CENT)
+
+
+def load(path: str | Path | None = None, *, jurisdiction: str | None = None) -> Engine:
+    """Load, check and compile a policy set (the bundled one by default).
+
+    Args:
+        path: a folder of policy files; the bundled `policies/` when None.
+        jurisdiction: a GB/T 2260 code choosing each program's most specific layer.
+
+    Raises:
+        PolicyError: the policy set has problems; all of them are listed with positions.
+    """
+    root = Path(path) if path is not None else bundled_policies()
+    return Engine(compile_policy(root, jurisdiction))
+
+
+def bundled_policies() -> Path:
+    """Return the folder of the policies that ship with the library."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "policies", here.parent.parent / "policies"):
+        if (candidate / "facts.yaml").is_file():
+            return candidate
+    return here / "policies"
