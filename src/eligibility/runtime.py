@@ -88,6 +88,15 @@ class Decision:
         return build_trace(self._engine, self, self._facts, self._defaulted, self._memo,
                            self._recorded, self._params)
 
+    def value(self, program: str, name: str) -> Any:
+        """Return a computed value or rule outcome of a program, evaluating it if it was skipped.
+
+        Raises:
+            KeyError: the program has no such definition.
+            EvaluationError: it cannot be evaluated for this household.
+        """
+        return self._engine._value(self, program, name)
+
     def explain(self, lang: str = "zh", fmt: str = "text") -> str:
         """Render the explanation of this decision in Chinese (`zh`) or English (`en`)."""
         from .explain import render
@@ -197,6 +206,30 @@ class Engine:
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
                         recorded, (pv, used))
 
+    def _value(self, decision: Decision, program: str, name: str) -> Any:
+        key = (program, name)
+        k = self.compiled.generated.def_index.get(key)
+        if k is None:
+            raise KeyError(f"{program}.{name}")
+        memo = decision._memo
+        if memo is None:
+            memo = [U] * self._size
+            object.__setattr__(decision, "_memo", memo)
+        if memo[k] is U:
+            pv, _ = decision._params
+            ns = self.compiled.namespace
+            try:
+                with decimal.localcontext(ENGINE_CONTEXT):
+                    if decision._recorded is None:
+                        ns[f"d{k}"](decision._facts, pv, memo, decision.on)
+                    else:
+                        ns[f"t{k}"](decision._facts, pv, memo, decision.on, decision._recorded)
+            except EligibilityError:
+                raise
+            except Exception as exc:
+                raise self._evaluation_error(exc, decision.on) from None
+        return memo[k]
+
     def _check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
         if isinstance(programs, str):
             programs = [programs]
@@ -226,7 +259,8 @@ class Engine:
             for i in self._needs[name]:
                 key = self._params[i][0]
                 latest = self._latest[key]
-                if day.year > latest.year and key[1] == "standard" or day - latest > dt.timedelta(days=366):
+                ptype = self.model.programs[key[0]].parameters[key[1]].type
+                if ptype == "money" and day - latest > dt.timedelta(days=366):
                     out.append(f"{key[0]}.{key[1]}: the decision date {day} is more than a year after the "
                                f"last known value (from {latest}); a newer standard may exist")
         return tuple(dict.fromkeys(out))

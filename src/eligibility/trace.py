@@ -1,0 +1,309 @@
+"""The decision trace as JSON: the documented contract (docs/reference/trace.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .compiler import U
+from .model import Definition, Label, ParamValue, Program
+from .nodes import Attr, BoolOp, Compare, Const, Name, Node, Num, TupleLit, Unary, walk
+
+if TYPE_CHECKING:
+    from .runtime import Decision, Engine
+
+SCHEMA = "eligibility.decision/1"
+
+
+def encode(value: Any, type_: str = "?") -> Any:
+    """Encode a value for JSON: Decimal as a canonical string, dates as ISO strings."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, Decimal):
+        if type_ == "money":
+            exp = value.as_tuple().exponent
+            if isinstance(exp, int) and exp >= -2:
+                value = value.quantize(Decimal("0.01"))
+        text = format(value, "f")
+        return "0" + text[2:] if text.startswith("-0") and Decimal(text) == 0 else text
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return {"count": len(value)}
+    if isinstance(value, frozenset):
+        return sorted(value)
+    return repr(value)
+
+
+def _label(label: Label | None) -> dict[str, str] | None:
+    return {"zh": label.zh, "en": label.en} if label else None
+
+
+class _Builder:
+    def __init__(self, engine: Engine, decision: Decision, facts: dict[str, Any],
+                 defaulted: tuple[str, ...], memo: list[Any], recorded: dict[int, Any],
+                 params: tuple[list[Any], list[ParamValue | None]]) -> None:
+        self.engine = engine
+        self.decision = decision
+        self.facts = facts
+        self.defaulted = set(defaulted)
+        self.memo = memo
+        self.rec = recorded
+        self.pv, self.used = params
+        gen = engine.compiled.generated
+        self.gen = gen
+        self.node_number = gen.node_ids
+        self.vocab = engine.model.facts
+
+    def value_of(self, node: Node) -> tuple[bool, Any]:
+        nid = self.node_number.get(id(node))
+        if isinstance(node, Num):
+            return True, int(node.value) if node.is_int else node.value
+        if isinstance(node, Const):
+            return True, node.value
+        if isinstance(node, TupleLit):
+            return True, frozenset(i.value for i in node.items)
+        if nid is None or nid not in self.rec:
+            return False, None
+        return True, self.rec[nid]
+
+    def label_of(self, node: Node, program: Program) -> dict[str, str] | None:
+        if isinstance(node, Name) and node.ref:
+            if node.ref[0] == "param":
+                return _label(program.parameters[node.id].title)
+            if node.ref[0] == "def":
+                d = program.definitions.get(node.id)
+                return _label(d.title) if d else None
+        if isinstance(node, Attr) and node.ref:
+            if node.ref[0] in ("fact", "list"):
+                f = self.vocab.field(node.ref[1])
+                return _label(f.label) if f else None
+            if node.ref[0] == "field":
+                lst = self.vocab.field(node.ref[3])
+                f = lst.field(node.ref[2]) if lst else None
+                return _label(f.label) if f else None
+            if node.ref[0] == "program":
+                other = self.engine.model.programs[node.ref[1]]
+                if node.ref[2] in other.definitions:
+                    return _label(other.definitions[node.ref[2]].title)
+                t = other.title
+                word = {"eligible": ("符合条件", "eligible"), "amount": ("金额", "amount")}[node.ref[2]]
+                return {"zh": f"{t.zh}{word[0]}", "en": f"{t.en}: {word[1]}"}
+        return None
+
+    def item_path(self, lists: tuple[str, ...], idx: tuple[int, ...]) -> str:
+        return ".".join(f"household.{lst}[{i}]" if n == 0 else f"{lst}[{i}]"
+                        for n, (lst, i) in enumerate(zip(lists, idx, strict=False)))
+
+    def item_label(self, lists: tuple[str, ...], idx: tuple[int, ...]) -> str:
+        parts = []
+        for lst, i in zip(lists, idx, strict=False):
+            records = self.facts.get(lst)
+            rid = records[i].get("id") if isinstance(records, list) and i < len(records) else None
+            parts.append(f"{lst}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""))
+        return ", ".join(parts)
+
+    def inputs(self, tree: Node, program: Program) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        seen: set[tuple[Any, ...]] = set()
+        for node in walk(tree):
+            nid = self.node_number.get(id(node))
+            if nid is None or nid not in self.rec:
+                continue
+            info = self.gen.nodes[nid]
+            entry: dict[str, Any] | None = None
+            if isinstance(node, Name) and node.ref and node.ref[0] == "param":
+                j = self.gen.param_index[(program.name, node.id)]
+                p = program.parameters[node.id]
+                pv = self.used[j]
+                entry = {"kind": "parameter", "name": node.id, "title": _label(p.title),
+                         "value": encode(self.pv[j], p.type), "unit": p.unit,
+                         "from": pv.start.isoformat() if pv else None,
+                         "source": (pv.source if pv and pv.source else p.source),
+                         "note": pv.note if pv else None,
+                         "at": str(pv.span) if pv else str(p.span)}
+            elif isinstance(node, Name) and node.ref and node.ref[0] == "def":
+                d = program.definitions.get(node.id) or getattr(program, node.id)
+                entry = {"kind": d.kind, "name": node.id, "title": _label(d.title),
+                         "value": encode(self.rec[nid], node.type)}
+            elif isinstance(node, Name) and node.ref and node.ref[0] == "decision_date":
+                entry = {"kind": "decision_date", "name": "decision_date", "value": encode(self.rec[nid])}
+            elif isinstance(node, Attr) and node.ref and node.ref[0] == "program":
+                entry = {"kind": "program", "name": f"{node.ref[1]}.{node.ref[2]}",
+                         "title": self.label_of(node, program), "value": encode(self.rec[nid], node.type)}
+            elif isinstance(node, Attr) and node.ref and node.ref[0] in ("fact", "list"):
+                path = f"household.{node.ref[1]}"
+                entry = {"kind": "fact", "path": path, "title": self.label_of(node, program),
+                         "value": encode(self.rec[nid], node.type),
+                         "defaulted": node.ref[1] in self.defaulted}
+            elif isinstance(node, Attr) and node.ref and node.ref[0] == "field" and info.depth > 0:
+                for idx, v in self.rec[nid]:
+                    key = ("fact", node.ref[2], idx)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    p = self.item_path(info.loop_lists, idx) + "." + node.ref[2]
+                    out.append({"kind": "fact", "path": p, "title": self.label_of(node, program),
+                                "value": encode(v, node.type), "defaulted": p[len("household."):] in self.defaulted})
+                continue
+            if entry is None:
+                continue
+            key = (entry["kind"], entry.get("name") or entry.get("path"))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(entry)
+        return out
+
+    def side(self, node: Node, program: Program, value: Any) -> dict[str, Any]:
+        return {"expression": " ".join(node.text.split()), "label": self.label_of(node, program),
+                "value": encode(value, node.type)}
+
+    def comparisons(self, tree: Node, program: Program) -> list[dict[str, Any]]:
+        out = []
+        for node in walk(tree):
+            if not isinstance(node, Compare):
+                continue
+            nid = self.node_number.get(id(node))
+            entry: dict[str, Any] = {"expression": " ".join(node.text.split()), "at": str(node.span)}
+            if nid is None or nid not in self.rec:
+                entry["evaluated"] = False
+                out.append(entry)
+                continue
+            info = self.gen.nodes[nid]
+            entry["evaluated"] = True
+            items = [node.left, *node.comparators]
+            if info.depth == 0:
+                entry["pairs"] = self.pairs(node, items, program, None)
+                entry["result"] = self.rec[nid]
+            else:
+                per = []
+                for idx, result in self.rec[nid]:
+                    per.append({"item": self.item_label(info.loop_lists, idx),
+                                "path": self.item_path(info.loop_lists, idx),
+                                "pairs": self.pairs(node, items, program, idx), "result": result})
+                entry["items"] = per
+            out.append(entry)
+        return out
+
+    def pairs(self, node: Compare, items: list[Node], program: Program,
+              idx: tuple[int, ...] | None) -> list[dict[str, Any]]:
+        vals = []
+        for it in items:
+            known, v = self.value_of(it)
+            if known and idx is not None and isinstance(v, list):
+                v = next((x for i, x in v if i == idx), None)
+                known = v is not None
+            vals.append((known, v))
+        pairs = []
+        for i, op in enumerate(node.ops):
+            (lk, lv), (rk, rv) = vals[i], vals[i + 1]
+            if not (lk and rk):
+                pairs.append({"op": op, "left": {"expression": items[i].text}, "right": {"expression": items[i + 1].text},
+                              "evaluated": False})
+                continue
+            pair: dict[str, Any] = {"op": op, "left": self.side(items[i], program, lv),
+                                    "right": self.side(items[i + 1], program, rv), "evaluated": True}
+            if isinstance(lv, Decimal | int) and isinstance(rv, Decimal | int) and not isinstance(lv, bool) \
+                    and not isinstance(rv, bool):
+                t = "money" if "money" in (items[i].type, items[i + 1].type) else "decimal"
+                pair["difference"] = encode(Decimal(lv) - Decimal(rv), t)
+            pairs.append(pair)
+        return pairs
+
+    def skipped(self, tree: Node) -> list[str]:
+        out = []
+        for node in walk(tree):
+            if isinstance(node, BoolOp):
+                for v in node.values:
+                    known, _ = self.value_of(v)
+                    if not known and self.value_of(node)[0]:
+                        out.append(" ".join(v.text.split()))
+        return out
+
+    def step(self, program: Program, d: Definition) -> dict[str, Any]:
+        key = (program.name, d.name)
+        k = self.gen.def_index[key]
+        cd = self.engine.compiled.checked.defs[key]
+        value = self.memo[k]
+        evaluated = value is not U
+        vi = self.rec.get(-(k + 1), 0) if evaluated else None
+        dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
+        in_force = not (dated and evaluated and vi is None)
+        src = None
+        if in_force and vi is not None and d.versions[vi].source:
+            src = d.versions[vi].source
+        src = src or d.source
+        source = program.sources.get(src) if src else None
+        if not evaluated:
+            outcome = "not_evaluated"
+        elif not in_force:
+            outcome = "not_in_force"
+        elif d.kind == "rule":
+            outcome = "passed" if value else "failed"
+        elif d.name == "eligible" and d.kind == "output":
+            outcome = "eligible" if value else "not_eligible"
+        else:
+            outcome = "computed"
+        version = d.versions[vi] if (vi is not None and evaluated and in_force) else d.versions[0]
+        step: dict[str, Any] = {
+            "name": d.name, "kind": d.kind, "title": _label(d.title), "type": cd.type,
+            "at": str(d.span), "layer": d.file,
+            "source": source.to_json() if source else None, "article": d.article,
+            "expression": version.expr.text.strip(),
+            "version": ({"from": version.start.isoformat() if version.start else None,
+                         "until": version.until.isoformat() if version.until else None} if dated else None),
+            "evaluated": evaluated, "outcome": outcome,
+            "value": encode(value, cd.type) if evaluated and in_force else None,
+            "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
+        }
+        tree = cd.trees[vi] if (evaluated and in_force and vi is not None) else None
+        if tree is not None:
+            step["inputs"] = self.inputs(tree, program)
+            step["comparisons"] = self.comparisons(tree, program)
+            step["not_evaluated"] = self.skipped(tree)
+        else:
+            step["inputs"], step["comparisons"], step["not_evaluated"] = [], [], []
+        return step
+
+    def program(self, name: str) -> dict[str, Any]:
+        prog = self.engine.model.programs[name]
+        pd = self.decision.programs[name]
+        defs = [*prog.definitions.values(), prog.eligible] + ([prog.amount] if prog.amount else [])
+        return {
+            "title": _label(prog.title), "eligible": pd.eligible,
+            "amount": encode(pd.amount, "money") if pd.amount is not None else None,
+            "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
+            "steps": [self.step(prog, d) for d in defs],
+        }
+
+    def build(self) -> dict[str, Any]:
+        m = self.engine.model
+        return {
+            "schema": SCHEMA,
+            "library_version": self.decision.library_version,
+            "decided_for": self.decision.on.isoformat(),
+            "policy": {"hash": m.hash, "jurisdiction": m.jurisdiction, "files": dict(m.file_hashes)},
+            "warnings": list(self.decision.warnings),
+            "defaulted": sorted(self.defaulted),
+            "programs": {name: self.program(name) for name in self.decision.programs},
+        }
+
+
+def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defaulted: tuple[str, ...],
+                memo: list[Any] | None, recorded: dict[int, Any] | None,
+                params: tuple[list[Any], list[ParamValue | None]]) -> dict[str, Any]:
+    """Build the JSON trace of a decision (re-deciding with the trace on if it was made without)."""
+    if recorded is None or memo is None:
+        again = engine.decide(_raw(facts), decision.on, tuple(decision.programs), trace=True)
+        return again.to_json()
+    return _Builder(engine, decision, facts, defaulted, memo, recorded, params).build()
+
+
+def _raw(facts: dict[str, Any]) -> dict[str, Any]:
+    return facts
+
+
+__all__ = ["SCHEMA", "build_trace", "encode"]
+_ = Unary
