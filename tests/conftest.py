@@ -1,0 +1,79 @@
+"""Shared fixtures: the bundled engine, policy folders written on the fly, and golden files."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import eligibility
+
+GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).parent.parent
+#: Set ELIGIBILITY_UPDATE_GOLDEN=1 to rewrite golden files instead of comparing with them.
+UPDATE = os.environ.get("ELIGIBILITY_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="session")
+def engine() -> eligibility.Engine:
+    """The engine of the bundled policies."""
+    return eligibility.load(ROOT / "policies")
+
+
+@pytest.fixture
+def golden() -> Callable[[str, str], None]:
+    """Compare text with tests/golden/NAME (rewritten when ELIGIBILITY_UPDATE_GOLDEN=1)."""
+
+    def check(name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if UPDATE or not path.exists():
+            if not UPDATE and os.environ.get("CI"):
+                pytest.fail(f"golden file {name} is missing; run with ELIGIBILITY_UPDATE_GOLDEN=1 and commit it")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+            return
+        expected = path.read_text(encoding="utf-8")
+        assert actual == expected, f"output differs from golden file {name} (ELIGIBILITY_UPDATE_GOLDEN=1 rewrites it)"
+
+    return check
+
+
+FACTS = """\
+facts: 1
+household:
+  assessed_monthly_income: {type: money, unit: CNY/month, label: {zh: 月收入, en: Monthly income}}
+  financial_assets: {type: money, label: {zh: 金融资产, en: Financial assets}, required: false, default: 0}
+  members:
+    type: list
+    min_items: 1
+    label: {zh: 家庭成员, en: Members}
+    fields:
+      id: {type: text, label: {zh: 编号, en: Id}}
+      birth_date: {type: date, label: {zh: 出生日期, en: Date of birth}}
+      sex:
+        type: enum
+        label: {zh: 性别, en: Sex}
+        values: {male: {zh: 男, en: male}, female: {zh: 女, en: female}}
+      disability_grade: {type: integer, min: 0, max: 4, required: false, default: 0, label: {zh: 残疾等级, en: Disability grade}}
+"""
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Callable[..., Path]:
+    """Write a policy folder: a small facts vocabulary plus the given files (dedented)."""
+
+    def make(files: dict[str, str], facts: str | None = FACTS) -> Path:
+        root = tmp_path / "policies"
+        root.mkdir(exist_ok=True)
+        if facts is not None:
+            (root / "facts.yaml").write_text(facts, encoding="utf-8")
+        for name, text in files.items():
+            p = root / name
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(text), encoding="utf-8")
+        return root
+
+    return make
