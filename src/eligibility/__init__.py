@@ -2,9 +2,16 @@
 
 __version__ = "0.1.0"
 
-from .errors import (Diagnostic, EligibilityError, EvaluationError, InputError, InputProblem,  # noqa: E402
-                     PolicyError, PolicyTestFailure)
-from .runtime import Decision, Engine, ProgramDecision, load  # noqa: E402
+from .errors import (
+                     Diagnostic,
+                     EligibilityError,
+                     EvaluationError,
+                     InputError,
+                     InputProblem,
+                     PolicyError,
+                     PolicyTestFailure,
+)
+from .runtime import Decision, Engine, ProgramDecision, load
 
 __all__ = [
     "Decision",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 
 import attrs
 
 from .errors import Diagnostic
 from .model import Definition, Facts, FieldSpec, Program, Version
-from .nodes import (Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Name, Node, Num,
-                    TupleLit, Unary, walk)
+from .nodes import Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Name, Node, Num, TupleLit, Unary, walk
 from .parser import FUNCTIONS, parse_expr
 from .source import Span, did_you_mean, readable
 
@@ -76,7 +76,7 @@ class Checker:
                     parse_expr(v.expr, self.diags) for v in d.versions])
                 self.check_versions(d)
         for key in list(self.defs):
-            self.def_type(key, key[1] and self.defs[key].definition.span)
+            self.def_type(key, self.defs[key].definition.span)
         return CheckedSet(self.facts, self.programs, self.defs, self.order)
 
     @staticmethod
@@ -105,8 +105,8 @@ class Checker:
                                              "add `source:` to the parameter or the value", severity="warning"))
         for d in self.all_defs(prog):
             cite(d.source, d.span, f"'{d.name}'")
-            for v in d.versions:
-                cite(v.source, v.span, f"a version of '{d.name}'")
+            for ver in d.versions:
+                cite(ver.source, ver.span, f"a version of '{d.name}'")
             if d.kind == "rule" and d.source is None and all(v.source is None for v in d.versions):
                 self.diags.append(Diagnostic(d.span, "uncited", f"rule '{d.name}' cites no source",
                                              "add `source:` with the id of the document it encodes",
@@ -122,7 +122,7 @@ class Checker:
 
     def check_versions(self, d: Definition) -> None:
         vs = sorted(d.versions, key=lambda v: v.start or dt.date.min)
-        for a, b in zip(vs, vs[1:], strict=False):
+        for a, b in itertools.pairwise(vs):
             a_end = a.until or dt.date.max
             if b.start is None or b.start <= a_end:
                 self.error(b.span, "overlapping-versions",
@@ -162,8 +162,8 @@ class Checker:
                 self.error(tree.span, "type", f"this version of '{key[1]}' is {other}, the others are {t}")
             t = u or t
         d = cd.definition
-        want = {"rule": "bool"}.get(d.kind) or {"eligible": "bool", "amount": "money"}.get(
-            d.name if d.kind == "output" else "", None)
+        outputs = {"eligible": "bool", "amount": "money"}
+        want = {"rule": "bool"}.get(d.kind) or outputs.get(d.name if d.kind == "output" else "")
         if want and t not in (want, "?"):
             tree = next((x for x in cd.trees if x is not None), None)
             what = f"rule '{d.name}'" if d.kind == "rule" else f"`{d.name}`"
@@ -274,7 +274,8 @@ class Checker:
         if isinstance(node, Call):
             return self.call(node, key, scope)
         if isinstance(node, Gen):
-            self.error(node.span, "bare-generator", "a generator must be the argument of count, sum, any, all, min or max")
+            self.error(node.span, "bare-generator",
+                       "a generator must be the argument of count, sum, any, all, min or max")
             return "?"
         return "?"
 
@@ -293,7 +294,7 @@ class Checker:
     def enum_values(self, t: str) -> list[str]:
         owner, _, name = t[5:].rpartition(".")
         spec = self.facts.field(name) if owner == "household" else (
-            (self.facts.field(owner[len("household."):]) or self.facts.field(owner)))
+            self.facts.field(owner[len("household."):]) or self.facts.field(owner))
         if owner != "household" and spec is not None:
             spec = spec.field(name)
         return [v for v, _ in spec.values] if spec else []
@@ -380,16 +381,19 @@ class Checker:
             a, b = types[i], types[i + 1]
             if "?" in (a, b):
                 continue
-            l, r = items[i], items[i + 1]
+            lhs, r = items[i], items[i + 1]
             ok = False
             if op in ("in", "not in"):
                 ok = b == "tuple" and (a == "text" or a.startswith("enum:"))
                 if ok and a.startswith("enum:") and isinstance(r, TupleLit):
                     for c in r.items:
                         self.check_enum(c, a)
-            elif a in NUMERIC and b in NUMERIC or a == b and a in ("money", "date"):
-                ok = True
-            elif (a == "money" and b in NUMERIC and is_literal(r)) or (b == "money" and a in NUMERIC and is_literal(l)):
+            elif (
+                (a in NUMERIC and b in NUMERIC)
+                or (a == b and a in ("money", "date"))
+                or (a == "money" and b in NUMERIC and is_literal(r))
+                or (b == "money" and a in NUMERIC and is_literal(lhs))
+            ):
                 ok = True
             elif op in ("==", "!="):
                 if a == b and a in ("bool", "text"):
@@ -397,10 +401,8 @@ class Checker:
                 elif a.startswith("enum:") and b == "str":
                     ok = self.check_enum(r, a)
                 elif b.startswith("enum:") and a == "str":
-                    ok = self.check_enum(l, b)
-                elif "text" in (a, b) and "str" in (a, b):
-                    ok = True
-                elif a == b and a.startswith("enum:"):
+                    ok = self.check_enum(lhs, b)
+                elif ("text" in (a, b) and "str" in (a, b)) or (a == b and a.startswith("enum:")):
                     ok = True
             if not ok:
                 hint = None
@@ -410,7 +412,7 @@ class Checker:
                     hint = "compare money with money (a number only as a literal such as 0)"
                 elif "str" in (a, b):
                     hint = "strings name enum values; compare them with an enum field"
-                self.error(l.span if a == "str" else r.span, "type", f"cannot compare {a} {op} {b}", hint)
+                self.error(lhs.span if a == "str" else r.span, "type", f"cannot compare {a} {op} {b}", hint)
         return "bool"
 
     def check_enum(self, lit: Node, t: str) -> bool:
@@ -453,7 +455,8 @@ class Checker:
                 t = self.infer(args[0], key, scope)
                 if f == "count" and (t.startswith("list:") or t == "?"):
                     return "integer"
-                self.error(args[0].span, "type", f"{f}() takes a generator such as ({'x' if f != 'count' else 'm'} for m in household.members)")
+                example = f"{f}({'m.x' if f != 'count' else 'm'} for m in household.members)"
+                self.error(args[0].span, "type", f"{f}() takes a generator such as {example}")
                 return "?"
             elt = self.generator(gen, key, scope)
             if elt == "?":

@@ -12,8 +12,7 @@ from decimal import Decimal
 import attrs
 
 from .checker import CheckedDef, CheckedSet
-from .nodes import (Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Name, Node, Num,
-                    TupleLit, Unary, walk)
+from .nodes import Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Name, Node, Num, TupleLit, Unary, walk
 
 
 @attrs.frozen
@@ -78,7 +77,8 @@ class _Gen:
                 if a is None:
                     out.append("    return e, None")
                 else:
-                    out.append(f"    return e, ((c[{a}] if c[{a}] is not U else {pre}{a}(h, pv, c, on{extra})) if e is True else None)")
+                    ref = f"(c[{a}] if c[{a}] is not U else {pre}{a}(h, pv, c, on{extra}))"
+                    out.append(f"    return e, ({ref} if e is True else None)")
         consts = tuple(self.constants)
         return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
                          self.node_ids, tuple(sorted(self.cs.programs)))

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from .checker import Checker, CheckedSet
+from .checker import CheckedSet, Checker
 from .codegen import Generated, generate
 from .errors import Diagnostic, PolicyError
 from .policyset import PolicySetModel, read_policy_set

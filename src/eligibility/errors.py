@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from .source import Span, SourceText, bounded, excerpt
+from .source import SourceText, Span, bounded, excerpt
 
 
 @attrs.frozen

@@ -99,7 +99,8 @@ def _citation(step: dict[str, Any], lang: str) -> str | None:
     cite = " ".join(dict.fromkeys(parts))
     if art:
         cite += f" {art}"
-    return f"{w['source']}{w['sep']}{cite}{w['lp']}{src['id']}{w['comma']}{w['confidence']} {src['confidence']}{w['rp']}"
+    conf = f"{w['confidence']} {src['confidence']}"
+    return f"{w['source']}{w['sep']}{cite}{w['lp']}{src['id']}{w['comma']}{conf}{w['rp']}"
 
 
 def _step_lines(step: dict[str, Any], lang: str, fmt: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import attrs
 import yaml
@@ -137,10 +138,10 @@ class _Builder:
         self.diags = diags
         self.events = yaml.parse(source.text, Loader=yaml.SafeLoader)
 
-    def span(self, start: yaml.Mark, end: yaml.Mark) -> Span:
+    def span(self, start: Any, end: Any) -> Span:
         return self.source.span(start.index, end.index)
 
-    def error(self, start: yaml.Mark, end: yaml.Mark, code: str, msg: str, hint: str | None = None) -> None:
+    def error(self, start: Any, end: Any, code: str, msg: str, hint: str | None = None) -> None:
         self.diags.append(Diagnostic(self.span(start, end), code, msg, hint))
 
     def run(self) -> YNode | None:
@@ -167,7 +168,7 @@ class _Builder:
             return None
         return root
 
-    def check_props(self, ev: yaml.NodeEvent) -> None:
+    def check_props(self, ev: Any) -> None:
         if ev.anchor is not None:
             self.error(ev.start_mark, ev.end_mark, "yaml-anchor",
                        f"YAML anchors are not allowed (&{readable(ev.anchor, 40)})",
@@ -178,7 +179,7 @@ class _Builder:
                        f"YAML tags are not allowed ({readable(tag, 60)})",
                        "delete the tag; the schema gives every field its type")
 
-    def node(self, ev: yaml.Event, depth: int) -> YNode | None:
+    def node(self, ev: Any, depth: int) -> YNode | None:
         if depth > MAX_DEPTH:
             self.error(ev.start_mark, ev.end_mark, "limit-depth",
                        f"YAML nesting is deeper than {MAX_DEPTH} levels", "flatten the structure")
@@ -191,8 +192,9 @@ class _Builder:
             return None
         if isinstance(ev, yaml.ScalarEvent):
             self.check_props(ev)
-            return YScalar(ev.value, self.span(ev.start_mark, ev.end_mark), ev.style,
-                           ev.start_mark.index, ev.end_mark.index)
+            start: Any = ev.start_mark
+            end: Any = ev.end_mark
+            return YScalar(ev.value, self.span(start, end), ev.style, start.index, end.index)
         if isinstance(ev, yaml.SequenceStartEvent):
             self.check_props(ev)
             items: list[YNode] = []

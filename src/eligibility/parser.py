@@ -9,8 +9,7 @@ from decimal import Decimal
 from .errors import Diagnostic
 from .loader import scalar_text_span
 from .model import Expr
-from .nodes import (Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Loop, Name, Node, Num,
-                    TupleLit, Unary)
+from .nodes import Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Loop, Name, Node, Num, TupleLit, Unary
 from .source import Span, readable
 
 MAX_LENGTH = 4000
@@ -87,8 +86,8 @@ class ExprParser:
             self.precheck()
             try:
                 tree = ast.parse(self.text.strip("\n") if False else self.text, mode="eval")
-            except SyntaxError as e:
-                raise self.syntax(e) from None
+            except SyntaxError as err:
+                raise self.syntax(err) from None
             except (RecursionError, MemoryError, ValueError):
                 raise _Reject(None, "the expression is too deeply nested", code="limit-depth") from None
             return self.tr(tree.body, 0)
@@ -248,7 +247,6 @@ class ExprParser:
             raise _Reject(n.keywords[0].value, "keyword arguments are not part of the language")
         if len(n.args) > MAX_ARGS:
             raise _Reject(n, f"{len(n.args)} arguments; the limit is {MAX_ARGS}", code="limit-args")
-        fs, fe = self.node_range(n.func)
         return Call(span, text, func=n.func.id, args=[self.tr(a, d) for a in n.args])
 
     def gen(self, n: ast.GeneratorExp, span: Span, text: str, d: int) -> Node:

@@ -9,7 +9,7 @@ import attrs
 
 from .errors import Diagnostic, PolicyError
 from .loader import YMap, load_file
-from .model import Facts, Program, TestCase
+from .model import Facts, Label, Program, TestCase
 from .schema import Layer, Reader, read_facts, read_layer, read_tests
 from .source import SourceText, Span
 
@@ -87,7 +87,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
             r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
                     "a policy file starts with `program:`, `facts:` or `tests:`")
     if not facts:
-        diags.append(Diagnostic(None, "no-facts", "the policy set has no facts vocabulary (a file starting with `facts:`)"))
+        diags.append(Diagnostic(None, "no-facts",
+                                "the policy set has no facts vocabulary (a file starting with `facts:`)"))
     elif len(facts) > 1:
         diags.append(Diagnostic(Span(facts[1].file, 1, 1, 1, 1), "two-facts",
                                 f"a second facts vocabulary (the first is {facts[0].file})"))
@@ -196,7 +197,5 @@ def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
                    tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span)
 
 
-def _default_title(name: str) -> object:
-    from .model import Label
-
+def _default_title(name: str) -> Label:
     return Label(name, name)

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from . import __version__
-from .compiler import U, CompiledPolicy, DateOrder, EmptyAggregate, NotInForce, compile_policy
+from .compiler import CompiledPolicy, DateOrder, EmptyAggregate, NotInForce, U, compile_policy
 from .errors import EligibilityError, EvaluationError, InputError, InputProblem
 from .facts import Validator
 from .model import ParamValue

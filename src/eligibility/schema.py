@@ -7,14 +7,13 @@ import datetime as dt
 import keyword
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import attrs
 
 from .errors import Diagnostic
 from .loader import YMap, YNode, YScalar, YSeq
-from .model import (Definition, Expr, Facts, FieldSpec, Label, Parameter, ParamValue, Rounding,
-                    Source, TestCase, Version)
+from .model import Definition, Expr, Facts, FieldSpec, Label, Parameter, ParamValue, Rounding, Source, TestCase, Version
 from .source import SourceText, Span, did_you_mean, readable
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -77,9 +76,9 @@ class Reader:
                 guess = did_you_mean(key.value, allowed)
                 hint = f"did you mean '{guess}'?" if guess else "allowed keys: " + ", ".join(allowed)
                 self.error(key, "unknown-key", f"unknown key '{readable(key.value, 64)}' in {what}", hint)
-        for key in required:
-            if node.get(key) is None:
-                self.error(node.span, "missing-key", f"{what} needs '{key}'")
+        for name in required:
+            if node.get(name) is None:
+                self.error(node.span, "missing-key", f"{what} needs '{name}'")
         return node
 
     def text(self, node: YNode | None, what: str) -> str | None:
@@ -256,7 +255,8 @@ def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpe
         if ftype == "enum":
             vn = m.get("values")
             if not isinstance(vn, YMap) or not vn.items:
-                r.error(vn or m, "enum-values", f"enum field '{name}' needs `values:` mapping each value to a zh/en label")
+                r.error(vn or m, "enum-values",
+                        f"enum field '{name}' needs `values:` mapping each value to a zh/en label")
             else:
                 values = tuple((k.value, r.label(v, f"value '{k.value}'") or Label(k.value, k.value))
                                for k, v in vn.items)

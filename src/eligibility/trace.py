@@ -115,14 +115,14 @@ class _Builder:
             entry: dict[str, Any] | None = None
             if isinstance(node, Name) and node.ref and node.ref[0] == "param":
                 j = self.gen.param_index[(program.name, node.id)]
-                p = program.parameters[node.id]
+                param = program.parameters[node.id]
                 pv = self.used[j]
-                entry = {"kind": "parameter", "name": node.id, "title": _label(p.title),
-                         "value": encode(self.pv[j], p.type), "unit": p.unit,
+                entry = {"kind": "parameter", "name": node.id, "title": _label(param.title),
+                         "value": encode(self.pv[j], param.type), "unit": param.unit,
                          "from": pv.start.isoformat() if pv else None,
-                         "source": (pv.source if pv and pv.source else p.source),
+                         "source": (pv.source if pv and pv.source else param.source),
                          "note": pv.note if pv else None,
-                         "at": str(pv.span) if pv else str(p.span)}
+                         "at": str(pv.span) if pv else str(param.span)}
             elif isinstance(node, Name) and node.ref and node.ref[0] == "def":
                 d = program.definitions.get(node.id) or getattr(program, node.id)
                 entry = {"kind": d.kind, "name": node.id, "title": _label(d.title),
@@ -139,20 +139,21 @@ class _Builder:
                          "defaulted": node.ref[1] in self.defaulted}
             elif isinstance(node, Attr) and node.ref and node.ref[0] == "field" and info.depth > 0:
                 for idx, v in self.rec[nid]:
-                    key = ("fact", node.ref[2], idx)
-                    if key in seen:
+                    item_key = ("fact", node.ref[2], idx)
+                    if item_key in seen:
                         continue
-                    seen.add(key)
-                    p = self.item_path(info.loop_lists, idx) + "." + node.ref[2]
-                    out.append({"kind": "fact", "path": p, "title": self.label_of(node, program),
-                                "value": encode(v, node.type), "defaulted": p[len("household."):] in self.defaulted})
+                    seen.add(item_key)
+                    path = self.item_path(info.loop_lists, idx) + "." + node.ref[2]
+                    out.append({"kind": "fact", "path": path, "title": self.label_of(node, program),
+                                "value": encode(v, node.type),
+                                "defaulted": path[len("household."):] in self.defaulted})
                 continue
             if entry is None:
                 continue
-            key = (entry["kind"], entry.get("name") or entry.get("path"))
-            if key in seen:
+            entry_key = (entry["kind"], entry.get("name") or entry.get("path"))
+            if entry_key in seen:
                 continue
-            seen.add(key)
+            seen.add(entry_key)
             out.append(entry)
         return out
 
@@ -200,8 +201,8 @@ class _Builder:
         for i, op in enumerate(node.ops):
             (lk, lv), (rk, rv) = vals[i], vals[i + 1]
             if not (lk and rk):
-                pairs.append({"op": op, "left": {"expression": items[i].text}, "right": {"expression": items[i + 1].text},
-                              "evaluated": False})
+                pairs.append({"op": op, "left": {"expression": items[i].text},
+                              "right": {"expression": items[i + 1].text}, "evaluated": False})
                 continue
             pair: dict[str, Any] = {"op": op, "left": self.side(items[i], program, lv),
                                     "right": self.side(items[i + 1], program, rv), "evaluated": True}
