@@ -53,7 +53,7 @@ def _load(policies: Path | None, jurisdiction: str | None) -> Any:
         sys.exit(EXIT_FAIL)
 
 
-def build() -> Any:  # noqa: C901 - one closure per command keeps the commands readable
+def build() -> Any:
     """Build the click command group."""
 
     @click.group(context_settings={"help_option_names": ["-h", "--help"]})
