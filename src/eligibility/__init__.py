@@ -11,7 +11,7 @@ from .errors import (
                      PolicyError,
                      PolicyTestFailure,
 )
-from .runtime import Decision, Engine, ProgramDecision, load
+from .runtime import Decision, Engine, ProgramDecision, RecordDecision, load
 
 __all__ = [
     "Decision",
@@ -24,6 +24,7 @@ __all__ = [
     "PolicyError",
     "PolicyTestFailure",
     "ProgramDecision",
+    "RecordDecision",
     "__version__",
     "load",
 ]

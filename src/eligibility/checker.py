@@ -150,9 +150,10 @@ class Checker:
         self.state[key] = "visiting"
         self.stack.append(key)
         types = []
+        scope = self.each_scope(cd.definition, self.programs[key[0]])
         for tree in cd.trees:
             if tree is not None:
-                types.append(self.infer(tree, key, {}))
+                types.append(self.infer(tree, key, dict(scope)))
         self.stack.pop()
         self.state[key] = "done"
         t = types[0] if types else "?"
@@ -175,6 +176,27 @@ class Checker:
         cd.type = t
         self.order.append(key)
         return t
+
+    def each_scope(self, d: Definition, prog: Program) -> dict[str, str]:
+        """Return the scope of a per-record definition: its record variable."""
+        if d.each is None:
+            return {}
+        var, lst = d.each
+        spec = self.facts.field(lst)
+        if spec is None or spec.type != "list":
+            choices = [f.name for f in self.facts.fields if f.type == "list"]
+            guess = did_you_mean(lst, choices)
+            self.error(d.span, "each", f"`each` names '{lst}', which is not a list of records in the facts",
+                       f"did you mean '{guess}'?" if guess else "lists: " + ", ".join(choices))
+            return {var: "?"}
+        if var in self.names(prog):
+            self.error(d.span, "shadowing", f"the record name '{var}' hides another name", "use e.g. member")
+        clash = [n for n in (f.name for f in spec.fields) if n in prog.definitions
+                 and prog.definitions[n].each is not None and prog.definitions[n].each[1] == lst]  # type: ignore[index]
+        for n in clash:
+            self.error(prog.definitions[n].span, "duplicate-name",
+                       f"'{n}' is both a field of {lst} records and a per-record value")
+        return {var: f"record:{lst}"}
 
     @staticmethod
     def unify(a: str, b: str) -> str | None:
@@ -213,8 +235,16 @@ class Checker:
                 node.ref = ("param", n)
                 cd.params.add(n)
                 return prog.parameters[n].type
+            if n in prog.definitions and prog.definitions[n].each is not None:
+                var, lst = prog.definitions[n].each  # type: ignore[misc]
+                self.error(node.span, "per-record", f"'{n}' has a value for each of {lst}; read it from a record",
+                           f"e.g. {var}.{n}, or any({var}.{n} for {var} in household.{lst})")
+                return "?"
             if n in prog.definitions or (n in ("eligible", "amount") and n != key[1]
                                           and getattr(prog, n) is not None):
+                if prog.each is not None and n in ("eligible", "amount"):
+                    self.error(node.span, "per-record", f"'{n}' of this program is decided per record")
+                    return "?"
                 node.ref = ("def", n)
                 cd.deps.add((prog.name, n))
                 return self.def_type((prog.name, n), node.span)
@@ -315,6 +345,20 @@ class Checker:
             lst = base[7:]
             spec = self.facts.field(lst)
             f = spec.field(a) if spec else None
+            var = node.obj.id if isinstance(node.obj, Name) else "?"
+            prog = self.programs[key[0]]
+            target = prog.definitions.get(a)
+            if f is None and target is not None and target.each is not None and target.each[1] == lst:
+                node.ref = ("recdef", var, a, lst, key[0])
+                self.defs[key].deps.add((key[0], a))
+                return self.def_type((key[0], a), node.span)
+            other = self.programs.get(a)
+            if f is None and other is not None and other.each is not None and other.each[1] == lst:
+                if a == key[0]:
+                    self.error(node.span, "self-reference", f"write the value's name, not '{a}', inside {a}")
+                    return "?"
+                node.ref = ("recprog", var, a, lst)
+                return f"recprog:{a}:{lst}"
             if f is None or spec is None:
                 choices = [x.name for x in spec.fields] if spec else []
                 guess = did_you_mean(a, choices)
@@ -324,9 +368,26 @@ class Checker:
             var = node.obj.id if isinstance(node.obj, Name) else "?"
             node.ref = ("field", var, a, lst)
             return self.field_type(f, f"household.{lst}")
+        if base.startswith("recprog:"):
+            _, other, lst = base.split(":")
+            p = self.programs[other]
+            var = node.obj.ref[1] if isinstance(node.obj, Attr) and node.obj.ref else "?"
+            d = p.definitions.get(a) if a not in ("eligible", "amount") else getattr(p, a)
+            if d is None or d.each is None or d.each[1] != lst:
+                self.error(node.span, "unknown-name", f"program '{other}' has no per-record '{readable(a, 64)}'",
+                           "use eligible, amount, or a value declared with the same `each`")
+                return "?"
+            node.ref = ("recdef", var, a, lst, other)
+            self.defs[key].deps.add((other, a))
+            return self.def_type((other, a), node.span)
         if base.startswith("program:"):
             other = base[8:]
             p = self.programs[other]
+            if p.each is not None and a in ("eligible", "amount"):
+                var, lst = p.each
+                self.error(node.span, "per-record", f"program '{other}' is decided for each of {lst}",
+                           f"e.g. any(m.{other}.eligible for m in household.{lst})")
+                return "?"
             if other == key[0]:
                 self.error(node.span, "self-reference", f"write '{a}', not '{other}.{a}', inside {other}")
                 return "?"
@@ -384,7 +445,9 @@ class Checker:
             lhs, r = items[i], items[i + 1]
             ok = False
             if op in ("in", "not in"):
-                ok = b == "tuple" and (a == "text" or a.startswith("enum:"))
+                strings = isinstance(r, TupleLit) and all(isinstance(i, Const) for i in r.items)
+                ok = b == "tuple" and (((a == "text" or a.startswith("enum:")) and strings)
+                                       or (a in NUMERIC and not strings))
                 if ok and a.startswith("enum:") and isinstance(r, TupleLit):
                     for c in r.items:
                         self.check_enum(c, a)

@@ -71,6 +71,9 @@ class _Gen:
             prog = self.cs.programs[pname]
             e = self.def_index[(pname, "eligible")]
             a = self.def_index.get((pname, "amount")) if prog.amount is not None else None
+            if prog.each is not None:
+                self.each_program(pname, prog.each[1], e, a)
+                continue
             for traced, pre, extra in ((False, "d", ""), (True, "t", ", T")):
                 out.append(f"def {'tp' if traced else 'p'}_{self.pid(pname)}(h, pv, c, on{extra}):")
                 out.append(f"    e = c[{e}] if c[{e}] is not U else {pre}{e}(h, pv, c, on{extra})")
@@ -83,6 +86,24 @@ class _Gen:
         return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
                          self.node_ids, tuple(sorted(self.cs.programs)))
 
+    def each_program(self, pname: str, lst: str, e: int, a: int | None) -> None:
+        """A program decided per record: return [(eligible, amount), ...] in list order."""
+        out = self.lines
+        for traced in (False, True):
+            name = f"{'tp' if traced else 'p'}_{self.pid(pname)}"
+            out.append(f"def {name}(h, pv, c, on{', T' if traced else ''}):")
+            out.append("    out = []")
+            out.append(f"    for i0, v0 in enumerate(h[{lst!r}]):")
+            out.append(f"        e = {self.member_ref(e, 'v0', 'i0', traced)}")
+            amount = self.member_ref(a, "v0", "i0", traced) if a is not None else "None"
+            out.append(f"        out.append((e, {amount} if e is True else None))")
+            out.append("    return out")
+
+    def member_ref(self, k: int, rec: str, idx: str, traced: bool) -> str:
+        if traced:
+            return f"tpm(c, {k}, t{k}, h, pv, on, T, {rec}, {idx})"
+        return f"pm(c, {k}, d{k}, h, pv, on, {rec})"
+
     def pid(self, program: str) -> int:
         return sorted(self.cs.programs).index(program)
 
@@ -90,12 +111,16 @@ class _Gen:
         out = self.lines
         d = cd.definition
         extra = ", T" if traced else ""
+        loops: tuple[tuple[str, str, str], ...] = ()
+        if d.each is not None:
+            extra += ", v0, i0" if traced else ", v0"
+            loops = ((d.each[0], "v0", d.each[1]),)
         out.append(f"def {'t' if traced else 'd'}{i}(h, pv, c, on{extra}):")
         versions = d.versions
         trees = cd.trees
         dated = len(versions) > 1 or versions[0].start is not None or versions[0].until is not None
         for vi, (v, tree) in enumerate(zip(versions, trees, strict=True)):
-            body = self.expr(tree, cd, vi, traced, 0, ()) if tree is not None else "None"
+            body = self.expr(tree, cd, vi, traced, len(loops), loops) if tree is not None else "None"
             if dated:
                 conds = []
                 if v.start is not None:
@@ -121,7 +146,8 @@ class _Gen:
             out.append(f"    v = {fn}(v, {self.const(d.rounding.step)})")
         elif d.name == "amount" and d.kind == "output":
             out.append(f"    v = rhu(v, {self.const(Decimal('0.01'))})")
-        out.append(f"    c[{i}] = v")
+        if d.each is None:
+            out.append(f"    c[{i}] = v")
         out.append("    return v")
 
     def expr(self, node: Node, cd: CheckedDef, vi: int, traced: bool, depth: int,
@@ -155,7 +181,8 @@ class _Gen:
         if isinstance(node, Const):
             return repr(node.value)
         if isinstance(node, TupleLit):
-            return self.const(frozenset(i.value for i in node.items))
+            return self.const(frozenset((int(i.value) if i.is_int else i.value) if isinstance(i, Num) else i.value
+                                        for i in node.items))
         if isinstance(node, Name):
             kind = node.ref[0]
             if kind == "var":
@@ -176,6 +203,11 @@ class _Gen:
                 return f"{var}[{node.ref[2]!r}]"
             if kind == "program":
                 return self.ref_def(node.ref[1], node.ref[2], traced)
+            if kind == "recdef":
+                rec = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
+                return self.member_ref(self.def_index[(node.ref[4], node.ref[2])], rec, "i" + rec[1:], traced)
+            if kind == "recprog":
+                raise CodegenError("a program read from a record must be followed by .eligible/.amount/.name")
             raise CodegenError(f"unexpected attribute reference {kind}")
         if isinstance(node, BinOp):
             left = sub(node.left)

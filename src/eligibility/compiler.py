@@ -63,6 +63,26 @@ def _record_item(t: dict[int, Any], k: int, idx: tuple[int, ...], v: Any) -> Any
     return v
 
 
+def _per_record(c: list[Any], k: int, f: Any, h: Any, pv: Any, on: Any, x: Any) -> Any:
+    memo = c[k]
+    if memo is U:
+        memo = c[k] = {}
+    v = memo.get(id(x), U)
+    if v is U:
+        v = memo[id(x)] = f(h, pv, c, on, x)
+    return v
+
+
+def _per_record_traced(c: list[Any], k: int, f: Any, h: Any, pv: Any, on: Any, t: Any, x: Any, i: int) -> Any:
+    memo = c[k]
+    if memo is U:
+        memo = c[k] = {}
+    v = memo.get(id(x), U)
+    if v is U:
+        v = memo[id(x)] = f(h, pv, c, on, t, x, i)
+    return v
+
+
 def _age(born: dt.date, on: dt.date) -> int:
     if born > on:
         raise DateOrder(born, on)
@@ -95,7 +115,7 @@ def _quant(mode: str) -> Any:
 
 HELPERS: dict[str, object] = {
     "U": U, "D": Decimal, "r": _record, "ri": _record_item, "age": _age, "days": _days,
-    "min_of": _min_of, "max_of": _max_of, "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
+    "min_of": _min_of, "pm": _per_record, "tpm": _per_record_traced, "max_of": _max_of, "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
     "rdn": _quant(ROUND_FLOOR), "NotInForce": NotInForce, "sum": sum, "any": any, "all": all,
     "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate,
 }

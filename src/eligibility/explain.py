@@ -113,6 +113,11 @@ def _step_lines(step: dict[str, Any], lang: str, fmt: str) -> list[str]:
     elif outcome == "computed":
         head += f" = {_num(step.get('value'))}"
     lines = [head]
+    if outcome == "per_record":
+        for item in step.get("value") or []:
+            o = item["outcome"]
+            shown = w[o] if o in ("passed", "failed", "eligible", "not_eligible") else _num(item["value"])
+            lines.append(f"    {MARK.get(o, '=')} {item['item']}{w['sep']}{shown}")
     for comp in step.get("comparisons", []):
         if not comp.get("evaluated"):
             continue
@@ -159,6 +164,13 @@ def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
         if prog.get("amount") is not None and prog["eligible"]:
             head += f"{w['comma']}{w['amount']} {_num(prog['amount'])} {w['yuan']}"
         out.append(("## " if md else "") + head)
+        for member in prog.get("members") or []:
+            verdict_m = w["eligible"] if member["eligible"] else w["not_eligible"]
+            amount_m = f"{w['comma']}{_num(member['amount'])} {w['yuan']}" if member["eligible"] and \
+                member.get("amount") is not None else ""
+            who = f"[{member['index']}]" + (f" {member['id']}" if member.get("id") else "")
+            out.append(f"  {MARK['eligible' if member['eligible'] else 'not_eligible']} {who}{w['sep']}"
+                       f"{verdict_m}{amount_m}")
         out.append(f"{w['date']}{w['sep']}{trace['decided_for']}{w['comma']}{prog['file']}{w['lp']}{prog['jurisdiction']}{w['rp']}")
         out.append(f"{w['policy']}{w['sep']}{trace['policy']['hash'][:19]}…{w['comma']}{w['layers']}{w['sep']}"
                    + " → ".join(prog["layers"]))

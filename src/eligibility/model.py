@@ -152,6 +152,8 @@ class Definition:
     rounding: Rounding | None
     file: str
     span: Span
+    #: (variable, list field) when evaluated once per record, e.g. ("member", "members").
+    each: tuple[str, str] | None = None
 
 
 @attrs.frozen
@@ -169,6 +171,8 @@ class Program:
     eligible: Definition
     amount: Definition | None
     span: Span
+    #: (variable, list field) for a program decided per person (tekun), else None.
+    each: tuple[str, str] | None = None
 
 
 @attrs.frozen

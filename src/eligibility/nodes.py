@@ -34,7 +34,7 @@ class Const(Node):
 
 @attrs.define(eq=False)
 class TupleLit(Node):
-    items: list[Const] = attrs.field(kw_only=True)
+    items: list[Const | Num] = attrs.field(kw_only=True)
 
 
 @attrs.define(eq=False)

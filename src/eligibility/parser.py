@@ -213,8 +213,11 @@ class ExprParser:
                          orelse=self.tr(n.orelse, d))
         if isinstance(n, ast.Tuple):
             items = [self.tr(x, d) for x in n.elts]
-            if not all(isinstance(i, Const) and isinstance(i.value, str) for i in items):
-                raise _Reject(n, "tuples may hold only string literals (for `in`)")
+            strings = all(isinstance(i, Const) and isinstance(i.value, str) for i in items)
+            numbers = all(isinstance(i, Num) for i in items)
+            if not items or not (strings or numbers):
+                raise _Reject(n, "a tuple holds string literals or number literals only, for `in`",
+                              'e.g. member.relation in ("spouse", "child") or member.disability_grade in (1, 2)')
             return TupleLit(span, text, items=items)  # type: ignore[arg-type]
         if isinstance(n, ast.Call):
             return self.call(n, span, text, d)

@@ -177,7 +177,9 @@ def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
     sources, params, defs = {}, {}, {}
     eligible = amount = None
     title = None
+    each = None
     for layer in chain:
+        each = layer.each or each
         sources.update(layer.sources)
         params.update(layer.parameters)
         for k, d in layer.definitions.items():
@@ -193,8 +195,11 @@ def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
         diags.append(Diagnostic(leaf.span, "missing-eligible",
                                 f"program '{leaf.program}' has no `eligible:` expression in any layer"))
         return None
+    if each is not None:
+        eligible = attrs.evolve(eligible, each=each)
+        amount = attrs.evolve(amount, each=each) if amount is not None else None
     return Program(leaf.program, title or _default_title(leaf.program), leaf.jurisdiction, leaf.file,
-                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span)
+                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span, each)
 
 
 def _default_title(name: str) -> Label:

@@ -52,13 +52,28 @@ def parse_date(on: object, what: str = "on") -> dt.date:
 
 
 @attrs.frozen
+class RecordDecision:
+    """A per-person program's outcome for one member (or other record)."""
+
+    index: int
+    id: str | None
+    eligible: bool
+    amount: Decimal | None
+
+
+@attrs.frozen
 class ProgramDecision:
-    """One program's outcome for a household."""
+    """One program's outcome for a household.
+
+    For a program decided per person (`each:` in its policy), `eligible` says whether any
+    member is eligible, `amount` is the members' total, and `members` holds each one.
+    """
 
     program: str
     eligible: bool
     amount: Decimal | None
     title: dict[str, str]
+    members: tuple[RecordDecision, ...] | None = None
 
 
 @attrs.frozen(eq=False)
@@ -191,13 +206,24 @@ class Engine:
             with decimal.localcontext(ENGINE_CONTEXT):
                 for name in names:
                     if recorded is None:
-                        e, a = self._untraced[name](h, pv, memo, day)
+                        result = self._untraced[name](h, pv, memo, day)
                     else:
-                        e, a = self._traced[name](h, pv, memo, day, recorded)
-                    title = self.model.programs[name].title
-                    out[name] = ProgramDecision(name, e, _money(a) if a is not None else (
-                        ZERO if self.model.programs[name].amount is not None else None),
-                        {"zh": title.zh, "en": title.en})
+                        result = self._traced[name](h, pv, memo, day, recorded)
+                    prog = self.model.programs[name]
+                    title = {"zh": prog.title.zh, "en": prog.title.en}
+                    has_amount = prog.amount is not None
+                    if prog.each is None:
+                        e, a = result
+                        out[name] = ProgramDecision(name, e, _money(a) if a is not None else (
+                            ZERO if has_amount else None), title)
+                        continue
+                    records = h[prog.each[1]]
+                    per = tuple(
+                        RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (
+                            ZERO if has_amount else None))
+                        for i, (rec, (pe, pa)) in enumerate(zip(records, result, strict=True)))
+                    total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
+                    out[name] = ProgramDecision(name, any(r.eligible for r in per), total, title, per)
         except EligibilityError:
             raise
         except Exception as exc:  # generated code failed: name the rule, never leak the raw error
@@ -215,19 +241,30 @@ class Engine:
         if memo is None:
             memo = [U] * self._size
             object.__setattr__(decision, "_memo", memo)
-        if memo[k] is U:
-            pv, _ = decision._params
-            ns = self.compiled.namespace
-            try:
-                with decimal.localcontext(ENGINE_CONTEXT):
-                    if decision._recorded is None:
-                        ns[f"d{k}"](decision._facts, pv, memo, decision.on)
+        d = self.compiled.checked.defs[key].definition
+        pv, _ = decision._params
+        ns = self.compiled.namespace
+        h, on, rec = decision._facts, decision.on, decision._recorded
+        try:
+            with decimal.localcontext(ENGINE_CONTEXT):
+                if d.each is not None:
+                    out = {}
+                    for i, x in enumerate(h[d.each[1]]):
+                        if rec is None:
+                            v = ns["pm"](memo, k, ns[f"d{k}"], h, pv, on, x)
+                        else:
+                            v = ns["tpm"](memo, k, ns[f"t{k}"], h, pv, on, rec, x, i)
+                        out[x.get("id", i)] = v
+                    return out
+                if memo[k] is U:
+                    if rec is None:
+                        ns[f"d{k}"](h, pv, memo, on)
                     else:
-                        ns[f"t{k}"](decision._facts, pv, memo, decision.on, decision._recorded)
-            except EligibilityError:
-                raise
-            except Exception as exc:
-                raise self._evaluation_error(exc, decision.on) from None
+                        ns[f"t{k}"](h, pv, memo, on, rec)
+        except EligibilityError:
+            raise
+        except Exception as exc:
+            raise self._evaluation_error(exc, decision.on) from None
         return memo[k]
 
     def _check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:

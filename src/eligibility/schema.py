@@ -18,6 +18,7 @@ from .source import SourceText, Span, did_you_mean, readable
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+EACH_RE = re.compile(r"([a-z][a-z0-9_]*)\s+in\s+household\.([a-z][a-z0-9_]*)\Z")
 INT_RE = re.compile(r"-?\d+\Z")
 DEC_RE = re.compile(r"-?\d+(\.\d+)?\Z")
 FIELD_TYPES = ("bool", "integer", "decimal", "money", "date", "enum", "text", "list")
@@ -48,6 +49,7 @@ class Layer:
     amount: Definition | None
     file: str
     span: Span
+    each: tuple[str, str] | None = None
 
 
 class Reader:
@@ -182,6 +184,18 @@ class Reader:
             return None
         return n
 
+    def each(self, node: YNode | None) -> tuple[str, str] | None:
+        """Read `each: member in household.members`."""
+        if node is None:
+            return None
+        text = self.text(node, "each") or ""
+        m = EACH_RE.match(text.strip())
+        if m is None or keyword.iskeyword(m.group(1)) or m.group(1) in RESERVED or hasattr(builtins, m.group(1)):
+            self.error(node, "each", f"`each` must read like 'member in household.members', not {readable(text, 60)!r}",
+                       "name the record, then the list of records it comes from")
+            return None
+        return m.group(1), m.group(2)
+
     def expr(self, node: YNode | None, what: str) -> Expr | None:
         if node is None:
             return None
@@ -306,12 +320,12 @@ def _typed_default(r: Reader, node: YNode, ftype: str, values: tuple[tuple[str, 
 
 # --- program layers ---------------------------------------------------------------------------
 
-_PROGRAM_KEYS = ("program", "title", "jurisdiction", "extends", "sources", "parameters", "computed",
+_PROGRAM_KEYS = ("program", "title", "jurisdiction", "extends", "each", "sources", "parameters", "computed",
                  "rules", "eligible", "amount", "description")
 _SOURCE_KEYS = ("title", "document", "articles", "article", "date", "url", "confidence", "note")
 _PARAM_KEYS = ("type", "unit", "title", "source", "values", "note", "description")
 _VALUE_KEYS = ("value", "source", "note")
-_DEF_KEYS = ("title", "expr", "when", "source", "article", "effective", "versions", "round",
+_DEF_KEYS = ("title", "each", "expr", "when", "source", "article", "effective", "versions", "round",
              "note", "description", "confidence")
 _VERSION_KEYS = ("effective", "expr", "when", "source", "note")
 
@@ -331,7 +345,7 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
                 'quote it: jurisdiction: "440114"; national is "000000"')
     ext = root.get("extends")
     layer = Layer(prog, r.label(root.get("title"), "title"), jur, r.text(ext, "extends"),
-                  ext.span if ext else None, {}, {}, {}, None, None, r.file, root.span)
+                  ext.span if ext else None, {}, {}, {}, None, None, r.file, root.span, r.each(root.get("each")))
     sn = root.get("sources")
     if sn is not None and (m := r.mapping(sn, "sources", None)) is not None:
         for key, spec in m.items:
@@ -492,7 +506,8 @@ def _read_definition(r: Reader, name: str, kind: str, key: YScalar, spec: YNode)
         else:
             r.error(rm.get("to") or rm, "round-step", "round.to must be a positive step such as 0.01 or 1")
     return Definition(name, kind, r.label(m.get("title"), "title"), r.text(m.get("source"), "source"),
-                      r.text(m.get("article"), "article"), tuple(versions), rounding, r.file, key.span)
+                      r.text(m.get("article"), "article"), tuple(versions), rounding, r.file, key.span,
+                      r.each(m.get("each")) if kind != "output" else None)
 
 
 # --- test cases --------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ class _Builder:
         if isinstance(node, Const):
             return True, node.value
         if isinstance(node, TupleLit):
-            return True, frozenset(i.value for i in node.items)
+            return True, frozenset(str(i.value) for i in node.items)
         if nid is None or nid not in self.rec:
             return False, None
         return True, self.rec[nid]
@@ -83,6 +83,10 @@ class _Builder:
                 lst = self.vocab.field(node.ref[3])
                 f = lst.field(node.ref[2]) if lst else None
                 return _label(f.label) if f else None
+            if node.ref[0] == "recdef":
+                target = self.engine.model.programs[node.ref[4]]
+                d = target.definitions.get(node.ref[2])
+                return _label(d.title) if d else None
             if node.ref[0] == "program":
                 other = self.engine.model.programs[node.ref[1]]
                 if node.ref[2] in other.definitions:
@@ -229,6 +233,19 @@ class _Builder:
         cd = self.engine.compiled.checked.defs[key]
         value = self.memo[k]
         evaluated = value is not U
+        per_record = None
+        if d.each is not None and evaluated:
+            records = self.facts.get(d.each[1]) or []
+            per_record = []
+            for i, rec in enumerate(records):
+                if id(rec) in value:
+                    v = value[id(rec)]
+                    rid = rec.get("id")
+                    per_record.append({"item": f"{d.each[1]}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""),
+                                       "path": f"household.{d.each[1]}[{i}]", "value": encode(v, cd.type),
+                                       "outcome": ("passed" if v else "failed") if d.kind == "rule" else (
+                                           ("eligible" if v else "not_eligible") if d.name == "eligible"
+                                           else "computed")})
         vi = self.rec.get(-(k + 1), 0) if evaluated else None
         dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
         in_force = not (dated and evaluated and vi is None)
@@ -241,6 +258,8 @@ class _Builder:
             outcome = "not_evaluated"
         elif not in_force:
             outcome = "not_in_force"
+        elif per_record is not None:
+            outcome = "per_record"
         elif d.kind == "rule":
             outcome = "passed" if value else "failed"
         elif d.name == "eligible" and d.kind == "output":
@@ -256,7 +275,9 @@ class _Builder:
             "version": ({"from": version.start.isoformat() if version.start else None,
                          "until": version.until.isoformat() if version.until else None} if dated else None),
             "evaluated": evaluated, "outcome": outcome,
-            "value": encode(value, cd.type) if evaluated and in_force else None,
+            "value": (per_record if per_record is not None else encode(value, cd.type))
+            if evaluated and in_force else None,
+            "each": f"{d.each[0]} in household.{d.each[1]}" if d.each else None,
             "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
         }
         tree = cd.trees[vi] if (evaluated and in_force and vi is not None) else None
@@ -275,6 +296,9 @@ class _Builder:
         return {
             "title": _label(prog.title), "eligible": pd.eligible,
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
+            "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
+                         "amount": encode(r.amount, "money") if r.amount is not None else None}
+                        for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
             "steps": [self.step(prog, d) for d in defs],
         }
