@@ -352,8 +352,8 @@ class Checker:
                 node.ref = ("recdef", var, a, lst, key[0])
                 self.defs[key].deps.add((key[0], a))
                 return self.def_type((key[0], a), node.span)
-            other = self.programs.get(a)
-            if f is None and other is not None and other.each is not None and other.each[1] == lst:
+            other_prog = self.programs.get(a)
+            if f is None and other_prog is not None and other_prog.each is not None and other_prog.each[1] == lst:
                 if a == key[0]:
                     self.error(node.span, "self-reference", f"write the value's name, not '{a}', inside {a}")
                     return "?"

@@ -115,7 +115,8 @@ def _quant(mode: str) -> Any:
 
 HELPERS: dict[str, object] = {
     "U": U, "D": Decimal, "r": _record, "ri": _record_item, "age": _age, "days": _days,
-    "min_of": _min_of, "pm": _per_record, "tpm": _per_record_traced, "max_of": _max_of, "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
+    "min_of": _min_of, "max_of": _max_of, "pm": _per_record, "tpm": _per_record_traced,
+    "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
     "rdn": _quant(ROUND_FLOOR), "NotInForce": NotInForce, "sum": sum, "any": any, "all": all,
     "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate,
 }

@@ -217,7 +217,7 @@ class Engine:
                         out[name] = ProgramDecision(name, e, _money(a) if a is not None else (
                             ZERO if has_amount else None), title)
                         continue
-                    records = h[prog.each[1]]
+                    records: list[dict[str, Any]] = h[prog.each[1]]  # type: ignore[assignment]
                     per = tuple(
                         RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (
                             ZERO if has_amount else None))
