@@ -13,6 +13,7 @@ from .errors import Diagnostic
 from .model import Definition, Facts, FieldSpec, Program, Version
 from .nodes import Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Name, Node, Num, TupleLit, Unary, walk
 from .parser import FUNCTIONS, parse_expr
+from .schema import OUTPUTS
 from .source import Span, did_you_mean, readable
 
 NUMERIC = ("integer", "decimal")
@@ -85,6 +86,8 @@ class Checker:
         yield prog.eligible
         if prog.amount is not None:
             yield prog.amount
+        if prog.tier is not None:
+            yield prog.tier
 
     # --- sources, parameters, versions -----------------------------------------------------
 
@@ -153,7 +156,8 @@ class Checker:
         scope = self.each_scope(cd.definition, self.programs[key[0]])
         for tree in cd.trees:
             if tree is not None:
-                types.append(self.infer(tree, key, dict(scope)))
+                t0 = self.infer(tree, key, dict(scope))
+                types.append("text" if t0 == "str" else t0)
         self.stack.pop()
         self.state[key] = "done"
         t = types[0] if types else "?"
@@ -163,7 +167,7 @@ class Checker:
                 self.error(tree.span, "type", f"this version of '{key[1]}' is {other}, the others are {t}")
             t = u or t
         d = cd.definition
-        outputs = {"eligible": "bool", "amount": "money"}
+        outputs = OUTPUTS
         want = {"rule": "bool"}.get(d.kind) or outputs.get(d.name if d.kind == "output" else "")
         if want and t not in (want, "?"):
             tree = next((x for x in cd.trees if x is not None), None)
@@ -202,6 +206,8 @@ class Checker:
     def unify(a: str, b: str) -> str | None:
         if a == b:
             return a
+        if {a, b} <= {"str", "text"}:
+            return "text"
         if a in NUMERIC and b in NUMERIC:
             return "decimal"
         return None
@@ -240,9 +246,8 @@ class Checker:
                 self.error(node.span, "per-record", f"'{n}' has a value for each of {lst}; read it from a record",
                            f"e.g. {var}.{n}, or any({var}.{n} for {var} in household.{lst})")
                 return "?"
-            if n in prog.definitions or (n in ("eligible", "amount") and n != key[1]
-                                          and getattr(prog, n) is not None):
-                if prog.each is not None and n in ("eligible", "amount"):
+            if n in prog.definitions or (n in OUTPUTS and n != key[1] and getattr(prog, n) is not None):
+                if prog.each is not None and n in OUTPUTS:
                     self.error(node.span, "per-record", f"'{n}' of this program is decided per record")
                     return "?"
                 node.ref = ("def", n)
@@ -372,7 +377,7 @@ class Checker:
             _, other, lst = base.split(":")
             p = self.programs[other]
             var = node.obj.ref[1] if isinstance(node.obj, Attr) and node.obj.ref else "?"
-            d = p.definitions.get(a) if a not in ("eligible", "amount") else getattr(p, a)
+            d = p.definitions.get(a) if a not in OUTPUTS else getattr(p, a)
             if d is None or d.each is None or d.each[1] != lst:
                 self.error(node.span, "unknown-name", f"program '{other}' has no per-record '{readable(a, 64)}'",
                            "use eligible, amount, or a value declared with the same `each`")
@@ -383,7 +388,7 @@ class Checker:
         if base.startswith("program:"):
             other = base[8:]
             p = self.programs[other]
-            if p.each is not None and a in ("eligible", "amount"):
+            if p.each is not None and a in OUTPUTS:
                 var, lst = p.each
                 self.error(node.span, "per-record", f"program '{other}' is decided for each of {lst}",
                            f"e.g. any(m.{other}.eligible for m in household.{lst})")
@@ -391,11 +396,11 @@ class Checker:
             if other == key[0]:
                 self.error(node.span, "self-reference", f"write '{a}', not '{other}.{a}', inside {other}")
                 return "?"
-            if a in p.definitions or (a in ("eligible", "amount") and getattr(p, a) is not None):
+            if a in p.definitions or (a in OUTPUTS and getattr(p, a) is not None):
                 node.ref = ("program", other, a)
                 self.defs[key].deps.add((other, a))
                 return self.def_type((other, a), node.span)
-            guess = did_you_mean(a, ["eligible", "amount", *p.definitions])
+            guess = did_you_mean(a, [*OUTPUTS, *p.definitions])
             self.error(node.span, "unknown-name", f"program '{other}' has no '{readable(a, 64)}'",
                        f"did you mean '{guess}'?" if guess else None)
             return "?"

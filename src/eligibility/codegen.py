@@ -71,23 +71,26 @@ class _Gen:
             prog = self.cs.programs[pname]
             e = self.def_index[(pname, "eligible")]
             a = self.def_index.get((pname, "amount")) if prog.amount is not None else None
+            t = self.def_index.get((pname, "tier")) if prog.tier is not None else None
             if prog.each is not None:
-                self.each_program(pname, prog.each[1], e, a)
+                self.each_program(pname, prog.each[1], e, a, t)
                 continue
             for traced, pre, extra in ((False, "d", ""), (True, "t", ", T")):
                 out.append(f"def {'tp' if traced else 'p'}_{self.pid(pname)}(h, pv, c, on{extra}):")
                 out.append(f"    e = c[{e}] if c[{e}] is not U else {pre}{e}(h, pv, c, on{extra})")
-                if a is None:
-                    out.append("    return e, None")
-                else:
+                amount = tier = "None"
+                if a is not None:
                     ref = f"(c[{a}] if c[{a}] is not U else {pre}{a}(h, pv, c, on{extra}))"
-                    out.append(f"    return e, ({ref} if e is True else None)")
+                    amount = f"({ref} if e is True else None)"
+                if t is not None:
+                    tier = f"(c[{t}] if c[{t}] is not U else {pre}{t}(h, pv, c, on{extra}))"
+                out.append(f"    return e, {amount}, {tier}")
         consts = tuple(self.constants)
         return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
                          self.node_ids, tuple(sorted(self.cs.programs)))
 
-    def each_program(self, pname: str, lst: str, e: int, a: int | None) -> None:
-        """A program decided per record: return [(eligible, amount), ...] in list order."""
+    def each_program(self, pname: str, lst: str, e: int, a: int | None, t: int | None) -> None:
+        """A program decided per record: return [(eligible, amount, tier), ...] in list order."""
         out = self.lines
         for traced in (False, True):
             name = f"{'tp' if traced else 'p'}_{self.pid(pname)}"
@@ -96,7 +99,8 @@ class _Gen:
             out.append(f"    for i0, v0 in enumerate(h[{lst!r}]):")
             out.append(f"        e = {self.member_ref(e, 'v0', 'i0', traced)}")
             amount = self.member_ref(a, "v0", "i0", traced) if a is not None else "None"
-            out.append(f"        out.append((e, {amount} if e is True else None))")
+            tier = self.member_ref(t, "v0", "i0", traced) if t is not None else "None"
+            out.append(f"        out.append((e, {amount} if e is True else None, {tier}))")
             out.append("    return out")
 
     def member_ref(self, k: int, rec: str, idx: str, traced: bool) -> str:

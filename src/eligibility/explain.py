@@ -14,7 +14,7 @@ WORDS: dict[str, dict[str, str]] = {
         "values": "计算过程", "above": "高于", "below": "低于", "equal": "等于", "by": "，差额",
         "warning": "提示", "defaulted": "未提供、按默认值处理的事实", "layers": "政策层级",
         "because": "原因", "skipped": "未评估", "decisive": "决定性条件", "other": "其他条件",
-        "item": "逐项", "sep": "：", "lp": "（", "rp": "）", "comma": "，",
+        "item": "逐项", "tier": "层级", "sep": "：", "lp": "（", "rp": "）", "comma": "，",
     },
     "en": {
         "eligible": "eligible", "not_eligible": "not eligible", "amount": "monthly amount", "yuan": "yuan",
@@ -24,7 +24,7 @@ WORDS: dict[str, dict[str, str]] = {
         "values": "Computed values", "above": "above", "below": "below", "equal": "equal to", "by": " by",
         "warning": "Warning", "defaulted": "Facts not given, taken at their declared default", "layers": "Layers",
         "because": "because", "skipped": "not evaluated", "decisive": "Decisive rules", "other": "Other rules",
-        "item": "per item", "sep": ": ", "lp": " (", "rp": ")", "comma": ", ",
+        "item": "per item", "tier": "tier", "sep": ": ", "lp": " (", "rp": ")", "comma": ", ",
     },
 }
 MARK = {"passed": "✓", "failed": "✗", "not_evaluated": "·", "not_in_force": "–", "computed": "=",
@@ -163,12 +163,16 @@ def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
         head = f"{title}{w['lp']}{name}{w['rp']}{w['sep']}{verdict}"
         if prog.get("amount") is not None and prog["eligible"]:
             head += f"{w['comma']}{w['amount']} {_num(prog['amount'])} {w['yuan']}"
+        if prog.get("tier"):
+            head += f"{w['comma']}{w['tier']} {prog['tier']}"
         out.append(("## " if md else "") + head)
         for member in prog.get("members") or []:
             verdict_m = w["eligible"] if member["eligible"] else w["not_eligible"]
             amount_m = f"{w['comma']}{_num(member['amount'])} {w['yuan']}" if member["eligible"] and \
                 member.get("amount") is not None else ""
             who = f"[{member['index']}]" + (f" {member['id']}" if member.get("id") else "")
+            if member.get("tier"):
+                amount_m += f"{w['comma']}{w['tier']} {member['tier']}"
             out.append(f"  {MARK['eligible' if member['eligible'] else 'not_eligible']} {who}{w['sep']}"
                        f"{verdict_m}{amount_m}")
         out.append(f"{w['date']}{w['sep']}{trace['decided_for']}{w['comma']}{prog['file']}{w['lp']}{prog['jurisdiction']}{w['rp']}")

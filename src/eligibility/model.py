@@ -171,6 +171,7 @@ class Program:
     eligible: Definition
     amount: Definition | None
     span: Span
+    tier: Definition | None = None
     #: (variable, list field) for a program decided per person (tekun), else None.
     each: tuple[str, str] | None = None
 

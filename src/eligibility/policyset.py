@@ -175,7 +175,7 @@ def _choose(name: str, rels: list[str], layers: dict[str, Layer], parents: dict[
 def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
     leaf = chain[-1]
     sources, params, defs = {}, {}, {}
-    eligible = amount = None
+    eligible = amount = tier = None
     title = None
     each = None
     for layer in chain:
@@ -186,6 +186,7 @@ def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
             defs[k] = d
         eligible = layer.eligible or eligible
         amount = layer.amount or amount
+        tier = layer.tier or tier
         title = layer.title or title
     clash = set(params) & set(defs)
     for n in sorted(clash):
@@ -198,8 +199,9 @@ def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
     if each is not None:
         eligible = attrs.evolve(eligible, each=each)
         amount = attrs.evolve(amount, each=each) if amount is not None else None
+        tier = attrs.evolve(tier, each=each) if tier is not None else None
     return Program(leaf.program, title or _default_title(leaf.program), leaf.jurisdiction, leaf.file,
-                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span, each)
+                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span, tier, each)
 
 
 def _default_title(name: str) -> Label:

@@ -59,6 +59,7 @@ class RecordDecision:
     id: str | None
     eligible: bool
     amount: Decimal | None
+    tier: str | None = None
 
 
 @attrs.frozen
@@ -74,6 +75,7 @@ class ProgramDecision:
     amount: Decimal | None
     title: dict[str, str]
     members: tuple[RecordDecision, ...] | None = None
+    tier: str | None = None
 
 
 @attrs.frozen(eq=False)
@@ -139,12 +141,12 @@ class Engine:
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
         self._latest = {k: self.model.programs[k[0]].parameters[k[1]].values[-1].start
-                        for k, _ in self._params}
+                        for k, _ in self._params if self.model.programs[k[0]].parameters[k[1]].values}
 
     def _needed_params(self, program: str) -> tuple[int, ...]:
         cs = self.compiled.checked
         seen: set[tuple[str, str]] = set()
-        stack = [(program, "eligible")] + ([(program, "amount")] if (program, "amount") in cs.defs else [])
+        stack = [(program, out) for out in ("eligible", "amount", "tier") if (program, out) in cs.defs]
         params: set[int] = set()
         while stack:
             key = stack.pop()
@@ -213,15 +215,15 @@ class Engine:
                     title = {"zh": prog.title.zh, "en": prog.title.en}
                     has_amount = prog.amount is not None
                     if prog.each is None:
-                        e, a = result
+                        e, a, t = result
                         out[name] = ProgramDecision(name, e, _money(a) if a is not None else (
-                            ZERO if has_amount else None), title)
+                            ZERO if has_amount else None), title, None, t)
                         continue
                     records: list[dict[str, Any]] = h[prog.each[1]]  # type: ignore[assignment]
                     per = tuple(
                         RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (
-                            ZERO if has_amount else None))
-                        for i, (rec, (pe, pa)) in enumerate(zip(records, result, strict=True)))
+                            ZERO if has_amount else None), pt)
+                        for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
                     total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
                     out[name] = ProgramDecision(name, any(r.eligible for r in per), total, title, per)
         except EligibilityError:
@@ -285,17 +287,26 @@ class Engine:
                 if isinstance(pv[i], _Missing):
                     (prog, pname), _ = self._params[i]
                     p = self.model.programs[prog].parameters[pname]
-                    missing.append(f"parameter '{pname}' of {prog} has no value on {day} "
-                                   f"(its first value is from {p.values[0].start}; {p.file})")
+                    src = self.model.programs[prog].sources.get(p.source or "")
+                    cite = f"; source {p.source}: {src.document or src.title}" if src else ""
+                    if p.values:
+                        missing.append(f"parameter '{pname}' of {prog} has no value on {day} "
+                                       f"(its first value is from {p.values[0].start}; {p.file}{cite})")
+                    else:
+                        missing.append(f"parameter '{pname}' of {prog} has no known value ({p.file}{cite}); "
+                                       "a decision that needs it cannot be made until a value is added")
         if missing:
-            raise EvaluationError("; ".join(dict.fromkeys(missing)), program=names[0])
+            first = next(n for n in names if any(isinstance(pv[i], _Missing) for i in self._needs[n]))
+            raise EvaluationError("; ".join(dict.fromkeys(missing)), program=first)
 
     def _warnings(self, names: tuple[str, ...], day: dt.date) -> tuple[str, ...]:
         out = []
         for name in names:
             for i in self._needs[name]:
                 key = self._params[i][0]
-                latest = self._latest[key]
+                latest = self._latest.get(key)
+                if latest is None:
+                    continue
                 ptype = self.model.programs[key[0]].parameters[key[1]].type
                 if ptype == "money" and day - latest > dt.timedelta(days=366):
                     out.append(f"{key[0]}.{key[1]}: the decision date {day} is more than a year after the "

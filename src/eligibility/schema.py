@@ -30,7 +30,9 @@ MAX_DEFINITIONS = 2000
 #: Names the expression language reserves for its functions and built-in names.
 RESERVED = frozenset({"count", "sum", "any", "all", "min", "max", "abs", "age", "age_on",
                       "days_between", "date", "round_half_up", "round_up", "round_down",
-                      "household", "decision_date", "eligible", "amount"})
+                      "household", "decision_date", "eligible", "amount", "tier"})
+#: The outputs a program may declare, with their types.
+OUTPUTS = {"eligible": "bool", "amount": "money", "tier": "text"}
 
 
 @attrs.define
@@ -50,6 +52,7 @@ class Layer:
     file: str
     span: Span
     each: tuple[str, str] | None = None
+    tier: Definition | None = None
 
 
 class Reader:
@@ -321,7 +324,7 @@ def _typed_default(r: Reader, node: YNode, ftype: str, values: tuple[tuple[str, 
 # --- program layers ---------------------------------------------------------------------------
 
 _PROGRAM_KEYS = ("program", "title", "jurisdiction", "extends", "each", "sources", "parameters", "computed",
-                 "rules", "eligible", "amount", "description")
+                 "rules", "eligible", "amount", "tier", "description")
 _SOURCE_KEYS = ("title", "document", "articles", "article", "date", "url", "confidence", "note")
 _PARAM_KEYS = ("type", "unit", "title", "source", "values", "note", "description")
 _VALUE_KEYS = ("value", "source", "note")
@@ -385,7 +388,7 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
             n = claim(key, "rule" if kind == "rule" else "computed value")
             if n is not None and (d := _read_definition(r, n, kind, key, spec)) is not None:
                 layer.definitions[n] = d
-    for out in ("eligible", "amount"):
+    for out in OUTPUTS:
         on = root.get(out)
         if on is not None:
             keys = list(root.keys())
@@ -433,7 +436,8 @@ def _read_parameter(r: Reader, name: str, key: YScalar, spec: YNode) -> Paramete
             if start is not None and value is not None:
                 values.append(ParamValue(start, value, src, note, dkey.span))
         if not vn.items:
-            r.error(vn, "empty-values", f"parameter '{name}' has no values")
+            r.warn(vn, "no-value", f"parameter '{name}' has no value yet; decisions that need it will fail",
+                   "add a dated value when the source publishes one")
     elif vn is not None:
         r.error(vn, "expected-mapping", "values must map dates to values", "values: {2024-07-01: 1282}")
     values.sort(key=lambda v: v.start)

@@ -141,12 +141,26 @@ class _Builder:
                 entry = {"kind": "fact", "path": path, "title": self.label_of(node, program),
                          "value": encode(self.rec[nid], node.type),
                          "defaulted": node.ref[1] in self.defaulted}
-            elif isinstance(node, Attr) and node.ref and node.ref[0] == "field" and info.depth > 0:
+            elif isinstance(node, Attr) and node.ref and node.ref[0] == "recdef" and info.depth > 0:
+                prog_name, def_name = node.ref[4], node.ref[2]
+                target = self.engine.model.programs[prog_name]
+                d = target.definitions.get(def_name) or getattr(target, def_name)
                 for idx, v in self.rec[nid]:
-                    item_key = ("fact", node.ref[2], idx)
+                    item_key = ("recdef", prog_name, def_name, idx)
                     if item_key in seen:
                         continue
                     seen.add(item_key)
+                    out.append({"kind": d.kind if d.kind != "output" else "program",
+                                "name": def_name if prog_name == program.name else f"{prog_name}.{def_name}",
+                                "path": self.item_path(info.loop_lists, idx), "title": self.label_of(node, program),
+                                "value": encode(v, node.type)})
+                continue
+            elif isinstance(node, Attr) and node.ref and node.ref[0] == "field" and info.depth > 0:
+                for idx, v in self.rec[nid]:
+                    fact_key: tuple[Any, ...] = ("fact", node.ref[2], idx)
+                    if fact_key in seen:
+                        continue
+                    seen.add(fact_key)
                     path = self.item_path(info.loop_lists, idx) + "." + node.ref[2]
                     out.append({"kind": "fact", "path": path, "title": self.label_of(node, program),
                                 "value": encode(v, node.type),
@@ -292,12 +306,13 @@ class _Builder:
     def program(self, name: str) -> dict[str, Any]:
         prog = self.engine.model.programs[name]
         pd = self.decision.programs[name]
-        defs = [*prog.definitions.values(), prog.eligible] + ([prog.amount] if prog.amount else [])
+        defs = [*prog.definitions.values(), prog.eligible] + [d for d in (prog.amount, prog.tier) if d]
         return {
             "title": _label(prog.title), "eligible": pd.eligible,
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
+            "tier": pd.tier,
             "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
-                         "amount": encode(r.amount, "money") if r.amount is not None else None}
+                         "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier}
                         for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
             "steps": [self.step(prog, d) for d in defs],
