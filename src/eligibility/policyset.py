@@ -9,8 +9,8 @@ import attrs
 
 from .errors import Diagnostic, PolicyError
 from .loader import YMap, load_file
-from .model import Facts, Label, Program, TestCase
-from .schema import Layer, Reader, read_facts, read_layer, read_tests
+from .model import Facts, Label, Program, Source, TestCase
+from .schema import Layer, Reader, read_facts, read_layer, read_registry, read_tests
 from .source import SourceText, Span
 
 MAX_FILES = 1000
@@ -58,6 +58,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     facts: list[Facts] = []
     layers: dict[str, Layer] = {}
     tests: list[TestCase] = []
+    registry: dict[str, Source] = {}
+    registry_files: set[str] = set()
     for path in files:
         rel = path.relative_to(root).as_posix()
         yf = load_file(path, rel, diags)
@@ -83,16 +85,37 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 facts.append(f)
         elif node.get("tests") is not None:
             tests.extend(read_tests(r, node))
+        elif first == "sources":
+            for src in read_registry(r, node):
+                if src.id in registry:
+                    other = registry[src.id]
+                    where = f"{other.file}:{other.span.line}"
+                    diags.append(Diagnostic(src.span, "duplicate-source",
+                                            f"source id '{src.id}' is already registered in {where}",
+                                            "one id, one document: give this one another id",
+                                            related=((other.span, "first registered here"),)))
+                    continue
+                registry[src.id] = src
+                registry_files.add(rel)
         else:
             r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
-                    "a policy file starts with `program:`, `facts:` or `tests:`")
+                    "a policy file starts with `program:`, `facts:`, `sources:` or `tests:`")
     if not facts:
         diags.append(Diagnostic(None, "no-facts",
                                 "the policy set has no facts vocabulary (a file starting with `facts:`)"))
     elif len(facts) > 1:
         diags.append(Diagnostic(Span(facts[1].file, 1, 1, 1, 1), "two-facts",
                                 f"a second facts vocabulary (the first is {facts[0].file})"))
-    programs, used = _merge_all(root, layers, jurisdiction, diags)
+    for layer in layers.values():
+        for sid, src in layer.sources.items():
+            if sid in registry:
+                other = registry[sid]
+                diags.append(Diagnostic(src.span, "duplicate-source",
+                                        f"source id '{sid}' is already registered in {other.file}:{other.span.line}",
+                                        "cite the registered source, or give this one another id",
+                                        related=((other.span, "registered here"),)))
+    programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
+    used |= registry_files
     errors = [d for d in diags if d.severity == "error"]
     if errors or not facts:
         raise PolicyError(diags, sources)
@@ -103,7 +126,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                           "sha256:" + total, jurisdiction, tuple(diags))
 
 
-def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None,
+def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],
                diags: list[Diagnostic]) -> tuple[dict[str, Program], set[str]]:
     parents: dict[str, str] = {}
     for rel, layer in layers.items():
@@ -145,7 +168,7 @@ def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None,
             chain.append(nxt)
         chain.reverse()
         used.update(chain)
-        prog = _merge([layers[c] for c in chain], diags)
+        prog = _merge([layers[c] for c in chain], registry, diags)
         if prog is not None:
             programs[name] = prog
     return programs, used
@@ -172,9 +195,10 @@ def _choose(name: str, rels: list[str], layers: dict[str, Layer], parents: dict[
     return leaves[0] if leaves else None
 
 
-def _merge(chain: list[Layer], diags: list[Diagnostic]) -> Program | None:
+def _merge(chain: list[Layer], registry: dict[str, Source], diags: list[Diagnostic]) -> Program | None:
     leaf = chain[-1]
-    sources, params, defs = {}, {}, {}
+    sources: dict[str, Source] = dict(registry)
+    params, defs = {}, {}
     eligible = amount = tier = None
     title = None
     each = None

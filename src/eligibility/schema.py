@@ -397,6 +397,19 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
     return layer
 
 
+def read_registry(r: Reader, root: YMap) -> list[Source]:
+    """Read a `sources:` file: the registry of citations every program may cite."""
+    r.mapping(root, "a sources file", ("sources", "description"), ("sources",))
+    sn = root.get("sources")
+    out: list[Source] = []
+    if sn is not None and (m := r.mapping(sn, "sources", None)) is not None:
+        for key, spec in m.items:
+            src = _read_source(r, key, spec)
+            if src is not None:
+                out.append(src)
+    return out
+
+
 def _read_source(r: Reader, key: YScalar, spec: YNode) -> Source | None:
     m = r.mapping(spec, f"source '{key.value}'", _SOURCE_KEYS, ("title", "confidence"))
     if m is None:
