@@ -183,6 +183,28 @@ def build() -> Any:
         else:
             click.echo(f"{engine.policy_hash}  programs: {', '.join(engine.programs)}")
 
+    @main.command()
+    @_policy_arg()
+    @jur
+    @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/policies"),
+                  show_default=True, help="Folder for the Markdown pages.")
+    @click.option("--check", "check_only", is_flag=True, help="Exit 1 if the pages on disk are not current.")
+    def doc(policies: Path | None, jurisdiction: str | None, out: Path, check_only: bool) -> None:
+        """Render every program (rules, parameters with history, citations) to Markdown."""
+        from .book import render_book, write_book
+
+        engine = _load(policies, jurisdiction)
+        if check_only:
+            stale = [name for name, text in render_book(engine).items()
+                     if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
+            for name in stale:
+                click.echo(f"out of date: {out / name}")
+            if stale:
+                click.echo("run `eligibility doc` and commit the result", err=True)
+            sys.exit(EXIT_FAIL if stale else EXIT_OK)
+        for path in write_book(engine, out):
+            click.echo(f"wrote {path}")
+
     return main
 
 
