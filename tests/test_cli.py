@@ -1,0 +1,271 @@
+"""The `eligibility` command: check, test, decide, explain and compile, with their exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from eligibility.cli import build
+
+ROOT = Path(__file__).parent.parent
+POLICIES = ROOT / "policies"
+EXAMPLE = ROOT / "examples" / "huadu-family.json"
+ON = "2024-09-01"
+
+DEMO = """\
+program: demo
+title: {zh: 演示, en: Demo}
+jurisdiction: "000000"
+sources:
+  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
+parameters:
+  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2020-01-01: 1000}}
+rules:
+  low_income:
+    title: {zh: 收入低于标准, en: Income below the standard}
+    when: household.assessed_monthly_income < standrd
+    source: S1
+eligible: low_income
+"""
+
+
+def run(*args: str, stdin: str | None = None) -> Result:
+    """Invoke the command line in-process."""
+    return CliRunner().invoke(build(), list(args), input=stdin, catch_exceptions=False)
+
+
+def bad_household() -> str:
+    """The README family with two errors: text income and a member without a birth date."""
+    h = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    h["assessed_monthly_income"] = "2,400"
+    del h["members"][1]["birth_date"]
+    return json.dumps(h)
+
+
+# ------------------------------------------------------------------ check
+
+
+def test_check_bundled_policies_exits_0() -> None:
+    """`eligibility check policies` finds no problem in the bundled policies."""
+    res = run("check", str(POLICIES))
+    assert res.exit_code == 0, res.output
+    assert "0 error(s)" in res.stdout
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    (DEMO, "demo.yaml:11:47"),
+    (DEMO.replace("title: {zh: 收入低于标准", "title: {zh: 收入低于标准,"), "demo.yaml:10:"),
+], ids=["unknown-name", "yaml-syntax"])
+def test_check_broken_folder_exits_1_with_position(policy_dir: Callable[..., Path], text: str,
+                                                   where: str) -> None:
+    """A policy with a problem makes `check` exit 1 and print file:line:col with the source line."""
+    root = policy_dir({"demo.yaml": text})
+    res = run("check", str(root))
+    assert res.exit_code == 1, res.output
+    assert where in res.stdout
+    assert "1 error(s)" in res.stdout
+
+
+def test_check_unknown_name_shows_the_hint(policy_dir: Callable[..., Path]) -> None:
+    """The unknown-name diagnostic shows the line, carets under the name and the did-you-mean hint."""
+    res = run("check", str(policy_dir({"demo.yaml": DEMO})))
+    assert "unknown name 'standrd'" in res.stdout
+    assert "when: household.assessed_monthly_income < standrd" in res.stdout
+    assert "^^^^^^^" in res.stdout
+    assert "did you mean 'standard'?" in res.stdout
+
+
+def test_check_json_format_lists_positions(policy_dir: Callable[..., Path]) -> None:
+    """`check --format json` gives the diagnostics as JSON with file, line and col."""
+    res = run("check", str(policy_dir({"demo.yaml": DEMO})), "--format", "json")
+    assert res.exit_code == 1
+    (diag,) = json.loads(res.stdout)
+    assert (diag["file"], diag["line"], diag["col"], diag["code"]) == ("demo.yaml", 11, 47, "unknown-name")
+
+
+# ------------------------------------------------------------------ test
+
+
+def test_test_bundled_policies_exits_0_and_counts() -> None:
+    """`eligibility test policies` runs every YAML case and prints `N passed, 0 failed`."""
+    res = run("test", str(POLICIES), "-q")
+    assert res.exit_code == 0, res.output
+    last = res.stdout.strip().splitlines()[-1]
+    passed, failed = last.split(", ")
+    assert failed == "0 failed"
+    assert int(passed.removesuffix(" passed")) >= 50
+    assert "PASS" not in res.stdout, "-q prints failures and the summary only"
+
+
+def test_test_lists_each_passing_case_without_quiet() -> None:
+    """Without -q every case is printed with its file:line."""
+    res = run("test", str(POLICIES), "-k", "README example")
+    assert res.exit_code == 0
+    assert res.stdout.startswith("PASS tests/dibao.yaml:")
+    assert res.stdout.strip().endswith("1 passed, 0 failed")
+
+
+def test_test_of_a_broken_folder_exits_1(policy_dir: Callable[..., Path]) -> None:
+    """`test` of a policy that does not check exits 1 and shows the problem."""
+    res = run("test", str(policy_dir({"demo.yaml": DEMO})))
+    assert res.exit_code == 1
+    assert "demo.yaml:11:47" in res.stderr
+
+
+# ------------------------------------------------------------------ decide and explain
+
+
+def test_decide_from_a_file_prints_the_json_trace() -> None:
+    """`decide household.json --on DATE` prints the decision and trace as JSON."""
+    res = run("decide", str(EXAMPLE), "--on", ON)
+    assert res.exit_code == 0, res.output
+    trace = json.loads(res.stdout)
+    assert trace["programs"]["dibao"]["amount"] == "1446.00"
+    assert trace["decided_for"] == ON
+
+
+def test_decide_from_stdin_gives_the_same_json() -> None:
+    """`decide - --on DATE` reads the household from standard input."""
+    from_file = run("decide", str(EXAMPLE), "--on", ON)
+    from_stdin = run("decide", "-", "--on", ON, stdin=EXAMPLE.read_text(encoding="utf-8"))
+    assert from_stdin.exit_code == 0
+    assert from_stdin.stdout == from_file.stdout
+    assert run("decide", "--on", ON, stdin=EXAMPLE.read_text(encoding="utf-8")).stdout == from_file.stdout
+
+
+@pytest.mark.parametrize(("lang", "heading"), [("zh", "符合条件，每月金额 1,446.00 元"),
+                                               ("en", "eligible, monthly amount 1,446.00 yuan")])
+def test_decide_text_format_explains(lang: str, heading: str) -> None:
+    """`decide --format text --lang xx` prints the explanation in that language."""
+    res = run("decide", "-", "--on", ON, "--format", "text", "--lang", lang,
+              stdin=EXAMPLE.read_text(encoding="utf-8"))
+    assert res.exit_code == 0
+    assert heading in res.stdout.splitlines()[0]
+
+
+def test_explain_command_prints_text_and_markdown() -> None:
+    """`explain` prints the explanation; --markdown prints Markdown headings."""
+    text = run("explain", str(EXAMPLE), "--on", ON, "--lang", "en")
+    assert text.exit_code == 0
+    assert "[income_test]: passed" in text.stdout
+    md = run("explain", str(EXAMPLE), "--on", ON, "--lang", "en", "--markdown")
+    assert md.stdout.startswith("## ")
+
+
+def test_decide_bad_household_json_exits_1_with_paths() -> None:
+    """An invalid household exits 1 and lists every problem with its field path, as JSON."""
+    res = run("decide", "-", "--on", ON, stdin=bad_household())
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    assert out["error"] == "input"
+    assert {(p["path"], p["kind"]) for p in out["problems"]} == {
+        ("assessed_monthly_income", "format"), ("members[1].birth_date", "missing")}
+
+
+def test_decide_bad_household_text_exits_1_with_paths() -> None:
+    """With --format text the problems go to standard error, each with its path."""
+    res = run("decide", "-", "--on", ON, "--format", "text", stdin=bad_household())
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert "assessed_monthly_income: format:" in res.stderr
+    assert "members[1].birth_date: missing:" in res.stderr
+
+
+def test_decide_before_the_first_standard_exits_1() -> None:
+    """A date with no standard in force exits 1 with an evaluation error naming the parameter."""
+    res = run("decide", str(EXAMPLE), "--on", "2018-01-01")
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    assert out["error"] == "evaluation"
+    assert "'standard'" in out["message"]
+
+
+def test_decide_unreadable_file_exits_2(tmp_path: Path) -> None:
+    """A household file that cannot be read is a usage error (exit 2) naming the file."""
+    missing = tmp_path / "nope.json"
+    res = run("decide", str(missing), "--on", ON)
+    assert res.exit_code == 2
+    assert "cannot read" in res.stderr and "nope.json" in res.stderr
+    res = run("decide", str(tmp_path), "--on", ON)
+    assert res.exit_code == 2
+
+
+def test_decide_non_utf8_file_exits_2(tmp_path: Path) -> None:
+    """A household file that is not UTF-8 is a usage error."""
+    f = tmp_path / "gbk.json"
+    f.write_bytes('{"note": "低保"}'.encode("gbk"))
+    res = run("decide", str(f), "--on", ON)
+    assert res.exit_code == 2
+    assert "UTF-8" in res.stderr
+
+
+@pytest.mark.parametrize("text", ["{bad json", "", "[" * 100_000, '{"a": 1} trailing'],
+                         ids=["syntax", "empty", "deep", "trailing"])
+def test_decide_bad_json_exits_2(text: str) -> None:
+    """Input that is not JSON is a usage error with its position, never a traceback."""
+    res = run("decide", "-", "--on", ON, stdin=text)
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    assert "JSON" in res.stderr
+
+
+def test_decide_requires_a_date() -> None:
+    """Leaving out --on is a usage error."""
+    res = run("decide", str(EXAMPLE))
+    assert res.exit_code == 2
+    assert "--on" in res.stderr
+
+
+# ------------------------------------------------------------------ compile and help
+
+
+def test_compile_emit_python_prints_the_generated_source() -> None:
+    """`compile --emit-python` prints the generated module with its program functions."""
+    res = run("compile", str(POLICIES), "--emit-python")
+    assert res.exit_code == 0
+    assert res.stdout.startswith("# generated by eligibility.codegen")
+    assert "def p_0(" in res.stdout
+    assert "def tp_0(" in res.stdout
+    compile(res.stdout, "<emitted>", "exec", dont_inherit=True)
+
+
+def test_compile_prints_the_policy_hash() -> None:
+    """`compile` without flags prints the policy hash and the programs."""
+    import eligibility
+
+    res = run("compile", str(POLICIES))
+    assert res.exit_code == 0
+    assert res.stdout.strip() == f"{eligibility.load(POLICIES).policy_hash}  programs: dibao"
+
+
+@pytest.mark.parametrize("command", [[], ["check"], ["test"], ["decide"], ["explain"], ["compile"]],
+                         ids=["main", "check", "test", "decide", "explain", "compile"])
+def test_help_of_each_command_exits_0(command: list[str]) -> None:
+    """`--help` works for the group and every command."""
+    res = run(*command, "--help")
+    assert res.exit_code == 0
+    assert res.stdout.startswith("Usage:")
+
+
+def test_installed_script_runs(tmp_path: Path) -> None:
+    """The installed `eligibility` script decides from standard input and exits 0."""
+    script = Path(sys.executable).parent / "eligibility"
+    if not script.exists():
+        pytest.skip("the eligibility script is not installed next to this Python")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([str(script), "decide", "-", "--on", ON, "--format", "text", "--lang", "en"],
+                          input=EXAMPLE.read_bytes(), capture_output=True, env=env, cwd=tmp_path,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert b"monthly amount 1,446.00 yuan" in proc.stdout
+    bad = subprocess.run([str(script), "decide", "-", "--on", ON], input=b"{", capture_output=True,
+                         env=env, cwd=tmp_path, timeout=120, check=False)
+    assert bad.returncode == 2
+    assert b"Usage: eligibility decide" in bad.stderr

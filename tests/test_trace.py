@@ -1,0 +1,311 @@
+"""The JSON trace: golden records of two families, the contents an auditor relies on, and replay."""
+
+from __future__ import annotations
+
+import copy
+import decimal
+import json
+import operator
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import eligibility
+
+ROOT = Path(__file__).parent.parent
+FAMILY = json.loads((ROOT / "examples" / "huadu-family.json").read_text(encoding="utf-8"))
+ON = "2024-09-01"
+AT = re.compile(r"^[a-z0-9_./-]+\.yaml:[1-9]\d*:[1-9]\d*$")
+OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+def readme_family() -> dict[str, Any]:
+    """The README family (examples/huadu-family.json): eligible for 1446.00 on 2024-09-01."""
+    return copy.deepcopy(FAMILY)
+
+
+def failing_family() -> dict[str, Any]:
+    """The README family with income 4200.00 (1400 per capita) and a car: not eligible."""
+    h = readme_family()
+    h["assessed_monthly_income"] = "4200.00"
+    h["vehicles"].append({"kind": "car", "sole_livelihood": False})
+    return h
+
+
+def steps(trace: dict[str, Any], program: str = "dibao") -> dict[str, dict[str, Any]]:
+    """Return the trace steps of a program by name."""
+    return {s["name"]: s for s in trace["programs"][program]["steps"]}
+
+
+def dumped(trace: dict[str, Any]) -> str:
+    """The golden-file form of a trace."""
+    return json.dumps(trace, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+# ------------------------------------------------------------------ golden files
+
+
+def test_readme_family_trace_matches_golden(engine: eligibility.Engine,
+                                            golden: Callable[[str, str], None]) -> None:
+    """The README family's trace is exactly tests/golden/decisions/readme-family.json."""
+    trace = engine.decide(readme_family(), on=ON).to_json()
+    assert trace["programs"]["dibao"]["amount"] == "1446.00"
+    golden("decisions/readme-family.json", dumped(trace))
+
+
+def test_failing_family_trace_matches_golden(engine: eligibility.Engine,
+                                             golden: Callable[[str, str], None]) -> None:
+    """The failing family's trace (income too high, a car) is exactly its golden file."""
+    trace = engine.decide(failing_family(), on=ON).to_json()
+    assert trace["programs"]["dibao"]["eligible"] is False
+    golden("decisions/failing-family.json", dumped(trace))
+
+
+def test_trace_is_plain_json(engine: eligibility.Engine) -> None:
+    """to_json() holds only JSON types: it round-trips through json unchanged."""
+    trace = engine.decide(failing_family(), on=ON).to_json()
+    assert json.loads(json.dumps(trace)) == trace
+
+
+def test_trace_header_names_schema_date_policy_and_layers(engine: eligibility.Engine) -> None:
+    """The trace says its schema, the decision date, the policy hash and file hashes, and the layers."""
+    trace = engine.decide(readme_family(), on=ON).to_json()
+    assert trace["schema"] == "eligibility.decision/1"
+    assert trace["decided_for"] == ON
+    assert trace["library_version"] == eligibility.__version__
+    assert set(trace["policy"]["files"]) == {"facts.yaml", "guangdong/dibao.yaml", "guangzhou/dibao.yaml",
+                                             "huadu/dibao.yaml"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in trace["policy"]["files"].values())
+    dibao = trace["programs"]["dibao"]
+    assert dibao["layers"] == ["guangdong/dibao.yaml", "guangzhou/dibao.yaml", "huadu/dibao.yaml"]
+    assert (dibao["file"], dibao["jurisdiction"]) == ("huadu/dibao.yaml", "440114")
+
+
+# ------------------------------------------------------------------ contents a user relies on
+
+
+def test_failed_comparison_shows_the_difference(engine: eligibility.Engine) -> None:
+    """income_test fails with 1400.00 < 1282.00 and records the difference 118.00."""
+    s = steps(engine.decide(failing_family(), on=ON).to_json())["income_test"]
+    assert s["outcome"] == "failed"
+    (comp,) = s["comparisons"]
+    assert comp["result"] is False
+    (pair,) = comp["pairs"]
+    assert pair["op"] == "<"
+    assert pair["left"]["value"] == "1400.00"
+    assert pair["left"]["label"]["en"] == "Assessed monthly per-capita income"
+    assert pair["right"]["value"] == "1282.00"
+    assert pair["difference"] == "118.00"
+
+
+def test_passed_comparison_shows_a_negative_difference(engine: eligibility.Engine) -> None:
+    """income_test passes with 800.00 < 1282.00 and records the difference -482.00."""
+    s = steps(engine.decide(readme_family(), on=ON).to_json())["income_test"]
+    assert s["comparisons"][0]["pairs"][0]["difference"] == "-482.00"
+
+
+def test_parameters_carry_their_date_and_source(engine: eligibility.Engine) -> None:
+    """The standard used says its value, since when it applies, its source and where it is written."""
+    s = steps(engine.decide(readme_family(), on=ON).to_json())["income_test"]
+    (std,) = [i for i in s["inputs"] if i["kind"] == "parameter"]
+    assert std["name"] == "standard"
+    assert std["value"] == "1282.00"
+    assert std["from"] == "2024-06-01"
+    assert std["source"] == "Z5"
+    assert std["unit"] == "CNY/person/month"
+    assert AT.match(std["at"]) and std["at"].startswith("guangzhou/dibao.yaml:")
+
+
+def test_parameter_value_changes_with_the_date(engine: eligibility.Engine) -> None:
+    """On 2020-03-10 the trace shows the 1080 standard from 2020-03-10 with source Z1."""
+    s = steps(engine.decide(readme_family(), on="2020-03-10").to_json())["income_test"]
+    (std,) = [i for i in s["inputs"] if i["kind"] == "parameter"]
+    assert (std["value"], std["from"], std["source"]) == ("1080.00", "2020-03-10", "Z1")
+
+
+def test_facts_carry_their_path(engine: eligibility.Engine) -> None:
+    """Facts read by a rule name their household path, down to the member."""
+    trace = engine.decide(readme_family(), on=ON).to_json()
+    hukou = steps(trace)["hukou_test"]["inputs"]
+    paths = {i["path"]: i["value"] for i in hukou if i["kind"] == "fact"}
+    assert paths["household.members[0].guangdong_hukou"] is True
+    income = steps(trace)["income_per_capita"]["inputs"]
+    assert {i["path"] for i in income} == {"household.assessed_monthly_income", "household.members"}
+
+
+def test_per_item_comparisons_name_the_record(engine: eligibility.Engine) -> None:
+    """The vehicle rule shows each vehicle's comparison with its path, so the car is visible."""
+    h = readme_family()
+    h["vehicles"].append({"kind": "car"})
+    s = steps(engine.decide(h, on=ON).to_json())["vehicle_test"]
+    assert s["outcome"] == "failed"
+    per_item = [c for c in s["comparisons"] if "items" in c]
+    assert per_item
+    items = {i["path"]: i["result"] for i in per_item[0]["items"]}
+    assert items == {"household.vehicles[0]": False, "household.vehicles[1]": True}
+    facts = {i["path"]: i["value"] for i in s["inputs"] if i["kind"] == "fact" and "[" in i["path"]}
+    assert facts == {"household.vehicles[0].kind": "fuel_motorcycle", "household.vehicles[1].kind": "car"}
+
+
+def test_every_step_has_a_file_line_col_position(engine: eligibility.Engine) -> None:
+    """Every step and comparison says where it is written, as file:line:col."""
+    for h in (readme_family(), failing_family()):
+        for s in engine.decide(h, on=ON).to_json()["programs"]["dibao"]["steps"]:
+            assert AT.match(s["at"]), s["at"]
+            assert s["layer"] == s["at"].split(":")[0]
+            for c in s["comparisons"]:
+                assert AT.match(c["at"]), c["at"]
+
+
+def test_rules_carry_their_citation(engine: eligibility.Engine) -> None:
+    """Every rule step carries its source document and confidence."""
+    for s in engine.decide(readme_family(), on=ON).to_json()["programs"]["dibao"]["steps"]:
+        if s["kind"] == "rule":
+            assert s["source"]["document"], s["name"]
+            assert s["source"]["confidence"] in ("C", "C-mirror", "S", "U")
+    income = steps(engine.decide(readme_family(), on=ON).to_json())["income_test"]
+    assert (income["source"]["id"], income["source"]["document"]) == ("G2", "粤民规字〔2019〕9号")
+
+
+@pytest.mark.parametrize(("on", "version", "source", "outcome"), [
+    ("2025-12-31", {"from": None, "until": "2025-12-31"}, "G2", "failed"),
+    ("2026-01-01", {"from": "2026-01-01", "until": None}, "G3", "passed"),
+])
+def test_vehicle_rule_version_switches_on_2026_01_01(engine: eligibility.Engine, on: str,
+                                                       version: dict[str, Any], source: str,
+                                                       outcome: str) -> None:
+    """A sole-livelihood car fails the 2019 vehicle rule and passes the 2026 one; the trace shows which."""
+    h = readme_family()
+    h["vehicles"] = [{"kind": "car", "sole_livelihood": True}]
+    s = steps(engine.decide(h, on=on).to_json())["vehicle_test"]
+    assert s["version"] == version
+    assert s["source"]["id"] == source
+    assert s["outcome"] == outcome
+    assert ("sole_livelihood" in s["expression"]) is (source == "G3")
+
+
+def test_short_circuited_rules_are_marked_not_evaluated(engine: eligibility.Engine) -> None:
+    """After income_test fails, the later rules are `not_evaluated`, with no value and no inputs."""
+    trace = engine.decide(failing_family(), on=ON).to_json()
+    by = steps(trace)
+    for name in ("financial_asset_test", "housing_test", "vehicle_test", "business_test"):
+        assert by[name]["outcome"] == "not_evaluated"
+        assert by[name]["value"] is None
+        assert by[name]["inputs"] == []
+    assert by["eligible"]["not_evaluated"] == ["financial_asset_test", "housing_test", "vehicle_test",
+                                               "business_test"]
+    assert by["amount"]["outcome"] == "not_evaluated"
+
+
+def test_defaulted_facts_are_flagged_in_inputs(engine: eligibility.Engine) -> None:
+    """A fact taken at its default is flagged `defaulted` where a rule reads it."""
+    by = steps(engine.decide(readme_family(), on=ON).to_json())
+    flags = {i["path"]: i["defaulted"] for i in by["housing_test"]["inputs"] if i["kind"] == "fact"}
+    assert flags == {"household.nonresidential_units": True}
+
+
+# ------------------------------------------------------------------ replay (G-I 3)
+
+
+def _cases(engine: eligibility.Engine) -> Iterator[tuple[str, Any, Any]]:
+    yield "readme family", readme_family(), ON
+    yield "failing family", failing_family(), ON
+    for case in engine.model.tests:
+        if case.expect_error is None:
+            yield case.name, case.household, case.on
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return Decimal(value)
+    return None
+
+
+def test_comparisons_replay_from_their_recorded_values(engine: eligibility.Engine) -> None:
+    """For every evaluated depth-0 numeric comparison, `left op right` on the recorded values gives the result."""
+    replayed = 0
+    for name, household, on in _cases(engine):
+        for s in engine.decide(household, on=on).to_json()["programs"]["dibao"]["steps"]:
+            if s["kind"] != "rule" or not s["evaluated"] or not s["comparisons"]:
+                continue
+            if not all(c["evaluated"] and "pairs" in c for c in s["comparisons"]):
+                continue
+            for c in s["comparisons"]:
+                results = []
+                for pair in c["pairs"]:
+                    if not pair["evaluated"]:
+                        break
+                    left, right = _number(pair["left"]["value"]), _number(pair["right"]["value"])
+                    if left is None or right is None:
+                        break
+                    results.append(OPS[pair["op"]](left, right))
+                else:
+                    assert all(results) is c["result"], (name, s["name"], c["expression"])
+                    replayed += 1
+                    # the whole rule is this comparison: its outcome follows from the replay
+                    if " ".join(s["expression"].split()) == c["expression"]:
+                        assert s["value"] is c["result"], (name, s["name"])
+                        assert s["outcome"] == ("passed" if c["result"] else "failed")
+    assert replayed > 100, "the replay checked too few comparisons to mean anything"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: trace differences are computed outside the engine context, so "
+                                       "1281.99666...67 - 1282 is rounded to the caller's 28 digits")
+def test_recorded_differences_are_exact(engine: eligibility.Engine) -> None:
+    """Each recorded `difference` is exactly left - right, with no rounding to the caller's precision."""
+    checked = 0
+    for name, household, on in _cases(engine):
+        for s in engine.decide(household, on=on).to_json()["programs"]["dibao"]["steps"]:
+            for c in s["comparisons"]:
+                for pair in c.get("pairs", []):
+                    if "difference" not in pair:
+                        continue
+                    left, right = _number(pair["left"]["value"]), _number(pair["right"]["value"])
+                    assert left is not None and right is not None
+                    with decimal.localcontext(decimal.Context(prec=100)):
+                        exact = left - right
+                    assert Decimal(pair["difference"]) == exact, (name, s["name"], pair)
+                    checked += 1
+    assert checked > 100
+
+
+def test_eligible_replays_from_the_rule_outcomes(engine: eligibility.Engine) -> None:
+    """The `eligible` step's recorded rule values, combined with `and`, give the decision."""
+    for name, household, on in _cases(engine):
+        trace = engine.decide(household, on=on).to_json()
+        by = steps(trace)
+        elig = by["eligible"]
+        values = [i["value"] for i in elig["inputs"] if i["kind"] == "rule"]
+        assert all(isinstance(v, bool) for v in values)
+        assert all(values) is trace["programs"]["dibao"]["eligible"], name
+        assert (not all(values)) is (values[-1] is False), "evaluation stops at the first failed rule"
+        for i in elig["inputs"]:
+            assert by[i["name"]]["value"] is i["value"]
+
+
+def test_amount_replays_from_its_inputs(engine: eligibility.Engine) -> None:
+    """amount = (standard - income_per_capita) x members, recomputed from the trace, is the recorded amount."""
+    for name, household, on in _cases(engine):
+        trace = engine.decide(household, on=on).to_json()
+        step = steps(trace)["amount"]
+        if not step["evaluated"]:
+            assert trace["programs"]["dibao"]["eligible"] is False
+            continue
+        inputs = {i.get("name") or i.get("path"): i["value"] for i in step["inputs"]}
+        raw = (Decimal(inputs["standard"]) - Decimal(inputs["income_per_capita"])) \
+            * inputs["household.members"]["count"]
+        from decimal import ROUND_HALF_UP
+
+        assert str(raw.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) == step["value"], name
+        assert step["value"] == trace["programs"]["dibao"]["amount"]
