@@ -114,22 +114,18 @@ def test_bool_as_money_is_a_type_error(engine: eligibility.Engine, value: bool) 
 
 
 @pytest.mark.parametrize(("text", "kind", "says"), [
-    pytest.param("-1.00", "range", "negative", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: string '-1.00' gets the generic format message; it never says negative")),
-    pytest.param("2400.001", "precision", "decimal places", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: string '2400.001' gets the generic format message; it never says decimals")),
-    pytest.param("1000000000000000", "limit", "10^15", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: string '1000000000000000' gets the generic format message; it never says 10^15")),
+    ("-1.00", "range", "negative"),
+    ("2400.001", "precision", "decimal places"),
+    ("1000000000000000", "limit", "10^15"),
 ])
 def test_money_strings_say_what_is_wrong(engine: eligibility.Engine, text: str, kind: str, says: str) -> None:
     """A negative, over-precise or too large amount written as text gets a message naming that problem."""
     err = rejected(engine, family(assessed_monthly_income=text))
     p = problem_at(err, "assessed_monthly_income")
-    assert p.kind in ("format", kind)  # errors.md documents `format` for these strings
+    assert p.kind == kind
     assert says in p.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: MONEY_RE uses \\d, which matches full-width and Arabic-Indic digits")
 @pytest.mark.parametrize("text", ["１２３", "١٢٣", "１２３.４５"])
 def test_money_string_digits_are_ascii(engine: eligibility.Engine, text: str) -> None:
     """Only the canonical ASCII form "1234.50" is read as money; other digit scripts are refused."""
@@ -499,8 +495,6 @@ def test_null_optional_field_takes_its_default(engine: eligibility.Engine) -> No
     assert input_value(d, "household.residential_units") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an absent optional list (business_registrations) is defaulted "
-                                       "to [] but not listed in `defaulted` (facts.Validator._record)")
 def test_absent_optional_list_is_listed_as_defaulted(engine: eligibility.Engine) -> None:
     """An absent list such as business_registrations is taken as empty and the trace says so."""
     h = family()

@@ -413,9 +413,6 @@ def test_on_key_and_dates_in_test_files_are_read_by_the_schema(policy_dir: Polic
     assert case.household["members"][0]["birth_date"] == "1980-01-01"  # type: ignore[index]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: compiler.compile_policy caches by the hash of the program and "
-                                       "facts files only, so a folder whose test files differ gets the "
-                                       "cached engine of another folder, with the other folder's tests")
 def test_test_cases_come_from_the_folder_loaded(tmp_path: Path) -> None:
     """Two folders with the same programs but different test files each get their own test cases."""
     text = DIBAO + "description: two folders\n"

@@ -153,8 +153,6 @@ def test_hostile_caller_context_gives_the_same_readme_amount(engine: eligibility
     assert d.programs["dibao"].amount == Decimal("1446.00")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: facts._money normalises with `d + 0` under the caller's context: "
-                                       "1234.56 becomes 1.23E+3 and the amount 2616.00 instead of 2611.44")
 def test_hostile_caller_context_does_not_round_the_input(engine: eligibility.Engine) -> None:
     """An income of 1234.56 is not rounded by the caller's 3-digit context: the amount stays 2611.44."""
     h = family(assessed_monthly_income="1234.56")
@@ -165,8 +163,6 @@ def test_hostile_caller_context_does_not_round_the_input(engine: eligibility.Eng
     assert d.value("dibao", "income_per_capita") == Decimal("411.52")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: trace.encode quantizes money under the caller's context: "
-                                       "to_json() shows 'NaN' amounts under prec=3 with traps cleared")
 def test_hostile_caller_context_gives_the_same_trace(engine: eligibility.Engine) -> None:
     """to_json() and explain() are byte-identical under a hostile caller context."""
     expected = canonical(engine.decide(family(), on=ON))
@@ -174,8 +170,6 @@ def test_hostile_caller_context_gives_the_same_trace(engine: eligibility.Engine)
     assert got == expected
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: decimal.Inexact escapes decide() when the caller's context traps "
-                                       "Inexact (facts._money `d + 0` runs outside the engine context)")
 def test_caller_context_trapping_inexact_raises_nothing_raw(engine: eligibility.Engine) -> None:
     """A caller context with prec=1 trapping Inexact neither leaks a decimal exception nor changes the result."""
     ctx = decimal.Context(prec=1, rounding=decimal.ROUND_DOWN,
@@ -272,8 +266,6 @@ def test_untraced_decision_gives_the_same_outcome(engine: eligibility.Engine) ->
         assert not b.traced
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: to_json() of an untraced decision re-decides from the normalised "
-                                       "facts, so `defaulted` is empty (trace.build_trace)")
 def test_untraced_decision_serialises_like_a_traced_one(engine: eligibility.Engine) -> None:
     """to_json() of a trace=False decision equals the traced decision's, including `defaulted`."""
     a = engine.decide(family(), on=ON)
@@ -378,8 +370,6 @@ def test_division_by_zero_names_program_and_rule(policy_dir: Callable[..., Path]
     assert err.__cause__ is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: EvaluationError.path is None for a division by zero inside a "
-                                       "generator; G-D 7 asks for the data path (members[1].disability_grade)")
 def test_division_by_zero_in_a_generator_names_the_member(policy_dir: Callable[..., Path]) -> None:
     """Dividing by a member's zero grade names that member's field in the error."""
     program = DEMO.replace("{eligible}", "share_test").replace(

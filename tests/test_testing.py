@@ -190,8 +190,6 @@ def test_unexpected_input_error_fails_the_case(policy_dir: Callable[..., Path]) 
     assert "assessed_monthly_income" in r.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: testing.run_case says 'expected a input error' / 'a evaluation "
-                                       "error' (article not adapted to the kind)")
 def test_messages_use_the_right_article(policy_dir: Callable[..., Path]) -> None:
     """The runner writes 'an input error' and 'an evaluation error'."""
     tests = "tests:\n" + case("no error", "    expect_error: {kind: input}\n")
@@ -222,8 +220,6 @@ def test_run_folder_returns_results_when_all_pass(policy_dir: Callable[..., Path
     assert [r.passed for r in run_folder(root)] == [True]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: compiler.compile_policy caches by the policy hash, which covers "
-                                       "facts and programs only, and returns the cached model with stale tests")
 def test_reload_with_new_tests_sees_them(policy_dir: Callable[..., Path], tmp_path: Path) -> None:
     """Loading a folder whose tests file changed (same program) runs the new cases, not the old ones."""
     first = policy_dir({"demo.yaml": PROGRAM, "tests/demo.yaml": "tests:\n" + case(

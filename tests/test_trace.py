@@ -260,8 +260,6 @@ def test_comparisons_replay_from_their_recorded_values(engine: eligibility.Engin
     assert replayed > 100, "the replay checked too few comparisons to mean anything"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: trace differences are computed outside the engine context, so "
-                                       "1281.99666...67 - 1282 is rounded to the caller's 28 digits")
 def test_recorded_differences_are_exact(engine: eligibility.Engine) -> None:
     """Each recorded `difference` is exactly left - right, with no rounding to the caller's precision."""
     checked = 0

@@ -146,7 +146,7 @@ def compile_policy(root: Path, jurisdiction: str | None = None) -> CompiledPolic
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
-        return hit
+        return attrs.evolve(hit, model=model)
     checked = Checker(model.facts, model.programs, diags).run()
     if any(d.severity == "error" for d in diags):
         raise PolicyError(_dedupe(diags), model.sources)

@@ -12,9 +12,10 @@ from .errors import InputError, InputProblem
 from .model import Facts, FieldSpec
 from .source import did_you_mean, readable
 
-MONEY_RE = re.compile(r"\d{1,15}(\.\d{1,2})?\Z")
-DECIMAL_RE = re.compile(r"-?\d{1,18}(\.\d{1,12})?\Z")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+MONEY_RE = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?\Z")
+NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
+DECIMAL_RE = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,12})?\Z")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 MONEY_LIMIT = Decimal(10) ** 15
 MAX_TEXT = 256
 
@@ -50,12 +51,17 @@ def _money(spec: FieldSpec) -> Converter:
             d = Decimal(repr(v))
         elif isinstance(v, str):
             if not MONEY_RE.match(v):
-                hint = ""
-                if any(c in v for c in ",¥元$ ") or v.lower().strip("+-") in ("nan", "inf", "infinity", "snan"):
-                    hint = "; write plain digits such as \"1234.50\""
-                probs.append(InputProblem(path, "format", f"{_show(v)} is not an amount such as \"1234.50\"{hint}"))
-                return None
-            d = Decimal(v)
+                if NUMBER_RE.match(v):
+                    d = Decimal(v)  # a well-formed number with a problem the checks below name
+                else:
+                    hint = ""
+                    if any(c in v for c in ",¥元$ ") or v.lower().strip("+-") in ("nan", "inf", "infinity", "snan"):
+                        hint = "; write plain digits such as \"1234.50\""
+                    probs.append(InputProblem(path, "format",
+                                              f"{_show(v)} is not an amount such as \"1234.50\"{hint}"))
+                    return None
+            else:
+                d = Decimal(v)
         else:
             probs.append(InputProblem(path, "type", f"must be an amount of money, not {_show(v)}"))
             return None
@@ -225,8 +231,7 @@ class Validator:
                     probs.append(InputProblem(path, "missing", f"is required ({spec.label.en})"))
                     continue
                 out[name] = list(spec.default) if isinstance(spec.default, list) else spec.default
-                if name in data or spec.type != "list":
-                    defaulted.append(path)
+                defaulted.append(path)
                 continue
             if conv is None:
                 out[name] = self._list(v, spec, path, probs, defaulted)

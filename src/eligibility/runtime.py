@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import linecache
+import re
 import datetime as dt
 import decimal
 import threading
@@ -118,7 +120,8 @@ class Decision:
         """Render the explanation of this decision in Chinese (`zh`) or English (`en`)."""
         from .explain import render
 
-        return render(self.to_json(), lang=lang, fmt=fmt)
+        with decimal.localcontext(ENGINE_CONTEXT):
+            return render(self.to_json(), lang=lang, fmt=fmt)
 
 
 class Engine:
@@ -198,7 +201,12 @@ class Engine:
         """
         day = parse_date(on)
         names = self.programs if programs is None else self._check_programs(programs)
-        h, defaulted = self.validator.validate(household)
+        with decimal.localcontext(ENGINE_CONTEXT):
+            h, defaulted = self.validator.validate(household)
+        return self._run(h, defaulted, day, names, trace)
+
+    def _run(self, h: dict[str, Any], defaulted: tuple[str, ...], day: dt.date, names: tuple[str, ...],
+             trace: bool) -> Decision:
         pv, used = self._params_on(day)
         self._check_params(names, pv, day)
         memo: list[Any] = [U] * self._size
@@ -211,25 +219,15 @@ class Engine:
                         result = self._untraced[name](h, pv, memo, day)
                     else:
                         result = self._traced[name](h, pv, memo, day, recorded)
-                    prog = self.model.programs[name]
-                    title = {"zh": prog.title.zh, "en": prog.title.en}
-                    has_amount = prog.amount is not None
-                    if prog.each is None:
-                        e, a, t = result
-                        out[name] = ProgramDecision(name, e, _money(a) if a is not None else (
-                            ZERO if has_amount else None), title, None, t)
-                        continue
-                    records: list[dict[str, Any]] = h[prog.each[1]]  # type: ignore[assignment]
-                    per = tuple(
-                        RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (
-                            ZERO if has_amount else None), pt)
-                        for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
-                    total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
-                    out[name] = ProgramDecision(name, any(r.eligible for r in per), total, title, per)
+                    try:
+                        out[name] = self._program_decision(name, h, result)
+                    except NegativeAmount as neg:
+                        neg.program = name
+                        raise
         except EligibilityError:
             raise
         except Exception as exc:  # generated code failed: name the rule, never leak the raw error
-            raise self._evaluation_error(exc, day) from None
+            raise self._evaluation_error(exc, day, h) from None
         warnings = self._warnings(names, day)
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
                         recorded, (pv, used))
@@ -266,8 +264,23 @@ class Engine:
         except EligibilityError:
             raise
         except Exception as exc:
-            raise self._evaluation_error(exc, decision.on) from None
+            raise self._evaluation_error(exc, decision.on, h) from None
         return memo[k]
+
+    def _program_decision(self, name: str, h: dict[str, Any], result: Any) -> ProgramDecision:
+        prog = self.model.programs[name]
+        title = {"zh": prog.title.zh, "en": prog.title.en}
+        has_amount = prog.amount is not None
+        if prog.each is None:
+            e, a, t = result
+            return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
+                                   title, None, t)
+        records: list[dict[str, Any]] = h[prog.each[1]]  # type: ignore[assignment]
+        per = tuple(
+            RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (ZERO if has_amount else None), pt)
+            for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
+        total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
+        return ProgramDecision(name, any(r.eligible for r in per), total, title, per)
 
     def _check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
         if isinstance(programs, str):
@@ -313,8 +326,9 @@ class Engine:
                                f"last known value (from {latest}); a newer standard may exist")
         return tuple(dict.fromkeys(out))
 
-    def _evaluation_error(self, exc: BaseException, day: dt.date) -> EvaluationError:
+    def _evaluation_error(self, exc: BaseException, day: dt.date, h: dict[str, Any]) -> EvaluationError:
         key = self._failing_def(exc.__traceback__)
+        path = self._failing_record(exc.__traceback__, h)
         prog, rule = key if key else (None, None)
         span = None
         if key is not None:
@@ -324,7 +338,13 @@ class Engine:
             d = self.compiled.checked.defs[k].definition
             return EvaluationError(f"no version of '{k[1]}' is in force on {day}", program=k[0], rule=k[1],
                                    span=d.span)
-        if isinstance(exc, EmptyAggregate):
+        if isinstance(exc, NegativeAmount):
+            prog_n = exc.program
+            amount_def = self.model.programs[prog_n].amount if prog_n in self.model.programs else None
+            return EvaluationError(f"the amount is negative ({exc.value}); a benefit cannot be below zero: "
+                                   "check the policy", program=prog_n, rule="amount",
+                                   span=amount_def.span if amount_def else None)
+        elif isinstance(exc, EmptyAggregate):
             msg = f"{exc.text} has no items to take the minimum or maximum of"
         elif isinstance(exc, DateOrder):
             msg = f"a date {exc.born} is after the date {exc.on} it is measured on"
@@ -336,7 +356,49 @@ class Engine:
             msg = "the evaluation is nested too deeply"
         else:
             msg = f"internal error while evaluating ({type(exc).__name__}); please report it"
-        return EvaluationError(msg, program=prog, rule=rule, span=span)
+        if path:
+            msg += f" (for {path})"
+        return EvaluationError(msg, program=prog, rule=rule, span=span, path=path)
+
+    def _failing_record(self, tb: types.TracebackType | None, h: dict[str, Any]) -> str | None:
+        """Return the path of the record a failing generator or per-record value was reading."""
+        found = None
+        records: dict[str, str] = {}
+        segment = ""
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_filename == self.compiled.filename:
+                for name, value in frame.f_locals.items():
+                    if name[:1] == "v" and name[1:].isdigit() and isinstance(value, dict):
+                        for field, items in h.items():
+                            if isinstance(items, list):
+                                for i, rec in enumerate(items):
+                                    if rec is value:
+                                        records[name] = f"{field}[{i}]"
+                segment = self._segment(frame.f_code, tb.tb_lasti)
+            tb = tb.tb_next
+        reads = re.findall(r"(v\d+)\['(\w+)'\]", segment)
+        for var, field in reversed(reads):
+            if var in records:
+                return f"{records[var]}.{field}"
+        if records:
+            found = list(records.values())[-1]
+        return found
+
+    def _segment(self, code: types.CodeType, lasti: int) -> str:
+        """Return the generated source of the instruction that failed."""
+        positions = list(code.co_positions())
+        if not 0 <= lasti // 2 < len(positions):
+            return ""
+        line, end_line, col, end_col = positions[lasti // 2]
+        if line is None or end_line is None or col is None or end_col is None:
+            return ""
+        lines = linecache.getlines(self.compiled.filename)[line - 1:end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            return lines[0][col:end_col]
+        return lines[0][col:] + "".join(lines[1:-1]) + lines[-1][:end_col]
 
     def _failing_def(self, tb: types.TracebackType | None) -> tuple[str, str] | None:
         found = None
@@ -350,10 +412,18 @@ class Engine:
 
 
 def _money(a: Any) -> Decimal:
-    if isinstance(a, Decimal):
-        v = a.quantize(CENT, rounding=decimal.ROUND_HALF_UP, context=ENGINE_CONTEXT)
-        return v if v != 0 else ZERO
-    return Decimal(a).quantize(CENT)
+    v = Decimal(a).quantize(CENT, rounding=decimal.ROUND_HALF_UP, context=ENGINE_CONTEXT)
+    if v < 0:
+        raise NegativeAmount(v)
+    return v if v != 0 else ZERO
+
+
+class NegativeAmount(Exception):
+    """A program's amount came out below zero: the policy, not the household, is wrong."""
+
+    def __init__(self, value: Decimal) -> None:
+        self.value = value
+        self.program = ""
 
 
 def load(path: str | Path | None = None, *, jurisdiction: str | None = None) -> Engine:

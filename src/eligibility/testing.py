@@ -57,7 +57,7 @@ def run_case(engine: Engine, case: TestCase) -> CaseResult:
     except EvaluationError as e:
         return _expected_error(case, "evaluation", e.path, e, [])
     if case.expect_error is not None:
-        return CaseResult(case, False, f"expected a {case.expect_error.get('kind')} error, but a decision was made:\n"
+        return CaseResult(case, False, f"expected {_an(case.expect_error.get('kind'))} error, but a decision was made:\n"
                           + _summary(decision))
     diffs: list[str] = []
     programs_differing: list[str] = []
@@ -105,12 +105,17 @@ def _expected_error(case: TestCase, kind: str, path: str | None, exc: Exception,
     if want is None:
         return CaseResult(case, False, f"unexpected {kind} error:\n{exc}")
     if want.get("kind") != kind:
-        return CaseResult(case, False, f"expected a {want.get('kind')} error, got a {kind} error:\n{exc}")
+        return CaseResult(case, False, f"expected {_an(want.get('kind'))} error, got {_an(kind)} error:\n{exc}")
     if "path" in want and want["path"] not in paths and want["path"] != path:
         return CaseResult(case, False, f"expected an error at {want['path']}, got:\n{exc}")
     if "message" in want and want["message"] not in str(exc):
         return CaseResult(case, False, f"expected the error to say {want['message']!r}, got:\n{exc}")
     return CaseResult(case, True, "")
+
+
+def _an(word: str | None) -> str:
+    word = word or "unknown"
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _summary(decision: Decision) -> str:

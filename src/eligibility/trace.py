@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -335,14 +336,13 @@ def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defau
                 memo: list[Any] | None, recorded: dict[int, Any] | None,
                 params: tuple[list[Any], list[ParamValue | None]]) -> dict[str, Any]:
     """Build the JSON trace of a decision (re-deciding with the trace on if it was made without)."""
-    if recorded is None or memo is None:
-        again = engine.decide(_raw(facts), decision.on, tuple(decision.programs), trace=True)
-        return again.to_json()
-    return _Builder(engine, decision, facts, defaulted, memo, recorded, params).build()
+    from .runtime import ENGINE_CONTEXT
 
-
-def _raw(facts: dict[str, Any]) -> dict[str, Any]:
-    return facts
+    with decimal.localcontext(ENGINE_CONTEXT):
+        if recorded is None or memo is None:
+            again = engine._run(facts, defaulted, decision.on, tuple(decision.programs), True)
+            return again.to_json()
+        return _Builder(engine, decision, facts, defaulted, memo, recorded, params).build()
 
 
 __all__ = ["SCHEMA", "build_trace", "encode"]
