@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import bisect
-import linecache
-import re
 import datetime as dt
 import decimal
+import linecache
+import re
 import threading
 import types
 from collections.abc import Iterable, Mapping
@@ -275,7 +275,7 @@ class Engine:
             e, a, t = result
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
                                    title, None, t)
-        records: list[dict[str, Any]] = h[prog.each[1]]  # type: ignore[assignment]
+        records: list[dict[str, Any]] = h[prog.each[1]]
         per = tuple(
             RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (ZERO if has_amount else None), pt)
             for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))

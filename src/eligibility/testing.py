@@ -29,6 +29,9 @@ class CaseResult:
 
 
 def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(actual, dict):  # a per-member value: {member id: value}
+        return isinstance(expected, dict) and {str(k) for k in expected} == {str(k) for k in actual} and all(
+            _same(expected[k], actual[k] if k in actual else actual.get(str(k))) for k in expected)
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected is actual
     if actual is None or expected is None:
@@ -42,6 +45,8 @@ def _same(expected: Any, actual: Any) -> bool:
 
 
 def _show(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
     if isinstance(v, bool) or v is None:
         return str(v).lower()
     return str(encode(v))
@@ -57,25 +62,37 @@ def run_case(engine: Engine, case: TestCase) -> CaseResult:
     except EvaluationError as e:
         return _expected_error(case, "evaluation", e.path, e, [])
     if case.expect_error is not None:
-        return CaseResult(case, False, f"expected {_an(case.expect_error.get('kind'))} error, but a decision was made:\n"
-                          + _summary(decision))
+        kind_word = _an(case.expect_error.get("kind"))
+        return CaseResult(case, False, f"expected {kind_word} error, but a decision was made:\n" + _summary(decision))
     diffs: list[str] = []
     programs_differing: list[str] = []
     for key, expected in case.expect.items():
         program, _, name = key.partition(".")
+        record_id = None
+        if program.endswith("]") and "[" in program:
+            program, _, record_id = program[:-1].partition("[")
         if program not in decision.programs:
             diffs.append(f"{key}: unknown program '{program}' (known: {', '.join(decision.programs)})")
             continue
-        pd = decision.programs[program]
-        if not name:
+        pd: Any = decision.programs[program]
+        if record_id is not None:
+            found = next((r for r in pd.members or () if r.id == record_id or str(r.index) == record_id), None)
+            if found is None:
+                diffs.append(f"{key}: {program} has no per-member result for '{record_id}'")
+                continue
+            pd = found
+        if not name or record_id is not None:
+            if name:
+                diffs.append(f"{key}: per-member results hold eligible, amount and tier only")
+                continue
             if not isinstance(expected, dict):
                 expected = {"eligible": expected}
             for field, want in expected.items():
-                if field not in ("eligible", "amount"):
-                    diffs.append(f"{key}.{field}: expect only eligible and amount here; "
+                if field not in ("eligible", "amount", "tier"):
+                    diffs.append(f"{key}.{field}: expect only eligible, amount and tier here; "
                                  f"write '{program}.{field}: ...' for a rule or computed value")
                     continue
-                got = pd.eligible if field == "eligible" else pd.amount
+                got = getattr(pd, field)
                 if not _same(want, got):
                     diffs.append(f"{key}.{field}: expected {_show(want)}, got {_show(got)}")
                     programs_differing.append(program)
