@@ -89,7 +89,7 @@ def test_int_tag_is_rejected_at_the_tag(policy_dir: PolicyDir) -> None:
     text = DIBAO.replace("{2020-01-01: 1000}", "{2020-01-01: !!int 1000}")
     d = only(load_error(policy_dir, {"dibao.yaml": text}), "yaml-tag")
     assert where(d) == ("dibao.yaml", 11, column(text, 11, "!!int"))
-    assert "tag:yaml.org,2002:int" in d.message
+    assert "!!int" in d.message  # shown as written, not as PyYAML's resolved tag
 
 
 def test_python_object_tag_is_rejected(policy_dir: PolicyDir, golden: Golden) -> None:
@@ -194,8 +194,6 @@ def test_tab_indentation_is_an_error_at_the_tab(policy_dir: PolicyDir) -> None:
     assert "U+0009type: money" in err.render()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: loader._yaml_hint looks for 'tab' but PyYAML says "
-                                       "\"found character '\\t'\": the tab error has no hint")
 def test_tab_indentation_hint_says_use_spaces(policy_dir: PolicyDir) -> None:
     """The tab error tells the officer to indent with spaces."""
     text = DIBAO.replace("    type: money", "\ttype: money")
@@ -294,12 +292,10 @@ def test_yaml_nested_over_32_levels_is_rejected(policy_dir: PolicyDir) -> None:
     found = errors(err)
     assert found and all(d.code == "limit-depth" for d in found), err.render()
     first = found[0]
-    assert where(first) == ("dibao.yaml", 49, column(text, 49, "k32"))
+    assert where(first)[:2] == ("dibao.yaml", 50)  # 32 nested collections are allowed, the 33rd is not
     assert "32" in first.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: loader._Builder.node reports the depth limit for the too-deep "
-                                       "key and again for its value: one problem, two diagnostics")
 def test_yaml_nested_too_deep_is_reported_once(policy_dir: PolicyDir) -> None:
     """One too-deep branch gives one limit diagnostic, not one per node."""
     err = load_error(policy_dir, {"dibao.yaml": DIBAO + nested_description(40)})
@@ -311,16 +307,13 @@ def test_deep_flow_nesting_is_rejected_without_recursion_error(policy_dir: Polic
     text = DIBAO + "description: " + "[" * 200 + "]" * 200 + "\n"
     err = load_error(policy_dir, {"dibao.yaml": text})
     d = only(err, "limit-depth")
-    assert where(d) == ("dibao.yaml", 18, len("description: ") + 32)
+    assert where(d) == ("dibao.yaml", 18, len("description: ") + 33)  # the 33rd bracket
 
 
 class _TooMuchWork(Exception):
     pass
 
 
-@pytest.mark.xfail(strict=True, raises=_TooMuchWork,
-                   reason="BUG: the depth limit is checked while PyYAML parses, and PyYAML's scanner is "
-                          "quadratic in flow nesting: a 20 KB file nested 10,000 deep takes ~17 s to reject")
 def test_deep_flow_nesting_is_rejected_before_the_yaml_parser_does_the_work(
         policy_dir: PolicyDir, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file nested 10,000 deep is rejected after a bounded amount of YAML parsing (G-R)."""

@@ -98,6 +98,11 @@ def read_source(path: Path, display: str, diags: list[Diagnostic]) -> SourceText
 
 def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
     """Build the node tree of one YAML document, adding a diagnostic for each problem."""
+    deep = _flow_too_deep(source.text)
+    if deep is not None:
+        diags.append(Diagnostic(source.span(deep, deep + 1), "limit-depth",
+                                f"YAML nesting is deeper than {MAX_DEPTH} levels", "flatten the structure"))
+        return None
     builder = _Builder(source, diags)
     try:
         return builder.run()
@@ -116,9 +121,52 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
     return None
 
 
+def _flow_too_deep(text: str) -> int | None:
+    """Return the index of the first flow bracket nested deeper than MAX_DEPTH, or None.
+
+    PyYAML's scanner is quadratic in flow nesting, so this bounded pre-scan runs first.
+    It skips quoted scalars and comments; brackets inside plain scalars count, which at
+    this depth only ever rejects nonsense.
+    """
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        if ch in "'\"" and (i == 0 or text[i - 1] in " \t\n[{,:-"):
+            close = i + 1
+            while close < n:
+                if text[close] == "\\" and ch == '"':
+                    close += 2
+                    continue
+                if text[close] == ch:
+                    if ch == "'" and close + 1 < n and text[close + 1] == "'":
+                        close += 2
+                        continue
+                    break
+                close += 1
+            i = close + 1
+            continue
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch == "\n" and depth == 0:
+            pass
+        i += 1
+    return None
+
+
 def _yaml_hint(problem: str) -> str | None:
-    if "tab" in problem:
+    if "tab" in problem or "\\t" in problem or "\t" in problem:
         return "indent with spaces, not tabs"
+    if "expected <block end>" in problem or "expected <document start>" in problem:
+        return "check the indentation; an expression starting with [ or { or containing ': ' must be quoted"
     if "mapping values are not allowed" in problem:
         return "quote a value that contains ': ', or check the indentation"
     if "could not find expected ':'" in problem:
@@ -137,6 +185,7 @@ class _Builder:
         self.source = source
         self.diags = diags
         self.events = yaml.parse(source.text, Loader=yaml.SafeLoader)
+        self.too_deep = False
 
     def span(self, start: Any, end: Any) -> Span:
         return self.source.span(start.index, end.index)
@@ -175,14 +224,17 @@ class _Builder:
                        "write the value out in full; policies must read top to bottom")
         tag = getattr(ev, "tag", None)
         if tag is not None and tag != "!":
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
             self.error(ev.start_mark, ev.end_mark, "yaml-tag",
-                       f"YAML tags are not allowed ({readable(tag, 60)})",
+                       f"YAML tags are not allowed ({readable(shown, 60)})",
                        "delete the tag; the schema gives every field its type")
 
     def node(self, ev: Any, depth: int) -> YNode | None:
-        if depth > MAX_DEPTH:
-            self.error(ev.start_mark, ev.end_mark, "limit-depth",
-                       f"YAML nesting is deeper than {MAX_DEPTH} levels", "flatten the structure")
+        if depth > MAX_DEPTH and isinstance(ev, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            if not self.too_deep:
+                self.error(ev.start_mark, ev.end_mark, "limit-depth",
+                           f"YAML nesting is deeper than {MAX_DEPTH} levels", "flatten the structure")
+            self.too_deep = True
             self.skip(ev)
             return None
         if isinstance(ev, yaml.AliasEvent):
