@@ -243,8 +243,6 @@ def test_rule_that_is_not_bool_is_a_type_error(policy_dir: PolicyDir) -> None:
     assert "rule 'income_test' must be bool, but is money" in d.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: checker.Checker.def_type keeps the wrong type of a rule after "
-                                       "reporting it, so `eligible: income_test` gets a second error")
 def test_rule_that_is_not_bool_is_reported_once(policy_dir: PolicyDir) -> None:
     """One rule of the wrong type gives one error, not a second one in every user of the rule."""
     err = load_error(policy_dir, {"dibao.yaml": with_when("income_per_capita")})
@@ -528,13 +526,7 @@ EXTENDS_CYCLES: list[tuple[str, dict[str, str]]] = [
     ("extends-circle", {"a.yaml": VALID.replace('"000000"\n', '"000000"\nextends: b.yaml\n'),
                         "b.yaml": VALID.replace('"000000"\n', '"000000"\nextends: a.yaml\n')}),
 ]
-_CYCLE_BUG = pytest.mark.xfail(strict=True, reason="BUG: policyset._choose finds no most-specific layer in an "
-                                                   "`extends` circle and drops the program silently: load "
-                                                   "succeeds with no dibao at all")
-
-
-@pytest.mark.parametrize("files", [*[b[1] for b in BAD_POLICIES],
-                                   *[pytest.param(c[1], marks=_CYCLE_BUG) for c in EXTENDS_CYCLES]],
+@pytest.mark.parametrize("files", [*[b[1] for b in BAD_POLICIES], *[c[1] for c in EXTENDS_CYCLES]],
                          ids=[*[b[0] for b in BAD_POLICIES], *[c[0] for c in EXTENDS_CYCLES]])
 def test_load_raises_only_policy_error(policy_dir: PolicyDir, files: dict[str, str]) -> None:
     """Every bad policy makes `eligibility.load` raise a PolicyError with positions, never another exception."""

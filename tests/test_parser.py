@@ -226,8 +226,6 @@ def test_very_deep_expression_is_a_clean_limit_error(policy_dir: PolicyDir, expr
     assert d.span is not None and d.span.line == WHEN_LINE
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parser.ExprParser.parse turns Python's RecursionError into "
-                                       "'the expression is too deeply nested' with no limit and no hint")
 def test_deep_unary_chain_names_the_limit(policy_dir: PolicyDir) -> None:
     """A 3,000-deep `- - - x` says which limit (50) it broke and how to fix it."""
     d = only(load_error(policy_dir, program("-" * 3000 + "standard > 0")), "limit-depth")
@@ -302,9 +300,6 @@ def test_bidi_override_rendered(policy_dir: PolicyDir, golden: Golden) -> None:
     golden("diagnostics/bidi-override.txt", err.render())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: source.excerpt pads the caret by the raw characters before the "
-                                       "span, but the line is shown with each invisible one as 6-character "
-                                       "U+XXXX, so the caret sits 5 columns too far left")
 def test_caret_stays_under_the_token_after_an_invisible_character(policy_dir: PolicyDir) -> None:
     """A caret lines up with its token even when the line shows a U+XXXX before it."""
     text = program(f'"{INCOME} < standard and\tstadard > 0"')  # a real tab inside the quotes
@@ -411,24 +406,27 @@ def test_column_of_an_unknown_name_on_a_later_line(policy_dir: PolicyDir, when: 
     assert d.hint == "did you mean 'standard'?"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: loader.scalar_text_span falls back to the scalar's first "
-                                       "character when the error offset is on whitespace (an indent or a "
-                                       "line break), so the caret lands on the `>-` indicator")
-def test_syntax_error_in_a_folded_block_points_at_its_line(policy_dir: PolicyDir) -> None:
-    """`unexpected indent` inside a `>-` block points at the more-indented line, not at `>-`."""
-    text = program(f">-\n      {INCOME} < standard\n        and {INCOME} < standard")
-    d = only(load_error(policy_dir, text), "syntax")
-    assert pos(d) == at(text, "and", WHEN_LINE + 2)
+def test_multi_line_block_expressions_need_no_brackets(policy_dir: PolicyDir) -> None:
+    """A `>-` block with a more-indented line and a `|` block broken after `and` both load and decide."""
+    for when in (f">-\n      {INCOME} < standard\n        and {INCOME} < standard",
+                 f"|\n      {INCOME} < standard and\n      standard > 0"):
+        engine = accepted(policy_dir, when)
+        assert engine.programs
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: loader.scalar_text_span maps an offset on a line break to "
-                                       "the scalar's start: a `|` block that breaks a line after `and` "
-                                       "reports its syntax error at the `|` indicator")
-def test_syntax_error_at_a_line_break_in_a_literal_block_points_at_that_line(policy_dir: PolicyDir) -> None:
-    """A `|` expression broken after `and` without brackets is an error on the line of the `and`."""
-    text = program(f"|\n      {INCOME} < standard and\n      standard > 0")
+def test_syntax_error_on_the_second_line_of_a_block_points_at_that_line(policy_dir: PolicyDir) -> None:
+    """A syntax error on line 2 of a `|` block is reported on that line of the YAML file, at its token."""
+    text = program(f"|\n      {INCOME} < standard and\n      standard > > 0")
     d = only(load_error(policy_dir, text), "syntax")
-    assert d.span is not None and d.span.line == WHEN_LINE + 1
+    assert d.span is not None and d.span.line == WHEN_LINE + 2
+    assert pos(d)[1] > text.splitlines()[WHEN_LINE + 1].index("standard")
+
+
+def test_unmatched_closing_bracket_is_a_syntax_error(policy_dir: PolicyDir) -> None:
+    """A stray `)` is reported where it stands, also in a multi-line block."""
+    text = program(f"|\n      {INCOME} < standard) or (standard > 0")
+    d = only(load_error(policy_dir, text), "syntax")
+    assert "unmatched" in d.message and pos(d) == at(text, ")", WHEN_LINE + 1)
 
 
 def test_error_in_a_block_scalar_rendered(policy_dir: PolicyDir, golden: Golden) -> None:

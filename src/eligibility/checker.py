@@ -48,6 +48,25 @@ class _Stop(Exception):
     pass
 
 
+def show(t: str) -> str:
+    """Name a static type the way a policy officer would."""
+    if t == "str":
+        return "text (a quoted string)"
+    if t == "tuple":
+        return "a tuple of literals"
+    if t.startswith("enum:"):
+        return f"enum {t[5:].removeprefix('household.')}"
+    if t.startswith("record:"):
+        return f"a record of {t[7:]}"
+    if t.startswith("list:"):
+        return f"the list {t[5:]}"
+    if t.startswith("program:"):
+        return f"program {t[8:]}"
+    if t == "household":
+        return "the household"
+    return t
+
+
 def is_literal(node: Node) -> bool:
     return isinstance(node, Num) or (isinstance(node, Unary) and node.op == "-" and isinstance(node.operand, Num))
 
@@ -145,7 +164,8 @@ class Checker:
         if st == "visiting":
             i = self.stack.index(key)
             cycle = [*self.stack[i:], key]
-            path = " -> ".join(f"{p}.{n}" if p != key[0] else n for p, n in cycle)
+            cross = len({p for p, _ in cycle}) > 1
+            path = " -> ".join(f"{p}.{n}" if cross else n for p, n in cycle)
             self.error(cd.definition.span, "cycle", f"dependency cycle: {path}",
                        "a value cannot depend on itself; break the cycle")
             cd.type = "?"
@@ -164,7 +184,7 @@ class Checker:
         for other, tree in zip(types[1:], cd.trees[1:], strict=False):
             u = self.unify(t, other)
             if u is None and tree is not None and "?" not in (t, other):
-                self.error(tree.span, "type", f"this version of '{key[1]}' is {other}, the others are {t}")
+                self.error(tree.span, "type", f"this version of '{key[1]}' is {show(other)}, the others are {show(t)}")
             t = u or t
         d = cd.definition
         outputs = OUTPUTS
@@ -174,9 +194,10 @@ class Checker:
             what = f"rule '{d.name}'" if d.kind == "rule" else f"`{d.name}`"
             hint = "a rule is a condition: compare values with < <= == ..." if want == "bool" else (
                 "the amount is money: multiply money by numbers")
-            self.error(tree.span if tree else d.span, "type", f"{what} must be {want}, but is {t}", hint)
+            self.error(tree.span if tree else d.span, "type", f"{what} must be {want}, but is {show(t)}", hint)
+            t = want  # reported once here; its users see the type it should have
         if d.rounding is not None and t not in ("money", "decimal", "?"):
-            self.error(d.span, "type", f"'{d.name}' is {t}; only money and decimals can be rounded")
+            self.error(d.span, "type", f"'{d.name}' is {show(t)}; only money and decimals can be rounded")
         cd.type = t
         self.order.append(key)
         return t
@@ -282,7 +303,7 @@ class Checker:
                 self.expect_bool(node.operand, t, "`not`")
                 return "bool"
             if t not in (*NUMERIC, "money", "?"):
-                self.error(node.span, "type", f"cannot negate {t}")
+                self.error(node.span, "type", f"cannot negate {show(t)}")
                 return "?"
             return t
         if isinstance(node, BoolOp):
@@ -302,7 +323,7 @@ class Checker:
             if u is None and b == "money" and is_literal(node.body):
                 u = "money"
             if u is None:
-                self.error(node.span, "type", f"the two branches differ: {a} and {b}",
+                self.error(node.span, "type", f"the two branches differ: {show(a)} and {show(b)}",
                            "both branches of `a if c else b` must have one type")
                 return "?"
             return u
@@ -316,7 +337,7 @@ class Checker:
 
     def expect_bool(self, node: Node, t: str, where: str) -> None:
         if t not in ("bool", "?"):
-            self.error(node.span, "type", f"{where} needs a condition (bool), but this is {t}",
+            self.error(node.span, "type", f"{where} needs a condition (bool), but this is {show(t)}",
                        "compare it with something, e.g. x > 0")
 
     def field_type(self, f: FieldSpec, owner: str) -> str:
@@ -405,7 +426,7 @@ class Checker:
                        f"did you mean '{guess}'?" if guess else None)
             return "?"
         if base != "?":
-            self.error(node.span, "attribute", f"{base} values have no attributes",
+            self.error(node.span, "attribute", f"{show(base)} values have no attributes",
                        "attributes are read from household, records and programs only")
         return "?"
 
@@ -437,7 +458,7 @@ class Checker:
             hint = "booleans are not numbers; use `x if cond else y`"
         elif "date" in (a, b):
             hint = "use days_between(a, b) or age(d) for date arithmetic"
-        self.error(node.span, "type", f"cannot apply '{op}' to {a} and {b}", hint)
+        self.error(node.span, "type", f"cannot apply '{op}' to {show(a)} and {show(b)}", hint)
         return "?"
 
     def compare(self, node: Compare, key: tuple[str, str], scope: dict[str, str]) -> str:
@@ -480,7 +501,7 @@ class Checker:
                     hint = "compare money with money (a number only as a literal such as 0)"
                 elif "str" in (a, b):
                     hint = "strings name enum values; compare them with an enum field"
-                self.error(lhs.span if a == "str" else r.span, "type", f"cannot compare {a} {op} {b}", hint)
+                self.error(lhs.span if a == "str" else r.span, "type", f"cannot compare {show(a)} {op} {show(b)}", hint)
         return "bool"
 
     def check_enum(self, lit: Node, t: str) -> bool:
@@ -535,10 +556,10 @@ class Checker:
                 self.expect_bool(gen.elt, elt, f"{f}()")
                 return "bool"
             if f == "sum" and elt not in (*NUMERIC, "money"):
-                self.error(gen.elt.span, "type", f"sum() adds numbers or money, not {elt}")
+                self.error(gen.elt.span, "type", f"sum() adds numbers or money, not {show(elt)}")
                 return "?"
             if f in ("min", "max") and elt not in ORDERED:
-                self.error(gen.elt.span, "type", f"{f}() needs numbers, money or dates, not {elt}")
+                self.error(gen.elt.span, "type", f"{f}() needs numbers, money or dates, not {show(elt)}")
                 return "?"
             return elt
         types = [self.infer(a, key, scope) for a in args]
@@ -554,7 +575,7 @@ class Checker:
                 if v is None and "money" in (t, u) and (is_literal(a) or all(is_literal(x) for x in args[:1])):
                     v = "money"
                 if v is None or v not in ORDERED:
-                    self.error(a.span, "type", f"{f}() of {t} and {u}")
+                    self.error(a.span, "type", f"{f}() of {show(t)} and {show(u)}")
                     return "?"
                 t = v
             return t
@@ -591,7 +612,7 @@ class Checker:
                 self.error(step.span, "round-step", f"{f}() needs a positive literal step such as 0.01 or 1")
                 return "?"
             if types[0] not in (*NUMERIC, "money"):
-                self.error(args[0].span, "type", f"{f}() rounds numbers or money, not {types[0]}")
+                self.error(args[0].span, "type", f"{f}() rounds numbers or money, not {show(types[0])}")
                 return "?"
             return "decimal" if types[0] == "integer" else types[0]
         return "?"
@@ -606,7 +627,7 @@ class Checker:
                 self.error(loop.var_span, "shadowing", f"loop variable '{loop.var}' hides another name",
                            "pick another name, e.g. m for members")
             if not t.startswith("list:") and t != "?":
-                self.error(loop.iter.span, "type", f"a generator iterates over a list of records, not {t}",
+                self.error(loop.iter.span, "type", f"a generator iterates over a list of records, not {show(t)}",
                            "e.g. for m in household.members")
             inner[loop.var] = "record:" + t[5:] if t.startswith("list:") else "?"
             taken.add(loop.var)

@@ -324,7 +324,7 @@ def scalar_text_span(node: YScalar, source: SourceText, offset: int, end: int) -
         i = nl + 1 if nl >= 0 else i
     positions: list[int] = []
     limit = node.end
-    for ch in value[: max(end, offset + 1)]:
+    for ch in value:
         if ch.isspace():
             positions.append(-1)
             continue
@@ -334,12 +334,9 @@ def scalar_text_span(node: YScalar, source: SourceText, offset: int, end: int) -
             continue
         positions.append(j)
         i = j + 1
-    def at(k: int, default: int) -> int:
-        for p in positions[k:] if k < len(positions) else []:
-            if p >= 0:
-                return p
-        return default
-    s = at(offset, node.start) if offset < len(positions) else node.start
-    last = [p for p in positions[offset:end] if p >= 0]
-    e = (last[-1] + 1) if last else s + 1
+    after = [p for p in positions[offset:] if p >= 0]
+    before = [p for p in positions[:offset] if p >= 0]
+    s = after[0] if after else (before[-1] if before else node.start)
+    inside = [p for p in positions[offset:end] if p >= 0]
+    e = (inside[-1] + 1) if inside else s + 1
     return source.span(s, e)

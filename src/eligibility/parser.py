@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import unicodedata
 from decimal import Decimal
 
@@ -67,11 +68,13 @@ class ExprParser:
         for ln in self.lines[:-1]:
             self.line_offsets.append(self.line_offsets[-1] + len(ln) + 1)
         self.count = 0
+        self.shift = 0  # lines added before the text when a multi-line expression is wrapped
 
     def span_of(self, start: int, end: int) -> Span:
         return scalar_text_span(self.expr.node, self.expr.source, start, end)
 
     def char_offset(self, lineno: int, col_bytes: int) -> int:
+        lineno -= self.shift
         line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
         col = len(line.encode("utf-8")[:col_bytes].decode("utf-8", "ignore"))
         return self.line_offsets[min(lineno, len(self.lines)) - 1] + col
@@ -84,12 +87,21 @@ class ExprParser:
     def parse(self, diags: list[Diagnostic]) -> Node | None:
         try:
             self.precheck()
+            # A multi-line expression (a YAML block scalar) is read inside brackets, as Python
+            # would read it, so line breaks need no backslashes; the pre-check has made sure
+            # no closing bracket can end the wrapper early.
+            source = self.text
+            if "\n" in self.text.strip():
+                source = "(\n" + self.text + "\n)"
+                self.shift = 1
             try:
-                tree = ast.parse(self.text.strip("\n") if False else self.text, mode="eval")
+                tree = ast.parse(source, mode="eval")
             except SyntaxError as err:
                 raise self.syntax(err) from None
             except (RecursionError, MemoryError, ValueError):
-                raise _Reject(None, "the expression is too deeply nested", code="limit-depth") from None
+                raise _Reject(None, f"the expression is nested more than {MAX_DEPTH} levels deep "
+                              "(a long chain of operators such as - - - x counts too)",
+                              "split it into computed values", code="limit-depth") from None
             return self.tr(tree.body, 0)
         except _Reject as r:
             if r.node is not None and hasattr(r.node, "lineno"):
@@ -124,6 +136,9 @@ class ExprParser:
                                   "split the expression into computed values", code="limit-depth")
             elif ch in ")]}":
                 depth -= 1
+                if depth < 0:
+                    raise _Reject((i, i + 1), f"unmatched closing bracket '{ch}'",  # type: ignore[arg-type]
+                                  "remove it, or add the opening bracket it closes", code="syntax")
         for i, ch in enumerate(t):
             if ord(ch) > 127 and (ch.isalpha() or ch.isdigit()):
                 raise _Reject((i, i + 1), f"non-ASCII character '{readable(ch)}' (U+{ord(ch):04X}) in an expression",  # type: ignore[arg-type]
@@ -132,7 +147,7 @@ class ExprParser:
 
     def syntax(self, e: SyntaxError) -> _Reject:
         msg = e.msg or "invalid syntax"
-        lineno = e.lineno or 1
+        lineno = min(max((e.lineno or 1) - self.shift, 1), len(self.lines))
         offset = max((e.offset or 1) - 1, 0)
         # SyntaxError.offset counts characters (1-based) on its line.
         line_start = self.line_offsets[min(lineno, len(self.lines)) - 1]
@@ -140,7 +155,7 @@ class ExprParser:
         hint = None
         if "was never closed" in msg or "unexpected EOF" in msg:
             hint = "close the bracket"
-        elif "'=' " in msg or "Maybe you meant '=='" in msg:
+        elif "'=' " in msg or "Maybe you meant '=='" in msg or re.search(r"(?<![<>=!])=(?!=)", self.text):
             hint = "compare with '==', not '='"
         elif msg.startswith("invalid syntax"):
             hint = "check the operators and brackets near here"
@@ -182,7 +197,8 @@ class ExprParser:
         if isinstance(n, ast.BinOp):
             op = _BINOPS.get(type(n.op))
             if op is None:
-                raise _Reject(n, _FORBIDDEN.get(type(n.op), "operator not allowed"))
+                hint = "multiply instead: x * x" if isinstance(n.op, ast.Pow) else None
+                raise _Reject(n, _FORBIDDEN.get(type(n.op), "operator not allowed"), hint)
             return BinOp(span, text, op=op, left=self.tr(n.left, d), right=self.tr(n.right, d))
         if isinstance(n, ast.UnaryOp):
             if isinstance(n.op, ast.Not):
@@ -227,7 +243,11 @@ class ExprParser:
         raise _Reject(n, msg)
 
     def number(self, n: ast.Constant, span: Span, text: str) -> Num:
-        raw = text.replace("_", "")
+        raw = text
+        if "_" in raw:
+            raise _Reject(n, "underscores are not allowed in numbers", "write 1000, not 1_000")
+        if raw.lower().lstrip("-+").startswith(("0x", "0o", "0b")):
+            raise _Reject(n, "only decimal numbers are allowed", "write the number in decimal digits")
         if isinstance(n.value, float) and ("e" in raw.lower() or raw.lower() in ("inf", "nan")):
             raise _Reject(n, "exponent notation is not allowed in numbers", "write the digits out")
         digits = raw.lstrip("-+").replace(".", "").lstrip("0")

@@ -149,12 +149,27 @@ def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, r
                                     f"{target_rel} is program '{base.program}', not '{layer.program}'"))
             continue
         parents[rel] = target_rel
+    for rel in sorted(parents):
+        seen_chain = [rel]
+        cur = rel
+        while cur in parents:
+            cur = parents[cur]
+            if cur in seen_chain:
+                if cur == rel:
+                    diags.append(Diagnostic(layers[rel].extends_span, "extends-cycle",
+                                            "`extends` goes round in a circle: " + " -> ".join([*seen_chain, cur]),
+                                            "a layer must extend a less specific one, ending at a base layer"))
+                break
+            seen_chain.append(cur)
+    cyclic = {d.span.path for d in diags if d.code == "extends-cycle" and d.span}
     by_program: dict[str, list[str]] = {}
     for rel, layer in layers.items():
         by_program.setdefault(layer.program, []).append(rel)
     programs: dict[str, Program] = {}
     used: set[str] = set()
     for name, rels in sorted(by_program.items()):
+        if any(r in cyclic for r in rels):
+            continue
         chosen = _choose(name, rels, layers, parents, jurisdiction, diags)
         if chosen is None:
             continue
@@ -187,6 +202,8 @@ def _choose(name: str, rels: list[str], layers: dict[str, Layer], parents: dict[
                 return None
         return None  # the program does not apply in this jurisdiction
     leaves = [r for r in rels if r not in parents.values()]
+    if not leaves:
+        return None  # every layer is extended by another: an `extends` circle, reported already
     if len(leaves) > 1:
         diags.append(Diagnostic(layers[leaves[1]].span, "ambiguous-program",
                                 f"'{name}' has more than one most-specific layer: {', '.join(leaves)}",

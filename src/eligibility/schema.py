@@ -179,8 +179,12 @@ class Reader:
             problem = f"is {len(n)} characters long; the limit is {MAX_NAME}"
         elif not NAME_RE.match(n):
             problem = "must be lower-case ASCII letters, digits and underscores, starting with a letter"
-        elif keyword.iskeyword(n) or (what != "field" and (hasattr(builtins, n) or n in RESERVED)):
-            problem = "is a reserved word of Python or of the expression language"
+        elif keyword.iskeyword(n):
+            problem = "is reserved: a Python keyword"
+        elif what != "field" and n in RESERVED:
+            problem = "is reserved: a function or name of the expression language"
+        elif what != "field" and hasattr(builtins, n):
+            problem = "is reserved: a Python built-in name"
         if problem:
             self.error(key, "invalid-name", f"{what} name '{readable(n, 70)}' {problem}",
                        "use a name like income_test")

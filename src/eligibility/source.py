@@ -98,8 +98,8 @@ def excerpt(sources: dict[str, SourceText], span: Span) -> list[str]:
     start = max(span.col - 1, 0)
     end = span.end_col - 1 if span.end_line == span.line else len(text)
     end = max(end, start + 1)
-    pad = sum(_width(c) for c in text[:start])
-    carets = max(sum(_width(c) for c in text[start:end]), 1)
+    pad = sum(_width(c) for c in readable(text[:start], 240))
+    carets = max(sum(_width(c) for c in readable(text[start:end], 240)), 1)
     gutter = f"{span.line:>5} | "
     return [gutter + shown, " " * 5 + " | " + " " * pad + "^" * carets]
 
