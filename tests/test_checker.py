@@ -414,8 +414,6 @@ def test_unknown_source_id_is_an_error(policy_dir: PolicyDir) -> None:
     assert d.span is not None and d.span.path == "dibao.yaml"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: checker.check_sources reports an unknown source at the rule's "
-                                       "name because model.Definition keeps the source id without its span")
 def test_unknown_source_id_is_reported_at_the_citation(policy_dir: PolicyDir) -> None:
     """The unknown-source error points at `S9`, where the mistake is."""
     text = VALID.replace("    source: S1\n    when: income_per_capita", "    source: S9\n    when: income_per_capita")
@@ -469,9 +467,6 @@ MIXED_MISTAKES = with_rules(
 ).replace("values: {2020-01-01: 1000}", "values: {2020-01-01: 1000, 2024-02-30: 1100}") + "descripton: x\n"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: policyset.read_policy_set raises on structure errors before the "
-                                       "checker runs, so expression errors elsewhere are not reported "
-                                       "until the structure is fixed")
 def test_structure_and_expression_mistakes_are_reported_together(policy_dir: PolicyDir) -> None:
     """A bad name, a bad date, an unknown key and two bad expressions are five errors in one PolicyError."""
     err = load_error(policy_dir, {"dibao.yaml": MIXED_MISTAKES})

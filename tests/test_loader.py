@@ -353,7 +353,8 @@ def test_required_no_rendered(policy_dir: PolicyDir, golden: Golden) -> None:
 
 def test_yes_for_a_bool_parameter_is_an_error(policy_dir: PolicyDir) -> None:
     """A bool parameter value `yes` is an error, not true."""
-    text = DIBAO.replace("type: money", "type: bool").replace("{2020-01-01: 1000}", "{2020-01-01: yes}")
+    text = (DIBAO.replace("type: money", "type: bool").replace("{2020-01-01: 1000}", "{2020-01-01: yes}")
+            .replace("household.assessed_monthly_income < standard", "standard"))
     d = only(load_error(policy_dir, {"dibao.yaml": text}), "expected-bool")
     assert where(d) == ("dibao.yaml", 11, column(text, 11, "yes"))
 

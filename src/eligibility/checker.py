@@ -119,16 +119,16 @@ class Checker:
                 self.error(span, "unknown-source", f"{what} cites unknown source '{readable(src, 40)}'",
                            f"did you mean '{guess}'?" if guess else "declare it under `sources:`")
         for p in prog.parameters.values():
-            cite(p.source, p.span, f"parameter '{p.name}'")
+            cite(p.source, p.source_span or p.span, f"parameter '{p.name}'")
             for v in p.values:
-                cite(v.source, v.span, f"the {v.start} value of '{p.name}'")
+                cite(v.source, v.source_span or v.span, f"the {v.start} value of '{p.name}'")
             if p.source is None and any(v.source is None for v in p.values):
                 self.diags.append(Diagnostic(p.span, "uncited", f"parameter '{p.name}' has a value without a source",
                                              "add `source:` to the parameter or the value", severity="warning"))
         for d in self.all_defs(prog):
-            cite(d.source, d.span, f"'{d.name}'")
+            cite(d.source, d.source_span or d.span, f"'{d.name}'")
             for ver in d.versions:
-                cite(ver.source, ver.span, f"a version of '{d.name}'")
+                cite(ver.source, ver.source_span or ver.span, f"a version of '{d.name}'")
             if d.kind == "rule" and d.source is None and all(v.source is None for v in d.versions):
                 self.diags.append(Diagnostic(d.span, "uncited", f"rule '{d.name}' cites no source",
                                              "add `source:` with the id of the document it encodes",
@@ -283,6 +283,8 @@ class Checker:
             if n in self.programs:
                 node.ref = ("program", n)
                 return f"program:{n}"
+            if n in prog.failed:
+                return "?"  # its definition had an error, reported where it is
             if n in FUNCTIONS:
                 self.error(node.span, "not-callable", f"'{n}' is a function; call it: {n}(...)")
                 return "?"

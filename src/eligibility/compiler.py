@@ -141,11 +141,11 @@ _LOCK = threading.Lock()
 def compile_policy(root: Path, jurisdiction: str | None = None) -> CompiledPolicy:
     """Read, check and compile the policy set in `root`; raise PolicyError with every problem."""
     diags: list[Diagnostic] = []
-    model = read_policy_set(root, jurisdiction, diags)
+    model = read_policy_set(root, jurisdiction, diags, stop_on_errors=False)
     key = (model.hash, jurisdiction)
     with _LOCK:
         hit = _CACHE.get(key)
-    if hit is not None:
+    if hit is not None and not any(d.severity == "error" for d in diags):
         return attrs.evolve(hit, model=model)
     checked = Checker(model.facts, model.programs, diags).run()
     if any(d.severity == "error" for d in diags):
@@ -171,7 +171,7 @@ def check_policy(root: Path, jurisdiction: str | None = None) -> list[Diagnostic
     """Return every diagnostic (errors and warnings) of a policy set without raising."""
     diags: list[Diagnostic] = []
     try:
-        model = read_policy_set(root, jurisdiction, diags)
+        model = read_policy_set(root, jurisdiction, diags, stop_on_errors=False)
     except PolicyError as e:
         return list(e.diagnostics)
     Checker(model.facts, model.programs, diags).run()

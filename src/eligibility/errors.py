@@ -49,6 +49,11 @@ class Diagnostic:
         }
 
 
+def _position(d: Diagnostic) -> tuple[str, int, int]:
+    s = d.span
+    return (s.path, s.line, s.col) if s else ("", 0, 0)
+
+
 class EligibilityError(Exception):
     """The base of every error this library raises."""
 
@@ -61,7 +66,7 @@ class PolicyError(EligibilityError):
         diagnostics: Sequence[Diagnostic],
         sources: dict[str, SourceText] | None = None,
     ) -> None:
-        self.diagnostics = tuple(diagnostics)
+        self.diagnostics = tuple(sorted(diagnostics, key=_position))
         self.sources = sources or {}
         errors = [d for d in self.diagnostics if d.severity == "error"]
         first = errors[0] if errors else self.diagnostics[0]

@@ -104,6 +104,7 @@ class ParamValue:
     source: str | None
     note: str | None
     span: Span
+    source_span: Span | None = None
 
 
 @attrs.frozen
@@ -118,6 +119,7 @@ class Parameter:
     values: tuple[ParamValue, ...]  # sorted by start
     file: str
     span: Span
+    source_span: Span | None = None
 
 
 @attrs.frozen
@@ -129,6 +131,7 @@ class Version:
     expr: Expr
     source: str | None
     span: Span
+    source_span: Span | None = None
 
 
 @attrs.frozen
@@ -154,6 +157,7 @@ class Definition:
     span: Span
     #: (variable, list field) when evaluated once per record, e.g. ("member", "members").
     each: tuple[str, str] | None = None
+    source_span: Span | None = None
 
 
 @attrs.frozen
@@ -174,6 +178,8 @@ class Program:
     tier: Definition | None = None
     #: (variable, list field) for a program decided per person (tekun), else None.
     each: tuple[str, str] | None = None
+    #: Names that failed to read; the checker stays silent about their uses.
+    failed: frozenset[str] = frozenset()
 
 
 @attrs.frozen

@@ -44,8 +44,12 @@ def ancestors(code: str) -> list[str]:
 
 
 def read_policy_set(root: Path, jurisdiction: str | None = None,
-                    diags: list[Diagnostic] | None = None) -> PolicySetModel:
-    """Read every YAML file under `root`; raise PolicyError listing every problem."""
+                    diags: list[Diagnostic] | None = None, *, stop_on_errors: bool = True) -> PolicySetModel:
+    """Read every YAML file under `root`; raise PolicyError listing every problem.
+
+    With stop_on_errors=False it returns what it could read whenever there is a facts
+    vocabulary, so that the checker can add its own diagnostics before one PolicyError.
+    """
     diags = [] if diags is None else diags
     root = root.resolve()
     if not root.is_dir():
@@ -117,7 +121,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
     used |= registry_files
     errors = [d for d in diags if d.severity == "error"]
-    if errors or not facts:
+    if not facts or (errors and stop_on_errors):
         raise PolicyError(diags, sources)
     used.add(facts[0].file)
     hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
@@ -219,7 +223,9 @@ def _merge(chain: list[Layer], registry: dict[str, Source], diags: list[Diagnost
     eligible = amount = tier = None
     title = None
     each = None
+    failed: set[str] = set()
     for layer in chain:
+        failed |= layer.failed
         each = layer.each or each
         sources.update(layer.sources)
         params.update(layer.parameters)
@@ -242,7 +248,8 @@ def _merge(chain: list[Layer], registry: dict[str, Source], diags: list[Diagnost
         amount = attrs.evolve(amount, each=each) if amount is not None else None
         tier = attrs.evolve(tier, each=each) if tier is not None else None
     return Program(leaf.program, title or _default_title(leaf.program), leaf.jurisdiction, leaf.file,
-                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span, tier, each)
+                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span, tier, each,
+                   frozenset(failed - set(params) - set(defs)))
 
 
 def _default_title(name: str) -> Label:

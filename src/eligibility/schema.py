@@ -53,6 +53,8 @@ class Layer:
     span: Span
     each: tuple[str, str] | None = None
     tier: Definition | None = None
+    #: Names whose definitions could not be read; uses of them are not reported again.
+    failed: set[str] = attrs.Factory(set)
 
 
 class Reader:
@@ -214,6 +216,10 @@ class Reader:
         return Expr(node.value, node, self.source)
 
 
+def _span(node: YNode | None) -> Span | None:
+    return node.span if node is not None else None
+
+
 def to_plain(node: YNode) -> object:
     """Convert a node to JSON-like data: plain scalars become bool, None, int or Decimal."""
     if isinstance(node, YMap):
@@ -364,6 +370,7 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
     def claim(key: YScalar, what: str) -> str | None:
         n = r.name(key, what)
         if n is None:
+            layer.failed.add(key.value)
             return None
         if n in names:
             r.diags.append(Diagnostic(key.span, "duplicate-name",
@@ -382,6 +389,8 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
             n = claim(key, "parameter")
             if n is not None and (p := _read_parameter(r, n, key, spec)) is not None:
                 layer.parameters[n] = p
+            elif n is not None:
+                layer.failed.add(n)
     for section, kind in (("computed", "computed"), ("rules", "rule")):
         dn = root.get(section)
         if dn is None or (m := r.mapping(dn, section, None)) is None:
@@ -392,6 +401,8 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
             n = claim(key, "rule" if kind == "rule" else "computed value")
             if n is not None and (d := _read_definition(r, n, kind, key, spec)) is not None:
                 layer.definitions[n] = d
+            elif n is not None:
+                layer.failed.add(n)
     for out in OUTPUTS:
         on = root.get(out)
         if on is not None:
@@ -451,7 +462,8 @@ def _read_parameter(r: Reader, name: str, key: YScalar, spec: YNode) -> Paramete
                 note = r.text(vnode.get("note"), "note")
             value = r.number(valnode, f"value of '{name}'", ptype) if valnode is not None else None
             if start is not None and value is not None:
-                values.append(ParamValue(start, value, src, note, dkey.span))
+                sn = vnode.get("source") if isinstance(vnode, YMap) else None
+                values.append(ParamValue(start, value, src, note, dkey.span, sn.span if sn else None))
         if not vn.items:
             r.warn(vn, "no-value", f"parameter '{name}' has no value yet; decisions that need it will fail",
                    "add a dated value when the source publishes one")
@@ -460,7 +472,8 @@ def _read_parameter(r: Reader, name: str, key: YScalar, spec: YNode) -> Paramete
     values.sort(key=lambda v: v.start)
     return Parameter(name, ptype, r.text(m.get("unit"), "unit"),
                      r.label(m.get("title"), "title") or Label(name, name),
-                     r.text(m.get("source"), "source"), tuple(values), r.file, key.span)
+                     r.text(m.get("source"), "source"), tuple(values), r.file, key.span,
+                     _span(m.get("source")))
 
 
 def _read_effective(r: Reader, node: YNode | None) -> tuple[dt.date | None, dt.date | None]:
@@ -504,7 +517,8 @@ def _read_definition(r: Reader, name: str, kind: str, key: YScalar, spec: YNode)
                 start, until = _read_effective(r, vm.get("effective"))
                 e = r.expr(vm.get(word), f"'{name}' version")
                 if e is not None:
-                    versions.append(Version(start, until, e, r.text(vm.get("source"), "source"), item.span))
+                    versions.append(Version(start, until, e, r.text(vm.get("source"), "source"), item.span,
+                                            _span(vm.get("source"))))
     else:
         en = m.get(word)
         if en is None:
@@ -528,7 +542,7 @@ def _read_definition(r: Reader, name: str, kind: str, key: YScalar, spec: YNode)
             r.error(rm.get("to") or rm, "round-step", "round.to must be a positive step such as 0.01 or 1")
     return Definition(name, kind, r.label(m.get("title"), "title"), r.text(m.get("source"), "source"),
                       r.text(m.get("article"), "article"), tuple(versions), rounding, r.file, key.span,
-                      r.each(m.get("each")) if kind != "output" else None)
+                      r.each(m.get("each")) if kind != "output" else None, _span(m.get("source")))
 
 
 # --- test cases --------------------------------------------------------------------------------
