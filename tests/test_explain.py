@@ -74,7 +74,7 @@ def test_failing_explanation_names_the_rule_numbers_and_citation_zh(engine: elig
     assert "综合评估后家庭月人均收入低于当地低保标准" in block[0]
     assert "未通过" in block[0]
     assert "1,400.00" in block[1] and "1,282.00" in block[1] and "118.00" in block[1]
-    assert "高于" in block[1]
+    assert "不低于" in block[1] and "高出 118.00" in block[1]
     assert any("粤民规字〔2019〕9号" in line and "G2" in line for line in block)
     assert any("2024-06-01" in line for line in block), "the standard's start date is shown"
     assert any(line.strip() == "guangdong/dibao.yaml:153:3" for line in block)
@@ -99,15 +99,15 @@ def test_failing_rule_is_listed_first_as_decisive(engine: eligibility.Engine) ->
     assert decisive < text.index("[income_test]") < other < text.index("[hukou_test]")
 
 
-def test_skipped_rules_are_said_to_be_not_evaluated(engine: eligibility.Engine) -> None:
-    """Rules not evaluated after the income test failed are marked so, not as passed."""
+def test_every_reason_for_a_refusal_is_given(engine: eligibility.Engine) -> None:
+    """A refusal names the rule that decided it and also every other rule not met, marked as not needed."""
     text = engine.decide(failing_family(), on=ON).explain(lang="en")
-    for name in ("financial_asset_test", "housing_test", "vehicle_test", "business_test"):
-        line = next(ln for ln in text.splitlines() if f"[{name}]" in ln)
-        assert line.strip().startswith("·")
-        assert "not evaluated" in line
+    decisive = text.split("Decisive rules")[1].split("Also not met")[0]
+    assert "[income_test]: failed" in decisive
+    also = text.split("Also not met (not needed for the outcome)")[1].split("Other rules")[0]
+    assert "[vehicle_test]: failed (not needed for the outcome)" in also
     zh = engine.decide(failing_family(), on=ON).explain(lang="zh")
-    assert "[vehicle_test]：未评估" in zh
+    assert "[vehicle_test]：未通过（对结果不是必需的）" in zh
 
 
 def test_vehicle_failure_names_the_car(engine: eligibility.Engine) -> None:

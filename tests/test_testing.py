@@ -101,7 +101,7 @@ def test_failing_case_includes_the_trace_of_the_program(policy_dir: Callable[...
     trace = msg.split("trace of demo:", 1)[1]
     assert "eligible, monthly amount 600.00 yuan" in trace
     assert "[low_income]: passed" in trace
-    assert "400.00 < Standard 1,000.00" in trace
+    assert "400.00 is below Standard 1,000.00" in trace
     assert "演示〔2024〕1号" in trace
     assert "demo.yaml:14:3" in trace
 

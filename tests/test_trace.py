@@ -191,14 +191,16 @@ def test_vehicle_rule_version_switches_on_2026_01_01(engine: eligibility.Engine,
     assert ("sole_livelihood" in s["expression"]) is (source == "G3")
 
 
-def test_short_circuited_rules_are_marked_not_evaluated(engine: eligibility.Engine) -> None:
-    """After income_test fails, the later rules are `not_evaluated`, with no value and no inputs."""
+def test_short_circuited_rules_are_shown_as_not_needed(engine: eligibility.Engine) -> None:
+    """After income_test fails, the later rules were not needed; the trace still shows their outcome."""
     trace = engine.decide(failing_family(), on=ON).to_json()
     by = steps(trace)
+    assert by["income_test"]["needed"] is True
     for name in ("financial_asset_test", "housing_test", "vehicle_test", "business_test"):
-        assert by[name]["outcome"] == "not_evaluated"
-        assert by[name]["value"] is None
-        assert by[name]["inputs"] == []
+        assert by[name]["needed"] is False
+        assert by[name]["outcome"] in ("passed", "failed")
+        assert by[name]["inputs"] or by[name]["comparisons"]
+    assert by["vehicle_test"]["outcome"] == "failed"  # the car: a second reason the applicant is told
     assert by["eligible"]["not_evaluated"] == ["financial_asset_test", "housing_test", "vehicle_test",
                                                "business_test"]
     assert by["amount"]["outcome"] == "not_evaluated"

@@ -1,4 +1,7 @@
-"""Render a decision's JSON trace as readable text or Markdown, in Chinese or English."""
+"""Render a decision's JSON trace as readable text or Markdown, in Chinese or English.
+
+Only the trace JSON is read, so a stored decision record explains itself months later.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +12,66 @@ WORDS: dict[str, dict[str, str]] = {
     "zh": {
         "eligible": "符合条件", "not_eligible": "不符合条件", "amount": "每月金额", "yuan": "元",
         "date": "决定日期", "policy": "政策集", "passed": "通过", "failed": "未通过",
-        "not_evaluated": "未评估（前面的条件已决定结果）", "not_in_force": "该日期不适用（未生效）",
-        "computed": "计算值", "source": "依据", "confidence": "可信度", "rules": "条件",
-        "values": "计算过程", "above": "高于", "below": "低于", "equal": "等于", "by": "，差额",
+        "not_evaluated": "未评估", "not_in_force": "该日期不适用（未生效）", "error": "无法评估",
+        "source": "依据", "confidence": "可信度", "values": "计算过程", "by": "差额",
         "warning": "提示", "defaulted": "未提供、按默认值处理的事实", "layers": "政策层级",
-        "because": "原因", "skipped": "未评估", "decisive": "决定性条件", "other": "其他条件",
-        "item": "逐项", "tier": "层级", "sep": "：", "lp": "（", "rp": "）", "comma": "，",
+        "skipped": "未评估（结果已由前面的条件决定）", "decisive": "决定结果的条件",
+        "also_failing": "同样未满足的条件（对结果不是必需的）", "other": "其他条件",
+        "not_needed": "（对结果不是必需的）", "tier": "层级", "sep": "：", "lp": "（", "rp": "）",
+        "comma": "，", "list": "、", "since": "起", "rounded": "四舍五入到", "rounded_up": "向上取整到",
+        "rounded_down": "向下取整到", "amount_rule": "金额计算", "per_record": "逐人",
+        "true": "是", "false": "否", "from": "自",
     },
     "en": {
         "eligible": "eligible", "not_eligible": "not eligible", "amount": "monthly amount", "yuan": "yuan",
         "date": "Decided for", "policy": "Policy set", "passed": "passed", "failed": "failed",
-        "not_evaluated": "not evaluated (the outcome was already decided)", "not_in_force": "not in force on this date",
-        "computed": "computed", "source": "Source", "confidence": "confidence", "rules": "Rules",
-        "values": "Computed values", "above": "above", "below": "below", "equal": "equal to", "by": " by",
+        "not_evaluated": "not evaluated", "not_in_force": "not in force on this date", "error": "cannot be evaluated",
+        "source": "Source", "confidence": "confidence", "values": "Computed values", "by": "by",
         "warning": "Warning", "defaulted": "Facts not given, taken at their declared default", "layers": "Layers",
-        "because": "because", "skipped": "not evaluated", "decisive": "Decisive rules", "other": "Other rules",
-        "item": "per item", "tier": "tier", "sep": ": ", "lp": " (", "rp": ")", "comma": ", ",
+        "skipped": "not evaluated (already decided by the rules before it)", "decisive": "Decisive rules",
+        "also_failing": "Also not met (not needed for the outcome)", "other": "Other rules",
+        "not_needed": " (not needed for the outcome)", "tier": "tier", "sep": ": ", "lp": " (", "rp": ")",
+        "comma": ", ", "list": ", ", "since": "", "rounded": "rounded half up to", "rounded_up": "rounded up to",
+        "rounded_down": "rounded down to", "amount_rule": "How the amount is computed", "per_record": "per member",
+        "true": "yes", "false": "no", "from": "from",
     },
 }
+#: How a comparison reads when it holds, and when it does not.
+OPS: dict[str, dict[str, tuple[str, str]]] = {
+    "zh": {"<": ("低于", "不低于"), "<=": ("不超过", "超过"), ">": ("高于", "不高于"), ">=": ("不低于", "低于"),
+           "==": ("等于", "不等于"), "!=": ("不等于", "等于"), "in": ("属于", "不属于"), "not in": ("不属于", "属于")},
+    "en": {"<": ("is below", "is not below"), "<=": ("is not above", "is above"), ">": ("is above", "is not above"),
+           ">=": ("is at least", "is below"), "==": ("equals", "does not equal"),
+           "!=": ("does not equal", "equals"), "in": ("is one of", "is not one of"),
+           "not in": ("is not one of", "is one of")},
+}
 MARK = {"passed": "✓", "failed": "✗", "not_evaluated": "·", "not_in_force": "–", "computed": "=",
-        "eligible": "✓", "not_eligible": "✗"}
+        "eligible": "✓", "not_eligible": "✗", "error": "!", "per_record": "·"}
 
 
-def _num(value: Any) -> str:
-    """Group thousands of a canonical decimal string, keeping its decimals."""
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
+def _num(value: Any, lang: str = "en") -> str:
+    """Show a trace value: thousands grouped, booleans and lists in words."""
+    if isinstance(value, bool):
+        return WORDS[lang]["true" if value else "false"]
+    if value is None:
+        return "—"
     if isinstance(value, dict) and "count" in value:
         return str(value["count"])
+    if isinstance(value, list):
+        return WORDS[lang]["list"].join(_num(v, lang) for v in value)
     if isinstance(value, str):
         try:
-            d = Decimal(value)
+            Decimal(value)
         except InvalidOperation:
             return value
-        if "." in value or value.lstrip("-").isdigit():
-            whole, _, frac = value.partition(".")
-            sign = "-" if whole.startswith("-") else ""
-            whole = whole.lstrip("-")
-            grouped = f"{int(whole):,}" if whole.isdigit() else whole
-            if len(frac) > 6:
-                frac = frac[:6] + "…"
-            return sign + grouped + ("." + frac if frac else "")
-        return format(d, "f")
+        whole, _, frac = value.partition(".")
+        sign = "-" if whole.startswith("-") else ""
+        whole = whole.lstrip("-")
+        if not whole.isdigit():
+            return value
+        if len(frac) > 6:
+            frac = frac[:6] + "…"
+        return sign + f"{int(whole):,}" + ("." + frac if frac else "")
     return str(value)
 
 
@@ -61,29 +82,33 @@ def _title(obj: dict[str, Any] | None, lang: str, fallback: str) -> str:
 
 
 def _side(side: dict[str, Any], lang: str) -> str:
+    value = side.get("value")
+    shown = _title(side.get("value_label"), lang, "") or _num(value, lang)
     label = side.get("label")
     name = _title(label, lang, side["expression"]) if label else side["expression"]
-    value = side.get("value")
-    shown = ", ".join(value) if isinstance(value, list) else _num(value)
-    if name == shown or name == str(value) or isinstance(value, list):
-        return f"({shown})" if isinstance(value, list) else shown
+    if isinstance(value, list):
+        return f"({shown})"
+    if name in (shown, str(value)):
+        return shown
     return f"{name} {shown}"
 
 
 def _pair(pair: dict[str, Any], lang: str) -> str:
     w = WORDS[lang]
     if not pair.get("evaluated"):
-        return f"{pair['left']['expression']} {pair['op']} {pair['right']['expression']}: {w['skipped']}"
-    text = f"{_side(pair['left'], lang)} {pair['op']} {_side(pair['right'], lang)}"
+        return f"{pair['left']['expression']} {pair['op']} {pair['right']['expression']}{w['sep']}{w['not_evaluated']}"
+    holds = pair.get("result")
+    words = OPS[lang].get(pair["op"], (pair["op"], "not " + pair["op"]))
+    verb = words[0] if holds is not False else words[1]
+    text = f"{_side(pair['left'], lang)} {verb} {_side(pair['right'], lang)}"
     diff = pair.get("difference")
-    if diff is not None:
-        d = Decimal(diff)
-        if d > 0:
-            text += f"{w['lp']}{w['above']}{w['by']} {_num(diff)}{w['rp']}" if lang == "zh" else \
-                f" ({_num(diff)} {w['above']})"
-        elif d < 0:
-            text += f"{w['lp']}{w['below']}{w['by']} {_num(diff.lstrip('-'))}{w['rp']}" if lang == "zh" else \
-                f" ({_num(diff.lstrip('-'))} {w['below']})"
+    if diff is not None and Decimal(diff) != 0 and pair["op"] in ("<", "<=", ">", ">="):
+        amount = _num(diff.lstrip("-"))
+        above = Decimal(diff) > 0
+        if lang == "zh":
+            text += f"（{'高出' if above else '低'} {amount}）"
+        else:
+            text += f" ({amount} {'above' if above else 'below'})"
     return text
 
 
@@ -93,59 +118,116 @@ def _citation(step: dict[str, Any], lang: str) -> str | None:
         return None
     w = WORDS[lang]
     parts = [p for p in (src.get("document"), src.get("title")) if p]
-    art = step.get("article") or src.get("articles")
-    if len(parts) == 2 and parts[1] in parts[0]:
-        parts = parts[:1]
+    if len(parts) == 2 and (parts[1] in parts[0] or parts[0] in parts[1]):
+        parts = [max(parts, key=len)]
     cite = " ".join(dict.fromkeys(parts))
+    art = step.get("article") or src.get("articles")
     if art:
         cite += f" {art}"
     conf = f"{w['confidence']} {src['confidence']}"
     return f"{w['source']}{w['sep']}{cite}{w['lp']}{src['id']}{w['comma']}{conf}{w['rp']}"
 
 
-def _step_lines(step: dict[str, Any], lang: str, fmt: str) -> list[str]:
+def _param_line(p: dict[str, Any], trace: dict[str, Any], lang: str) -> str:
+    w = WORDS[lang]
+    title = _title(p.get("title"), lang, p["name"])
+    notes = []
+    if p.get("from"):
+        notes.append(f"{p['from']} {w['since']}".strip() if lang == "zh" else f"{w['from']} {p['from']}")
+    src = (trace.get("sources") or {}).get(p.get("source") or "")
+    if src:
+        notes.append(f"{p['source']}{w['comma']}{w['confidence']} {src['confidence']}")
+    elif p.get("source"):
+        notes.append(str(p["source"]))
+    return f"{title} = {_num(p['value'])}" + (f"{w['lp']}{w['comma'].join(notes)}{w['rp']}" if notes else "")
+
+
+def _step_lines(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
     w = WORDS[lang]
     title = _title(step.get("title"), lang, step["name"])
     outcome = step["outcome"]
     head = f"{MARK.get(outcome, ' ')} {title} [{step['name']}]"
-    if outcome in ("passed", "failed", "not_evaluated", "not_in_force"):
+    if outcome in ("passed", "failed", "not_in_force", "error"):
         head += f"{w['sep']}{w[outcome]}"
+    elif outcome == "not_evaluated":
+        head += f"{w['sep']}{w['skipped']}"
     elif outcome == "computed":
-        head += f" = {_num(step.get('value'))}"
+        head += f" = {_num(step.get('value'), lang)}"
+    if step.get("kind") == "rule" and step.get("needed") is False and outcome in ("passed", "failed"):
+        head += w["not_needed"]
     lines = [head]
+    if outcome == "error" and step.get("error"):
+        lines.append(f"    {step['error']}")
     if outcome == "per_record":
         for item in step.get("value") or []:
             o = item["outcome"]
-            shown = w[o] if o in ("passed", "failed", "eligible", "not_eligible") else _num(item["value"])
+            shown = w[o] if o in ("passed", "failed", "eligible", "not_eligible") else _num(item["value"], lang)
             lines.append(f"    {MARK.get(o, '=')} {item['item']}{w['sep']}{shown}")
     for comp in step.get("comparisons", []):
         if not comp.get("evaluated"):
             continue
         if "pairs" in comp:
-            for pair in comp["pairs"]:
-                lines.append("    " + _pair(pair, lang))
+            lines.extend("    " + _pair(pair, lang) for pair in comp["pairs"])
         else:
             for item in comp.get("items", []):
-                pairs = "; ".join(_pair(p, lang) for p in item["pairs"])
-                lines.append(f"    {item['item']}{w['sep']}{pairs} → {_num(item['result'])}")
+                pairs = w["comma"].join(_pair(p, lang) for p in item["pairs"])
+                lines.append(f"    {item['item']}{w['sep']}{pairs}")
     if outcome == "computed" and step.get("expression"):
         lines.append(f"    = {' '.join(step['expression'].split())}")
+        if step.get("rounding"):
+            r = step["rounding"]
+            word = {"half_up": "rounded", "up": "rounded_up", "down": "rounded_down"}[r["mode"]]
+            lines.append(f"    {w[word]} {r['to']}")
     for skipped in step.get("not_evaluated", []):
         lines.append(f"    {w['skipped']}{w['sep']}{skipped}")
     for f in step.get("inputs", []):
         if f["kind"] == "fact" and not isinstance(f.get("value"), dict):
             t = _title(f.get("title"), lang, f["path"])
-            lines.append(f"    {t} [{f['path']}] = {_num(f['value'])}")
-    params = [i for i in step.get("inputs", []) if i["kind"] == "parameter"]
-    for p in params:
-        t = _title(p.get("title"), lang, p["name"])
-        since = f"{w['lp']}{p['from']} 起{w['rp']}" if lang == "zh" else f" (from {p['from']})"
-        lines.append(f"    {t} = {_num(p['value'])}{since}")
+            shown = _title(f.get("value_label"), lang, "") or _num(f["value"], lang)
+            lines.append(f"    {t} [{f['path']}] = {shown}")
+    lines.extend("    " + _param_line(p, trace, lang) for p in step.get("inputs", []) if p["kind"] == "parameter")
     cite = _citation(step, lang)
     if cite:
         lines.append(f"    {cite}")
     lines.append(f"    {step['at']}")
     return lines
+
+
+def _amount_lines(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
+    step = next((s for s in prog["steps"] if s["name"] == "amount" and s["kind"] == "output"), None)
+    if step is None or not step.get("evaluated") or step["outcome"] == "per_record":
+        return []
+    w = WORDS[lang]
+    lines = [f"= {w['amount']} [amount] = {_num(step.get('value'))} {w['yuan']}",
+             f"    = {' '.join(step['expression'].split())}"]
+    for i in step.get("inputs", []):
+        if i["kind"] == "parameter":
+            lines.append("    " + _param_line(i, trace, lang))
+        elif i["kind"] in ("computed", "rule", "program"):
+            lines.append(f"    {_title(i.get('title'), lang, i['name'])} [{i['name']}] = {_num(i['value'], lang)}")
+        elif i["kind"] == "fact" and not isinstance(i.get("value"), dict):
+            lines.append(f"    {_title(i.get('title'), lang, i['path'])} = {_num(i['value'], lang)}")
+    if step.get("rounding"):
+        r = step["rounding"]
+        word = {"half_up": "rounded", "up": "rounded_up", "down": "rounded_down"}[r["mode"]]
+        lines.append(f"    {w[word]} {r['to']}")
+    lines.append(f"    {step['at']}")
+    return lines
+
+
+def _groups(prog: dict[str, Any], lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    w = WORDS[lang]
+    rules = [s for s in prog["steps"] if s["kind"] == "rule"]
+    needed = [s for s in rules if s.get("needed", True)]
+    if prog["eligible"]:
+        decisive = [s for s in needed if s["outcome"] in ("passed", "per_record")]
+        also: list[dict[str, Any]] = []
+    else:
+        decisive = [s for s in needed if s["outcome"] == "failed"]
+        also = [s for s in rules if not s.get("needed", True) and s["outcome"] in ("failed", "error")]
+    rest = [s for s in rules if s not in decisive and s not in also]
+    computed = [s for s in prog["steps"] if s["kind"] == "computed" and s["outcome"] != "not_evaluated"]
+    return [(w["decisive"], decisive), (w["also_failing"], also), (w["other"], rest), (w["values"], computed)]
 
 
 def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
@@ -168,44 +250,41 @@ def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
         out.append(("## " if md else "") + head)
         for member in prog.get("members") or []:
             verdict_m = w["eligible"] if member["eligible"] else w["not_eligible"]
-            amount_m = f"{w['comma']}{_num(member['amount'])} {w['yuan']}" if member["eligible"] and \
-                member.get("amount") is not None else ""
-            who = f"[{member['index']}]" + (f" {member['id']}" if member.get("id") else "")
+            extra = ""
+            if member["eligible"] and member.get("amount") is not None:
+                extra += f"{w['comma']}{_num(member['amount'])} {w['yuan']}"
             if member.get("tier"):
-                amount_m += f"{w['comma']}{w['tier']} {member['tier']}"
-            out.append(f"  {MARK['eligible' if member['eligible'] else 'not_eligible']} {who}{w['sep']}"
-                       f"{verdict_m}{amount_m}")
-        out.append(f"{w['date']}{w['sep']}{trace['decided_for']}{w['comma']}{prog['file']}{w['lp']}{prog['jurisdiction']}{w['rp']}")
+                extra += f"{w['comma']}{w['tier']} {member['tier']}"
+            who = f"[{member['index']}]" + (f" {member['id']}" if member.get("id") else "")
+            mark = MARK["eligible" if member["eligible"] else "not_eligible"]
+            out.append(("- " if md else "  ") + f"{mark} {who}{w['sep']}{verdict_m}{extra}")
+        out.append(f"{w['date']}{w['sep']}{trace['decided_for']}{w['comma']}{prog['file']}"
+                   f"{w['lp']}{prog['jurisdiction']}{w['rp']}" + ("  " if md else ""))
         out.append(f"{w['policy']}{w['sep']}{trace['policy']['hash'][:19]}…{w['comma']}{w['layers']}{w['sep']}"
                    + " → ".join(prog["layers"]))
-        steps = prog["steps"]
-        rules = [s for s in steps if s["kind"] == "rule"]
+        blocks = _groups(prog, lang)
         if prog["eligible"]:
-            decisive = [s for s in rules if s["outcome"] == "passed"]
-        else:
-            decisive = [s for s in rules if s["outcome"] == "failed"]
-        rest = [s for s in rules if s not in decisive]
-        blocks = [(w["decisive"], decisive), (w["other"], rest),
-                  (w["values"], [s for s in steps if s["kind"] == "computed" and s["outcome"] != "not_evaluated"])]
+            blocks.insert(1, (w["amount_rule"], [{"_lines": _amount_lines(prog, trace, lang)}]))
         for heading, group in blocks:
+            group = [g for g in group if "_lines" not in g or g["_lines"]]
             if not group:
                 continue
             out.append("")
             out.append(("### " if md else "") + heading)
             for s in group:
-                lines = _step_lines(s, lang, fmt)
+                lines = s["_lines"] if "_lines" in s else _step_lines(s, trace, lang)
                 if md:
                     out.append("- " + lines[0])
-                    out.extend("  " + ln.strip() for ln in lines[1:])
+                    out.extend("    - " + ln.strip() for ln in lines[1:])
                 else:
                     out.append("  " + lines[0])
                     out.extend("  " + ln for ln in lines[1:])
         out.append("")
-    if trace.get("warnings"):
-        for warning in trace["warnings"]:
-            out.append(f"{w['warning']}{w['sep']}{warning}")
+    for warning in trace.get("warnings") or []:
+        message = warning["message"][lang] if isinstance(warning, dict) else str(warning)
+        out.append(f"{w['warning']}{w['sep']}{message}")
     if trace.get("defaulted"):
         shown = trace["defaulted"][:12]
         more = len(trace["defaulted"]) - len(shown)
-        out.append(f"{w['defaulted']}{w['sep']}" + ", ".join(shown) + (f" … (+{more})" if more > 0 else ""))
+        out.append(f"{w['defaulted']}{w['sep']}" + w["list"].join(shown) + (f" … (+{more})" if more > 0 else ""))
     return "\n".join(out).rstrip() + "\n"

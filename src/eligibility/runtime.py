@@ -110,6 +110,8 @@ class Decision:
     def value(self, program: str, name: str) -> Any:
         """Return a computed value or rule outcome of a program, evaluating it if it was skipped.
 
+        The decision and its trace are not changed by asking.
+
         Raises:
             KeyError: the program has no such definition.
             EvaluationError: it cannot be evaluated for this household.
@@ -237,14 +239,12 @@ class Engine:
         k = self.compiled.generated.def_index.get(key)
         if k is None:
             raise KeyError(f"{program}.{name}")
-        memo = decision._memo
-        if memo is None:
-            memo = [U] * self._size
-            object.__setattr__(decision, "_memo", memo)
+        # A scratch copy: asking for a value never changes what the decision recorded.
+        memo = [dict(v) if isinstance(v, dict) else v for v in decision._memo or [U] * self._size]
         d = self.compiled.checked.defs[key].definition
         pv, _ = decision._params
         ns = self.compiled.namespace
-        h, on, rec = decision._facts, decision.on, decision._recorded
+        h, on, rec = decision._facts, decision.on, None
         try:
             with decimal.localcontext(ENGINE_CONTEXT):
                 if d.each is not None:
@@ -313,18 +313,28 @@ class Engine:
             raise EvaluationError("; ".join(dict.fromkeys(missing)), program=first)
 
     def _warnings(self, names: tuple[str, ...], day: dt.date) -> tuple[str, ...]:
-        out = []
+        return tuple(w["message"]["en"] for w in self.warning_records(names, day))
+
+    def warning_records(self, names: tuple[str, ...], day: dt.date) -> list[dict[str, Any]]:
+        """Return the warnings of a decision as JSON records with zh/en messages."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
         for name in names:
             for i in self._needs[name]:
                 key = self._params[i][0]
                 latest = self._latest.get(key)
-                if latest is None:
+                if latest is None or key in out:
                     continue
-                ptype = self.model.programs[key[0]].parameters[key[1]].type
-                if ptype == "money" and day - latest > dt.timedelta(days=366):
-                    out.append(f"{key[0]}.{key[1]}: the decision date {day} is more than a year after the "
-                               f"last known value (from {latest}); a newer standard may exist")
-        return tuple(dict.fromkeys(out))
+                param = self.model.programs[key[0]].parameters[key[1]]
+                if param.type == "money" and day - latest > dt.timedelta(days=366):
+                    out[key] = {
+                        "code": "stale-parameter", "program": key[0], "parameter": key[1], "last_from": str(latest),
+                        "message": {
+                            "en": f"{key[0]}.{key[1]}: the decision date {day} is more than a year after the "
+                                  f"last known value (from {latest}); a newer standard may exist",
+                            "zh": f"{key[0]}.{key[1]}（{param.title.zh}）：决定日期 {day} 距最后一个已知取值"
+                                  f"（{latest} 起）已超过一年，可能已有新标准",
+                        }}
+        return list(out.values())
 
     def _evaluation_error(self, exc: BaseException, day: dt.date, h: dict[str, Any]) -> EvaluationError:
         key = self._failing_def(exc.__traceback__)

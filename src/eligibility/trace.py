@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +35,7 @@ def encode(value: Any, type_: str = "?") -> Any:
     if isinstance(value, list):
         return {"count": len(value)}
     if isinstance(value, frozenset):
-        return sorted(value)
+        return sorted((encode(v) for v in value), key=str)
     return repr(value)
 
 
@@ -49,25 +51,70 @@ class _Builder:
         self.decision = decision
         self.facts = facts
         self.defaulted = set(defaulted)
-        self.memo = memo
-        self.rec = recorded
+        # What the decision evaluated, and a scratch copy where the rules it did not need
+        # are evaluated too, so the trace can show every rule's outcome without changing
+        # what the decision itself records.
+        self.needed_memo = memo
+        self.needed_rec = recorded
+        self.memo = list(memo)
+        self.rec = {k: (list(v) if isinstance(v, list) else v) for k, v in recorded.items()}
+        self.errors: dict[int, str] = {}
+        self.sources: dict[str, Any] = {}  # every source the trace cites, for its `sources` table
         self.pv, self.used = params
         gen = engine.compiled.generated
         self.gen = gen
         self.node_number = gen.node_ids
         self.vocab = engine.model.facts
 
-    def value_of(self, node: Node) -> tuple[bool, Any]:
+    def complete(self, program: Program) -> None:
+        """Evaluate, in the scratch copy, every household-level rule the decision skipped."""
+        from .errors import EligibilityError
+
+        ns = self.engine.compiled.namespace
+        for d in program.definitions.values():
+            if d.kind != "rule" or d.each is not None:
+                continue
+            k = self.gen.def_index[(program.name, d.name)]
+            if self.memo[k] is not U:
+                continue
+            try:
+                ns[f"t{k}"](self.facts, self.pv, self.memo, self.decision.on, self.rec)
+            except EligibilityError as e:
+                self.errors[k] = str(e)
+            except Exception as exc:  # the decision did not need it; say why it cannot be shown
+                self.errors[k] = str(self.engine._evaluation_error(exc, self.decision.on, self.facts))
+
+    def cite(self, program: Program, sid: str | None) -> str | None:
+        if sid and sid in program.sources:
+            self.sources[sid] = program.sources[sid]
+        return sid
+
+    def enum_label(self, node: Node, value: Any) -> dict[str, str] | None:
+        if not isinstance(node, Attr) or not node.ref or not node.type.startswith("enum:"):
+            return None
+        if node.ref[0] == "fact":
+            spec = self.vocab.field(node.ref[1])
+        else:
+            lst = self.vocab.field(node.ref[3])
+            spec = lst.field(node.ref[2]) if lst else None
+        for v, label in spec.values if spec else ():
+            if v == value:
+                return _label(label)
+        return None
+
+    def value_of(self, node: Node, needed: bool = False) -> tuple[bool, Any]:
         nid = self.node_number.get(id(node))
         if isinstance(node, Num):
             return True, int(node.value) if node.is_int else node.value
         if isinstance(node, Const):
             return True, node.value
         if isinstance(node, TupleLit):
-            return True, frozenset(str(i.value) for i in node.items)
-        if nid is None or nid not in self.rec:
+            return True, frozenset((int(i.value) if i.is_int else i.value) if isinstance(i, Num) else i.value
+                                   for i in node.items)
+        rec = self.needed_rec if needed else self.rec
+        if nid is None or nid not in rec:
             return False, None
-        return True, self.rec[nid]
+        return True, rec[nid]
 
     def label_of(self, node: Node, program: Program) -> dict[str, str] | None:
         if isinstance(node, Name) and node.ref:
@@ -125,7 +172,7 @@ class _Builder:
                 entry = {"kind": "parameter", "name": node.id, "title": _label(param.title),
                          "value": encode(self.pv[j], param.type), "unit": param.unit,
                          "from": pv.start.isoformat() if pv else None,
-                         "source": (pv.source if pv and pv.source else param.source),
+                         "source": self.cite(program, pv.source if pv and pv.source else param.source),
                          "note": pv.note if pv else None,
                          "at": str(pv.span) if pv else str(param.span)}
             elif isinstance(node, Name) and node.ref and node.ref[0] == "def":
@@ -141,6 +188,7 @@ class _Builder:
                 path = f"household.{node.ref[1]}"
                 entry = {"kind": "fact", "path": path, "title": self.label_of(node, program),
                          "value": encode(self.rec[nid], node.type),
+                         "value_label": self.enum_label(node, self.rec[nid]),
                          "defaulted": node.ref[1] in self.defaulted}
             elif isinstance(node, Attr) and node.ref and node.ref[0] == "recdef" and info.depth > 0:
                 prog_name, def_name = node.ref[4], node.ref[2]
@@ -164,7 +212,7 @@ class _Builder:
                     seen.add(fact_key)
                     path = self.item_path(info.loop_lists, idx) + "." + node.ref[2]
                     out.append({"kind": "fact", "path": path, "title": self.label_of(node, program),
-                                "value": encode(v, node.type),
+                                "value": encode(v, node.type), "value_label": self.enum_label(node, v),
                                 "defaulted": path[len("household."):] in self.defaulted})
                 continue
             if entry is None:
@@ -178,7 +226,7 @@ class _Builder:
 
     def side(self, node: Node, program: Program, value: Any) -> dict[str, Any]:
         return {"expression": " ".join(node.text.split()), "label": self.label_of(node, program),
-                "value": encode(value, node.type)}
+                "value": encode(value, node.type), "value_label": self.enum_label(node, value)}
 
     def comparisons(self, tree: Node, program: Program) -> list[dict[str, Any]]:
         out = []
@@ -224,7 +272,8 @@ class _Builder:
                               "right": {"expression": items[i + 1].text}, "evaluated": False})
                 continue
             pair: dict[str, Any] = {"op": op, "left": self.side(items[i], program, lv),
-                                    "right": self.side(items[i + 1], program, rv), "evaluated": True}
+                                    "right": self.side(items[i + 1], program, rv), "evaluated": True,
+                                    "result": _compare(op, lv, rv)}
             if isinstance(lv, Decimal | int) and isinstance(rv, Decimal | int) and not isinstance(lv, bool) \
                     and not isinstance(rv, bool):
                 t = "money" if "money" in (items[i].type, items[i + 1].type) else "decimal"
@@ -237,8 +286,8 @@ class _Builder:
         for node in walk(tree):
             if isinstance(node, BoolOp):
                 for v in node.values:
-                    known, _ = self.value_of(v)
-                    if not known and self.value_of(node)[0]:
+                    known, _ = self.value_of(v, needed=True)
+                    if not known and self.value_of(node, needed=True)[0]:
                         out.append(" ".join(v.text.split()))
         return out
 
@@ -248,6 +297,7 @@ class _Builder:
         cd = self.engine.compiled.checked.defs[key]
         value = self.memo[k]
         evaluated = value is not U
+        needed = self.needed_memo[k] is not U
         per_record = None
         if d.each is not None and evaluated:
             records = self.facts.get(d.each[1]) or []
@@ -261,7 +311,8 @@ class _Builder:
                                        "outcome": ("passed" if v else "failed") if d.kind == "rule" else (
                                            ("eligible" if v else "not_eligible") if d.name == "eligible"
                                            else "computed")})
-        vi = self.rec.get(-(k + 1), 0) if evaluated else None
+        version_index = self.rec.get(-(k + 1), 0) if evaluated else None
+        vi: int | None = int(version_index) if version_index is not None else None
         dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
         in_force = not (dated and evaluated and vi is None)
         src = None
@@ -269,7 +320,11 @@ class _Builder:
             src = d.versions[vi].source
         src = src or d.source
         source = program.sources.get(src) if src else None
-        if not evaluated:
+        if source is not None:
+            self.sources[source.id] = source
+        if k in self.errors:
+            outcome = "error"
+        elif not evaluated:
             outcome = "not_evaluated"
         elif not in_force:
             outcome = "not_in_force"
@@ -289,7 +344,8 @@ class _Builder:
             "expression": version.expr.text.strip(),
             "version": ({"from": version.start.isoformat() if version.start else None,
                          "until": version.until.isoformat() if version.until else None} if dated else None),
-            "evaluated": evaluated, "outcome": outcome,
+            "evaluated": evaluated, "needed": needed, "outcome": outcome,
+            "error": self.errors.get(k),
             "value": (per_record if per_record is not None else encode(value, cd.type))
             if evaluated and in_force else None,
             "each": f"{d.each[0]} in household.{d.each[1]}" if d.each else None,
@@ -306,6 +362,7 @@ class _Builder:
 
     def program(self, name: str) -> dict[str, Any]:
         prog = self.engine.model.programs[name]
+        self.complete(prog)
         pd = self.decision.programs[name]
         defs = [*prog.definitions.values(), prog.eligible] + [d for d in (prog.amount, prog.tier) if d]
         return {
@@ -321,15 +378,30 @@ class _Builder:
 
     def build(self) -> dict[str, Any]:
         m = self.engine.model
+        programs = {name: self.program(name) for name in self.decision.programs}
         return {
             "schema": SCHEMA,
             "library_version": self.decision.library_version,
             "decided_for": self.decision.on.isoformat(),
             "policy": {"hash": m.hash, "jurisdiction": m.jurisdiction, "files": dict(m.file_hashes)},
-            "warnings": list(self.decision.warnings),
+            "warnings": self.engine.warning_records(tuple(self.decision.programs), self.decision.on),
             "defaulted": sorted(self.defaulted),
-            "programs": {name: self.program(name) for name in self.decision.programs},
+            "programs": programs,
+            "sources": {sid: self.sources[sid].to_json() for sid in sorted(self.sources)},
         }
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+        "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+        "!=": operator.ne, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
+
+
+def _compare(op: str, left: Any, right: Any) -> bool | None:
+    """Re-evaluate one recorded comparison (the replay the trace promises)."""
+    try:
+        return bool(_OPS[op](left, right))
+    except (TypeError, ArithmeticError):
+        return None
 
 
 def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defaulted: tuple[str, ...],
