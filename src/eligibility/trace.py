@@ -311,7 +311,7 @@ class _Builder:
                                        "outcome": ("passed" if v else "failed") if d.kind == "rule" else (
                                            ("eligible" if v else "not_eligible") if d.name == "eligible"
                                            else "computed")})
-        version_index = self.rec.get(-(k + 1), 0) if evaluated else None
+        version_index: Any = self.rec.get(-(k + 1), 0) if evaluated else None
         vi: int | None = int(version_index) if version_index is not None else None
         dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
         in_force = not (dated and evaluated and vi is None)
