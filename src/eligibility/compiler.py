@@ -109,6 +109,10 @@ def _max_of(items: Any, text: str) -> Any:
 
 def _quant(mode: str) -> Any:
     def q(x: Decimal, step: Decimal) -> Decimal:
+        if step.as_tuple().digits == (1,):  # 0.01, 1, 10: quantize directly
+            exp = step.as_tuple().exponent
+            if isinstance(exp, int) and exp <= 0:
+                return x.quantize(step, rounding=mode)
         return (x / step).quantize(Decimal(1), rounding=mode) * step
     return q
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .errors import InputError, InputProblem
 from .model import Facts, FieldSpec
@@ -196,13 +197,28 @@ class Validator:
         self.facts = facts
         self.top = self._table(facts.fields)
         self.lists = {f.name: (f, self._table(f.fields)) for f in facts.fields if f.type == "list"}
+        self.fast, self.fast_source = compile_fast(facts)
 
     @staticmethod
     def _table(fields: tuple[FieldSpec, ...]) -> list[tuple[str, FieldSpec, Converter | None]]:
         return [(f.name, f, None if f.type == "list" else _CONVERTERS[f.type](f)) for f in fields]
 
-    def validate(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
-        """Return the normalised household and the paths that took their declared default."""
+    def validate(self, household: object) -> tuple[dict[str, object], Sequence[str]]:
+        """Return the normalised household and the paths that took their declared default.
+
+        A generated straight-line validator handles the common case; anything it does not
+        decide (an error, a float, a bounded decimal) goes to the full validator, which
+        reports every problem with its path.
+        """
+        miss: list[tuple[str | None, int, str]] = []
+        try:
+            return self.fast(household, miss), Defaulted(miss)
+        except (_Miss, ValueError, TypeError):
+            pass
+        return self.validate_full(household)
+
+    def validate_full(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
+        """Validate field by field, collecting every problem."""
         probs: Problems = []
         defaulted: list[str] = []
         if not isinstance(household, Mapping):
@@ -267,3 +283,111 @@ class Validator:
                 ids[rid] = i
             out.append(rec)
         return out
+
+
+class Defaulted(Sequence[str]):
+    """The paths of facts that took their declared default, formatted only when read."""
+
+    __slots__ = ("_paths", "_raw")
+
+    def __init__(self, raw: list[tuple[str | None, int, str]]) -> None:
+        self._raw = raw
+        self._paths: tuple[str, ...] | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._paths is None:
+            self._paths = tuple(name if lst is None else f"{lst}[{i}].{name}" for lst, i, name in self._raw)
+        return self._paths
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+class _Miss(Exception):
+    """The fast validator met something it does not decide: the full validator takes over."""
+
+
+def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const: Callable[[object], str],
+                 out: list[str]) -> None:
+    """Append the source of a straight-line validator for one record type."""
+    known = const(frozenset(f.name for f in fields))
+    args = "d, miss" if lst is None else "d, miss, i"
+    out += [f"def {fn}({args}):",
+            f"    if d.__class__ is not dict or not {known}.issuperset(d): raise M",
+            "    g = d.get"]
+    where = repr(lst) + ", i" if lst is not None else "None, 0"
+    results = []
+    for n, f in enumerate(fields):
+        r = f"r{n}"
+        results.append(f"{f.name!r}: {r}")
+        out.append(f"    v = g({f.name!r})")
+        if f.required:
+            out.append("    if v is None: raise M")
+            ind = "    "
+        else:
+            default = f"list({const(tuple(f.default))})" if isinstance(f.default, list) else const(f.default)
+            out.append(f"    if v is None: {r} = {default}; miss.append(({where}, {f.name!r}))")
+            out.append("    else:")
+            ind = "        "
+        t = f.type
+        lo = f.minimum
+        hi = f.maximum
+        if t == "bool":
+            out.append(f"{ind}if v.__class__ is not bool: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "enum":
+            allowed = const(frozenset(x for x, _ in f.values))
+            out.append(f"{ind}if v.__class__ is not str or v not in {allowed}: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "text":
+            empty = " or not v" if f.name == "id" else ""
+            out.append(f"{ind}if v.__class__ is not str or len(v) > {MAX_TEXT}{empty}: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "integer":
+            low = int(lo) if lo is not None else -(10 ** 15)
+            high = int(hi) if hi is not None else 10 ** 15
+            out.append(f"{ind}if v.__class__ is not int or not {low} <= v <= {high}: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "date":
+            out.append(f"{ind}if v.__class__ is str and DRE(v): {r} = FIS(v)")
+            out.append(f"{ind}elif v.__class__ is DATE: {r} = v")
+            out.append(f"{ind}else: raise M")
+        elif t == "money" and lo is None and hi is None:
+            out.append(f"{ind}if v.__class__ is str and MRE(v): {r} = DEC(v)")
+            out.append(f"{ind}elif v.__class__ is int and 0 <= v < {10 ** 15}: {r} = DEC(v)")
+            out.append(f"{ind}else: raise M")
+        elif t == "list":
+            sub = f"rec_{f.name}"
+            out.append(f"{ind}if v.__class__ is not list or not {f.min_items} <= len(v) <= {f.max_items}: raise M")
+            out.append(f"{ind}{r} = [{sub}(x, miss, i) for i, x in enumerate(v)]")
+            if any(x.name == "id" for x in f.fields):
+                out.append(f"{ind}if len({{x['id'] for x in {r}}}) != len({r}): raise M")
+        else:  # decimal, bounded money: rare; the full validator handles them
+            out.append(f"{ind}raise M")
+    out.append("    return {" + ", ".join(results) + "}")
+
+
+def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, object]], str]:
+    """Generate a straight-line validator for the common case; any doubt raises _Miss."""
+    consts: dict[str, object] = {}
+
+    def const(value: object) -> str:
+        name = f"C{len(consts)}"
+        consts[name] = value
+        return name
+
+    src: list[str] = []
+    _fast_record("validate_fast", facts.fields, None, const, src)
+    for f in facts.fields:
+        if f.type == "list":
+            _fast_record(f"rec_{f.name}", f.fields, f.name, const, src)
+    ns: dict[str, Any] = {"__builtins__": {}, "dict": dict, "str": str, "int": int, "bool": bool, "M": _Miss,
+                          "DRE": DATE_RE.match, "MRE": MONEY_RE.match,
+                          "DEC": Decimal, "FIS": dt.date.fromisoformat, "DATE": dt.date, "len": len,
+                          "list": list, "enumerate": enumerate, **consts}
+    text = "\n".join(src) + "\n"
+    exec(compile(text, "<eligibility facts validator>", "exec", dont_inherit=True), ns)  # generated from the vocabulary
+    return ns["validate_fast"], text

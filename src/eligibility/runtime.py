@@ -9,7 +9,7 @@ import linecache
 import re
 import threading
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,7 @@ class Decision:
     warnings: tuple[str, ...]
     _engine: Engine = attrs.field(repr=False)
     _facts: dict[str, Any] = attrs.field(repr=False)
-    _defaulted: tuple[str, ...] = attrs.field(repr=False)
+    _defaulted: Sequence[str] = attrs.field(repr=False)
     _memo: list[Any] | None = attrs.field(repr=False)
     _recorded: dict[int, Any] | None = attrs.field(repr=False)
     _params: tuple[list[Any], list[ParamValue | None]] = attrs.field(repr=False)
@@ -143,6 +143,9 @@ class Engine:
         self._index_to_def = {i: k for k, i in gen.def_index.items()}
         self._params = sorted(gen.param_index.items(), key=lambda kv: kv[1])
         self._param_cache: dict[dt.date, tuple[list[Any], list[ParamValue | None]]] = {}
+        #: (programs, date) -> warnings, for dates whose needed parameters all have values
+        self._checked: dict[tuple[tuple[str, ...], dt.date], tuple[str, ...]] = {}
+        self._titles = {name: {"zh": p.title.zh, "en": p.title.en} for name, p in compiled.model.programs.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
         self._latest = {k: self.model.programs[k[0]].parameters[k[1]].values[-1].start
@@ -201,36 +204,40 @@ class Engine:
             InputError: the household or date is invalid; every problem is listed.
             EvaluationError: a rule cannot be evaluated for this household on this date.
         """
-        day = parse_date(on)
+        day = on if on.__class__ is dt.date else parse_date(on)
         names = self.programs if programs is None else self._check_programs(programs)
         with decimal.localcontext(ENGINE_CONTEXT):
             h, defaulted = self.validator.validate(household)
-        return self._run(h, defaulted, day, names, trace)
+            return self._run(h, defaulted, day, names, trace)
 
-    def _run(self, h: dict[str, Any], defaulted: tuple[str, ...], day: dt.date, names: tuple[str, ...],
+    def _run(self, h: dict[str, Any], defaulted: Sequence[str], day: dt.date, names: tuple[str, ...],
              trace: bool) -> Decision:
+        """Evaluate validated facts; the caller has entered the engine's decimal context."""
         pv, used = self._params_on(day)
-        self._check_params(names, pv, day)
+        warnings = self._checked.get((names, day))
+        if warnings is None:
+            self._check_params(names, pv, day)
+            warnings = self._warnings(names, day)
+            if len(self._checked) < 4096:
+                self._checked[(names, day)] = warnings
         memo: list[Any] = [U] * self._size
         recorded: dict[int, Any] | None = {} if trace else None
         out: dict[str, ProgramDecision] = {}
         try:
-            with decimal.localcontext(ENGINE_CONTEXT):
-                for name in names:
-                    if recorded is None:
-                        result = self._untraced[name](h, pv, memo, day)
-                    else:
-                        result = self._traced[name](h, pv, memo, day, recorded)
-                    try:
-                        out[name] = self._program_decision(name, h, result)
-                    except NegativeAmount as neg:
-                        neg.program = name
-                        raise
+            for name in names:
+                if recorded is None:
+                    result = self._untraced[name](h, pv, memo, day)
+                else:
+                    result = self._traced[name](h, pv, memo, day, recorded)
+                try:
+                    out[name] = self._program_decision(name, h, result)
+                except NegativeAmount as neg:
+                    neg.program = name
+                    raise
         except EligibilityError:
             raise
         except Exception as exc:  # generated code failed: name the rule, never leak the raw error
             raise self._evaluation_error(exc, day, h) from None
-        warnings = self._warnings(names, day)
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
                         recorded, (pv, used))
 
@@ -269,7 +276,7 @@ class Engine:
 
     def _program_decision(self, name: str, h: dict[str, Any], result: Any) -> ProgramDecision:
         prog = self.model.programs[name]
-        title = {"zh": prog.title.zh, "en": prog.title.en}
+        title = self._titles[name]
         has_amount = prog.amount is not None
         if prog.each is None:
             e, a, t = result

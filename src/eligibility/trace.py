@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,7 @@ def _label(label: Label | None) -> dict[str, str] | None:
 
 class _Builder:
     def __init__(self, engine: Engine, decision: Decision, facts: dict[str, Any],
-                 defaulted: tuple[str, ...], memo: list[Any], recorded: dict[int, Any],
+                 defaulted: Sequence[str], memo: list[Any], recorded: dict[int, Any],
                  params: tuple[list[Any], list[ParamValue | None]]) -> None:
         self.engine = engine
         self.decision = decision
@@ -404,7 +404,7 @@ def _compare(op: str, left: Any, right: Any) -> bool | None:
         return None
 
 
-def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defaulted: tuple[str, ...],
+def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defaulted: Sequence[str],
                 memo: list[Any] | None, recorded: dict[int, Any] | None,
                 params: tuple[list[Any], list[ParamValue | None]]) -> dict[str, Any]:
     """Build the JSON trace of a decision (re-deciding with the trace on if it was made without)."""
