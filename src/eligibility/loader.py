@@ -13,6 +13,8 @@ from .errors import Diagnostic
 from .source import SourceText, Span, readable
 
 MAX_FILE_BYTES = 1 << 20
+#: libyaml's parser when PyYAML was built with it (several times faster); None otherwise.
+FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
 MAX_DEPTH = 32
 
 
@@ -103,6 +105,17 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
         diags.append(Diagnostic(source.span(deep, deep + 1), "limit-depth",
                                 f"YAML nesting is deeper than {MAX_DEPTH} levels", "flatten the structure"))
         return None
+    if FAST_LOADER is not None:
+        # libyaml's event stream carries the same marks; on any YAML error, parse again
+        # with the pure-Python parser so that messages and positions are always the same.
+        fast_diags: list[Diagnostic] = []
+        try:
+            root = _Builder(source, fast_diags, FAST_LOADER).run()
+        except (yaml.YAMLError, RecursionError):
+            pass
+        else:
+            diags.extend(fast_diags)
+            return root
     builder = _Builder(source, diags)
     try:
         return builder.run()
@@ -181,10 +194,10 @@ def _mark_span(source: SourceText, mark: yaml.Mark | None) -> Span:
 
 
 class _Builder:
-    def __init__(self, source: SourceText, diags: list[Diagnostic]) -> None:
+    def __init__(self, source: SourceText, diags: list[Diagnostic], loader: Any = yaml.SafeLoader) -> None:
         self.source = source
         self.diags = diags
-        self.events = yaml.parse(source.text, Loader=yaml.SafeLoader)
+        self.events = yaml.parse(source.text, Loader=loader)
         self.too_deep = False
 
     def span(self, start: Any, end: Any) -> Span:
@@ -246,7 +259,7 @@ class _Builder:
             self.check_props(ev)
             start: Any = ev.start_mark
             end: Any = ev.end_mark
-            return YScalar(ev.value, self.span(start, end), ev.style, start.index, end.index)
+            return YScalar(ev.value, self.span(start, end), ev.style or None, start.index, end.index)
         if isinstance(ev, yaml.SequenceStartEvent):
             self.check_props(ev)
             items: list[YNode] = []
