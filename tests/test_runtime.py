@@ -507,3 +507,20 @@ def test_value_of_an_untraced_decision(engine: eligibility.Engine) -> None:
     d = engine.decide(family(assessed_monthly_income="4200.00"), on=ON, trace=False)
     assert d.value("dibao", "income_per_capita") == Decimal("1400.00")
     assert d.value("dibao", "vehicle_test") is True
+
+
+def test_work_bound_refuses_a_household_too_large_for_the_policy(policy_dir: Callable[..., Path]) -> None:
+    """A per-member rule over every pair of members is refused for 1,000 members, with the limit named."""
+    program = DEMO.replace("{eligible}", "any(m.pairs_test for m in household.members)").replace(
+        "{amount}", "(standard - per_capita) * count(household.members)").replace(
+        "rules:\n", "rules:\n  pairs_test:\n    title: {zh: 成对, en: Pairs}\n    source: S1\n"
+        "    each: member in household.members\n"
+        "    when: count(a for a in household.members for b in household.members if a.id == b.id) > 0\n")
+    engine = eligibility.load(policy_dir({"demo.yaml": program}))
+    household = person()
+    household["members"] = [{"id": str(i), "birth_date": "1990-01-01", "sex": "female"} for i in range(1000)]
+    with pytest.raises(InputError) as info:
+        engine.decide(household, on=ON)
+    assert info.value.kind == "limit" and "2,000,000" in str(info.value)
+    household["members"] = household["members"][:100]
+    assert engine.decide(household, on=ON).programs["demo"].eligible is True

@@ -37,6 +37,9 @@ class Generated:
     nodes: dict[int, NodeInfo]
     node_ids: dict[int, int]  # id(node) -> node number
     programs: tuple[str, ...]
+    #: Each generator's nesting as the lists it iterates, outermost first, with how many
+    #: generators share it: the decision-time work bound multiplies the lists' lengths.
+    loops: tuple[tuple[tuple[str, ...], int], ...] = ()
 
 
 class _Gen:
@@ -52,6 +55,7 @@ class _Gen:
         self.nodes: dict[int, NodeInfo] = {}
         self.node_ids: dict[int, int] = {}
         self.lines: list[str] = []
+        self.loop_counts: dict[tuple[str, ...], int] = {}
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, repr(value))
@@ -87,7 +91,7 @@ class _Gen:
                 out.append(f"    return e, {amount}, {tier}")
         consts = tuple(self.constants)
         return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
-                         self.node_ids, tuple(sorted(self.cs.programs)))
+                         self.node_ids, tuple(sorted(self.cs.programs)), tuple(sorted(self.loop_counts.items())))
 
     def each_program(self, pname: str, lst: str, e: int, a: int | None, t: int | None) -> None:
         """A program decided per record: return [(eligible, amount, tier), ...] in list order."""
@@ -251,6 +255,9 @@ class _Gen:
                 for cond in loop.conds:
                     clauses.append(f"if {self.expr(cond, cd, vi, traced, d, inner)}")
             d = depth + len(gen.loops)
+            if not traced:
+                signature = tuple(lst for _, _, lst in inner)
+                self.loop_counts[signature] = self.loop_counts.get(signature, 0) + 1
             elt = self.expr(gen.elt, cd, vi, traced, d, inner)
             comp = " ".join(clauses)
             if f == "count":

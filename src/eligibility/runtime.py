@@ -28,6 +28,8 @@ ENGINE_CONTEXT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.FloatOperation],
 )
 ZERO = Decimal("0.00")
+#: The most generator iterations one decision may need (G-R: a budget, not a timer).
+MAX_WORK = 2_000_000
 CENT = Decimal("0.01")
 
 
@@ -145,6 +147,13 @@ class Engine:
         self._param_cache: dict[dt.date, tuple[list[Any], list[ParamValue | None]]] = {}
         #: (programs, date) -> warnings, for dates whose needed parameters all have values
         self._checked: dict[tuple[tuple[str, ...], dt.date], tuple[str, ...]] = {}
+        # The work bound: generators over lists of records multiply their lengths. Households
+        # whose lists are short enough are under it whatever their shape; others are counted.
+        self._loops = compiled.generated.loops
+        self._list_fields = tuple(f.name for f in compiled.model.facts.fields if f.type == "list")
+        depth = max((len(sig) for sig, _ in self._loops), default=1)
+        count = sum(n for _, n in self._loops) or 1
+        self._small = int((MAX_WORK / count) ** (1 / depth))
         self._titles = {name: {"zh": p.title.zh, "en": p.title.en} for name, p in compiled.model.programs.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
@@ -208,6 +217,9 @@ class Engine:
         names = self.programs if programs is None else self._check_programs(programs)
         with decimal.localcontext(ENGINE_CONTEXT):
             h, defaulted = self.validator.validate(household)
+            records: Any = h
+            if sum(len(records[n]) for n in self._list_fields) > self._small:
+                self._check_work(records)
             return self._run(h, defaulted, day, names, trace)
 
     def _run(self, h: dict[str, Any], defaulted: Sequence[str], day: dt.date, names: tuple[str, ...],
@@ -288,6 +300,19 @@ class Engine:
             for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
         total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
         return ProgramDecision(name, any(r.eligible for r in per), total, title, per)
+
+    def _check_work(self, h: dict[str, Any]) -> None:
+        work = 0
+        for signature, n in self._loops:
+            product = n
+            for name in signature:
+                product *= len(h[name])
+            work += product
+        if work > MAX_WORK:
+            sizes = ", ".join(f"{n}: {len(h[n])}" for n in self._list_fields)
+            raise InputError([InputProblem(self._list_fields[0], "limit",
+                                           f"this household ({sizes}) would need up to {work:,} rule evaluations "
+                                           f"under these policies; the limit is {MAX_WORK:,}")])
 
     def _check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
         if isinstance(programs, str):
