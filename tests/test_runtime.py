@@ -524,3 +524,87 @@ def test_work_bound_refuses_a_household_too_large_for_the_policy(policy_dir: Cal
     assert info.value.kind == "limit" and "2,000,000" in str(info.value)
     household["members"] = household["members"][:100]
     assert engine.decide(household, on=ON).programs["demo"].eligible is True
+
+
+# ------------------------------------------------------------------ outputs across programs and dates
+
+OTHER = """\
+program: other
+title: {zh: 其他, en: Other}
+jurisdiction: "000000"
+sources:
+  S2: {title: 其他文件, confidence: S}
+parameters:
+  late: {type: money, title: {zh: 后来的标准, en: Later standard}, source: S2, values: {2030-01-01: 5}}
+computed:
+  needs_late:
+    title: {zh: 用到后来的标准, en: Uses the later standard}
+    expr: late * 2
+rules:
+  demo_pays:
+    title: {zh: 演示有金额, en: Demo pays something}
+    source: S2
+    when: demo.amount > 0
+  demo_tier_high:
+    title: {zh: 演示层级, en: Demo tier}
+    source: S2
+    when: demo.tier == "high"
+  later_rule:
+    title: {zh: 以后才生效, en: In force later}
+    source: S2
+    versions:
+      - effective: {from: 2030-01-01}
+        when: late > 0
+eligible: demo_pays and later_rule
+"""
+
+
+def other_engine(policy_dir: Callable[..., Path]) -> eligibility.Engine:
+    demo_text = DEMO.replace("{eligible}", "low_income").replace(
+        "{amount}", "(standard - per_capita) * count(household.members)") + 'tier: \'"high" if low_income else "low"\'\n'
+    return eligibility.load(policy_dir({"demo.yaml": demo_text, "other.yaml": OTHER}))
+
+
+def test_another_programs_amount_is_zero_when_it_is_not_eligible(policy_dir: Callable[..., Path]) -> None:
+    """`demo.amount` read by another program is the decided amount: 0 when demo is refused, never negative."""
+    engine = other_engine(policy_dir)
+    d = engine.decide(person("5000.00"), on=ON)
+    assert d.programs["demo"].eligible is False
+    assert d.value("other", "demo_pays") is False
+    assert d.value("demo", "amount") == Decimal("0.00")
+    assert engine.decide(person("400.00"), on=ON).value("other", "demo_pays") is True
+
+
+def test_reading_another_programs_tier_traces(policy_dir: Callable[..., Path]) -> None:
+    """A rule on another program's tier is traced with the tier's label."""
+    d = other_engine(policy_dir).decide(person("400.00"), on=ON)
+    steps = {s["name"]: s for s in d.to_json()["programs"]["other"]["steps"]}
+    assert steps["demo_tier_high"]["value"] is True
+
+
+def test_a_parameter_used_only_by_a_later_rule_does_not_block_earlier_decisions(
+        policy_dir: Callable[..., Path]) -> None:
+    """A rule not in force yet passes, and its parameter's missing value is never asked for."""
+    d = other_engine(policy_dir).decide(person("400.00"), on=ON)
+    assert d.programs["other"].eligible is True
+    steps = {s["name"]: s for s in d.to_json()["programs"]["other"]["steps"]}
+    assert steps["later_rule"]["outcome"] == "not_in_force"
+
+
+def test_a_value_needing_a_parameter_without_value_names_it(policy_dir: Callable[..., Path]) -> None:
+    """Asking for a value whose parameter has no value on the date is an EvaluationError naming the parameter."""
+    d = other_engine(policy_dir).decide(person("400.00"), on=ON)
+    with pytest.raises(EvaluationError) as info:
+        d.value("other", "needs_late")
+    assert "parameter 'late'" in str(info.value) and "2030-01-01" in str(info.value)
+    assert "internal error" not in str(info.value)
+
+
+def test_a_program_not_in_force_is_not_eligible(policy_dir: Callable[..., Path]) -> None:
+    """A program whose `eligible` has no version in force on the date is refused, traced as not in force."""
+    text = DEMO.replace("eligible: {eligible}", "eligible:\n  versions:\n    - effective: {from: 2030-01-01}\n"
+                        "      expr: low_income").replace("{amount}", "standard")
+    d = eligibility.load(policy_dir({"demo.yaml": text})).decide(person(), on=ON)
+    assert d.programs["demo"].eligible is False and d.programs["demo"].amount == Decimal("0.00")
+    steps = {s["name"]: s for s in d.to_json()["programs"]["demo"]["steps"]}
+    assert steps["eligible"]["outcome"] == "not_in_force"

@@ -79,7 +79,8 @@ def build() -> Any:
         from .runtime import bundled_policies
 
         root = policies or bundled_policies()
-        diags = check_policy(root, jurisdiction)
+        diags = sorted(check_policy(root, jurisdiction),
+                       key=lambda d: (d.span.path, d.span.line, d.span.col) if d.span else ("", 0, 0))
         errors = [d for d in diags if d.severity == "error" or strict]
         if fmt == "json":
             click.echo(json.dumps([d.to_json() for d in diags], ensure_ascii=False, indent=2))
@@ -93,9 +94,10 @@ def build() -> Any:
                 sources = dict(e.sources)
             for d in diags:
                 click.echo(d.render(sources) + "\n")
+            n_e = sum(1 for d in diags if d.severity == "error")
             n_w = sum(1 for d in diags if d.severity == "warning")
-            click.echo(f"{root.name}: {len(errors) if not strict else len([d for d in diags if d.severity == 'error'])}"
-                       f" error(s), {n_w} warning(s)")
+            rule = " (--strict: warnings count as errors)" if strict and n_w else ""
+            click.echo(f"{root.name}: {n_e} error(s), {n_w} warning(s){rule}")
         sys.exit(EXIT_FAIL if errors else EXIT_OK)
 
     @main.command()

@@ -147,6 +147,8 @@ class _Gen:
                 out.append(f"        T[{-(i + 1)}] = None")
             if d.kind == "rule":
                 out.append("        v = True")
+            elif d.kind == "output" and d.name == "eligible":
+                out.append("        v = False  # the program is not in force on this date")
             else:
                 out.append(f"        raise NotInForce({i})")
         if d.rounding is not None:
@@ -210,10 +212,19 @@ class _Gen:
                 var = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
                 return f"{var}[{node.ref[2]!r}]"
             if kind == "program":
-                return self.ref_def(node.ref[1], node.ref[2], traced)
+                ref = self.ref_def(node.ref[1], node.ref[2], traced)
+                if node.ref[2] == "amount":  # the decided amount: nothing unless eligible
+                    eligible = self.ref_def(node.ref[1], "eligible", traced)
+                    return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
+                return ref
             if kind == "recdef":
                 rec = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
-                return self.member_ref(self.def_index[(node.ref[4], node.ref[2])], rec, "i" + rec[1:], traced)
+                ref = self.member_ref(self.def_index[(node.ref[4], node.ref[2])], rec, "i" + rec[1:], traced)
+                target = self.cs.programs[node.ref[4]]
+                if node.ref[2] == "amount" and target.amount is not None and target.amount.each is not None:
+                    eligible = self.member_ref(self.def_index[(node.ref[4], "eligible")], rec, "i" + rec[1:], traced)
+                    return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
+                return ref
             if kind == "recprog":
                 raise CodegenError("a program read from a record must be followed by .eligible/.amount/.name")
             raise CodegenError(f"unexpected attribute reference {kind}")

@@ -36,6 +36,30 @@ class NotInForce(Exception):
         self.index = index
 
 
+class MissingParameter(Exception):
+    """A parameter with no value on the decision date was used."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _refuse(self: MissingValue, *args: object) -> Any:
+    raise MissingParameter(self.index)
+
+
+class MissingValue:
+    """Stands for a parameter with no value on the decision date; any use of it raises."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __neg__ = __abs__ = __bool__ = __hash__ = _refuse
+
+
 class EmptyAggregate(Exception):
     """min() or max() over an empty list."""
 

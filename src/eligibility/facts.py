@@ -52,6 +52,9 @@ def _money(spec: FieldSpec) -> Converter:
             d = Decimal(repr(v))
         elif isinstance(v, str):
             if not MONEY_RE.match(v):
+                if v.startswith("-"):
+                    probs.append(InputProblem(path, "range", f"must not be negative ({v})"))
+                    return None
                 if NUMBER_RE.match(v):
                     d = Decimal(v)  # a well-formed number with a problem the checks below name
                 else:

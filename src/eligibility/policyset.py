@@ -119,6 +119,11 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                                         "cite the registered source, or give this one another id",
                                         related=((other.span, "registered here"),)))
     programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
+    if not programs and layers and jurisdiction is not None and not any(d.severity == "error" for d in diags):
+        diags.append(Diagnostic(None, "no-programs",
+                                f"no program of this policy set applies in jurisdiction {jurisdiction}",
+                                "jurisdictions present: " + ", ".join(sorted({x.jurisdiction
+                                                                               for x in layers.values()}))))
     used |= registry_files
     errors = [d for d in diags if d.severity == "error"]
     if not facts or (errors and stop_on_errors):

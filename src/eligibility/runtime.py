@@ -17,7 +17,16 @@ from typing import Any
 import attrs
 
 from . import __version__
-from .compiler import CompiledPolicy, DateOrder, EmptyAggregate, NotInForce, U, compile_policy
+from .compiler import (
+    CompiledPolicy,
+    DateOrder,
+    EmptyAggregate,
+    MissingParameter,
+    MissingValue,
+    NotInForce,
+    U,
+    compile_policy,
+)
 from .errors import EligibilityError, EvaluationError, InputError, InputProblem
 from .facts import Validator
 from .model import ParamValue
@@ -31,13 +40,6 @@ ZERO = Decimal("0.00")
 #: The most generator iterations one decision may need (G-R: a budget, not a timer).
 MAX_WORK = 2_000_000
 CENT = Decimal("0.01")
-
-
-class _Missing:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
 
 
 def parse_date(on: object, what: str = "on") -> dt.date:
@@ -185,7 +187,7 @@ class Engine:
             p = self.model.programs[prog].parameters[name]
             i = bisect.bisect_right([v.start for v in p.values], on) - 1
             if i < 0:
-                values.append(_Missing(name))
+                values.append(MissingValue(len(values)))
                 used.append(None)
             else:
                 values.append(p.values[i].value)
@@ -228,7 +230,6 @@ class Engine:
         pv, used = self._params_on(day)
         warnings = self._checked.get((names, day))
         if warnings is None:
-            self._check_params(names, pv, day)
             warnings = self._warnings(names, day)
             if len(self._checked) < 4096:
                 self._checked[(names, day)] = warnings
@@ -261,6 +262,12 @@ class Engine:
         # A scratch copy: asking for a value never changes what the decision recorded.
         memo = [dict(v) if isinstance(v, dict) else v for v in decision._memo or [U] * self._size]
         d = self.compiled.checked.defs[key].definition
+        if name == "amount" and d.kind == "output" and d.each is None:
+            pd = decision.programs.get(program)
+            if pd is not None:
+                return pd.amount
+            if self._value(decision, program, "eligible") is not True:
+                return ZERO
         pv, _ = decision._params
         ns = self.compiled.namespace
         h, on, rec = decision._facts, decision.on, None
@@ -325,24 +332,16 @@ class Engine:
                               for p in bad])
         return names
 
-    def _check_params(self, names: tuple[str, ...], pv: list[Any], day: dt.date) -> None:
-        missing = []
-        for name in names:
-            for i in self._needs[name]:
-                if isinstance(pv[i], _Missing):
-                    (prog, pname), _ = self._params[i]
-                    p = self.model.programs[prog].parameters[pname]
-                    src = self.model.programs[prog].sources.get(p.source or "")
-                    cite = f"; source {p.source}: {src.document or src.title}" if src else ""
-                    if p.values:
-                        missing.append(f"parameter '{pname}' of {prog} has no value on {day} "
-                                       f"(its first value is from {p.values[0].start}; {p.file}{cite})")
-                    else:
-                        missing.append(f"parameter '{pname}' of {prog} has no known value ({p.file}{cite}); "
-                                       "a decision that needs it cannot be made until a value is added")
-        if missing:
-            first = next(n for n in names if any(isinstance(pv[i], _Missing) for i in self._needs[n]))
-            raise EvaluationError("; ".join(dict.fromkeys(missing)), program=first)
+    def _missing_message(self, i: int, day: dt.date) -> str:
+        (prog, pname), _ = self._params[i]
+        p = self.model.programs[prog].parameters[pname]
+        src = self.model.programs[prog].sources.get(p.source or "")
+        cite = f"; source {p.source}: {src.document or src.title}" if src else ""
+        if p.values:
+            return (f"parameter '{pname}' of {prog} has no value on {day} "
+                    f"(its first value is from {p.values[0].start}; {p.file}{cite})")
+        return (f"parameter '{pname}' of {prog} has no known value ({p.file}{cite}); "
+                "a decision that needs it cannot be made until a value is added")
 
     def _warnings(self, names: tuple[str, ...], day: dt.date) -> tuple[str, ...]:
         return tuple(w["message"]["en"] for w in self.warning_records(names, day))
@@ -380,6 +379,8 @@ class Engine:
             d = self.compiled.checked.defs[k].definition
             return EvaluationError(f"no version of '{k[1]}' is in force on {day}", program=k[0], rule=k[1],
                                    span=d.span)
+        if isinstance(exc, MissingParameter):
+            return EvaluationError(self._missing_message(exc.index, day), program=prog, rule=rule, span=span)
         if isinstance(exc, NegativeAmount):
             prog_n = exc.program
             amount_def = self.model.programs[prog_n].amount if prog_n in self.model.programs else None

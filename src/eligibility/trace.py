@@ -140,7 +140,8 @@ class _Builder:
                 if node.ref[2] in other.definitions:
                     return _label(other.definitions[node.ref[2]].title)
                 t = other.title
-                word = {"eligible": ("符合条件", "eligible"), "amount": ("金额", "amount")}[node.ref[2]]
+                word = {"eligible": ("符合条件", "eligible"), "amount": ("金额", "amount"),
+                        "tier": ("层级", "tier")}[node.ref[2]]
                 return {"zh": f"{t.zh}{word[0]}", "en": f"{t.en}: {word[1]}"}
         return None
 
