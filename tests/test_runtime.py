@@ -560,8 +560,9 @@ eligible: demo_pays and later_rule
 
 
 def other_engine(policy_dir: Callable[..., Path]) -> eligibility.Engine:
+    tier = 'tier: \'"high" if low_income else "low"\'\n'
     demo_text = DEMO.replace("{eligible}", "low_income").replace(
-        "{amount}", "(standard - per_capita) * count(household.members)") + 'tier: \'"high" if low_income else "low"\'\n'
+        "{amount}", "(standard - per_capita) * count(household.members)") + tier
     return eligibility.load(policy_dir({"demo.yaml": demo_text, "other.yaml": OTHER}))
 
 
