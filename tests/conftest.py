@@ -57,13 +57,7 @@ household:
         type: enum
         label: {zh: 性别, en: Sex}
         values: {male: {zh: 男, en: male}, female: {zh: 女, en: female}}
-      disability_grade:
-        type: integer
-        min: 0
-        max: 4
-        required: false
-        default: 0
-        label: {zh: 残疾等级, en: Disability grade}
+      disability_grade: {type: integer, min: 0, max: 4, required: false, default: 0, label: {zh: 残疾等级, en: Disability grade}}
 """
 
 
