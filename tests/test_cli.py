@@ -180,11 +180,14 @@ def test_decide_bad_household_text_exits_1_with_paths() -> None:
 
 def test_decide_before_the_first_standard_exits_1() -> None:
     """A date with no standard in force exits 1 with an evaluation error naming the parameter."""
-    res = run("decide", str(EXAMPLE), "--on", "2018-01-01")
+    res = run("decide", str(EXAMPLE), "--on", "2018-01-01", "--program", "dibao")
     assert res.exit_code == 1
     out = json.loads(res.stdout)
-    assert out["error"] == "evaluation"
-    assert "'standard'" in out["message"]
+    assert out["programs"]["dibao"]["eligible"] is None
+    assert "'standard'" in out["programs"]["dibao"]["error"]
+    strict = run("decide", str(EXAMPLE), "--on", "2018-01-01", "--strict")
+    assert strict.exit_code == 1
+    assert json.loads(strict.stdout)["error"] == "evaluation"
 
 
 def test_decide_unreadable_file_exits_2(tmp_path: Path) -> None:

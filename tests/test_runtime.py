@@ -320,7 +320,7 @@ def test_policy_hash_changes_when_a_policy_file_changes(policy_dir: Callable[...
 def test_date_before_the_first_value_names_the_parameter(engine: eligibility.Engine) -> None:
     """On 2018-01-01 no dibao standard is known: EvaluationError naming `standard` and its first date."""
     with pytest.raises(EvaluationError) as info:
-        engine.decide(family(), on="2018-01-01")
+        engine.decide(family(), on="2018-01-01", programs=["dibao"], strict=True)
     err = info.value
     assert err.program == "dibao"
     assert "'standard'" in str(err)
@@ -330,7 +330,7 @@ def test_date_before_the_first_value_names_the_parameter(engine: eligibility.Eng
 def test_date_before_first_value_in_a_small_policy(policy_dir: Callable[..., Path]) -> None:
     """A parameter with no value yet on the decision date is an EvaluationError, never a default."""
     with pytest.raises(EvaluationError) as info:
-        demo(policy_dir).decide(person(), on="2019-12-31")
+        demo(policy_dir).decide(person(), on="2019-12-31", strict=True)
     assert "'standard'" in str(info.value)
     assert "2020-01-01" in str(info.value)
 
@@ -358,7 +358,7 @@ def test_division_by_zero_names_program_and_rule(policy_dir: Callable[..., Path]
     """A rule dividing by a zero parameter raises EvaluationError naming demo.broken and its position."""
     engine = demo(policy_dir, eligible="broken")
     with pytest.raises(EvaluationError) as info:
-        engine.decide(person(), on=ON)
+        engine.decide(person(), on=ON, strict=True)
     err = info.value
     assert (err.program, err.rule) == ("demo", "broken")
     assert not isinstance(err, ZeroDivisionError | decimal.DecimalException)
@@ -379,7 +379,7 @@ def test_division_by_zero_in_a_generator_names_the_member(policy_dir: Callable[.
     household = person(disability_grade=2)
     household["members"].append({"id": "b", "birth_date": "1990-01-01", "sex": "female"})
     with pytest.raises(EvaluationError) as info:
-        engine.decide(household, on=ON)
+        engine.decide(household, on=ON, strict=True)
     assert info.value.rule == "share_test"
     assert info.value.path == "members[1].disability_grade"
 
@@ -388,7 +388,7 @@ def test_zero_divided_by_zero_is_an_evaluation_error(policy_dir: Callable[..., P
     """0 / 0 (decimal DivisionUndefined) is reported like any division by zero."""
     engine = demo(policy_dir, eligible="broken")
     with pytest.raises(EvaluationError) as info:
-        engine.decide(person("0.00"), on=ON)
+        engine.decide(person("0.00"), on=ON, strict=True)
     assert info.value.rule == "broken"
     assert not isinstance(info.value, ZeroDivisionError | decimal.DecimalException)
 
@@ -404,9 +404,8 @@ def test_division_by_zero_in_value_is_an_evaluation_error(policy_dir: Callable[.
 def test_min_over_an_empty_generator_is_an_evaluation_error(policy_dir: Callable[..., Path]) -> None:
     """min() over no disabled members raises EvaluationError naming the computed value."""
     engine = demo(policy_dir, eligible="low_income and graded")
-    with pytest.raises(EvaluationError) as info:
-        engine.decide(person(), on=ON)
-    err = info.value
+    err = engine.decide(person(), on=ON).programs["demo"].error
+    assert err is not None
     assert (err.program, err.rule) == ("demo", "lowest_grade")
     assert "min(" in str(err)
     assert not isinstance(err, ValueError)
@@ -426,7 +425,7 @@ def test_and_short_circuits_the_second_rule(policy_dir: Callable[..., Path]) -> 
     assert steps["broken"]["outcome"] == "error" and "division by zero" in steps["broken"]["error"]
     assert steps["eligible"]["not_evaluated"] == ["broken"]
     with pytest.raises(EvaluationError):
-        engine.decide(person("400.00"), on=ON)
+        engine.decide(person("400.00"), on=ON, strict=True)
 
 
 def test_or_short_circuits_the_second_rule(policy_dir: Callable[..., Path]) -> None:
@@ -609,3 +608,15 @@ def test_a_program_not_in_force_is_not_eligible(policy_dir: Callable[..., Path])
     assert d.programs["demo"].eligible is False and d.programs["demo"].amount == Decimal("0.00")
     steps = {s["name"]: s for s in d.to_json()["programs"]["demo"]["steps"]}
     assert steps["eligible"]["outcome"] == "not_in_force"
+
+
+def test_a_program_that_cannot_be_decided_does_not_stop_the_others(policy_dir: Callable[..., Path]) -> None:
+    """One program's evaluation error is recorded on it; the other programs are still decided."""
+    engine = demo(policy_dir, eligible="low_income and broken")
+    d = engine.decide(person("400.00"), on=ON)
+    demo_decision = d.programs["demo"]
+    assert demo_decision.eligible is None and demo_decision.amount is None
+    assert demo_decision.error is not None and demo_decision.error.rule == "broken"
+    assert d.errors == {"demo": demo_decision.error}
+    assert "division by zero" in d.to_json()["programs"]["demo"]["error"]
+    assert "cannot be decided" in d.explain(lang="en")

@@ -133,13 +133,14 @@ def build() -> Any:
     @click.option("--format", "fmt", type=click.Choice(["json", "text", "markdown"]), default="json",
                   show_default=True)
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+    @click.option("--strict", is_flag=True, help="Stop at the first program that cannot be decided.")
     def decide(household: str, on: str, policies: Path | None, jurisdiction: str | None,
-               programs: tuple[str, ...], fmt: str, lang: str) -> None:
+               programs: tuple[str, ...], fmt: str, lang: str, strict: bool) -> None:
         """Decide a household given as JSON (a file, or - for standard input)."""
         engine = _load(policies, jurisdiction)
         data = _read_household(household)
         try:
-            decision = engine.decide(data, on, programs or None)
+            decision = engine.decide(data, on, programs or None, strict=strict)
         except InputError as e:
             if fmt == "json":
                 click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
@@ -157,6 +158,8 @@ def build() -> Any:
             click.echo(json.dumps(decision.to_json(), ensure_ascii=False, indent=2, default=_json_default))
         else:
             click.echo(decision.explain(lang=lang, fmt=fmt), nl=False)
+        if decision.errors:
+            sys.exit(EXIT_FAIL)
 
     @main.command()
     @click.argument("household", default="-")
@@ -171,7 +174,7 @@ def build() -> Any:
                 programs: tuple[str, ...], lang: str, markdown: bool) -> None:
         """Explain the decision for a household in Chinese or English."""
         ctx.invoke(decide, household=household, on=on, policies=policies, jurisdiction=jurisdiction,
-                   programs=programs, fmt="markdown" if markdown else "text", lang=lang)
+                   programs=programs, fmt="markdown" if markdown else "text", lang=lang, strict=False)
 
     @main.command(name="compile")
     @_policy_arg()

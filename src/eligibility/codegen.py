@@ -24,6 +24,7 @@ class NodeInfo:
     version: int
     depth: int  # generator nesting depth: 0 outside generators
     loop_lists: tuple[str, ...]  # the list field each enclosing loop iterates
+    loop_vars: tuple[str, ...] = ()  # the policy's name of each enclosing loop's record
 
 
 @attrs.frozen
@@ -168,7 +169,7 @@ class _Gen:
             return src
         nid = len(self.nodes)
         self.nodes[nid] = NodeInfo(node, (cd.program, cd.definition.name), vi, depth,
-                                   tuple(lst for _, _, lst in loops))
+                                   tuple(lst for _, _, lst in loops), tuple(var for var, _, _ in loops))
         self.node_ids[id(node)] = nid
         if depth == 0:
             return f"r(T, {nid}, {src})"

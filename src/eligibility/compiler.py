@@ -133,6 +133,10 @@ def _max_of(items: Any, text: str) -> Any:
 
 def _quant(mode: str) -> Any:
     def q(x: Decimal, step: Decimal) -> Decimal:
+        if step.__class__ is not Decimal:
+            step = Decimal(step)
+        if x.__class__ is not Decimal:
+            x = Decimal(x)
         if step.as_tuple().digits == (1,):  # 0.01, 1, 10: quantize directly
             exp = step.as_tuple().exponent
             if isinstance(exp, int) and exp <= 0:

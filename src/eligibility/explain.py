@@ -20,7 +20,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_needed": "（对结果不是必需的）", "tier": "层级", "sep": "：", "lp": "（", "rp": "）",
         "comma": "，", "list": "、", "since": "起", "rounded": "四舍五入到", "rounded_up": "向上取整到",
         "rounded_down": "向下取整到", "amount_rule": "金额计算", "per_record": "逐人",
-        "true": "是", "false": "否", "from": "自",
+        "true": "是", "false": "否", "from": "自", "undecided": "无法决定",
     },
     "en": {
         "eligible": "eligible", "not_eligible": "not eligible", "amount": "monthly amount", "yuan": "yuan",
@@ -33,7 +33,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_needed": " (not needed for the outcome)", "tier": "tier", "sep": ": ", "lp": " (", "rp": ")",
         "comma": ", ", "list": ", ", "since": "", "rounded": "rounded half up to", "rounded_up": "rounded up to",
         "rounded_down": "rounded down to", "amount_rule": "How the amount is computed", "per_record": "per member",
-        "true": "yes", "false": "no", "from": "from",
+        "true": "yes", "false": "no", "from": "from", "undecided": "cannot be decided",
     },
 }
 #: How a comparison reads when it holds, and when it does not.
@@ -88,7 +88,7 @@ def _side(side: dict[str, Any], lang: str) -> str:
     name = _title(label, lang, side["expression"]) if label else side["expression"]
     if isinstance(value, list):
         return f"({shown})"
-    if name in (shown, str(value)):
+    if name in (shown, str(value)) or name.strip("\"'") == str(value):
         return shown
     return f"{name} {shown}"
 
@@ -242,6 +242,8 @@ def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
     for name, prog in trace["programs"].items():
         title = _title(prog.get("title"), lang, name)
         verdict = w["eligible"] if prog["eligible"] else w["not_eligible"]
+        if prog.get("error"):
+            verdict = f"{w['undecided']}{w['sep']}{prog['error']}"
         head = f"{title}{w['lp']}{name}{w['rp']}{w['sep']}{verdict}"
         if prog.get("amount") is not None and prog["eligible"]:
             head += f"{w['comma']}{w['amount']} {_num(prog['amount'])} {w['yuan']}"

@@ -77,11 +77,12 @@ class ProgramDecision:
     """
 
     program: str
-    eligible: bool
+    eligible: bool | None  # None when the program could not be decided: see `error`
     amount: Decimal | None
     title: dict[str, str]
     members: tuple[RecordDecision, ...] | None = None
     tier: str | None = None
+    error: EvaluationError | None = None
 
 
 @attrs.frozen(eq=False)
@@ -99,6 +100,11 @@ class Decision:
     _memo: list[Any] | None = attrs.field(repr=False)
     _recorded: dict[int, Any] | None = attrs.field(repr=False)
     _params: tuple[list[Any], list[ParamValue | None]] = attrs.field(repr=False)
+
+    @property
+    def errors(self) -> dict[str, EvaluationError]:
+        """The programs that could not be decided, with why (empty when all were)."""
+        return {name: p.error for name, p in self.programs.items() if p.error is not None}
 
     @property
     def traced(self) -> bool:
@@ -198,7 +204,7 @@ class Engine:
         return result
 
     def decide(self, household: Mapping[str, Any], on: object, programs: Iterable[str] | None = None,
-               *, trace: bool = True) -> Decision:
+               *, trace: bool = True, strict: bool = False) -> Decision:
         """Decide every program (or those named) for a household on a date.
 
         Args:
@@ -207,13 +213,16 @@ class Engine:
             programs: program names to decide; all by default. Programs they depend on are
                 evaluated as needed.
             trace: record the trace needed by `to_json()` and `explain()`; False is faster.
+            strict: raise the first program's EvaluationError instead of recording it in
+                that program's `error` (and `Decision.errors`) while deciding the others.
 
         Returns:
             A Decision.
 
         Raises:
             InputError: the household or date is invalid; every problem is listed.
-            EvaluationError: a rule cannot be evaluated for this household on this date.
+            EvaluationError: with strict=True, a rule cannot be evaluated for this household on
+                this date (otherwise the program's `error` holds it).
         """
         day = on if on.__class__ is dt.date else parse_date(on)
         names = self.programs if programs is None else self._check_programs(programs)
@@ -222,10 +231,10 @@ class Engine:
             records: Any = h
             if sum(len(records[n]) for n in self._list_fields) > self._small:
                 self._check_work(records)
-            return self._run(h, defaulted, day, names, trace)
+            return self._run(h, defaulted, day, names, trace, strict)
 
     def _run(self, h: dict[str, Any], defaulted: Sequence[str], day: dt.date, names: tuple[str, ...],
-             trace: bool) -> Decision:
+             trace: bool, strict: bool = False) -> Decision:
         """Evaluate validated facts; the caller has entered the engine's decimal context."""
         pv, used = self._params_on(day)
         warnings = self._checked.get((names, day))
@@ -236,21 +245,20 @@ class Engine:
         memo: list[Any] = [U] * self._size
         recorded: dict[int, Any] | None = {} if trace else None
         out: dict[str, ProgramDecision] = {}
-        try:
-            for name in names:
+        for name in names:
+            try:
                 if recorded is None:
                     result = self._untraced[name](h, pv, memo, day)
                 else:
                     result = self._traced[name](h, pv, memo, day, recorded)
-                try:
-                    out[name] = self._program_decision(name, h, result)
-                except NegativeAmount as neg:
-                    neg.program = name
-                    raise
-        except EligibilityError:
-            raise
-        except Exception as exc:  # generated code failed: name the rule, never leak the raw error
-            raise self._evaluation_error(exc, day, h) from None
+                out[name] = self._program_decision(name, h, result)
+            except Exception as exc:  # generated code failed: name the rule, never leak the raw error
+                if isinstance(exc, NegativeAmount):
+                    exc.program = name
+                error = exc if isinstance(exc, EvaluationError) else self._evaluation_error(exc, day, h, name)
+                if strict:
+                    raise error from None
+                out[name] = ProgramDecision(name, None, None, self._titles[name], error=error)
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
                         recorded, (pv, used))
 
@@ -280,6 +288,8 @@ class Engine:
                             v = ns["pm"](memo, k, ns[f"d{k}"], h, pv, on, x)
                         else:
                             v = ns["tpm"](memo, k, ns[f"t{k}"], h, pv, on, rec, x, i)
+                        if v.__class__ is MissingValue:
+                            raise MissingParameter(v.index)
                         out[x.get("id", i)] = v
                     return out
                 if memo[k] is U:
@@ -290,8 +300,11 @@ class Engine:
         except EligibilityError:
             raise
         except Exception as exc:
-            raise self._evaluation_error(exc, decision.on, h) from None
-        return memo[k]
+            raise self._evaluation_error(exc, decision.on, h, program) from None
+        value = memo[k]
+        if value.__class__ is MissingValue:
+            raise self._evaluation_error(MissingParameter(value.index), decision.on, h, program)
+        return value
 
     def _program_decision(self, name: str, h: dict[str, Any], result: Any) -> ProgramDecision:
         prog = self.model.programs[name]
@@ -367,10 +380,11 @@ class Engine:
                         }}
         return list(out.values())
 
-    def _evaluation_error(self, exc: BaseException, day: dt.date, h: dict[str, Any]) -> EvaluationError:
+    def _evaluation_error(self, exc: BaseException, day: dt.date, h: dict[str, Any],
+                          program: str | None = None) -> EvaluationError:
         key = self._failing_def(exc.__traceback__)
         path = self._failing_record(exc.__traceback__, h)
-        prog, rule = key if key else (None, None)
+        prog, rule = key if key else (program, None)
         span = None
         if key is not None:
             span = self.compiled.checked.defs[key].definition.span
@@ -455,6 +469,8 @@ class Engine:
 
 
 def _money(a: Any) -> Decimal:
+    if a.__class__ is MissingValue:
+        raise MissingParameter(a.index)
     v = Decimal(a).quantize(CENT, rounding=decimal.ROUND_HALF_UP, context=ENGINE_CONTEXT)
     if v < 0:
         raise NegativeAmount(v)

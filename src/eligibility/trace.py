@@ -34,6 +34,8 @@ def encode(value: Any, type_: str = "?") -> Any:
         return value.isoformat()
     if isinstance(value, list):
         return {"count": len(value)}
+    if value.__class__.__name__ == "MissingValue":
+        return None
     if isinstance(value, frozenset):
         return sorted((encode(v) for v in value), key=str)
     return repr(value)
@@ -145,9 +147,16 @@ class _Builder:
                 return {"zh": f"{t.zh}{word[0]}", "en": f"{t.en}: {word[1]}"}
         return None
 
+    def record_path(self, info: Any, var: str, idx: tuple[int, ...]) -> str:
+        """Return the path of the record a loop variable names: household.<list>[i]."""
+        if var in info.loop_vars:
+            k = len(info.loop_vars) - 1 - info.loop_vars[::-1].index(var)
+            return f"household.{info.loop_lists[k]}[{idx[k]}]"
+        return self.item_path(info.loop_lists, idx)
+
     def item_path(self, lists: tuple[str, ...], idx: tuple[int, ...]) -> str:
-        return ".".join(f"household.{lst}[{i}]" if n == 0 else f"{lst}[{i}]"
-                        for n, (lst, i) in enumerate(zip(lists, idx, strict=False)))
+        """The records of the enclosing loops: household.members[0], household.obligors[1]."""
+        return ", ".join(f"household.{lst}[{i}]" for lst, i in zip(lists, idx, strict=False))
 
     def item_label(self, lists: tuple[str, ...], idx: tuple[int, ...]) -> str:
         parts = []
@@ -202,7 +211,7 @@ class _Builder:
                     seen.add(item_key)
                     out.append({"kind": d.kind if d.kind != "output" else "program",
                                 "name": def_name if prog_name == program.name else f"{prog_name}.{def_name}",
-                                "path": self.item_path(info.loop_lists, idx), "title": self.label_of(node, program),
+                                "path": self.record_path(info, node.ref[1], idx), "title": self.label_of(node, program),
                                 "value": encode(v, node.type)})
                 continue
             elif isinstance(node, Attr) and node.ref and node.ref[0] == "field" and info.depth > 0:
@@ -211,7 +220,7 @@ class _Builder:
                     if fact_key in seen:
                         continue
                     seen.add(fact_key)
-                    path = self.item_path(info.loop_lists, idx) + "." + node.ref[2]
+                    path = self.record_path(info, node.ref[1], idx) + "." + node.ref[2]
                     out.append({"kind": "fact", "path": path, "title": self.label_of(node, program),
                                 "value": encode(v, node.type), "value_label": self.enum_label(node, v),
                                 "defaulted": path[len("household."):] in self.defaulted})
@@ -272,8 +281,13 @@ class _Builder:
                 pairs.append({"op": op, "left": {"expression": items[i].text},
                               "right": {"expression": items[i + 1].text}, "evaluated": False})
                 continue
-            pair: dict[str, Any] = {"op": op, "left": self.side(items[i], program, lv),
-                                    "right": self.side(items[i + 1], program, rv), "evaluated": True,
+            left, right = self.side(items[i], program, lv), self.side(items[i + 1], program, rv)
+            # A string literal compared with an enum field reads as that value's label.
+            for lit, other, side in ((items[i], items[i + 1], left), (items[i + 1], items[i], right)):
+                if isinstance(lit, Const) and isinstance(lit.value, str):
+                    side["value_label"] = self.enum_label(other, lit.value)
+                    side["label"] = None
+            pair: dict[str, Any] = {"op": op, "left": left, "right": right, "evaluated": True,
                                     "result": _compare(op, lv, rv)}
             if isinstance(lv, Decimal | int) and isinstance(rv, Decimal | int) and not isinstance(lv, bool) \
                     and not isinstance(rv, bool):
@@ -370,6 +384,7 @@ class _Builder:
             "title": _label(prog.title), "eligible": pd.eligible,
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
             "tier": pd.tier,
+            "error": str(pd.error) if pd.error is not None else None,
             "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
                          "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier}
                         for r in pd.members] if pd.members is not None else None,
