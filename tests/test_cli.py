@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 from eligibility.cli import build
 
 ROOT = Path(__file__).parent.parent
-POLICIES = ROOT / "policies"
+BUNDLED = ROOT / "policies"
+POLICIES = Path(__file__).parent / "fixtures" / "dibao"
 EXAMPLE = ROOT / "examples" / "huadu-family.json"
 ON = "2024-09-01"
 
@@ -37,8 +38,11 @@ eligible: low_income
 
 
 def run(*args: str, stdin: str | None = None) -> Result:
-    """Invoke the command line in-process."""
-    return CliRunner().invoke(build(), list(args), input=stdin, catch_exceptions=False)
+    """Invoke the command line in-process (decide and explain use the frozen dibao policies)."""
+    argv = list(args)
+    if argv and argv[0] in ("decide", "explain") and "--policies" not in argv and "-p" not in argv:
+        argv += ["--policies", str(POLICIES)]
+    return CliRunner().invoke(build(), argv, input=stdin, catch_exceptions=False)
 
 
 def bad_household() -> str:
@@ -54,7 +58,7 @@ def bad_household() -> str:
 
 def test_check_bundled_policies_exits_0() -> None:
     """`eligibility check policies` finds no problem in the bundled policies."""
-    res = run("check", str(POLICIES))
+    res = run("check", str(BUNDLED))
     assert res.exit_code == 0, res.output
     assert "0 error(s)" in res.stdout
 
