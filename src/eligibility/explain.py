@@ -20,7 +20,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_needed": "（对结果不是必需的）", "tier": "层级", "sep": "：", "lp": "（", "rp": "）",
         "comma": "，", "list": "、", "since": "起", "rounded": "四舍五入到", "rounded_up": "向上取整到",
         "rounded_down": "向下取整到", "amount_rule": "金额计算", "per_record": "逐人",
-        "true": "是", "false": "否", "from": "自", "undecided": "无法决定",
+        "true": "是", "false": "否", "from": "自", "undecided": "无法决定", "overview": "概览",
     },
     "en": {
         "eligible": "eligible", "not_eligible": "not eligible", "amount": "monthly amount", "yuan": "yuan",
@@ -33,7 +33,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_needed": " (not needed for the outcome)", "tier": "tier", "sep": ": ", "lp": " (", "rp": ")",
         "comma": ", ", "list": ", ", "since": "", "rounded": "rounded half up to", "rounded_up": "rounded up to",
         "rounded_down": "rounded down to", "amount_rule": "How the amount is computed", "per_record": "per member",
-        "true": "yes", "false": "no", "from": "from", "undecided": "cannot be decided",
+        "true": "yes", "false": "no", "from": "from", "undecided": "cannot be decided", "overview": "Overview",
     },
 }
 #: How a comparison reads when it holds, and when it does not.
@@ -230,15 +230,45 @@ def _groups(prog: dict[str, Any], lang: str) -> list[tuple[str, list[dict[str, A
     return [(w["decisive"], decisive), (w["also_failing"], also), (w["other"], rest), (w["values"], computed)]
 
 
+def _summary_line(name: str, prog: dict[str, Any], lang: str) -> str:
+    w = WORDS[lang]
+    title = _title(prog.get("title"), lang, name)
+    if prog.get("error"):
+        return f"! {title} [{name}]{w['sep']}{w['undecided']}"
+    mark = MARK["eligible" if prog["eligible"] else "not_eligible"]
+    text = f"{mark} {title} [{name}]{w['sep']}{w['eligible'] if prog['eligible'] else w['not_eligible']}"
+    if prog["eligible"] and prog.get("amount") not in (None, "0.00"):
+        text += f"{w['comma']}{_num(prog['amount'])} {w['yuan']}"
+    members = prog.get("members") or []
+    tiers = [m["tier"] for m in members if m.get("tier") and m["eligible"]]
+    if tiers:
+        text += f"{w['comma']}{w['tier']} " + w["list"].join(tiers)
+    elif prog.get("tier"):
+        text += f"{w['comma']}{w['tier']} {prog['tier']}"
+    elif members and prog["eligible"]:
+        who = [str(m.get("id") or m["index"]) for m in members if m["eligible"]]
+        text += f"{w['comma']}" + w["list"].join(who)
+    return text
+
+
 def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
-    """Render the JSON trace of a decision as text (`fmt="text"`) or Markdown (`fmt="markdown"`)."""
+    """Render the JSON trace of a decision as text (`fmt="text"`), Markdown (`"markdown"`) or HTML (`"html"`)."""
     if lang not in WORDS:
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if fmt == "html":
+        from .html import render_html
+
+        return render_html(trace, lang)
     if fmt not in ("text", "markdown"):
-        raise ValueError(f"fmt must be 'text' or 'markdown', not {fmt!r}")
+        raise ValueError(f"fmt must be 'text', 'markdown' or 'html', not {fmt!r}")
     w = WORDS[lang]
     md = fmt == "markdown"
     out: list[str] = []
+    if len(trace["programs"]) > 1:
+        out.append(("## " if md else "") + f"{w['overview']}{w['lp']}{w['date']} {trace['decided_for']}{w['rp']}")
+        for name, prog in trace["programs"].items():
+            out.append(("- " if md else "  ") + _summary_line(name, prog, lang))
+        out.append("")
     for name, prog in trace["programs"].items():
         title = _title(prog.get("title"), lang, name)
         verdict = w["eligible"] if prog["eligible"] else w["not_eligible"]
