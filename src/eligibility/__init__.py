@@ -11,6 +11,7 @@ from .errors import (
                      PolicyError,
                      PolicyTestFailure,
 )
+from .record import dumps_record, make_record, replay, verify_record
 from .runtime import Decision, Engine, ProgramDecision, RecordDecision, load
 
 __all__ = [
@@ -26,5 +27,9 @@ __all__ = [
     "ProgramDecision",
     "RecordDecision",
     "__version__",
+    "dumps_record",
     "load",
+    "make_record",
+    "replay",
+    "verify_record",
 ]

@@ -53,6 +53,35 @@ def _load(policies: Path | None, jurisdiction: str | None) -> Any:
         sys.exit(EXIT_FAIL)
 
 
+def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: float | None, mutate: bool,
+             fmt: str, out: dict[str, Any]) -> bool:
+    """Run rule coverage and the mutation check for `test`; return True if coverage is below the bar."""
+    cases = [c for c in engine.model.tests if not name_filter or name_filter in c.name]
+    low = False
+    if coverage:
+        from .coverage import measure
+
+        report = measure(engine, cases)
+        low = fail_under is not None and report.percent < fail_under
+        out["coverage"] = report.to_json()
+        if fmt == "text":
+            click.echo("\n" + report.render(), nl=False)
+            if low:
+                click.echo(f"rule coverage {report.percent:.1f}% is below --fail-under {fail_under:g}%")
+    if mutate:
+        from .mutate import run_mutants
+
+        def progress(done: int, total: int, killed: int) -> None:
+            if done == total or done % max(1, total // 20) == 0:
+                click.echo(f"mutants: {done}/{total}, {killed} killed", err=True)
+
+        mutation = run_mutants(engine, cases, progress)
+        out["mutation"] = mutation.to_json()
+        if fmt == "text":
+            click.echo("\n" + mutation.render(), nl=False)
+    return low
+
+
 def build() -> Any:
     """Build the click command group."""
 
@@ -105,23 +134,37 @@ def build() -> Any:
     @jur
     @click.option("-k", "name_filter", metavar="TEXT", help="Run only cases whose name contains TEXT.")
     @click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary only.")
-    def test(policies: Path | None, jurisdiction: str | None, name_filter: str | None, quiet: bool) -> None:
-        """Run the YAML test cases of a policy folder."""
+    @click.option("--coverage", is_flag=True, help="Also report which rules the cases make decisive both ways.")
+    @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PCT", default=None,
+                  help="Exit 1 if fewer than PCT% of the rules are decisive both ways (implies --coverage).")
+    @click.option("--mutate", is_flag=True, help="Also run the mutation check and list the surviving mutants.")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    def test(policies: Path | None, jurisdiction: str | None, name_filter: str | None, quiet: bool,
+             coverage: bool, fail_under: float | None, mutate: bool, fmt: str) -> None:
+        """Run the YAML test cases of a policy folder (and rule coverage, the mutation check)."""
         from .testing import run_tests
 
         engine = _load(policies, jurisdiction)
         passed = failed = 0
+        failures = []
         for r in run_tests(engine, name_filter):
             if r.passed:
                 passed += 1
-                if not quiet:
+                if not quiet and fmt == "text":
                     click.echo(f"PASS {r.where}: {r.case.name}")
             else:
                 failed += 1
-                click.echo(f"FAIL {r.where}: {r.case.name}")
-                click.echo("  " + r.message.replace("\n", "\n  "))
-        click.echo(f"{passed} passed, {failed} failed")
-        sys.exit(EXIT_FAIL if failed or not passed else EXIT_OK)
+                failures.append({"name": r.case.name, "where": r.where, "message": r.message})
+                if fmt == "text":
+                    click.echo(f"FAIL {r.where}: {r.case.name}")
+                    click.echo("  " + r.message.replace("\n", "\n  "))
+        if fmt == "text":
+            click.echo(f"{passed} passed, {failed} failed")
+        out: dict[str, Any] = {"passed": passed, "failed": failures}
+        low = _quality(engine, name_filter, coverage or fail_under is not None, fail_under, mutate, fmt, out)
+        if fmt == "json":
+            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        sys.exit(EXIT_FAIL if failed or not passed or low else EXIT_OK)
 
     @main.command()
     @click.argument("household", default="-")
@@ -130,12 +173,14 @@ def build() -> Any:
                   help="Policy folder (default: the bundled policies).")
     @jur
     @click.option("--program", "programs", multiple=True, help="Decide only this program (repeatable).")
-    @click.option("--format", "fmt", type=click.Choice(["json", "text", "markdown"]), default="json",
+    @click.option("--format", "fmt", type=click.Choice(["json", "text", "markdown", "html"]), default="json",
                   show_default=True)
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
     @click.option("--strict", is_flag=True, help="Stop at the first program that cannot be decided.")
+    @click.option("--record", "record_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  metavar="OUT.json", help="Also write the decision record (input, decision, hashes) to OUT.json.")
     def decide(household: str, on: str, policies: Path | None, jurisdiction: str | None,
-               programs: tuple[str, ...], fmt: str, lang: str, strict: bool) -> None:
+               programs: tuple[str, ...], fmt: str, lang: str, strict: bool, record_out: Path | None = None) -> None:
         """Decide a household given as JSON (a file, or - for standard input)."""
         engine = _load(policies, jurisdiction)
         data = _read_household(household)
@@ -154,6 +199,8 @@ def build() -> Any:
             else:
                 click.echo(str(e), err=True)
             sys.exit(EXIT_FAIL)
+        if record_out is not None:
+            _write_record(decision, data, record_out)
         if fmt == "json":
             click.echo(json.dumps(decision.to_json(), ensure_ascii=False, indent=2, default=_json_default))
         else:
@@ -169,12 +216,16 @@ def build() -> Any:
     @click.option("--program", "programs", multiple=True)
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
     @click.option("--markdown", is_flag=True, help="Markdown instead of plain text.")
+    @click.option("--html", is_flag=True, help="One printable HTML page instead of plain text.")
     @click.pass_context
     def explain(ctx: Any, household: str, on: str, policies: Path | None, jurisdiction: str | None,
-                programs: tuple[str, ...], lang: str, markdown: bool) -> None:
+                programs: tuple[str, ...], lang: str, markdown: bool, html: bool = False) -> None:
         """Explain the decision for a household in Chinese or English."""
+        if markdown and html:
+            raise click.UsageError("--markdown and --html cannot be used together")
         ctx.invoke(decide, household=household, on=on, policies=policies, jurisdiction=jurisdiction,
-                   programs=programs, fmt="markdown" if markdown else "text", lang=lang, strict=False)
+                   programs=programs, fmt="html" if html else "markdown" if markdown else "text", lang=lang,
+                   strict=False)
 
     @main.command(name="compile")
     @_policy_arg()
@@ -210,7 +261,159 @@ def build() -> Any:
         for path in write_book(engine, out):
             click.echo(f"wrote {path}")
 
+    _add_audit_commands(main, jur)
     return main
+
+
+def _write_record(decision: Any, household: Any, out: Path) -> None:
+    """Write the canonical decision record of `decide --record`."""
+    from .record import dumps_record, make_record
+
+    try:
+        text = dumps_record(make_record(decision, household))
+    except InputError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_FAIL)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise click.UsageError(f"cannot write {out}: {e.strerror}") from None
+
+
+def _read_record(path: Path) -> tuple[Any, list[str]]:
+    """Read a record file; return it and its problems (a usage error if it is not readable JSON)."""
+    from .record import loads_record, verify_record
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise click.UsageError(f"{path} is not UTF-8 text") from None
+    try:
+        data = loads_record(text)
+    except InputError as e:
+        if e.kind != "duplicate":
+            raise click.UsageError(f"{path}: {e.problems[0].message}") from None
+        return None, [e.problems[0].message]
+    return data, verify_record(data)
+
+
+def _add_audit_commands(main: Any, jur: Any) -> None:
+    """Add `verify`, `replay` and `diff`: the auditor's commands."""
+
+    @main.command()
+    @click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--explain", "fmt", type=click.Choice(["text", "markdown", "html"]), default=None,
+                  help="Print the recorded decision's explanation (when the record is intact).")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+    def verify(record: Path, fmt: str | None, lang: str) -> None:
+        """Check that a decision record is intact; optionally print its explanation, as recorded.
+
+        Exit codes: 0 intact, 1 changed after it was made, 2 usage error.
+        """
+        from .explain import render
+
+        data, problems = _read_record(record)
+        if problems:
+            click.echo("tampered: the record is not intact")
+            for p in problems:
+                click.echo(f"  {p}")
+            sys.exit(EXIT_FAIL)
+        head = (f"intact: record {data['record_hash']}, decided for {data['decided_for']}, "
+                f"policy set {data['policy']['hash']}, eligibility {data['library_version']}")
+        if fmt is None:
+            click.echo(head)
+        else:
+            try:
+                text = render(data["decision"], lang=lang, fmt=fmt)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError):
+                click.echo("the recorded decision is not an eligibility.decision/1 trace; it cannot be explained",
+                           err=True)
+                sys.exit(EXIT_FAIL)
+            click.echo(head, err=True)
+            click.echo(text, nl=False)
+        sys.exit(EXIT_OK)
+
+    @main.command()
+    @click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder to replay with (default: the bundled policies).")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    def replay(record: Path, policies: Path | None, fmt: str) -> None:
+        """Decide a record's household again and say whether the decision is identical, or what differs and why.
+
+        Exit codes: 0 identical, 1 different or tampered (or the policies do not load), 2 usage error.
+        """
+        from .record import ReplayResult
+        from .record import replay as replay_record
+
+        data, problems = _read_record(record)
+        if problems:
+            result = ReplayResult(False, problems=tuple(problems))
+        else:
+            engine = _load(policies, data["policy"].get("jurisdiction"))
+            result = replay_record(data, engine)
+        if fmt == "json":
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=_json_default))
+        else:
+            click.echo(result.render(), nl=False)
+        sys.exit(EXIT_OK if result.identical else EXIT_FAIL)
+
+    @main.command(name="diff")
+    @click.argument("old")
+    @click.argument("new")
+    @jur
+    @click.option("--households", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  metavar="FILE.jsonl", help="Households, one JSON object a line (or {\"on\", \"household\"}).")
+    @click.option("--on", "on", metavar="YYYY-MM-DD", default=None,
+                  help="Decision date of household lines without their own \"on\".")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    def diff_cmd(old: str, new: str, jurisdiction: str | None, households: Path | None, on: str | None,
+                 fmt: str) -> None:
+        """Compare two policy sets (folders or git:REV:PATH): rules, parameters, citations, outputs.
+
+        With --households, decide each household under both and count the changes per program.
+        Exit codes: 0 no difference, 1 differences, household errors or a policy error, 2 usage error.
+        """
+        import contextlib
+
+        from .diff import diff_policies, policy_folder
+        from .runtime import parse_date
+
+        day = None
+        if on is not None:
+            try:
+                day = parse_date(on)
+            except InputError:
+                raise click.UsageError(f"--on {on!r} is not a date YYYY-MM-DD") from None
+        for spec in (old, new):
+            if not spec.startswith("git:") and not Path(spec).is_dir():
+                raise click.UsageError(f"{spec} is not a folder (nor git:REV:PATH)")
+        with contextlib.ExitStack() as stack:
+            roots = []
+            for spec in (old, new):
+                try:
+                    roots.append(stack.enter_context(policy_folder(spec)))
+                except PolicyError as e:
+                    raise click.UsageError(e.message) from None
+            engines = [_load(r, jurisdiction) for r in roots]
+            lines = None
+            if households is not None:
+                try:
+                    lines = stack.enter_context(households.open("rb"))
+                except OSError as e:
+                    raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
+            try:
+                result = diff_policies(engines[0], engines[1], old_name=old, new_name=new, households=lines, on=day)
+            except OSError as e:
+                raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
+        if fmt == "json":
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=_json_default))
+        else:
+            click.echo(result.render(), nl=False)
+        errors = result.impact is not None and bool(result.impact.errors)
+        sys.exit(EXIT_FAIL if result.different or errors else EXIT_OK)
 
 
 def main(argv: list[str] | None = None) -> int:
