@@ -179,7 +179,7 @@ def test_dibao_fixture_agrees_with_the_interpreter(engine: Engine, data: st.Data
 #: or money whose value is a whole number at run time (`(1 if c else 0.5)`, `max(m, 0)`) is a
 #: Python int in generated code, and dividing it gives a float. Until codegen fixes it,
 #: dividends are generated "pure" (a Decimal at run time).
-KNOWN_MIXED_DIVISION = True
+KNOWN_MIXED_DIVISION = False
 
 TYPES = ("bool", "integer", "decimal", "money", "date")
 LOOP_VARS = ("p", "q")
@@ -464,8 +464,7 @@ def test_interpreter_sees_a_deliberate_disagreement(policy_dir: Callable[..., Pa
         "demo.r: compiled ('value', False), interpreted ('value', True)"]
 
 
-@pytest.mark.xfail(strict=True, reason="known deviation: a whole-valued decimal or money is a Python int at run time")
-def test_known_deviation_whole_number_typed_decimal(policy_dir: Callable[..., Path]) -> None:
+def test_whole_valued_decimals_divide_as_decimals(policy_dir: Callable[..., Path]) -> None:
     """`(1 if c else 0.5) / 2` is the decimal 0.5, and an amount `max(x - 5000, 0)` of 0 is 0.00."""
     amount = "amount: max(household.assessed_monthly_income - 5000, 0)\n"
     engine = eligibility.load(policy_dir({"demo.yaml": DEMO + amount}))
@@ -475,8 +474,7 @@ def test_known_deviation_whole_number_typed_decimal(policy_dir: Callable[..., Pa
     assert decision.programs["demo"].amount == Decimal("0.00")
 
 
-@pytest.mark.xfail(strict=True, reason="known deviation: a bare parameter without a value becomes the outcome")
-def test_known_deviation_bare_parameter_without_a_value(policy_dir: Callable[..., Path]) -> None:
+def test_bare_parameter_without_a_value_leaves_the_program_undecided(policy_dir: Callable[..., Path]) -> None:
     """A program whose eligible is a bool parameter with no value on the date is not decided (its error is set)."""
     engine = eligibility.load(policy_dir({"demo.yaml": DEMO.replace("eligible: count(household.members) > 0",
                                                                     "eligible: flagged")}))

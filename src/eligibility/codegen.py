@@ -231,7 +231,7 @@ class _Gen:
             raise CodegenError(f"unexpected attribute reference {kind}")
         if isinstance(node, BinOp):
             left = sub(node.left)
-            if node.op == "/" and node.left.type == "integer":
+            if node.op == "/":  # a whole-valued operand may be an int at run time: never divide ints
                 left = f"D({left})"
             return f"({left} {node.op} {sub(node.right)})"
         if isinstance(node, Unary):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import linecache
 import threading
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -15,6 +16,12 @@ from .checker import CheckedSet, Checker
 from .codegen import Generated, generate
 from .errors import Diagnostic, PolicyError
 from .policyset import PolicySetModel, read_policy_set
+
+#: Every decision and every load runs under this context, whatever the caller's context is.
+ENGINE_CONTEXT = decimal.Context(
+    prec=34, rounding=decimal.ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.FloatOperation],
+)
 
 
 class Unset:
@@ -172,6 +179,11 @@ _LOCK = threading.Lock()
 
 def compile_policy(root: Path, jurisdiction: str | None = None) -> CompiledPolicy:
     """Read, check and compile the policy set in `root`; raise PolicyError with every problem."""
+    with decimal.localcontext(ENGINE_CONTEXT):
+        return _compile_policy(root, jurisdiction)
+
+
+def _compile_policy(root: Path, jurisdiction: str | None) -> CompiledPolicy:
     diags: list[Diagnostic] = []
     model = read_policy_set(root, jurisdiction, diags, stop_on_errors=False)
     key = (model.hash, jurisdiction)
@@ -201,6 +213,11 @@ def compile_policy(root: Path, jurisdiction: str | None = None) -> CompiledPolic
 
 def check_policy(root: Path, jurisdiction: str | None = None) -> list[Diagnostic]:
     """Return every diagnostic (errors and warnings) of a policy set without raising."""
+    with decimal.localcontext(ENGINE_CONTEXT):
+        return _check_policy(root, jurisdiction)
+
+
+def _check_policy(root: Path, jurisdiction: str | None) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     try:
         model = read_policy_set(root, jurisdiction, diags, stop_on_errors=False)

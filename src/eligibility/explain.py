@@ -218,7 +218,8 @@ def _amount_lines(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> lis
 def _groups(prog: dict[str, Any], lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
     w = WORDS[lang]
     rules = [s for s in prog["steps"] if s["kind"] == "rule"]
-    needed = [s for s in rules if s.get("needed", True)]
+    # Decisive: needed by this decision and part of the eligibility test (not only the tier or amount).
+    needed = [s for s in rules if s.get("needed", True) and "eligible" in s.get("used_by", ["eligible"])]
     if prog["eligible"]:
         decisive = [s for s in needed if s["outcome"] in ("passed", "per_record")]
         also: list[dict[str, Any]] = []

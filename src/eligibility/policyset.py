@@ -31,6 +31,12 @@ class PolicySetModel:
     warnings: tuple[Diagnostic, ...]
 
 
+def policy_hash(file_hashes: dict[str, str]) -> str:
+    """The policy set's hash: sha256 over each used file's path and sha256, in path order."""
+    text = "".join(f"{f}\0{file_hashes[f]}\n" for f in sorted(file_hashes))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def ancestors(code: str) -> list[str]:
     """GB/T 2260 codes from the given one up to the national level, most specific first."""
     out = [code]
@@ -130,9 +136,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
         raise PolicyError(diags, sources)
     used.add(facts[0].file)
     hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
-    total = hashlib.sha256("".join(f"{f}\0{h}\n" for f, h in hashes.items()).encode()).hexdigest()
     return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
-                          "sha256:" + total, jurisdiction, tuple(diags))
+                          policy_hash(hashes), jurisdiction, tuple(diags))
 
 
 def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import EligibilityError, InputError, InputProblem
+from .policyset import policy_hash as _policy_hash
 
 if TYPE_CHECKING:
     from .runtime import Decision, Engine
@@ -142,9 +143,8 @@ def _hash(body: Mapping[str, Any]) -> str:
 
 
 def policy_hash(files: Mapping[str, str]) -> str:
-    """Return the policy set hash of a file → sha256 table (the formula of policyset.read_policy_set)."""
-    text = "".join(f"{f}\0{h}\n" for f, h in sorted(files.items()))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """Return the policy set hash of a file → sha256 table (policyset.policy_hash)."""
+    return _policy_hash(dict(files))
 
 
 # ------------------------------------------------------------------ making and writing
@@ -166,7 +166,7 @@ def make_record(decision: Decision, household: Mapping[str, Any]) -> dict[str, A
         InputError: the household is not the one the decision was made for, or holds a value
             with no JSON form.
     """
-    from .runtime import ENGINE_CONTEXT
+    from .compiler import ENGINE_CONTEXT
 
     with decimal.localcontext(ENGINE_CONTEXT):
         return _make_record(decision, household)
@@ -259,7 +259,7 @@ def verify_record(record: object) -> list[str]:
     agree with each other: the header and the decision, the policy hash and the file hashes, each
     program's outcome and its trace, the input and the facts the trace read.
     """
-    from .runtime import ENGINE_CONTEXT
+    from .compiler import ENGINE_CONTEXT
 
     with decimal.localcontext(ENGINE_CONTEXT):
         return _verify(record)
@@ -702,7 +702,7 @@ def replay(record: Mapping[str, Any], engine: Engine) -> ReplayResult:
         files whose hashes differ, another library version, a changed rule or parameter). A
         tampered record is not replayed: `problems` says why.
     """
-    from .runtime import ENGINE_CONTEXT
+    from .compiler import ENGINE_CONTEXT
 
     with decimal.localcontext(ENGINE_CONTEXT):
         return _replay(record, engine)

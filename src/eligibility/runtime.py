@@ -18,6 +18,7 @@ import attrs
 
 from . import __version__
 from .compiler import (
+    ENGINE_CONTEXT,
     CompiledPolicy,
     DateOrder,
     EmptyAggregate,
@@ -31,11 +32,6 @@ from .errors import EligibilityError, EvaluationError, InputError, InputProblem
 from .facts import Validator
 from .model import ParamValue
 
-#: Every decision runs under this context, whatever the caller's context is.
-ENGINE_CONTEXT = decimal.Context(
-    prec=34, rounding=decimal.ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
-    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.FloatOperation],
-)
 ZERO = Decimal("0.00")
 #: The most generator iterations one decision may need (G-R: a budget, not a timer).
 MAX_WORK = 2_000_000
@@ -312,9 +308,14 @@ class Engine:
         has_amount = prog.amount is not None
         if prog.each is None:
             e, a, t = result
+            if e.__class__ is MissingValue:
+                raise MissingParameter(e.index)
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
                                    title, None, t)
         records: list[dict[str, Any]] = h[prog.each[1]]
+        for pe, _, _ in result:
+            if pe.__class__ is MissingValue:
+                raise MissingParameter(pe.index)
         per = tuple(
             RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (ZERO if has_amount else None), pt)
             for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))

@@ -58,7 +58,7 @@ class _Builder:
         # what the decision itself records.
         self.needed_memo = memo
         self.needed_rec = recorded
-        self.memo = list(memo)
+        self.memo = [dict(v) if isinstance(v, dict) else v for v in memo]
         self.rec = {k: (list(v) if isinstance(v, list) else v) for k, v in recorded.items()}
         self.errors: dict[int, str] = {}
         self.sources: dict[str, Any] = {}  # every source the trace cites, for its `sources` table
@@ -360,6 +360,7 @@ class _Builder:
             "version": ({"from": version.start.isoformat() if version.start else None,
                          "until": version.until.isoformat() if version.until else None} if dated else None),
             "evaluated": evaluated, "needed": needed, "outcome": outcome,
+            "used_by": self.used_by(program.name).get(d.name, []),
             "error": self.errors.get(k),
             "value": (per_record if per_record is not None else encode(value, cd.type))
             if evaluated and in_force else None,
@@ -374,6 +375,27 @@ class _Builder:
         else:
             step["inputs"], step["comparisons"], step["not_evaluated"] = [], [], []
         return step
+
+    def used_by(self, program: str) -> dict[str, list[str]]:
+        """For each definition of a program, the outputs whose expressions reach it."""
+        cache: dict[str, dict[str, list[str]]] = self.engine.__dict__.setdefault("_used_by", {})
+        if program in cache:
+            return cache[program]
+        defs = self.engine.compiled.checked.defs
+        found: dict[str, list[str]] = {}
+        for out in ("eligible", "amount", "tier"):
+            stack = [(program, out)]
+            seen: set[tuple[str, str]] = set()
+            while stack:
+                key = stack.pop()
+                if key in seen or key not in defs:
+                    continue
+                seen.add(key)
+                if key[0] == program:
+                    found.setdefault(key[1], []).append(out)
+                stack.extend(defs[key].deps)
+        cache[program] = found
+        return found
 
     def program(self, name: str) -> dict[str, Any]:
         prog = self.engine.model.programs[name]
@@ -424,7 +446,7 @@ def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defau
                 memo: list[Any] | None, recorded: dict[int, Any] | None,
                 params: tuple[list[Any], list[ParamValue | None]]) -> dict[str, Any]:
     """Build the JSON trace of a decision (re-deciding with the trace on if it was made without)."""
-    from .runtime import ENGINE_CONTEXT
+    from .compiler import ENGINE_CONTEXT
 
     with decimal.localcontext(ENGINE_CONTEXT):
         if recorded is None or memo is None:
