@@ -33,6 +33,8 @@ from .facts import Validator
 from .model import ParamValue
 
 ZERO = Decimal("0.00")
+#: Validators by the sha256 of their facts file: compiling one takes milliseconds.
+_VALIDATORS: dict[str, Validator] = {}
 #: The most generator iterations one decision may need (G-R: a budget, not a timer).
 MAX_WORK = 2_000_000
 CENT = Decimal("0.01")
@@ -139,7 +141,12 @@ class Engine:
         self.compiled = compiled
         self.model = compiled.model
         self.policy_hash = compiled.model.hash
-        self.validator = Validator(compiled.model.facts)
+        facts = compiled.model.facts
+        key = compiled.model.file_hashes.get(facts.file, "")
+        validator = _VALIDATORS.get(key)
+        if validator is None:  # the fast validator is compiled once per facts file content
+            validator = _VALIDATORS[key] = Validator(facts)
+        self.validator = validator
         self.programs = tuple(sorted(compiled.model.programs))
         gen = compiled.generated
         ns = compiled.namespace
