@@ -53,6 +53,7 @@ def main(argv: list[str]) -> int:
         return run("benchmarks/bench_decide.py", *argv[1:])
     code = run("-m", "eligibility", "check", "policies")
     code = run("-m", "eligibility", "doc", "policies", "--out", "docs/policies", "--check") or code
+    code = run("-m", "eligibility", "test", "policies", "-q", "--coverage", "--fail-under", "100") or code
     code = run("-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py") or code
     code = run("-m", "mypy") or code
     code = run("-m", "pytest", *argv[1:]) or code
