@@ -145,6 +145,11 @@ def build() -> Any:
         from .testing import run_tests
 
         engine = _load(policies, jurisdiction)
+        try:
+            engine.model.tests  # noqa: B018 - read the test files now, to report their problems first
+        except PolicyError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
         passed = failed = 0
         failures = []
         for r in run_tests(engine, name_filter):

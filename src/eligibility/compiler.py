@@ -185,7 +185,7 @@ def compile_policy(root: Path, jurisdiction: str | None = None) -> CompiledPolic
 
 def _compile_policy(root: Path, jurisdiction: str | None) -> CompiledPolicy:
     diags: list[Diagnostic] = []
-    model = read_policy_set(root, jurisdiction, diags, stop_on_errors=False)
+    model = read_policy_set(root, jurisdiction, diags, stop_on_errors=False, with_tests=False)
     key = (model.hash, jurisdiction)
     with _LOCK:
         hit = _CACHE.get(key)

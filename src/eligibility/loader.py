@@ -141,6 +141,8 @@ def _flow_too_deep(text: str) -> int | None:
     It skips quoted scalars and comments; brackets inside plain scalars count, which at
     this depth only ever rejects nonsense.
     """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None  # too few brackets to nest that deep
     depth = 0
     i, n = 0, len(text)
     while i < n:
@@ -321,12 +323,26 @@ def load_file(path: Path, display: str, diags: list[Diagnostic]) -> YamlFile | N
     return YamlFile(source, parse_yaml(source, diags))
 
 
-def scalar_text_span(node: YScalar, source: SourceText, offset: int, end: int) -> Span:
+def scalar_text_span(node: YScalar, source: SourceText, offset: int, end: int,
+                     positions: list[int] | None = None) -> Span:
     """Map a character range of a scalar's value to its position in the file.
 
     Non-space characters of the value appear in the same order in the file for plain,
     quoted and block scalars (escapes aside), so the range is found by walking both.
+    `positions` (from scalar_positions) saves the walk when many ranges are mapped.
     """
+    if positions is None:
+        positions = scalar_positions(node, source)
+    after = [p for p in positions[offset:] if p >= 0]
+    before = [p for p in positions[:offset] if p >= 0]
+    s = after[0] if after else (before[-1] if before else node.start)
+    inside = [p for p in positions[offset:end] if p >= 0]
+    e = (inside[-1] + 1) if inside else s + 1
+    return source.span(s, e)
+
+
+def scalar_positions(node: YScalar, source: SourceText) -> list[int]:
+    """Return, for each character of a scalar's value, its index in the file (-1 for spaces)."""
     text = source.text
     value = node.value
     i = node.start
@@ -347,9 +363,4 @@ def scalar_text_span(node: YScalar, source: SourceText, offset: int, end: int) -
             continue
         positions.append(j)
         i = j + 1
-    after = [p for p in positions[offset:] if p >= 0]
-    before = [p for p in positions[:offset] if p >= 0]
-    s = after[0] if after else (before[-1] if before else node.start)
-    inside = [p for p in positions[offset:end] if p >= 0]
-    e = (inside[-1] + 1) if inside else s + 1
-    return source.span(s, e)
+    return positions

@@ -8,7 +8,7 @@ import unicodedata
 from decimal import Decimal
 
 from .errors import Diagnostic
-from .loader import scalar_text_span
+from .loader import scalar_positions, scalar_text_span
 from .model import Expr
 from .nodes import Attr, BinOp, BoolOp, Call, Compare, Const, Gen, IfExp, Loop, Name, Node, Num, TupleLit, Unary
 from .source import Span, readable
@@ -69,9 +69,12 @@ class ExprParser:
             self.line_offsets.append(self.line_offsets[-1] + len(ln) + 1)
         self.count = 0
         self.shift = 0  # lines added before the text when a multi-line expression is wrapped
+        self.positions: list[int] | None = None
 
     def span_of(self, start: int, end: int) -> Span:
-        return scalar_text_span(self.expr.node, self.expr.source, start, end)
+        if self.positions is None:
+            self.positions = scalar_positions(self.expr.node, self.expr.source)
+        return scalar_text_span(self.expr.node, self.expr.source, start, end, self.positions)
 
     def char_offset(self, lineno: int, col_bytes: int) -> int:
         lineno -= self.shift

@@ -23,12 +23,36 @@ class PolicySetModel:
     root: str
     facts: Facts
     programs: dict[str, Program]
-    tests: tuple[TestCase, ...]
+    test_cases: tuple[TestCase, ...]
     sources: dict[str, SourceText]
     file_hashes: dict[str, str]  # files the selected programs and the facts use
     hash: str
     jurisdiction: str | None
     warnings: tuple[Diagnostic, ...]
+    #: Test files not read yet (absolute path, path in the set): deciding never needs them.
+    deferred_tests: tuple[tuple[str, str], ...] = ()
+    _cache: dict[str, tuple[TestCase, ...]] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def tests(self) -> tuple[TestCase, ...]:
+        """The YAML test cases of the set, read on first use; PolicyError if a test file is bad."""
+        cached = self._cache.get("tests")
+        if cached is not None:
+            return cached
+        diags: list[Diagnostic] = []
+        cases = list(self.test_cases)
+        for path, rel in self.deferred_tests:
+            yf = load_file(Path(path), rel, diags)
+            if yf is None or yf.root is None:
+                continue
+            self.sources[rel] = yf.source
+            if isinstance(yf.root, YMap):
+                cases.extend(read_tests(Reader(yf.source, diags), yf.root))
+        if any(d.severity == "error" for d in diags):
+            raise PolicyError(diags, self.sources)
+        result = tuple(cases)
+        self._cache["tests"] = result
+        return result
 
 
 def policy_hash(file_hashes: dict[str, str]) -> str:
@@ -49,8 +73,23 @@ def ancestors(code: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _is_test_file(path: Path) -> bool:
+    """Peek at the first key of a file: `tests:` files are read only when the tests are."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    for line in head.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith(b"#") and not stripped.startswith(b"\xef\xbb\xbf#"):
+            return stripped.lstrip(b"\xef\xbb\xbf").startswith(b"tests:")
+    return False
+
+
 def read_policy_set(root: Path, jurisdiction: str | None = None,
-                    diags: list[Diagnostic] | None = None, *, stop_on_errors: bool = True) -> PolicySetModel:
+                    diags: list[Diagnostic] | None = None, *, stop_on_errors: bool = True,
+                    with_tests: bool = True) -> PolicySetModel:
     """Read every YAML file under `root`; raise PolicyError listing every problem.
 
     With stop_on_errors=False it returns what it could read whenever there is a facts
@@ -70,8 +109,12 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     tests: list[TestCase] = []
     registry: dict[str, Source] = {}
     registry_files: set[str] = set()
+    deferred: list[tuple[str, str]] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
+        if not with_tests and _is_test_file(path):
+            deferred.append((str(path), rel))
+            continue
         yf = load_file(path, rel, diags)
         if yf is None:
             continue
@@ -137,7 +180,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     used.add(facts[0].file)
     hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
     return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
-                          policy_hash(hashes), jurisdiction, tuple(diags))
+                          policy_hash(hashes), jurisdiction, tuple(diags), tuple(deferred))
 
 
 def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],

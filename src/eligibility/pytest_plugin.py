@@ -55,7 +55,11 @@ class PolicyTestFile(pytest.File):
                 raise PolicyLoadFailed(e.render()) from None
             _ENGINES[root] = engine
         rel = self.path.relative_to(root).as_posix()
-        for case in engine.model.tests:
+        try:
+            cases = engine.model.tests
+        except PolicyError as e:
+            raise PolicyLoadFailed(e.render()) from None
+        for case in cases:
             if case.file == rel:
                 yield PolicyTestItem.from_parent(self, name=case.name, engine=engine, case=case)
 

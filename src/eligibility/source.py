@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -44,8 +45,6 @@ class SourceText:
 
     def position(self, index: int) -> tuple[int, int]:
         """Return the 1-based (line, col) of a character index."""
-        import bisect
-
         i = bisect.bisect_right(self.line_starts, index) - 1
         return i + 1, index - self.line_starts[i] + 1
 
