@@ -166,3 +166,24 @@ def _block(text: str, marker: str) -> list[str]:
             break
         out.append(ln)
     return out
+
+
+def test_a_policy_set_rewords_its_explanations(policy_dir: Callable[..., Path]) -> None:
+    """A `labels:` file in the policy set changes the words, and the wording travels in the trace."""
+    import shutil
+
+    demo = Path(__file__).parent / "fixtures" / "dibao"
+    root = policy_dir({"labels.yaml": "labels:\n  words:\n    eligible: {zh: 予以保障, en: granted}\n"}, facts=None)
+    for item in demo.iterdir():
+        target = root / item.name
+        if item.is_dir():
+            shutil.copytree(item, target)
+        else:
+            shutil.copy(item, target)
+    engine = eligibility.load(root)
+    trace = engine.decide(readme_family(), on=ON).to_json()
+    assert trace["labels"] == {"words": {"eligible": {"zh": "予以保障", "en": "granted"}}}
+    assert "granted, monthly amount 1,446.00 yuan" in render(trace, lang="en")
+    assert "予以保障" in render(trace, lang="zh")
+    plain = {k: v for k, v in trace.items() if k != "labels"}
+    assert "eligible, monthly amount 1,446.00 yuan" in render(plain, lang="en")

@@ -5,46 +5,83 @@ Only the trace JSON is read, so a stored decision record explains itself months 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
-WORDS: dict[str, dict[str, str]] = {
-    "zh": {
-        "eligible": "符合条件", "not_eligible": "不符合条件", "amount": "每月金额", "yuan": "元",
-        "date": "决定日期", "policy": "政策集", "passed": "通过", "failed": "未通过",
-        "not_evaluated": "未评估", "not_in_force": "该日期不适用（未生效）", "error": "无法评估",
-        "source": "依据", "confidence": "可信度", "values": "计算过程", "by": "差额",
-        "warning": "提示", "defaulted": "未提供、按默认值处理的事实", "layers": "政策层级",
-        "skipped": "未评估（结果已由前面的条件决定）", "decisive": "决定结果的条件",
-        "also_failing": "同样未满足的条件（对结果不是必需的）", "other": "其他条件",
-        "not_needed": "（对结果不是必需的）", "tier": "层级", "sep": "：", "lp": "（", "rp": "）",
-        "comma": "，", "list": "、", "since": "起", "rounded": "四舍五入到", "rounded_up": "向上取整到",
-        "rounded_down": "向下取整到", "amount_rule": "金额计算", "per_record": "逐人",
-        "true": "是", "false": "否", "from": "自", "undecided": "无法决定", "overview": "概览",
-    },
-    "en": {
-        "eligible": "eligible", "not_eligible": "not eligible", "amount": "monthly amount", "yuan": "yuan",
-        "date": "Decided for", "policy": "Policy set", "passed": "passed", "failed": "failed",
-        "not_evaluated": "not evaluated", "not_in_force": "not in force on this date", "error": "cannot be evaluated",
-        "source": "Source", "confidence": "confidence", "values": "Computed values", "by": "by",
-        "warning": "Warning", "defaulted": "Facts not given, taken at their declared default", "layers": "Layers",
-        "skipped": "not evaluated (already decided by the rules before it)", "decisive": "Decisive rules",
-        "also_failing": "Also not met (not needed for the outcome)", "other": "Other rules",
-        "not_needed": " (not needed for the outcome)", "tier": "tier", "sep": ": ", "lp": " (", "rp": ")",
-        "comma": ", ", "list": ", ", "since": "", "rounded": "rounded half up to", "rounded_up": "rounded up to",
-        "rounded_down": "rounded down to", "amount_rule": "How the amount is computed", "per_record": "per member",
-        "true": "yes", "false": "no", "from": "from", "undecided": "cannot be decided", "overview": "Overview",
-    },
-}
+
+class _Labels(Mapping[str, dict[str, Any]]):
+    """Labels by language; the policy set's overrides apply within `labels_scope`."""
+
+    def __init__(self, section: str) -> None:
+        self.section = section
+
+    def __getitem__(self, lang: str) -> dict[str, Any]:
+        overrides = _OVERRIDES.get()
+        table = _DEFAULTS[self.section] if overrides is None else overrides[self.section]
+        return table[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("zh", "en"))
+
+    def __len__(self) -> int:
+        return 2
+
+
+def _by_language(section: dict[str, Any], ops: bool = False) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {"zh": {}, "en": {}}
+    for key, value in section.items():
+        for lang in ("zh", "en"):
+            out[lang][key] = (str(value["holds"][lang]), str(value["fails"][lang])) if ops else str(value[lang])
+    return out
+
+
+def _load_defaults() -> dict[str, dict[str, dict[str, Any]]]:
+    from .loader import parse_yaml
+    from .schema import to_plain
+    from .source import SourceText
+
+    path = Path(__file__).with_name("labels.yaml")
+    diags: list[Any] = []
+    root = parse_yaml(SourceText("labels.yaml", path.read_text(encoding="utf-8")), diags)
+    data: Any = to_plain(root) if root is not None else {}
+    labels = data["labels"]
+    return {"words": _by_language(labels["words"]), "ops": _by_language(labels["ops"], ops=True),
+            "page": _by_language(labels["page"])}
+
+
+_DEFAULTS = _load_defaults()
+_OVERRIDES: ContextVar[dict[str, dict[str, dict[str, Any]]] | None] = ContextVar("labels", default=None)
+#: Words and sentence parts, from labels.yaml (a policy set's `labels:` file may override them).
+WORDS = _Labels("words")
 #: How a comparison reads when it holds, and when it does not.
-OPS: dict[str, dict[str, tuple[str, str]]] = {
-    "zh": {"<": ("低于", "不低于"), "<=": ("不超过", "超过"), ">": ("高于", "不高于"), ">=": ("不低于", "低于"),
-           "==": ("等于", "不等于"), "!=": ("不等于", "等于"), "in": ("属于", "不属于"), "not in": ("不属于", "属于")},
-    "en": {"<": ("is below", "is not below"), "<=": ("is not above", "is above"), ">": ("is above", "is not above"),
-           ">=": ("is at least", "is below"), "==": ("equals", "does not equal"),
-           "!=": ("does not equal", "equals"), "in": ("is one of", "is not one of"),
-           "not in": ("is not one of", "is one of")},
-}
+OPS = _Labels("ops")
+PAGE_WORDS = _Labels("page")
+
+
+@contextmanager
+def labels_scope(trace: dict[str, Any]) -> Iterator[None]:
+    """Apply the labels a trace carries (its policy set's overrides) while rendering it."""
+    given = trace.get("labels")
+    if not given:
+        yield
+        return
+    merged = {name: {lang: dict(table[lang]) for lang in ("zh", "en")} for name, table in _DEFAULTS.items()}
+    for section in ("words", "ops", "page"):
+        if section in given:
+            extra = _by_language(given[section], ops=section == "ops")
+            for lang in ("zh", "en"):
+                merged[section][lang].update(extra[lang])
+    token = _OVERRIDES.set(merged)
+    try:
+        yield
+    finally:
+        _OVERRIDES.reset(token)
+
+
 MARK = {"passed": "✓", "failed": "✗", "not_evaluated": "·", "not_in_force": "–", "computed": "=",
         "eligible": "✓", "not_eligible": "✗", "error": "!", "per_record": "·"}
 
@@ -52,13 +89,13 @@ MARK = {"passed": "✓", "failed": "✗", "not_evaluated": "·", "not_in_force":
 def _num(value: Any, lang: str = "en") -> str:
     """Show a trace value: thousands grouped, booleans and lists in words."""
     if isinstance(value, bool):
-        return WORDS[lang]["true" if value else "false"]
+        return str(WORDS[lang]["true" if value else "false"])
     if value is None:
         return "—"
     if isinstance(value, dict) and "count" in value:
         return str(value["count"])
     if isinstance(value, list):
-        return WORDS[lang]["list"].join(_num(v, lang) for v in value)
+        return str(WORDS[lang]["list"]).join(_num(v, lang) for v in value)
     if isinstance(value, str):
         try:
             Decimal(value)
@@ -254,6 +291,11 @@ def _summary_line(name: str, prog: dict[str, Any], lang: str) -> str:
 
 def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
     """Render the JSON trace of a decision as text (`fmt="text"`), Markdown (`"markdown"`) or HTML (`"html"`)."""
+    with labels_scope(trace):
+        return _render(trace, lang, fmt)
+
+
+def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
     if lang not in WORDS:
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
     if fmt == "html":

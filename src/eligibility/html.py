@@ -12,22 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .explain import MARK, WORDS, _citation, _groups, _num, _pair, _param_line, _title
-
-PAGE_WORDS: dict[str, dict[str, str]] = {
-    "zh": {"page": "社会救助决定说明", "outcome": "决定结果", "program": "项目", "members": "逐人结果",
-           "files": "政策文件及其哈希", "sources": "引用的政策文件", "library": "程序版本",
-           "hash": "政策集哈希", "schema": "格式", "decided_by": "本页仅依据该决定的 JSON 记录（trace）生成。",
-           "expression": "表达式", "url": "网址", "articles": "条款", "date": "日期", "document": "文件",
-           "title": "标题", "jurisdiction": "行政区划", "outputs": "政策层级与结果表达式"},
-    "en": {"page": "Social assistance decision: explanation", "outcome": "Outcome", "program": "Program",
-           "members": "Per member", "files": "Policy files and their hashes", "sources": "Documents cited",
-           "library": "Library version", "hash": "Policy set hash", "schema": "Format",
-           "decided_by": "This page is generated from the decision's JSON trace only.",
-           "expression": "expression", "url": "URL", "articles": "Articles", "date": "Date",
-           "document": "Document", "title": "Title", "jurisdiction": "Jurisdiction",
-           "outputs": "Layers and outcome expressions"},
-}
+from .explain import MARK, PAGE_WORDS, WORDS, _citation, _groups, _num, _pair, _param_line, _title, labels_scope
 
 CSS = """\
 *{box-sizing:border-box}
@@ -232,6 +217,11 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
 
 def render_html(trace: dict[str, Any], lang: str = "zh") -> str:
     """Return the explanation of a decision's JSON trace as one self-contained HTML page."""
+    with labels_scope(trace):
+        return _render_html(trace, lang)
+
+
+def _render_html(trace: dict[str, Any], lang: str) -> str:
     if lang not in WORDS:
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
     w, pw = WORDS[lang], PAGE_WORDS[lang]

@@ -10,7 +10,7 @@ import attrs
 from .errors import Diagnostic, PolicyError
 from .loader import YMap, load_file
 from .model import Facts, Label, Program, Source, TestCase
-from .schema import Layer, Reader, read_facts, read_layer, read_registry, read_tests
+from .schema import Layer, Reader, read_facts, read_layer, read_registry, read_tests, to_plain
 from .source import SourceText, Span
 
 MAX_FILES = 1000
@@ -29,6 +29,8 @@ class PolicySetModel:
     hash: str
     jurisdiction: str | None
     warnings: tuple[Diagnostic, ...]
+    #: The set's own wording of explanations (a `labels:` file), carried in every trace.
+    labels: dict[str, object] | None = None
     #: Test files not read yet (absolute path, path in the set): deciding never needs them.
     deferred_tests: tuple[tuple[str, str], ...] = ()
     _cache: dict[str, tuple[TestCase, ...]] = attrs.field(factory=dict, eq=False, repr=False)
@@ -109,6 +111,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     tests: list[TestCase] = []
     registry: dict[str, Source] = {}
     registry_files: set[str] = set()
+    labels: dict[str, object] = {}
     deferred: list[tuple[str, str]] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
@@ -138,6 +141,12 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 facts.append(f)
         elif node.get("tests") is not None:
             tests.extend(read_tests(r, node))
+        elif first == "labels":
+            data = to_plain(node)
+            if isinstance(data, dict) and isinstance(data.get("labels"), dict):
+                labels.update(data["labels"])
+            else:
+                r.error(node, "labels", "a labels file maps `labels:` to words, ops and page sections")
         elif first == "sources":
             for src in read_registry(r, node):
                 if src.id in registry:
@@ -174,13 +183,14 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                                 "jurisdictions present: " + ", ".join(sorted({x.jurisdiction
                                                                                for x in layers.values()}))))
     used |= registry_files
+    used |= {rel for rel in sources if rel.endswith("labels.yaml") and labels}
     errors = [d for d in diags if d.severity == "error"]
     if not facts or (errors and stop_on_errors):
         raise PolicyError(diags, sources)
     used.add(facts[0].file)
     hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
     return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
-                          policy_hash(hashes), jurisdiction, tuple(diags), tuple(deferred))
+                          policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred))
 
 
 def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],

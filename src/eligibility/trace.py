@@ -426,6 +426,7 @@ class _Builder:
             "defaulted": sorted(self.defaulted),
             "programs": programs,
             "sources": {sid: self.sources[sid].to_json() for sid in sorted(self.sources)},
+            **({"labels": m.labels} if m.labels else {}),
         }
 
 
