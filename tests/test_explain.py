@@ -187,3 +187,18 @@ def test_a_policy_set_rewords_its_explanations(policy_dir: Callable[..., Path]) 
     assert "予以保障" in render(trace, lang="zh")
     plain = {k: v for k, v in trace.items() if k != "labels"}
     assert "eligible, monthly amount 1,446.00 yuan" in render(plain, lang="en")
+
+
+def test_a_labels_file_with_mistakes_is_a_policy_error(policy_dir: Callable[..., Path]) -> None:
+    """A labels entry without English, or an unknown key, is reported at its position by check and load."""
+    import shutil
+
+    root = policy_dir({"labels.yaml": "labels:\n  words:\n    yuan: {zh: 元}\n    elegible: {zh: 是, en: yes}\n"},
+                      facts=None)
+    for item in (Path(__file__).parent / "fixtures" / "dibao").iterdir():
+        (shutil.copytree if item.is_dir() else shutil.copy)(item, root / item.name)
+    with pytest.raises(eligibility.PolicyError) as info:
+        eligibility.load(root)
+    codes = sorted(d.code for d in info.value.diagnostics if d.severity == "error")
+    assert codes == ["missing-key", "unknown-key"], info.value.render()
+    assert "did you mean 'eligible'?" in info.value.render()

@@ -620,3 +620,22 @@ def test_a_program_that_cannot_be_decided_does_not_stop_the_others(policy_dir: C
     assert d.errors == {"demo": demo_decision.error}
     assert "division by zero" in d.to_json()["programs"]["demo"]["error"]
     assert "cannot be decided" in d.explain(lang="en")
+
+
+def test_rounding_a_parameter_without_a_value_names_it(policy_dir: Callable[..., Path]) -> None:
+    """round_up of a parameter with no value yet is an error naming the parameter, not an internal error."""
+    engine = demo(policy_dir, amount="round_up(standard, 1)")
+    error = engine.decide(person(), on="2019-06-01").programs["demo"].error
+    assert error is not None and "parameter 'standard'" in str(error) and "internal" not in str(error)
+
+
+def test_a_bool_parameter_without_a_value_as_the_outcome_traces(policy_dir: Callable[..., Path]) -> None:
+    """A program whose eligible is a bool parameter with no value is undecided, and its trace still renders."""
+    text = DEMO.replace("{eligible}", "flag").replace("{amount}", "standard").replace(
+        "parameters:\n", "parameters:\n  flag: {type: bool, title: {zh: 标志, en: Flag}, source: S1, "
+        "values: {2030-01-01: true}}\n")
+    d = eligibility.load(policy_dir({"demo.yaml": text})).decide(person(), on=ON)
+    assert d.programs["demo"].eligible is None
+    trace = d.to_json()
+    assert "parameter 'flag'" in trace["programs"]["demo"]["error"]
+    assert "cannot be decided" in d.explain(lang="en")

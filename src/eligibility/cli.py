@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,22 @@ def _load(policies: Path | None, jurisdiction: str | None) -> Any:
     except PolicyError as e:
         click.echo(e.render(), err=True)
         sys.exit(EXIT_FAIL)
+
+
+def _properties(engine: Any, name_filter: str | None, profile: str | None) -> Iterator[tuple[str, str, bool, str]]:
+    """Run the set's properties for `test`: (where, name, passed, message) each, as they finish."""
+    if not engine.model.properties:
+        return
+    try:
+        from .properties import hypothesis_settings, run_properties
+    except ImportError:
+        raise click.UsageError("properties need hypothesis: pip install 'eligibility[test]'") from None
+    try:
+        chosen = hypothesis_settings(profile)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    for r in run_properties(engine, name_filter, chosen):
+        yield r.where, r.prop.name, r.passed, r.message
 
 
 def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: float | None, mutate: bool,
@@ -126,22 +144,25 @@ def build() -> Any:
             n_e = sum(1 for d in diags if d.severity == "error")
             n_w = sum(1 for d in diags if d.severity == "warning")
             rule = " (--strict: warnings count as errors)" if strict and n_w else ""
-            click.echo(f"{root.name}: {n_e} error(s), {n_w} warning(s){rule}")
+            click.echo(f"{root.resolve().name}: {n_e} error(s), {n_w} warning(s){rule}")
         sys.exit(EXIT_FAIL if errors else EXIT_OK)
 
     @main.command()
     @_policy_arg()
     @jur
-    @click.option("-k", "name_filter", metavar="TEXT", help="Run only cases whose name contains TEXT.")
+    @click.option("-k", "name_filter", metavar="TEXT", help="Run only cases and properties whose name contains TEXT.")
     @click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary only.")
     @click.option("--coverage", is_flag=True, help="Also report which rules the cases make decisive both ways.")
     @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PCT", default=None,
                   help="Exit 1 if fewer than PCT% of the rules are decisive both ways (implies --coverage).")
     @click.option("--mutate", is_flag=True, help="Also run the mutation check and list the surviving mutants.")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    @click.option("--profile", type=click.Choice(["ci", "dev", "thorough"]), default=None,
+                  help="How hard to search properties for counterexamples "
+                       "[default: $ELIGIBILITY_HYPOTHESIS_PROFILE, else dev].")
     def test(policies: Path | None, jurisdiction: str | None, name_filter: str | None, quiet: bool,
-             coverage: bool, fail_under: float | None, mutate: bool, fmt: str) -> None:
-        """Run the YAML test cases of a policy folder (and rule coverage, the mutation check)."""
+             coverage: bool, fail_under: float | None, mutate: bool, fmt: str, profile: str | None) -> None:
+        """Run the YAML test cases and properties of a policy folder (and rule coverage, the mutation check)."""
         from .testing import run_tests
 
         engine = _load(policies, jurisdiction)
@@ -152,17 +173,18 @@ def build() -> Any:
             sys.exit(EXIT_FAIL)
         passed = failed = 0
         failures = []
-        for r in run_tests(engine, name_filter):
-            if r.passed:
+        cases = ((r.where, r.case.name, r.passed, r.message) for r in run_tests(engine, name_filter))
+        for where, name, ok, message in itertools.chain(cases, _properties(engine, name_filter, profile)):
+            if ok:
                 passed += 1
                 if not quiet and fmt == "text":
-                    click.echo(f"PASS {r.where}: {r.case.name}")
+                    click.echo(f"PASS {where}: {name}")
             else:
                 failed += 1
-                failures.append({"name": r.case.name, "where": r.where, "message": r.message})
+                failures.append({"name": name, "where": where, "message": message})
                 if fmt == "text":
-                    click.echo(f"FAIL {r.where}: {r.case.name}")
-                    click.echo("  " + r.message.replace("\n", "\n  "))
+                    click.echo(f"FAIL {where}: {name}")
+                    click.echo("  " + message.replace("\n", "\n  "))
         if fmt == "text":
             click.echo(f"{passed} passed, {failed} failed")
         out: dict[str, Any] = {"passed": passed, "failed": failures}
@@ -170,6 +192,10 @@ def build() -> Any:
         if fmt == "json":
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         sys.exit(EXIT_FAIL if failed or not passed or low else EXIT_OK)
+
+    why_opt = click.option("--why-not", "why_not", is_flag=True,
+                           help="Also say, for each program not eligible, what change to one fact would change it, "
+                                "and flag near misses.")
 
     @main.command()
     @click.argument("household", default="-")
@@ -184,8 +210,10 @@ def build() -> Any:
     @click.option("--strict", is_flag=True, help="Stop at the first program that cannot be decided.")
     @click.option("--record", "record_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="OUT.json", help="Also write the decision record (input, decision, hashes) to OUT.json.")
+    @why_opt
     def decide(household: str, on: str, policies: Path | None, jurisdiction: str | None,
-               programs: tuple[str, ...], fmt: str, lang: str, strict: bool, record_out: Path | None = None) -> None:
+               programs: tuple[str, ...], fmt: str, lang: str, strict: bool, record_out: Path | None = None,
+               why_not: bool = False) -> None:
         """Decide a household given as JSON (a file, or - for standard input)."""
         engine = _load(policies, jurisdiction)
         data = _read_household(household)
@@ -207,9 +235,10 @@ def build() -> Any:
         if record_out is not None:
             _write_record(decision, data, record_out)
         if fmt == "json":
-            click.echo(json.dumps(decision.to_json(), ensure_ascii=False, indent=2, default=_json_default))
+            click.echo(json.dumps(decision.to_json(why_not=why_not), ensure_ascii=False, indent=2,
+                                  default=_json_default))
         else:
-            click.echo(decision.explain(lang=lang, fmt=fmt), nl=False)
+            click.echo(decision.explain(lang=lang, fmt=fmt, why_not=why_not), nl=False)
         if decision.errors:
             sys.exit(EXIT_FAIL)
 
@@ -222,15 +251,17 @@ def build() -> Any:
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
     @click.option("--markdown", is_flag=True, help="Markdown instead of plain text.")
     @click.option("--html", is_flag=True, help="One printable HTML page instead of plain text.")
+    @why_opt
     @click.pass_context
     def explain(ctx: Any, household: str, on: str, policies: Path | None, jurisdiction: str | None,
-                programs: tuple[str, ...], lang: str, markdown: bool, html: bool = False) -> None:
+                programs: tuple[str, ...], lang: str, markdown: bool, html: bool = False,
+                why_not: bool = False) -> None:
         """Explain the decision for a household in Chinese or English."""
         if markdown and html:
             raise click.UsageError("--markdown and --html cannot be used together")
         ctx.invoke(decide, household=household, on=on, policies=policies, jurisdiction=jurisdiction,
                    programs=programs, fmt="html" if html else "markdown" if markdown else "text", lang=lang,
-                   strict=False)
+                   strict=False, why_not=why_not)
 
     @main.command(name="compile")
     @_policy_arg()
@@ -267,6 +298,7 @@ def build() -> Any:
             click.echo(f"wrote {path}")
 
     _add_audit_commands(main, jur)
+    _add_batch_command(main, jur)
     return main
 
 
@@ -419,6 +451,96 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
             click.echo(result.render(), nl=False)
         errors = result.impact is not None and bool(result.impact.errors)
         sys.exit(EXIT_FAIL if result.different or errors else EXIT_OK)
+
+
+def _add_batch_command(main: Any, jur: Any) -> None:
+    """Add `batch`: decide a file of households into a file of results (eligibility.batch.run_file)."""
+
+    @main.command()
+    @click.argument("source", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="Output file: .jsonl, .csv or .parquet (or see --format).")
+    @click.option("--on", "on", metavar="YYYY-MM-DD", default=None,
+                  help="Decision date of records without their own \"on\".")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder (default: the bundled policies).")
+    @jur
+    @click.option("--program", "programs", multiple=True, help="Decide only this program (repeatable).")
+    @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+                  help="Processes deciding in parallel.")
+    @click.option("--resume", is_flag=True, help="Continue an interrupted run after the records OUT holds.")
+    @click.option("--trace", is_flag=True, help="Also write each decision's trace (much slower, much larger).")
+    @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
+                  help="Output format [default: from OUT's extension].")
+    def batch(source: Path, out: Path, on: str | None, policies: Path | None, jurisdiction: str | None,
+              programs: tuple[str, ...], workers: int, resume: bool, trace: bool, fmt: str | None) -> None:
+        """Decide every household of a .jsonl, .csv or .parquet file; one result a record, in input order.
+
+        Exit codes: 0 every record decided, 1 a record could not be decided (its output line says
+        why) or the policies do not load, 2 usage error, 130 interrupted (rerun with --resume).
+        """
+        from .batch import run_file
+
+        engine = _load(policies, jurisdiction)
+        report = _progress_reporter()
+        try:
+            summary = run_file(source, out, engine, on=on, programs=programs or None, workers=workers,
+                               trace=trace, resume=resume, out_format=fmt, progress=report)
+        except InputError as e:
+            raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
+        except PolicyError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        finally:
+            report(-1, None)
+        click.echo(summary.render(), nl=False)
+        if summary.interrupted:
+            sys.exit(130)
+        sys.exit(EXIT_FAIL if summary.failed else EXIT_OK)
+
+
+def _progress_reporter() -> Any:
+    """Return progress(done, total): a bar with rate and ETA on a terminal, else a line on stderr every 5 s.
+
+    The first call gives the records already done (a resumed run); progress(-1, None) closes the bar.
+    """
+    import time
+
+    state: dict[str, Any] = {"bar": None, "shown": 0, "last": 0.0, "first": None}
+
+    def rate(done: int) -> str:
+        first, since = state["first"]
+        elapsed = time.monotonic() - since
+        return f"{(done - first) / elapsed:,.0f} records/s" if elapsed > 0 and done > first else ""
+
+    def progress(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if done < 0:
+            if state["bar"] is not None:
+                state["bar"].render_finish()
+            return
+        if state["first"] is None:
+            state["first"] = (done, now)  # the rate and ETA count this run's records only
+            state["last"] = now
+        if sys.stderr.isatty() and total:
+            if state["bar"] is None:
+                bar: Any = click.progressbar(length=total, label="deciding", file=sys.stderr, show_eta=True,
+                                             show_pos=True, item_show_func=lambda d: rate(d) if d else None)
+                state["bar"], state["shown"] = bar, 0
+            step = min(done, total) - state["shown"]
+            state["shown"] += step
+            state["bar"].update(step, done)
+        elif now - state["last"] >= 5 or (total and done >= total):
+            state["last"] = now
+            first, since = state["first"]
+            eta = ""
+            if total and first < done < total:
+                left = (total - done) * (now - since) / (done - first)
+                eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
+            of = f"/{total:,}" if total else ""
+            click.echo(f"batch: {done:,}{of} records, {rate(done) or '-'}{eta}", err=True)
+
+    return progress
 
 
 def main(argv: list[str] | None = None) -> int:

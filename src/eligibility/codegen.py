@@ -113,6 +113,15 @@ class _Gen:
             return f"tpm(c, {k}, t{k}, h, pv, on, T, {rec}, {idx})"
         return f"pm(c, {k}, d{k}, h, pv, on, {rec})"
 
+    def rounding(self, value: str, step: Decimal, mode: str) -> str:
+        """Source rounding `value` to a step; a decimal power of ten quantizes directly."""
+        fn = {"half_up": "rhu", "up": "rup", "down": "rdn"}[mode]
+        exp = step.as_tuple().exponent
+        if step.as_tuple().digits == (1,) and isinstance(exp, int) and exp <= 0:
+            rounding = {"half_up": "RHU", "up": "RUP", "down": "RDN"}[mode]
+            return f"D({value}).quantize({self.const(step)}, {rounding})"
+        return f"{fn}({value}, {self.const(step)})"
+
     def pid(self, program: str) -> int:
         return sorted(self.cs.programs).index(program)
 
@@ -153,10 +162,9 @@ class _Gen:
             else:
                 out.append(f"        raise NotInForce({i})")
         if d.rounding is not None:
-            fn = {"half_up": "rhu", "up": "rup", "down": "rdn"}[d.rounding.mode]
-            out.append(f"    v = {fn}(v, {self.const(d.rounding.step)})")
+            out.append(f"    v = {self.rounding('v', d.rounding.step, d.rounding.mode)}")
         elif d.name == "amount" and d.kind == "output":
-            out.append(f"    v = rhu(v, {self.const(Decimal('0.01'))})")
+            out.append(f"    v = {self.rounding('v', Decimal('0.01'), 'half_up')}")
         if d.each is None:
             out.append(f"    c[{i}] = v")
         out.append("    return v")
@@ -297,9 +305,9 @@ class _Gen:
             vals = [int(x.value) for x in args if isinstance(x, Num)]
             return self.const(dt.date(*vals))
         if f.startswith("round_"):
-            fn = {"round_half_up": "rhu", "round_up": "rup", "round_down": "rdn"}[f]
-            left = f"D({a[0]})" if args[0].type == "integer" else a[0]
-            return f"{fn}({left}, {a[1]})"
+            mode = {"round_half_up": "half_up", "round_up": "up", "round_down": "down"}[f]
+            step = args[1].value if isinstance(args[1], Num) else Decimal(1)
+            return "(" + self.rounding(a[0], step, mode) + ")"
         raise CodegenError(f"unknown function {f}")
 
 

@@ -138,12 +138,20 @@ def _max_of(items: Any, text: str) -> Any:
     return max(vals)
 
 
+def _dec(x: Any) -> Decimal:
+    """A number as a Decimal; a parameter with no value raises here as anywhere else."""
+    if x.__class__ is Decimal:
+        return x
+    if x.__class__ is MissingValue:
+        raise MissingParameter(x.index)
+    return Decimal(x)
+
+
 def _quant(mode: str) -> Any:
     def q(x: Decimal, step: Decimal) -> Decimal:
         if step.__class__ is not Decimal:
             step = Decimal(step)
-        if x.__class__ is not Decimal:
-            x = Decimal(x)
+        x = _dec(x)
         if step.as_tuple().digits == (1,):  # 0.01, 1, 10: quantize directly
             exp = step.as_tuple().exponent
             if isinstance(exp, int) and exp <= 0:
@@ -153,10 +161,11 @@ def _quant(mode: str) -> Any:
 
 
 HELPERS: dict[str, object] = {
-    "U": U, "D": Decimal, "r": _record, "ri": _record_item, "age": _age, "days": _days,
+    "U": U, "D": _dec, "r": _record, "ri": _record_item, "age": _age, "days": _days,
     "min_of": _min_of, "max_of": _max_of, "pm": _per_record, "tpm": _per_record_traced,
     "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
-    "rdn": _quant(ROUND_FLOOR), "NotInForce": NotInForce, "sum": sum, "any": any, "all": all,
+    "rdn": _quant(ROUND_FLOOR), "RHU": ROUND_HALF_UP, "RUP": ROUND_CEILING, "RDN": ROUND_FLOOR,
+    "NotInForce": NotInForce, "sum": sum, "any": any, "all": all,
     "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate,
 }
 

@@ -255,6 +255,12 @@ def _amount_lines(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> lis
 def _groups(prog: dict[str, Any], lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
     w = WORDS[lang]
     rules = [s for s in prog["steps"] if s["kind"] == "rule"]
+    if prog.get("error"):  # not decided: what stopped it first, then the rest
+        stopped = [s for s in prog["steps"] if s["outcome"] == "error"]
+        rest = [s for s in rules if s not in stopped]
+        computed = [s for s in prog["steps"]
+                    if s["kind"] == "computed" and s["outcome"] not in ("not_evaluated", "error")]
+        return [(w["error"], stopped), (w["other"], rest), (w["values"], computed)]
     # Decisive: needed by this decision and part of the eligibility test (not only the tier or amount).
     needed = [s for s in rules if s.get("needed", True) and "eligible" in s.get("used_by", ["eligible"])]
     if prog["eligible"]:
@@ -307,6 +313,10 @@ def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
     w = WORDS[lang]
     md = fmt == "markdown"
     out: list[str] = []
+    if trace.get("why_not"):  # near misses first (explain(why_not=True))
+        from .whynot import near_miss_lines
+
+        out.extend(near_miss_lines(trace, lang, md))
     if len(trace["programs"]) > 1:
         out.append(("## " if md else "") + f"{w['overview']}{w['lp']}{w['date']} {trace['decided_for']}{w['rp']}")
         for name, prog in trace["programs"].items():
@@ -315,6 +325,9 @@ def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
     for name, prog in trace["programs"].items():
         title = _title(prog.get("title"), lang, name)
         verdict = w["eligible"] if prog["eligible"] else w["not_eligible"]
+        eligible_step = next((s for s in prog["steps"] if s["name"] == "eligible" and s["kind"] == "output"), None)
+        if eligible_step is not None and eligible_step["outcome"] == "not_in_force":
+            verdict = f"{w['not_eligible']}{w['lp']}{w['not_in_force']}{w['rp']}"
         if prog.get("error"):
             verdict = f"{w['undecided']}{w['sep']}{prog['error']}"
         head = f"{title}{w['lp']}{name}{w['rp']}{w['sep']}{verdict}"
@@ -348,6 +361,10 @@ def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
             out.append(("### " if md else "") + heading)
             for s in group:
                 lines = s["_lines"] if "_lines" in s else _step_lines(s, trace, lang)
+                if "_lines" not in s and trace.get("why_not"):  # what would change it, under each failed rule
+                    from .whynot import step_lines
+
+                    lines = lines + step_lines(trace, name, s, lang)
                 if md:
                     out.append("- " + lines[0])
                     out.extend("    - " + ln.strip() for ln in lines[1:])

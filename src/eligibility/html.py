@@ -161,6 +161,16 @@ def _step(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
     return out
 
 
+def _why_not(lines: list[str], name: str, step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
+    """Add what would change a failed rule (when the trace has a why_not section) at the end of its block."""
+    if not trace.get("why_not"):
+        return lines
+    from .whynot import step_lines
+
+    extra = [f'<p class="why">{_e(x.strip())}</p>' for x in step_lines(trace, name, step, lang)]
+    return lines[:-1] + extra + lines[-1:]
+
+
 def _fold(summary: str, body: list[str], open_: bool = False) -> list[str]:
     return [f"<details{' open' if open_ else ''}><summary>{summary}</summary>", *body, "</details>"]
 
@@ -195,7 +205,7 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
     if decisive:
         out.append(f"<h3>{_e(decisive_heading)}</h3>")
         for s in decisive:
-            out.extend(_step(s, trace, lang))
+            out.extend(_why_not(_step(s, trace, lang), name, s, trace, lang))
     if ok:
         amount = next((s for s in prog.get("steps") or [] if s.get("name") == "amount" and s.get("kind") == "output"
                        and s.get("evaluated") and s.get("outcome") != "per_record"), None)
@@ -204,7 +214,7 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
             out.extend(_step(amount, trace, lang))
     for heading, group in groups[1:]:
         if group:
-            body = [line for s in group for line in _step(s, trace, lang)]
+            body = [line for s in group for line in _why_not(_step(s, trace, lang), name, s, trace, lang)]
             out.extend(_fold(f"{_e(heading)}{_e(w['lp'])}{len(group)}{_e(w['rp'])}", body))
     outputs = [s for s in prog.get("steps") or [] if s.get("kind") == "output" and s.get("name") != "amount"]
     layers = " → ".join(str(x) for x in prog.get("layers") or [])
@@ -239,6 +249,13 @@ def _render_html(trace: dict[str, Any], lang: str) -> str:
         out.append(f'<li class="verdict {"ok" if ok else "no"}"><a href="#program-{_e(name)}">'
                    f'{_e(_title(prog.get("title"), lang, name))}</a>{_e(w["sep"])}{_verdict(prog, lang)}</li>')
     out.append("</ul>")
+    if trace.get("why_not"):  # near misses next to the outcome (explain(why_not=True))
+        from .whynot import near_misses
+
+        near = near_misses(trace, lang)
+        if near:
+            out.extend([f'<div class="warn"><strong>{_e(w["why_not_near_miss"])}</strong><ul>',
+                        *(f"<li>{_e(x)}</li>" for x in near), "</ul></div>"])
     for warning in trace.get("warnings") or []:
         message = warning.get("message", {}).get(lang) if isinstance(warning, dict) else str(warning)
         out.append(f'<p class="warn">{_e(w["warning"])}{_e(w["sep"])}{_e(message)}</p>')

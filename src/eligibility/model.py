@@ -194,3 +194,25 @@ class TestCase:
     file: str
     span: Span
     expect_spans: dict[str, Span]
+
+
+@attrs.frozen
+class Property:
+    """A property every household must satisfy, checked with generated households."""
+
+    name: str
+    kind: str  # monotonic | bounds | exclusive | invariant
+    #: The program (monotonic, bounds), the programs (exclusive), or those compared (invariant; () = all).
+    programs: tuple[str, ...]
+    file: str
+    span: Span
+    #: Where each key of the property sits, for messages about its values.
+    spans: dict[str, Span]
+    vary: str | None = None  # monotonic: a numeric household field, or `list.field`
+    direction: str = "up"  # monotonic: up | down
+    expect: dict[str, str] = attrs.Factory(dict)  # monotonic: {eligible: never_gains, amount: never_rises}
+    amount_min: Expr | None = None  # bounds
+    amount_max: Expr | None = None
+    transform: str | None = None  # invariant: shuffle_members | reorder_keys
+    on: dt.date | None = None  # a fixed decision date instead of generated ones
+    members: tuple[int, int] | None = None  # the household sizes drawn

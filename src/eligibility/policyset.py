@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from .errors import Diagnostic, PolicyError
 from .loader import YMap, load_file
-from .model import Facts, Label, Program, Source, TestCase
-from .schema import Layer, Reader, read_facts, read_layer, read_registry, read_tests, to_plain
+from .model import Facts, Label, Program, Property, Source, TestCase
+from .schema import Layer, Reader, read_facts, read_layer, read_properties, read_registry, read_tests, to_plain
 from .source import SourceText, Span
 
 MAX_FILES = 1000
@@ -33,7 +34,9 @@ class PolicySetModel:
     labels: dict[str, object] | None = None
     #: Test files not read yet (absolute path, path in the set): deciding never needs them.
     deferred_tests: tuple[tuple[str, str], ...] = ()
-    _cache: dict[str, tuple[TestCase, ...]] = attrs.field(factory=dict, eq=False, repr=False)
+    #: `properties:` files read with the others (when test files are not deferred).
+    declared_properties: tuple[Property, ...] = ()
+    _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def tests(self) -> tuple[TestCase, ...]:
@@ -43,18 +46,30 @@ class PolicySetModel:
             return cached
         diags: list[Diagnostic] = []
         cases = list(self.test_cases)
+        props = list(self.declared_properties)
         for path, rel in self.deferred_tests:
             yf = load_file(Path(path), rel, diags)
             if yf is None or yf.root is None:
                 continue
             self.sources[rel] = yf.source
             if isinstance(yf.root, YMap):
-                cases.extend(read_tests(Reader(yf.source, diags), yf.root))
+                if yf.root.items and yf.root.items[0][0].value == "properties":
+                    props.extend(read_properties(Reader(yf.source, diags), yf.root))
+                else:
+                    cases.extend(read_tests(Reader(yf.source, diags), yf.root))
         if any(d.severity == "error" for d in diags):
             raise PolicyError(diags, self.sources)
         result = tuple(cases)
         self._cache["tests"] = result
+        self._cache["properties"] = tuple(props)
         return result
+
+    @property
+    def properties(self) -> tuple[Property, ...]:
+        """The YAML properties of the set, read with the test files; PolicyError if one of them is bad."""
+        if "properties" not in self._cache:
+            self.tests  # noqa: B018 - reads every deferred file, properties files included
+        return self._cache["properties"]
 
 
 def policy_hash(file_hashes: dict[str, str]) -> str:
@@ -75,8 +90,32 @@ def ancestors(code: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _check_labels(r: Reader, node: YMap) -> bool:
+    """Check a `labels:` file against the library's own labels; report every problem."""
+    from .explain import _DEFAULTS
+
+    before = len([d for d in r.diags if d.severity == "error"])
+    r.mapping(node, "a labels file", ("labels", "description"), ("labels",))
+    sections = node.get("labels")
+    if sections is None or (m := r.mapping(sections, "labels", tuple(_DEFAULTS))) is None:
+        return False
+    for skey, entries in m.items:
+        known = tuple(_DEFAULTS.get(skey.value, {}).get("zh", {}))
+        if not known or (em := r.mapping(entries, skey.value, known)) is None:
+            continue
+        for key, value in em.items:
+            if skey.value == "ops":
+                if (om := r.mapping(value, f"ops '{key.value}'", ("holds", "fails"), ("holds", "fails"))):
+                    for part in ("holds", "fails"):
+                        if om.get(part) is not None:
+                            r.label(om.get(part), f"{key.value}.{part}")
+            else:
+                r.label(value, f"label '{key.value}'")
+    return len([d for d in r.diags if d.severity == "error"]) == before
+
+
 def _is_test_file(path: Path) -> bool:
-    """Peek at the first key of a file: `tests:` files are read only when the tests are."""
+    """Peek at the first key of a file: `tests:` and `properties:` files are read only when the tests are."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
@@ -85,7 +124,7 @@ def _is_test_file(path: Path) -> bool:
     for line in head.splitlines():
         stripped = line.strip()
         if stripped and not stripped.startswith(b"#") and not stripped.startswith(b"\xef\xbb\xbf#"):
-            return stripped.lstrip(b"\xef\xbb\xbf").startswith(b"tests:")
+            return stripped.lstrip(b"\xef\xbb\xbf").startswith((b"tests:", b"properties:"))
     return False
 
 
@@ -109,9 +148,11 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     facts: list[Facts] = []
     layers: dict[str, Layer] = {}
     tests: list[TestCase] = []
+    properties: list[Property] = []
     registry: dict[str, Source] = {}
     registry_files: set[str] = set()
     labels: dict[str, object] = {}
+    label_files: set[str] = set()
     deferred: list[tuple[str, str]] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
@@ -142,11 +183,14 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
         elif node.get("tests") is not None:
             tests.extend(read_tests(r, node))
         elif first == "labels":
-            data = to_plain(node)
-            if isinstance(data, dict) and isinstance(data.get("labels"), dict):
-                labels.update(data["labels"])
-            else:
-                r.error(node, "labels", "a labels file maps `labels:` to words, ops and page sections")
+            if _check_labels(r, node):
+                data: Any = to_plain(node)
+                for section, entries in data["labels"].items():
+                    merged: Any = labels.setdefault(section, {})
+                    merged.update(entries)
+                label_files.add(rel)
+        elif first == "properties":
+            properties.extend(read_properties(r, node))
         elif first == "sources":
             for src in read_registry(r, node):
                 if src.id in registry:
@@ -161,7 +205,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 registry_files.add(rel)
         else:
             r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
-                    "a policy file starts with `program:`, `facts:`, `sources:` or `tests:`")
+                    "a policy file starts with `program:`, `facts:`, `sources:`, `tests:` or `properties:`")
     if not facts:
         diags.append(Diagnostic(None, "no-facts",
                                 "the policy set has no facts vocabulary (a file starting with `facts:`)"))
@@ -183,14 +227,15 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                                 "jurisdictions present: " + ", ".join(sorted({x.jurisdiction
                                                                                for x in layers.values()}))))
     used |= registry_files
-    used |= {rel for rel in sources if rel.endswith("labels.yaml") and labels}
+    used |= label_files
     errors = [d for d in diags if d.severity == "error"]
     if not facts or (errors and stop_on_errors):
         raise PolicyError(diags, sources)
     used.add(facts[0].file)
     hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
     return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
-                          policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred))
+                          policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred),
+                          declared_properties=tuple(properties))
 
 
 def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],

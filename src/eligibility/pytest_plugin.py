@@ -26,14 +26,14 @@ def _is_test_file(path: Path) -> bool:
             for line in f:
                 stripped = line.strip()
                 if stripped and not stripped.startswith("#"):
-                    return stripped.startswith("tests:")
+                    return stripped.startswith(("tests:", "properties:"))
     except (OSError, UnicodeDecodeError):
         return False
     return False
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    """Collect `tests:` YAML files that sit inside a policy folder."""
+    """Collect `tests:` and `properties:` YAML files that sit inside a policy folder."""
     if file_path.suffix == ".yaml" and _is_test_file(file_path) and _policy_root(file_path):
         return PolicyTestFile.from_parent(parent, path=file_path)
     return None
@@ -62,6 +62,9 @@ class PolicyTestFile(pytest.File):
         for case in cases:
             if case.file == rel:
                 yield PolicyTestItem.from_parent(self, name=case.name, engine=engine, case=case)
+        for prop in engine.model.properties:
+            if prop.file == rel:
+                yield PolicyPropertyItem.from_parent(self, name=prop.name, engine=engine, prop=prop)
 
 
 class PolicyLoadFailed(Exception):
@@ -97,3 +100,28 @@ class CaseFailed(Exception):
     def __init__(self, result: Any) -> None:
         super().__init__(result.message)
         self.result = result
+
+
+class PolicyPropertyItem(pytest.Item):
+    """One YAML property, searched for a counterexample with generated households."""
+
+    def __init__(self, *, engine: Any, prop: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.prop = prop
+
+    def runtest(self) -> None:
+        from .properties import run_property
+
+        result = run_property(self.engine, self.prop)
+        if not result.passed:
+            raise CaseFailed(result)
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            r = excinfo.value.result
+            return f"{r.where}: {r.prop.name}\n{r.message}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.prop.span.line - 1, f"policy property: {self.prop.name}"

@@ -9,10 +9,10 @@ import linecache
 import re
 import threading
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -31,6 +31,9 @@ from .compiler import (
 from .errors import EligibilityError, EvaluationError, InputError, InputProblem
 from .facts import Validator
 from .model import ParamValue
+
+if TYPE_CHECKING:
+    from .batch import BatchResult
 
 ZERO = Decimal("0.00")
 #: Validators by the sha256 of their facts file: compiling one takes milliseconds.
@@ -108,12 +111,34 @@ class Decision:
     def traced(self) -> bool:
         return self._recorded is not None
 
-    def to_json(self) -> dict[str, Any]:
-        """Return the decision and its trace as the documented JSON contract (docs/reference/trace.md)."""
+    def to_json(self, *, why_not: bool = False) -> dict[str, Any]:
+        """Return the decision and its trace as the documented JSON contract (docs/reference/trace.md).
+
+        With `why_not=True` the trace also has a `why_not` section: see `Decision.why_not`.
+        """
         from .trace import build_trace
 
-        return build_trace(self._engine, self, self._facts, self._defaulted, self._memo,
-                           self._recorded, self._params)
+        out = build_trace(self._engine, self, self._facts, self._defaulted, self._memo,
+                          self._recorded, self._params)
+        if why_not:
+            from .whynot import why_not as analyse
+
+            out["why_not"] = analyse(self, trace=out)
+        return out
+
+    def why_not(self, programs: Iterable[str] | str | None = None, *, near_miss: object = Decimal("0.05"),
+                max_probes: int = 4000) -> dict[str, Any]:
+        """Say, for each program not eligible, the smallest change to one fact that makes each failed rule pass.
+
+        Found by deciding again with the engine (see `eligibility.whynot`); the decision is not changed.
+        Returns the JSON-ready `why_not` section of the trace (docs/reference/trace.md).
+
+        Raises:
+            InputError: an unknown program, or `near_miss` not a share between 0 and 1.
+        """
+        from .whynot import why_not
+
+        return why_not(self, programs, near_miss=near_miss, max_probes=max_probes)
 
     def value(self, program: str, name: str) -> Any:
         """Return a computed value or rule outcome of a program, evaluating it if it was skipped.
@@ -126,12 +151,16 @@ class Decision:
         """
         return self._engine._value(self, program, name)
 
-    def explain(self, lang: str = "zh", fmt: str = "text") -> str:
-        """Render the explanation of this decision in Chinese (`zh`) or English (`en`)."""
+    def explain(self, lang: str = "zh", fmt: str = "text", *, why_not: bool = False) -> str:
+        """Render the explanation of this decision in Chinese (`zh`) or English (`en`).
+
+        With `why_not=True` it also says under each failed rule what single change would make it
+        pass, and flags near misses at the top.
+        """
         from .explain import render
 
         with decimal.localcontext(ENGINE_CONTEXT):
-            return render(self.to_json(), lang=lang, fmt=fmt)
+            return render(self.to_json(why_not=why_not), lang=lang, fmt=fmt)
 
 
 class Engine:
@@ -141,6 +170,8 @@ class Engine:
         self.compiled = compiled
         self.model = compiled.model
         self.policy_hash = compiled.model.hash
+        #: The policy folder, when made by load(): batch workers load the policies again from it.
+        self.root: Path | None = None
         facts = compiled.model.facts
         key = compiled.model.file_hashes.get(facts.file, "")
         validator = _VALIDATORS.get(key)
@@ -235,6 +266,18 @@ class Engine:
             if sum(len(records[n]) for n in self._list_fields) > self._small:
                 self._check_work(records)
             return self._run(h, defaulted, day, names, trace, strict)
+
+    def decide_many(self, records: Iterable[object], *, on: object = None, programs: Iterable[str] | None = None,
+                    workers: int = 1, trace: bool = False, chunk_size: int = 256) -> Iterator[BatchResult]:
+        """Decide many records, yielding one BatchResult a record in input order: see `eligibility.batch.decide_many`.
+
+        Raises:
+            InputError: a bad argument (an unknown program, a bad date, workers < 1), raised at once.
+        """
+        from .batch import decide_many
+
+        return decide_many(self, records, on=on, programs=programs, workers=workers, trace=trace,
+                           chunk_size=chunk_size)
 
     def _run(self, h: dict[str, Any], defaulted: Sequence[str], day: dt.date, names: tuple[str, ...],
              trace: bool, strict: bool = False) -> Decision:
@@ -413,7 +456,7 @@ class Engine:
             msg = f"{exc.text} has no items to take the minimum or maximum of"
         elif isinstance(exc, DateOrder):
             msg = f"a date {exc.born} is after the date {exc.on} it is measured on"
-        elif isinstance(exc, decimal.DivisionByZero | ZeroDivisionError):
+        elif isinstance(exc, decimal.DivisionByZero | ZeroDivisionError | decimal.DivisionUndefined):
             msg = "division by zero"
         elif isinstance(exc, decimal.DecimalException):
             msg = f"invalid arithmetic ({type(exc).__name__})"
@@ -504,7 +547,9 @@ def load(path: str | Path | None = None, *, jurisdiction: str | None = None) -> 
         PolicyError: the policy set has problems; all of them are listed with positions.
     """
     root = Path(path) if path is not None else bundled_policies()
-    return Engine(compile_policy(root, jurisdiction))
+    engine = Engine(compile_policy(root, jurisdiction))
+    engine.root = root.resolve()
+    return engine
 
 
 def bundled_policies() -> Path:

@@ -158,10 +158,14 @@ def run_tests(engine: Engine, name_filter: str | None = None) -> Iterator[CaseRe
 
 
 def run_folder(path: str | Path | None = None, jurisdiction: str | None = None) -> list[CaseResult]:
-    """Load a policy folder and run its test cases; raise AssertionError-like PolicyTestFailure on failure."""
+    """Load a policy folder, run its test cases and properties; raise PolicyTestFailure on any failure."""
     engine = load(path, jurisdiction=jurisdiction)
     results = list(run_tests(engine))
-    failed = [r for r in results if not r.passed]
+    failed = [f"{r.where}: {r.case.name}\n{r.message}" for r in results if not r.passed]
+    if engine.model.properties:  # hypothesis is needed only when the set declares properties
+        from .properties import run_properties
+
+        failed += [f"{r.where}: {r.prop.name}\n{r.message}" for r in run_properties(engine) if not r.passed]
     if failed:
-        raise PolicyTestFailure("\n\n".join(f"{r.where}: {r.case.name}\n{r.message}" for r in failed))
+        raise PolicyTestFailure("\n\n".join(failed))
     return results

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .compiler import U
+from .compiler import MissingValue, U
 from .model import Definition, Label, ParamValue, Program
 from .nodes import Attr, BoolOp, Compare, Const, Name, Node, Num, TupleLit, Unary, walk
 
@@ -311,6 +311,9 @@ class _Builder:
         k = self.gen.def_index[key]
         cd = self.engine.compiled.checked.defs[key]
         value = self.memo[k]
+        if value.__class__ is MissingValue:  # a bare parameter with no value on the date
+            self.errors.setdefault(k, self.engine._missing_message(value.index, self.decision.on))
+            value = None
         evaluated = value is not U
         needed = self.needed_memo[k] is not U
         per_record = None
@@ -320,6 +323,9 @@ class _Builder:
             for i, rec in enumerate(records):
                 if id(rec) in value:
                     v = value[id(rec)]
+                    if v.__class__ is MissingValue:
+                        self.errors.setdefault(k, self.engine._missing_message(v.index, self.decision.on))
+                        v = None
                     rid = rec.get("id")
                     per_record.append({"item": f"{d.each[1]}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""),
                                        "path": f"household.{d.each[1]}[{i}]", "value": encode(v, cd.type),

@@ -1,0 +1,684 @@
+"""Why not, and what would change it: for each program a household is not eligible for, the
+smallest change to one fact that makes each failed rule pass, found with the engine itself.
+
+The search knows nothing of any policy. It reads the decision's trace for the rules that failed
+and the facts each one read (through computed values, rules and other programs, transitively),
+then decides the household again with one fact changed and asks the engine whether the rule
+passes (`Decision.value`) and whether the program is then eligible:
+
+- money, decimal and integer facts: bisection between the current value and the first bound
+  that passes (0 or the field's minimum below, the field's maximum or a large bound above), in
+  fen for money, in steps of 1 for integers; the boundary found is the smallest change if the
+  rule is monotonic in that fact between the two (it always passes at the value reported);
+- bool facts: flipped; enum facts: every other value of the vocabulary;
+- records of an optional list (a vehicle, a business registration): removed, one at a time.
+  Records of a list that must have items (the household's members) are never removed.
+
+The work is bounded (probes per fact and in total), the result is deterministic, and it is
+plain JSON: `Decision.to_json(why_not=True)` puts it under the trace's `why_not` key
+(docs/reference/trace.md), and `explain(why_not=True)` renders it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import math
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .compiler import ENGINE_CONTEXT
+from .errors import EligibilityError, EvaluationError, InputError, InputProblem
+from .trace import encode
+
+if TYPE_CHECKING:
+    from .model import FieldSpec, Label
+    from .runtime import Decision
+
+#: A change within this share of the fact's value that alone makes the program eligible is a near miss.
+NEAR_MISS = Decimal("0.05")
+#: Decisions made for one fact of one rule (direction probes and bisection).
+MAX_PROBES_PER_FACT = 64
+#: Decisions made for one analysis in all.
+MAX_PROBES = 4000
+#: Records of one list tried for removal.
+MAX_RECORDS = 50
+#: The upper bound probed for a money or decimal fact without a declared maximum, and for an integer.
+BIG = Decimal(10) ** 12
+BIG_INTEGER = 10 ** 9
+MONEY_TOP = Decimal(10) ** 15 - Decimal("0.01")
+_NUMERIC = ("money", "decimal", "integer")
+_CHANGEABLE = (*_NUMERIC, "bool", "enum")
+_PATH = re.compile(r"household\.(\w+)(?:\[(\d+)\](?:\.(\w+))?)?\Z")
+_MAX_VISITS = 500
+
+Change = tuple[Any, ...]
+
+
+class _Budget(Exception):
+    """The total probe budget is spent."""
+
+
+@attrs.frozen
+class _Target:
+    """What must pass: a rule (or `eligible`) of a program, for the household or for one record."""
+
+    program: str
+    rule: str
+    member: int | None = None
+    each: str | None = None  # the list the program is decided per record of
+
+
+def _label(label: Label | None) -> dict[str, str] | None:
+    return {"zh": label.zh, "en": label.en} if label is not None else None
+
+
+def _apply(facts: dict[str, Any], change: Change) -> dict[str, Any]:
+    """Copy validated facts with one change: ("set", list, index, field, value) or ("remove", list, index)."""
+    out = dict(facts)
+    if change[0] == "remove":
+        _, top, i = change
+        items = list(out[top])
+        del items[i]
+        out[top] = items
+        return out
+    _, top, i, field, value = change
+    if i is None:
+        out[top] = value
+    else:
+        items = list(out[top])
+        record = dict(items[i])
+        record[field] = value
+        items[i] = record
+        out[top] = items
+    return out
+
+
+class _Search:
+    def __init__(self, decision: Decision, trace: dict[str, Any], near: Decimal, max_probes: int,
+                 per_fact: int) -> None:
+        self.decision = decision
+        self.engine = decision._engine
+        self.facts: dict[str, Any] = decision._facts
+        self.defaulted = decision._defaulted
+        self.on = decision.on
+        self.trace = trace
+        self.vocab = self.engine.model.facts
+        self.near = near
+        self.max_probes = max_probes
+        self.per_fact = per_fact
+        self.probes = 0
+        self.spent = False
+        self._cache: dict[tuple[str, Change], Decision | None] = {}
+        self._aux: dict[str, Any] | None = None
+        self._fact_probes = 0
+        self._cut = False  # the current fact's search stopped at its probe limit
+
+    # ------------------------------------------------------------------ probing
+
+    def _decide(self, program: str, change: Change) -> Decision | None:
+        key = (program, change)
+        if key in self._cache:
+            return self._cache[key]
+        if self.probes >= self.max_probes:
+            raise _Budget
+        self.probes += 1
+        try:
+            dec = self.engine._run(_apply(self.facts, change), self.defaulted, self.on, (program,), False)
+        except EligibilityError:
+            dec = None
+        self._cache[key] = dec
+        return dec
+
+    def _can_probe(self) -> bool:
+        if self._fact_probes >= self.per_fact:
+            self._cut = True
+            return False
+        return True
+
+    def _test(self, t: _Target, change: Change) -> tuple[bool, bool]:
+        """Decide again with the change: (the rule passes, the program is eligible)."""
+        self._fact_probes += 1
+        dec = self._decide(t.program, change)
+        if dec is None:
+            return False, False
+        return self._passes(dec, t), self._eligible(dec, t)
+
+    def _passes(self, dec: Decision, t: _Target) -> bool:
+        try:
+            value = dec.value(t.program, t.rule)
+        except (EligibilityError, KeyError):
+            return False
+        if t.member is None:
+            return value is True
+        if not isinstance(value, dict) or t.each is None:
+            return False
+        records = dec._facts.get(t.each) or []
+        if t.member >= len(records):
+            return False
+        return value.get(records[t.member].get("id", t.member)) is True
+
+    @staticmethod
+    def _eligible(dec: Decision, t: _Target) -> bool:
+        pd = dec.programs.get(t.program)
+        if pd is None or pd.eligible is None:
+            return False
+        if t.member is None:
+            return pd.eligible is True
+        return bool(pd.members and t.member < len(pd.members) and pd.members[t.member].eligible)
+
+    # ------------------------------------------------------------------ what a rule reads
+
+    def _programs(self, name: str) -> dict[str, Any] | None:
+        progs: dict[str, Any] = self.trace["programs"]
+        if name in progs:
+            return progs[name]  # type: ignore[no-any-return]
+        if self._aux is None:  # a program this decision did not include: trace them all, once
+            try:
+                full = self.engine._run(self.facts, self.defaulted, self.on, self.engine.programs, True)
+                self._aux = full.to_json()["programs"]
+            except EligibilityError:
+                self._aux = {}
+        got = (self._aux or {}).get(name)
+        return got if isinstance(got, dict) else None
+
+    def _step(self, program: str, name: str) -> dict[str, Any] | None:
+        prog = self._programs(program)
+        if prog is None:
+            return None
+        return next((s for s in prog.get("steps") or [] if s.get("name") == name), None)
+
+    def fact_paths(self, program: str, rule: str, record: str | None) -> list[str]:
+        """The fact paths a rule read, following computed values, rules and other programs, in order.
+
+        With `record` (`household.members[2]`), facts and per-record values of the other records
+        of that list are left out: they belong to other members' decisions.
+        """
+        out: dict[str, None] = {}
+        seen: set[tuple[str, str, str | None]] = set()
+
+        def other(path: str, rec: str | None) -> bool:
+            if rec is None:
+                return False
+            head = rec[:rec.rindex("[") + 1]
+            return path.startswith(head) and not (path == rec or path.startswith(rec + "."))
+
+        def visit(prog: str, name: str, rec: str | None) -> None:
+            key = (prog, name, rec)
+            if key in seen or len(seen) >= _MAX_VISITS:
+                return
+            seen.add(key)
+            step = self._step(prog, name)
+            if step is None:
+                return
+            for inp in step.get("inputs") or []:
+                kind, path = inp.get("kind"), inp.get("path")
+                if kind == "fact" and isinstance(path, str):
+                    if not other(path, rec):
+                        out.setdefault(path)
+                elif kind in ("computed", "rule", "output", "program"):
+                    if isinstance(path, str) and other(path, rec):
+                        continue
+                    target, name2 = (prog, str(inp.get("name")))
+                    if kind == "program":
+                        target, _, name2 = name2.partition(".")
+                    visit(target, name2, path if isinstance(path, str) else None)
+
+        visit(program, rule, record)
+        return list(out)
+
+    def levers(self, paths: Iterable[str], each: str | None) -> list[tuple[Any, ...]]:
+        """What can be changed: ("set", list or field, index, field) and ("remove", list, index), in order."""
+        out: dict[tuple[Any, ...], None] = {}
+        for path in paths:
+            m = _PATH.match(path)
+            spec = self.vocab.field(m.group(1)) if m else None
+            if m is None or spec is None:
+                continue
+            top = m.group(1)
+            if spec.type != "list":
+                if spec.type in _CHANGEABLE and m.group(2) is None:
+                    out.setdefault(("set", top, None, top))
+                continue
+            records = self.facts.get(top) or []
+            removable = spec.min_items == 0 and top != each
+            if m.group(2) is None:
+                if removable:
+                    for i in range(min(len(records), MAX_RECORDS)):
+                        out.setdefault(("remove", top, i))
+                continue
+            i = int(m.group(2))
+            if i >= len(records):
+                continue
+            sub = spec.field(m.group(3)) if m.group(3) else None
+            if sub is not None and sub.type in _CHANGEABLE:
+                out.setdefault(("set", top, i, sub.name))
+            if removable:
+                out.setdefault(("remove", top, i))
+        return list(out)
+
+    # ------------------------------------------------------------------ changes
+
+    def _spec(self, top: str, field: str, i: int | None) -> FieldSpec | None:
+        spec = self.vocab.field(top)
+        if spec is not None and i is not None:
+            return spec.field(field)
+        return spec
+
+    def lever_changes(self, t: _Target, lever: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """The changes of one lever that make the rule pass (none, one, or one per enum value)."""
+        self._fact_probes = 0
+        if lever[0] == "remove":
+            _, top, i = lever
+            if not self._can_probe():
+                return []
+            passes, eligible = self._test(t, ("remove", top, i))
+            if not passes:
+                return []
+            lst = self.vocab.field(top)
+            record = self.facts[top][i]
+            fields = lst.fields if lst is not None else ()
+            shown = {f.name: encode(record.get(f.name), f.type) for f in fields}
+            return [self._change(f"household.{top}[{i}]", lst.label if lst else None, shown,
+                                 _record_label(record, fields), None, None, "remove", None, eligible)]
+        _, top, i, field = lever
+        spec = self._spec(top, field, i)
+        current = self.facts[top] if i is None else self.facts[top][i].get(field)
+        if spec is None or current is None:
+            return []
+        path = f"household.{top}" if i is None else f"household.{top}[{i}].{field}"
+        found: list[dict[str, Any]] = []
+        if spec.type == "bool":
+            if self._can_probe():
+                passes, eligible = self._test(t, ("set", top, i, field, not current))
+                if passes:
+                    found.append(self._change(path, spec.label, current, None, not current, None, "set", None,
+                                              eligible))
+        elif spec.type == "enum":
+            labels = dict(spec.values)
+            for value, label in spec.values:
+                if value == current or not self._can_probe():
+                    continue
+                passes, eligible = self._test(t, ("set", top, i, field, value))
+                if passes:
+                    found.append(self._change(path, spec.label, current, _label(labels.get(current)), value,
+                                              _label(label), "set", None, eligible))
+        elif spec.type in _NUMERIC:
+            hit = self._numeric(t, top, i, field, spec, current)
+            if hit is not None:
+                kind, value, eligible = hit
+                relative = abs(Decimal(value) - Decimal(current)) / abs(Decimal(current)) if current != 0 else None
+                found.append(self._change(path, spec.label, encode(current, spec.type), None,
+                                          encode(value, spec.type), None, kind, relative, eligible))
+        return found
+
+    def _change(self, path: str, title: Label | None, old: Any, old_label: dict[str, str] | None, new: Any,
+                new_label: dict[str, str] | None, kind: str, relative: Decimal | None,
+                eligible: bool) -> dict[str, Any]:
+        near = eligible and (kind in ("set", "remove") or (relative is not None and relative <= self.near))
+        return {"path": path, "title": _label(title), "from": old, "from_label": old_label, "to": new,
+                "to_label": new_label, "kind": kind,
+                "relative": encode(relative.quantize(Decimal("0.0001"), rounding=decimal.ROUND_HALF_UP))
+                if relative is not None else None,
+                "rule_passes": True, "program_eligible_alone": eligible, "near_miss": near}
+
+    def _numeric(self, t: _Target, top: str, i: int | None, field: str, spec: FieldSpec,
+                 x0: Any) -> tuple[str, Any, bool] | None:
+        """The nearest value of a number fact at which the rule passes: (at_most|at_least, value, eligible)."""
+        kind = spec.type
+        x = Decimal(x0)
+        places = 0
+        if kind == "integer":
+            step = Decimal(1)
+            lo = spec.minimum if spec.minimum is not None else (Decimal(0) if x >= 0 else -Decimal(BIG_INTEGER))
+            hi = spec.maximum if spec.maximum is not None else Decimal(BIG_INTEGER)
+        else:
+            exp = x.as_tuple().exponent
+            places = 2 if kind == "money" else min(max(2, -exp if isinstance(exp, int) else 2), 8)
+            step = Decimal(1).scaleb(-places)
+            lo = spec.minimum if spec.minimum is not None else (Decimal(0) if x >= 0 else -BIG)
+            hi = spec.maximum if spec.maximum is not None else BIG
+            if kind == "money":  # money is never negative nor 10^15 yuan
+                lo, hi = max(lo, Decimal(0)), min(hi, MONEY_TOP)
+
+        def value(u: int) -> Any:
+            return u if kind == "integer" else Decimal(u).scaleb(-places)
+
+        def probe(u: int) -> tuple[bool, bool]:
+            return self._test(t, ("set", top, i, field, value(u)))
+
+        units = x / step
+        lo_u, hi_u = math.ceil(lo / step), math.floor(hi / step)
+        found: list[tuple[Decimal, str, int, bool]] = []
+        if lo_u < units and self._can_probe():
+            ok, eligible = probe(lo_u)
+            if ok:  # passes below: the largest passing value under the current one
+                good, top_u = lo_u, math.ceil(units) - 1
+                while good < top_u and self._can_probe():
+                    mid = (good + top_u + 1) // 2
+                    ok, el = probe(mid)
+                    if ok:
+                        good, eligible = mid, el
+                    else:
+                        top_u = mid - 1
+                found.append((units - good, "at_most", good, eligible))
+        if hi_u > units and self._can_probe():
+            ok, eligible = probe(hi_u)
+            if ok:  # passes above: the smallest passing value over the current one
+                good, low_u = hi_u, math.floor(units) + 1
+                while low_u < good and self._can_probe():
+                    mid = (low_u + good) // 2
+                    ok, el = probe(mid)
+                    if ok:
+                        good, eligible = mid, el
+                    else:
+                        low_u = mid + 1
+                found.append((good - units, "at_least", good, eligible))
+        if not found:
+            return None
+        _, direction, u, eligible = min(found, key=lambda f: f[0])
+        return direction, value(u), eligible
+
+    # ------------------------------------------------------------------ rules and programs
+
+    def rule(self, t: _Target, step: dict[str, Any], record: str | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {"rule": step.get("name"), "title": step.get("title"), "needed": step.get("needed"),
+                                 "complete": True, "changes": []}
+        if self.spent:
+            entry["complete"] = False
+            return entry
+        try:
+            for lever in self.levers(self.fact_paths(t.program, t.rule, record), t.each):
+                self._cut = False
+                entry["changes"].extend(self.lever_changes(t, lever))
+                if self._cut:
+                    entry["complete"] = False
+        except _Budget:
+            self.spent = True
+            entry["complete"] = False
+        return entry
+
+    def program(self, name: str, prog: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"eligible": prog.get("eligible"), "error": prog.get("error"), "near_miss": False,
+                               "failed": [], "passed": _margins(prog), "members": None}
+        if prog.get("error") is not None or prog.get("eligible") is None:
+            return out
+        steps = prog.get("steps") or []
+        model = self.engine.model.programs.get(name)
+        each = model.each[1] if model is not None and model.each else None
+        if not prog["eligible"]:
+            failed = [s for s in steps if s.get("kind") == "rule" and s.get("each") is None
+                      and s.get("outcome") == "failed" and "eligible" in (s.get("used_by") or [])]
+            if not failed and each is None:  # the eligibility test itself compares facts: analyse it whole
+                failed = [s for s in steps if s.get("kind") == "output" and s.get("name") == "eligible"
+                          and s.get("outcome") == "not_eligible" and s.get("inputs")]
+            out["failed"] = [self.rule(_Target(name, str(s["name"]), None, each), s, None) for s in failed]
+        if each is not None:
+            out["members"] = self.members(name, prog, steps, each)
+        out["near_miss"] = bool(not prog["eligible"] and _near(out["failed"])) or any(
+            m["near_miss"] for m in out["members"] or [])
+        return out
+
+    def members(self, name: str, prog: dict[str, Any], steps: list[dict[str, Any]], each: str) -> list[dict[str, Any]]:
+        """Per record of a per-person program: the members not eligible and what would change it for each."""
+        records = self.facts.get(each) or []
+        ids = [r.get("id", i) for i, r in enumerate(records)]
+        feasible = len(set(map(repr, ids))) == len(ids)
+        per_record = [s for s in steps if s.get("kind") == "rule" and s.get("outcome") == "per_record"
+                      and str(s.get("each") or "").endswith(f" in household.{each}")
+                      and "eligible" in (s.get("used_by") or [])]
+        eligible_step = next((s for s in steps if s.get("kind") == "output" and s.get("name") == "eligible"), None)
+        out = []
+        for m in prog.get("members") or []:
+            if m.get("eligible"):
+                continue
+            i = int(m["index"])
+            record = f"household.{each}[{i}]"
+            item = next((it.get("item") for s in per_record for it in s.get("value") or []
+                         if it.get("path") == record), None)
+            entry: dict[str, Any] = {"index": i, "id": m.get("id"), "item": item or f"{each}[{i}]",
+                                     "near_miss": False, "failed": []}
+            if feasible:
+                failed = [s for s in per_record if any(it.get("path") == record and it.get("outcome") == "failed"
+                                                       for it in s.get("value") or [])]
+                if not failed and eligible_step is not None and eligible_step.get("outcome") == "per_record":
+                    failed = [eligible_step]
+                entry["failed"] = [self.rule(_Target(name, str(s["name"]), i, each), s, record) for s in failed]
+            entry["near_miss"] = _near(entry["failed"])
+            out.append(entry)
+        return out
+
+
+def _near(rules: list[dict[str, Any]]) -> bool:
+    return any(c["near_miss"] for r in rules for c in r["changes"])
+
+
+def _record_label(record: dict[str, Any], fields: Iterable[FieldSpec]) -> dict[str, str] | None:
+    """A short name for a record: its id, else the label of its first enum value."""
+    rid = record.get("id")
+    if isinstance(rid, str):
+        return {"zh": rid, "en": rid}
+    for f in fields:
+        if f.type == "enum":
+            for value, label in f.values:
+                if value == record.get(f.name):
+                    return _label(label)
+    return None
+
+
+def _margins(prog: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each passed rule of the eligibility test, its comparisons' distance to the threshold."""
+    out = []
+    for s in prog.get("steps") or []:
+        if s.get("kind") != "rule" or s.get("outcome") != "passed" or "eligible" not in (s.get("used_by") or []):
+            continue
+        margins: list[dict[str, Any]] = []
+        for comp in s.get("comparisons") or []:
+            rows = [(None, p) for p in comp.get("pairs") or []]
+            rows += [(item.get("item"), p) for item in comp.get("items") or [] for p in item.get("pairs") or []]
+            margins.extend({"expression": comp.get("expression"), "item": item, "op": p.get("op"),
+                            "left": p["left"].get("value"), "right": p["right"].get("value"),
+                            "difference": p["difference"]}
+                           for item, p in rows if "difference" in p)
+        if margins:
+            out.append({"rule": s.get("name"), "title": s.get("title"), "needed": s.get("needed"),
+                        "margins": margins})
+    return out
+
+
+def _arguments(decision: Any, programs: Iterable[str] | str | None, near_miss: object, max_probes: object,
+               max_probes_per_fact: object) -> tuple[list[str] | None, Decimal]:
+    from .runtime import Decision
+
+    problems = []
+    if not isinstance(decision, Decision):
+        problems.append(InputProblem("decision", "type", f"must be a Decision, not {type(decision).__name__}"))
+    names: list[str] | None = None
+    if programs is not None:
+        names = [programs] if isinstance(programs, str) else list(programs)
+        known = list(decision.programs) if isinstance(decision, Decision) else []
+        problems.extend(InputProblem("programs", "unknown", f"'{p}' was not decided; decided: {', '.join(known)}")
+                        for p in names if p not in known)
+    near = Decimal(-1)
+    with contextlib.suppress(decimal.InvalidOperation, ValueError, TypeError):
+        near = Decimal(str(near_miss)) if not isinstance(near_miss, bool) else near
+    if not (near.is_finite() and 0 <= near <= 1):
+        problems.append(InputProblem("near_miss", "range", f"must be a share between 0 and 1, not {near_miss!r}"))
+    for what, n in (("max_probes", max_probes), ("max_probes_per_fact", max_probes_per_fact)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            problems.append(InputProblem(what, "range", f"must be a whole number at least 0, not {n!r}"))
+    if problems:
+        raise InputError(problems)
+    return names, near
+
+
+def why_not(decision: Decision, programs: Iterable[str] | str | None = None, *, near_miss: object = NEAR_MISS,
+            max_probes: int = MAX_PROBES, max_probes_per_fact: int = MAX_PROBES_PER_FACT,
+            trace: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Say, for each program not eligible, what single change to one fact would change it.
+
+    Args:
+        decision: a decision (`Engine.decide`).
+        programs: the programs to analyse; all those decided by default.
+        near_miss: the share of a fact's value within which a change that alone makes the program
+            eligible flags it as a near miss (default 0.05, 5%).
+        max_probes: the most decisions the whole analysis makes; past it, the rules not analysed
+            say `"complete": false`.
+        max_probes_per_fact: the most decisions made for one fact of one rule.
+        trace: the decision's `to_json()`, if already built.
+
+    Returns:
+        The JSON-ready `why_not` section of the trace (docs/reference/trace.md).
+
+    Raises:
+        InputError: an argument is not valid (an unknown program, a share outside 0..1).
+        EvaluationError: the analysis failed unexpectedly (never a raw exception).
+    """
+    names, near = _arguments(decision, programs, near_miss, max_probes, max_probes_per_fact)
+    try:
+        with decimal.localcontext(ENGINE_CONTEXT):
+            full = trace if trace is not None else decision.to_json()
+            search = _Search(decision, full, near, max_probes, max_probes_per_fact)
+            chosen = names if names is not None else list(full["programs"])
+            result = {name: search.program(name, full["programs"][name]) for name in full["programs"]
+                      if name in chosen}
+    except EligibilityError:
+        raise
+    except Exception as exc:  # a bug: say so with a typed error, never a raw one
+        raise EvaluationError(f"the why-not analysis failed ({type(exc).__name__}: {exc}); please report it") from None
+    return {"near_miss": encode(near), "max_probes": max_probes, "probes": search.probes,
+            "complete": not search.spent and all(_complete(p) for p in result.values()),
+            "programs": result}
+
+
+def _complete(prog: dict[str, Any]) -> bool:
+    rules = list(prog["failed"]) + [r for m in prog["members"] or [] for r in m["failed"]]
+    return all(r["complete"] for r in rules)
+
+
+# ---------------------------------------------------------------------- rendering (from the trace only)
+
+
+def _words(lang: str) -> dict[str, Any]:
+    from .explain import WORDS
+
+    return WORDS[lang]
+
+
+def _shown(value: Any, label: dict[str, str] | None, lang: str) -> str:
+    from .explain import _num, _title
+
+    return _title(label, lang, "") or _num(value, lang)
+
+
+def _alternatives(items: list[str], lang: str) -> str:
+    w = _words(lang)
+    if len(items) == 1:
+        return items[0]
+    return str(w["list"]).join(items[:-1]) + str(w["why_not_or"]) + items[-1]
+
+
+def change_text(changes: list[dict[str, Any]], lang: str, member: bool = False, brief: bool = False) -> str:
+    """One suggestion: a change (or several values of one enum fact) and, unless brief, what it alone would do."""
+    from .explain import _title
+
+    w = _words(lang)
+    c = changes[0]
+    path = str(c.get("path"))
+    if c["kind"] == "remove":
+        text = f"{w['why_not_remove']} {path}"
+        detail = [_shown(None, c.get("from_label"), lang)] if c.get("from_label") else []
+    else:
+        title = _title(c.get("title"), lang, path)
+        to = _alternatives([_shown(x.get("to"), x.get("to_label"), lang) for x in changes], lang)
+        verb = w[f"why_not_{c['kind']}"]
+        text = f"{title} [{path}] {verb} {to}"
+        detail = [f"{w['why_not_now']} {_shown(c.get('from'), c.get('from_label'), lang)}"]
+    if not brief:
+        alone = "why_not_alone_member" if member else "why_not_alone"
+        detail.append(w[alone] if c.get("program_eligible_alone") else w["why_not_not_alone"])
+    return text + (f"{w['lp']}{w['why_not_semi'].join(detail)}{w['rp']}" if detail else "")
+
+
+def _grouped(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive values of one enum fact with the same effect read as one suggestion."""
+    groups: list[list[dict[str, Any]]] = []
+    for c in changes:
+        last = groups[-1][0] if groups else None
+        if (last is not None and c["kind"] == "set" and last["kind"] == "set" and c["path"] == last["path"]
+                and c.get("to_label") is not None and c["program_eligible_alone"] == last["program_eligible_alone"]):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    return groups
+
+
+def _rule_lines(entry: dict[str, Any], lang: str, who: str | None) -> list[str]:
+    w = _words(lang)
+    head = w["why_not_change"] + (f"{w['lp']}{who}{w['rp']}" if who else "") + w["sep"]
+    tail = "" if entry.get("complete", True) else w["why_not_incomplete"]
+    if not entry.get("changes"):
+        return [head + w["why_not_none"] + tail]
+    return [head + change_text(g, lang, member=who is not None) + tail for g in _grouped(entry["changes"])]
+
+
+def step_lines(trace: dict[str, Any], program: str, step: dict[str, Any], lang: str) -> list[str]:
+    """The lines under a rule of the explanation: what would change it (empty when the trace has no why_not)."""
+    section = (trace.get("why_not") or {}).get("programs", {}).get(program)
+    if not isinstance(section, dict) or step.get("kind") != "rule":
+        return []
+    lines: list[str] = []
+    for entry in section.get("failed") or []:
+        if entry.get("rule") == step.get("name"):
+            lines.extend("    " + x for x in _rule_lines(entry, lang, None))
+    for m in section.get("members") or []:
+        for entry in m.get("failed") or []:
+            if entry.get("rule") == step.get("name"):
+                lines.extend("    " + x for x in _rule_lines(entry, lang, str(m.get("item"))))
+    return lines
+
+
+def near_misses(trace: dict[str, Any], lang: str) -> list[str]:
+    """One line for each program (or member of a per-person program) that one change alone would make eligible."""
+    from .explain import _title
+
+    w = _words(lang)
+    out = []
+    programs = trace.get("programs") or {}
+    for name, section in ((trace.get("why_not") or {}).get("programs") or {}).items():
+        title = _title((programs.get(name) or {}).get("title"), lang, name)
+        places: list[tuple[str | None, list[dict[str, Any]]]] = []
+        if section.get("near_miss") and not section.get("eligible"):
+            places.append((None, section.get("failed") or []))
+        places += [(str(m.get("item")), m.get("failed") or []) for m in section.get("members") or []
+                   if m.get("near_miss")]
+        for who, rules in places:
+            seen: dict[str, dict[str, Any]] = {}
+            for entry in rules:
+                for c in entry.get("changes") or []:
+                    if c.get("near_miss"):
+                        seen.setdefault(repr((c.get("path"), c.get("kind"), c.get("to"))), c)
+            if seen:
+                where = f"{title}{w['lp']}{name}{w['rp']}" + (f"{w['comma']}{who}" if who else "")
+                texts = [change_text(g, lang, brief=True) for g in _grouped(list(seen.values()))]
+                out.append(f"{where}{w['sep']}{w['why_not_semi'].join(texts)}")
+    return out
+
+
+def near_miss_lines(trace: dict[str, Any], lang: str, md: bool = False) -> list[str]:
+    """The near misses of a decision under their heading, for the top of its explanation ([] if none)."""
+    lines = near_misses(trace, lang)
+    if not lines:
+        return []
+    heading = _words(lang)["why_not_near_miss"]
+    if md:
+        return [f"**{heading}**", "", *(f"- {x}" for x in lines), ""]
+    return [heading, *(f"  {x}" for x in lines), ""]
+
+
+__all__ = ["MAX_PROBES", "MAX_PROBES_PER_FACT", "NEAR_MISS", "change_text", "near_miss_lines", "near_misses",
+           "step_lines", "why_not"]
