@@ -175,6 +175,12 @@ class _Builder:
                 continue
             info = self.gen.nodes[nid]
             entry: dict[str, Any] | None = None
+            # Inside a loop or a per-record value a household-level value is recorded per item;
+            # it is the same for every item, so the first one is the value.
+            once = self.rec[nid]
+            if info.depth > 0 and isinstance(once, list) and not (isinstance(node, Attr) and node.ref
+                                                                 and node.ref[0] in ("field", "recdef")):
+                once = once[0][1] if once else None
             if isinstance(node, Name) and node.ref and node.ref[0] == "param":
                 j = self.gen.param_index[(program.name, node.id)]
                 param = program.parameters[node.id]
@@ -188,17 +194,17 @@ class _Builder:
             elif isinstance(node, Name) and node.ref and node.ref[0] == "def":
                 d = program.definitions.get(node.id) or getattr(program, node.id)
                 entry = {"kind": d.kind, "name": node.id, "title": _label(d.title),
-                         "value": encode(self.rec[nid], node.type)}
+                         "value": encode(once, node.type)}
             elif isinstance(node, Name) and node.ref and node.ref[0] == "decision_date":
-                entry = {"kind": "decision_date", "name": "decision_date", "value": encode(self.rec[nid])}
+                entry = {"kind": "decision_date", "name": "decision_date", "value": encode(once)}
             elif isinstance(node, Attr) and node.ref and node.ref[0] == "program":
                 entry = {"kind": "program", "name": f"{node.ref[1]}.{node.ref[2]}",
-                         "title": self.label_of(node, program), "value": encode(self.rec[nid], node.type)}
+                         "title": self.label_of(node, program), "value": encode(once, node.type)}
             elif isinstance(node, Attr) and node.ref and node.ref[0] in ("fact", "list"):
                 path = f"household.{node.ref[1]}"
                 entry = {"kind": "fact", "path": path, "title": self.label_of(node, program),
-                         "value": encode(self.rec[nid], node.type),
-                         "value_label": self.enum_label(node, self.rec[nid]),
+                         "value": encode(once, node.type),
+                         "value_label": self.enum_label(node, once),
                          "defaulted": node.ref[1] in self.defaulted}
             elif isinstance(node, Attr) and node.ref and node.ref[0] == "recdef" and info.depth > 0:
                 prog_name, def_name = node.ref[4], node.ref[2]

@@ -25,6 +25,7 @@ import contextlib
 import decimal
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ from .trace import encode
 
 if TYPE_CHECKING:
     from .model import FieldSpec, Label
-    from .runtime import Decision
+    from .runtime import Decision, ProgramDecision
 
 #: A change within this share of the fact's value that alone makes the program eligible is a near miss.
 NEAR_MISS = Decimal("0.05")
@@ -54,7 +55,8 @@ MONEY_TOP = Decimal(10) ** 15 - Decimal("0.01")
 _NUMERIC = ("money", "decimal", "integer")
 _CHANGEABLE = (*_NUMERIC, "bool", "enum")
 _PATH = re.compile(r"household\.(\w+)(?:\[(\d+)\](?:\.(\w+))?)?\Z")
-_MAX_VISITS = 500
+_RECENT = 256  # decisions kept for the next rule's value
+_MAX_VISITS = 20_000  # (definition, record) pairs whose facts are collected
 
 Change = tuple[Any, ...]
 
@@ -113,25 +115,35 @@ class _Search:
         self.per_fact = per_fact
         self.probes = 0
         self.spent = False
-        self._cache: dict[tuple[str, Change], Decision | None] = {}
+        self._recent: OrderedDict[tuple[str, Change], Decision | None] = OrderedDict()
+        self._outcomes: dict[tuple[str, Change], ProgramDecision | None] = {}
         self._aux: dict[str, Any] | None = None
+        self._values: dict[tuple[str, Change, str], bool | tuple[bool, ...] | None] = {}
+        self._steps: dict[str, dict[str, dict[str, Any]]] = {}
+        self._paths: dict[tuple[str, str, str | None], list[str]] = {}
         self._fact_probes = 0
         self._cut = False  # the current fact's search stopped at its probe limit
 
     # ------------------------------------------------------------------ probing
 
     def _decide(self, program: str, change: Change) -> Decision | None:
+        """Decide the changed household (the last few decisions are kept; each new one is a probe)."""
         key = (program, change)
-        if key in self._cache:
-            return self._cache[key]
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return self._recent[key]
         if self.probes >= self.max_probes:
             raise _Budget
         self.probes += 1
         try:
-            dec = self.engine._run(_apply(self.facts, change), self.defaulted, self.on, (program,), False)
+            dec: Decision | None = self.engine._run(_apply(self.facts, change), self.defaulted, self.on,
+                                                    (program,), False)
         except EligibilityError:
             dec = None
-        self._cache[key] = dec
+        self._recent[key] = dec
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        self._outcomes[key] = dec.programs.get(program) if dec is not None else None
         return dec
 
     def _can_probe(self) -> bool:
@@ -141,31 +153,44 @@ class _Search:
         return True
 
     def _test(self, t: _Target, change: Change) -> tuple[bool, bool]:
-        """Decide again with the change: (the rule passes, the program is eligible)."""
-        self._fact_probes += 1
-        dec = self._decide(t.program, change)
-        if dec is None:
-            return False, False
-        return self._passes(dec, t), self._eligible(dec, t)
+        """Decide again with the change: (the rule passes, the program is eligible).
 
-    def _passes(self, dec: Decision, t: _Target) -> bool:
+        Only the outcomes are kept for the whole search (the program's, and each rule's value, a
+        per-record one as one bool a record), so that memory stays small whatever the budget.
+        """
+        self._fact_probes += 1
+        key = (t.program, change)
+        if key not in self._outcomes:
+            self._decide(t.program, change)
+        pd = self._outcomes[key]
+        if pd is None:
+            return False, False
+        vkey = (t.program, change, t.rule)
+        if vkey not in self._values:
+            dec = self._decide(t.program, change)
+            self._values[vkey] = self._value(dec, t) if dec is not None else None
+        value = self._values[vkey]
+        if t.member is None:
+            passes = value is True
+        else:
+            passes = isinstance(value, tuple) and t.member < len(value) and value[t.member]
+        return passes, self._eligible(pd, t)
+
+    @staticmethod
+    def _value(dec: Decision, t: _Target) -> bool | tuple[bool, ...] | None:
+        """The rule's outcome: True/False, or for a per-record rule one bool a record (in list order)."""
         try:
             value = dec.value(t.program, t.rule)
         except (EligibilityError, KeyError):
-            return False
-        if t.member is None:
+            return None
+        if t.each is None or not isinstance(value, dict):
             return value is True
-        if not isinstance(value, dict) or t.each is None:
-            return False
         records = dec._facts.get(t.each) or []
-        if t.member >= len(records):
-            return False
-        return value.get(records[t.member].get("id", t.member)) is True
+        return tuple(value.get(r.get("id", i)) is True for i, r in enumerate(records))
 
     @staticmethod
-    def _eligible(dec: Decision, t: _Target) -> bool:
-        pd = dec.programs.get(t.program)
-        if pd is None or pd.eligible is None:
+    def _eligible(pd: ProgramDecision, t: _Target) -> bool:
+        if pd.eligible is None:
             return False
         if t.member is None:
             return pd.eligible is True
@@ -187,49 +212,42 @@ class _Search:
         return got if isinstance(got, dict) else None
 
     def _step(self, program: str, name: str) -> dict[str, Any] | None:
-        prog = self._programs(program)
-        if prog is None:
-            return None
-        return next((s for s in prog.get("steps") or [] if s.get("name") == name), None)
+        steps = self._steps.get(program)
+        if steps is None:
+            prog = self._programs(program)
+            steps = self._steps[program] = {str(s.get("name")): s for s in (prog or {}).get("steps") or []}
+        return steps.get(name)
 
-    def fact_paths(self, program: str, rule: str, record: str | None) -> list[str]:
+    def fact_paths(self, program: str, name: str, record: str | None) -> list[str]:
         """The fact paths a rule read, following computed values, rules and other programs, in order.
 
         With `record` (`household.members[2]`), facts and per-record values of the other records
         of that list are left out: they belong to other members' decisions.
         """
+        key = (program, name, record)
+        hit = self._paths.get(key)
+        if hit is not None:
+            return hit
+        self._paths[key] = []  # definitions do not read themselves; this only guards the recursion
+        if len(self._paths) > _MAX_VISITS:
+            return []
+        head = record[:record.rindex("[") + 1] if record else None
         out: dict[str, None] = {}
-        seen: set[tuple[str, str, str | None]] = set()
-
-        def other(path: str, rec: str | None) -> bool:
-            if rec is None:
-                return False
-            head = rec[:rec.rindex("[") + 1]
-            return path.startswith(head) and not (path == rec or path.startswith(rec + "."))
-
-        def visit(prog: str, name: str, rec: str | None) -> None:
-            key = (prog, name, rec)
-            if key in seen or len(seen) >= _MAX_VISITS:
-                return
-            seen.add(key)
-            step = self._step(prog, name)
-            if step is None:
-                return
-            for inp in step.get("inputs") or []:
-                kind, path = inp.get("kind"), inp.get("path")
-                if kind == "fact" and isinstance(path, str):
-                    if not other(path, rec):
-                        out.setdefault(path)
-                elif kind in ("computed", "rule", "output", "program"):
-                    if isinstance(path, str) and other(path, rec):
-                        continue
-                    target, name2 = (prog, str(inp.get("name")))
-                    if kind == "program":
-                        target, _, name2 = name2.partition(".")
-                    visit(target, name2, path if isinstance(path, str) else None)
-
-        visit(program, rule, record)
-        return list(out)
+        for inp in (self._step(program, name) or {}).get("inputs") or []:
+            kind, path = inp.get("kind"), inp.get("path")
+            if isinstance(path, str) and head is not None and record is not None and path.startswith(head) \
+                    and not (path == record or path.startswith(record + ".")):
+                continue  # another record's
+            if kind == "fact" and isinstance(path, str):
+                out.setdefault(path)
+            elif kind in ("computed", "rule", "output", "program"):
+                target, inner = program, str(inp.get("name"))
+                if kind == "program":
+                    target, _, inner = inner.partition(".")
+                for p in self.fact_paths(target, inner, path if isinstance(path, str) else None):
+                    out.setdefault(p)
+        result = self._paths[key] = list(out)
+        return result
 
     def levers(self, paths: Iterable[str], each: str | None) -> list[tuple[Any, ...]]:
         """What can be changed: ("set", list or field, index, field) and ("remove", list, index), in order."""
