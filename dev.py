@@ -28,9 +28,9 @@ def ensure_env() -> None:
     if not PY.exists():
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing eligibility[test,cli] ...", flush=True)
+    print("installing eligibility[test,cli,parquet,spark] ...", flush=True)
     subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-e", f"{ROOT}[test,cli]"], check=True)
+                    "-e", f"{ROOT}[test,cli,parquet,spark]"], check=True)
     stamp.write_text(want)
 
 

@@ -13,6 +13,7 @@ import contextlib
 import csv
 import datetime as dt
 import importlib
+import io
 import json
 import multiprocessing
 import os
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -49,6 +50,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 #: "row" (a Parquet row of typed cells), "cell" (a household's JSON text and date, from Spark),
 #: "long" (a line over MAX_LINE) or "bad" (an unreadable row).
 Item = tuple[int, str, Any, int | None]
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------ results
@@ -80,8 +82,9 @@ class RecordFailure:
     """Why a record got no decision.
 
     `kind` is `json` (the line is not JSON), `record` (not a household or record object),
-    `input` (an invalid household or date: `problems` lists each with its path) or
-    `internal` (a bug: please report it).
+    `input` (an invalid household or date: `problems` lists each with its path),
+    `evaluation` (the decision or its trace could not be made) or `internal` (a bug: please
+    report it).
     """
 
     kind: str
@@ -418,23 +421,31 @@ def _job(engine: Engine, on: object, programs: Iterable[str] | None, trace: bool
     return _Job(day, names, bool(trace)), workers, chunk_size
 
 
-def _stream(engine: Engine, job: _Job, items: Iterable[Item], workers: int,
-            chunk_size: int) -> Generator[BatchResult, None, None]:
-    """Decide items in order: here, or in a pool of spawned workers with a bounded number of chunks in flight."""
+def _same(result: BatchResult) -> BatchResult:
+    return result
+
+
+def _stream(engine: Engine, job: _Job, items: Iterable[Item], workers: int, chunk_size: int,
+            finish: Callable[[BatchResult], T] = _same) -> Generator[T, None, None]:  # type: ignore[assignment]
+    """Decide items in order, here or in a pool of spawned workers with a bounded number of chunks in flight.
+
+    `finish` (picklable) turns each result into what is yielded, in the worker: rendering output
+    lines there keeps the parent's share of the work small.
+    """
     if workers == 1:
         for item in items:
-            yield _decide_item(engine, job, item)
+            yield finish(_decide_item(engine, job, item))
         return
     if engine.root is None:  # checked by _job; kept for the type checker
         return
     ctx = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=_init_worker,
-        initargs=(str(engine.root), engine.model.jurisdiction, engine.policy_hash, job))
+        initargs=(str(engine.root), engine.model.jurisdiction, engine.policy_hash, job, finish))
     pending: collections.deque[tuple[list[Item], concurrent.futures.Future[Any] | None]] = collections.deque()
     broken = False
 
-    def collect(chunk: list[Item], future: concurrent.futures.Future[Any] | None) -> list[BatchResult]:
+    def collect(chunk: list[Item], future: concurrent.futures.Future[Any] | None) -> list[T]:
         nonlocal broken
         if future is not None and not broken:
             try:
@@ -444,13 +455,22 @@ def _stream(engine: Engine, job: _Job, items: Iterable[Item], workers: int,
             else:
                 if isinstance(out, str):
                     raise PolicyError([_diagnostic(out)])
-                results: list[BatchResult] = out
+                results: list[T] = out
                 return results
-        return [_decide_item(engine, job, item) for item in chunk]
+        return [finish(_decide_item(engine, job, item)) for item in chunk]
+
+    def submit(chunk: list[Item]) -> concurrent.futures.Future[Any] | None:
+        nonlocal broken
+        if not broken:
+            try:
+                return pool.submit(_run_chunk, chunk)
+            except concurrent.futures.process.BrokenProcessPool:
+                broken = True
+        return None
 
     try:
         for chunk in _chunks(items, chunk_size):
-            pending.append((chunk, None if broken else pool.submit(_run_chunk, chunk)))
+            pending.append((chunk, submit(chunk)))
             while len(pending) >= workers * IN_FLIGHT or (pending and broken):
                 yield from collect(*pending.popleft())
         while pending:
@@ -478,10 +498,11 @@ def _diagnostic(message: str) -> Diagnostic:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(root: str, jurisdiction: str | None, policy_hash: str, job: _Job) -> None:
+def _init_worker(root: str, jurisdiction: str | None, policy_hash: str, job: _Job,
+                 finish: Callable[[BatchResult], Any]) -> None:
     """Load the policies once in a worker and check they are the ones the batch was started with."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    _WORKER["job"] = job
+    _WORKER["job"], _WORKER["finish"] = job, finish
     try:
         engine = load(root, jurisdiction=jurisdiction)
     except PolicyError as e:
@@ -494,12 +515,12 @@ def _init_worker(root: str, jurisdiction: str | None, policy_hash: str, job: _Jo
     _WORKER["engine"] = engine
 
 
-def _run_chunk(chunk: list[Item]) -> list[BatchResult] | str:
+def _run_chunk(chunk: list[Item]) -> list[Any] | str:
     """Decide a chunk in a worker; return the error text if the worker has no engine."""
     if "engine" not in _WORKER:
         return str(_WORKER.get("error", "the worker was not initialised"))
-    engine, job = _WORKER["engine"], _WORKER["job"]
-    return [_decide_item(engine, job, item) for item in chunk]
+    engine, job, finish = _WORKER["engine"], _WORKER["job"], _WORKER["finish"]
+    return [finish(_decide_item(engine, job, item)) for item in chunk]
 
 
 # ------------------------------------------------------------------ files
@@ -518,15 +539,23 @@ class BatchSummary:
     errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
 
     def add(self, result: BatchResult) -> None:
+        """Count one result."""
+        self.count(_tally(result))
+
+    def count(self, tally: Tally) -> None:
+        """Count one result from its tally (what a worker sends instead of the result)."""
         self.records += 1
-        if result.error is not None:
-            self.errors[result.error.kind] += 1
+        kind, outcomes = tally
+        if kind is not None:
+            self.errors[kind] += 1
             return
-        for name, o in (result.programs or {}).items():
-            counts = self.outcomes.setdefault(name, [0, 0, 0])
-            counts[0 if o.eligible is True else 1 if o.eligible is False else 2] += 1
-            if o.tier is not None:
-                self.tiers.setdefault(name, collections.Counter())[o.tier] += 1
+        for name, eligible, tier in outcomes:
+            counts = self.outcomes.get(name)
+            if counts is None:
+                counts = self.outcomes[name] = [0, 0, 0]
+            counts[0 if eligible is True else 1 if eligible is False else 2] += 1
+            if tier is not None:
+                self.tiers.setdefault(name, collections.Counter())[tier] += 1
 
     @property
     def failed(self) -> bool:
@@ -543,7 +572,7 @@ class BatchSummary:
     def render(self) -> str:
         """Return the summary as text: one line a program, the tiers, the failures by kind."""
         failed = sum(self.errors.values())
-        head = f"{self.records:,} records: {self.records - failed:,} decided, {failed:,} not (errors)"
+        head = f"{self.records:,} records: {self.records - failed:,} decided, {failed:,} failed"
         if self.skipped:
             head += f" (after {self.skipped:,} already in the output)"
         if self.interrupted:
@@ -654,45 +683,80 @@ def _parquet_items(path: Path, skip: int) -> Iterator[Item]:
             index += 1
 
 
+#: What the summary needs of a result: its error kind, or each program's (name, eligible, tier).
+Tally = tuple[str | None, tuple[tuple[str, bool | None, str | None], ...]]
+
+
+def _tally(result: BatchResult) -> Tally:
+    if result.error is not None:
+        return result.error.kind, ()
+    return None, tuple((name, o.eligible, o.tier) for name, o in (result.programs or {}).items())
+
+
+@attrs.frozen
+class _Render:
+    """Turn a result into its output (a JSONL or CSV line, or a Parquet row) and its tally, in the worker."""
+
+    fmt: str
+    programs: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    def __call__(self, result: BatchResult) -> tuple[Any, Tally]:
+        if self.fmt == "jsonl":
+            return jsonl_line(result), _tally(result)
+        row = result.to_row(self.programs)
+        if self.fmt == "parquet":
+            return {c: row[c] for c in self.columns}, _tally(result)
+        return _csv_line([_csv_cell(row[c]) for c in self.columns]), _tally(result)
+
+
+def _csv_line(cells: Sequence[object]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue().encode("utf-8")
+
+
 class _Writer:
     """An output file written record by record, flushed at least every second."""
 
-    def __init__(self, path: Path, fmt: str, programs: Sequence[str], trace: bool, append: bool) -> None:
-        self.fmt = fmt
-        self.columns = flat_columns(programs, trace)
-        self.programs = tuple(programs)
+    def __init__(self, path: Path, fmt: str, columns: Sequence[str], append: bool) -> None:
+        self.path = path
         self.last_flush = time.monotonic()
         self.rows: list[dict[str, Any]] = []
         self.binary: IO[bytes] | None = None
-        self.text: IO[str] | None = None
         self.parquet: Any = None
         if fmt == "parquet":
             pa, pq = _parquet()
             self.schema = pa.schema([(c, pa.int64() if c == "index" else pa.bool_() if c.endswith("_eligible")
-                                      else pa.string()) for c in self.columns])
+                                      else pa.string()) for c in columns])
             self.parquet = pq.ParquetWriter(path, self.schema)
-        elif fmt == "csv":
-            self.text = path.open("a" if append else "w", encoding="utf-8", newline="")
-            self.csv = csv.writer(self.text, lineterminator="\n")
-            if not append:
-                self.csv.writerow(self.columns)
         else:
-            self.binary = path.open("ab" if append else "wb")
+            self.binary = path.open("ab" if append else "wb", buffering=1 << 16)
+            if fmt == "csv" and not append:
+                self.binary.write(_csv_line(columns))
 
-    def write(self, result: BatchResult) -> None:
-        if self.binary is not None:
-            self.binary.write(jsonl_line(result))
-        elif self.text is not None:
-            row = result.to_row(self.programs)
-            self.csv.writerow([_csv_cell(row[c]) for c in self.columns])
-        else:
-            self.rows.append(result.to_row(self.programs))
-            if len(self.rows) >= 10_000:
-                self._row_group()
-        now = time.monotonic()
-        if now - self.last_flush >= 1.0:
-            self.flush()
-            self.last_flush = now
+    def write(self, out: bytes | dict[str, Any]) -> None:
+        """Write one rendered record: a line (JSONL, CSV) or a row (Parquet).
+
+        Raises:
+            InputError: the output cannot be written (a full disk, say).
+        """
+        try:
+            if self.binary is not None and isinstance(out, bytes):
+                self.binary.write(out)
+            elif isinstance(out, dict):
+                self.rows.append(out)
+                if len(self.rows) >= 10_000:
+                    self._row_group()
+            now = time.monotonic()
+            if now - self.last_flush >= 1.0:
+                self.flush()
+                self.last_flush = now
+        except OSError as e:
+            raise self._error(e) from None
+
+    def _error(self, e: OSError) -> InputError:
+        return InputError([InputProblem("out", "format", f"cannot write {self.path}: {e.strerror or e}")])
 
     def _row_group(self) -> None:
         if self.rows:
@@ -701,20 +765,21 @@ class _Writer:
             self.rows = []
 
     def flush(self) -> None:
-        out = self.binary or self.text
-        if out is not None:
-            out.flush()
+        if self.binary is not None:
+            self.binary.flush()
         else:
             self._row_group()
 
     def close(self) -> None:
-        self.flush()
-        out = self.binary or self.text
-        if out is not None:
-            os.fsync(out.fileno())
-            out.close()
-        else:
-            self.parquet.close()
+        try:
+            self.flush()
+            if self.binary is not None:
+                os.fsync(self.binary.fileno())
+                self.binary.close()
+            else:
+                self.parquet.close()
+        except OSError as e:
+            raise self._error(e) from None
 
 
 def jsonl_line(result: BatchResult) -> bytes:
@@ -731,6 +796,8 @@ def _csv_cell(value: object) -> object:
         return ""
     if value is True or value is False:
         return "true" if value else "false"
+    if isinstance(value, str) and ("\n" in value or "\r" in value):  # one record a line, for --resume
+        return value.replace("\r", " ").replace("\n", " ")
     return value
 
 
@@ -861,18 +928,19 @@ def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike
     total = count_records(source, in_fmt)
     summary = BatchSummary(job.programs, skipped=done)
     try:
-        writer = _Writer(out, fmt, job.programs, job.trace, append=done > 0)
+        writer = _Writer(out, fmt, columns, append=done > 0)
     except OSError as e:
         raise InputError([InputProblem("out", "format", f"cannot write {out}: {e.strerror}")]) from None
-    stream = _stream(engine, job, read_items(source, in_fmt, done), workers, chunk_size)
+    render = _Render(fmt, job.programs, tuple(columns))
+    stream = _stream(engine, job, read_items(source, in_fmt, done), workers, chunk_size, render)
     previous = _terminate_as_interrupt()
     if progress is not None:
         progress(done, total)
     try:
         tick = time.monotonic()
-        for result in stream:
-            writer.write(result)
-            summary.add(result)
+        for rendered, tally in stream:
+            writer.write(rendered)
+            summary.count(tally)
             if progress is not None and (summary.records & 255) == 0 and time.monotonic() - tick >= 0.2:
                 tick = time.monotonic()
                 progress(done + summary.records, total)
