@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import linecache
+import marshal
+import os
+import sys
 import threading
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -207,7 +211,7 @@ def _compile_policy(root: Path, jurisdiction: str | None) -> CompiledPolicy:
     filename = f"<policy:{model.root}:{model.hash[7:19]}>"
     lines = gen.source.splitlines(keepends=True)
     linecache.cache[filename] = (len(gen.source), None, lines, filename)
-    code = compile(gen.source, filename, "exec", dont_inherit=True)
+    code = compile_cached(gen.source, filename)
     ns: dict[str, Any] = {"__builtins__": {}}
     ns.update(HELPERS)
     for i, value in enumerate(gen.constants):
@@ -218,6 +222,52 @@ def _compile_policy(root: Path, jurisdiction: str | None) -> CompiledPolicy:
     with _LOCK:
         _CACHE[key] = compiled
     return compiled
+
+
+def _cache_dir() -> Path | None:
+    """The folder for compiled code, or None when caching is off or the folder is not safe."""
+    if os.environ.get("ELIGIBILITY_CACHE", "1") == "0":
+        return None
+    base = os.environ.get("ELIGIBILITY_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "eligibility")
+    path = Path(base)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = path.stat()
+    except OSError:
+        return None
+    # Code read from here is executed: only a folder of our own that nobody else can write.
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        return None
+    return path
+
+
+def compile_cached(source: str, filename: str) -> Any:
+    """Compile generated source, reusing the code object from a previous process when it is identical.
+
+    The cache key covers the source, the synthetic filename and the Python version; a damaged or
+    foreign cache file is ignored and compiled again. ELIGIBILITY_CACHE=0 turns caching off.
+    """
+    folder = _cache_dir()
+    key = hashlib.sha256("\0".join((sys.version, filename, source)).encode()).hexdigest()
+    path = folder / f"{key}.code" if folder is not None else None
+    if path is not None:
+        try:
+            st = path.stat()
+            if not hasattr(os, "getuid") or (st.st_uid == os.getuid() and not st.st_mode & 0o022):
+                return marshal.loads(path.read_bytes())
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+    code = compile(source, filename, "exec", dont_inherit=True)
+    if path is not None:
+        try:
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(marshal.dumps(code))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return code
 
 
 def check_policy(root: Path, jurisdiction: str | None = None) -> list[Diagnostic]:
