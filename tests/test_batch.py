@@ -413,3 +413,16 @@ def test_usage_errors_exit_2(policies: Path, tmp_path: Path) -> None:
         finally:
             os.chdir(old)
         assert result.exit_code == 2, (args, result.output)
+
+
+def test_a_record_that_cannot_be_sent_to_a_worker_costs_nothing(policies: Path) -> None:
+    """A record that cannot be pickled is decided in the parent: one result per record, none lost."""
+    import types
+
+    from eligibility.batch import decide_many
+
+    engine = eligibility.load(policies)
+    h = household(2)
+    records = [h, types.MappingProxyType(h), h]
+    results = list(decide_many(engine, records, on=ON, workers=2, chunk_size=1))
+    assert [r.index for r in results] == [0, 1, 2]

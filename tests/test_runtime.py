@@ -639,3 +639,22 @@ def test_a_bool_parameter_without_a_value_as_the_outcome_traces(policy_dir: Call
     trace = d.to_json()
     assert "parameter 'flag'" in trace["programs"]["demo"]["error"]
     assert "cannot be decided" in d.explain(lang="en")
+
+
+def test_value_of_a_per_member_amount_is_the_decided_amount() -> None:
+    """value(p, "amount") of a per-member program gives 0.00 to members who are not eligible."""
+    import json
+
+    engine = eligibility.load()
+    household = json.loads((Path(__file__).parent.parent / "examples" / "huadu-family.json").read_text())
+    d = engine.decide(household, on=ON)
+    decided = {r.id: r.amount for r in d.programs["category_supplement"].members or ()}
+    assert d.value("category_supplement", "amount") == decided
+    assert set(d.value("tekun", "amount").values()) == {Decimal("0.00")}
+
+
+def test_value_of_the_amount_of_an_undecided_program_raises(policy_dir: Callable[..., Path]) -> None:
+    """value(p, "amount") of a program that could not be decided raises its error, never returns None."""
+    d = demo(policy_dir, eligible="low_income and broken").decide(person("400.00"), on=ON)
+    with pytest.raises(EvaluationError):
+        d.value("demo", "amount")

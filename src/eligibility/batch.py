@@ -452,6 +452,8 @@ def _stream(engine: Engine, job: _Job, items: Iterable[Item], workers: int, chun
                 out = future.result()
             except concurrent.futures.process.BrokenProcessPool:
                 broken = True  # a worker died (killed, out of memory): finish here, losing nothing
+            except Exception:  # e.g. a record that cannot be pickled: this chunk is decided here instead
+                pass
             else:
                 if isinstance(out, str):
                     raise PolicyError([_diagnostic(out)])
@@ -842,6 +844,21 @@ def completed_records(path: Path, fmt: str, columns: Sequence[str], policy_hash:
     return max(done, 0)
 
 
+def _first_decided(path: Path, limit: int = 100_000) -> dict[str, Any] | None:
+    """Return the first decided record of a JSONL output (error lines have no programs)."""
+    with path.open("rb") as f:
+        for n, line in enumerate(f):
+            if n >= limit:
+                break
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get("programs"), dict):
+                return data
+    return None
+
+
 def _line_before(f: IO[bytes], end: int) -> bytes:
     """Return the line that ends at offset `end` (without its newline), reading backwards."""
     pos = end - 1  # the newline
@@ -872,10 +889,14 @@ def _check_resume(path: Path, fmt: str, last: bytes, done: int, columns: Sequenc
         if not isinstance(data, dict):
             raise refuse("its last line is not a batch result")
         index, got_hash = data.get("index"), data.get("policy_hash")
-        got = data.get("programs")
-        want = [c[:-len("_eligible")] for c in columns if c.endswith("_eligible")]
-        if isinstance(got, dict) and list(got) != want:
-            raise refuse(f"it holds other programs ({', '.join(got)})")
+        decided = data if isinstance(data.get("programs"), dict) else _first_decided(path)
+        if decided is not None:
+            got = decided["programs"]
+            want = [c[:-len("_eligible")] for c in columns if c.endswith("_eligible")]
+            if list(got) != want:
+                raise refuse(f"it holds other programs ({', '.join(got)})")
+            if ("trace" in decided) != ("trace" in columns):
+                raise refuse("it was written " + ("without" if "trace" in columns else "with") + " --trace")
     else:
         with path.open(encoding="utf-8", errors="replace", newline="") as f:
             header = next(csv.reader(f), [])

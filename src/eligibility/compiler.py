@@ -262,7 +262,8 @@ def compile_cached(source: str, filename: str) -> Any:
     if path is not None:
         try:
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private, whatever the umask
+            with os.fdopen(fd, "wb") as f:
                 f.write(marshal.dumps(code))
             os.replace(tmp, path)
         except OSError:

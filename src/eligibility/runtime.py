@@ -310,18 +310,35 @@ class Engine:
 
     def _value(self, decision: Decision, program: str, name: str) -> Any:
         key = (program, name)
+        if key not in self.compiled.generated.def_index:
+            raise KeyError(f"{program}.{name}")
+        d = self.compiled.checked.defs[key].definition
+        if name == "amount" and d.kind == "output":
+            # The decided amount: nothing for whoever is not eligible (as expressions read it).
+            pd = decision.programs.get(program)
+            if pd is not None and pd.error is not None:
+                raise pd.error
+            if d.each is None:
+                if pd is not None:
+                    return pd.amount
+                if self._value(decision, program, "eligible") is not True:
+                    return ZERO
+            elif pd is not None and pd.members is not None:
+                return {(r.id if r.id is not None else r.index): r.amount for r in pd.members}
+            else:
+                eligible = self._value(decision, program, "eligible")
+                amounts = self._value_raw(decision, program, name)
+                return {rid: (v if eligible.get(rid) is True else ZERO) for rid, v in amounts.items()}
+        return self._value_raw(decision, program, name)
+
+    def _value_raw(self, decision: Decision, program: str, name: str) -> Any:
+        key = (program, name)
         k = self.compiled.generated.def_index.get(key)
         if k is None:
             raise KeyError(f"{program}.{name}")
         # A scratch copy: asking for a value never changes what the decision recorded.
         memo = [dict(v) if isinstance(v, dict) else v for v in decision._memo or [U] * self._size]
         d = self.compiled.checked.defs[key].definition
-        if name == "amount" and d.kind == "output" and d.each is None:
-            pd = decision.programs.get(program)
-            if pd is not None:
-                return pd.amount
-            if self._value(decision, program, "eligible") is not True:
-                return ZERO
         pv, _ = decision._params
         ns = self.compiled.namespace
         h, on, rec = decision._facts, decision.on, None
