@@ -209,19 +209,30 @@ def _compile_policy(root: Path, jurisdiction: str | None) -> CompiledPolicy:
         raise PolicyError(_dedupe(diags), model.sources)
     gen = generate(checked)
     filename = f"<policy:{model.root}:{model.hash[7:19]}>"
-    lines = gen.source.splitlines(keepends=True)
-    linecache.cache[filename] = (len(gen.source), None, lines, filename)
-    code = compile_cached(gen.source, filename)
-    ns: dict[str, Any] = {"__builtins__": {}}
-    ns.update(HELPERS)
-    for i, value in enumerate(gen.constants):
-        ns[f"K{i}"] = value
-    exec(code, ns)  # the source is generated from the checked model, never from policy text
+    ns = namespace(gen, compile_generated(gen, filename))
     compiled = CompiledPolicy(model, checked, gen, filename, ns,
                               tuple(d for d in _dedupe(diags) if d.severity != "error"))
     with _LOCK:
         _CACHE[key] = compiled
     return compiled
+
+
+def compile_generated(gen: Generated, filename: str, *, cache: bool = True) -> Any:
+    """Register generated source in linecache (tracebacks show it) and compile it."""
+    linecache.cache[filename] = (len(gen.source), None, gen.source.splitlines(keepends=True), filename)
+    if cache:
+        return compile_cached(gen.source, filename)
+    return compile(gen.source, filename, "exec", dont_inherit=True)
+
+
+def namespace(gen: Generated, code: Any) -> dict[str, Any]:
+    """Run compiled generated code in a namespace of the runtime helpers and its constants only."""
+    ns: dict[str, Any] = {"__builtins__": {}}
+    ns.update(HELPERS)
+    for i, value in enumerate(gen.constants):
+        ns[f"K{i}"] = value
+    exec(code, ns)  # the source is generated from the checked model, never from policy text
+    return ns
 
 
 def _cache_dir() -> Path | None:

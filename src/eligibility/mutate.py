@@ -21,6 +21,7 @@ import attrs
 from .checker import CheckedSet, version_at
 from .codegen import generate
 from .compiler import HELPERS
+from .compiler import namespace as run_generated
 from .model import TestCase
 from .nodes import BinOp, BoolOp, Call, Compare, IfExp, Name, Node, Num, TupleLit, Unary, children, walk
 from .runtime import Engine
@@ -81,12 +82,7 @@ class Variants:
 
     def namespace(self) -> dict[str, Any]:
         """Return a fresh namespace holding the unchanged generated functions."""
-        ns: dict[str, Any] = {"__builtins__": {}}
-        ns.update(HELPERS)
-        for i, value in enumerate(self.compiled.generated.constants):
-            ns[f"K{i}"] = value
-        exec(self._code, ns)  # the unchanged generated module, compiled from the checked model
-        return ns
+        return run_generated(self.compiled.generated, self._code)
 
     def engine(self, namespace: dict[str, Any] | None = None, model: Any = None) -> Engine:
         """Return an engine over a namespace (default: the unchanged one) and a model (parameters)."""

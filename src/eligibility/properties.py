@@ -11,7 +11,6 @@ import copy
 import datetime as dt
 import decimal
 import json
-import linecache
 import os
 import re
 import weakref
@@ -26,7 +25,7 @@ from hypothesis.errors import HypothesisException, InvalidArgument, NoSuchExampl
 
 from .checker import Checker
 from .codegen import generate
-from .compiler import ENGINE_CONTEXT, HELPERS, CompiledPolicy
+from .compiler import ENGINE_CONTEXT, CompiledPolicy, compile_generated, namespace
 from .errors import Diagnostic, EligibilityError, EvaluationError, InputError
 from .model import Definition, Expr, FieldSpec, Program, Property, Version
 from .runtime import Decision, Engine, ProgramDecision
@@ -504,13 +503,7 @@ def _compile_bounds(engine: Engine, prop: Property, check: _Check) -> tuple[Engi
     gen = generate(checked)
     model = attrs.evolve(engine.model, programs=programs)
     filename = f"<policy:{model.root}:{model.hash[7:19]}:{prop.file}:{prop.span.line}>"
-    linecache.cache[filename] = (len(gen.source), None, gen.source.splitlines(keepends=True), filename)
-    code = compile(gen.source, filename, "exec", dont_inherit=True)
-    ns: dict[str, Any] = {"__builtins__": {}}
-    ns.update(HELPERS)
-    for i, value in enumerate(gen.constants):
-        ns[f"K{i}"] = value
-    exec(code, ns)  # generated from the checked model, as in compiler.compile_policy
+    ns = namespace(gen, compile_generated(gen, filename, cache=False))
     return Engine(CompiledPolicy(model, checked, gen, filename, ns, ())), names
 
 
