@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import eligibility
-from eligibility import batch
-from eligibility.batch import BatchResult, decide_many, flat_record, jsonl_line, run_file
 from eligibility.cli import build
+from eligibility.scale import batch
+from eligibility.scale.batch import BatchResult, decide_many, flat_record, jsonl_line, run_file
 
 ON = "2024-09-01"
 DEMO = """\
@@ -154,11 +154,11 @@ def test_bad_arguments_raise_before_any_record_is_read(policies: Path) -> None:
             decide_many(policies, never(), **kwargs)
 
 
-def test_engine_method_is_decide_many(policies: Path) -> None:
-    """Engine.decide_many gives what eligibility.batch.decide_many gives."""
+def test_decide_many_takes_an_engine_or_a_folder(policies: Path) -> None:
+    """eligibility.decide_many gives the same results from a loaded engine as from a policy folder."""
     engine = eligibility.load(policies)
     data = list(records(20))
-    assert jsonl(engine.decide_many(data, on=ON, programs=["demo"])) == \
+    assert jsonl(eligibility.decide_many(engine, data, on=ON, programs=["demo"])) == \
         jsonl(decide_many(policies, data, on=ON, programs=["demo"]))
 
 
@@ -190,7 +190,7 @@ def test_workers_refuse_policies_changed_on_disk(policies: Path) -> None:
 
 def test_workers_need_the_policy_folder(policies: Path) -> None:
     """An engine not made by load() has no folder to give workers: InputError, not a crash."""
-    from eligibility.compiler import compile_policy
+    from eligibility.compile.pipeline import compile_policy
 
     engine = eligibility.Engine(compile_policy(policies))
     with pytest.raises(eligibility.InputError, match="policy folder"):
@@ -419,7 +419,7 @@ def test_a_record_that_cannot_be_sent_to_a_worker_costs_nothing(policies: Path) 
     """A record that cannot be pickled is decided in the parent: one result per record, none lost."""
     import types
 
-    from eligibility.batch import decide_many
+    from eligibility.scale.batch import decide_many
 
     engine = eligibility.load(policies)
     h = household(2)

@@ -1,54 +1,42 @@
-"""The compiled-code cache: a second process reuses the code; a bad cache file is never trusted blindly."""
+"""The compile pipeline: generated source is registered under its own name and nothing is written to disk."""
 
 from __future__ import annotations
 
-import os
+import linecache
 from pathlib import Path
 
 import pytest
 
-from eligibility.compiler import compile_cached
-
-SOURCE = "def f():\n    return 41 + 1\n"
-
-
-def run(code: object) -> int:
-    ns: dict[str, object] = {}
-    exec(code, ns)  # the test's own source
-    return ns["f"]()  # type: ignore[operator,no-any-return]
+import eligibility
+from eligibility.compile.codegen import Generated
+from eligibility.compile.pipeline import compile_generated, namespace
 
 
-def test_compiled_code_is_stored_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first compile writes one cache file; the second returns working code from it."""
-    monkeypatch.setenv("ELIGIBILITY_CACHE_DIR", str(tmp_path))
-    assert run(compile_cached(SOURCE, "<t>")) == 42
-    files = list(tmp_path.glob("*.code"))
-    assert len(files) == 1
-    assert run(compile_cached(SOURCE, "<t>")) == 42
+def _generated(source: str) -> Generated:
+    return Generated(source=source, def_index={}, param_index={}, constants=(), nodes={}, node_ids={}, programs=())
 
 
-def test_a_damaged_cache_file_is_compiled_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Garbage in the cache file is ignored: the source is compiled again and the file replaced."""
-    monkeypatch.setenv("ELIGIBILITY_CACHE_DIR", str(tmp_path))
-    compile_cached(SOURCE, "<t>")
-    (path,) = tmp_path.glob("*.code")
-    path.write_bytes(b"\x00garbage")
-    assert run(compile_cached(SOURCE, "<t>")) == 42
+def test_two_compilations_under_one_name_keep_their_own_lines() -> None:
+    """A second, different source compiled under a name already registered gets a name of its own."""
+    first = compile_generated(_generated("def f():\n    return 1\n"), "<policy:test-clash>")
+    second = compile_generated(_generated("def f():\n    return 2\n"), "<policy:test-clash>")
+    assert first.co_filename == "<policy:test-clash>"
+    assert second.co_filename != first.co_filename
+    assert linecache.getlines(first.co_filename)[1].strip() == "return 1"
+    assert linecache.getlines(second.co_filename)[1].strip() == "return 2"
+    assert namespace(_generated("def f():\n    return 2\n"), second)["f"]() == 2
 
 
-def test_a_folder_others_can_write_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cache folder writable by group or others is not read from or written to."""
-    folder = tmp_path / "shared"
-    folder.mkdir()
-    os.chmod(folder, 0o777)
-    monkeypatch.setenv("ELIGIBILITY_CACHE_DIR", str(folder))
-    assert run(compile_cached(SOURCE, "<t>")) == 42
-    assert list(folder.iterdir()) == []
+def test_generated_code_runs_without_builtins() -> None:
+    """The namespace of generated code has no builtins: only the helpers and its constants."""
+    code = compile_generated(_generated("def f():\n    return open\n"), "<policy:test-builtins>")
+    with pytest.raises(NameError):
+        namespace(_generated(""), code)["f"]()
 
 
-def test_caching_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """ELIGIBILITY_CACHE=0 compiles without touching the cache folder."""
-    monkeypatch.setenv("ELIGIBILITY_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("ELIGIBILITY_CACHE", "0")
-    assert run(compile_cached(SOURCE, "<t>")) == 42
+def test_loading_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load() leaves the user's home and cache folders untouched (there is no code cache to trust)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    eligibility.load()
     assert list(tmp_path.iterdir()) == []

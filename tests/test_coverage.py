@@ -10,7 +10,7 @@ import pytest
 
 import eligibility
 from eligibility.cli import main
-from eligibility.coverage import RuleCoverage, measure
+from eligibility.testing.coverage import RuleCoverage, measure
 
 PROGRAM = """\
 program: demo

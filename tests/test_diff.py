@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from conftest import FACTS
+from eligibility.audit.diff import diff_policies, policy_changes, policy_folder
 from eligibility.cli import build
-from eligibility.diff import diff_policies, policy_changes, policy_folder
-from eligibility.runtime import parse_date
+from eligibility.engine.runtime import parse_date
 
 OLD = """\
 program: demo

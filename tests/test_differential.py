@@ -1,4 +1,4 @@
-"""Differential tests: the compiled engine against the reference interpreter (eligibility.interp).
+"""Differential tests: the compiled engine against the reference interpreter (eligibility.testing.interp).
 
 Two sources of programs: the bundled policies, on households generated from the facts
 vocabulary, and small well-typed expressions generated within the language, written into a
@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eligibility
-from eligibility.errors import EvaluationError, InputError, PolicyError
-from eligibility.interp import InterpError, interpret
-from eligibility.model import Facts, FieldSpec
-from eligibility.mutate import Variants
-from eligibility.runtime import ENGINE_CONTEXT, Engine
+from eligibility.base.errors import EvaluationError, InputError, PolicyError
+from eligibility.engine.runtime import ENGINE_CONTEXT, Engine
+from eligibility.lang.model import Facts, FieldSpec
+from eligibility.testing.interp import InterpError, interpret
+from eligibility.testing.mutate import Variants
 
 # --- comparing the two ------------------------------------------------------------------------
 

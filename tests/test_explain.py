@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import eligibility
-from eligibility.explain import render
+from eligibility.explain.text import render
 
 ROOT = Path(__file__).parent.parent
 FAMILY = json.loads((ROOT / "examples" / "huadu-family.json").read_text(encoding="utf-8"))

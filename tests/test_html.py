@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 import eligibility
 from conftest import FIXTURE
 from eligibility.cli import build
-from eligibility.explain import render
-from eligibility.html import render_html
+from eligibility.explain.html import render_html
+from eligibility.explain.text import render
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "huadu-family.json"

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 import eligibility
 from eligibility import Decision, EligibilityError, Engine
-from eligibility.properties import hypothesis_settings
-from eligibility.strategies import decision_dates, households
+from eligibility.testing.properties import hypothesis_settings
+from eligibility.testing.strategies import decision_dates, households
 
 SETTINGS = hypothesis_settings()
 ROOT = Path(__file__).parent.parent

@@ -12,8 +12,8 @@ import pytest
 
 import eligibility
 from eligibility.cli import main
-from eligibility.mutate import Mutant, Variants, apply, find_mutants, run_mutants
-from eligibility.nodes import Compare, walk
+from eligibility.lang.nodes import Compare, walk
+from eligibility.testing.mutate import Mutant, Variants, apply, find_mutants, run_mutants
 
 PROGRAM = """\
 program: demo

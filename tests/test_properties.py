@@ -17,12 +17,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import eligibility
+from eligibility.base.errors import PolicyError, PolicyTestFailure
+from eligibility.base.source import SourceText, Span
 from eligibility.cli import build
-from eligibility.compiler import check_policy
-from eligibility.errors import PolicyError, PolicyTestFailure
-from eligibility.loader import YMap, parse_yaml
-from eligibility.model import Property
-from eligibility.properties import (
+from eligibility.compile.pipeline import check_policy
+from eligibility.engine.runtime import Decision
+from eligibility.lang.loader import YMap, parse_yaml
+from eligibility.lang.model import Property
+from eligibility.lang.schema import Reader, read_tests
+from eligibility.testing.cases import run_folder, run_tests
+from eligibility.testing.properties import (
     ENV,
     PropertyResult,
     _Failure,
@@ -31,10 +35,6 @@ from eligibility.properties import (
     run_properties,
     run_property,
 )
-from eligibility.runtime import Decision
-from eligibility.schema import Reader, read_tests
-from eligibility.source import SourceText, Span
-from eligibility.testing import run_folder, run_tests
 
 CI = hypothesis_settings("ci")
 
@@ -230,7 +230,7 @@ def test_an_order_dependent_engine_fails_the_shuffle_invariant(policy_dir: Calla
     root = parse_yaml(source, [])
     assert isinstance(root, YMap)
     (case,) = read_tests(Reader(source, []), root)
-    assert not eligibility.testing.run_case(engine, case).passed
+    assert not eligibility.testing.cases.run_case(engine, case).passed
 
 
 def test_a_household_the_policy_cannot_decide_fails_the_property(policy_dir: Callable[..., Path]) -> None:

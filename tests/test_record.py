@@ -20,9 +20,7 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from conftest import FIXTURE
-from eligibility.cli import build
-from eligibility.explain import render
-from eligibility.record import (
+from eligibility.audit.record import (
     SCHEMA,
     canonical_bytes,
     dumps_record,
@@ -32,6 +30,8 @@ from eligibility.record import (
     replay,
     verify_record,
 )
+from eligibility.cli import build
+from eligibility.explain.text import render
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "huadu-family.json"
@@ -74,7 +74,7 @@ def demo(policy_dir: Callable[..., Path], text: str = DEMO) -> eligibility.Engin
 
 def rehash(record: dict[str, Any]) -> dict[str, Any]:
     """Recompute a record's hash after an edit: what a careless (or careful) forger would do."""
-    from eligibility.record import _hash
+    from eligibility.audit.record import _hash
 
     record["record_hash"] = _hash(record)
     return record

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import eligibility
-from eligibility.properties import hypothesis_settings
-from eligibility.strategies import decision_dates, households
+from eligibility.testing.properties import hypothesis_settings
+from eligibility.testing.strategies import decision_dates, households
 
 SETTINGS = hypothesis_settings()
 MONEY = re.compile(r"[0-9]+\.[0-9]{2}\Z")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import eligibility
-from eligibility.testing import CaseResult, run_folder, run_tests
+from eligibility.testing.cases import CaseResult, run_folder, run_tests
 
 ROOT = Path(__file__).parent.parent
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 import eligibility
 from eligibility.cli import build
-from eligibility.explain import render
-from eligibility.whynot import why_not
+from eligibility.engine.whynot import why_not
+from eligibility.explain.text import render
 
 ROOT = Path(__file__).parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "dibao"
@@ -348,7 +348,7 @@ def test_budget_is_bounded_and_arguments_are_checked(policy_dir: PolicyDir, engi
     """Past the budget the rules say complete: false; bad arguments raise InputError, never a raw error."""
     small = eligibility.load(policy_dir({"small.yaml": SMALL}))
     decision = small.decide(PEOPLE, on=ON)
-    cut = eligibility.whynot.why_not(decision, max_probes=3)
+    cut = eligibility.engine.whynot.why_not(decision, max_probes=3)
     assert cut["complete"] is False and cut["probes"] == 3
     assert [r["complete"] for r in cut["programs"]["small"]["failed"]] == [False, False]
     per_fact = why_not(decision, max_probes_per_fact=4)

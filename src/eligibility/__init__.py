@@ -1,20 +1,25 @@
-"""eligibility: rules as code for China's social assistance (社会救助)."""
+"""eligibility: rules as code for China's social assistance (社会救助).
 
-__version__ = "0.1.0"
+The public API; everything else is internal. The layers below it (base, lang, compile, engine,
+explain, audit, testing, scale) are described in docs/explanation/design.md.
+"""
 
-from .errors import (
-                     Diagnostic,
-                     EligibilityError,
-                     EvaluationError,
-                     InputError,
-                     InputProblem,
-                     PolicyError,
-                     PolicyTestFailure,
+from eligibility.audit.record import dumps_record, make_record, replay, verify_record
+from eligibility.base.errors import (
+    Diagnostic,
+    EligibilityError,
+    EvaluationError,
+    InputError,
+    InputProblem,
+    PolicyError,
+    PolicyTestFailure,
 )
-from .record import dumps_record, make_record, replay, verify_record
-from .runtime import Decision, Engine, ProgramDecision, RecordDecision, load
+from eligibility.base.version import __version__
+from eligibility.engine.runtime import Decision, Engine, ProgramDecision, RecordDecision, load
+from eligibility.scale.batch import BatchResult, decide_many
 
 __all__ = [
+    "BatchResult",
     "Decision",
     "Diagnostic",
     "EligibilityError",
@@ -27,6 +32,7 @@ __all__ = [
     "ProgramDecision",
     "RecordDecision",
     "__version__",
+    "decide_many",
     "dumps_record",
     "load",
     "make_record",

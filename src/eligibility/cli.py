@@ -15,7 +15,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the cli extra
     click = None  # type: ignore[assignment]
 
-from .errors import EvaluationError, InputError, PolicyError
+from eligibility.base.errors import EvaluationError, InputError, PolicyError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -46,7 +46,7 @@ def _read_household(source: str) -> Any:
 
 
 def _load(policies: Path | None, jurisdiction: str | None) -> Any:
-    from .runtime import load
+    from eligibility.engine.runtime import load
 
     try:
         return load(policies, jurisdiction=jurisdiction)
@@ -60,7 +60,7 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None) -> It
     if not engine.model.properties:
         return
     try:
-        from .properties import hypothesis_settings, run_properties
+        from eligibility.testing.properties import hypothesis_settings, run_properties
     except ImportError:
         raise click.UsageError("properties need hypothesis: pip install 'eligibility[test]'") from None
     try:
@@ -77,7 +77,7 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
     cases = [c for c in engine.model.tests if not name_filter or name_filter in c.name]
     low = False
     if coverage:
-        from .coverage import measure
+        from eligibility.testing.coverage import measure
 
         report = measure(engine, cases)
         low = fail_under is not None and report.percent < fail_under
@@ -87,7 +87,7 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
             if low:
                 click.echo(f"rule coverage {report.percent:.1f}% is below --fail-under {fail_under:g}%")
     if mutate:
-        from .mutate import run_mutants
+        from eligibility.testing.mutate import run_mutants
 
         def progress(done: int, total: int, killed: int) -> None:
             if done == total or done % max(1, total // 20) == 0:
@@ -122,8 +122,8 @@ def build() -> Any:
     @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
     def check(policies: Path | None, jurisdiction: str | None, fmt: str, strict: bool) -> None:
         """Check a policy folder (default: the bundled policies) and list every problem."""
-        from .compiler import check_policy
-        from .runtime import bundled_policies
+        from eligibility.compile.pipeline import check_policy
+        from eligibility.engine.runtime import bundled_policies
 
         root = policies or bundled_policies()
         diags = sorted(check_policy(root, jurisdiction),
@@ -132,7 +132,7 @@ def build() -> Any:
         if fmt == "json":
             click.echo(json.dumps([d.to_json() for d in diags], ensure_ascii=False, indent=2))
         else:
-            from .policyset import read_policy_set
+            from eligibility.lang.policyset import read_policy_set
 
             sources = {}
             try:
@@ -163,7 +163,7 @@ def build() -> Any:
     def test(policies: Path | None, jurisdiction: str | None, name_filter: str | None, quiet: bool,
              coverage: bool, fail_under: float | None, mutate: bool, fmt: str, profile: str | None) -> None:
         """Run the YAML test cases and properties of a policy folder (and rule coverage, the mutation check)."""
-        from .testing import run_tests
+        from eligibility.testing.cases import run_tests
 
         engine = _load(policies, jurisdiction)
         try:
@@ -283,7 +283,7 @@ def build() -> Any:
     @click.option("--check", "check_only", is_flag=True, help="Exit 1 if the pages on disk are not current.")
     def doc(policies: Path | None, jurisdiction: str | None, out: Path, check_only: bool) -> None:
         """Render every program (rules, parameters with history, citations) to Markdown."""
-        from .book import render_book, write_book
+        from eligibility.audit.book import render_book, write_book
 
         engine = _load(policies, jurisdiction)
         if check_only:
@@ -304,7 +304,7 @@ def build() -> Any:
 
 def _write_record(decision: Any, household: Any, out: Path) -> None:
     """Write the canonical decision record of `decide --record`."""
-    from .record import dumps_record, make_record
+    from eligibility.audit.record import dumps_record, make_record
 
     try:
         text = dumps_record(make_record(decision, household))
@@ -319,7 +319,7 @@ def _write_record(decision: Any, household: Any, out: Path) -> None:
 
 def _read_record(path: Path) -> tuple[Any, list[str]]:
     """Read a record file; return it and its problems (a usage error if it is not readable JSON)."""
-    from .record import loads_record, verify_record
+    from eligibility.audit.record import loads_record, verify_record
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -349,7 +349,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
         Exit codes: 0 intact, 1 changed after it was made, 2 usage error.
         """
-        from .explain import render
+        from eligibility.explain.text import render
 
         data, problems = _read_record(record)
         if problems:
@@ -382,8 +382,8 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
         Exit codes: 0 identical, 1 different or tampered (or the policies do not load), 2 usage error.
         """
-        from .record import ReplayResult
-        from .record import replay as replay_record
+        from eligibility.audit.record import ReplayResult
+        from eligibility.audit.record import replay as replay_record
 
         data, problems = _read_record(record)
         if problems:
@@ -415,8 +415,8 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
         """
         import contextlib
 
-        from .diff import diff_policies, policy_folder
-        from .runtime import parse_date
+        from eligibility.audit.diff import diff_policies, policy_folder
+        from eligibility.engine.runtime import parse_date
 
         day = None
         if on is not None:
@@ -454,7 +454,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
 
 def _add_batch_command(main: Any, jur: Any) -> None:
-    """Add `batch`: decide a file of households into a file of results (eligibility.batch.run_file)."""
+    """Add `batch`: decide a file of households into a file of results (eligibility.scale.batch.run_file)."""
 
     @main.command()
     @click.argument("source", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
@@ -479,7 +479,7 @@ def _add_batch_command(main: Any, jur: Any) -> None:
         Exit codes: 0 every record decided, 1 a record could not be decided (its output line says
         why) or the policies do not load, 2 usage error, 130 interrupted (rerun with --resume).
         """
-        from .batch import run_file
+        from eligibility.scale.batch import run_file
 
         engine = _load(policies, jurisdiction)
         report = _progress_reporter()

@@ -1,0 +1,1 @@
+"""Deciding: facts validation, the Engine and its Decision, the trace, the why-not search."""

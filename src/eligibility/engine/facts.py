@@ -1,0 +1,396 @@
+"""Validation and normalisation of household facts against the facts vocabulary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from eligibility.base.errors import InputError, InputProblem
+from eligibility.base.source import did_you_mean, readable
+from eligibility.lang.model import Facts, FieldSpec
+
+MONEY_RE = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?\Z")
+NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
+DECIMAL_RE = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,12})?\Z")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+MONEY_LIMIT = Decimal(10) ** 15
+MAX_TEXT = 256
+
+Problems = list[InputProblem]
+Converter = Callable[[object, str, Problems], object]
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return repr(readable(value, 60))
+    if isinstance(value, dict | list):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return readable(repr(value), 60)
+
+
+def _money(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        d: Decimal | None = None
+        if isinstance(v, bool):
+            probs.append(InputProblem(path, "type", "must be an amount of money, not true/false"))
+            return None
+        if isinstance(v, int):
+            d = Decimal(v)
+        elif isinstance(v, Decimal):
+            if not v.is_finite():
+                probs.append(InputProblem(path, "range", f"must be a finite amount, not {v}"))
+                return None
+            d = v
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                probs.append(InputProblem(path, "range", f"must be a finite amount, not {v!r}"))
+                return None
+            d = Decimal(repr(v))
+        elif isinstance(v, str):
+            if not MONEY_RE.match(v):
+                if v.startswith("-"):
+                    probs.append(InputProblem(path, "range", f"must not be negative ({v})"))
+                    return None
+                if NUMBER_RE.match(v):
+                    d = Decimal(v)  # a well-formed number with a problem the checks below name
+                else:
+                    hint = ""
+                    if any(c in v for c in ",¥元$ ") or v.lower().strip("+-") in ("nan", "inf", "infinity", "snan"):
+                        hint = "; write plain digits such as \"1234.50\""
+                    probs.append(InputProblem(path, "format",
+                                              f"{_show(v)} is not an amount such as \"1234.50\"{hint}"))
+                    return None
+            else:
+                d = Decimal(v)
+        else:
+            probs.append(InputProblem(path, "type", f"must be an amount of money, not {_show(v)}"))
+            return None
+        if d < 0:
+            probs.append(InputProblem(path, "range", f"must not be negative ({d})"))
+            return None
+        if d >= MONEY_LIMIT:
+            probs.append(InputProblem(path, "limit", "must be below 10^15 yuan"))
+            return None
+        exp = d.as_tuple().exponent
+        if isinstance(exp, int) and exp < -2 and d != d.quantize(Decimal("0.01")):
+            probs.append(InputProblem(path, "precision", f"{d} has more than 2 decimal places (fen)"))
+            return None
+        return _range(spec, d + 0, path, probs)
+    return conv
+
+
+def _decimal(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, bool) or not isinstance(v, int | Decimal | float | str):
+            probs.append(InputProblem(path, "type", f"must be a number, not {_show(v)}"))
+            return None
+        try:
+            if isinstance(v, str):
+                if not DECIMAL_RE.match(v):
+                    raise InvalidOperation
+                d = Decimal(v)
+            elif isinstance(v, float):
+                if not math.isfinite(v):
+                    raise InvalidOperation
+                d = Decimal(repr(v))
+            else:
+                d = Decimal(v)
+            if not d.is_finite():
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            probs.append(InputProblem(path, "format", f"{_show(v)} is not a finite number"))
+            return None
+        return _range(spec, d, path, probs)
+    return conv
+
+
+def _range(spec: FieldSpec, d: Decimal | int, path: str, probs: Problems) -> object:
+    if spec.minimum is not None and d < spec.minimum:
+        probs.append(InputProblem(path, "range", f"must be at least {spec.minimum} (got {d})"))
+        return None
+    if spec.maximum is not None and d > spec.maximum:
+        probs.append(InputProblem(path, "range", f"must be at most {spec.maximum} (got {d})"))
+        return None
+    return d
+
+
+def _integer(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, bool) or not isinstance(v, int):
+            probs.append(InputProblem(path, "type", f"must be a whole number, not {_show(v)}"))
+            return None
+        if abs(v) > 10 ** 15:
+            probs.append(InputProblem(path, "limit", "is too large"))
+            return None
+        return _range(spec, v, path, probs)
+    return conv
+
+
+def _bool(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if not isinstance(v, bool):
+            probs.append(InputProblem(path, "type", f"must be true or false, not {_show(v)}"))
+            return None
+        return v
+    return conv
+
+
+def _date(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, dt.datetime):
+            probs.append(InputProblem(path, "type", "must be a date, not a date and time"))
+            return None
+        if isinstance(v, dt.date):
+            return v
+        if isinstance(v, str) and DATE_RE.match(v):
+            try:
+                return dt.date.fromisoformat(v)
+            except ValueError:
+                probs.append(InputProblem(path, "format", f"{_show(v)} is not a calendar date"))
+                return None
+        probs.append(InputProblem(path, "format", f"must be a date \"YYYY-MM-DD\", not {_show(v)}"))
+        return None
+    return conv
+
+
+def _enum(spec: FieldSpec) -> Converter:
+    values = [v for v, _ in spec.values]
+    allowed = frozenset(values)
+
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if isinstance(v, str) and v in allowed:
+            return v
+        if isinstance(v, str):
+            guess = did_you_mean(v, values)
+            extra = f"; did you mean '{guess}'?" if guess else f"; one of {', '.join(values)}"
+            probs.append(InputProblem(path, "format", f"{_show(v)} is not a known value{extra}"))
+        else:
+            probs.append(InputProblem(path, "type", f"must be one of {', '.join(values)}, not {_show(v)}"))
+        return None
+    return conv
+
+
+def _text(spec: FieldSpec) -> Converter:
+    def conv(v: object, path: str, probs: Problems) -> object:
+        if not isinstance(v, str):
+            probs.append(InputProblem(path, "type", f"must be text, not {_show(v)}"))
+            return None
+        if len(v) > MAX_TEXT:
+            probs.append(InputProblem(path, "limit", f"is {len(v)} characters long; the limit is {MAX_TEXT}"))
+            return None
+        if v == "" and spec.name == "id":
+            probs.append(InputProblem(path, "format", "must not be empty"))
+            return None
+        return v
+    return conv
+
+
+_CONVERTERS = {"money": _money, "decimal": _decimal, "integer": _integer, "bool": _bool,
+               "date": _date, "enum": _enum, "text": _text}
+
+
+class Validator:
+    """Validate a household dict into the normalised form the generated code reads."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.top = self._table(facts.fields)
+        self.lists = {f.name: (f, self._table(f.fields)) for f in facts.fields if f.type == "list"}
+        self.fast, self.fast_source = compile_fast(facts)
+
+    @staticmethod
+    def _table(fields: tuple[FieldSpec, ...]) -> list[tuple[str, FieldSpec, Converter | None]]:
+        return [(f.name, f, None if f.type == "list" else _CONVERTERS[f.type](f)) for f in fields]
+
+    def validate(self, household: object) -> tuple[dict[str, object], Sequence[str]]:
+        """Return the normalised household and the paths that took their declared default.
+
+        A generated straight-line validator handles the common case; anything it does not
+        decide (an error, a float, a bounded decimal) goes to the full validator, which
+        reports every problem with its path.
+        """
+        miss: list[tuple[str | None, int, str]] = []
+        try:
+            return self.fast(household, miss), Defaulted(miss)
+        except (_Miss, ValueError, TypeError):
+            pass
+        return self.validate_full(household)
+
+    def validate_full(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
+        """Validate field by field, collecting every problem."""
+        probs: Problems = []
+        defaulted: list[str] = []
+        if not isinstance(household, Mapping):
+            raise InputError([InputProblem("household", "type",
+                                           f"the household must be a JSON object, not {_show(household)}")])
+        out = self._record(household, self.top, "", probs, defaulted)
+        if probs:
+            raise InputError(probs)
+        return out, tuple(defaulted)
+
+    def _record(self, data: Mapping[object, object], table: list[tuple[str, FieldSpec, Converter | None]],
+                prefix: str, probs: Problems, defaulted: list[str]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        known = {name for name, _, _ in table}
+        for key in data:
+            if key not in known:
+                shown = readable(key, 64) if isinstance(key, str) else _show(key)
+                guess = did_you_mean(key, sorted(known)) if isinstance(key, str) else None
+                extra = f"; did you mean '{guess}'?" if guess else ""
+                probs.append(InputProblem(prefix + shown, "unknown", f"is not a field of the facts vocabulary{extra}"))
+        for name, spec, conv in table:
+            path = prefix + name
+            v = data.get(name)
+            if v is None:
+                if spec.required:
+                    probs.append(InputProblem(path, "missing", f"is required ({spec.label.en})"))
+                    continue
+                out[name] = list(spec.default) if isinstance(spec.default, list) else spec.default
+                defaulted.append(path)
+                continue
+            if conv is None:
+                out[name] = self._list(v, spec, path, probs, defaulted)
+            else:
+                out[name] = conv(v, path, probs)
+        return out
+
+    def _list(self, v: object, spec: FieldSpec, path: str, probs: Problems,
+              defaulted: list[str]) -> list[dict[str, object]]:
+        if not isinstance(v, list | tuple):
+            probs.append(InputProblem(path, "type", f"must be a list, not {_show(v)}"))
+            return []
+        if len(v) < spec.min_items:
+            probs.append(InputProblem(path, "limit" if v else "missing",
+                                      f"needs at least {spec.min_items} item{'s' if spec.min_items > 1 else ''}"))
+        if len(v) > spec.max_items:
+            probs.append(InputProblem(path, "limit", f"has {len(v)} items; the limit is {spec.max_items}"))
+            return []
+        _, table = self.lists[spec.name]
+        out = []
+        ids: dict[object, int] = {}
+        for i, item in enumerate(v):
+            ipath = f"{path}[{i}]"
+            if not isinstance(item, Mapping):
+                probs.append(InputProblem(ipath, "type", f"must be an object, not {_show(item)}"))
+                continue
+            rec = self._record(item, table, ipath + ".", probs, defaulted)
+            rid = rec.get("id")
+            if isinstance(rid, str):
+                if rid in ids:
+                    probs.append(InputProblem(ipath + ".id", "duplicate",
+                                              f"id {_show(rid)} is also used by {path}[{ids[rid]}]"))
+                ids[rid] = i
+            out.append(rec)
+        return out
+
+
+class Defaulted(Sequence[str]):
+    """The paths of facts that took their declared default, formatted only when read."""
+
+    __slots__ = ("_paths", "_raw")
+
+    def __init__(self, raw: list[tuple[str | None, int, str]]) -> None:
+        self._raw = raw
+        self._paths: tuple[str, ...] | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._paths is None:
+            self._paths = tuple(name if lst is None else f"{lst}[{i}].{name}" for lst, i, name in self._raw)
+        return self._paths
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+class _Miss(Exception):
+    """The fast validator met something it does not decide: the full validator takes over."""
+
+
+def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const: Callable[[object], str],
+                 out: list[str]) -> None:
+    """Append the source of a straight-line validator for one record type."""
+    known = const(frozenset(f.name for f in fields))
+    args = "d, miss" if lst is None else "d, miss, i"
+    out += [f"def {fn}({args}):",
+            f"    if d.__class__ is not dict or not {known}.issuperset(d): raise M",
+            "    g = d.get"]
+    where = repr(lst) + ", i" if lst is not None else "None, 0"
+    results = []
+    for n, f in enumerate(fields):
+        r = f"r{n}"
+        results.append(f"{f.name!r}: {r}")
+        out.append(f"    v = g({f.name!r})")
+        if f.required:
+            out.append("    if v is None: raise M")
+            ind = "    "
+        else:
+            default = f"list({const(tuple(f.default))})" if isinstance(f.default, list) else const(f.default)
+            out.append(f"    if v is None: {r} = {default}; miss.append(({where}, {f.name!r}))")
+            out.append("    else:")
+            ind = "        "
+        t = f.type
+        lo = f.minimum
+        hi = f.maximum
+        if t == "bool":
+            out.append(f"{ind}if v.__class__ is not bool: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "enum":
+            allowed = const(frozenset(x for x, _ in f.values))
+            out.append(f"{ind}if v.__class__ is not str or v not in {allowed}: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "text":
+            empty = " or not v" if f.name == "id" else ""
+            out.append(f"{ind}if v.__class__ is not str or len(v) > {MAX_TEXT}{empty}: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "integer":
+            low = int(lo) if lo is not None else -(10 ** 15)
+            high = int(hi) if hi is not None else 10 ** 15
+            out.append(f"{ind}if v.__class__ is not int or not {low} <= v <= {high}: raise M")
+            out.append(f"{ind}{r} = v")
+        elif t == "date":
+            out.append(f"{ind}if v.__class__ is str and DRE(v): {r} = FIS(v)")
+            out.append(f"{ind}elif v.__class__ is DATE: {r} = v")
+            out.append(f"{ind}else: raise M")
+        elif t == "money" and lo is None and hi is None:
+            out.append(f"{ind}if v.__class__ is str and MRE(v): {r} = DEC(v)")
+            out.append(f"{ind}elif v.__class__ is int and 0 <= v < {10 ** 15}: {r} = DEC(v)")
+            out.append(f"{ind}else: raise M")
+        elif t == "list":
+            sub = f"rec_{f.name}"
+            out.append(f"{ind}if v.__class__ is not list or not {f.min_items} <= len(v) <= {f.max_items}: raise M")
+            out.append(f"{ind}{r} = [{sub}(x, miss, i) for i, x in enumerate(v)]")
+            if any(x.name == "id" for x in f.fields):
+                out.append(f"{ind}if len({{x['id'] for x in {r}}}) != len({r}): raise M")
+        else:  # decimal, bounded money: rare; the full validator handles them
+            out.append(f"{ind}raise M")
+    out.append("    return {" + ", ".join(results) + "}")
+
+
+def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, object]], str]:
+    """Generate a straight-line validator for the common case; any doubt raises _Miss."""
+    consts: dict[str, object] = {}
+
+    def const(value: object) -> str:
+        name = f"C{len(consts)}"
+        consts[name] = value
+        return name
+
+    src: list[str] = []
+    _fast_record("validate_fast", facts.fields, None, const, src)
+    for f in facts.fields:
+        if f.type == "list":
+            _fast_record(f"rec_{f.name}", f.fields, f.name, const, src)
+    ns: dict[str, Any] = {"__builtins__": {}, "dict": dict, "str": str, "int": int, "bool": bool, "M": _Miss,
+                          "DRE": DATE_RE.match, "MRE": MONEY_RE.match,
+                          "DEC": Decimal, "FIS": dt.date.fromisoformat, "DATE": dt.date, "len": len,
+                          "list": list, "enumerate": enumerate, **consts}
+    text = "\n".join(src) + "\n"
+    exec(compile(text, "<eligibility facts validator>", "exec", dont_inherit=True), ns)  # generated from the vocabulary
+    return ns["validate_fast"], text

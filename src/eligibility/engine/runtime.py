@@ -1,0 +1,560 @@
+"""The engine: validate facts, run the generated code under an engine-owned decimal context."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import decimal
+import linecache
+import re
+import threading
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from eligibility.base.errors import EligibilityError, EvaluationError, InputError, InputProblem
+from eligibility.base.numbers import CENT, ENGINE_CONTEXT, ZERO
+from eligibility.base.version import __version__
+from eligibility.compile.helpers import (
+    DateOrder,
+    EmptyAggregate,
+    MissingParameter,
+    MissingValue,
+    NotInForce,
+    U,
+)
+from eligibility.compile.pipeline import CompiledPolicy, compile_policy
+from eligibility.engine.facts import Validator
+from eligibility.lang.model import ParamValue
+
+#: Validators by the sha256 of their facts file: compiling one takes milliseconds.
+_VALIDATORS: dict[str, Validator] = {}
+#: The most generator iterations one decision may need (G-R: a budget, not a timer).
+MAX_WORK = 2_000_000
+
+
+def parse_date(on: object, what: str = "on") -> dt.date:
+    """Accept a date or an ISO date string; raise InputError otherwise."""
+    if isinstance(on, dt.datetime):
+        return on.date()
+    if isinstance(on, dt.date):
+        return on
+    if isinstance(on, str):
+        try:
+            if len(on) == 10:
+                return dt.date.fromisoformat(on)
+        except ValueError:
+            pass
+    raise InputError([InputProblem(what, "format", "the decision date must be a date \"YYYY-MM-DD\"")])
+
+
+@attrs.frozen
+class RecordDecision:
+    """A per-person program's outcome for one member (or other record)."""
+
+    index: int
+    id: str | None
+    eligible: bool
+    amount: Decimal | None
+    tier: str | None = None
+
+
+@attrs.frozen
+class ProgramDecision:
+    """One program's outcome for a household.
+
+    For a program decided per person (`each:` in its policy), `eligible` says whether any
+    member is eligible, `amount` is the members' total, and `members` holds each one.
+    """
+
+    program: str
+    eligible: bool | None  # None when the program could not be decided: see `error`
+    amount: Decimal | None
+    title: dict[str, str]
+    members: tuple[RecordDecision, ...] | None = None
+    tier: str | None = None
+    error: EvaluationError | None = None
+
+
+@attrs.frozen(eq=False)
+class Decision:
+    """The outcome of every requested program, with what is needed to trace and explain it."""
+
+    on: dt.date
+    programs: dict[str, ProgramDecision]
+    policy_hash: str
+    library_version: str
+    warnings: tuple[str, ...]
+    _engine: Engine = attrs.field(repr=False)
+    _facts: dict[str, Any] = attrs.field(repr=False)
+    _defaulted: Sequence[str] = attrs.field(repr=False)
+    _memo: list[Any] | None = attrs.field(repr=False)
+    _recorded: dict[int, Any] | None = attrs.field(repr=False)
+    _params: tuple[list[Any], list[ParamValue | None]] = attrs.field(repr=False)
+
+    @property
+    def errors(self) -> dict[str, EvaluationError]:
+        """The programs that could not be decided, with why (empty when all were)."""
+        return {name: p.error for name, p in self.programs.items() if p.error is not None}
+
+    @property
+    def traced(self) -> bool:
+        return self._recorded is not None
+
+    def to_json(self, *, why_not: bool = False) -> dict[str, Any]:
+        """Return the decision and its trace as the documented JSON contract (docs/reference/trace.md).
+
+        With `why_not=True` the trace also has a `why_not` section: see `Decision.why_not`.
+        """
+        from eligibility.engine.trace import build_trace
+
+        out = build_trace(self._engine, self, self._facts, self._defaulted, self._memo,
+                          self._recorded, self._params)
+        if why_not:
+            from eligibility.engine.whynot import why_not as analyse
+
+            out["why_not"] = analyse(self, trace=out)
+        return out
+
+    def why_not(self, programs: Iterable[str] | str | None = None, *, near_miss: object = Decimal("0.05"),
+                max_probes: int = 4000) -> dict[str, Any]:
+        """Say, for each program not eligible, the smallest change to one fact that makes each failed rule pass.
+
+        Found by deciding again with the engine (see `eligibility.engine.whynot`); the decision is not changed.
+        Returns the JSON-ready `why_not` section of the trace (docs/reference/trace.md).
+
+        Raises:
+            InputError: an unknown program, or `near_miss` not a share between 0 and 1.
+        """
+        from eligibility.engine.whynot import why_not
+
+        return why_not(self, programs, near_miss=near_miss, max_probes=max_probes)
+
+    def value(self, program: str, name: str) -> Any:
+        """Return a computed value or rule outcome of a program, evaluating it if it was skipped.
+
+        The decision and its trace are not changed by asking.
+
+        Raises:
+            KeyError: the program has no such definition.
+            EvaluationError: it cannot be evaluated for this household.
+        """
+        return self._engine._value(self, program, name)
+
+    def explain(self, lang: str = "zh", fmt: str = "text", *, why_not: bool = False) -> str:
+        """Render the explanation of this decision in Chinese (`zh`) or English (`en`).
+
+        With `why_not=True` it also says under each failed rule what single change would make it
+        pass, and flags near misses at the top.
+        """
+        from eligibility.explain.text import render
+
+        with decimal.localcontext(ENGINE_CONTEXT):
+            return render(self.to_json(why_not=why_not), lang=lang, fmt=fmt)
+
+
+class Engine:
+    """A compiled policy set ready to decide households. Thread-safe."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self.model = compiled.model
+        self.policy_hash = compiled.model.hash
+        #: The policy folder, when made by load(): batch workers load the policies again from it.
+        self.root: Path | None = None
+        facts = compiled.model.facts
+        key = compiled.model.file_hashes.get(facts.file, "")
+        validator = _VALIDATORS.get(key)
+        if validator is None:  # the fast validator is compiled once per facts file content
+            validator = _VALIDATORS[key] = Validator(facts)
+        self.validator = validator
+        self.programs = tuple(sorted(compiled.model.programs))
+        gen = compiled.generated
+        ns = compiled.namespace
+        self._size = len(gen.def_index)
+        self._untraced = {p: ns[f"p_{i}"] for i, p in enumerate(gen.programs)}
+        self._traced = {p: ns[f"tp_{i}"] for i, p in enumerate(gen.programs)}
+        self._index_to_def = {i: k for k, i in gen.def_index.items()}
+        self._params = sorted(gen.param_index.items(), key=lambda kv: kv[1])
+        self._param_cache: dict[dt.date, tuple[list[Any], list[ParamValue | None]]] = {}
+        #: (programs, date) -> warnings, for dates whose needed parameters all have values
+        self._checked: dict[tuple[tuple[str, ...], dt.date], tuple[str, ...]] = {}
+        # The work bound: generators over lists of records multiply their lengths. Households
+        # whose lists are short enough are under it whatever their shape; others are counted.
+        self._loops = compiled.generated.loops
+        self._list_fields = tuple(f.name for f in compiled.model.facts.fields if f.type == "list")
+        depth = max((len(sig) for sig, _ in self._loops), default=1)
+        count = sum(n for _, n in self._loops) or 1
+        self._small = int((MAX_WORK / count) ** (1 / depth))
+        self._titles = {name: {"zh": p.title.zh, "en": p.title.en} for name, p in compiled.model.programs.items()}
+        self._needs = {p: self._needed_params(p) for p in self.programs}
+        self._lock = threading.Lock()
+        self._latest = {k: self.model.programs[k[0]].parameters[k[1]].values[-1].start
+                        for k, _ in self._params if self.model.programs[k[0]].parameters[k[1]].values}
+
+    def _needed_params(self, program: str) -> tuple[int, ...]:
+        cs = self.compiled.checked
+        seen: set[tuple[str, str]] = set()
+        stack = [(program, out) for out in ("eligible", "amount", "tier") if (program, out) in cs.defs]
+        params: set[int] = set()
+        while stack:
+            key = stack.pop()
+            if key in seen or key not in cs.defs:
+                continue
+            seen.add(key)
+            cd = cs.defs[key]
+            params.update(self.compiled.generated.param_index[(key[0], p)] for p in cd.params)
+            stack.extend(cd.deps)
+        return tuple(sorted(params))
+
+    def _params_on(self, on: dt.date) -> tuple[list[Any], list[ParamValue | None]]:
+        hit = self._param_cache.get(on)
+        if hit is not None:
+            return hit
+        values: list[Any] = []
+        used: list[ParamValue | None] = []
+        for (prog, name), _ in self._params:
+            p = self.model.programs[prog].parameters[name]
+            i = bisect.bisect_right([v.start for v in p.values], on) - 1
+            if i < 0:
+                values.append(MissingValue(len(values)))
+                used.append(None)
+            else:
+                values.append(p.values[i].value)
+                used.append(p.values[i])
+        result = (values, used)
+        if len(self._param_cache) < 4096:
+            self._param_cache[on] = result
+        return result
+
+    def decide(self, household: Mapping[str, Any], on: object, programs: Iterable[str] | None = None,
+               *, trace: bool = True, strict: bool = False) -> Decision:
+        """Decide every program (or those named) for a household on a date.
+
+        Args:
+            household: JSON-like facts, as described by the policy set's facts vocabulary.
+            on: the decision date, a `datetime.date` or "YYYY-MM-DD".
+            programs: program names to decide; all by default. Programs they depend on are
+                evaluated as needed.
+            trace: record the trace needed by `to_json()` and `explain()`; False is faster.
+            strict: raise the first program's EvaluationError instead of recording it in
+                that program's `error` (and `Decision.errors`) while deciding the others.
+
+        Returns:
+            A Decision.
+
+        Raises:
+            InputError: the household or date is invalid; every problem is listed.
+            EvaluationError: with strict=True, a rule cannot be evaluated for this household on
+                this date (otherwise the program's `error` holds it).
+        """
+        day = on if on.__class__ is dt.date else parse_date(on)
+        names = self.programs if programs is None else self._check_programs(programs)
+        with decimal.localcontext(ENGINE_CONTEXT):
+            h, defaulted = self.validator.validate(household)
+            records: Any = h
+            if sum(len(records[n]) for n in self._list_fields) > self._small:
+                self._check_work(records)
+            return self._run(h, defaulted, day, names, trace, strict)
+
+    def _run(self, h: dict[str, Any], defaulted: Sequence[str], day: dt.date, names: tuple[str, ...],
+             trace: bool, strict: bool = False) -> Decision:
+        """Evaluate validated facts; the caller has entered the engine's decimal context."""
+        pv, used = self._params_on(day)
+        warnings = self._checked.get((names, day))
+        if warnings is None:
+            warnings = self._warnings(names, day)
+            if len(self._checked) < 4096:
+                self._checked[(names, day)] = warnings
+        memo: list[Any] = [U] * self._size
+        recorded: dict[int, Any] | None = {} if trace else None
+        out: dict[str, ProgramDecision] = {}
+        for name in names:
+            try:
+                if recorded is None:
+                    result = self._untraced[name](h, pv, memo, day)
+                else:
+                    result = self._traced[name](h, pv, memo, day, recorded)
+                out[name] = self._program_decision(name, h, result)
+            except Exception as exc:  # generated code failed: name the rule, never leak the raw error
+                if isinstance(exc, NegativeAmount):
+                    exc.program = name
+                error = exc if isinstance(exc, EvaluationError) else self._evaluation_error(exc, day, h, name)
+                if strict:
+                    raise error from None
+                out[name] = ProgramDecision(name, None, None, self._titles[name], error=error)
+        return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
+                        recorded, (pv, used))
+
+    def _value(self, decision: Decision, program: str, name: str) -> Any:
+        key = (program, name)
+        if key not in self.compiled.generated.def_index:
+            raise KeyError(f"{program}.{name}")
+        d = self.compiled.checked.defs[key].definition
+        if name == "amount" and d.kind == "output":
+            # The decided amount: nothing for whoever is not eligible (as expressions read it).
+            pd = decision.programs.get(program)
+            if pd is not None and pd.error is not None:
+                raise pd.error
+            if d.each is None:
+                if pd is not None:
+                    return pd.amount
+                if self._value(decision, program, "eligible") is not True:
+                    return ZERO
+            elif pd is not None and pd.members is not None:
+                return {(r.id if r.id is not None else r.index): r.amount for r in pd.members}
+            else:
+                eligible = self._value(decision, program, "eligible")
+                amounts = self._value_raw(decision, program, name)
+                return {rid: (v if eligible.get(rid) is True else ZERO) for rid, v in amounts.items()}
+        return self._value_raw(decision, program, name)
+
+    def _value_raw(self, decision: Decision, program: str, name: str) -> Any:
+        key = (program, name)
+        k = self.compiled.generated.def_index.get(key)
+        if k is None:
+            raise KeyError(f"{program}.{name}")
+        # A scratch copy: asking for a value never changes what the decision recorded.
+        memo = [dict(v) if isinstance(v, dict) else v for v in decision._memo or [U] * self._size]
+        d = self.compiled.checked.defs[key].definition
+        pv, _ = decision._params
+        ns = self.compiled.namespace
+        h, on, rec = decision._facts, decision.on, None
+        try:
+            with decimal.localcontext(ENGINE_CONTEXT):
+                if d.each is not None:
+                    out = {}
+                    for i, x in enumerate(h[d.each[1]]):
+                        if rec is None:
+                            v = ns["pm"](memo, k, ns[f"d{k}"], h, pv, on, x)
+                        else:
+                            v = ns["tpm"](memo, k, ns[f"t{k}"], h, pv, on, rec, x, i)
+                        if v.__class__ is MissingValue:
+                            raise MissingParameter(v.index)
+                        out[x.get("id", i)] = v
+                    return out
+                if memo[k] is U:
+                    if rec is None:
+                        ns[f"d{k}"](h, pv, memo, on)
+                    else:
+                        ns[f"t{k}"](h, pv, memo, on, rec)
+        except EligibilityError:
+            raise
+        except Exception as exc:
+            raise self._evaluation_error(exc, decision.on, h, program) from None
+        value = memo[k]
+        if value.__class__ is MissingValue:
+            raise self._evaluation_error(MissingParameter(value.index), decision.on, h, program)
+        return value
+
+    def _program_decision(self, name: str, h: dict[str, Any], result: Any) -> ProgramDecision:
+        prog = self.model.programs[name]
+        title = self._titles[name]
+        has_amount = prog.amount is not None
+        if prog.each is None:
+            e, a, t = result
+            if e.__class__ is MissingValue:
+                raise MissingParameter(e.index)
+            return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
+                                   title, None, t)
+        records: list[dict[str, Any]] = h[prog.each[1]]
+        for pe, _, _ in result:
+            if pe.__class__ is MissingValue:
+                raise MissingParameter(pe.index)
+        per = tuple(
+            RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (ZERO if has_amount else None), pt)
+            for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
+        total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
+        return ProgramDecision(name, any(r.eligible for r in per), total, title, per)
+
+    def _check_work(self, h: dict[str, Any]) -> None:
+        work = 0
+        for signature, n in self._loops:
+            product = n
+            for name in signature:
+                product *= len(h[name])
+            work += product
+        if work > MAX_WORK:
+            sizes = ", ".join(f"{n}: {len(h[n])}" for n in self._list_fields)
+            raise InputError([InputProblem(self._list_fields[0], "limit",
+                                           f"this household ({sizes}) would need up to {work:,} rule evaluations "
+                                           f"under these policies; the limit is {MAX_WORK:,}")])
+
+    def _check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(programs, str):
+            programs = [programs]
+        names = tuple(programs)
+        bad = [p for p in names if p not in self._untraced]
+        if bad:
+            raise InputError([InputProblem("programs", "unknown",
+                                           f"unknown program '{p}'; known: {', '.join(self.programs)}")
+                              for p in bad])
+        return names
+
+    def _missing_message(self, i: int, day: dt.date) -> str:
+        (prog, pname), _ = self._params[i]
+        p = self.model.programs[prog].parameters[pname]
+        src = self.model.programs[prog].sources.get(p.source or "")
+        cite = f"; source {p.source}: {src.document or src.title}" if src else ""
+        if p.values:
+            return (f"parameter '{pname}' of {prog} has no value on {day} "
+                    f"(its first value is from {p.values[0].start}; {p.file}{cite})")
+        return (f"parameter '{pname}' of {prog} has no known value ({p.file}{cite}); "
+                "a decision that needs it cannot be made until a value is added")
+
+    def _warnings(self, names: tuple[str, ...], day: dt.date) -> tuple[str, ...]:
+        return tuple(w["message"]["en"] for w in self.warning_records(names, day))
+
+    def warning_records(self, names: tuple[str, ...], day: dt.date) -> list[dict[str, Any]]:
+        """Return the warnings of a decision as JSON records with zh/en messages."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for name in names:
+            for i in self._needs[name]:
+                key = self._params[i][0]
+                latest = self._latest.get(key)
+                if latest is None or key in out:
+                    continue
+                param = self.model.programs[key[0]].parameters[key[1]]
+                if param.type == "money" and day - latest > dt.timedelta(days=366):
+                    out[key] = {
+                        "code": "stale-parameter", "program": key[0], "parameter": key[1], "last_from": str(latest),
+                        "message": {
+                            "en": f"{key[0]}.{key[1]}: the decision date {day} is more than a year after the "
+                                  f"last known value (from {latest}); a newer standard may exist",
+                            "zh": f"{key[0]}.{key[1]}（{param.title.zh}）：决定日期 {day} 距最后一个已知取值"
+                                  f"（{latest} 起）已超过一年，可能已有新标准",
+                        }}
+        return list(out.values())
+
+    def _evaluation_error(self, exc: BaseException, day: dt.date, h: dict[str, Any],
+                          program: str | None = None) -> EvaluationError:
+        key = self._failing_def(exc.__traceback__)
+        path = self._failing_record(exc.__traceback__, h)
+        prog, rule = key if key else (program, None)
+        span = None
+        if key is not None:
+            span = self.compiled.checked.defs[key].definition.span
+        if isinstance(exc, NotInForce):
+            k = self._index_to_def[exc.index]
+            d = self.compiled.checked.defs[k].definition
+            return EvaluationError(f"no version of '{k[1]}' is in force on {day}", program=k[0], rule=k[1],
+                                   span=d.span)
+        if isinstance(exc, MissingParameter):
+            return EvaluationError(self._missing_message(exc.index, day), program=prog, rule=rule, span=span)
+        if isinstance(exc, NegativeAmount):
+            prog_n = exc.program
+            amount_def = self.model.programs[prog_n].amount if prog_n in self.model.programs else None
+            return EvaluationError(f"the amount is negative ({exc.value}); a benefit cannot be below zero: "
+                                   "check the policy", program=prog_n, rule="amount",
+                                   span=amount_def.span if amount_def else None)
+        elif isinstance(exc, EmptyAggregate):
+            msg = f"{exc.text} has no items to take the minimum or maximum of"
+        elif isinstance(exc, DateOrder):
+            msg = f"a date {exc.born} is after the date {exc.on} it is measured on"
+        elif isinstance(exc, decimal.DivisionByZero | ZeroDivisionError | decimal.DivisionUndefined):
+            msg = "division by zero"
+        elif isinstance(exc, decimal.DecimalException):
+            msg = f"invalid arithmetic ({type(exc).__name__})"
+        elif isinstance(exc, RecursionError):
+            msg = "the evaluation is nested too deeply"
+        else:
+            msg = f"internal error while evaluating ({type(exc).__name__}); please report it"
+        if path:
+            msg += f" (for {path})"
+        return EvaluationError(msg, program=prog, rule=rule, span=span, path=path)
+
+    def _failing_record(self, tb: types.TracebackType | None, h: dict[str, Any]) -> str | None:
+        """Return the path of the record a failing generator or per-record value was reading."""
+        found = None
+        records: dict[str, str] = {}
+        segment = ""
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_filename == self.compiled.filename:
+                for name, value in frame.f_locals.items():
+                    if name[:1] == "v" and name[1:].isdigit() and isinstance(value, dict):
+                        for field, items in h.items():
+                            if isinstance(items, list):
+                                for i, rec in enumerate(items):
+                                    if rec is value:
+                                        records[name] = f"{field}[{i}]"
+                segment = self._segment(frame.f_code, tb.tb_lasti)
+            tb = tb.tb_next
+        reads = re.findall(r"(v\d+)\['(\w+)'\]", segment)
+        for var, field in reversed(reads):
+            if var in records:
+                return f"{records[var]}.{field}"
+        if records:
+            found = list(records.values())[-1]
+        return found
+
+    def _segment(self, code: types.CodeType, lasti: int) -> str:
+        """Return the generated source of the instruction that failed."""
+        positions = list(code.co_positions())
+        if not 0 <= lasti // 2 < len(positions):
+            return ""
+        line, end_line, col, end_col = positions[lasti // 2]
+        if line is None or end_line is None or col is None or end_col is None:
+            return ""
+        lines = linecache.getlines(self.compiled.filename)[line - 1:end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            return lines[0][col:end_col]
+        return lines[0][col:] + "".join(lines[1:-1]) + lines[-1][:end_col]
+
+    def _failing_def(self, tb: types.TracebackType | None) -> tuple[str, str] | None:
+        found = None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_filename == self.compiled.filename and code.co_name[:1] in ("d", "t") \
+                    and code.co_name[1:].isdigit():
+                found = self._index_to_def.get(int(code.co_name[1:]))
+            tb = tb.tb_next
+        return found
+
+
+def _money(a: Any) -> Decimal:
+    if a.__class__ is MissingValue:
+        raise MissingParameter(a.index)
+    v = Decimal(a).quantize(CENT, rounding=decimal.ROUND_HALF_UP, context=ENGINE_CONTEXT)
+    if v < 0:
+        raise NegativeAmount(v)
+    return v if v != 0 else ZERO
+
+
+class NegativeAmount(Exception):
+    """A program's amount came out below zero: the policy, not the household, is wrong."""
+
+    def __init__(self, value: Decimal) -> None:
+        self.value = value
+        self.program = ""
+
+
+def load(path: str | Path | None = None, *, jurisdiction: str | None = None) -> Engine:
+    """Load, check and compile a policy set (the bundled one by default).
+
+    Args:
+        path: a folder of policy files; the bundled `policies/` when None.
+        jurisdiction: a GB/T 2260 code choosing each program's most specific layer.
+
+    Raises:
+        PolicyError: the policy set has problems; all of them are listed with positions.
+    """
+    root = Path(path) if path is not None else bundled_policies()
+    engine = Engine(compile_policy(root, jurisdiction))
+    engine.root = root.resolve()
+    return engine
+
+
+def bundled_policies() -> Path:
+    """Return the folder of the policies that ship with the library."""
+    here = Path(__file__).resolve().parent.parent  # the eligibility package
+    for candidate in (here / "policies", here.parent.parent / "policies"):
+        if (candidate / "facts.yaml").is_file():
+            return candidate
+    return here / "policies"

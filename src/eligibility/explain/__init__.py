@@ -1,0 +1,1 @@
+"""Trace JSON in, words out: text, Markdown and HTML explanations in Chinese and English."""

@@ -1,0 +1,1 @@
+"""The policy language: YAML loader, model, schema readers, policy sets, expression nodes, parser, checker."""

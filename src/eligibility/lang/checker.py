@@ -1,0 +1,667 @@
+"""Names, types, dependencies and dates of a merged policy set; every problem is collected."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+
+import attrs
+
+from eligibility.base.errors import Diagnostic
+from eligibility.base.source import Span, did_you_mean, readable
+from eligibility.lang.model import Definition, Facts, FieldSpec, Program, Version
+from eligibility.lang.nodes import (
+    Attr,
+    BinOp,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    Gen,
+    IfExp,
+    Name,
+    Node,
+    Num,
+    TupleLit,
+    Unary,
+    walk,
+)
+from eligibility.lang.parser import FUNCTIONS, parse_expr
+from eligibility.lang.schema import OUTPUTS
+
+NUMERIC = ("integer", "decimal")
+ORDERED = ("integer", "decimal", "money", "date")
+FACT_TYPES = {"bool": "bool", "integer": "integer", "decimal": "decimal", "money": "money",
+              "date": "date", "text": "text"}
+
+
+@attrs.define
+class CheckedDef:
+    """A definition with its parsed versions, its type and what it depends on."""
+
+    program: str
+    definition: Definition
+    trees: list[Node | None]
+    type: str = "?"
+    deps: set[tuple[str, str]] = attrs.Factory(set)  # (program, definition name)
+    params: set[str] = attrs.Factory(set)
+
+
+@attrs.define
+class CheckedSet:
+    """The checked policy set: programs and their definitions with types and trees."""
+
+    facts: Facts
+    programs: dict[str, Program]
+    defs: dict[tuple[str, str], CheckedDef]
+    order: list[tuple[str, str]]  # every definition, dependencies first
+
+
+class _Stop(Exception):
+    pass
+
+
+def show(t: str) -> str:
+    """Name a static type the way a policy officer would."""
+    if t == "str":
+        return "text (a quoted string)"
+    if t == "tuple":
+        return "a tuple of literals"
+    if t.startswith("enum:"):
+        return f"enum {t[5:].removeprefix('household.')}"
+    if t.startswith("record:"):
+        return f"a record of {t[7:]}"
+    if t.startswith("list:"):
+        return f"the list {t[5:]}"
+    if t.startswith("program:"):
+        return f"program {t[8:]}"
+    if t == "household":
+        return "the household"
+    return t
+
+
+def is_literal(node: Node) -> bool:
+    return isinstance(node, Num) or (isinstance(node, Unary) and node.op == "-" and isinstance(node.operand, Num))
+
+
+class Checker:
+    """Type-check every definition of every program, collecting diagnostics."""
+
+    def __init__(self, facts: Facts, programs: dict[str, Program], diags: list[Diagnostic]) -> None:
+        self.facts = facts
+        self.programs = programs
+        self.diags = diags
+        self.defs: dict[tuple[str, str], CheckedDef] = {}
+        self.state: dict[tuple[str, str], str] = {}
+        self.stack: list[tuple[str, str]] = []
+        self.order: list[tuple[str, str]] = []
+
+    def error(self, span: Span, code: str, msg: str, hint: str | None = None) -> None:
+        self.diags.append(Diagnostic(span, code, msg, hint))
+
+    def run(self) -> CheckedSet:
+        for prog in self.programs.values():
+            self.check_sources(prog)
+            for name in prog.parameters:
+                self.check_parameter(prog, name)
+            for d in self.all_defs(prog):
+                self.defs[(prog.name, d.name)] = CheckedDef(prog.name, d, [
+                    parse_expr(v.expr, self.diags) for v in d.versions])
+                self.check_versions(d)
+        for key in list(self.defs):
+            self.def_type(key, self.defs[key].definition.span)
+        return CheckedSet(self.facts, self.programs, self.defs, self.order)
+
+    @staticmethod
+    def all_defs(prog: Program) -> Iterator[Definition]:
+        yield from prog.definitions.values()
+        yield prog.eligible
+        if prog.amount is not None:
+            yield prog.amount
+        if prog.tier is not None:
+            yield prog.tier
+
+    # --- sources, parameters, versions -----------------------------------------------------
+
+    def check_sources(self, prog: Program) -> None:
+        def cite(src: str | None, span: Span, what: str) -> None:
+            if src is None:
+                return
+            if src not in prog.sources:
+                guess = did_you_mean(src, list(prog.sources))
+                self.error(span, "unknown-source", f"{what} cites unknown source '{readable(src, 40)}'",
+                           f"did you mean '{guess}'?" if guess else "declare it under `sources:`")
+        for p in prog.parameters.values():
+            cite(p.source, p.source_span or p.span, f"parameter '{p.name}'")
+            for v in p.values:
+                cite(v.source, v.source_span or v.span, f"the {v.start} value of '{p.name}'")
+            if p.source is None and any(v.source is None for v in p.values):
+                self.diags.append(Diagnostic(p.span, "uncited", f"parameter '{p.name}' has a value without a source",
+                                             "add `source:` to the parameter or the value", severity="warning"))
+        for d in self.all_defs(prog):
+            cite(d.source, d.source_span or d.span, f"'{d.name}'")
+            for ver in d.versions:
+                cite(ver.source, ver.source_span or ver.span, f"a version of '{d.name}'")
+            if d.kind == "rule" and d.source is None and all(v.source is None for v in d.versions):
+                self.diags.append(Diagnostic(d.span, "uncited", f"rule '{d.name}' cites no source",
+                                             "add `source:` with the id of the document it encodes",
+                                             severity="warning"))
+
+    def check_parameter(self, prog: Program, name: str) -> None:
+        p = prog.parameters[name]
+        seen: dict[dt.date, Span] = {}
+        for v in p.values:
+            if v.start in seen:
+                self.error(v.span, "duplicate-date", f"'{name}' has two values from {v.start}")
+            seen[v.start] = v.span
+
+    def check_versions(self, d: Definition) -> None:
+        vs = sorted(d.versions, key=lambda v: v.start or dt.date.min)
+        for a, b in itertools.pairwise(vs):
+            a_end = a.until or dt.date.max
+            if b.start is None or b.start <= a_end:
+                self.error(b.span, "overlapping-versions",
+                           f"versions of '{d.name}' overlap (one runs to {a.until or 'no end date'}, "
+                           f"the next starts {b.start or 'with no start date'})",
+                           "give the earlier version `until:` the day before the later one's `from:`")
+
+    # --- definitions ----------------------------------------------------------------------
+
+    def def_type(self, key: tuple[str, str], span: Span) -> str:
+        cd = self.defs.get(key)
+        if cd is None:
+            return "?"
+        st = self.state.get(key)
+        if st == "done":
+            return cd.type
+        if st == "visiting":
+            i = self.stack.index(key)
+            cycle = [*self.stack[i:], key]
+            cross = len({p for p, _ in cycle}) > 1
+            path = " -> ".join(f"{p}.{n}" if cross else n for p, n in cycle)
+            self.error(cd.definition.span, "cycle", f"dependency cycle: {path}",
+                       "a value cannot depend on itself; break the cycle")
+            cd.type = "?"
+            return "?"
+        self.state[key] = "visiting"
+        self.stack.append(key)
+        types = []
+        scope = self.each_scope(cd.definition, self.programs[key[0]])
+        for tree in cd.trees:
+            if tree is not None:
+                t0 = self.infer(tree, key, dict(scope))
+                types.append("text" if t0 == "str" else t0)
+        self.stack.pop()
+        self.state[key] = "done"
+        t = types[0] if types else "?"
+        for other, tree in zip(types[1:], cd.trees[1:], strict=False):
+            u = self.unify(t, other)
+            if u is None and tree is not None and "?" not in (t, other):
+                self.error(tree.span, "type", f"this version of '{key[1]}' is {show(other)}, the others are {show(t)}")
+            t = u or t
+        d = cd.definition
+        outputs = OUTPUTS
+        want = {"rule": "bool"}.get(d.kind) or outputs.get(d.name if d.kind == "output" else "")
+        if want and t not in (want, "?"):
+            tree = next((x for x in cd.trees if x is not None), None)
+            what = f"rule '{d.name}'" if d.kind == "rule" else f"`{d.name}`"
+            hint = "a rule is a condition: compare values with < <= == ..." if want == "bool" else (
+                "the amount is money: multiply money by numbers")
+            self.error(tree.span if tree else d.span, "type", f"{what} must be {want}, but is {show(t)}", hint)
+            t = want  # reported once here; its users see the type it should have
+        if d.rounding is not None and t not in ("money", "decimal", "?"):
+            self.error(d.span, "type", f"'{d.name}' is {show(t)}; only money and decimals can be rounded")
+        cd.type = t
+        self.order.append(key)
+        return t
+
+    def each_scope(self, d: Definition, prog: Program) -> dict[str, str]:
+        """Return the scope of a per-record definition: its record variable."""
+        if d.each is None:
+            return {}
+        var, lst = d.each
+        spec = self.facts.field(lst)
+        if spec is None or spec.type != "list":
+            choices = [f.name for f in self.facts.fields if f.type == "list"]
+            guess = did_you_mean(lst, choices)
+            self.error(d.span, "each", f"`each` names '{lst}', which is not a list of records in the facts",
+                       f"did you mean '{guess}'?" if guess else "lists: " + ", ".join(choices))
+            return {var: "?"}
+        if var in self.names(prog):
+            self.error(d.span, "shadowing", f"the record name '{var}' hides another name", "use e.g. member")
+        clash = [n for n in (f.name for f in spec.fields) if n in prog.definitions
+                 and prog.definitions[n].each is not None and prog.definitions[n].each[1] == lst]  # type: ignore[index]
+        for n in clash:
+            self.error(prog.definitions[n].span, "duplicate-name",
+                       f"'{n}' is both a field of {lst} records and a per-record value")
+        return {var: f"record:{lst}"}
+
+    @staticmethod
+    def unify(a: str, b: str) -> str | None:
+        if a == b:
+            return a
+        if {a, b} <= {"str", "text"}:
+            return "text"
+        if a in NUMERIC and b in NUMERIC:
+            return "decimal"
+        return None
+
+    # --- expressions ------------------------------------------------------------------------
+
+    def infer(self, node: Node, key: tuple[str, str], scope: dict[str, str]) -> str:
+        t = self._infer(node, key, scope)
+        node.type = t
+        return t
+
+    def names(self, prog: Program) -> list[str]:
+        return [*prog.parameters, *prog.definitions, "household", "decision_date", *self.programs,
+                *sorted(FUNCTIONS)]
+
+    def _infer(self, node: Node, key: tuple[str, str], scope: dict[str, str]) -> str:
+        prog = self.programs[key[0]]
+        cd = self.defs[key]
+        if isinstance(node, Num):
+            return "integer" if node.is_int else "decimal"
+        if isinstance(node, Const):
+            return "bool" if isinstance(node.value, bool) else "str"
+        if isinstance(node, TupleLit):
+            return "tuple"
+        if isinstance(node, Name):
+            n = node.id
+            if n in scope:
+                node.ref = ("var", n)
+                return scope[n]
+            if n in prog.parameters:
+                node.ref = ("param", n)
+                cd.params.add(n)
+                return prog.parameters[n].type
+            if n in prog.definitions and prog.definitions[n].each is not None:
+                var, lst = prog.definitions[n].each  # type: ignore[misc]
+                self.error(node.span, "per-record", f"'{n}' has a value for each of {lst}; read it from a record",
+                           f"e.g. {var}.{n}, or any({var}.{n} for {var} in household.{lst})")
+                return "?"
+            if n in prog.definitions or (n in OUTPUTS and n != key[1] and getattr(prog, n) is not None):
+                if prog.each is not None and n in OUTPUTS:
+                    self.error(node.span, "per-record", f"'{n}' of this program is decided per record")
+                    return "?"
+                node.ref = ("def", n)
+                cd.deps.add((prog.name, n))
+                return self.def_type((prog.name, n), node.span)
+            if n == "household":
+                node.ref = ("household",)
+                return "household"
+            if n == "decision_date":
+                node.ref = ("decision_date",)
+                return "date"
+            if n in self.programs:
+                node.ref = ("program", n)
+                return f"program:{n}"
+            if n in prog.failed:
+                return "?"  # its definition had an error, reported where it is
+            if n in FUNCTIONS:
+                self.error(node.span, "not-callable", f"'{n}' is a function; call it: {n}(...)")
+                return "?"
+            guess = did_you_mean(n, self.names(prog) + list(scope))
+            if hasattr(builtins, n) or n.startswith("__"):
+                msg = f"'{readable(n, 64)}' is not part of the expression language"
+            else:
+                msg = f"unknown name '{readable(n, 64)}'"
+            self.error(node.span, "unknown-name", msg, f"did you mean '{guess}'?" if guess else None)
+            return "?"
+        if isinstance(node, Attr):
+            return self.attr(node, key, scope)
+        if isinstance(node, BinOp):
+            return self.binop(node, key, scope)
+        if isinstance(node, Unary):
+            t = self.infer(node.operand, key, scope)
+            if node.op == "not":
+                self.expect_bool(node.operand, t, "`not`")
+                return "bool"
+            if t not in (*NUMERIC, "money", "?"):
+                self.error(node.span, "type", f"cannot negate {show(t)}")
+                return "?"
+            return t
+        if isinstance(node, BoolOp):
+            for v in node.values:
+                self.expect_bool(v, self.infer(v, key, scope), f"`{node.op}`")
+            return "bool"
+        if isinstance(node, Compare):
+            return self.compare(node, key, scope)
+        if isinstance(node, IfExp):
+            self.expect_bool(node.test, self.infer(node.test, key, scope), "the condition of `if`")
+            a, b = self.infer(node.body, key, scope), self.infer(node.orelse, key, scope)
+            if "?" in (a, b):
+                return "?"
+            u = self.unify(a, b)
+            if u is None and a == "money" and is_literal(node.orelse):
+                u = "money"
+            if u is None and b == "money" and is_literal(node.body):
+                u = "money"
+            if u is None:
+                self.error(node.span, "type", f"the two branches differ: {show(a)} and {show(b)}",
+                           "both branches of `a if c else b` must have one type")
+                return "?"
+            return u
+        if isinstance(node, Call):
+            return self.call(node, key, scope)
+        if isinstance(node, Gen):
+            self.error(node.span, "bare-generator",
+                       "a generator must be the argument of count, sum, any, all, min or max")
+            return "?"
+        return "?"
+
+    def expect_bool(self, node: Node, t: str, where: str) -> None:
+        if t not in ("bool", "?"):
+            self.error(node.span, "type", f"{where} needs a condition (bool), but this is {show(t)}",
+                       "compare it with something, e.g. x > 0")
+
+    def field_type(self, f: FieldSpec, owner: str) -> str:
+        if f.type == "enum":
+            return f"enum:{owner}.{f.name}"
+        if f.type == "list":
+            return f"list:{f.name}"
+        return FACT_TYPES[f.type]
+
+    def enum_values(self, t: str) -> list[str]:
+        owner, _, name = t[5:].rpartition(".")
+        spec = self.facts.field(name) if owner == "household" else (
+            self.facts.field(owner[len("household."):]) or self.facts.field(owner))
+        if owner != "household" and spec is not None:
+            spec = spec.field(name)
+        return [v for v, _ in spec.values] if spec else []
+
+    def attr(self, node: Attr, key: tuple[str, str], scope: dict[str, str]) -> str:
+        base = self.infer(node.obj, key, scope)
+        a = node.attr
+        if base == "household":
+            f = self.facts.field(a)
+            if f is None:
+                guess = did_you_mean(a, [x.name for x in self.facts.fields])
+                self.error(node.span, "unknown-field", f"the household has no field '{readable(a, 64)}'",
+                           f"did you mean '{guess}'?" if guess else "fields are declared in facts.yaml")
+                return "?"
+            node.ref = ("list", a) if f.type == "list" else ("fact", a)
+            return self.field_type(f, "household")
+        if base.startswith("record:"):
+            lst = base[7:]
+            spec = self.facts.field(lst)
+            f = spec.field(a) if spec else None
+            var = node.obj.id if isinstance(node.obj, Name) else "?"
+            prog = self.programs[key[0]]
+            target = prog.definitions.get(a)
+            if f is None and target is not None and target.each is not None and target.each[1] == lst:
+                node.ref = ("recdef", var, a, lst, key[0])
+                self.defs[key].deps.add((key[0], a))
+                return self.def_type((key[0], a), node.span)
+            other_prog = self.programs.get(a)
+            if f is None and other_prog is not None and other_prog.each is not None and other_prog.each[1] == lst:
+                if a == key[0]:
+                    self.error(node.span, "self-reference", f"write the value's name, not '{a}', inside {a}")
+                    return "?"
+                node.ref = ("recprog", var, a, lst)
+                return f"recprog:{a}:{lst}"
+            if f is None or spec is None:
+                choices = [x.name for x in spec.fields] if spec else []
+                guess = did_you_mean(a, choices)
+                self.error(node.span, "unknown-field", f"{lst} records have no field '{readable(a, 64)}'",
+                           f"did you mean '{guess}'?" if guess else None)
+                return "?"
+            var = node.obj.id if isinstance(node.obj, Name) else "?"
+            node.ref = ("field", var, a, lst)
+            return self.field_type(f, f"household.{lst}")
+        if base.startswith("recprog:"):
+            _, other, lst = base.split(":")
+            p = self.programs[other]
+            var = node.obj.ref[1] if isinstance(node.obj, Attr) and node.obj.ref else "?"
+            d = p.definitions.get(a) if a not in OUTPUTS else getattr(p, a)
+            if d is None or d.each is None or d.each[1] != lst:
+                self.error(node.span, "unknown-name", f"program '{other}' has no per-record '{readable(a, 64)}'",
+                           "use eligible, amount, or a value declared with the same `each`")
+                return "?"
+            node.ref = ("recdef", var, a, lst, other)
+            self.defs[key].deps.add((other, a))
+            return self.def_type((other, a), node.span)
+        if base.startswith("program:"):
+            other = base[8:]
+            p = self.programs[other]
+            if p.each is not None and a in OUTPUTS:
+                var, lst = p.each
+                self.error(node.span, "per-record", f"program '{other}' is decided for each of {lst}",
+                           f"e.g. any(m.{other}.eligible for m in household.{lst})")
+                return "?"
+            if other == key[0]:
+                self.error(node.span, "self-reference", f"write '{a}', not '{other}.{a}', inside {other}")
+                return "?"
+            if a in p.definitions or (a in OUTPUTS and getattr(p, a) is not None):
+                node.ref = ("program", other, a)
+                self.defs[key].deps.add((other, a))
+                return self.def_type((other, a), node.span)
+            guess = did_you_mean(a, [*OUTPUTS, *p.definitions])
+            self.error(node.span, "unknown-name", f"program '{other}' has no '{readable(a, 64)}'",
+                       f"did you mean '{guess}'?" if guess else None)
+            return "?"
+        if base != "?":
+            self.error(node.span, "attribute", f"{show(base)} values have no attributes",
+                       "attributes are read from household, records and programs only")
+        return "?"
+
+    def binop(self, node: BinOp, key: tuple[str, str], scope: dict[str, str]) -> str:
+        a, b = self.infer(node.left, key, scope), self.infer(node.right, key, scope)
+        if "?" in (a, b):
+            return "?"
+        op = node.op
+        la, lb = is_literal(node.left), is_literal(node.right)
+        if a in NUMERIC and b in NUMERIC:
+            return "integer" if a == b == "integer" and op != "/" else "decimal"
+        if op in "+-":
+            if a == b == "money" or (a == "money" and lb and b in NUMERIC) or (b == "money" and la and a in NUMERIC):
+                return "money"
+        elif op == "*":
+            if (a == "money" and b in NUMERIC) or (b == "money" and a in NUMERIC):
+                return "money"
+        elif op == "/":
+            if a == "money" and b in NUMERIC:
+                return "money"
+            if a == b == "money":
+                return "decimal"
+        hint = None
+        if a == b == "money" and op == "*":
+            hint = "money times money has no meaning; one side should be a number"
+        elif "money" in (a, b) and op in "+-":
+            hint = "add money to money; a number can be added to money only as a literal"
+        elif "bool" in (a, b):
+            hint = "booleans are not numbers; use `x if cond else y`"
+        elif "date" in (a, b):
+            hint = "use days_between(a, b) or age(d) for date arithmetic"
+        self.error(node.span, "type", f"cannot apply '{op}' to {show(a)} and {show(b)}", hint)
+        return "?"
+
+    def compare(self, node: Compare, key: tuple[str, str], scope: dict[str, str]) -> str:
+        items = [node.left, *node.comparators]
+        types = [self.infer(n, key, scope) for n in items]
+        for i, op in enumerate(node.ops):
+            a, b = types[i], types[i + 1]
+            if "?" in (a, b):
+                continue
+            lhs, r = items[i], items[i + 1]
+            ok = False
+            if op in ("in", "not in"):
+                strings = isinstance(r, TupleLit) and all(isinstance(i, Const) for i in r.items)
+                ok = b == "tuple" and (((a == "text" or a.startswith("enum:")) and strings)
+                                       or (a in NUMERIC and not strings))
+                if ok and a.startswith("enum:") and isinstance(r, TupleLit):
+                    for c in r.items:
+                        self.check_enum(c, a)
+            elif (
+                (a in NUMERIC and b in NUMERIC)
+                or (a == b and a in ("money", "date"))
+                or (a == "money" and b in NUMERIC and is_literal(r))
+                or (b == "money" and a in NUMERIC and is_literal(lhs))
+            ):
+                ok = True
+            elif op in ("==", "!="):
+                if a == b and a in ("bool", "text"):
+                    ok = True
+                elif a.startswith("enum:") and b == "str":
+                    ok = self.check_enum(r, a)
+                elif b.startswith("enum:") and a == "str":
+                    ok = self.check_enum(lhs, b)
+                elif ("text" in (a, b) and "str" in (a, b)) or (a == b and a.startswith("enum:")):
+                    ok = True
+            if not ok:
+                hint = None
+                if "bool" in (a, b):
+                    hint = "booleans compare only with == and != to booleans"
+                elif "money" in (a, b):
+                    hint = "compare money with money (a number only as a literal such as 0)"
+                elif "str" in (a, b):
+                    hint = "strings name enum values; compare them with an enum field"
+                self.error(lhs.span if a == "str" else r.span, "type", f"cannot compare {show(a)} {op} {show(b)}", hint)
+        return "bool"
+
+    def check_enum(self, lit: Node, t: str) -> bool:
+        if not isinstance(lit, Const):
+            return False
+        values = self.enum_values(t)
+        if lit.value not in values:
+            guess = did_you_mean(str(lit.value), values)
+            self.error(lit.span, "enum-value", f"'{readable(str(lit.value), 64)}' is not a value of {t[5:]}",
+                       f"did you mean '{guess}'?" if guess else "values: " + ", ".join(values))
+        return True
+
+    def call(self, node: Call, key: tuple[str, str], scope: dict[str, str]) -> str:
+        f, args = node.func, node.args
+        if f not in FUNCTIONS:
+            prog = self.programs[key[0]]
+            guess = did_you_mean(f, sorted(FUNCTIONS))
+            if f in prog.definitions or f in prog.parameters:
+                msg = f"'{f}' is a value, not a function"
+            else:
+                msg = f"unknown function '{readable(f, 64)}'"
+            self.error(node.span, "unknown-function", msg,
+                       f"did you mean '{guess}'?" if guess else "functions: " + ", ".join(sorted(FUNCTIONS)))
+            for a in args:
+                if not isinstance(a, Gen):
+                    self.infer(a, key, scope)
+            return "?"
+
+        def arity(n: int) -> bool:
+            if len(args) != n:
+                self.error(node.span, "arity", f"{f}() takes {n} argument{'s' if n > 1 else ''}, got {len(args)}")
+                return False
+            return True
+
+        gen = args[0] if len(args) == 1 and isinstance(args[0], Gen) else None
+        if f in ("count", "sum", "any", "all") or (f in ("min", "max") and gen is not None):
+            if not arity(1):
+                return "?"
+            if gen is None:
+                t = self.infer(args[0], key, scope)
+                if f == "count" and (t.startswith("list:") or t == "?"):
+                    return "integer"
+                example = f"{f}({'m.x' if f != 'count' else 'm'} for m in household.members)"
+                self.error(args[0].span, "type", f"{f}() takes a generator such as {example}")
+                return "?"
+            elt = self.generator(gen, key, scope)
+            if elt == "?":
+                return "?" if f not in ("count", "any", "all") else ("integer" if f == "count" else "bool")
+            if f == "count":
+                return "integer"
+            if f in ("any", "all"):
+                self.expect_bool(gen.elt, elt, f"{f}()")
+                return "bool"
+            if f == "sum" and elt not in (*NUMERIC, "money"):
+                self.error(gen.elt.span, "type", f"sum() adds numbers or money, not {show(elt)}")
+                return "?"
+            if f in ("min", "max") and elt not in ORDERED:
+                self.error(gen.elt.span, "type", f"{f}() needs numbers, money or dates, not {show(elt)}")
+                return "?"
+            return elt
+        types = [self.infer(a, key, scope) for a in args]
+        if "?" in types:
+            return "?"
+        if f in ("min", "max"):
+            if len(args) < 2:
+                self.error(node.span, "arity", f"{f}() takes two or more values, or one generator")
+                return "?"
+            t = types[0]
+            for a, u in zip(args[1:], types[1:], strict=False):
+                v = self.unify(t, u)
+                if v is None and "money" in (t, u) and (is_literal(a) or all(is_literal(x) for x in args[:1])):
+                    v = "money"
+                if v is None or v not in ORDERED:
+                    self.error(a.span, "type", f"{f}() of {show(t)} and {show(u)}")
+                    return "?"
+                t = v
+            return t
+        if f == "abs":
+            if arity(1) and types[0] in (*NUMERIC, "money"):
+                return types[0]
+            self.error(node.span, "type", "abs() takes a number or money")
+            return "?"
+        if f == "age":
+            if arity(1) and types[0] == "date":
+                return "integer"
+            self.error(node.span, "type", "age() takes a date, e.g. age(m.birth_date)")
+            return "?"
+        if f in ("age_on", "days_between"):
+            if arity(2) and types == ["date", "date"]:
+                return "integer"
+            self.error(node.span, "type", f"{f}() takes two dates")
+            return "?"
+        if f == "date":
+            if not arity(3) or not all(isinstance(a, Num) and a.is_int for a in args):
+                self.error(node.span, "date-literal", "date() takes three whole-number literals: date(2026, 1, 1)")
+                return "?"
+            try:
+                dt.date(*(int(a.value) for a in args if isinstance(a, Num)))
+            except ValueError:
+                self.error(node.span, "invalid-date", f"{node.text} is not a calendar date")
+                return "?"
+            return "date"
+        if f.startswith("round_"):
+            if not arity(2):
+                return "?"
+            step = args[1]
+            if not isinstance(step, Num) or step.value <= 0:
+                self.error(step.span, "round-step", f"{f}() needs a positive literal step such as 0.01 or 1")
+                return "?"
+            if types[0] not in (*NUMERIC, "money"):
+                self.error(args[0].span, "type", f"{f}() rounds numbers or money, not {show(types[0])}")
+                return "?"
+            return "decimal" if types[0] == "integer" else types[0]
+        return "?"
+
+    def generator(self, gen: Gen, key: tuple[str, str], scope: dict[str, str]) -> str:
+        inner = dict(scope)
+        prog = self.programs[key[0]]
+        taken = set(self.names(prog)) | set(scope)
+        for loop in gen.loops:
+            t = self.infer(loop.iter, key, inner)
+            if loop.var in taken:
+                self.error(loop.var_span, "shadowing", f"loop variable '{loop.var}' hides another name",
+                           "pick another name, e.g. m for members")
+            if not t.startswith("list:") and t != "?":
+                self.error(loop.iter.span, "type", f"a generator iterates over a list of records, not {show(t)}",
+                           "e.g. for m in household.members")
+            inner[loop.var] = "record:" + t[5:] if t.startswith("list:") else "?"
+            taken.add(loop.var)
+            for c in loop.conds:
+                self.expect_bool(c, self.infer(c, key, inner), "a generator's `if`")
+        return self.infer(gen.elt, key, inner)
+
+
+def all_nodes(cd: CheckedDef) -> Iterator[Node]:
+    for tree in cd.trees:
+        if tree is not None:
+            yield from walk(tree)
+
+
+def version_at(versions: tuple[Version, ...], on: dt.date) -> int | None:
+    """Return the index of the version in force on a date, or None."""
+    for i, v in enumerate(versions):
+        if (v.start is None or v.start <= on) and (v.until is None or on <= v.until):
+            return i
+    return None

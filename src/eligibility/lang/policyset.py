@@ -1,0 +1,372 @@
+"""Find, read and merge the files of a policy set; choose each program's layer by jurisdiction."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from eligibility.base.errors import Diagnostic, PolicyError
+from eligibility.base.labels import DEFAULT_LABELS
+from eligibility.base.source import SourceText, Span
+from eligibility.lang.loader import YMap, load_file
+from eligibility.lang.model import Facts, Label, Program, Property, Source, TestCase
+from eligibility.lang.schema import (
+    Layer,
+    Reader,
+    read_facts,
+    read_layer,
+    read_properties,
+    read_registry,
+    read_tests,
+    to_plain,
+)
+
+MAX_FILES = 1000
+
+
+@attrs.frozen
+class PolicySetModel:
+    """Everything read from a policy folder, before type checking."""
+
+    root: str
+    facts: Facts
+    programs: dict[str, Program]
+    test_cases: tuple[TestCase, ...]
+    sources: dict[str, SourceText]
+    file_hashes: dict[str, str]  # files the selected programs and the facts use
+    hash: str
+    jurisdiction: str | None
+    warnings: tuple[Diagnostic, ...]
+    #: The set's own wording of explanations (a `labels:` file), carried in every trace.
+    labels: dict[str, object] | None = None
+    #: Test files not read yet (absolute path, path in the set): deciding never needs them.
+    deferred_tests: tuple[tuple[str, str], ...] = ()
+    #: `properties:` files read with the others (when test files are not deferred).
+    declared_properties: tuple[Property, ...] = ()
+    _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def tests(self) -> tuple[TestCase, ...]:
+        """The YAML test cases of the set, read on first use; PolicyError if a test file is bad."""
+        cached = self._cache.get("tests")
+        if cached is not None:
+            return cached
+        diags: list[Diagnostic] = []
+        cases = list(self.test_cases)
+        props = list(self.declared_properties)
+        for path, rel in self.deferred_tests:
+            yf = load_file(Path(path), rel, diags)
+            if yf is None or yf.root is None:
+                continue
+            self.sources[rel] = yf.source
+            if isinstance(yf.root, YMap):
+                if yf.root.items and yf.root.items[0][0].value == "properties":
+                    props.extend(read_properties(Reader(yf.source, diags), yf.root))
+                else:
+                    cases.extend(read_tests(Reader(yf.source, diags), yf.root))
+        if any(d.severity == "error" for d in diags):
+            raise PolicyError(diags, self.sources)
+        result = tuple(cases)
+        self._cache["tests"] = result
+        self._cache["properties"] = tuple(props)
+        return result
+
+    @property
+    def properties(self) -> tuple[Property, ...]:
+        """The YAML properties of the set, read with the test files; PolicyError if one of them is bad."""
+        if "properties" not in self._cache:
+            self.tests  # noqa: B018 - reads every deferred file, properties files included
+        return self._cache["properties"]
+
+
+def policy_hash(file_hashes: dict[str, str]) -> str:
+    """The policy set's hash: sha256 over each used file's path and sha256, in path order."""
+    text = "".join(f"{f}\0{file_hashes[f]}\n" for f in sorted(file_hashes))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def ancestors(code: str) -> list[str]:
+    """GB/T 2260 codes from the given one up to the national level, most specific first."""
+    out = [code]
+    if code[4:] != "00":
+        out.append(code[:4] + "00")
+    if code[2:] != "0000":
+        out.append(code[:2] + "0000")
+    if code != "000000":
+        out.append("000000")
+    return list(dict.fromkeys(out))
+
+
+def _check_labels(r: Reader, node: YMap) -> bool:
+    """Check a `labels:` file against the library's own labels; report every problem."""
+    before = len([d for d in r.diags if d.severity == "error"])
+    r.mapping(node, "a labels file", ("labels", "description"), ("labels",))
+    sections = node.get("labels")
+    if sections is None or (m := r.mapping(sections, "labels", tuple(DEFAULT_LABELS))) is None:
+        return False
+    for skey, entries in m.items:
+        known = tuple(DEFAULT_LABELS.get(skey.value, {}).get("zh", {}))
+        if not known or (em := r.mapping(entries, skey.value, known)) is None:
+            continue
+        for key, value in em.items:
+            if skey.value == "ops":
+                if (om := r.mapping(value, f"ops '{key.value}'", ("holds", "fails"), ("holds", "fails"))):
+                    for part in ("holds", "fails"):
+                        if om.get(part) is not None:
+                            r.label(om.get(part), f"{key.value}.{part}")
+            else:
+                r.label(value, f"label '{key.value}'")
+    return len([d for d in r.diags if d.severity == "error"]) == before
+
+
+def _is_test_file(path: Path) -> bool:
+    """Peek at the first key of a file: `tests:` and `properties:` files are read only when the tests are."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    for line in head.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith(b"#") and not stripped.startswith(b"\xef\xbb\xbf#"):
+            return stripped.lstrip(b"\xef\xbb\xbf").startswith((b"tests:", b"properties:"))
+    return False
+
+
+def read_policy_set(root: Path, jurisdiction: str | None = None,
+                    diags: list[Diagnostic] | None = None, *, stop_on_errors: bool = True,
+                    with_tests: bool = True) -> PolicySetModel:
+    """Read every YAML file under `root`; raise PolicyError listing every problem.
+
+    With stop_on_errors=False it returns what it could read whenever there is a facts
+    vocabulary, so that the checker can add its own diagnostics before one PolicyError.
+    """
+    diags = [] if diags is None else diags
+    root = root.resolve()
+    if not root.is_dir():
+        raise PolicyError([Diagnostic(None, "no-policy-folder", f"{root.name} is not a folder of policies")])
+    files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
+    if len(files) > MAX_FILES:
+        raise PolicyError([Diagnostic(None, "limit-files", f"{len(files)} policy files; the limit is {MAX_FILES}")])
+    sources: dict[str, SourceText] = {}
+    raw: dict[str, bytes] = {}
+    facts: list[Facts] = []
+    layers: dict[str, Layer] = {}
+    tests: list[TestCase] = []
+    properties: list[Property] = []
+    registry: dict[str, Source] = {}
+    registry_files: set[str] = set()
+    labels: dict[str, object] = {}
+    label_files: set[str] = set()
+    deferred: list[tuple[str, str]] = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        if not with_tests and _is_test_file(path):
+            deferred.append((str(path), rel))
+            continue
+        yf = load_file(path, rel, diags)
+        if yf is None:
+            continue
+        sources[rel] = yf.source
+        raw[rel] = yf.source.text.encode("utf-8")
+        node = yf.root
+        if node is None:
+            continue
+        r = Reader(yf.source, diags)
+        if not isinstance(node, YMap) or not node.items:
+            r.error(node, "file-kind", "a policy file is a mapping starting with `program:`, `facts:` or `tests:`")
+            continue
+        first = node.items[0][0].value
+        if node.get("program") is not None:
+            layer = read_layer(r, node)
+            if layer is not None:
+                layers[rel] = layer
+        elif node.get("facts") is not None:
+            f = read_facts(r, node)
+            if f is not None:
+                facts.append(f)
+        elif node.get("tests") is not None:
+            tests.extend(read_tests(r, node))
+        elif first == "labels":
+            if _check_labels(r, node):
+                data: Any = to_plain(node)
+                for section, entries in data["labels"].items():
+                    merged: Any = labels.setdefault(section, {})
+                    merged.update(entries)
+                label_files.add(rel)
+        elif first == "properties":
+            properties.extend(read_properties(r, node))
+        elif first == "sources":
+            for src in read_registry(r, node):
+                if src.id in registry:
+                    other = registry[src.id]
+                    where = f"{other.file}:{other.span.line}"
+                    diags.append(Diagnostic(src.span, "duplicate-source",
+                                            f"source id '{src.id}' is already registered in {where}",
+                                            "one id, one document: give this one another id",
+                                            related=((other.span, "first registered here"),)))
+                    continue
+                registry[src.id] = src
+                registry_files.add(rel)
+        else:
+            r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
+                    "a policy file starts with `program:`, `facts:`, `sources:`, `tests:` or `properties:`")
+    if not facts:
+        diags.append(Diagnostic(None, "no-facts",
+                                "the policy set has no facts vocabulary (a file starting with `facts:`)"))
+    elif len(facts) > 1:
+        diags.append(Diagnostic(Span(facts[1].file, 1, 1, 1, 1), "two-facts",
+                                f"a second facts vocabulary (the first is {facts[0].file})"))
+    for layer in layers.values():
+        for sid, src in layer.sources.items():
+            if sid in registry:
+                other = registry[sid]
+                diags.append(Diagnostic(src.span, "duplicate-source",
+                                        f"source id '{sid}' is already registered in {other.file}:{other.span.line}",
+                                        "cite the registered source, or give this one another id",
+                                        related=((other.span, "registered here"),)))
+    programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
+    if not programs and layers and jurisdiction is not None and not any(d.severity == "error" for d in diags):
+        diags.append(Diagnostic(None, "no-programs",
+                                f"no program of this policy set applies in jurisdiction {jurisdiction}",
+                                "jurisdictions present: " + ", ".join(sorted({x.jurisdiction
+                                                                               for x in layers.values()}))))
+    used |= registry_files
+    used |= label_files
+    errors = [d for d in diags if d.severity == "error"]
+    if not facts or (errors and stop_on_errors):
+        raise PolicyError(diags, sources)
+    used.add(facts[0].file)
+    hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
+    return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
+                          policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred),
+                          declared_properties=tuple(properties))
+
+
+def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],
+               diags: list[Diagnostic]) -> tuple[dict[str, Program], set[str]]:
+    parents: dict[str, str] = {}
+    for rel, layer in layers.items():
+        if layer.extends is None:
+            continue
+        target = (root / rel).parent / layer.extends
+        try:
+            target_rel = target.resolve().relative_to(root).as_posix()
+        except ValueError:
+            diags.append(Diagnostic(layer.extends_span, "extends-outside",
+                                    "`extends` must name a file inside the policy folder"))
+            continue
+        base = layers.get(target_rel)
+        if base is None:
+            diags.append(Diagnostic(layer.extends_span, "extends-missing",
+                                    f"`extends` names {target_rel}, which is not a program file of this set"))
+            continue
+        if base.program != layer.program:
+            diags.append(Diagnostic(layer.extends_span, "extends-program",
+                                    f"{target_rel} is program '{base.program}', not '{layer.program}'"))
+            continue
+        parents[rel] = target_rel
+    for rel in sorted(parents):
+        seen_chain = [rel]
+        cur = rel
+        while cur in parents:
+            cur = parents[cur]
+            if cur in seen_chain:
+                if cur == rel:
+                    diags.append(Diagnostic(layers[rel].extends_span, "extends-cycle",
+                                            "`extends` goes round in a circle: " + " -> ".join([*seen_chain, cur]),
+                                            "a layer must extend a less specific one, ending at a base layer"))
+                break
+            seen_chain.append(cur)
+    cyclic = {d.span.path for d in diags if d.code == "extends-cycle" and d.span}
+    by_program: dict[str, list[str]] = {}
+    for rel, layer in layers.items():
+        by_program.setdefault(layer.program, []).append(rel)
+    programs: dict[str, Program] = {}
+    used: set[str] = set()
+    for name, rels in sorted(by_program.items()):
+        if any(r in cyclic for r in rels):
+            continue
+        chosen = _choose(name, rels, layers, parents, jurisdiction, diags)
+        if chosen is None:
+            continue
+        chain = [chosen]
+        while chain[-1] in parents:
+            nxt = parents[chain[-1]]
+            if nxt in chain:
+                diags.append(Diagnostic(layers[chosen].extends_span, "extends-cycle",
+                                        "`extends` goes round in a circle: " + " -> ".join([*chain, nxt])))
+                break
+            chain.append(nxt)
+        chain.reverse()
+        used.update(chain)
+        prog = _merge([layers[c] for c in chain], registry, diags)
+        if prog is not None:
+            programs[name] = prog
+    return programs, used
+
+
+def _choose(name: str, rels: list[str], layers: dict[str, Layer], parents: dict[str, str],
+            jurisdiction: str | None, diags: list[Diagnostic]) -> str | None:
+    if jurisdiction is not None:
+        for code in ancestors(jurisdiction):
+            hits = [r for r in rels if layers[r].jurisdiction == code]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                diags.append(Diagnostic(layers[hits[1]].span, "ambiguous-program",
+                                        f"two layers of '{name}' for jurisdiction {code}: {hits[0]} and {hits[1]}"))
+                return None
+        return None  # the program does not apply in this jurisdiction
+    leaves = [r for r in rels if r not in parents.values()]
+    if not leaves:
+        return None  # every layer is extended by another: an `extends` circle, reported already
+    if len(leaves) > 1:
+        diags.append(Diagnostic(layers[leaves[1]].span, "ambiguous-program",
+                                f"'{name}' has more than one most-specific layer: {', '.join(leaves)}",
+                                "load with a jurisdiction, e.g. eligibility.load(path, jurisdiction='440114')"))
+        return None
+    return leaves[0] if leaves else None
+
+
+def _merge(chain: list[Layer], registry: dict[str, Source], diags: list[Diagnostic]) -> Program | None:
+    leaf = chain[-1]
+    sources: dict[str, Source] = dict(registry)
+    params, defs = {}, {}
+    eligible = amount = tier = None
+    title = None
+    each = None
+    failed: set[str] = set()
+    for layer in chain:
+        failed |= layer.failed
+        each = layer.each or each
+        sources.update(layer.sources)
+        params.update(layer.parameters)
+        for k, d in layer.definitions.items():
+            defs[k] = d
+        eligible = layer.eligible or eligible
+        amount = layer.amount or amount
+        tier = layer.tier or tier
+        title = layer.title or title
+    clash = set(params) & set(defs)
+    for n in sorted(clash):
+        diags.append(Diagnostic(defs[n].span, "duplicate-name",
+                                f"'{n}' is a parameter in one layer and a rule or computed value in another"))
+    if eligible is None:
+        diags.append(Diagnostic(leaf.span, "missing-eligible",
+                                f"program '{leaf.program}' has no `eligible:` expression in any layer"))
+        return None
+    if each is not None:
+        eligible = attrs.evolve(eligible, each=each)
+        amount = attrs.evolve(amount, each=each) if amount is not None else None
+        tier = attrs.evolve(tier, each=each) if tier is not None else None
+    return Program(leaf.program, title or _default_title(leaf.program), leaf.jurisdiction, leaf.file,
+                   tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span, tier, each,
+                   frozenset(failed - set(params) - set(defs)))
+
+
+def _default_title(name: str) -> Label:
+    return Label(name, name)

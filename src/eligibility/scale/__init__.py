@@ -1,0 +1,1 @@
+"""Many decisions: batch files and streams, Apache Spark."""

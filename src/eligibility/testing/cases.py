@@ -1,0 +1,171 @@
+"""The YAML policy test-case runner, used by `eligibility test` and the pytest plugin (no pytest here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from eligibility.base.errors import EvaluationError, InputError, PolicyTestFailure
+from eligibility.engine.runtime import Decision, Engine, load
+from eligibility.engine.trace import encode
+from eligibility.lang.model import TestCase
+
+
+@attrs.frozen
+class CaseResult:
+    """The outcome of one test case."""
+
+    case: TestCase
+    passed: bool
+    message: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.case.file}:{self.case.span.line}"
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(actual, dict):  # a per-member value: {member id: value}
+        return isinstance(expected, dict) and {str(k) for k in expected} == {str(k) for k in actual} and all(
+            _same(expected[k], actual[k] if k in actual else actual.get(str(k))) for k in expected)
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if actual is None or expected is None:
+        return expected is actual
+    if isinstance(actual, Decimal | int):
+        try:
+            return Decimal(str(expected)) == Decimal(actual)
+        except (InvalidOperation, ValueError):
+            return False
+    return str(expected) == str(encode(actual))
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, bool) or v is None:
+        return str(v).lower()
+    return str(encode(v))
+
+
+def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResult:
+    """Run one case and compare every expectation; the message lists each difference.
+
+    With quick=True the decision is made without a trace and a failure is not explained
+    (the mutation check and rule coverage run cases thousands of times).
+    """
+    strict = case.expect_error is not None and case.expect_error.get("kind") == "evaluation"
+    try:
+        decision = engine.decide(case.household, case.on, trace=not quick, strict=strict)  # type: ignore[arg-type]
+    except InputError as e:
+        return _expected_error(case, "input", e.problems[0].path if e.problems else None, e,
+                               [p.path for p in e.problems])
+    except EvaluationError as e:
+        return _expected_error(case, "evaluation", e.path, e, [])
+    if case.expect_error is not None:
+        kind_word = _an(case.expect_error.get("kind"))
+        return CaseResult(case, False, f"expected {kind_word} error, but a decision was made:\n" + _summary(decision))
+    diffs: list[str] = []
+    programs_differing: list[str] = []
+    for key, expected in case.expect.items():
+        program, _, name = key.partition(".")
+        record_id = None
+        if program.endswith("]") and "[" in program:
+            program, _, record_id = program[:-1].partition("[")
+        if program not in decision.programs:
+            diffs.append(f"{key}: unknown program '{program}' (known: {', '.join(decision.programs)})")
+            continue
+        pd: Any = decision.programs[program]
+        if record_id is not None:
+            found = next((r for r in pd.members or () if r.id == record_id or str(r.index) == record_id), None)
+            if found is None:
+                diffs.append(f"{key}: {program} has no per-member result for '{record_id}'")
+                continue
+            pd = found
+        if not name or record_id is not None:
+            if name:
+                diffs.append(f"{key}: per-member results hold eligible, amount and tier only")
+                continue
+            if not isinstance(expected, dict):
+                expected = {"eligible": expected}
+            for field, want in expected.items():
+                if field not in ("eligible", "amount", "tier"):
+                    diffs.append(f"{key}.{field}: expect only eligible, amount and tier here; "
+                                 f"write '{program}.{field}: ...' for a rule or computed value")
+                    continue
+                got = getattr(pd, field)
+                if getattr(pd, "error", None) is not None:
+                    diffs.append(f"{key}.{field}: expected {_show(want)}, but the program could not be decided: "
+                                 f"{pd.error}")
+                    continue
+                if not _same(want, got):
+                    diffs.append(f"{key}.{field}: expected {_show(want)}, got {_show(got)}")
+                    programs_differing.append(program)
+            continue
+        try:
+            got = decision.value(program, name)
+        except KeyError:
+            diffs.append(f"{key}: program '{program}' has no rule or value '{name}'")
+            continue
+        except EvaluationError as e:
+            diffs.append(f"{key}: could not be evaluated: {e}")
+            continue
+        if not _same(expected, got):
+            diffs.append(f"{key}: expected {_show(expected)}, got {_show(got)}")
+            programs_differing.append(program)
+    if not diffs:
+        return CaseResult(case, True, "")
+    msg = "\n".join(diffs)
+    for program in dict.fromkeys(programs_differing if not quick else ()):
+        sub = engine.decide(case.household, case.on, [program])  # type: ignore[arg-type]
+        msg += "\n\ntrace of " + program + ":\n" + sub.explain(lang="en")
+    return CaseResult(case, False, msg)
+
+
+def _expected_error(case: TestCase, kind: str, path: str | None, exc: Exception, paths: list[str]) -> CaseResult:
+    want = case.expect_error
+    if want is None:
+        return CaseResult(case, False, f"unexpected {kind} error:\n{exc}")
+    if want.get("kind") != kind:
+        return CaseResult(case, False, f"expected {_an(want.get('kind'))} error, got {_an(kind)} error:\n{exc}")
+    if "path" in want and want["path"] not in paths and want["path"] != path:
+        return CaseResult(case, False, f"expected an error at {want['path']}, got:\n{exc}")
+    if "message" in want and want["message"] not in str(exc):
+        return CaseResult(case, False, f"expected the error to say {want['message']!r}, got:\n{exc}")
+    return CaseResult(case, True, "")
+
+
+def _an(word: str | None) -> str:
+    word = word or "unknown"
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def _summary(decision: Decision) -> str:
+    return "\n".join(f"  {n}: eligible={_show(p.eligible)} amount={_show(p.amount)}"
+                     for n, p in decision.programs.items())
+
+
+def run_tests(engine: Engine, name_filter: str | None = None) -> Iterator[CaseResult]:
+    """Run every test case of the engine's policy set, in file order."""
+    for case in engine.model.tests:
+        if name_filter and name_filter not in case.name:
+            continue
+        yield run_case(engine, case)
+
+
+def run_folder(path: str | Path | None = None, jurisdiction: str | None = None) -> list[CaseResult]:
+    """Load a policy folder, run its test cases and properties; raise PolicyTestFailure on any failure."""
+    engine = load(path, jurisdiction=jurisdiction)
+    results = list(run_tests(engine))
+    failed = [f"{r.where}: {r.case.name}\n{r.message}" for r in results if not r.passed]
+    if engine.model.properties:  # hypothesis is needed only when the set declares properties
+        from eligibility.testing.properties import run_properties
+
+        failed += [f"{r.where}: {r.prop.name}\n{r.message}" for r in run_properties(engine) if not r.passed]
+    if failed:
+        raise PolicyTestFailure("\n\n".join(failed))
+    return results

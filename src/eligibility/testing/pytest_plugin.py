@@ -1,0 +1,127 @@
+"""A thin pytest adapter: YAML policy test cases become pytest items (registered via pytest11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eligibility.base.errors import PolicyError
+from eligibility.testing.cases import run_case
+
+_ENGINES: dict[Path, Any] = {}
+
+
+def _policy_root(path: Path) -> Path | None:
+    for parent in path.parents:
+        if (parent / "facts.yaml").is_file():
+            return parent
+    return None
+
+
+def _is_test_file(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                stripped = line.strip()
+                if stripped and not stripped.startswith("#"):
+                    return stripped.startswith(("tests:", "properties:"))
+    except (OSError, UnicodeDecodeError):
+        return False
+    return False
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    """Collect `tests:` and `properties:` YAML files that sit inside a policy folder."""
+    if file_path.suffix == ".yaml" and _is_test_file(file_path) and _policy_root(file_path):
+        return PolicyTestFile.from_parent(parent, path=file_path)
+    return None
+
+
+class PolicyTestFile(pytest.File):
+    """A YAML file of policy test cases."""
+
+    def collect(self) -> Any:
+        root = _policy_root(self.path)
+        assert root is not None  # collect_file checked it
+        engine = _ENGINES.get(root)
+        if engine is None:
+            from eligibility.engine.runtime import load
+
+            try:
+                engine = load(root)
+            except PolicyError as e:
+                raise PolicyLoadFailed(e.render()) from None
+            _ENGINES[root] = engine
+        rel = self.path.relative_to(root).as_posix()
+        try:
+            cases = engine.model.tests
+        except PolicyError as e:
+            raise PolicyLoadFailed(e.render()) from None
+        for case in cases:
+            if case.file == rel:
+                yield PolicyTestItem.from_parent(self, name=case.name, engine=engine, case=case)
+        for prop in engine.model.properties:
+            if prop.file == rel:
+                yield PolicyPropertyItem.from_parent(self, name=prop.name, engine=engine, prop=prop)
+
+
+class PolicyLoadFailed(Exception):
+    """The policy set of a YAML test file does not load."""
+
+
+class PolicyTestItem(pytest.Item):
+    """One YAML test case."""
+
+    def __init__(self, *, engine: Any, case: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.case = case
+
+    def runtest(self) -> None:
+        result = run_case(self.engine, self.case)
+        if not result.passed:
+            raise CaseFailed(result)
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            r = excinfo.value.result
+            return f"{r.where}: {r.case.name}\n{r.message}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.span.line - 1, f"policy case: {self.case.name}"
+
+
+class CaseFailed(Exception):
+    """A YAML test case gave another result than expected."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+class PolicyPropertyItem(pytest.Item):
+    """One YAML property, searched for a counterexample with generated households."""
+
+    def __init__(self, *, engine: Any, prop: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.prop = prop
+
+    def runtest(self) -> None:
+        from eligibility.testing.properties import run_property
+
+        result = run_property(self.engine, self.prop)
+        if not result.passed:
+            raise CaseFailed(result)
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            r = excinfo.value.result
+            return f"{r.where}: {r.prop.name}\n{r.message}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.prop.span.line - 1, f"policy property: {self.prop.name}"
