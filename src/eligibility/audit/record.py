@@ -173,14 +173,14 @@ def make_record(decision: Decision, household: Mapping[str, Any]) -> dict[str, A
 
 
 def _make_record(decision: Decision, household: Mapping[str, Any]) -> dict[str, Any]:
-    engine = decision._engine
+    engine = decision.engine
     try:
         facts, _ = engine.validator.validate(household)
     except InputError as e:
         raise InputError([InputProblem("household", "mismatch",
                                        "is not the household this decision was made for: it is not valid "
                                        f"({e.problems[0]})")]) from None
-    if facts != decision._facts:
+    if facts != decision.facts:
         raise InputError([InputProblem("household", "mismatch",
                                        "is not the household this decision was made for (its facts differ)")])
     given = _normalise(household, "")

@@ -103,7 +103,23 @@ class Decision:
 
     @property
     def traced(self) -> bool:
+        """Whether the decision recorded what `to_json()` and `explain()` need."""
         return self._recorded is not None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine that made this decision."""
+        return self._engine
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The validated facts the decision was made on (defaults filled in); do not modify."""
+        return self._facts
+
+    @property
+    def defaulted(self) -> Sequence[str]:
+        """The paths of the facts that were not given and took their declared default."""
+        return self._defaulted
 
     def to_json(self, *, why_not: bool = False) -> dict[str, Any]:
         """Return the decision and its trace as the documented JSON contract (docs/reference/trace.md).
@@ -196,6 +212,11 @@ class Engine:
         self._latest = {k: self.model.programs[k[0]].parameters[k[1]].values[-1].start
                         for k, _ in self._params if self.model.programs[k[0]].parameters[k[1]].values}
 
+    def parameters_needed(self, programs: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """Return the (program, parameter) pairs that deciding these programs (all by default) may read."""
+        names = self.programs if programs is None else self.check_programs(programs)
+        return [self._params[i][0] for i in sorted({i for name in names for i in self._needs[name]})]
+
     def _needed_params(self, program: str) -> tuple[int, ...]:
         cs = self.compiled.checked
         seen: set[tuple[str, str]] = set()
@@ -253,7 +274,7 @@ class Engine:
                 this date (otherwise the program's `error` holds it).
         """
         day = on if on.__class__ is dt.date else parse_date(on)
-        names = self.programs if programs is None else self._check_programs(programs)
+        names = self.programs if programs is None else self.check_programs(programs)
         with decimal.localcontext(ENGINE_CONTEXT):
             h, defaulted = self.validator.validate(household)
             records: Any = h
@@ -384,7 +405,8 @@ class Engine:
                                            f"this household ({sizes}) would need up to {work:,} rule evaluations "
                                            f"under these policies; the limit is {MAX_WORK:,}")])
 
-    def _check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
+    def check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
+        """Return the program names as a tuple; raise InputError naming each unknown one."""
         if isinstance(programs, str):
             programs = [programs]
         names = tuple(programs)

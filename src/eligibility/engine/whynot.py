@@ -104,9 +104,9 @@ class _Search:
     def __init__(self, decision: Decision, trace: dict[str, Any], near: Decimal, max_probes: int,
                  per_fact: int) -> None:
         self.decision = decision
-        self.engine = decision._engine
-        self.facts: dict[str, Any] = decision._facts
-        self.defaulted = decision._defaulted
+        self.engine = decision.engine
+        self.facts: dict[str, Any] = decision.facts
+        self.defaulted = decision.defaulted
         self.on = decision.on
         self.trace = trace
         self.vocab = self.engine.model.facts

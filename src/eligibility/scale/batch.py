@@ -417,7 +417,7 @@ def _job(engine: Engine, on: object, programs: Iterable[str] | None, trace: bool
                                        "workers > 1 needs the engine's policy folder: pass the folder, "
                                        "or an engine made by eligibility.load()")])
     day = None if on is None else parse_date(on)
-    names = engine.programs if programs is None else engine._check_programs(programs)
+    names = engine.programs if programs is None else engine.check_programs(programs)
     return _Job(day, names, bool(trace)), workers, chunk_size
 
 

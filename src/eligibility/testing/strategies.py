@@ -327,9 +327,7 @@ def _date_range(engine: Engine, programs: Sequence[str] | None) -> tuple[dt.date
     """Return the dates on which every parameter the decisions need has a value, and where values change."""
     starts: list[dt.date] = []
     firsts: list[dt.date] = []
-    needed = {i for name in (engine.programs if programs is None else programs) for i in engine._needs[name]}
-    for i in sorted(needed):
-        (prog, pname), _ = engine._params[i]
+    for prog, pname in engine.parameters_needed(programs):
         p = engine.model.programs[prog].parameters[pname]
         if p.values:
             firsts.append(p.values[0].start)
