@@ -23,10 +23,10 @@ from eligibility.lang.nodes import (
     IfExp,
     Name,
     Node,
+    NodeVisitor,
     Num,
     TupleLit,
     Unary,
-    walk,
 )
 
 
@@ -58,7 +58,7 @@ class Generated:
     loops: tuple[tuple[tuple[str, ...], int], ...] = ()
 
 
-class _Gen:
+class _Gen(NodeVisitor):
     def __init__(self, cs: CheckedSet) -> None:
         self.cs = cs
         self.def_index = {k: i for i, k in enumerate(sorted(cs.defs, key=_def_sort(cs)))}
@@ -207,74 +207,96 @@ class _Gen:
 
     def _expr(self, node: Node, cd: CheckedDef, vi: int, traced: bool, depth: int,
               loops: tuple[tuple[str, str, str], ...]) -> str:
-        def sub(n: Node) -> str:
-            return self.expr(n, cd, vi, traced, depth, loops)
+        source: str = self.visit(node, cd, vi, traced, depth, loops)
+        return source
 
-        if isinstance(node, Num):
-            return self.const(int(node.value) if node.is_int else node.value)
-        if isinstance(node, Const):
-            return repr(node.value)
-        if isinstance(node, TupleLit):
-            return self.const(frozenset((int(i.value) if i.is_int else i.value) if isinstance(i, Num) else i.value
-                                        for i in node.items))
-        if isinstance(node, Name):
-            kind = node.ref[0]
-            if kind == "var":
-                return next(g for p, g, _ in reversed(loops) if p == node.id)
-            if kind == "param":
-                return f"pv[{self.param_index[(cd.program, node.id)]}]"
-            if kind == "def":
-                return self.ref_def(cd.program, node.id, traced)
-            if kind == "decision_date":
-                return "on"
-            raise CodegenError(f"unexpected name reference {kind}")
-        if isinstance(node, Attr):
-            kind = node.ref[0]
-            if kind in ("fact", "list"):
-                return f"h[{node.ref[1]!r}]"
-            if kind == "field":
-                var = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
-                return f"{var}[{node.ref[2]!r}]"
-            if kind == "program":
-                ref = self.ref_def(node.ref[1], node.ref[2], traced)
-                if node.ref[2] == "amount":  # the decided amount: nothing unless eligible
-                    eligible = self.ref_def(node.ref[1], "eligible", traced)
-                    return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
-                return ref
-            if kind == "recdef":
-                rec = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
-                ref = self.member_ref(self.def_index[(node.ref[4], node.ref[2])], rec, "i" + rec[1:], traced)
-                target = self.cs.programs[node.ref[4]]
-                if node.ref[2] == "amount" and target.amount is not None and target.amount.each is not None:
-                    eligible = self.member_ref(self.def_index[(node.ref[4], "eligible")], rec, "i" + rec[1:], traced)
-                    return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
-                return ref
-            if kind == "recprog":
-                raise CodegenError("a program read from a record must be followed by .eligible/.amount/.name")
-            raise CodegenError(f"unexpected attribute reference {kind}")
-        if isinstance(node, BinOp):
-            left = sub(node.left)
-            if node.op == "/":  # a whole-valued operand may be an int at run time: never divide ints
-                left = f"D({left})"
-            return f"({left} {node.op} {sub(node.right)})"
-        if isinstance(node, Unary):
-            return f"({'not ' if node.op == 'not' else '-'}{sub(node.operand)})"
-        if isinstance(node, BoolOp):
-            return "(" + f" {node.op} ".join(sub(v) for v in node.values) + ")"
-        if isinstance(node, Compare):
-            parts = [sub(node.left)]
-            for op, comp in zip(node.ops, node.comparators, strict=True):
-                parts.append(op)
-                parts.append(sub(comp))
-            return "(" + " ".join(parts) + ")"
-        if isinstance(node, IfExp):
-            return f"({sub(node.body)} if {sub(node.test)} else {sub(node.orelse)})"
-        if isinstance(node, Call):
-            return self.call(node, cd, vi, traced, depth, loops)
-        raise CodegenError(f"cannot generate {type(node).__name__}")
+    def visit_Num(self, node: Num, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        return self.const(int(node.value) if node.is_int else node.value)
 
-    def call(self, node: Call, cd: CheckedDef, vi: int, traced: bool, depth: int,
-             loops: tuple[tuple[str, str, str], ...]) -> str:
+    def visit_Const(self, node: Const, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        return repr(node.value)
+
+    def visit_TupleLit(self, node: TupleLit, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        return self.const(frozenset((int(i.value) if i.is_int else i.value) if isinstance(i, Num) else i.value
+                                    for i in node.items))
+
+    def visit_Name(self, node: Name, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        kind = node.ref[0]
+        if kind == "var":
+            return next(g for p, g, _ in reversed(loops) if p == node.id)
+        if kind == "param":
+            return f"pv[{self.param_index[(cd.program, node.id)]}]"
+        if kind == "def":
+            return self.ref_def(cd.program, node.id, traced)
+        if kind == "decision_date":
+            return "on"
+        raise CodegenError(f"unexpected name reference {kind}")
+
+    def visit_Attr(self, node: Attr, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        kind = node.ref[0]
+        if kind in ("fact", "list"):
+            return f"h[{node.ref[1]!r}]"
+        if kind == "field":
+            var = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
+            return f"{var}[{node.ref[2]!r}]"
+        if kind == "program":
+            ref = self.ref_def(node.ref[1], node.ref[2], traced)
+            if node.ref[2] == "amount":  # the decided amount: nothing unless eligible
+                eligible = self.ref_def(node.ref[1], "eligible", traced)
+                return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
+            return ref
+        if kind == "recdef":
+            rec = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
+            ref = self.member_ref(self.def_index[(node.ref[4], node.ref[2])], rec, "i" + rec[1:], traced)
+            target = self.cs.programs[node.ref[4]]
+            if node.ref[2] == "amount" and target.amount is not None and target.amount.each is not None:
+                eligible = self.member_ref(self.def_index[(node.ref[4], "eligible")], rec, "i" + rec[1:], traced)
+                return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
+            return ref
+        if kind == "recprog":
+            raise CodegenError("a program read from a record must be followed by .eligible/.amount/.name")
+        raise CodegenError(f"unexpected attribute reference {kind}")
+
+    def visit_BinOp(self, node: BinOp, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        left = self.expr(node.left, cd, vi, traced, depth, loops)
+        if node.op == "/":  # a whole-valued operand may be an int at run time: never divide ints
+            left = f"D({left})"
+        return f"({left} {node.op} {self.expr(node.right, cd, vi, traced, depth, loops)})"
+
+    def visit_Unary(self, node: Unary, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        return f"({'not ' if node.op == 'not' else '-'}{self.expr(node.operand, cd, vi, traced, depth, loops)})"
+
+    def visit_BoolOp(self, node: BoolOp, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        return "(" + f" {node.op} ".join(self.expr(v, cd, vi, traced, depth, loops) for v in node.values) + ")"
+
+    def visit_Compare(self, node: Compare, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        parts = [self.expr(node.left, cd, vi, traced, depth, loops)]
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            parts.append(op)
+            parts.append(self.expr(comp, cd, vi, traced, depth, loops))
+        return "(" + " ".join(parts) + ")"
+
+    def visit_IfExp(self, node: IfExp, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        body = self.expr(node.body, cd, vi, traced, depth, loops)
+        return f"({body} if {self.expr(node.test, cd, vi, traced, depth, loops)} else " \
+               f"{self.expr(node.orelse, cd, vi, traced, depth, loops)})"
+
+    def visit_Gen(self, node: Gen, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                  loops: tuple[tuple[str, str, str], ...]) -> str:
+        raise CodegenError("a generator outside count, sum, any, all, min or max")
+
+    def visit_Call(self, node: Call, cd: CheckedDef, vi: int, traced: bool, depth: int,
+                   loops: tuple[tuple[str, str, str], ...]) -> str:
         f, args = node.func, node.args
         if len(args) == 1 and isinstance(args[0], Gen):
             gen = args[0]
@@ -338,8 +360,3 @@ def _def_sort(cs: CheckedSet):  # type: ignore[no-untyped-def]
 def generate(cs: CheckedSet) -> Generated:
     """Generate the module source for a checked policy set."""
     return _Gen(cs).run()
-
-
-def all_node_ids(gen: Generated, tree: Node) -> list[int]:
-    """Return the recorded node numbers of a tree, in source order."""
-    return [gen.node_ids[id(n)] for n in walk(tree) if id(n) in gen.node_ids]

@@ -23,6 +23,7 @@ from eligibility.lang.nodes import (
     IfExp,
     Name,
     Node,
+    NodeVisitor,
     Num,
     TupleLit,
     Unary,
@@ -86,7 +87,7 @@ def is_literal(node: Node) -> bool:
     return isinstance(node, Num) or (isinstance(node, Unary) and node.op == "-" and isinstance(node.operand, Num))
 
 
-class Checker:
+class Checker(NodeVisitor):
     """Type-check every definition of every program, collecting diagnostics."""
 
     def __init__(self, facts: Facts, programs: dict[str, Program], diags: list[Diagnostic]) -> None:
@@ -260,96 +261,97 @@ class Checker:
                 *sorted(FUNCTIONS)]
 
     def _infer(self, node: Node, key: tuple[str, str], scope: dict[str, str]) -> str:
+        result: str = self.visit(node, key, scope)
+        return result
+
+    def visit_Num(self, node: Num, key: tuple[str, str], scope: dict[str, str]) -> str:
+        return "integer" if node.is_int else "decimal"
+
+    def visit_Const(self, node: Const, key: tuple[str, str], scope: dict[str, str]) -> str:
+        return "bool" if isinstance(node.value, bool) else "str"
+
+    def visit_TupleLit(self, node: TupleLit, key: tuple[str, str], scope: dict[str, str]) -> str:
+        return "tuple"
+
+    def visit_Name(self, node: Name, key: tuple[str, str], scope: dict[str, str]) -> str:
         prog = self.programs[key[0]]
         cd = self.defs[key]
-        if isinstance(node, Num):
-            return "integer" if node.is_int else "decimal"
-        if isinstance(node, Const):
-            return "bool" if isinstance(node.value, bool) else "str"
-        if isinstance(node, TupleLit):
-            return "tuple"
-        if isinstance(node, Name):
-            n = node.id
-            if n in scope:
-                node.ref = ("var", n)
-                return scope[n]
-            if n in prog.parameters:
-                node.ref = ("param", n)
-                cd.params.add(n)
-                return prog.parameters[n].type
-            if n in prog.definitions and prog.definitions[n].each is not None:
-                var, lst = prog.definitions[n].each  # type: ignore[misc]
-                self.error(node.span, "per-record", f"'{n}' has a value for each of {lst}; read it from a record",
-                           f"e.g. {var}.{n}, or any({var}.{n} for {var} in household.{lst})")
-                return "?"
-            if n in prog.definitions or (n in OUTPUTS and n != key[1] and getattr(prog, n) is not None):
-                if prog.each is not None and n in OUTPUTS:
-                    self.error(node.span, "per-record", f"'{n}' of this program is decided per record")
-                    return "?"
-                node.ref = ("def", n)
-                cd.deps.add((prog.name, n))
-                return self.def_type((prog.name, n), node.span)
-            if n == "household":
-                node.ref = ("household",)
-                return "household"
-            if n == "decision_date":
-                node.ref = ("decision_date",)
-                return "date"
-            if n in self.programs:
-                node.ref = ("program", n)
-                return f"program:{n}"
-            if n in prog.failed:
-                return "?"  # its definition had an error, reported where it is
-            if n in FUNCTIONS:
-                self.error(node.span, "not-callable", f"'{n}' is a function; call it: {n}(...)")
-                return "?"
-            guess = did_you_mean(n, self.names(prog) + list(scope))
-            if hasattr(builtins, n) or n.startswith("__"):
-                msg = f"'{readable(n, 64)}' is not part of the expression language"
-            else:
-                msg = f"unknown name '{readable(n, 64)}'"
-            self.error(node.span, "unknown-name", msg, f"did you mean '{guess}'?" if guess else None)
+        n = node.id
+        if n in scope:
+            node.ref = ("var", n)
+            return scope[n]
+        if n in prog.parameters:
+            node.ref = ("param", n)
+            cd.params.add(n)
+            return prog.parameters[n].type
+        if n in prog.definitions and prog.definitions[n].each is not None:
+            var, lst = prog.definitions[n].each  # type: ignore[misc]
+            self.error(node.span, "per-record", f"'{n}' has a value for each of {lst}; read it from a record",
+                       f"e.g. {var}.{n}, or any({var}.{n} for {var} in household.{lst})")
             return "?"
-        if isinstance(node, Attr):
-            return self.attr(node, key, scope)
-        if isinstance(node, BinOp):
-            return self.binop(node, key, scope)
-        if isinstance(node, Unary):
-            t = self.infer(node.operand, key, scope)
-            if node.op == "not":
-                self.expect_bool(node.operand, t, "`not`")
-                return "bool"
-            if t not in (*NUMERIC, "money", "?"):
-                self.error(node.span, "type", f"cannot negate {show(t)}")
+        if n in prog.definitions or (n in OUTPUTS and n != key[1] and getattr(prog, n) is not None):
+            if prog.each is not None and n in OUTPUTS:
+                self.error(node.span, "per-record", f"'{n}' of this program is decided per record")
                 return "?"
-            return t
-        if isinstance(node, BoolOp):
-            for v in node.values:
-                self.expect_bool(v, self.infer(v, key, scope), f"`{node.op}`")
+            node.ref = ("def", n)
+            cd.deps.add((prog.name, n))
+            return self.def_type((prog.name, n), node.span)
+        if n == "household":
+            node.ref = ("household",)
+            return "household"
+        if n == "decision_date":
+            node.ref = ("decision_date",)
+            return "date"
+        if n in self.programs:
+            node.ref = ("program", n)
+            return f"program:{n}"
+        if n in prog.failed:
+            return "?"  # its definition had an error, reported where it is
+        if n in FUNCTIONS:
+            self.error(node.span, "not-callable", f"'{n}' is a function; call it: {n}(...)")
+            return "?"
+        guess = did_you_mean(n, self.names(prog) + list(scope))
+        if hasattr(builtins, n) or n.startswith("__"):
+            msg = f"'{readable(n, 64)}' is not part of the expression language"
+        else:
+            msg = f"unknown name '{readable(n, 64)}'"
+        self.error(node.span, "unknown-name", msg, f"did you mean '{guess}'?" if guess else None)
+        return "?"
+
+    def visit_Unary(self, node: Unary, key: tuple[str, str], scope: dict[str, str]) -> str:
+        t = self.infer(node.operand, key, scope)
+        if node.op == "not":
+            self.expect_bool(node.operand, t, "`not`")
             return "bool"
-        if isinstance(node, Compare):
-            return self.compare(node, key, scope)
-        if isinstance(node, IfExp):
-            self.expect_bool(node.test, self.infer(node.test, key, scope), "the condition of `if`")
-            a, b = self.infer(node.body, key, scope), self.infer(node.orelse, key, scope)
-            if "?" in (a, b):
-                return "?"
-            u = self.unify(a, b)
-            if u is None and a == "money" and is_literal(node.orelse):
-                u = "money"
-            if u is None and b == "money" and is_literal(node.body):
-                u = "money"
-            if u is None:
-                self.error(node.span, "type", f"the two branches differ: {show(a)} and {show(b)}",
-                           "both branches of `a if c else b` must have one type")
-                return "?"
-            return u
-        if isinstance(node, Call):
-            return self.call(node, key, scope)
-        if isinstance(node, Gen):
-            self.error(node.span, "bare-generator",
-                       "a generator must be the argument of count, sum, any, all, min or max")
+        if t not in (*NUMERIC, "money", "?"):
+            self.error(node.span, "type", f"cannot negate {show(t)}")
             return "?"
+        return t
+
+    def visit_BoolOp(self, node: BoolOp, key: tuple[str, str], scope: dict[str, str]) -> str:
+        for v in node.values:
+            self.expect_bool(v, self.infer(v, key, scope), f"`{node.op}`")
+        return "bool"
+
+    def visit_IfExp(self, node: IfExp, key: tuple[str, str], scope: dict[str, str]) -> str:
+        self.expect_bool(node.test, self.infer(node.test, key, scope), "the condition of `if`")
+        a, b = self.infer(node.body, key, scope), self.infer(node.orelse, key, scope)
+        if "?" in (a, b):
+            return "?"
+        u = self.unify(a, b)
+        if u is None and a == "money" and is_literal(node.orelse):
+            u = "money"
+        if u is None and b == "money" and is_literal(node.body):
+            u = "money"
+        if u is None:
+            self.error(node.span, "type", f"the two branches differ: {show(a)} and {show(b)}",
+                       "both branches of `a if c else b` must have one type")
+            return "?"
+        return u
+
+    def visit_Gen(self, node: Gen, key: tuple[str, str], scope: dict[str, str]) -> str:
+        self.error(node.span, "bare-generator",
+                   "a generator must be the argument of count, sum, any, all, min or max")
         return "?"
 
     def expect_bool(self, node: Node, t: str, where: str) -> None:
@@ -372,7 +374,7 @@ class Checker:
             spec = spec.field(name)
         return [v for v, _ in spec.values] if spec else []
 
-    def attr(self, node: Attr, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Attr(self, node: Attr, key: tuple[str, str], scope: dict[str, str]) -> str:
         base = self.infer(node.obj, key, scope)
         a = node.attr
         if base == "household":
@@ -447,7 +449,7 @@ class Checker:
                        "attributes are read from household, records and programs only")
         return "?"
 
-    def binop(self, node: BinOp, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_BinOp(self, node: BinOp, key: tuple[str, str], scope: dict[str, str]) -> str:
         a, b = self.infer(node.left, key, scope), self.infer(node.right, key, scope)
         if "?" in (a, b):
             return "?"
@@ -478,7 +480,7 @@ class Checker:
         self.error(node.span, "type", f"cannot apply '{op}' to {show(a)} and {show(b)}", hint)
         return "?"
 
-    def compare(self, node: Compare, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Compare(self, node: Compare, key: tuple[str, str], scope: dict[str, str]) -> str:
         items = [node.left, *node.comparators]
         types = [self.infer(n, key, scope) for n in items]
         for i, op in enumerate(node.ops):
@@ -531,7 +533,7 @@ class Checker:
                        f"did you mean '{guess}'?" if guess else "values: " + ", ".join(values))
         return True
 
-    def call(self, node: Call, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Call(self, node: Call, key: tuple[str, str], scope: dict[str, str]) -> str:
         f, args = node.func, node.args
         if f not in FUNCTIONS:
             prog = self.programs[key[0]]

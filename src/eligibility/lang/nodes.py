@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -107,32 +108,88 @@ class Call(Node):
     args: list[Node] = attrs.field(kw_only=True)
 
 
-def children(node: Node) -> list[Node]:
-    """Return the direct sub-expressions of a node, in evaluation order."""
-    if isinstance(node, BinOp):
-        return [node.left, node.right]
-    if isinstance(node, Unary):
-        return [node.operand]
-    if isinstance(node, BoolOp):
-        return list(node.values)
-    if isinstance(node, Compare):
-        return [node.left, *node.comparators]
-    if isinstance(node, IfExp):
-        return [node.test, node.body, node.orelse]
-    if isinstance(node, Call):
-        return list(node.args)
-    if isinstance(node, Attr):
-        return [node.obj]
-    if isinstance(node, TupleLit):
+#: Every expression node type: a pass (a NodeVisitor subclass) has one visit method for each.
+NODE_TYPES: tuple[type[Node], ...] = (Num, Const, TupleLit, Name, Attr, BinOp, Unary, BoolOp, Compare, IfExp, Gen, Call)
+
+
+class NodeVisitor:
+    """One pass over expression nodes: `visit(node, ...)` calls `visit_<NodeClass>(node, ...)`.
+
+    As in Jinja's visitor, each pass is a class with one method a node type. A concrete pass must
+    define a method for every type in NODE_TYPES: a class that forgets one fails when it is
+    defined, not when a policy first uses that node. A helper base class that is not a pass sets
+    `partial = True`.
+    """
+
+    partial: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("partial", False):
+            return
+        cls.partial = False
+        missing = [t.__name__ for t in NODE_TYPES if not callable(getattr(cls, f"visit_{t.__name__}", None))]
+        if missing:
+            raise TypeError(f"{cls.__name__} has no visit method for {', '.join(missing)}")
+
+    def visit(self, node: Node, *args: Any) -> Any:
+        """Dispatch to the visit method of the node's class."""
+        return getattr(self, _METHOD[node.__class__])(node, *args)
+
+
+_METHOD = {t: f"visit_{t.__name__}" for t in NODE_TYPES}
+
+
+class _Children(NodeVisitor):
+    """The direct sub-expressions of a node, in evaluation order."""
+
+    partial = False
+
+    def visit_Num(self, node: Num) -> list[Node]:
+        return []
+
+    visit_Const = visit_Name = visit_Num
+
+    def visit_TupleLit(self, node: TupleLit) -> list[Node]:
         return list(node.items)
-    if isinstance(node, Gen):
+
+    def visit_Attr(self, node: Attr) -> list[Node]:
+        return [node.obj]
+
+    def visit_BinOp(self, node: BinOp) -> list[Node]:
+        return [node.left, node.right]
+
+    def visit_Unary(self, node: Unary) -> list[Node]:
+        return [node.operand]
+
+    def visit_BoolOp(self, node: BoolOp) -> list[Node]:
+        return list(node.values)
+
+    def visit_Compare(self, node: Compare) -> list[Node]:
+        return [node.left, *node.comparators]
+
+    def visit_IfExp(self, node: IfExp) -> list[Node]:
+        return [node.test, node.body, node.orelse]
+
+    def visit_Gen(self, node: Gen) -> list[Node]:
         out: list[Node] = []
         for loop in node.loops:
             out.append(loop.iter)
             out.extend(loop.conds)
         out.append(node.elt)
         return out
-    return []
+
+    def visit_Call(self, node: Call) -> list[Node]:
+        return list(node.args)
+
+
+_CHILDREN = _Children()
+
+
+def children(node: Node) -> list[Node]:
+    """Return the direct sub-expressions of a node, in evaluation order."""
+    result: list[Node] = _CHILDREN.visit(node)
+    return result
 
 
 def walk(node: Node) -> list[Node]:
@@ -142,5 +199,5 @@ def walk(node: Node) -> list[Node]:
     while stack:
         n = stack.pop()
         out.append(n)
-        stack.extend(reversed(children(n)))
+        stack.extend(reversed(_CHILDREN.visit(n)))
     return out
