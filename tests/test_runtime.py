@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import decimal
+import linecache
 import json
 import os
 import subprocess
@@ -382,6 +383,12 @@ def test_division_by_zero_in_a_generator_names_the_member(policy_dir: Callable[.
         engine.decide(household, on=ON, strict=True)
     assert info.value.rule == "share_test"
     assert info.value.path == "members[1].disability_grade"
+    # The field comes from the compiler's line table: the same message after linecache is cleared.
+    linecache.clearcache()
+    with pytest.raises(EvaluationError) as again:
+        engine.decide(household, on=ON, strict=True)
+    assert str(again.value) == str(info.value)
+    assert again.value.path == "members[1].disability_grade"
 
 
 def test_zero_divided_by_zero_is_an_evaluation_error(policy_dir: Callable[..., Path]) -> None:

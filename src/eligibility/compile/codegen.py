@@ -6,7 +6,9 @@ generated (d3, t3, v1, pv[2]) and facts are read by repr()-ed keys of validated 
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import re
 from decimal import Decimal
 
 import attrs
@@ -56,6 +58,42 @@ class Generated:
     #: Each generator's nesting as the lists it iterates, outermost first, with how many
     #: generators share it: the decision-time work bound multiplies the lists' lengths.
     loops: tuple[tuple[tuple[str, ...], int], ...] = ()
+    #: The line table (Jinja's debug_info): for each generated line (1-based) that reads fields
+    #: of records, where each read stands, so an error names the field being read without
+    #: reading the generated source back.
+    lines: dict[int, LineInfo] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class FieldRead:
+    """A read of a record's field in generated code: `v1['income']` at columns [col, end_col)."""
+
+    col: int
+    end_col: int
+    var: str
+    field: str
+
+
+@attrs.frozen
+class LineInfo:
+    """What one generated line does: the definition it belongs to and the record fields it reads."""
+
+    definition: tuple[str, str] | None
+    reads: tuple[FieldRead, ...]
+
+
+_READ = re.compile(r"\b(v\d+)\[('(?:[^'\\]|\\.)*')\]")
+
+
+def line_table(source_lines: list[str], owners: list[tuple[str, str] | None]) -> dict[int, LineInfo]:
+    """Build the line table of generated lines, with the definition each line belongs to."""
+    table: dict[int, LineInfo] = {}
+    for number, (text, owner) in enumerate(zip(source_lines, owners, strict=True), start=1):
+        reads = tuple(FieldRead(m.start(), m.end(), m.group(1), ast.literal_eval(m.group(2)))
+                      for m in _READ.finditer(text))
+        if reads or owner is not None:
+            table[number] = LineInfo(owner, reads)
+    return table
 
 
 class _Gen(NodeVisitor):
@@ -71,6 +109,8 @@ class _Gen(NodeVisitor):
         self.nodes: dict[int, NodeInfo] = {}
         self.node_ids: dict[int, int] = {}
         self.lines: list[str] = []
+        #: The definition each generated line belongs to (None outside definitions).
+        self.owners: list[tuple[str, str] | None] = []
         self.loop_counts: dict[tuple[str, ...], int] = {}
 
     def const(self, value: object) -> str:
@@ -106,8 +146,10 @@ class _Gen(NodeVisitor):
                     tier = f"(c[{t}] if c[{t}] is not U else {pre}{t}(h, pv, c, on{extra}))"
                 out.append(f"    return e, {amount}, {tier}")
         consts = tuple(self.constants)
+        self.owners.extend([None] * (len(out) - len(self.owners)))
         return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
-                         self.node_ids, tuple(sorted(self.cs.programs)), tuple(sorted(self.loop_counts.items())))
+                         self.node_ids, tuple(sorted(self.cs.programs)), tuple(sorted(self.loop_counts.items())),
+                         line_table(out, self.owners))
 
     def each_program(self, pname: str, lst: str, e: int, a: int | None, t: int | None) -> None:
         """A program decided per record: return [(eligible, amount, tier), ...] in list order."""
@@ -142,6 +184,8 @@ class _Gen(NodeVisitor):
 
     def function(self, i: int, cd: CheckedDef, traced: bool) -> None:
         out = self.lines
+        self.owners.extend([None] * (len(out) - len(self.owners)))
+        start = len(out)
         d = cd.definition
         extra = ", T" if traced else ""
         loops: tuple[tuple[str, str, str], ...] = ()
@@ -183,6 +227,7 @@ class _Gen(NodeVisitor):
         if d.each is None:
             out.append(f"    c[{i}] = v")
         out.append("    return v")
+        self.owners.extend([(cd.program, d.name)] * (len(out) - start))
 
     def expr(self, node: Node, cd: CheckedDef, vi: int, traced: bool, depth: int,
              loops: tuple[tuple[str, str, str], ...]) -> str:

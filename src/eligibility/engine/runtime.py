@@ -5,8 +5,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import decimal
-import linecache
-import re
 import threading
 import types
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +17,7 @@ import attrs
 from eligibility.base.errors import EligibilityError, EvaluationError, InputError, InputProblem
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT, ZERO
 from eligibility.base.version import __version__
+from eligibility.compile.codegen import FieldRead, LineInfo
 from eligibility.compile.helpers import (
     DateOrder,
     EmptyAggregate,
@@ -490,10 +489,14 @@ class Engine:
         return EvaluationError(msg, program=prog, rule=rule, span=span, path=path)
 
     def _failing_record(self, tb: types.TracebackType | None, h: dict[str, Any]) -> str | None:
-        """Return the path of the record a failing generator or per-record value was reading."""
-        found = None
+        """Return the path of the record (and field) a failing generator or per-record value was reading.
+
+        The field comes from the code generator's line table, never from the generated source read
+        back, so the message is the same whatever happened to linecache.
+        """
         records: dict[str, str] = {}
-        segment = ""
+        reads: tuple[FieldRead, ...] = ()
+        table = self.compiled.generated.lines
         while tb is not None:
             frame = tb.tb_frame
             if frame.f_code.co_filename == self.compiled.filename:
@@ -504,30 +507,12 @@ class Engine:
                                 for i, rec in enumerate(items):
                                     if rec is value:
                                         records[name] = f"{field}[{i}]"
-                segment = self._segment(frame.f_code, tb.tb_lasti)
+                reads = _reads_at(frame.f_code, tb.tb_lasti, table)
             tb = tb.tb_next
-        reads = re.findall(r"(v\d+)\['(\w+)'\]", segment)
-        for var, field in reversed(reads):
-            if var in records:
-                return f"{records[var]}.{field}"
-        if records:
-            found = list(records.values())[-1]
-        return found
-
-    def _segment(self, code: types.CodeType, lasti: int) -> str:
-        """Return the generated source of the instruction that failed."""
-        positions = list(code.co_positions())
-        if not 0 <= lasti // 2 < len(positions):
-            return ""
-        line, end_line, col, end_col = positions[lasti // 2]
-        if line is None or end_line is None or col is None or end_col is None:
-            return ""
-        lines = linecache.getlines(self.compiled.filename)[line - 1:end_line]
-        if not lines:
-            return ""
-        if len(lines) == 1:
-            return lines[0][col:end_col]
-        return lines[0][col:] + "".join(lines[1:-1]) + lines[-1][:end_col]
+        for read in reversed(reads):
+            if read.var in records:
+                return f"{records[read.var]}.{read.field}"
+        return list(records.values())[-1] if records else None
 
     def _failing_def(self, tb: types.TracebackType | None) -> tuple[str, str] | None:
         found = None
@@ -538,6 +523,25 @@ class Engine:
                 found = self._index_to_def.get(int(code.co_name[1:]))
             tb = tb.tb_next
         return found
+
+
+def _reads_at(code: types.CodeType, lasti: int, table: dict[int, LineInfo]) -> tuple[FieldRead, ...]:
+    """Return the record-field reads within the source span of the instruction that failed."""
+    positions = list(code.co_positions())
+    if not 0 <= lasti // 2 < len(positions):
+        return ()
+    line, end_line, col, end_col = positions[lasti // 2]
+    if line is None or end_line is None or col is None or end_col is None:
+        return ()
+    out: list[FieldRead] = []
+    for number in range(line, end_line + 1):
+        info = table.get(number)
+        if info is None:
+            continue
+        lo = col if number == line else 0
+        hi = end_col if number == end_line else 1 << 30
+        out.extend(r for r in info.reads if r.col >= lo and r.end_col <= hi)
+    return tuple(out)
 
 
 def _money(a: Any) -> Decimal:

@@ -30,6 +30,7 @@ from eligibility.lang.nodes import (
     IfExp,
     Name,
     Node,
+    NodeVisitor,
     Num,
     TupleLit,
     Unary,
@@ -60,7 +61,7 @@ class Outcome:
     error: str | None = None
 
 
-class Interpretation:
+class Interpretation(NodeVisitor):
     """The evaluation of a checked policy set for one validated household on one date."""
 
     def __init__(self, checked: CheckedSet, household: dict[str, Any], on: dt.date) -> None:
@@ -169,44 +170,49 @@ class Interpretation:
     # --- expressions -----------------------------------------------------------------------------
 
     def eval(self, node: Node, program: str, scope: dict[str, Any]) -> Any:
-        if isinstance(node, Num):
-            return int(node.value) if node.is_int else node.value
-        if isinstance(node, Const):
-            return node.value
-        if isinstance(node, TupleLit):
-            return [self.eval(i, program, scope) for i in node.items]
-        if isinstance(node, Name):
-            return self.name(node, program, scope)
-        if isinstance(node, Attr):
-            return self.attr(node, program, scope)
-        if isinstance(node, BinOp):
-            return _arith(node.op, self.eval(node.left, program, scope), self.eval(node.right, program, scope))
-        if isinstance(node, Unary):
-            v = self.eval(node.operand, program, scope)
-            return (not v) if node.op == "not" else -v
-        if isinstance(node, BoolOp):
-            stop = node.op == "or"  # `or` stops at the first true operand, `and` at the first false one
-            for operand in node.values:
-                if bool(self.eval(operand, program, scope)) is stop:
-                    return stop
-            return not stop
-        if isinstance(node, Compare):
-            left = self.eval(node.left, program, scope)
-            for op, comp in zip(node.ops, node.comparators, strict=True):
-                right = self.eval(comp, program, scope)
-                if not _compare(op, left, right):
-                    return False
-                left = right
-            return True
-        if isinstance(node, IfExp):
-            if self.eval(node.test, program, scope):
-                return self.eval(node.body, program, scope)
-            return self.eval(node.orelse, program, scope)
-        if isinstance(node, Call):
-            return self.call(node, program, scope)
-        raise InterpError(f"cannot interpret {type(node).__name__}")
+        return self.visit(node, program, scope)
 
-    def name(self, node: Name, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Num(self, node: Num, program: str, scope: dict[str, Any]) -> Any:
+        return int(node.value) if node.is_int else node.value
+
+    def visit_Const(self, node: Const, program: str, scope: dict[str, Any]) -> Any:
+        return node.value
+
+    def visit_TupleLit(self, node: TupleLit, program: str, scope: dict[str, Any]) -> Any:
+        return [self.eval(i, program, scope) for i in node.items]
+
+    def visit_BinOp(self, node: BinOp, program: str, scope: dict[str, Any]) -> Any:
+        return _arith(node.op, self.eval(node.left, program, scope), self.eval(node.right, program, scope))
+
+    def visit_Unary(self, node: Unary, program: str, scope: dict[str, Any]) -> Any:
+        v = self.eval(node.operand, program, scope)
+        return (not v) if node.op == "not" else -v
+
+    def visit_BoolOp(self, node: BoolOp, program: str, scope: dict[str, Any]) -> Any:
+        stop = node.op == "or"  # `or` stops at the first true operand, `and` at the first false one
+        for operand in node.values:
+            if bool(self.eval(operand, program, scope)) is stop:
+                return stop
+        return not stop
+
+    def visit_Compare(self, node: Compare, program: str, scope: dict[str, Any]) -> Any:
+        left = self.eval(node.left, program, scope)
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(comp, program, scope)
+            if not _compare(op, left, right):
+                return False
+            left = right
+        return True
+
+    def visit_IfExp(self, node: IfExp, program: str, scope: dict[str, Any]) -> Any:
+        if self.eval(node.test, program, scope):
+            return self.eval(node.body, program, scope)
+        return self.eval(node.orelse, program, scope)
+
+    def visit_Gen(self, node: Gen, program: str, scope: dict[str, Any]) -> Any:
+        raise InterpError("a generator outside count, sum, any, all, min or max")
+
+    def visit_Name(self, node: Name, program: str, scope: dict[str, Any]) -> Any:
         kind = node.ref[0] if node.ref else "?"
         if kind == "var":
             return scope[node.id]
@@ -220,7 +226,7 @@ class Interpretation:
             return self.h
         raise InterpError(f"unexpected name {node.id}")
 
-    def attr(self, node: Attr, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Attr(self, node: Attr, program: str, scope: dict[str, Any]) -> Any:
         ref = node.ref
         kind = ref[0] if ref else "?"
         if kind in ("fact", "list"):
@@ -254,7 +260,7 @@ class Interpretation:
 
         return level(0, scope)
 
-    def call(self, node: Call, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Call(self, node: Call, program: str, scope: dict[str, Any]) -> Any:
         f, args = node.func, node.args
         if len(args) == 1 and isinstance(args[0], Gen):
             gen = args[0]
