@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import decimal
-import linecache
 import json
+import linecache
 import os
 import subprocess
 import sys
@@ -20,7 +20,7 @@ import pytest
 
 import eligibility
 from conftest import FIXTURE
-from eligibility import EvaluationError, InputError
+from eligibility import EvaluationError, InputError, PolicyError
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "huadu-family.json"
@@ -558,6 +558,7 @@ rules:
   later_rule:
     title: {zh: 以后才生效, en: In force later}
     source: S2
+    not_in_force: passes
     versions:
       - effective: {from: 2030-01-01}
         when: late > 0
@@ -591,7 +592,7 @@ def test_reading_another_programs_tier_traces(policy_dir: Callable[..., Path]) -
 
 def test_a_parameter_used_only_by_a_later_rule_does_not_block_earlier_decisions(
         policy_dir: Callable[..., Path]) -> None:
-    """A rule not in force yet passes, and its parameter's missing value is never asked for."""
+    """A later rule stating `not_in_force: passes` passes now; its parameter's missing value is never asked for."""
     d = other_engine(policy_dir).decide(person("400.00"), on=ON)
     assert d.programs["other"].eligible is True
     steps = {s["name"]: s for s in d.to_json()["programs"]["other"]["steps"]}
@@ -607,14 +608,74 @@ def test_a_value_needing_a_parameter_without_value_names_it(policy_dir: Callable
     assert "internal error" not in str(info.value)
 
 
-def test_a_program_not_in_force_is_not_eligible(policy_dir: Callable[..., Path]) -> None:
-    """A program whose `eligible` has no version in force on the date is refused, traced as not in force."""
+def test_a_program_not_in_force_cannot_be_decided(policy_dir: Callable[..., Path]) -> None:
+    """A program whose `eligible` has no version in force on the date is undecided, never refused or granted."""
     text = DEMO.replace("eligible: {eligible}", "eligible:\n  versions:\n    - effective: {from: 2030-01-01}\n"
                         "      expr: low_income").replace("{amount}", "standard")
+    d = eligibility.load(policy_dir({"demo.yaml": text})).decide(person(), on=ON)
+    assert d.programs["demo"].eligible is None and d.programs["demo"].amount is None
+    assert "no version of 'eligible' is in force on 2024-09-01" in str(d.programs["demo"].error)
+    assert "cannot be decided" in d.explain(lang="en")
+
+
+def test_a_program_stated_not_eligible_when_not_in_force_is_refused(policy_dir: Callable[..., Path]) -> None:
+    """`not_in_force: fails` on `eligible` refuses on dates before the program, traced as not in force."""
+    text = DEMO.replace("eligible: {eligible}", "eligible:\n  not_in_force: fails\n  versions:\n"
+                        "    - effective: {from: 2030-01-01}\n      expr: low_income").replace("{amount}", "standard")
     d = eligibility.load(policy_dir({"demo.yaml": text})).decide(person(), on=ON)
     assert d.programs["demo"].eligible is False and d.programs["demo"].amount == Decimal("0.00")
     steps = {s["name"]: s for s in d.to_json()["programs"]["demo"]["steps"]}
     assert steps["eligible"]["outcome"] == "not_in_force"
+
+
+GAP = """  gap_rule:
+    title: {zh: 有空档的规则, en: A rule with a gap}
+    source: S1
+{absent}    versions:
+      - effective: {until: 2022-12-31}
+        when: household.assessed_monthly_income < 100
+      - effective: {from: 2024-01-01}
+        when: household.assessed_monthly_income < 200
+"""
+
+
+@pytest.mark.parametrize(("until", "start", "first", "last"), [
+    ("2022-12-31", "2024-01-01", "2023-01-01", "2023-12-31"),
+    ("2025-12-30", "2026-01-01", "2025-12-31", "2025-12-31"),
+])
+def test_a_gap_between_versions_is_an_error(policy_dir: Callable[..., Path], until: str, start: str,
+                                            first: str, last: str) -> None:
+    """A gap between two versions of a rule is a policy error naming the missing dates, even a one-day gap."""
+    rule = GAP.replace("{absent}", "").replace("2022-12-31", until).replace("2024-01-01", start)
+    text = DEMO.replace("{eligible}", "low_income and gap_rule").replace("{amount}", "standard").replace(
+        "rules:\n", "rules:\n" + rule)
+    with pytest.raises(PolicyError) as info:
+        eligibility.load(policy_dir({"demo.yaml": text}))
+    (diag,) = [d for d in info.value.diagnostics if d.code == "version-gap"]
+    assert f"from {first} to {last}" in diag.message
+    assert "demo.yaml:" in diag.message  # the earlier version's position
+
+
+def test_a_gap_stated_on_purpose_decides_as_stated(policy_dir: Callable[..., Path]) -> None:
+    """With `not_in_force: passes` the gap loads, and a date in it passes the rule, traced as not in force."""
+    text = DEMO.replace("{eligible}", "low_income and gap_rule").replace("{amount}", "standard").replace(
+        "rules:\n", "rules:\n" + GAP.replace("{absent}", "    not_in_force: passes\n"))
+    d = eligibility.load(policy_dir({"demo.yaml": text})).decide(person("400.00"), on="2023-06-01")
+    steps = {s["name"]: s for s in d.to_json()["programs"]["demo"]["steps"]}
+    assert steps["gap_rule"]["outcome"] == "not_in_force"
+
+
+def test_a_rule_before_its_first_version_cannot_be_decided(policy_dir: Callable[..., Path]) -> None:
+    """A date before a rule's first version (nothing stated) makes the program undecided, never passed."""
+    rule = GAP.replace("{absent}", "").replace("{until: 2022-12-31}", "{from: 2021-01-01, until: 2022-12-31}").replace(
+        "{from: 2024-01-01}", "{from: 2023-01-01}")
+    text = DEMO.replace("{eligible}", "gap_rule and low_income").replace("{amount}", "standard").replace(
+        "rules:\n", "rules:\n" + rule)
+    engine = eligibility.load(policy_dir({"demo.yaml": text}))
+    d = engine.decide(person("400.00"), on="2020-06-01")
+    assert d.programs["demo"].eligible is None
+    assert "no version of 'gap_rule' is in force on 2020-06-01" in str(d.programs["demo"].error)
+    assert engine.decide(person("50.00"), on="2021-06-01").programs["demo"].eligible is True
 
 
 def test_a_program_that_cannot_be_decided_does_not_stop_the_others(policy_dir: Callable[..., Path]) -> None:

@@ -214,11 +214,11 @@ class _Gen(NodeVisitor):
             out.append("    else:")
             if traced:
                 out.append(f"        T[{-(i + 1)}] = None")
-            if d.kind == "rule":
-                out.append("        v = True")
-            elif d.kind == "output" and d.name == "eligible":
-                out.append("        v = False  # the program is not in force on this date")
-            else:
+            if d.not_in_force == "passes":
+                out.append("        v = True  # stated in the policy: not_in_force: passes")
+            elif d.not_in_force == "fails":
+                out.append("        v = False  # stated in the policy: not_in_force: fails")
+            else:  # never a value nobody stated: the program cannot be decided on this date
                 out.append(f"        raise NotInForce({i})")
         if d.rounding is not None:
             out.append(f"    v = {self.rounding('v', d.rounding.step, d.rounding.mode)}")

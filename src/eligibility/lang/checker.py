@@ -167,6 +167,12 @@ class Checker(NodeVisitor):
                            f"versions of '{d.name}' overlap (one runs to {a.until or 'no end date'}, "
                            f"the next starts {b.start or 'with no start date'})",
                            "give the earlier version `until:` the day before the later one's `from:`")
+            elif a.until is not None and b.start > a.until + dt.timedelta(days=1) and d.not_in_force == "undecided":
+                self.error(b.span, "version-gap",
+                           f"no version of '{d.name}' is in force from {a.until + dt.timedelta(days=1)} to "
+                           f"{b.start - dt.timedelta(days=1)} (between the version at {a.span.path}:{a.span.line} "
+                           "and this one): decisions on those dates could not be made",
+                           "close the gap, or say what holds then on purpose: `not_in_force: passes` or `fails`")
 
     # --- definitions ----------------------------------------------------------------------
 

@@ -158,6 +158,13 @@ class Definition:
     #: (variable, list field) when evaluated once per record, e.g. ("member", "members").
     each: tuple[str, str] | None = None
     source_span: Span | None = None
+    #: What holds on a date no version covers: "undecided" (the default: the program cannot be
+    #: decided), or, stated on purpose, "passes" or "fails" (rules and `eligible` only).
+    not_in_force: str = "undecided"
+
+
+#: The values of a definition's `not_in_force:`.
+NOT_IN_FORCE = ("undecided", "passes", "fails")
 
 
 @attrs.frozen

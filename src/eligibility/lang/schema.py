@@ -15,6 +15,7 @@ from eligibility.base.errors import Diagnostic
 from eligibility.base.source import SourceText, Span, did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
 from eligibility.lang.model import (
+    NOT_IN_FORCE,
     Definition,
     Expr,
     Facts,
@@ -354,7 +355,7 @@ _SOURCE_KEYS = ("title", "document", "articles", "article", "date", "url", "conf
 _PARAM_KEYS = ("type", "unit", "title", "source", "values", "note", "description")
 _VALUE_KEYS = ("value", "source", "note")
 _DEF_KEYS = ("title", "each", "expr", "when", "source", "article", "effective", "versions", "round",
-             "note", "description", "confidence")
+             "not_in_force", "note", "description", "confidence")
 _VERSION_KEYS = ("effective", "expr", "when", "source", "note")
 
 
@@ -555,9 +556,20 @@ def _read_definition(r: Reader, name: str, kind: str, key: YScalar, spec: YNode)
             rounding = Rounding(step, mode)
         else:
             r.error(rm.get("to") or rm, "round-step", "round.to must be a positive step such as 0.01 or 1")
+    absent = "undecided"
+    an = m.get("not_in_force")
+    if an is not None:
+        absent = r.text(an, "not_in_force") or "undecided"
+        if absent not in NOT_IN_FORCE:
+            r.error(an, "not-in-force", f"not_in_force must be one of {', '.join(NOT_IN_FORCE)}")
+            absent = "undecided"
+        elif absent != "undecided" and not (kind == "rule" or (kind == "output" and name == "eligible")):
+            r.error(an, "not-in-force", f"only a rule or `eligible` can pass or fail when not in force; "
+                    f"'{name}' has no value then", "remove `not_in_force:` (the program is then undecided)")
+            absent = "undecided"
     return Definition(name, kind, r.label(m.get("title"), "title"), r.text(m.get("source"), "source"),
                       r.text(m.get("article"), "article"), tuple(versions), rounding, r.file, key.span,
-                      r.each(m.get("each")) if kind != "output" else None, _span(m.get("source")))
+                      r.each(m.get("each")) if kind != "output" else None, _span(m.get("source")), absent)
 
 
 # --- test cases --------------------------------------------------------------------------------

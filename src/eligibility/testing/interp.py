@@ -135,10 +135,10 @@ class Interpretation(NodeVisitor):
         d = cd.definition
         vi = version_at(d.versions, self.on)
         if vi is None:
-            if d.kind == "rule":
-                value: Any = True  # a rule not in force counts as passed
-            elif d.kind == "output" and name == "eligible":
-                value = False  # a program not in force refuses
+            if d.not_in_force == "passes":
+                value: Any = True
+            elif d.not_in_force == "fails":
+                value = False
             else:
                 raise InterpError(f"no version of '{name}' is in force on {self.on}")
         else:
