@@ -56,6 +56,7 @@ def main(argv: list[str]) -> int:
     code = run("-m", "eligibility", "test", "policies", "-q", "--coverage", "--fail-under", "100") or code
     code = run("-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py") or code
     code = run("-m", "mypy") or code
+    code = run("-c", "from importlinter.cli import lint_imports_command; lint_imports_command()") or code
     code = run("-m", "pytest", *argv[1:]) or code
     return code
 

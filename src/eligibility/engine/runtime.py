@@ -28,6 +28,9 @@ from eligibility.compile.helpers import (
 )
 from eligibility.compile.pipeline import CompiledPolicy, compile_policy
 from eligibility.engine.facts import Validator
+from eligibility.engine.trace import build_trace
+from eligibility.engine.whynot import why_not as analyse_why_not
+from eligibility.explain.text import render
 from eligibility.lang.model import ParamValue
 
 #: Validators by the sha256 of their facts file: compiling one takes milliseconds.
@@ -125,14 +128,10 @@ class Decision:
 
         With `why_not=True` the trace also has a `why_not` section: see `Decision.why_not`.
         """
-        from eligibility.engine.trace import build_trace
-
         out = build_trace(self._engine, self, self._facts, self._defaulted, self._memo,
                           self._recorded, self._params)
         if why_not:
-            from eligibility.engine.whynot import why_not as analyse
-
-            out["why_not"] = analyse(self, trace=out)
+            out["why_not"] = analyse_why_not(self, trace=out)
         return out
 
     def why_not(self, programs: Iterable[str] | str | None = None, *, near_miss: object = Decimal("0.05"),
@@ -145,9 +144,7 @@ class Decision:
         Raises:
             InputError: an unknown program, or `near_miss` not a share between 0 and 1.
         """
-        from eligibility.engine.whynot import why_not
-
-        return why_not(self, programs, near_miss=near_miss, max_probes=max_probes)
+        return analyse_why_not(self, programs, near_miss=near_miss, max_probes=max_probes)
 
     def value(self, program: str, name: str) -> Any:
         """Return a computed value or rule outcome of a program, evaluating it if it was skipped.
@@ -166,8 +163,6 @@ class Decision:
         With `why_not=True` it also says under each failed rule what single change would make it
         pass, and flags near misses at the top.
         """
-        from eligibility.explain.text import render
-
         with decimal.localcontext(ENGINE_CONTEXT):
             return render(self.to_json(why_not=why_not), lang=lang, fmt=fmt)
 

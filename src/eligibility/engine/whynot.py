@@ -510,15 +510,11 @@ def _margins(prog: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _arguments(decision: Any, programs: Iterable[str] | str | None, near_miss: object, max_probes: object,
                max_probes_per_fact: object) -> tuple[list[str] | None, Decimal]:
-    from eligibility.engine.runtime import Decision
-
-    problems = []
-    if not isinstance(decision, Decision):
-        problems.append(InputProblem("decision", "type", f"must be a Decision, not {type(decision).__name__}"))
+    problems: list[InputProblem] = []
     names: list[str] | None = None
     if programs is not None:
         names = [programs] if isinstance(programs, str) else list(programs)
-        known = list(decision.programs) if isinstance(decision, Decision) else []
+        known = list(decision.programs)
         problems.extend(InputProblem("programs", "unknown", f"'{p}' was not decided; decided: {', '.join(known)}")
                         for p in names if p not in known)
     near = Decimal(-1)
