@@ -13,30 +13,15 @@ from decimal import Decimal
 
 import attrs
 
+from eligibility.lang import nodes as nd
 from eligibility.lang.checker import CheckedDef, CheckedSet
-from eligibility.lang.nodes import (
-    Attr,
-    BinOp,
-    BoolOp,
-    Call,
-    Compare,
-    Const,
-    Gen,
-    IfExp,
-    Name,
-    Node,
-    NodeVisitor,
-    Num,
-    TupleLit,
-    Unary,
-)
 
 
 @attrs.frozen
 class NodeInfo:
     """What the trace needs to know about a recorded node."""
 
-    node: Node
+    node: nd.Node
     def_key: tuple[str, str]
     version: int
     depth: int  # generator nesting depth: 0 outside generators
@@ -96,7 +81,7 @@ def line_table(source_lines: list[str], owners: list[tuple[str, str] | None]) ->
     return table
 
 
-class _Gen(NodeVisitor):
+class _Gen(nd.NodeVisitor):
     def __init__(self, cs: CheckedSet) -> None:
         self.cs = cs
         self.def_index = {k: i for i, k in enumerate(sorted(cs.defs, key=_def_sort(cs)))}
@@ -229,11 +214,11 @@ class _Gen(NodeVisitor):
         out.append("    return v")
         self.owners.extend([(cd.program, d.name)] * (len(out) - start))
 
-    def expr(self, node: Node, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def expr(self, node: nd.Node, cd: CheckedDef, vi: int, traced: bool, depth: int,
              loops: tuple[tuple[str, str, str], ...]) -> str:
         """Return Python source for a node. `loops` holds (policy var, generated var, list field)."""
         src = self._expr(node, cd, vi, traced, depth, loops)
-        if not traced or isinstance(node, Num | Const | TupleLit | Gen):
+        if not traced or isinstance(node, nd.Num | nd.Const | nd.TupleLit | nd.Gen):
             return src
         nid = len(self.nodes)
         self.nodes[nid] = NodeInfo(node, (cd.program, cd.definition.name), vi, depth,
@@ -250,25 +235,25 @@ class _Gen(NodeVisitor):
         extra = ", T" if traced else ""
         return f"(c[{k}] if c[{k}] is not U else {pre}{k}(h, pv, c, on{extra}))"
 
-    def _expr(self, node: Node, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def _expr(self, node: nd.Node, cd: CheckedDef, vi: int, traced: bool, depth: int,
               loops: tuple[tuple[str, str, str], ...]) -> str:
         source: str = self.visit(node, cd, vi, traced, depth, loops)
         return source
 
-    def visit_Num(self, node: Num, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Num(self, node: nd.Num, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         return self.const(int(node.value) if node.is_int else node.value)
 
-    def visit_Const(self, node: Const, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Const(self, node: nd.Const, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         return repr(node.value)
 
-    def visit_TupleLit(self, node: TupleLit, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_TupleLit(self, node: nd.TupleLit, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
-        return self.const(frozenset((int(i.value) if i.is_int else i.value) if isinstance(i, Num) else i.value
+        return self.const(frozenset((int(i.value) if i.is_int else i.value) if isinstance(i, nd.Num) else i.value
                                     for i in node.items))
 
-    def visit_Name(self, node: Name, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Name(self, node: nd.Name, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         kind = node.ref[0]
         if kind == "var":
@@ -281,7 +266,7 @@ class _Gen(NodeVisitor):
             return "on"
         raise CodegenError(f"unexpected name reference {kind}")
 
-    def visit_Attr(self, node: Attr, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Attr(self, node: nd.Attr, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         kind = node.ref[0]
         if kind in ("fact", "list"):
@@ -307,22 +292,22 @@ class _Gen(NodeVisitor):
             raise CodegenError("a program read from a record must be followed by .eligible/.amount/.name")
         raise CodegenError(f"unexpected attribute reference {kind}")
 
-    def visit_BinOp(self, node: BinOp, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_BinOp(self, node: nd.BinOp, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         left = self.expr(node.left, cd, vi, traced, depth, loops)
         if node.op == "/":  # a whole-valued operand may be an int at run time: never divide ints
             left = f"D({left})"
         return f"({left} {node.op} {self.expr(node.right, cd, vi, traced, depth, loops)})"
 
-    def visit_Unary(self, node: Unary, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Unary(self, node: nd.Unary, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         return f"({'not ' if node.op == 'not' else '-'}{self.expr(node.operand, cd, vi, traced, depth, loops)})"
 
-    def visit_BoolOp(self, node: BoolOp, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_BoolOp(self, node: nd.BoolOp, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         return "(" + f" {node.op} ".join(self.expr(v, cd, vi, traced, depth, loops) for v in node.values) + ")"
 
-    def visit_Compare(self, node: Compare, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Compare(self, node: nd.Compare, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         parts = [self.expr(node.left, cd, vi, traced, depth, loops)]
         for op, comp in zip(node.ops, node.comparators, strict=True):
@@ -330,27 +315,27 @@ class _Gen(NodeVisitor):
             parts.append(self.expr(comp, cd, vi, traced, depth, loops))
         return "(" + " ".join(parts) + ")"
 
-    def visit_IfExp(self, node: IfExp, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_IfExp(self, node: nd.IfExp, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         body = self.expr(node.body, cd, vi, traced, depth, loops)
         return f"({body} if {self.expr(node.test, cd, vi, traced, depth, loops)} else " \
                f"{self.expr(node.orelse, cd, vi, traced, depth, loops)})"
 
-    def visit_Gen(self, node: Gen, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Gen(self, node: nd.Gen, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         raise CodegenError("a generator outside count, sum, any, all, min or max")
 
-    def visit_Call(self, node: Call, cd: CheckedDef, vi: int, traced: bool, depth: int,
+    def visit_Call(self, node: nd.Call, cd: CheckedDef, vi: int, traced: bool, depth: int,
                    loops: tuple[tuple[str, str, str], ...]) -> str:
         f, args = node.func, node.args
-        if len(args) == 1 and isinstance(args[0], Gen):
+        if len(args) == 1 and isinstance(args[0], nd.Gen):
             gen = args[0]
             inner = loops
             clauses = []
             for loop in gen.loops:
                 it = self.expr(loop.iter, cd, vi, traced, depth + len(inner) - len(loops), inner)
                 g = f"v{len(inner) + 1}"
-                lst = loop.iter.ref[1] if isinstance(loop.iter, Attr) and loop.iter.ref else "?"
+                lst = loop.iter.ref[1] if isinstance(loop.iter, nd.Attr) and loop.iter.ref else "?"
                 inner = (*inner, (loop.var, g, lst))
                 d = depth + len(inner) - len(loops)
                 clauses.append(f"for i{g[1:]}, {g} in enumerate({it})" if traced else f"for {g} in {it}")
@@ -384,11 +369,11 @@ class _Gen(NodeVisitor):
         if f == "days_between":
             return f"days({a[0]}, {a[1]})"
         if f == "date":
-            vals = [int(x.value) for x in args if isinstance(x, Num)]
+            vals = [int(x.value) for x in args if isinstance(x, nd.Num)]
             return self.const(dt.date(*vals))
         if f.startswith("round_"):
             mode = {"round_half_up": "half_up", "round_up": "up", "round_down": "down"}[f]
-            step = args[1].value if isinstance(args[1], Num) else Decimal(1)
+            step = args[1].value if isinstance(args[1], nd.Num) else Decimal(1)
             return "(" + self.rounding(a[0], step, mode) + ")"
         raise CodegenError(f"unknown function {f}")
 

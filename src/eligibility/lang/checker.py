@@ -11,24 +11,8 @@ import attrs
 
 from eligibility.base.errors import Diagnostic
 from eligibility.base.source import Span, did_you_mean, readable
+from eligibility.lang import nodes as nd
 from eligibility.lang.model import Definition, Facts, FieldSpec, Program, Version
-from eligibility.lang.nodes import (
-    Attr,
-    BinOp,
-    BoolOp,
-    Call,
-    Compare,
-    Const,
-    Gen,
-    IfExp,
-    Name,
-    Node,
-    NodeVisitor,
-    Num,
-    TupleLit,
-    Unary,
-    walk,
-)
 from eligibility.lang.parser import FUNCTIONS, parse_expr
 from eligibility.lang.schema import OUTPUTS
 
@@ -44,7 +28,7 @@ class CheckedDef:
 
     program: str
     definition: Definition
-    trees: list[Node | None]
+    trees: list[nd.Node | None]
     type: str = "?"
     deps: set[tuple[str, str]] = attrs.Factory(set)  # (program, definition name)
     params: set[str] = attrs.Factory(set)
@@ -83,11 +67,12 @@ def show(t: str) -> str:
     return t
 
 
-def is_literal(node: Node) -> bool:
-    return isinstance(node, Num) or (isinstance(node, Unary) and node.op == "-" and isinstance(node.operand, Num))
+def is_literal(node: nd.Node) -> bool:
+    negative = isinstance(node, nd.Unary) and node.op == "-" and isinstance(node.operand, nd.Num)
+    return isinstance(node, nd.Num) or negative
 
 
-class Checker(NodeVisitor):
+class Checker(nd.NodeVisitor):
     """Type-check every definition of every program, collecting diagnostics."""
 
     def __init__(self, facts: Facts, programs: dict[str, Program], diags: list[Diagnostic]) -> None:
@@ -257,7 +242,7 @@ class Checker(NodeVisitor):
 
     # --- expressions ------------------------------------------------------------------------
 
-    def infer(self, node: Node, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def infer(self, node: nd.Node, key: tuple[str, str], scope: dict[str, str]) -> str:
         t = self._infer(node, key, scope)
         node.type = t
         return t
@@ -266,20 +251,20 @@ class Checker(NodeVisitor):
         return [*prog.parameters, *prog.definitions, "household", "decision_date", *self.programs,
                 *sorted(FUNCTIONS)]
 
-    def _infer(self, node: Node, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def _infer(self, node: nd.Node, key: tuple[str, str], scope: dict[str, str]) -> str:
         result: str = self.visit(node, key, scope)
         return result
 
-    def visit_Num(self, node: Num, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Num(self, node: nd.Num, key: tuple[str, str], scope: dict[str, str]) -> str:
         return "integer" if node.is_int else "decimal"
 
-    def visit_Const(self, node: Const, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Const(self, node: nd.Const, key: tuple[str, str], scope: dict[str, str]) -> str:
         return "bool" if isinstance(node.value, bool) else "str"
 
-    def visit_TupleLit(self, node: TupleLit, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_TupleLit(self, node: nd.TupleLit, key: tuple[str, str], scope: dict[str, str]) -> str:
         return "tuple"
 
-    def visit_Name(self, node: Name, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Name(self, node: nd.Name, key: tuple[str, str], scope: dict[str, str]) -> str:
         prog = self.programs[key[0]]
         cd = self.defs[key]
         n = node.id
@@ -324,7 +309,7 @@ class Checker(NodeVisitor):
         self.error(node.span, "unknown-name", msg, f"did you mean '{guess}'?" if guess else None)
         return "?"
 
-    def visit_Unary(self, node: Unary, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Unary(self, node: nd.Unary, key: tuple[str, str], scope: dict[str, str]) -> str:
         t = self.infer(node.operand, key, scope)
         if node.op == "not":
             self.expect_bool(node.operand, t, "`not`")
@@ -334,12 +319,12 @@ class Checker(NodeVisitor):
             return "?"
         return t
 
-    def visit_BoolOp(self, node: BoolOp, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_BoolOp(self, node: nd.BoolOp, key: tuple[str, str], scope: dict[str, str]) -> str:
         for v in node.values:
             self.expect_bool(v, self.infer(v, key, scope), f"`{node.op}`")
         return "bool"
 
-    def visit_IfExp(self, node: IfExp, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_IfExp(self, node: nd.IfExp, key: tuple[str, str], scope: dict[str, str]) -> str:
         self.expect_bool(node.test, self.infer(node.test, key, scope), "the condition of `if`")
         a, b = self.infer(node.body, key, scope), self.infer(node.orelse, key, scope)
         if "?" in (a, b):
@@ -355,12 +340,12 @@ class Checker(NodeVisitor):
             return "?"
         return u
 
-    def visit_Gen(self, node: Gen, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Gen(self, node: nd.Gen, key: tuple[str, str], scope: dict[str, str]) -> str:
         self.error(node.span, "bare-generator",
                    "a generator must be the argument of count, sum, any, all, min or max")
         return "?"
 
-    def expect_bool(self, node: Node, t: str, where: str) -> None:
+    def expect_bool(self, node: nd.Node, t: str, where: str) -> None:
         if t not in ("bool", "?"):
             self.error(node.span, "type", f"{where} needs a condition (bool), but this is {show(t)}",
                        "compare it with something, e.g. x > 0")
@@ -380,7 +365,7 @@ class Checker(NodeVisitor):
             spec = spec.field(name)
         return [v for v, _ in spec.values] if spec else []
 
-    def visit_Attr(self, node: Attr, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Attr(self, node: nd.Attr, key: tuple[str, str], scope: dict[str, str]) -> str:
         base = self.infer(node.obj, key, scope)
         a = node.attr
         if base == "household":
@@ -396,7 +381,7 @@ class Checker(NodeVisitor):
             lst = base[7:]
             spec = self.facts.field(lst)
             f = spec.field(a) if spec else None
-            var = node.obj.id if isinstance(node.obj, Name) else "?"
+            var = node.obj.id if isinstance(node.obj, nd.Name) else "?"
             prog = self.programs[key[0]]
             target = prog.definitions.get(a)
             if f is None and target is not None and target.each is not None and target.each[1] == lst:
@@ -416,13 +401,13 @@ class Checker(NodeVisitor):
                 self.error(node.span, "unknown-field", f"{lst} records have no field '{readable(a, 64)}'",
                            f"did you mean '{guess}'?" if guess else None)
                 return "?"
-            var = node.obj.id if isinstance(node.obj, Name) else "?"
+            var = node.obj.id if isinstance(node.obj, nd.Name) else "?"
             node.ref = ("field", var, a, lst)
             return self.field_type(f, f"household.{lst}")
         if base.startswith("recprog:"):
             _, other, lst = base.split(":")
             p = self.programs[other]
-            var = node.obj.ref[1] if isinstance(node.obj, Attr) and node.obj.ref else "?"
+            var = node.obj.ref[1] if isinstance(node.obj, nd.Attr) and node.obj.ref else "?"
             d = p.definitions.get(a) if a not in OUTPUTS else getattr(p, a)
             if d is None or d.each is None or d.each[1] != lst:
                 self.error(node.span, "unknown-name", f"program '{other}' has no per-record '{readable(a, 64)}'",
@@ -455,7 +440,7 @@ class Checker(NodeVisitor):
                        "attributes are read from household, records and programs only")
         return "?"
 
-    def visit_BinOp(self, node: BinOp, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_BinOp(self, node: nd.BinOp, key: tuple[str, str], scope: dict[str, str]) -> str:
         a, b = self.infer(node.left, key, scope), self.infer(node.right, key, scope)
         if "?" in (a, b):
             return "?"
@@ -486,7 +471,7 @@ class Checker(NodeVisitor):
         self.error(node.span, "type", f"cannot apply '{op}' to {show(a)} and {show(b)}", hint)
         return "?"
 
-    def visit_Compare(self, node: Compare, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Compare(self, node: nd.Compare, key: tuple[str, str], scope: dict[str, str]) -> str:
         items = [node.left, *node.comparators]
         types = [self.infer(n, key, scope) for n in items]
         for i, op in enumerate(node.ops):
@@ -496,10 +481,10 @@ class Checker(NodeVisitor):
             lhs, r = items[i], items[i + 1]
             ok = False
             if op in ("in", "not in"):
-                strings = isinstance(r, TupleLit) and all(isinstance(i, Const) for i in r.items)
+                strings = isinstance(r, nd.TupleLit) and all(isinstance(i, nd.Const) for i in r.items)
                 ok = b == "tuple" and (((a == "text" or a.startswith("enum:")) and strings)
                                        or (a in NUMERIC and not strings))
-                if ok and a.startswith("enum:") and isinstance(r, TupleLit):
+                if ok and a.startswith("enum:") and isinstance(r, nd.TupleLit):
                     for c in r.items:
                         self.check_enum(c, a)
             elif (
@@ -529,8 +514,8 @@ class Checker(NodeVisitor):
                 self.error(lhs.span if a == "str" else r.span, "type", f"cannot compare {show(a)} {op} {show(b)}", hint)
         return "bool"
 
-    def check_enum(self, lit: Node, t: str) -> bool:
-        if not isinstance(lit, Const):
+    def check_enum(self, lit: nd.Node, t: str) -> bool:
+        if not isinstance(lit, nd.Const):
             return False
         values = self.enum_values(t)
         if lit.value not in values:
@@ -539,7 +524,7 @@ class Checker(NodeVisitor):
                        f"did you mean '{guess}'?" if guess else "values: " + ", ".join(values))
         return True
 
-    def visit_Call(self, node: Call, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def visit_Call(self, node: nd.Call, key: tuple[str, str], scope: dict[str, str]) -> str:
         f, args = node.func, node.args
         if f not in FUNCTIONS:
             prog = self.programs[key[0]]
@@ -551,7 +536,7 @@ class Checker(NodeVisitor):
             self.error(node.span, "unknown-function", msg,
                        f"did you mean '{guess}'?" if guess else "functions: " + ", ".join(sorted(FUNCTIONS)))
             for a in args:
-                if not isinstance(a, Gen):
+                if not isinstance(a, nd.Gen):
                     self.infer(a, key, scope)
             return "?"
 
@@ -561,7 +546,7 @@ class Checker(NodeVisitor):
                 return False
             return True
 
-        gen = args[0] if len(args) == 1 and isinstance(args[0], Gen) else None
+        gen = args[0] if len(args) == 1 and isinstance(args[0], nd.Gen) else None
         if f in ("count", "sum", "any", "all") or (f in ("min", "max") and gen is not None):
             if not arity(1):
                 return "?"
@@ -620,11 +605,11 @@ class Checker(NodeVisitor):
             self.error(node.span, "type", f"{f}() takes two dates")
             return "?"
         if f == "date":
-            if not arity(3) or not all(isinstance(a, Num) and a.is_int for a in args):
+            if not arity(3) or not all(isinstance(a, nd.Num) and a.is_int for a in args):
                 self.error(node.span, "date-literal", "date() takes three whole-number literals: date(2026, 1, 1)")
                 return "?"
             try:
-                dt.date(*(int(a.value) for a in args if isinstance(a, Num)))
+                dt.date(*(int(a.value) for a in args if isinstance(a, nd.Num)))
             except ValueError:
                 self.error(node.span, "invalid-date", f"{node.text} is not a calendar date")
                 return "?"
@@ -633,7 +618,7 @@ class Checker(NodeVisitor):
             if not arity(2):
                 return "?"
             step = args[1]
-            if not isinstance(step, Num) or step.value <= 0:
+            if not isinstance(step, nd.Num) or step.value <= 0:
                 self.error(step.span, "round-step", f"{f}() needs a positive literal step such as 0.01 or 1")
                 return "?"
             if types[0] not in (*NUMERIC, "money"):
@@ -642,7 +627,7 @@ class Checker(NodeVisitor):
             return "decimal" if types[0] == "integer" else types[0]
         return "?"
 
-    def generator(self, gen: Gen, key: tuple[str, str], scope: dict[str, str]) -> str:
+    def generator(self, gen: nd.Gen, key: tuple[str, str], scope: dict[str, str]) -> str:
         inner = dict(scope)
         prog = self.programs[key[0]]
         taken = set(self.names(prog)) | set(scope)
@@ -661,10 +646,10 @@ class Checker(NodeVisitor):
         return self.infer(gen.elt, key, inner)
 
 
-def all_nodes(cd: CheckedDef) -> Iterator[Node]:
+def all_nodes(cd: CheckedDef) -> Iterator[nd.Node]:
     for tree in cd.trees:
         if tree is not None:
-            yield from walk(tree)
+            yield from nd.walk(tree)
 
 
 def version_at(versions: tuple[Version, ...], on: dt.date) -> int | None:

@@ -18,23 +18,8 @@ from typing import Any
 
 import attrs
 
+from eligibility.lang import nodes as nd
 from eligibility.lang.checker import CheckedSet, version_at
-from eligibility.lang.nodes import (
-    Attr,
-    BinOp,
-    BoolOp,
-    Call,
-    Compare,
-    Const,
-    Gen,
-    IfExp,
-    Name,
-    Node,
-    NodeVisitor,
-    Num,
-    TupleLit,
-    Unary,
-)
 
 #: The same settings as the engine's context, spelled out here so the two stay independent.
 CONTEXT = decimal.Context(
@@ -61,7 +46,7 @@ class Outcome:
     error: str | None = None
 
 
-class Interpretation(NodeVisitor):
+class Interpretation(nd.NodeVisitor):
     """The evaluation of a checked policy set for one validated household on one date."""
 
     def __init__(self, checked: CheckedSet, household: dict[str, Any], on: dt.date) -> None:
@@ -169,33 +154,33 @@ class Interpretation(NodeVisitor):
 
     # --- expressions -----------------------------------------------------------------------------
 
-    def eval(self, node: Node, program: str, scope: dict[str, Any]) -> Any:
+    def eval(self, node: nd.Node, program: str, scope: dict[str, Any]) -> Any:
         return self.visit(node, program, scope)
 
-    def visit_Num(self, node: Num, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Num(self, node: nd.Num, program: str, scope: dict[str, Any]) -> Any:
         return int(node.value) if node.is_int else node.value
 
-    def visit_Const(self, node: Const, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Const(self, node: nd.Const, program: str, scope: dict[str, Any]) -> Any:
         return node.value
 
-    def visit_TupleLit(self, node: TupleLit, program: str, scope: dict[str, Any]) -> Any:
+    def visit_TupleLit(self, node: nd.TupleLit, program: str, scope: dict[str, Any]) -> Any:
         return [self.eval(i, program, scope) for i in node.items]
 
-    def visit_BinOp(self, node: BinOp, program: str, scope: dict[str, Any]) -> Any:
+    def visit_BinOp(self, node: nd.BinOp, program: str, scope: dict[str, Any]) -> Any:
         return _arith(node.op, self.eval(node.left, program, scope), self.eval(node.right, program, scope))
 
-    def visit_Unary(self, node: Unary, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Unary(self, node: nd.Unary, program: str, scope: dict[str, Any]) -> Any:
         v = self.eval(node.operand, program, scope)
         return (not v) if node.op == "not" else -v
 
-    def visit_BoolOp(self, node: BoolOp, program: str, scope: dict[str, Any]) -> Any:
+    def visit_BoolOp(self, node: nd.BoolOp, program: str, scope: dict[str, Any]) -> Any:
         stop = node.op == "or"  # `or` stops at the first true operand, `and` at the first false one
         for operand in node.values:
             if bool(self.eval(operand, program, scope)) is stop:
                 return stop
         return not stop
 
-    def visit_Compare(self, node: Compare, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Compare(self, node: nd.Compare, program: str, scope: dict[str, Any]) -> Any:
         left = self.eval(node.left, program, scope)
         for op, comp in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comp, program, scope)
@@ -204,15 +189,15 @@ class Interpretation(NodeVisitor):
             left = right
         return True
 
-    def visit_IfExp(self, node: IfExp, program: str, scope: dict[str, Any]) -> Any:
+    def visit_IfExp(self, node: nd.IfExp, program: str, scope: dict[str, Any]) -> Any:
         if self.eval(node.test, program, scope):
             return self.eval(node.body, program, scope)
         return self.eval(node.orelse, program, scope)
 
-    def visit_Gen(self, node: Gen, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Gen(self, node: nd.Gen, program: str, scope: dict[str, Any]) -> Any:
         raise InterpError("a generator outside count, sum, any, all, min or max")
 
-    def visit_Name(self, node: Name, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Name(self, node: nd.Name, program: str, scope: dict[str, Any]) -> Any:
         kind = node.ref[0] if node.ref else "?"
         if kind == "var":
             return scope[node.id]
@@ -226,7 +211,7 @@ class Interpretation(NodeVisitor):
             return self.h
         raise InterpError(f"unexpected name {node.id}")
 
-    def visit_Attr(self, node: Attr, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Attr(self, node: nd.Attr, program: str, scope: dict[str, Any]) -> Any:
         ref = node.ref
         kind = ref[0] if ref else "?"
         if kind in ("fact", "list"):
@@ -245,7 +230,7 @@ class Interpretation(NodeVisitor):
             return self.definition(ref[4], ref[2], record)
         raise InterpError(f"unexpected attribute {node.attr}")
 
-    def rows(self, gen: Gen, program: str, scope: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def rows(self, gen: nd.Gen, program: str, scope: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Yield the scope of each combination of a generator's loops that passes its conditions."""
 
         def level(i: int, inner: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -260,9 +245,9 @@ class Interpretation(NodeVisitor):
 
         return level(0, scope)
 
-    def visit_Call(self, node: Call, program: str, scope: dict[str, Any]) -> Any:
+    def visit_Call(self, node: nd.Call, program: str, scope: dict[str, Any]) -> Any:
         f, args = node.func, node.args
-        if len(args) == 1 and isinstance(args[0], Gen):
+        if len(args) == 1 and isinstance(args[0], nd.Gen):
             gen = args[0]
             rows = self.rows(gen, program, scope)
             if f == "count":
