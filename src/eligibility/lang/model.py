@@ -42,8 +42,21 @@ class Source:
                 "confidence": self.confidence, "file": self.file}
 
 
+class _HasFields:
+    """Something with named fields: a list field's records, or the household itself."""
+
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, name: str) -> FieldSpec | None:
+        """Return the field of that name, or None."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
 @attrs.frozen
-class FieldSpec:
+class FieldSpec(_HasFields):
     """One field of the facts vocabulary."""
 
     name: str
@@ -60,26 +73,14 @@ class FieldSpec:
     max_items: int
     span: Span
 
-    def field(self, name: str) -> FieldSpec | None:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        return None
-
 
 @attrs.frozen
-class Facts:
+class Facts(_HasFields):
     """The facts vocabulary: household fields, some of them lists of records."""
 
     fields: tuple[FieldSpec, ...]
     file: str
     span: Span
-
-    def field(self, name: str) -> FieldSpec | None:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        return None
 
 
 @attrs.frozen
