@@ -124,3 +124,26 @@ def test_lint_imports_passes() -> None:
     result = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
                              "lint_imports_command()"], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_pass_that_forgets_a_node_type_fails_when_defined() -> None:
+    """A NodeVisitor subclass without a visit method for every node type is refused at class creation."""
+    from eligibility.lang.nodes import NODE_TYPES, NodeVisitor
+
+    with pytest.raises(TypeError, match="no visit method for Const, TupleLit"):
+        class Forgetful(NodeVisitor):
+            def visit_Num(self, node: object) -> None:
+                return None
+    assert len(NODE_TYPES) == 12
+
+
+def test_every_pass_is_a_node_visitor() -> None:
+    """The checker, code generator, reference interpreter and trace builder all dispatch through NodeVisitor."""
+    from eligibility.compile.codegen import _Gen
+    from eligibility.engine.trace import _Builder
+    from eligibility.lang.checker import Checker
+    from eligibility.lang.nodes import NodeVisitor
+    from eligibility.testing.interp import Interpretation
+
+    for cls in (Checker, _Gen, Interpretation, _Builder):
+        assert issubclass(cls, NodeVisitor) and not cls.partial

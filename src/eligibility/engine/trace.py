@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from eligibility.compile.helpers import MissingValue, U
 from eligibility.lang.model import Definition, Label, ParamValue, Program
-from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, Num, TupleLit, Unary, walk
+from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, NodeVisitor, Num, TupleLit, walk
 
 if TYPE_CHECKING:
     from eligibility.engine.runtime import Decision, Engine
@@ -45,7 +45,7 @@ def _label(label: Label | None) -> dict[str, str] | None:
     return {"zh": label.zh, "en": label.en} if label else None
 
 
-class _Builder:
+class _Builder(NodeVisitor):
     def __init__(self, engine: Engine, decision: Decision, facts: dict[str, Any],
                  defaulted: Sequence[str], memo: list[Any], recorded: dict[int, Any],
                  params: tuple[list[Any], list[ParamValue | None]]) -> None:
@@ -167,78 +167,85 @@ class _Builder:
         return ", ".join(parts)
 
     def inputs(self, tree: Node, program: Program) -> list[dict[str, Any]]:
+        """Return the trace entries of what an expression read: parameters, facts, other values."""
         out: list[dict[str, Any]] = []
         seen: set[tuple[Any, ...]] = set()
         for node in walk(tree):
             nid = self.node_number.get(id(node))
             if nid is None or nid not in self.rec:
                 continue
-            info = self.gen.nodes[nid]
-            entry: dict[str, Any] | None = None
-            # Inside a loop or a per-record value a household-level value is recorded per item;
-            # it is the same for every item, so the first one is the value.
-            once = self.rec[nid]
-            if info.depth > 0 and isinstance(once, list) and not (isinstance(node, Attr) and node.ref
-                                                                 and node.ref[0] in ("field", "recdef")):
-                once = once[0][1] if once else None
-            if isinstance(node, Name) and node.ref and node.ref[0] == "param":
-                j = self.gen.param_index[(program.name, node.id)]
-                param = program.parameters[node.id]
-                pv = self.used[j]
-                entry = {"kind": "parameter", "name": node.id, "title": _label(param.title),
-                         "value": encode(self.pv[j], param.type), "unit": param.unit,
-                         "from": pv.start.isoformat() if pv else None,
-                         "source": self.cite(program, pv.source if pv and pv.source else param.source),
-                         "note": pv.note if pv else None,
-                         "at": str(pv.span) if pv else str(param.span)}
-            elif isinstance(node, Name) and node.ref and node.ref[0] == "def":
-                d = program.definitions.get(node.id) or getattr(program, node.id)
-                entry = {"kind": d.kind, "name": node.id, "title": _label(d.title),
-                         "value": encode(once, node.type)}
-            elif isinstance(node, Name) and node.ref and node.ref[0] == "decision_date":
-                entry = {"kind": "decision_date", "name": "decision_date", "value": encode(once)}
-            elif isinstance(node, Attr) and node.ref and node.ref[0] == "program":
-                entry = {"kind": "program", "name": f"{node.ref[1]}.{node.ref[2]}",
-                         "title": self.label_of(node, program), "value": encode(once, node.type)}
-            elif isinstance(node, Attr) and node.ref and node.ref[0] in ("fact", "list"):
-                path = f"household.{node.ref[1]}"
-                entry = {"kind": "fact", "path": path, "title": self.label_of(node, program),
-                         "value": encode(once, node.type),
-                         "value_label": self.enum_label(node, once),
-                         "defaulted": node.ref[1] in self.defaulted}
-            elif isinstance(node, Attr) and node.ref and node.ref[0] == "recdef" and info.depth > 0:
-                prog_name, def_name = node.ref[4], node.ref[2]
-                target = self.engine.model.programs[prog_name]
-                d = target.definitions.get(def_name) or getattr(target, def_name)
-                for idx, v in self.rec[nid]:
-                    item_key = ("recdef", prog_name, def_name, idx)
-                    if item_key in seen:
-                        continue
-                    seen.add(item_key)
-                    out.append({"kind": d.kind if d.kind != "output" else "program",
-                                "name": def_name if prog_name == program.name else f"{prog_name}.{def_name}",
-                                "path": self.record_path(info, node.ref[1], idx), "title": self.label_of(node, program),
-                                "value": encode(v, node.type)})
-                continue
-            elif isinstance(node, Attr) and node.ref and node.ref[0] == "field" and info.depth > 0:
-                for idx, v in self.rec[nid]:
-                    fact_key: tuple[Any, ...] = ("fact", node.ref[2], idx)
-                    if fact_key in seen:
-                        continue
-                    seen.add(fact_key)
-                    path = self.record_path(info, node.ref[1], idx) + "." + node.ref[2]
-                    out.append({"kind": "fact", "path": path, "title": self.label_of(node, program),
-                                "value": encode(v, node.type), "value_label": self.enum_label(node, v),
-                                "defaulted": path[len("household."):] in self.defaulted})
-                continue
-            if entry is None:
-                continue
-            entry_key = (entry["kind"], entry.get("name") or entry.get("path"))
-            if entry_key in seen:
-                continue
-            seen.add(entry_key)
-            out.append(entry)
+            for entry in self.visit(node, program, nid):
+                entry_key = entry.pop("_key", None) or (entry["kind"], entry.get("name") or entry.get("path"))
+                if entry_key not in seen:
+                    seen.add(entry_key)
+                    out.append(entry)
         return out
+
+    def _once(self, node: Node, nid: int) -> Any:
+        """A household-level value recorded inside a loop is the same for every item: the first one."""
+        once = self.rec[nid]
+        if self.gen.nodes[nid].depth > 0 and isinstance(once, list):
+            return once[0][1] if once else None
+        return once
+
+    # --- one method a node type: the inputs a recorded node stands for ---------------------------
+
+    def visit_Num(self, node: Node, program: Program, nid: int) -> list[dict[str, Any]]:
+        return []  # literals, operators and calls are not inputs: their operands are
+
+    visit_Const = visit_TupleLit = visit_BinOp = visit_Unary = visit_BoolOp = visit_Num
+    visit_Compare = visit_IfExp = visit_Gen = visit_Call = visit_Num
+
+    def visit_Name(self, node: Name, program: Program, nid: int) -> list[dict[str, Any]]:
+        kind = node.ref[0] if node.ref else None
+        if kind == "param":
+            j = self.gen.param_index[(program.name, node.id)]
+            param = program.parameters[node.id]
+            pv = self.used[j]
+            return [{"kind": "parameter", "name": node.id, "title": _label(param.title),
+                     "value": encode(self.pv[j], param.type), "unit": param.unit,
+                     "from": pv.start.isoformat() if pv else None,
+                     "source": self.cite(program, pv.source if pv and pv.source else param.source),
+                     "note": pv.note if pv else None,
+                     "at": str(pv.span) if pv else str(param.span)}]
+        if kind == "def":
+            d = program.definitions.get(node.id) or getattr(program, node.id)
+            return [{"kind": d.kind, "name": node.id, "title": _label(d.title),
+                     "value": encode(self._once(node, nid), node.type)}]
+        if kind == "decision_date":
+            return [{"kind": "decision_date", "name": "decision_date", "value": encode(self._once(node, nid))}]
+        return []
+
+    def visit_Attr(self, node: Attr, program: Program, nid: int) -> list[dict[str, Any]]:
+        kind = node.ref[0] if node.ref else None
+        info = self.gen.nodes[nid]
+        if kind == "program":
+            return [{"kind": "program", "name": f"{node.ref[1]}.{node.ref[2]}",
+                     "title": self.label_of(node, program), "value": encode(self._once(node, nid), node.type)}]
+        if kind in ("fact", "list"):
+            once = self._once(node, nid)
+            return [{"kind": "fact", "path": f"household.{node.ref[1]}", "title": self.label_of(node, program),
+                     "value": encode(once, node.type), "value_label": self.enum_label(node, once),
+                     "defaulted": node.ref[1] in self.defaulted}]
+        if kind == "recdef" and info.depth > 0:
+            prog_name, def_name = node.ref[4], node.ref[2]
+            target = self.engine.model.programs[prog_name]
+            d = target.definitions.get(def_name) or getattr(target, def_name)
+            return [{"_key": ("recdef", prog_name, def_name, idx),
+                     "kind": d.kind if d.kind != "output" else "program",
+                     "name": def_name if prog_name == program.name else f"{prog_name}.{def_name}",
+                     "path": self.record_path(info, node.ref[1], idx), "title": self.label_of(node, program),
+                     "value": encode(v, node.type)} for idx, v in self.rec[nid]]
+        if kind == "field" and info.depth > 0:
+            out = []
+            for idx, v in self.rec[nid]:
+                path = self.record_path(info, node.ref[1], idx) + "." + node.ref[2]
+                out.append({"_key": ("fact", node.ref[2], idx), "kind": "fact", "path": path,
+                            "title": self.label_of(node, program), "value": encode(v, node.type),
+                            "value_label": self.enum_label(node, v),
+                            "defaulted": path[len("household."):] in self.defaulted})
+            return out
+        return []
 
     def side(self, node: Node, program: Program, value: Any) -> dict[str, Any]:
         return {"expression": " ".join(node.text.split()), "label": self.label_of(node, program),
@@ -469,4 +476,3 @@ def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defau
 
 
 __all__ = ["SCHEMA", "build_trace", "encode"]
-_ = Unary
