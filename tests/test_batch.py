@@ -19,8 +19,10 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from eligibility.cli import build
-from eligibility.scale import batch
-from eligibility.scale.batch import BatchResult, decide_many, flat_record, jsonl_line, run_file
+from eligibility.scale import files
+from eligibility.scale.files import run_file
+from eligibility.scale.results import BatchResult, flat_record, jsonl_line
+from eligibility.scale.stream import decide_many
 
 ON = "2024-09-01"
 DEMO = """\
@@ -231,7 +233,7 @@ def test_csv_round_trip_gives_decide_many_rows(policies: Path, tmp_path: Path) -
     with out.open(encoding="utf-8", newline="") as f:
         got = list(csv.DictReader(f))
     programs = ("demo", "ratio")
-    want = [{k: batch._csv_cell(v) for k, v in r.to_row(programs).items() if k != "trace"}
+    want = [{k: files._csv_cell(v) for k, v in r.to_row(programs).items() if k != "trace"}
             for r in decide_many(policies, data, on=ON)]
     for row, expected in zip(got, want, strict=True):
         if expected["error_kind"] not in ("", "evaluation"):  # a record's error names its CSV line
@@ -318,7 +320,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_file(policies: Path, 
     """An interrupted run leaves whole lines; --resume completes it to the uninterrupted run's bytes."""
     src = tmp_path / "in.jsonl"
     write_jsonl(src, 120, {5: "{"})
-    real = batch._Writer.write
+    real = files._Writer.write
     calls = 0
 
     def interrupted(self: Any, result: BatchResult) -> None:
@@ -332,9 +334,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_file(policies: Path, 
         whole, part = tmp_path / f"whole.{ext}", tmp_path / f"part.{ext}"
         run_file(src, whole, policies, on=ON)
         calls = 0
-        monkeypatch.setattr(batch._Writer, "write", interrupted)
+        monkeypatch.setattr(files._Writer, "write", interrupted)
         summary = run_file(src, part, policies, on=ON, workers=2, chunk_size=8)
-        monkeypatch.setattr(batch._Writer, "write", real)
+        monkeypatch.setattr(files._Writer, "write", real)
         assert summary.interrupted and summary.records == 49
         assert part.read_bytes() == whole.read_bytes()[:len(part.read_bytes())]
         with part.open("ab") as f:  # a torn last line, as a killed process may leave
@@ -382,7 +384,7 @@ def test_sigterm_leaves_a_valid_prefix_that_resumes(policies: Path, tmp_path: Pa
 
 def test_overlong_line_is_one_error_line(policies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A line over the length limit is an error line, and the next line is read as usual."""
-    monkeypatch.setattr(batch, "MAX_LINE", 300)
+    monkeypatch.setattr(files, "MAX_LINE", 300)
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_jsonl(src, 3, {1: json.dumps({"household": household(1), "id": "x" * 2000})})
     run_file(src, out, policies, on=ON)
@@ -419,7 +421,7 @@ def test_a_record_that_cannot_be_sent_to_a_worker_costs_nothing(policies: Path) 
     """A record that cannot be pickled is decided in the parent: one result per record, none lost."""
     import types
 
-    from eligibility.scale.batch import decide_many
+    from eligibility.scale.stream import decide_many
 
     engine = eligibility.load(policies)
     h = household(2)

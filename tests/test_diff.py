@@ -14,7 +14,9 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from conftest import FACTS
-from eligibility.audit.diff import diff_policies, policy_changes, policy_folder
+from eligibility.audit.changes import policy_changes
+from eligibility.audit.diff import diff_policies
+from eligibility.audit.git import policy_folder
 from eligibility.cli import build
 from eligibility.engine.runtime import parse_date
 

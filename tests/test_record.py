@@ -20,16 +20,17 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from conftest import FIXTURE
-from eligibility.audit.record import (
+from eligibility.audit.canonical import (
     SCHEMA,
     canonical_bytes,
     dumps_record,
     loads_record,
     make_record,
     policy_hash,
-    replay,
-    verify_record,
+    record_hash,
 )
+from eligibility.audit.replay import replay
+from eligibility.audit.verify import verify_record
 from eligibility.cli import build
 from eligibility.explain.text import render
 
@@ -74,9 +75,7 @@ def demo(policy_dir: Callable[..., Path], text: str = DEMO) -> eligibility.Engin
 
 def rehash(record: dict[str, Any]) -> dict[str, Any]:
     """Recompute a record's hash after an edit: what a careless (or careful) forger would do."""
-    from eligibility.audit.record import _hash
-
-    record["record_hash"] = _hash(record)
+    record["record_hash"] = record_hash(record)
     return record
 
 

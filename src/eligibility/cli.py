@@ -304,7 +304,7 @@ def build() -> Any:
 
 def _write_record(decision: Any, household: Any, out: Path) -> None:
     """Write the canonical decision record of `decide --record`."""
-    from eligibility.audit.record import dumps_record, make_record
+    from eligibility.audit.canonical import dumps_record, make_record
 
     try:
         text = dumps_record(make_record(decision, household))
@@ -319,7 +319,8 @@ def _write_record(decision: Any, household: Any, out: Path) -> None:
 
 def _read_record(path: Path) -> tuple[Any, list[str]]:
     """Read a record file; return it and its problems (a usage error if it is not readable JSON)."""
-    from eligibility.audit.record import loads_record, verify_record
+    from eligibility.audit.canonical import loads_record
+    from eligibility.audit.verify import verify_record
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -382,8 +383,8 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
         Exit codes: 0 identical, 1 different or tampered (or the policies do not load), 2 usage error.
         """
-        from eligibility.audit.record import ReplayResult
-        from eligibility.audit.record import replay as replay_record
+        from eligibility.audit.replay import ReplayResult
+        from eligibility.audit.replay import replay as replay_record
 
         data, problems = _read_record(record)
         if problems:
@@ -415,7 +416,8 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
         """
         import contextlib
 
-        from eligibility.audit.diff import diff_policies, policy_folder
+        from eligibility.audit.diff import diff_policies
+        from eligibility.audit.git import policy_folder
         from eligibility.engine.runtime import parse_date
 
         day = None
@@ -454,7 +456,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
 
 def _add_batch_command(main: Any, jur: Any) -> None:
-    """Add `batch`: decide a file of households into a file of results (eligibility.scale.batch.run_file)."""
+    """Add `batch`: decide a file of households into a file of results (eligibility.scale.files.run_file)."""
 
     @main.command()
     @click.argument("source", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
@@ -479,7 +481,7 @@ def _add_batch_command(main: Any, jur: Any) -> None:
         Exit codes: 0 every record decided, 1 a record could not be decided (its output line says
         why) or the policies do not load, 2 usage error, 130 interrupted (rerun with --resume).
         """
-        from eligibility.scale.batch import run_file
+        from eligibility.scale.files import run_file
 
         engine = _load(policies, jurisdiction)
         report = _progress_reporter()
