@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import decimal
 import json
 import multiprocessing
 import os
@@ -428,3 +429,18 @@ def test_a_record_that_cannot_be_sent_to_a_worker_costs_nothing(policies: Path) 
     records = [h, types.MappingProxyType(h), h]
     results = list(decide_many(engine, records, on=ON, workers=2, chunk_size=1))
     assert [r.index for r in results] == [0, 1, 2]
+
+
+def test_batch_output_ignores_the_callers_decimal_context(policies: Path, tmp_path: Path) -> None:
+    """With the caller's context at 3 digits and Inexact trapped, the batch output is byte for byte the default one."""
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, 40)
+    for ext in ("jsonl", "csv"):
+        run_file(src, tmp_path / f"plain.{ext}", policies, on=ON, trace=ext == "jsonl")
+        with decimal.localcontext() as ctx:
+            ctx.prec = 3
+            ctx.traps[decimal.Inexact] = True
+            run_file(src, tmp_path / f"hostile.{ext}", policies, on=ON, trace=ext == "jsonl")
+            got = [r.to_json() for r in decide_many(policies, records(40), on=ON)]
+        assert (tmp_path / f"hostile.{ext}").read_bytes() == (tmp_path / f"plain.{ext}").read_bytes()
+    assert got == [r.to_json() for r in decide_many(policies, records(40), on=ON)]
