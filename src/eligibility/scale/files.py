@@ -7,7 +7,6 @@ import contextlib
 import csv
 import importlib
 import io
-import json
 import os
 import signal
 import threading
@@ -21,6 +20,7 @@ import attrs
 from eligibility.base.errors import EligibilityError, InputError, InputProblem
 from eligibility.engine.runtime import Engine
 from eligibility.scale.results import BatchResult, BatchSummary, Tally, flat_columns, jsonl_line, tally
+from eligibility.scale.resume import check_options, completed_records, run_options, write_options
 from eligibility.scale.stream import DEFAULT_CHUNK, Item, engine_of, make_job, stream
 
 #: A JSONL line longer than this is an error line, not a record (and is never held in memory whole).
@@ -231,103 +231,6 @@ def _parquet() -> tuple[Any, Any]:
     return pa, pq
 
 
-def completed_records(path: Path, fmt: str, columns: Sequence[str], policy_hash: str) -> int:
-    """Return how many records an interrupted output holds, truncating a torn last line.
-
-    Raises:
-        InputError: the output cannot be resumed: it is Parquet, or made with other policies, programs
-            or input.
-    """
-    if not path.exists():
-        return 0
-    if fmt == "parquet":
-        raise InputError([InputProblem("resume", "format",
-                                       "a Parquet output cannot be resumed; write .jsonl or .csv to resume")])
-    lines = end = 0  # end: the offset after the last newline
-    with path.open("rb") as f:
-        offset = 0
-        while block := f.read(1 << 20):
-            n = block.count(b"\n")
-            if n:
-                lines += n
-                end = offset + block.rindex(b"\n") + 1
-            offset += len(block)
-        last = _line_before(f, end)
-    if end < offset:
-        with path.open("r+b") as f:
-            f.truncate(end)
-    done = lines - (fmt == "csv")
-    if done > 0:
-        _check_resume(path, fmt, last, done, columns, policy_hash)
-    return max(done, 0)
-
-
-def _first_decided(path: Path, limit: int = 100_000) -> dict[str, Any] | None:
-    """Return the first decided record of a JSONL output (error lines have no programs)."""
-    with path.open("rb") as f:
-        for n, line in enumerate(f):
-            if n >= limit:
-                break
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(data, dict) and isinstance(data.get("programs"), dict):
-                return data
-    return None
-
-
-def _line_before(f: IO[bytes], end: int) -> bytes:
-    """Return the line that ends at offset `end` (without its newline), reading backwards."""
-    pos = end - 1  # the newline
-    parts: list[bytes] = []
-    while pos > 0:
-        step = min(pos, 1 << 16)
-        f.seek(pos - step)
-        block = f.read(step)
-        cut = block.rfind(b"\n")
-        if cut >= 0:
-            parts.append(block[cut + 1:])
-            break
-        parts.append(block)
-        pos -= step
-    return b"".join(reversed(parts))
-
-
-def _check_resume(path: Path, fmt: str, last: bytes, done: int, columns: Sequence[str], policy_hash: str) -> None:
-    def refuse(message: str) -> InputError:
-        return InputError([InputProblem("resume", "format", f"{path.name}: {message}; it cannot be resumed")])
-
-    text = last.decode("utf-8", "replace")
-    if fmt == "jsonl":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise refuse("its last line is not JSON") from None
-        if not isinstance(data, dict):
-            raise refuse("its last line is not a batch result")
-        index, got_hash = data.get("index"), data.get("policy_hash")
-        decided = data if isinstance(data.get("programs"), dict) else _first_decided(path)
-        if decided is not None:
-            got = decided["programs"]
-            want = [c[:-len("_eligible")] for c in columns if c.endswith("_eligible")]
-            if list(got) != want:
-                raise refuse(f"it holds other programs ({', '.join(got)})")
-            if ("trace" in decided) != ("trace" in columns):
-                raise refuse("it was written " + ("without" if "trace" in columns else "with") + " --trace")
-    else:
-        with path.open(encoding="utf-8", errors="replace", newline="") as f:
-            header = next(csv.reader(f), [])
-        if header != list(columns):
-            raise refuse("its columns are not those of this batch (other programs, or --trace?)")
-        row = dict(zip(header, next(csv.reader([text]), []), strict=False))
-        got_hash = row.get("policy_hash")
-        index = int(row["index"]) if row.get("index", "").isdigit() else row.get("index")
-    if index != done - 1:
-        raise refuse(f"its last record has index {index!r}, not {done - 1}: it is not this batch's output")
-    if got_hash != policy_hash:
-        raise refuse(f"it was made with the policy set {got_hash}, not {policy_hash}")
-
 
 def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike[str] | None = None, *,
              on: object = None, programs: Iterable[str] | None = None, workers: int = 1, trace: bool = False,
@@ -338,7 +241,10 @@ def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike
 
     Every input record (every line of a JSONL file, malformed or not) yields exactly one output
     record. The output is flushed at least every second; an interrupted run (Ctrl-C, SIGTERM)
-    leaves a valid prefix, and `resume=True` continues after the records the output holds.
+    leaves a valid prefix, and `resume=True` continues after the records the output holds. A JSONL
+    or CSV output has a companion file, OUT.run.json, recording the options it was written with
+    (date, programs, jurisdiction, policy hash, library version, format, trace, input name); resuming
+    with any other option is refused, naming the difference.
 
     Args:
         source: a .jsonl, .csv or .parquet file.
@@ -363,7 +269,14 @@ def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike
     if "parquet" in (fmt, in_fmt):
         _parquet()
     columns = flat_columns(job.programs, job.trace)
+    options = run_options(on=None if job.on is None else job.on.isoformat(), programs=job.programs,
+                          jurisdiction=engine.model.jurisdiction, policy_hash=engine.policy_hash, out_format=fmt,
+                          trace=job.trace, source=source.name)
+    if resume and fmt != "parquet" and out.is_file() and out.stat().st_size > 0:
+        check_options(out, options)
     done = completed_records(out, fmt, columns, engine.policy_hash) if resume else 0
+    if done == 0 and fmt != "parquet":
+        write_options(out, options)
     total = count_records(source, in_fmt)
     summary = BatchSummary(job.programs, skipped=done)
     try:
@@ -408,4 +321,4 @@ def _terminate_as_interrupt() -> Any:
     return signal.signal(signal.SIGTERM, handler)
 
 
-__all__ = ["FORMATS", "MAX_LINE", "completed_records", "count_records", "file_format", "read_items", "run_file"]
+__all__ = ["FORMATS", "MAX_LINE", "count_records", "file_format", "read_items", "run_file"]
