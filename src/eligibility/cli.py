@@ -337,6 +337,25 @@ def _read_record(path: Path) -> tuple[Any, list[str]]:
     return data, verify_record(data)
 
 
+def _record_policies(data: Any, policies: Path | None) -> tuple[Any, str]:
+    """Return the policy set to check a record against (or None), and a line saying which it is."""
+    from eligibility.engine.runtime import load
+
+    jurisdiction = data["policy"].get("jurisdiction")
+    if policies is not None:
+        return _load(policies, jurisdiction), f"checked against the policies in {policies}: rule texts, " \
+            "parameter values and citations"
+    try:
+        bundled = load(None, jurisdiction=jurisdiction)
+    except PolicyError:
+        bundled = None
+    if bundled is not None and bundled.policy_hash == data["policy"]["hash"]:
+        return bundled, "checked against the bundled policies (the record's policy set): rule texts, " \
+            "parameter values and citations"
+    return None, ("not checked against policy files (the bundled policies are not the record's policy set): "
+                  "give --policies with the folder it was decided with")
+
+
 def _add_audit_commands(main: Any, jur: Any) -> None:
     """Add `verify`, `replay` and `diff`: the auditor's commands."""
 
@@ -345,14 +364,28 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
     @click.option("--explain", "fmt", type=click.Choice(["text", "markdown", "html"]), default=None,
                   help="Print the recorded decision's explanation (when the record is intact).")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-    def verify(record: Path, fmt: str | None, lang: str) -> None:
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="The policy folder the record was decided with: also check its rule texts, parameter "
+                       "values and citations against it [default: the bundled policies, when they are the "
+                       "record's policy set].")
+    def verify(record: Path, fmt: str | None, lang: str, policies: Path | None) -> None:
         """Check that a decision record is intact; optionally print its explanation, as recorded.
 
-        Exit codes: 0 intact, 1 changed after it was made, 2 usage error.
+        Exit codes: 0 intact, 1 changed after it was made (or the policies do not load), 2 usage error
+        (including --policies that are not the record's policy set).
         """
+        from eligibility.audit.verify import verify_record
         from eligibility.explain.text import render
 
         data, problems = _read_record(record)
+        note = None
+        if not problems:
+            engine, note = _record_policies(data, policies)
+            if engine is not None:
+                try:
+                    problems = verify_record(data, engine)
+                except InputError as e:
+                    raise click.UsageError(f"--policies {policies}: {e.problems[0].message}") from None
         if problems:
             click.echo("tampered: the record is not intact")
             for p in problems:
@@ -362,6 +395,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 f"policy set {data['policy']['hash']}, eligibility {data['library_version']}")
         if fmt is None:
             click.echo(head)
+            click.echo(f"  {note}")
         else:
             try:
                 text = render(data["decision"], lang=lang, fmt=fmt)
@@ -370,6 +404,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                            err=True)
                 sys.exit(EXIT_FAIL)
             click.echo(head, err=True)
+            click.echo(f"  {note}", err=True)
             click.echo(text, nl=False)
         sys.exit(EXIT_OK)
 

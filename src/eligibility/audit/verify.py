@@ -11,8 +11,9 @@ import decimal
 import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from eligibility.audit.against import check_policies_match, policy_problems
 from eligibility.audit.canonical import (
     FILE_HASH_RE,
     HASH_RE,
@@ -23,20 +24,48 @@ from eligibility.audit.canonical import (
     record_hash,
     short_json,
 )
+from eligibility.audit.consistency import citation_problems, outcome_problems, reference_problems
+from eligibility.audit.rederive import step_problems
+from eligibility.base.errors import InputError
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.engine.trace import SCHEMA as TRACE_SCHEMA
 
+if TYPE_CHECKING:
+    from eligibility.engine.runtime import Engine
 
-def verify_record(record: object) -> list[str]:
+#: The problems listed at most (a record edited throughout has hundreds).
+MAX_PROBLEMS = 50
+
+
+def verify_record(record: object, policies: Engine | None = None) -> list[str]:
     """Return the problems of a record; an empty list when it is intact.
 
-    It detects any change to the input, the decision or the hashes: the `record_hash` no longer
-    matches, or (when the hash was recomputed after a change) the parts of the record no longer
-    agree with each other: the header and the decision, the policy hash and the file hashes, each
-    program's outcome and its trace, the input and the facts the trace read.
+    Without `policies` it checks what the record proves by itself: the `record_hash`; and, for an
+    edit whose author recomputed the hash, that the parts of the record agree: the header and the
+    decision, the policy hash and the file hashes, the input and the facts the trace read, each
+    step's value re-derived from its expression and recorded inputs (with its rounding), each
+    comparison from its operands, each value a step read with the step that computed it, each
+    program's outcome, amount, tier and members with its steps, each parameter alike in every step,
+    each step read present, each citation with the table of sources. With `policies` (the policy
+    set the record's hash names, loaded with its jurisdiction) it also checks every step's rule
+    text, version, position and citation, every parameter value read on the record's date, each
+    program's steps (none missing, none added) and the table of sources against the policy files.
+    See docs/how-to/audit.md for what only `replay` proves.
+
+    Raises:
+        InputError: `policies` is not the policy set the (otherwise intact) record names.
     """
     with decimal.localcontext(ENGINE_CONTEXT):
-        return _verify(record)
+        problems = _verify(record)
+        if policies is None or not isinstance(record, dict) or not isinstance(record.get("decision"), dict):
+            return problems
+        try:
+            check_policies_match(record["decision"], policies)
+        except InputError:
+            if problems:
+                return problems
+            raise
+        return problems + policy_problems(record["decision"], policies)
 
 
 def _verify(record: object) -> list[str]:
@@ -74,7 +103,7 @@ def _verify(record: object) -> list[str]:
                             f"({short_json(decision.get(key))})")
     try:
         problems.extend(_policy_problems(decision.get("policy")))
-        problems.extend(_outcome_problems(decision))
+        problems.extend(_decision_problems(decision))
         problems.extend(_input_problems(record.get("input"), decision))
     except (TypeError, KeyError, AttributeError, ValueError, IndexError):
         problems.append(f"decision is not an {TRACE_SCHEMA} trace")
@@ -150,6 +179,26 @@ def _is_date(text: str) -> bool:
         return False
 
 
+def _decision_problems(decision: dict[str, Any]) -> list[str]:
+    """Everything the decision lets one re-derive: outcomes, step values, comparisons, references, citations."""
+    programs = decision.get("programs")
+    if not isinstance(programs, dict):
+        return ["decision.programs is not an object"]
+    out: list[str] = []
+    for name, prog in programs.items():
+        if not isinstance(prog, dict) or not isinstance(prog.get("steps"), list):
+            out.append(f"decision.programs.{name} has no steps")
+            continue
+        out.extend(outcome_problems(name, prog))
+        out.extend(reference_problems(name, prog, programs))
+        for step in prog["steps"]:
+            if len(out) >= MAX_PROBLEMS:
+                return out
+            out.extend(step_problems(name, step, str(decision.get("decided_for"))))
+    out.extend(citation_problems(decision))
+    return out[:MAX_PROBLEMS]
+
+
 def _policy_problems(policy: object) -> list[str]:
     if not isinstance(policy, dict):
         return ["decision.policy is not an object"]
@@ -163,50 +212,6 @@ def _policy_problems(policy: object) -> list[str]:
         return [f"decision.policy.hash {short_json(policy.get('hash'))} is not the hash of its files "
                 f"({policy_hash(files)[:19]}…): a file hash or the policy hash was changed"]
     return []
-
-
-def _outcome_problems(decision: dict[str, Any]) -> list[str]:
-    """Each program's outcome must be what its own `eligible` and `amount` steps computed."""
-    out: list[str] = []
-    programs = decision.get("programs")
-    if not isinstance(programs, dict):
-        return ["decision.programs is not an object"]
-    for name, prog in programs.items():
-        if not isinstance(prog, dict) or not isinstance(prog.get("steps"), list):
-            out.append(f"decision.programs.{name} has no steps")
-            continue
-        steps = {s.get("name"): s for s in prog["steps"] if isinstance(s, dict) and s.get("kind") == "output"}
-        elig = steps.get("eligible")
-        decided = elig is not None and elig.get("outcome") in ("eligible", "not_eligible")
-        if elig is not None and decided and elig.get("value") is not prog.get("eligible"):
-            out.append(f"programs.{name}.eligible is {short_json(prog.get('eligible'))} but its trace computed "
-                       f"{short_json(elig.get('value'))}")
-        amount = steps.get("amount")
-        if amount and amount.get("outcome") == "computed" and prog.get("eligible") is True:
-            computed = _cents(amount.get("value"))
-            if computed is None or computed != _cents(prog.get("amount")):
-                out.append(f"programs.{name}.amount is {short_json(prog.get('amount'))} but its trace computed "
-                           f"{short_json(amount.get('value'))}")
-        members = prog.get("members")
-        if isinstance(members, list) and members and isinstance(elig, dict) and elig.get("outcome") == "per_record":
-            per = {item.get("path"): item.get("value") for item in elig.get("value") or [] if isinstance(item, dict)}
-            for m in members:
-                if not isinstance(m, dict):
-                    continue
-                traced = per.get(f"household.members[{m.get('index')}]")
-                if traced is not None and traced is not m.get("eligible"):
-                    out.append(f"programs.{name}.members[{m.get('index')}].eligible is {short_json(m.get('eligible'))} "
-                               f"but its trace computed {short_json(traced)}")
-    return out
-
-
-def _cents(value: object) -> Decimal | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return Decimal(value).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
-    except (InvalidOperation, ValueError):
-        return None
 
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?\Z")
