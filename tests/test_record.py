@@ -626,7 +626,7 @@ def test_every_mangled_field_gives_problems_or_a_result_never_an_exception(polic
 
 def test_cli_verify_with_policies_checks_the_rules_and_refuses_other_policies(tmp_path: Path,
                                                                                policy_dir: Callable[..., Path]) -> None:
-    """`verify --policies DIR` finds a thorough forgery, says what it checked, and refuses another policy set (exit 2)."""
+    """`verify --policies DIR` finds a thorough forgery, says what it checked, refuses another policy set (exit 2)."""
     out = tmp_path / "r.json"
     run("decide", str(EXAMPLE), "--on", ON, "--policies", str(FIXTURE), "--record", str(out))
     res = run("verify", str(out), "--policies", str(FIXTURE))
