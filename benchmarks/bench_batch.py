@@ -4,7 +4,7 @@
 Not a test: nothing here asserts a speed. It writes N households (default 100,000) to a JSONL
 file in a temporary folder, one household a line, then decides them all, streamed, either through
 the command line (`eligibility batch IN -o OUT.jsonl`, the default) or through
-`eligibility.scale.batch.decide_many` in this process, and prints records/s and the peak resident memory
+`eligibility.decide_many` in this process, and prints records/s and the peak resident memory
 (ru_maxrss): with the CLI, the largest of the `eligibility batch` process and its workers; with
 --api, this process (and, apart, the largest worker so far). Memory that stays the same at
 100,000 and 1,000,000 records shows the batch streams.
@@ -99,7 +99,8 @@ def run_cli(source: Path, out: Path, workers: int, on: str, programs: list[str])
 
 def run_api(source: Path, out: Path, workers: int, on: str, programs: list[str]) -> tuple[float, float]:
     """Decide the lines with decide_many here, writing JSONL; return (seconds, peak RSS of this process, MiB)."""
-    from eligibility.scale.batch import decide_many, jsonl_line
+    from eligibility.scale.results import jsonl_line
+    from eligibility.scale.stream import decide_many
 
     start = time.perf_counter()
     with source.open("rb") as lines, out.open("wb") as f:

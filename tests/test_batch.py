@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import decimal
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +21,10 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from eligibility.cli import build
-from eligibility.scale import batch
-from eligibility.scale.batch import BatchResult, decide_many, flat_record, jsonl_line, run_file
+from eligibility.scale import files
+from eligibility.scale.files import run_file
+from eligibility.scale.results import BatchResult, flat_record, jsonl_line
+from eligibility.scale.stream import decide_many
 
 ON = "2024-09-01"
 DEMO = """\
@@ -231,7 +235,7 @@ def test_csv_round_trip_gives_decide_many_rows(policies: Path, tmp_path: Path) -
     with out.open(encoding="utf-8", newline="") as f:
         got = list(csv.DictReader(f))
     programs = ("demo", "ratio")
-    want = [{k: batch._csv_cell(v) for k, v in r.to_row(programs).items() if k != "trace"}
+    want = [{k: files._csv_cell(v) for k, v in r.to_row(programs).items() if k != "trace"}
             for r in decide_many(policies, data, on=ON)]
     for row, expected in zip(got, want, strict=True):
         if expected["error_kind"] not in ("", "evaluation"):  # a record's error names its CSV line
@@ -318,7 +322,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_file(policies: Path, 
     """An interrupted run leaves whole lines; --resume completes it to the uninterrupted run's bytes."""
     src = tmp_path / "in.jsonl"
     write_jsonl(src, 120, {5: "{"})
-    real = batch._Writer.write
+    real = files._Writer.write
     calls = 0
 
     def interrupted(self: Any, result: BatchResult) -> None:
@@ -332,9 +336,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_file(policies: Path, 
         whole, part = tmp_path / f"whole.{ext}", tmp_path / f"part.{ext}"
         run_file(src, whole, policies, on=ON)
         calls = 0
-        monkeypatch.setattr(batch._Writer, "write", interrupted)
+        monkeypatch.setattr(files._Writer, "write", interrupted)
         summary = run_file(src, part, policies, on=ON, workers=2, chunk_size=8)
-        monkeypatch.setattr(batch._Writer, "write", real)
+        monkeypatch.setattr(files._Writer, "write", real)
         assert summary.interrupted and summary.records == 49
         assert part.read_bytes() == whole.read_bytes()[:len(part.read_bytes())]
         with part.open("ab") as f:  # a torn last line, as a killed process may leave
@@ -346,17 +350,62 @@ def test_resume_after_interruption_gives_the_uninterrupted_file(policies: Path, 
         assert "0 records" in result.output and part.read_bytes() == whole.read_bytes()
 
 
-def test_resume_refuses_another_batch_output(policies: Path, tmp_path: Path) -> None:
-    """--resume on the output of other programs, or of a Parquet file, is a usage error."""
+def test_resume_refuses_a_parquet_output(policies: Path, tmp_path: Path) -> None:
+    """--resume on a Parquet output is a usage error."""
     src = tmp_path / "in.jsonl"
     write_jsonl(src, 5)
-    run("batch", str(src), "-o", str(tmp_path / "out.csv"), "--on", ON, "-p", str(policies), "--program", "demo")
-    result = run("batch", str(src), "-o", str(tmp_path / "out.csv"), "--on", ON, "-p", str(policies), "--resume")
-    assert result.exit_code == 2 and "other programs" in result.output
     (tmp_path / "out.parquet").write_bytes(b"")
     result = run("batch", str(src), "-o", str(tmp_path / "out.parquet"), "--on", ON, "-p", str(policies),
                  "--resume")
     assert result.exit_code == 2 and "cannot be resumed" in result.output
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (["--on", "2024-10-01"], "the output was written for --on 2024-09-01, not --on 2024-10-01"),
+    (["--program", "demo"], "the output was written for --program demo, ratio, not --program demo"),
+    (["--jurisdiction", "440114"], "the output was written for no --jurisdiction, not --jurisdiction 440114"),
+    (["--policies", "CHANGED"], "the output was written for the policy set sha256:"),
+    (["--trace"], "the output was written for no --trace, not --trace"),
+    (["--format", "csv"], "the output was written for --format jsonl, not --format csv"),
+    (["IN2"], "the output was written for the input in.jsonl, not the input other.jsonl"),
+], ids=["date", "programs", "jurisdiction", "policy-hash", "trace", "format", "input"])
+def test_resume_refuses_any_other_option_and_names_it(policies: Path, tmp_path: Path, change: list[str],
+                                                      message: str) -> None:
+    """--resume with another date, programs, jurisdiction, policy set, output option or input is refused by name."""
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(src, 5)
+    assert run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies)).exit_code in (0, 1)
+    before = out.read_bytes()
+    args = ["batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies), "--resume"]
+    if change == ["--policies", "CHANGED"]:
+        changed = tmp_path / "changed"
+        shutil.copytree(policies, changed)
+        (changed / "demo.yaml").write_text(DEMO.replace("2020-01-01: 1000", "2020-01-01: 1001"), encoding="utf-8")
+        args[args.index(str(policies))] = str(changed)
+    elif change == ["IN2"]:
+        other = tmp_path / "other.jsonl"
+        shutil.copy(src, other)
+        args[1] = str(other)
+    elif change[0] == "--on":
+        args[args.index(ON)] = change[1]
+    else:
+        args += change
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "cannot be resumed" in result.output
+    assert out.read_bytes() == before
+    same = run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies), "--resume")
+    assert "0 records" in same.output and out.read_bytes() == before
+
+
+def test_resume_refuses_an_output_without_its_options(policies: Path, tmp_path: Path) -> None:
+    """An output whose OUT.run.json is missing cannot be resumed: nothing says what it was written with."""
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.csv"
+    write_jsonl(src, 5)
+    run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies))
+    (tmp_path / "out.csv.run.json").unlink()
+    result = run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies), "--resume")
+    assert result.exit_code == 2 and "out.csv.run.json" in result.output and "missing" in result.output
 
 
 def test_sigterm_leaves_a_valid_prefix_that_resumes(policies: Path, tmp_path: Path) -> None:
@@ -382,7 +431,7 @@ def test_sigterm_leaves_a_valid_prefix_that_resumes(policies: Path, tmp_path: Pa
 
 def test_overlong_line_is_one_error_line(policies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A line over the length limit is an error line, and the next line is read as usual."""
-    monkeypatch.setattr(batch, "MAX_LINE", 300)
+    monkeypatch.setattr(files, "MAX_LINE", 300)
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_jsonl(src, 3, {1: json.dumps({"household": household(1), "id": "x" * 2000})})
     run_file(src, out, policies, on=ON)
@@ -419,10 +468,40 @@ def test_a_record_that_cannot_be_sent_to_a_worker_costs_nothing(policies: Path) 
     """A record that cannot be pickled is decided in the parent: one result per record, none lost."""
     import types
 
-    from eligibility.scale.batch import decide_many
+    from eligibility.scale.stream import decide_many
 
     engine = eligibility.load(policies)
     h = household(2)
     records = [h, types.MappingProxyType(h), h]
     results = list(decide_many(engine, records, on=ON, workers=2, chunk_size=1))
     assert [r.index for r in results] == [0, 1, 2]
+
+
+def test_batch_output_ignores_the_callers_decimal_context(policies: Path, tmp_path: Path) -> None:
+    """With the caller's context at 3 digits and Inexact trapped, the batch output is byte for byte the default one."""
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, 40)
+    for ext in ("jsonl", "csv"):
+        run_file(src, tmp_path / f"plain.{ext}", policies, on=ON, trace=ext == "jsonl")
+        with decimal.localcontext() as ctx:
+            ctx.prec = 3
+            ctx.traps[decimal.Inexact] = True
+            run_file(src, tmp_path / f"hostile.{ext}", policies, on=ON, trace=ext == "jsonl")
+            got = [r.to_json() for r in decide_many(policies, records(40), on=ON)]
+        assert (tmp_path / f"hostile.{ext}").read_bytes() == (tmp_path / f"plain.{ext}").read_bytes()
+    assert got == [r.to_json() for r in decide_many(policies, records(40), on=ON)]
+
+
+def test_resume_refuses_an_output_of_another_library_version(policies: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An output written by another eligibility version is not continued by this one."""
+    from eligibility.scale import resume
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(src, 5)
+    monkeypatch.setattr(resume, "__version__", "0.0.1")
+    run_file(src, out, policies, on=ON)
+    monkeypatch.undo()
+    with pytest.raises(eligibility.InputError) as e:
+        run_file(src, out, policies, on=ON, resume=True)
+    assert f"written for eligibility 0.0.1, not eligibility {eligibility.__version__}" in str(e.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import shutil
 import subprocess
@@ -14,7 +15,9 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from conftest import FACTS
-from eligibility.audit.diff import diff_policies, policy_changes, policy_folder
+from eligibility.audit.changes import policy_changes
+from eligibility.audit.diff import diff_policies
+from eligibility.audit.git import policy_folder
 from eligibility.cli import build
 from eligibility.engine.runtime import parse_date
 
@@ -156,6 +159,23 @@ def test_households_count_changes_cost_and_examples(sets: tuple[Path, Path], tmp
     report = json.loads(json.dumps(result.to_json()))
     assert report["households"]["cost_change"] == "350.00"
     assert report["households"]["programs"]["demo"]["gained"] == 2
+
+
+def test_monthly_cost_ignores_the_callers_decimal_context(sets: tuple[Path, Path]) -> None:
+    """With the caller's context at 3 digits and Inexact trapped, the cost is still 3403.68 and no raw error escapes."""
+    old, new = (eligibility.load(p) for p in sets)
+    lines = [json.dumps(person(i)).encode() for i in ("100.00", "100.00", "100.00", "696.32")]
+    day = parse_date("2024-06-01")
+    expected = diff_policies(old, new, households=lines, on=day)
+    with decimal.localcontext() as ctx:
+        ctx.prec = 3
+        ctx.traps[decimal.Inexact] = True
+        ctx.traps[decimal.Rounded] = True
+        got = diff_policies(old, new, households=lines, on=day)
+        report, text = got.to_json(), got.render()
+    assert report == expected.to_json() and text == expected.render()
+    assert report["households"]["programs"]["demo"]["cost_old"] == "3403.68"
+    assert "(3,403.68 -> " in text
 
 
 def test_examples_are_at_most_three_per_kind(sets: tuple[Path, Path]) -> None:

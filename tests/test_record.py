@@ -19,17 +19,18 @@ import pytest
 from click.testing import CliRunner, Result
 
 import eligibility
-from conftest import FIXTURE
-from eligibility.audit.record import (
+from conftest import FACTS, FIXTURE
+from eligibility.audit.canonical import (
     SCHEMA,
     canonical_bytes,
     dumps_record,
     loads_record,
     make_record,
     policy_hash,
-    replay,
-    verify_record,
+    record_hash,
 )
+from eligibility.audit.replay import replay
+from eligibility.audit.verify import verify_record
 from eligibility.cli import build
 from eligibility.explain.text import render
 
@@ -74,9 +75,7 @@ def demo(policy_dir: Callable[..., Path], text: str = DEMO) -> eligibility.Engin
 
 def rehash(record: dict[str, Any]) -> dict[str, Any]:
     """Recompute a record's hash after an edit: what a careless (or careful) forger would do."""
-    from eligibility.audit.record import _hash
-
-    record["record_hash"] = _hash(record)
+    record["record_hash"] = record_hash(record)
     return record
 
 
@@ -224,6 +223,169 @@ def test_tampering_is_detected_even_with_a_new_hash(record: dict[str, Any], edit
     assert any(expected in p for p in rehashed), rehashed
 
 
+def _step(rec: dict[str, Any], name: str) -> dict[str, Any]:
+    """The dibao step of that name in a record."""
+    return next(s for s in rec["decision"]["programs"]["dibao"]["steps"] if s["name"] == name)
+
+
+def _flip_income_test(rec: dict[str, Any]) -> None:
+    """Record income_test as failed: its value and outcome."""
+    _step(rec, "income_test").update(value=False, outcome="failed")
+
+
+def _show_standard_1300(rec: dict[str, Any]) -> None:
+    """Show 1300.00 as the standard income_test compared with, with the matching difference."""
+    pair = _step(rec, "income_test")["comparisons"][0]["pairs"][0]
+    pair["right"]["value"], pair["difference"] = "1300.00", "-500.00"
+
+
+def _change_citation(rec: dict[str, Any]) -> None:
+    """Cite another document number for income_test."""
+    _step(rec, "income_test")["source"]["document"] = "粤民规字〔2019〕99号"
+
+
+def _delete_income_test(rec: dict[str, Any]) -> None:
+    """Delete the income_test step."""
+    steps = rec["decision"]["programs"]["dibao"]["steps"]
+    steps.remove(_step(rec, "income_test"))
+
+
+def _change_expression(rec: dict[str, Any]) -> None:
+    """Record income_test's rule as `<=` instead of `<`."""
+    _step(rec, "income_test")["expression"] = "income_per_capita <= standard"
+
+
+EDITS = [(_flip_income_test, "income_test"), (_show_standard_1300, "standard is shown as"),
+         (_change_citation, "cites G2"), (_delete_income_test, "the step income_test is missing"),
+         (_change_expression, "is not part of its expression")]
+EDIT_IDS = ["flip-outcome", "standard-1300", "citation", "delete-step", "expression"]
+
+
+@pytest.mark.parametrize(("edit", "expected"), EDITS, ids=EDIT_IDS)
+def test_verify_rederives_what_a_consistent_edit_changed(record: dict[str, Any],
+                                                         edit: Callable[[dict[str, Any]], None], expected: str) -> None:
+    """An edit of a step, with record_hash recomputed, is found by re-deriving the record, without the policies."""
+    edited = copy.deepcopy(record)
+    edit(edited)
+    problems = verify_record(rehash(edited))
+    assert any(expected in p for p in problems), problems
+
+
+def _thorough_standard(rec: dict[str, Any]) -> None:
+    """Show the standard as 1300.00 everywhere, with every value that follows from it recomputed."""
+    dibao = rec["decision"]["programs"]["dibao"]
+    for step in dibao["steps"]:
+        for item in step["inputs"]:
+            if item.get("name") == "standard":
+                item["value"] = "1300.00"
+    _show_standard_1300(rec)
+    asset = _step(rec, "financial_asset_test")["comparisons"][0]["pairs"][0]
+    asset["right"]["value"], asset["difference"] = "31200.00", "-27200.00"
+    _step(rec, "amount")["value"] = dibao["amount"] = "1500.00"
+
+
+def _thorough_citation(rec: dict[str, Any]) -> None:
+    """Change the document number of G2 in every step citing it and in the table of sources."""
+    for step in rec["decision"]["programs"]["dibao"]["steps"]:
+        if (step.get("source") or {}).get("id") == "G2":
+            step["source"]["document"] = "粤民规字〔2019〕99号"
+    rec["decision"]["sources"]["G2"]["document"] = "粤民规字〔2019〕99号"
+
+
+def _thorough_delete(rec: dict[str, Any]) -> None:
+    """Delete income_test and every trace of it in the steps that read it."""
+    _delete_income_test(rec)
+    for step in rec["decision"]["programs"]["dibao"]["steps"]:
+        step["inputs"] = [i for i in step["inputs"] if i.get("name") != "income_test"]
+
+
+def _thorough_expression(rec: dict[str, Any]) -> None:
+    """Record income_test's rule, its comparison and its operator as `<=`."""
+    step = _step(rec, "income_test")
+    step["expression"] = step["comparisons"][0]["expression"] = "income_per_capita <= standard"
+    step["comparisons"][0]["pairs"][0]["op"] = "<="
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (_flip_income_test, "income_test"),
+    (_thorough_standard, "shows the parameter standard with value \"1300.00\", but the policy set says \"1282.00\""),
+    (_thorough_citation, "decision.sources.G2 is"),
+    (_thorough_delete, "the step income_test is missing (the policy set defines it)"),
+    (_thorough_expression, "its expression is \"income_per_capita <= standard\", but the policy set says"),
+], ids=EDIT_IDS)
+def test_verify_against_the_policies_catches_a_thorough_forgery(engine: eligibility.Engine, record: dict[str, Any],
+                                                                edit: Callable[[dict[str, Any]], None],
+                                                                expected: str) -> None:
+    """A forgery consistent in every copy of the record is found against the policy set the record names."""
+    edited = copy.deepcopy(record)
+    edit(edited)
+    rehash(edited)
+    problems = verify_record(edited, engine)
+    assert any(expected in p for p in problems), problems
+    assert verify_record(record, engine) == []
+
+
+def test_verify_against_other_policies_is_refused(record: dict[str, Any], policy_dir: Callable[..., Path]) -> None:
+    """Checking an intact record against another policy set is a typed error naming both hashes."""
+    other = demo(policy_dir)
+    with pytest.raises(eligibility.InputError) as e:
+        verify_record(record, other)
+    assert e.value.kind == "mismatch" and other.policy_hash in str(e.value)
+
+
+PER_VEHICLE = """\
+program: per_vehicle
+title: {zh: 按车辆, en: Per vehicle}
+jurisdiction: "000000"
+each: v in household.vehicles
+sources:
+  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
+parameters:
+  grant: {type: money, title: {zh: 补贴, en: Grant}, source: S1, values: {2020-01-01: 100}}
+rules:
+  is_bike:
+    title: {zh: 自行车, en: A bike}
+    each: v in household.vehicles
+    when: v.kind == "bike"
+    source: S1
+eligible: v.is_bike
+amount: grant
+"""
+VEHICLES = """\
+  vehicles:
+    type: list
+    required: false
+    default: []
+    label: {zh: 车辆, en: Vehicles}
+    fields:
+      id: {type: text, label: {zh: 编号, en: Id}}
+      kind:
+        type: enum
+        label: {zh: 类型, en: Kind}
+        values: {car: {zh: 汽车, en: car}, bike: {zh: 自行车, en: bike}}
+"""
+
+
+@pytest.mark.parametrize("edit", ["member", "rule"])
+def test_verify_checks_per_record_results_of_any_list(policy_dir: Callable[..., Path], edit: str) -> None:
+    """A program decided per vehicle has its per-record results checked like one decided per member."""
+    engine = eligibility.load(policy_dir({"v.yaml": PER_VEHICLE}, facts=FACTS + VEHICLES))
+    household = {**person(), "vehicles": [{"id": "v1", "kind": "car"}, {"id": "v2", "kind": "bike"}]}
+    rec = make_record(engine.decide(household, on="2024-01-01"), household)
+    assert verify_record(rec, engine) == []
+    prog = rec["decision"]["programs"]["per_vehicle"]
+    if edit == "member":
+        prog["members"][0].update(eligible=True, amount="100.00")
+        prog["amount"] = "200.00"
+        expected = "programs.per_vehicle.members[0].eligible is true but its trace computed false"
+    else:
+        step = next(s for s in prog["steps"] if s["name"] == "is_bike")
+        step["value"][0].update(value=True, outcome="passed")
+        expected = "household.vehicles[0] is true but its expression gives false"
+    problems = verify_record(rehash(rec))
+    assert any(expected in p for p in problems), problems
+
+
 @pytest.mark.parametrize("bad", [
     None, [], "text", {}, {"schema": SCHEMA},
     {"schema": SCHEMA, "record_hash": "sha256:x", "input": {}, "decision": [], "policy": {}, "decided_for": 1,
@@ -326,7 +488,6 @@ def test_replay_when_the_facts_no_longer_accept_the_input(policy_dir: Callable[.
     household = person()
     household["financial_assets"] = "5.00"
     rec = make_record(old.decide(household, on="2024-01-01"), household)
-    from conftest import FACTS
 
     facts = FACTS.replace("  financial_assets: {type: money, label: {zh: 金融资产, en: Financial assets}, "
                           "required: false, default: 0}\n", "")
@@ -461,3 +622,32 @@ def test_every_mangled_field_gives_problems_or_a_result_never_an_exception(polic
                     with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError, IndexError,
                                              ArithmeticError):
                         render(edited["decision"], lang="en", fmt=fmt)
+
+
+def test_cli_verify_with_policies_checks_the_rules_and_refuses_other_policies(tmp_path: Path,
+                                                                               policy_dir: Callable[..., Path]) -> None:
+    """`verify --policies DIR` finds a thorough forgery, says what it checked, refuses another policy set (exit 2)."""
+    out = tmp_path / "r.json"
+    run("decide", str(EXAMPLE), "--on", ON, "--policies", str(FIXTURE), "--record", str(out))
+    res = run("verify", str(out), "--policies", str(FIXTURE))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[1] == f"  checked against the policies in {FIXTURE}: rule texts, parameter " \
+        "values and citations"
+    assert "not checked against policy files" in run("verify", str(out)).stdout
+    forged = loads_record(out.read_text(encoding="utf-8"))
+    _thorough_expression(forged)
+    (tmp_path / "f.json").write_text(dumps_record(rehash(forged)), encoding="utf-8")
+    res = run("verify", str(tmp_path / "f.json"), "--policies", str(FIXTURE))
+    assert res.exit_code == 1 and res.stdout.startswith("tampered:")
+    assert "income_test: its expression is \"income_per_capita <= standard\"" in res.stdout
+    res = run("verify", str(out), "--policies", str(policy_dir({"demo.yaml": DEMO})))
+    assert res.exit_code == 2 and "not the record's" in res.stderr
+
+
+def test_cli_verify_uses_the_bundled_policies_when_they_are_the_records(tmp_path: Path) -> None:
+    """A record of the bundled policies is checked against them without --policies, and says so."""
+    out = tmp_path / "r.json"
+    assert run("decide", str(EXAMPLE), "--on", ON, "--record", str(out)).exit_code == 0
+    res = run("verify", str(out))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[1].startswith("  checked against the bundled policies (the record's policy set)")

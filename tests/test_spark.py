@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import eligibility
-from eligibility.scale.batch import decide_many
+from eligibility.scale.stream import decide_many
 
 if os.environ.get("CI") and importlib.util.find_spec("pyspark") is None:
     pytest.fail("CI must run the Spark test: dev.py installs eligibility[spark]", pytrace=False)

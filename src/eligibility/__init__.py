@@ -4,7 +4,9 @@ The public API; everything else is internal. The layers below it (base, lang, co
 explain, audit, testing, scale) are described in docs/explanation/design.md.
 """
 
-from eligibility.audit.record import dumps_record, make_record, replay, verify_record
+from eligibility.audit.canonical import dumps_record, loads_record, make_record
+from eligibility.audit.replay import replay
+from eligibility.audit.verify import verify_record
 from eligibility.base.errors import (
     Diagnostic,
     EligibilityError,
@@ -16,7 +18,8 @@ from eligibility.base.errors import (
 )
 from eligibility.base.version import __version__
 from eligibility.engine.runtime import Decision, Engine, ProgramDecision, RecordDecision, load
-from eligibility.scale.batch import BatchResult, decide_many
+from eligibility.scale.results import BatchResult
+from eligibility.scale.stream import decide_many
 
 __all__ = [
     "BatchResult",
@@ -35,6 +38,7 @@ __all__ = [
     "decide_many",
     "dumps_record",
     "load",
+    "loads_record",
     "make_record",
     "replay",
     "verify_record",

@@ -304,7 +304,7 @@ def build() -> Any:
 
 def _write_record(decision: Any, household: Any, out: Path) -> None:
     """Write the canonical decision record of `decide --record`."""
-    from eligibility.audit.record import dumps_record, make_record
+    from eligibility.audit.canonical import dumps_record, make_record
 
     try:
         text = dumps_record(make_record(decision, household))
@@ -319,7 +319,8 @@ def _write_record(decision: Any, household: Any, out: Path) -> None:
 
 def _read_record(path: Path) -> tuple[Any, list[str]]:
     """Read a record file; return it and its problems (a usage error if it is not readable JSON)."""
-    from eligibility.audit.record import loads_record, verify_record
+    from eligibility.audit.canonical import loads_record
+    from eligibility.audit.verify import verify_record
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -336,6 +337,25 @@ def _read_record(path: Path) -> tuple[Any, list[str]]:
     return data, verify_record(data)
 
 
+def _record_policies(data: Any, policies: Path | None) -> tuple[Any, str]:
+    """Return the policy set to check a record against (or None), and a line saying which it is."""
+    from eligibility.engine.runtime import load
+
+    jurisdiction = data["policy"].get("jurisdiction")
+    if policies is not None:
+        return _load(policies, jurisdiction), f"checked against the policies in {policies}: rule texts, " \
+            "parameter values and citations"
+    try:
+        bundled = load(None, jurisdiction=jurisdiction)
+    except PolicyError:
+        bundled = None
+    if bundled is not None and bundled.policy_hash == data["policy"]["hash"]:
+        return bundled, "checked against the bundled policies (the record's policy set): rule texts, " \
+            "parameter values and citations"
+    return None, ("not checked against policy files (the bundled policies are not the record's policy set): "
+                  "give --policies with the folder it was decided with")
+
+
 def _add_audit_commands(main: Any, jur: Any) -> None:
     """Add `verify`, `replay` and `diff`: the auditor's commands."""
 
@@ -344,14 +364,28 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
     @click.option("--explain", "fmt", type=click.Choice(["text", "markdown", "html"]), default=None,
                   help="Print the recorded decision's explanation (when the record is intact).")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-    def verify(record: Path, fmt: str | None, lang: str) -> None:
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="The policy folder the record was decided with: also check its rule texts, parameter "
+                       "values and citations against it [default: the bundled policies, when they are the "
+                       "record's policy set].")
+    def verify(record: Path, fmt: str | None, lang: str, policies: Path | None) -> None:
         """Check that a decision record is intact; optionally print its explanation, as recorded.
 
-        Exit codes: 0 intact, 1 changed after it was made, 2 usage error.
+        Exit codes: 0 intact, 1 changed after it was made (or the policies do not load), 2 usage error
+        (including --policies that are not the record's policy set).
         """
+        from eligibility.audit.verify import verify_record
         from eligibility.explain.text import render
 
         data, problems = _read_record(record)
+        note = None
+        if not problems:
+            engine, note = _record_policies(data, policies)
+            if engine is not None:
+                try:
+                    problems = verify_record(data, engine)
+                except InputError as e:
+                    raise click.UsageError(f"--policies {policies}: {e.problems[0].message}") from None
         if problems:
             click.echo("tampered: the record is not intact")
             for p in problems:
@@ -361,6 +395,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 f"policy set {data['policy']['hash']}, eligibility {data['library_version']}")
         if fmt is None:
             click.echo(head)
+            click.echo(f"  {note}")
         else:
             try:
                 text = render(data["decision"], lang=lang, fmt=fmt)
@@ -369,6 +404,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                            err=True)
                 sys.exit(EXIT_FAIL)
             click.echo(head, err=True)
+            click.echo(f"  {note}", err=True)
             click.echo(text, nl=False)
         sys.exit(EXIT_OK)
 
@@ -382,8 +418,8 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
         Exit codes: 0 identical, 1 different or tampered (or the policies do not load), 2 usage error.
         """
-        from eligibility.audit.record import ReplayResult
-        from eligibility.audit.record import replay as replay_record
+        from eligibility.audit.replay import ReplayResult
+        from eligibility.audit.replay import replay as replay_record
 
         data, problems = _read_record(record)
         if problems:
@@ -415,7 +451,8 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
         """
         import contextlib
 
-        from eligibility.audit.diff import diff_policies, policy_folder
+        from eligibility.audit.diff import diff_policies
+        from eligibility.audit.git import policy_folder
         from eligibility.engine.runtime import parse_date
 
         day = None
@@ -454,7 +491,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
 
 def _add_batch_command(main: Any, jur: Any) -> None:
-    """Add `batch`: decide a file of households into a file of results (eligibility.scale.batch.run_file)."""
+    """Add `batch`: decide a file of households into a file of results (eligibility.scale.files.run_file)."""
 
     @main.command()
     @click.argument("source", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
@@ -479,7 +516,7 @@ def _add_batch_command(main: Any, jur: Any) -> None:
         Exit codes: 0 every record decided, 1 a record could not be decided (its output line says
         why) or the policies do not load, 2 usage error, 130 interrupted (rerun with --resume).
         """
-        from eligibility.scale.batch import run_file
+        from eligibility.scale.files import run_file
 
         engine = _load(policies, jurisdiction)
         report = _progress_reporter()

@@ -21,7 +21,8 @@ import attrs
 
 from eligibility.base.errors import Diagnostic, InputError, InputProblem, PolicyError
 from eligibility.engine.runtime import Engine, load
-from eligibility.scale.batch import _decide_item, _Job, _job, flat_columns
+from eligibility.scale.results import flat_columns
+from eligibility.scale.stream import Job, decide_item, make_job
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -37,7 +38,7 @@ class _SparkJob:
     files: tuple[tuple[str, bytes], ...]
     policy_hash: str
     jurisdiction: str | None
-    job: _Job
+    job: Job
     household_col: str
     on_col: str | None
     keep: tuple[str, ...]  # the input columns passed through
@@ -77,7 +78,7 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
     types = importlib.import_module("pyspark.sql.types")
     functions = importlib.import_module("pyspark.sql.functions")
     engine = load(None if policies is None else Path(policies), jurisdiction=jurisdiction)
-    job, _, _ = _job(engine, on, programs, trace, 1, 1)
+    job, _, _ = make_job(engine, on, programs, trace, 1, 1)
     for name in (household_col, on_col):
         if name is not None and name not in df.columns:
             raise InputError([InputProblem(name, "missing", f"the DataFrame has no column {name!r}; "
@@ -112,7 +113,7 @@ def _map_batches(spec: _SparkJob, batches: Iterator[Any]) -> Iterator[Any]:
     for batch in batches:
         households = batch.column(spec.household_col).to_pylist()
         days = batch.column(spec.on_col).to_pylist() if spec.on_col else [None] * len(households)
-        rows = [_decide_item(engine, spec.job, (i, "cell", (text, day), None)).to_row(programs)
+        rows = [decide_item(engine, spec.job, (i, "cell", (text, day), None)).to_row(programs)
                 for i, (text, day) in enumerate(zip(households, days, strict=True))]
         arrays = [batch.column(c) for c in spec.keep]
         arrays += [pa.array([r[c] for r in rows], type=pa.bool_() if c.endswith("_eligible") else pa.string())

@@ -1,0 +1,199 @@
+"""What a policy change does to a file of households: each line decided under both sets, counted per
+program (gained, lost, amount up or down, tier changed) with the monthly cost under each.
+
+Every Decimal operation runs under the engine's context, whatever the caller's context is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from eligibility.base.errors import EligibilityError
+from eligibility.base.numbers import ENGINE_CONTEXT, ZERO, decimal_text
+from eligibility.engine.records import is_wrapped, unwrap
+from eligibility.engine.runtime import parse_date
+
+if TYPE_CHECKING:
+    from eligibility.engine.runtime import Engine
+
+#: Example households kept for each kind of change of each program.
+EXAMPLES = 3
+MAX_LINE = 1 << 20
+
+
+KINDS = ("gained", "lost", "amount_up", "amount_down", "tier_changed")
+
+
+@attrs.define
+class ProgramImpact:
+    """What the change does to one program over the households decided under both sets."""
+
+    #: "added" or "removed" for a program only one of the sets has.
+    status: str | None = None
+    decided: int = 0
+    counts: dict[str, int] = attrs.Factory(lambda: dict.fromkeys(KINDS, 0))
+    cost_old: Decimal = ZERO
+    cost_new: Decimal = ZERO
+    examples: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
+
+    @property
+    def changed(self) -> int:
+        return self.counts["gained"] + self.counts["lost"] + self.counts["amount_up"] + self.counts["amount_down"]
+
+    @property
+    def cost_change(self) -> Decimal:
+        """The new monthly cost minus the old one."""
+        with decimal.localcontext(ENGINE_CONTEXT):
+            return self.cost_new - self.cost_old
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "decided": self.decided, **self.counts,
+                "cost_old": decimal_text(self.cost_old), "cost_new": decimal_text(self.cost_new),
+                "cost_change": decimal_text(self.cost_change),
+                "examples": {k: v for k, v in self.examples.items() if v}}
+
+
+@attrs.define
+class HouseholdImpact:
+    """The households read, those decided under both sets, the impact per program, and every error."""
+
+    lines: int = 0
+    decided: int = 0
+    programs: dict[str, ProgramImpact] = attrs.Factory(dict)
+    errors: list[dict[str, Any]] = attrs.Factory(list)
+
+    @property
+    def cost_change(self) -> Decimal:
+        """The change in the monthly cost of every program together."""
+        with decimal.localcontext(ENGINE_CONTEXT):
+            return sum((p.cost_change for p in self.programs.values()), ZERO)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"households": self.lines, "decided": self.decided,
+                "programs": {k: v.to_json() for k, v in sorted(self.programs.items())},
+                "cost_change": decimal_text(self.cost_change), "errors": self.errors}
+
+
+def _outcome(d: Any) -> dict[str, Any]:
+    """A program's outcome in a report; a program the set does not have counts as not eligible."""
+    if d is None:
+        return {"eligible": False, "amount": None, "tier": None}
+    return {"eligible": d.eligible, "amount": decimal_text(d.amount) if d.amount is not None else None,
+            "tier": d.tier}
+
+
+def _amount(o: dict[str, Any]) -> Decimal:
+    return Decimal(o["amount"]) if o["amount"] is not None else ZERO
+
+
+def _parse_line(raw: bytes, on: dt.date | None) -> tuple[Any, dt.date, str | None]:
+    """Return (household, date, label) of one JSONL line; raise ValueError with a message."""
+    if len(raw) > MAX_LINE:
+        raise ValueError(f"the line is longer than {MAX_LINE} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the line is not UTF-8 text") from None
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON (column {e.colno}: {e.msg})") from None
+    except (RecursionError, ValueError):
+        raise ValueError("the JSON is nested too deeply or holds a huge number") from None
+    label = None
+    day = on
+    if is_wrapped(data):
+        rid, given_on, data = unwrap(data)  # WrapperError is a ValueError
+        label = None if rid is None else rid[:64]
+        if given_on is not None:
+            try:
+                day = parse_date(given_on, "on")
+            except EligibilityError:
+                raise ValueError(f"\"on\" is not a date \"YYYY-MM-DD\": {str(given_on)[:40]!r}") from None
+    if day is None:
+        raise ValueError("no decision date: give --on, or write the line as {\"on\": \"YYYY-MM-DD\", "
+                         "\"household\": {...}}")
+    return data, day, label
+
+
+def household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.date | None) -> HouseholdImpact:
+    """Decide each JSONL line's household under both sets and count what changes, per program.
+
+    A line is a household, or `{"on": "YYYY-MM-DD", "household": {...}, "id": "..."}`. A line that
+    cannot be read or decided under either set is kept in `errors` with its number (and the program,
+    when only that program could not be decided); it is never dropped silently. Blank lines are
+    skipped. Every Decimal operation runs under the engine's context, whatever the caller's is.
+    """
+    with decimal.localcontext(ENGINE_CONTEXT):
+        return _household_impact(old, new, lines, on)
+
+
+def _household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.date | None) -> HouseholdImpact:
+    impact = HouseholdImpact()
+    names = sorted(set(old.programs) | set(new.programs))
+    for name in names:
+        status = "added" if name not in old.programs else "removed" if name not in new.programs else None
+        impact.programs[name] = ProgramImpact(status)
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        impact.lines += 1
+        try:
+            household, day, label = _parse_line(raw.rstrip(b"\r\n"), on)
+        except ValueError as e:
+            impact.errors.append({"line": number, "side": "input", "message": str(e)})
+            continue
+        results = []
+        errors: dict[str, str] = {}
+        for side, engine in (("old", old), ("new", new)):
+            try:
+                results.append(engine.decide(household, on=day, trace=False))
+            except EligibilityError as e:
+                errors[side] = str(e)[:2000]
+        if errors.get("old") is not None and errors.get("old") == errors.get("new"):
+            errors = {"both": errors["old"]}
+        for side, message in errors.items():
+            impact.errors.append({"line": number, "side": side, "id": label, "message": message})
+        if errors:
+            continue
+        impact.decided += 1
+        a, b = results
+        for name in names:
+            pi = impact.programs[name]
+            pa, pb = a.programs.get(name), b.programs.get(name)
+            failed = {side: str(p.error)[:2000] for side, p in (("old", pa), ("new", pb))
+                      if p is not None and p.error is not None}
+            if failed.get("old") is not None and failed.get("old") == failed.get("new"):
+                failed = {"both": failed["old"]}
+            for side, message in failed.items():
+                impact.errors.append({"line": number, "side": side, "id": label, "program": name,
+                                      "message": message})
+            if failed:
+                continue  # this program cannot be compared for this line; the others still are
+            x, y = _outcome(pa), _outcome(pb)
+            pi.decided += 1
+            pi.cost_old += _amount(x)
+            pi.cost_new += _amount(y)
+            kinds = []
+            if x["eligible"] != y["eligible"]:
+                kinds.append("gained" if y["eligible"] else "lost")
+            elif _amount(x) != _amount(y):
+                kinds.append("amount_up" if _amount(y) > _amount(x) else "amount_down")
+            if x["tier"] != y["tier"]:
+                kinds.append("tier_changed")
+            for kind in kinds:
+                pi.counts[kind] += 1
+                shown = pi.examples.setdefault(kind, [])
+                if len(shown) < EXAMPLES:
+                    shown.append({"line": number, "id": label, "on": day.isoformat(), "old": x, "new": y})
+    return impact
+
+
+__all__ = ["KINDS", "HouseholdImpact", "ProgramImpact", "household_impact"]

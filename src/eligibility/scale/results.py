@@ -1,0 +1,302 @@
+"""The results of a batch: one BatchResult a record, its flat form (CSV, Parquet, Spark) and back, the summary.
+
+The flat mapping of a household to CSV columns (and back) is described in
+docs/how-to/batch-and-spark.md.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from eligibility.base.errors import InputError, InputProblem
+from eligibility.base.numbers import decimal_text
+from eligibility.engine.records import SURROGATE
+
+if TYPE_CHECKING:
+    from eligibility.lang.model import Facts
+
+_INT_RE = re.compile(r"-?[0-9]{1,18}\Z")
+
+
+@attrs.frozen
+class ProgramOutcome:
+    """One program's outcome for one record: eligible True/False, or None with the error."""
+
+    eligible: bool | None
+    amount: Decimal | None
+    tier: str | None
+    error: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a tuple pickles in a fraction of attrs' default state dict
+        return ProgramOutcome, (self.eligible, self.amount, self.tier, self.error)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"eligible": self.eligible,
+                               "amount": None if self.amount is None else decimal_text(self.amount),
+                               "tier": self.tier}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@attrs.frozen
+class RecordFailure:
+    """Why a record got no decision.
+
+    `kind` is `json` (the line is not JSON), `record` (not a household or record object),
+    `input` (an invalid household or date: `problems` lists each with its path),
+    `evaluation` (the decision or its trace could not be made) or `internal` (a bug: please
+    report it).
+    """
+
+    kind: str
+    message: str
+    problems: tuple[InputProblem, ...] = ()
+    line: int | None = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(p.path for p in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "line": self.line,
+                "problems": [{"path": p.path, "kind": p.kind, "message": p.message} for p in self.problems]}
+
+
+@attrs.frozen
+class BatchResult:
+    """The outcome of one input record: its programs, or the failure that prevented a decision."""
+
+    index: int  # 0-based position in the input
+    id: str | None  # the record's "id", if it had one
+    on: dt.date | None
+    policy_hash: str
+    programs: Mapping[str, ProgramOutcome] | None = None
+    error: RecordFailure | None = None
+    trace: dict[str, Any] | None = None  # Decision.to_json(), with trace=True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return BatchResult, (self.index, self.id, self.on, self.policy_hash, self.programs, self.error, self.trace)
+
+    @property
+    def undecided(self) -> dict[str, str]:
+        """The programs that could not be decided for this record, with why."""
+        return {p: o.error for p, o in (self.programs or {}).items() if o.error is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSONL form: index, id, on, policy_hash, then programs or error (and trace)."""
+        out: dict[str, Any] = {"index": self.index, "id": self.id,
+                               "on": self.on.isoformat() if self.on else None, "policy_hash": self.policy_hash}
+        if self.programs is not None:
+            out["programs"] = {p: o.to_json() for p, o in self.programs.items()}
+        if self.error is not None:
+            out["error"] = self.error.to_json()
+        if self.trace is not None:
+            out["trace"] = self.trace
+        return out
+
+    def to_row(self, programs: Sequence[str]) -> dict[str, Any]:
+        """Return the flat form (CSV, Parquet, Spark): see `flat_columns`."""
+        row: dict[str, Any] = {"index": self.index, "id": _clean(self.id),
+                               "on": self.on.isoformat() if self.on else None}
+        outcomes = self.programs or {}
+        for p in programs:
+            o = outcomes.get(p)
+            row[f"{p}_eligible"] = o.eligible if o else None
+            row[f"{p}_amount"] = decimal_text(o.amount) if o and o.amount is not None else None
+            row[f"{p}_tier"] = o.tier if o else None
+        row["policy_hash"] = self.policy_hash
+        if self.error is not None:
+            row["error_kind"], row["error"] = self.error.kind, _clean(_one_line(self.error.message))
+        elif self.undecided:
+            row["error_kind"] = "evaluation"
+            row["error"] = _clean(_one_line("; ".join(f"{p}: {m}" for p, m in self.undecided.items())))
+        else:
+            row["error_kind"] = row["error"] = None
+        row["trace"] = None if self.trace is None else _clean(json.dumps(self.trace, ensure_ascii=False,
+                                                                         separators=(",", ":")))
+        return row
+
+
+def flat_columns(programs: Sequence[str], trace: bool = False) -> list[str]:
+    """Return the columns of the flat output: index, id, on, each program's eligible/amount/tier, then
+    policy_hash, error_kind, error (and trace)."""
+    cols = ["index", "id", "on"]
+    for p in programs:
+        cols += [f"{p}_eligible", f"{p}_amount", f"{p}_tier"]
+    cols += ["policy_hash", "error_kind", "error"]
+    return [*cols, "trace"] if trace else cols
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _clean(text: str | None) -> str | None:
+    """Escape lone surrogates (from "\\ud800" in JSON input), which no UTF-8 file can hold."""
+    if text is not None and SURROGATE.search(text):
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def flat_record(row: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+    """Turn a flat row into a record: `id` and `on` columns, and one column a household field.
+
+    An empty cell is a field not given. A list field (`members`, `vehicles`) is a cell holding its
+    JSON (Parquet may also hold it as a list of structs). A text cell of an integer field is
+    converted to a whole number, and one of a bool field must read `true` or `false`; any other
+    text is passed on as it is, for the household check to report with its path. A single
+    `household` column holding the household's JSON can be used instead of the field columns.
+
+    Raises:
+        InputError: a list cell is not JSON, or a cell is not UTF-8.
+    """
+    problems: list[InputProblem] = []
+    household: dict[str, Any] = {}
+    record: dict[str, Any] = {}
+    for key, cell in row.items():
+        if key is None:
+            problems.append(InputProblem("row", "limit", "has more cells than the header has columns"))
+            continue
+        if cell is None or (isinstance(cell, str) and cell == ""):
+            continue
+        if isinstance(cell, str) and SURROGATE.search(cell):
+            problems.append(InputProblem(key, "format", "is not UTF-8 text"))
+            continue
+        if key in ("id", "on"):
+            record[key] = cell.isoformat() if isinstance(cell, dt.date) and not isinstance(cell, dt.datetime) \
+                else cell
+            continue
+        spec = facts.field(key)
+        if key == "household" or (spec is not None and spec.type == "list"):
+            if isinstance(cell, str):
+                try:
+                    cell = json.loads(cell, parse_float=Decimal)
+                except (ValueError, RecursionError):
+                    problems.append(InputProblem(key, "format", "is not JSON"))
+                    continue
+            elif isinstance(cell, list):
+                cell = [_drop_nulls(x) for x in cell]
+            if key == "household":
+                record["household"] = cell
+                continue
+        elif spec is not None and isinstance(cell, str):
+            if spec.type == "integer" and _INT_RE.match(cell):
+                cell = int(cell)
+            elif spec.type == "bool" and cell.lower() in ("true", "false"):
+                cell = cell.lower() == "true"
+        household[key] = cell
+    if problems:
+        raise InputError(problems)
+    if "household" in record:
+        if household:
+            raise InputError([InputProblem(sorted(household)[0], "unknown",
+                                           "a row with a `household` column holds no household field columns")])
+        return record
+    record["household"] = household
+    return record
+
+
+def _drop_nulls(item: object) -> object:
+    """Parquet gives every field of a struct; a missing one is null, which means not given."""
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if v is not None}
+    return item
+
+
+@attrs.define
+class BatchSummary:
+    """What a batch run did: records decided, outcomes per program and tier, failures by kind."""
+
+    programs: tuple[str, ...]
+    records: int = 0
+    skipped: int = 0  # already in the output when the run resumed
+    interrupted: bool = False
+    outcomes: dict[str, list[int]] = attrs.field(factory=dict)  # program -> [eligible, not, undecided]
+    tiers: dict[str, collections.Counter[str]] = attrs.field(factory=dict)
+    errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
+
+    def add(self, result: BatchResult) -> None:
+        """Count one result."""
+        self.count(tally(result))
+
+    def count(self, tally: Tally) -> None:
+        """Count one result from its tally (what a worker sends instead of the result)."""
+        self.records += 1
+        kind, outcomes = tally
+        if kind is not None:
+            self.errors[kind] += 1
+            return
+        for name, eligible, tier in outcomes:
+            counts = self.outcomes.get(name)
+            if counts is None:
+                counts = self.outcomes[name] = [0, 0, 0]
+            counts[0 if eligible is True else 1 if eligible is False else 2] += 1
+            if tier is not None:
+                self.tiers.setdefault(name, collections.Counter())[tier] += 1
+
+    @property
+    def failed(self) -> bool:
+        """Whether any record got no decision or any program could not be decided."""
+        return bool(self.errors) or any(c[2] for c in self.outcomes.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"records": self.records, "skipped": self.skipped, "interrupted": self.interrupted,
+                "programs": {p: dict(zip(("eligible", "not_eligible", "undecided"), c, strict=True))
+                             for p, c in sorted(self.outcomes.items())},
+                "tiers": {p: dict(sorted(c.items())) for p, c in sorted(self.tiers.items())},
+                "errors": dict(sorted(self.errors.items()))}
+
+    def render(self) -> str:
+        """Return the summary as text: one line a program, the tiers, the failures by kind."""
+        failed = sum(self.errors.values())
+        head = f"{self.records:,} records: {self.records - failed:,} decided, {failed:,} failed"
+        if self.skipped:
+            head += f" (after {self.skipped:,} already in the output)"
+        if self.interrupted:
+            head += "; interrupted: run again with --resume to continue"
+        lines = [head]
+        width = max((len(p) for p in self.outcomes), default=0)
+        for p in self.programs:
+            if p in self.outcomes:
+                e, n, u = self.outcomes[p]
+                lines.append(f"  {p:<{width}}  eligible {e:,}  not eligible {n:,}  undecided {u:,}")
+        for p, counts in sorted(self.tiers.items()):
+            tiers = ", ".join(f"{t} {n:,}" for t, n in sorted(counts.items()))
+            lines.append(f"  {p} tiers: {tiers}")
+        if self.errors:
+            lines.append("  errors: " + ", ".join(f"{k} {n:,}" for k, n in sorted(self.errors.items())))
+        else:
+            lines.append("  errors: none")
+        return "\n".join(lines) + "\n"
+
+
+Tally = tuple[str | None, tuple[tuple[str, bool | None, str | None], ...]]
+
+
+def tally(result: BatchResult) -> Tally:
+    """Return what the summary counts of a result (a worker sends this instead of the result)."""
+    if result.error is not None:
+        return result.error.kind, ()
+    return None, tuple((name, o.eligible, o.tier) for name, o in (result.programs or {}).items())
+
+
+def jsonl_line(result: BatchResult) -> bytes:
+    """Return a result's JSONL line: compact JSON, UTF-8, ending with a newline."""
+    data = result.to_json()
+    try:
+        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (from a "\ud800" escape in the input): keep it escaped
+        return (json.dumps(data, separators=(",", ":")) + "\n").encode("ascii")
+
+
+__all__ = ["BatchResult", "BatchSummary", "ProgramOutcome", "RecordFailure", "Tally", "flat_columns", "flat_record",
+           "jsonl_line", "tally"]
