@@ -229,6 +229,13 @@ class _Gen(nd.NodeVisitor):
         idx = "(" + ", ".join(f"i{g[1][1:]}" for g in loops) + ",)"
         return f"ri(T, {nid}, {idx}, {src})"
 
+    def decided_amount(self, eligible: str, amount: str, traced: bool) -> str:
+        """Another program's decided amount: its amount when eligible, else zero (unknown when unknown)."""
+        zero = self.const(Decimal("0.00"))
+        if traced:
+            return f"KAMT({eligible}, lambda: {amount}, {zero})"
+        return f"({amount} if {eligible} is True else {zero})"
+
     def ref_def(self, program: str, name: str, traced: bool) -> str:
         k = self.def_index[(program, name)]
         pre = "t" if traced else "d"
@@ -278,7 +285,7 @@ class _Gen(nd.NodeVisitor):
             ref = self.ref_def(node.ref[1], node.ref[2], traced)
             if node.ref[2] == "amount":  # the decided amount: nothing unless eligible
                 eligible = self.ref_def(node.ref[1], "eligible", traced)
-                return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
+                return self.decided_amount(eligible, ref, traced)
             return ref
         if kind == "recdef":
             rec = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
@@ -286,7 +293,7 @@ class _Gen(nd.NodeVisitor):
             target = self.cs.programs[node.ref[4]]
             if node.ref[2] == "amount" and target.amount is not None and target.amount.each is not None:
                 eligible = self.member_ref(self.def_index[(node.ref[4], "eligible")], rec, "i" + rec[1:], traced)
-                return f"({ref} if {eligible} is True else {self.const(Decimal('0.00'))})"
+                return self.decided_amount(eligible, ref, traced)
             return ref
         if kind == "recprog":
             raise CodegenError("a program read from a record must be followed by .eligible/.amount/.name")
@@ -301,11 +308,18 @@ class _Gen(nd.NodeVisitor):
 
     def visit_Unary(self, node: nd.Unary, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
-        return f"({'not ' if node.op == 'not' else '-'}{self.expr(node.operand, cd, vi, traced, depth, loops)})"
+        operand = self.expr(node.operand, cd, vi, traced, depth, loops)
+        if node.op == "not" and traced:
+            return f"KNOT({operand})"
+        return f"({'not ' if node.op == 'not' else '-'}{operand})"
 
     def visit_BoolOp(self, node: nd.BoolOp, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
-        return "(" + f" {node.op} ".join(self.expr(v, cd, vi, traced, depth, loops) for v in node.values) + ")"
+        parts = [self.expr(v, cd, vi, traced, depth, loops) for v in node.values]
+        if traced:  # Kleene's logic, still short-circuiting: later operands are thunks
+            thunks = ", ".join(f"lambda: {x}" for x in parts[1:])
+            return f"{'KAND' if node.op == 'and' else 'KOR'}({parts[0]}, {thunks})"
+        return "(" + f" {node.op} ".join(parts) + ")"
 
     def visit_Compare(self, node: nd.Compare, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
@@ -313,13 +327,22 @@ class _Gen(nd.NodeVisitor):
         for op, comp in zip(node.ops, node.comparators, strict=True):
             parts.append(op)
             parts.append(self.expr(comp, cd, vi, traced, depth, loops))
-        return "(" + " ".join(parts) + ")"
+        if not traced or (len(node.ops) == 1 and node.ops[0] not in ("in", "not in")):
+            # An unknown operand compares as unknown through its own methods.
+            return "(" + " ".join(parts) + ")"
+        if len(node.ops) == 1:
+            return f"KIN({parts[0]}, {parts[2]}, {node.ops[0] == 'not in'})"
+        pairs = ", ".join(f"({parts[i]!r}, lambda: {parts[i + 1]})" for i in range(1, len(parts), 2))
+        return f"KCMP({parts[0]}, {pairs})"
 
     def visit_IfExp(self, node: nd.IfExp, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         body = self.expr(node.body, cd, vi, traced, depth, loops)
-        return f"({body} if {self.expr(node.test, cd, vi, traced, depth, loops)} else " \
-               f"{self.expr(node.orelse, cd, vi, traced, depth, loops)})"
+        test = self.expr(node.test, cd, vi, traced, depth, loops)
+        orelse = self.expr(node.orelse, cd, vi, traced, depth, loops)
+        if traced:
+            return f"KIF({test}, lambda: {body}, lambda: {orelse})"
+        return f"({body} if {test} else {orelse})"
 
     def visit_Gen(self, node: nd.Gen, cd: CheckedDef, vi: int, traced: bool, depth: int,
                   loops: tuple[tuple[str, str, str], ...]) -> str:
@@ -332,27 +355,45 @@ class _Gen(nd.NodeVisitor):
             gen = args[0]
             inner = loops
             clauses = []
+            member = "True"  # in traced code: whether the current item is in (Kleene: True or unknown)
             for loop in gen.loops:
                 it = self.expr(loop.iter, cd, vi, traced, depth + len(inner) - len(loops), inner)
                 g = f"v{len(inner) + 1}"
                 lst = loop.iter.ref[1] if isinstance(loop.iter, nd.Attr) and loop.iter.ref else "?"
                 inner = (*inner, (loop.var, g, lst))
                 d = depth + len(inner) - len(loops)
-                clauses.append(f"for i{g[1:]}, {g} in enumerate({it})" if traced else f"for {g} in {it}")
-                for cond in loop.conds:
-                    clauses.append(f"if {self.expr(cond, cd, vi, traced, d, inner)}")
+                conds = [self.expr(cond, cd, vi, traced, d, inner) for cond in loop.conds]
+                if traced:
+                    clauses.append(f"for i{g[1:]}, {g} in enumerate({it})")
+                    if conds:
+                        m = f"m{g[1:]}"
+                        thunks = ", ".join(f"lambda: {c}" for c in conds)
+                        clauses.append(f"for {m} in (KAND({member}, {thunks}),) if {m} is not False")
+                        member = m
+                else:
+                    clauses.append(f"for {g} in {it}")
+                    clauses.extend(f"if {c}" for c in conds)
             d = depth + len(gen.loops)
             if not traced:
                 signature = tuple(lst for _, _, lst in inner)
                 self.loop_counts[signature] = self.loop_counts.get(signature, 0) + 1
             elt = self.expr(gen.elt, cd, vi, traced, d, inner)
             comp = " ".join(clauses)
+            zero = "0" if gen.elt.type == "integer" else self.const(Decimal(0))
+            if traced:
+                if f == "count":
+                    return f"KCOUNT(({member}, {elt if gen.elt.type == 'bool' else 'True'}) {comp})"
+                pairs = f"(({member}, {elt}) {comp})"
+                if f == "sum":
+                    return f"KSUM({pairs}, {zero})"
+                if f in ("any", "all"):
+                    return f"{'KANY' if f == 'any' else 'KALL'}({pairs})"
+                return f"KEXT({pairs}, {f}, lambda: {f}_of((), {self.const(node.text)}))"
             if f == "count":
                 if gen.elt.type == "bool":
                     return f"sum(1 {comp} if {elt})"
                 return f"sum(1 {comp})"
             if f == "sum":
-                zero = "0" if gen.elt.type == "integer" else self.const(Decimal(0))
                 return f"sum(({elt} {comp}), {zero})"
             if f in ("any", "all"):
                 return f"{f}({elt} {comp})"
@@ -360,14 +401,14 @@ class _Gen(nd.NodeVisitor):
         a = [self.expr(x, cd, vi, traced, depth, loops) for x in args]
         if f == "count":
             return f"len({a[0]})"
+        if f in ("min", "max") and traced:
+            return f"KMM({f}, {', '.join(a)})"
         if f in ("min", "max", "abs"):
             return f"{f}({', '.join(a)})"
-        if f == "age":
-            return f"age({a[0]}, on)"
-        if f == "age_on":
-            return f"age({a[0]}, {a[1]})"
-        if f == "days_between":
-            return f"days({a[0]}, {a[1]})"
+        if f in ("age", "age_on", "days_between"):
+            fn = "days" if f == "days_between" else "age"
+            fargs = f"{a[0]}, on" if f == "age" else f"{a[0]}, {a[1]}"
+            return f"KCALL({fn}, {fargs})" if traced else f"{fn}({fargs})"
         if f == "date":
             vals = [int(x.value) for x in args if isinstance(x, nd.Num)]
             return self.const(dt.date(*vals))

@@ -9,6 +9,8 @@ import datetime as dt
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from eligibility.compile.unknown import KLEENE, Unknown
+
 
 class Unset:
     """The marker of a definition not evaluated yet in a decision."""
@@ -124,20 +126,24 @@ def _max_of(items: Any, text: str) -> Any:
     return max(vals)
 
 
-def _dec(x: Any) -> Decimal:
+def _dec(x: Any) -> Any:
     """A number as a Decimal; a parameter with no value raises here as anywhere else."""
     if x.__class__ is Decimal:
         return x
     if x.__class__ is MissingValue:
         raise MissingParameter(x.index)
+    if x.__class__ is Unknown:
+        return x  # an unknown stays unknown through arithmetic
     return Decimal(x)
 
 
 def _quant(mode: str) -> Any:
-    def q(x: Decimal, step: Decimal) -> Decimal:
+    def q(x: Any, step: Any) -> Any:
         if step.__class__ is not Decimal:
             step = Decimal(step)
         x = _dec(x)
+        if x.__class__ is Unknown:
+            return x
         if step.as_tuple().digits == (1,):  # 0.01, 1, 10: quantize directly
             exp = step.as_tuple().exponent
             if isinstance(exp, int) and exp <= 0:
@@ -146,7 +152,7 @@ def _quant(mode: str) -> Any:
     return q
 
 
-HELPERS: dict[str, object] = {
+HELPERS: dict[str, object] = {**KLEENE,
     "U": U, "D": _dec, "r": _record, "ri": _record_item, "age": _age, "days": _days,
     "min_of": _min_of, "max_of": _max_of, "pm": _per_record, "tpm": _per_record_traced,
     "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
