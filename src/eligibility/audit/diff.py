@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from eligibility.base.errors import Diagnostic, EligibilityError, PolicyError
+from eligibility.engine.jsonin import loads_household
 from eligibility.lang.model import Definition, FieldSpec, Parameter, Program, Source
 
 if TYPE_CHECKING:
@@ -420,7 +421,7 @@ def _parse_line(raw: bytes, on: dt.date | None) -> tuple[Any, dt.date, str | Non
     except UnicodeDecodeError:
         raise ValueError("the line is not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_float=Decimal)
+        data = loads_household(text)  # a key given twice: an InputError, a ValueError with its path
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON (column {e.colno}: {e.msg})") from None
     except RecursionError:

@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from eligibility.base.errors import Diagnostic, EligibilityError, InputError, InputProblem, PolicyError
+from eligibility.engine.jsonin import loads_household
 from eligibility.engine.runtime import Engine, load, parse_date
 
 if TYPE_CHECKING:
@@ -263,7 +264,9 @@ def _parse_json(data: bytes | str, line: int | None) -> Any:
     if not text.strip():
         raise _Fail(RecordFailure("json", _at(line, "the line is empty")))
     try:
-        return json.loads(text, parse_float=Decimal)
+        return loads_household(text)
+    except InputError as e:
+        raise _Fail(_input_failure(e, line)) from None
     except json.JSONDecodeError as e:
         raise _Fail(RecordFailure("json", _at(line, f"not valid JSON: {e.msg} (column {e.colno})"))) from None
     except UnicodeDecodeError:
@@ -327,7 +330,10 @@ def flat_record(row: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         if key == "household" or (spec is not None and spec.type == "list"):
             if isinstance(cell, str):
                 try:
-                    cell = json.loads(cell, parse_float=Decimal)
+                    cell = loads_household(cell, "" if key == "household" else key)
+                except InputError as e:
+                    problems.extend(e.problems)
+                    continue
                 except (ValueError, RecursionError):
                     problems.append(InputProblem(key, "format", "is not JSON"))
                     continue
