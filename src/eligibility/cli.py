@@ -54,6 +54,13 @@ def _jurisdiction(ctx: Any, param: Any, value: str | None) -> str | None:
     return value
 
 
+def _seed(ctx: Any, param: Any, value: str | None) -> str | None:
+    """Check a --seed option: a whole number at least 0, or `random`, else a usage error (exit 2)."""
+    if value is not None and value != "random" and not (value.isascii() and value.isdigit()):
+        raise click.BadParameter(f"must be a whole number at least 0 or 'random', not {value!r}")
+    return value
+
+
 def _check_programs(engine: Any, programs: tuple[str, ...]) -> tuple[str, ...] | None:
     """Check --program options against the policy set: an unknown program is a usage error (exit 2)."""
     if not programs:
@@ -218,7 +225,7 @@ def build() -> Any:
     @click.option("--profile", type=click.Choice(["ci", "dev", "thorough"]), default=None,
                   help="How hard to search properties for counterexamples "
                        "[default: $ELIGIBILITY_HYPOTHESIS_PROFILE, else dev].")
-    @click.option("--seed", metavar="N|random", default=None,
+    @click.option("--seed", metavar="N|random", default=None, callback=_seed,
                   help="Seed of the property searches: the same seed gives the same run; `random` draws one "
                        "(printed) [default: $ELIGIBILITY_HYPOTHESIS_SEED, else 0].")
     def test(policies: Path | None, jurisdiction: str | None, name_filter: str | None, quiet: bool,
