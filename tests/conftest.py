@@ -24,7 +24,9 @@ def pytest_report_header() -> str:
     if random_run():
         return (f"eligibility: random run ({SEED_ENV}=random); YAML properties use seed {hypothesis_seed()} "
                 f"(rerun with {SEED_ENV}={hypothesis_seed()}); @given tests print theirs on failure")
-    return f"eligibility: reproducible run, hypothesis seed {hypothesis_seed()} ({SEED_ENV}=random for a random run)"
+    seed = hypothesis_seed()
+    how = "derandomized" if seed is None else f"YAML properties from seed {seed}"
+    return f"eligibility: reproducible run, {how} ({SEED_ENV}=random for a random run)"
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).parent.parent

@@ -509,29 +509,32 @@ def test_a_low_probe_budget_is_named_as_the_bound(engine: eligibility.Engine) ->
 
 
 def test_property_searches_are_reproducible_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`eligibility test` prints seed 0 by default and gives the same output twice; --seed random prints its seed."""
+    """`eligibility test` is derandomized by default and gives the same output twice; --seed random prints its seed."""
     monkeypatch.delenv("ELIGIBILITY_HYPOTHESIS_SEED", raising=False)
     monkeypatch.setenv("ELIGIBILITY_HYPOTHESIS_PROFILE", "ci")
     first = cli("test", str(BUNDLED), "-q", "-k", "order of the members", "--format", "json")
     second = cli("test", str(BUNDLED), "-q", "-k", "order of the members", "--format", "json")
     assert first.exit_code == 0, first.output
-    assert json.loads(first.output)["seed"] == 0 and first.output == second.output
+    assert json.loads(first.output)["seed"] is None and first.output == second.output
     text = cli("test", str(BUNDLED), "-q", "-k", "order of the members", "--seed", "random")
     seed = re.search(r"hypothesis seed (\d+) \(random; --seed \1 reproduces this run\)", text.output)
     assert seed is not None, text.output
 
 
-def test_the_seed_decides_the_counterexample(policy_dir: Callable[..., Path]) -> None:
+def test_the_seed_decides_the_counterexample(policy_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """The same seed finds the same counterexample; settings are derandomized unless a random run is asked for."""
     from eligibility.testing.properties import hypothesis_seed, hypothesis_settings, run_properties
 
-    assert hypothesis_seed() == 0 and hypothesis_settings().derandomize
+    monkeypatch.delenv("ELIGIBILITY_HYPOTHESIS_SEED", raising=False)
+    assert hypothesis_seed() is None and hypothesis_settings().derandomize
     root = policy_dir({"demo.yaml": MONEY_ZERO, "tests/props.yaml": PROPS})
     engine = eligibility.load(root)
     runs = [[r.message for r in run_properties(engine, profile=hypothesis_settings("ci"), seed=7)] for _ in range(2)]
     assert runs[0] == runs[1] and "falsified" in runs[0][0]
     with pytest.raises(ValueError, match="whole number at least 0 or 'random'"):
         hypothesis_seed("-1")
+    monkeypatch.setenv("ELIGIBILITY_HYPOTHESIS_SEED", "random")
+    assert not hypothesis_settings().derandomize and hypothesis_seed() == hypothesis_seed() is not None
 
 
 PROPS = """\

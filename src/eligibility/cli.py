@@ -125,8 +125,10 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     out["seed"] = start
-    if fmt == "text":
-        how = "random" if (seed or os.environ.get(SEED_ENV)) == "random" else "fixed"
+    if fmt == "text" and start is None:
+        click.echo("properties: derandomized, the same examples on every run (--seed N or --seed random for others)")
+    elif fmt == "text":
+        how = "random" if (seed or os.environ.get(SEED_ENV)) == "random" else "chosen"
         click.echo(f"properties: hypothesis seed {start} ({how}; --seed {start} reproduces this run)")
     for r in run_properties(engine, name_filter, chosen, start):
         yield r.where, r.prop.name, r.passed, r.message
@@ -227,7 +229,7 @@ def build() -> Any:
                        "[default: $ELIGIBILITY_HYPOTHESIS_PROFILE, else dev].")
     @click.option("--seed", metavar="N|random", default=None, callback=_seed,
                   help="Seed of the property searches: the same seed gives the same run; `random` draws one "
-                       "(printed) [default: $ELIGIBILITY_HYPOTHESIS_SEED, else 0].")
+                       "(printed) [default: $ELIGIBILITY_HYPOTHESIS_SEED, else derandomized: the same every run].")
     def test(policies: Path | None, jurisdiction: str | None, name_filter: str | None, quiet: bool,
              coverage: bool, fail_under: float | None, mutate: bool, fmt: str, profile: str | None,
              seed: str | None = None) -> None:

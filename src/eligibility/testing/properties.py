@@ -4,10 +4,11 @@ Each property is searched for a counterexample with hypothesis' `find`; the smal
 reported as a YAML test case that reproduces the failure. The size of the search is a settings
 profile chosen by the `ELIGIBILITY_HYPOTHESIS_PROFILE` environment variable (`dev` by default).
 
-Runs are reproducible by default: every search starts from the seed `DEFAULT_SEED` (0), so the
-same policies give the same examples, the same verdict and the same counterexample on every run.
-`ELIGIBILITY_HYPOTHESIS_SEED=N` (or `eligibility test --seed N`) chooses another seed, and
-`random` draws one, which is printed so that a failure can be reproduced with `--seed`.
+Runs are reproducible by default: every profile is derandomized (hypothesis draws its examples
+from a fixed seed), so the same policies give the same examples, the same verdict and the same
+counterexample on every run. `ELIGIBILITY_HYPOTHESIS_SEED=N` (or `eligibility test --seed N`)
+starts the searches from seed N instead, and `random` draws a seed, which is printed so that a
+failure can be reproduced with `--seed`.
 """
 
 from __future__ import annotations
@@ -46,14 +47,12 @@ from eligibility.testing.strategies import (
     households,
 )
 
-__all__ = ["DEFAULT_SEED", "PROFILES", "SEED_ENV", "PropertyResult", "hypothesis_seed", "hypothesis_settings",
+__all__ = ["PROFILES", "SEED_ENV", "PropertyResult", "hypothesis_seed", "hypothesis_settings",
            "run_properties", "run_property"]
 
 ENV = "ELIGIBILITY_HYPOTHESIS_PROFILE"
 #: The environment variable choosing the seed of property searches: a whole number, or `random`.
 SEED_ENV = "ELIGIBILITY_HYPOTHESIS_SEED"
-#: The seed of every search unless another is chosen: runs are reproducible by default.
-DEFAULT_SEED = 0
 #: Settings profiles, registered with hypothesis as `eligibility-<name>`. All are derandomized (the
 #: same examples on every run, for `@given` tests too) unless a random run is asked for.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -73,15 +72,18 @@ for _name, _options in PROFILES.items():
 _DRAWN: list[int] = []
 
 
-def hypothesis_seed(seed: object = None) -> int:
-    """Return the seed of property searches: the one given, else `$ELIGIBILITY_HYPOTHESIS_SEED`, else 0.
+def hypothesis_seed(seed: object = None) -> int | None:
+    """Return the seed of property searches: the one given, else `$ELIGIBILITY_HYPOTHESIS_SEED`.
 
+    None when neither chooses one: the searches are then derandomized (the same on every run).
     `"random"` draws a seed once per process (print it: `--seed` with it reproduces the run).
 
     Raises:
         ValueError: the seed is neither a whole number at least 0 nor "random".
     """
-    chosen = seed if seed is not None else os.environ.get(SEED_ENV) or DEFAULT_SEED
+    chosen = seed if seed is not None else os.environ.get(SEED_ENV) or None
+    if chosen is None:
+        return None
     if chosen == "random":
         if not _DRAWN:
             _DRAWN.append(random_module.SystemRandom().randrange(2 ** 32))
@@ -156,7 +158,7 @@ def run_properties(engine: Engine, name_filter: str | None = None,
         engine: a loaded policy set; its `model.properties` are run.
         name_filter: run only the properties whose name contains this text.
         profile: hypothesis settings; by default `hypothesis_settings()`.
-        seed: the seed of every search; by default `hypothesis_seed()` (0 unless chosen).
+        seed: the seed of every search; by default `hypothesis_seed()` (None: derandomized).
     """
     for prop in engine.model.properties:
         if name_filter and name_filter not in prop.name:
@@ -168,8 +170,8 @@ def run_property(engine: Engine, prop: Property, profile: settings | None = None
                  seed: int | None = None) -> PropertyResult:
     """Search for a counterexample to one property; report the smallest one found as a YAML case.
 
-    The search starts from `seed` (by default `hypothesis_seed()`: 0 unless chosen), so the same
-    seed gives the same verdict and counterexample on every run.
+    The search is derandomized, or starts from `seed` (by default `hypothesis_seed()`): either way
+    the same run gives the same verdict and counterexample every time.
 
     A property that cannot run (an unknown program or field, a bound that does not type-check) fails
     with the problem at its file:line:col. A valid household the policy cannot decide (an
@@ -186,7 +188,8 @@ def run_property(engine: Engine, prop: Property, profile: settings | None = None
         return check.violation(example) is not None
 
     try:
-        found = find(check.strategy(), violated, settings=chosen, random=random_module.Random(start))
+        found = find(check.strategy(), violated, settings=chosen,
+                     random=random_module.Random(start) if start is not None else None)
     except NoSuchExample:
         return PropertyResult(prop, True, "")
     except HypothesisException as e:  # e.g. a failed health check: say so rather than crash the run
