@@ -8,8 +8,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import eligibility
+from eligibility.testing.properties import SEED_ENV, hypothesis_seed, random_run
+
+#: Hypothesis tests are reproducible by default (derandomized: the same examples on every run);
+#: ELIGIBILITY_HYPOTHESIS_SEED=random asks for a random run, whose seed hypothesis prints on failure.
+settings.register_profile("eligibility-tests", derandomize=not random_run(), database=None)
+settings.load_profile("eligibility-tests")
+
+
+def pytest_report_header() -> str:
+    """Say how the property searches of this run are seeded, so that a failure can be reproduced."""
+    if random_run():
+        return (f"eligibility: random run ({SEED_ENV}=random); YAML properties use seed {hypothesis_seed()} "
+                f"(rerun with {SEED_ENV}={hypothesis_seed()}); @given tests print theirs on failure")
+    seed = hypothesis_seed()
+    how = "derandomized" if seed is None else f"YAML properties from seed {seed}"
+    return f"eligibility: reproducible run, {how} ({SEED_ENV}=random for a random run)"
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).parent.parent

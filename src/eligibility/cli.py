@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,7 +18,11 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
 
 from eligibility.base.errors import EvaluationError, InputError, PolicyError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: The exit codes of every command (docs/reference/cli.md#exit-codes): 0 success; 1 the command ran
+#: and the answer is no (policy errors, failing tests, an invalid household, a program not decided,
+#: a record not intact, differences); 2 the command line is wrong (an unknown option, a bad
+#: --on, --program or --jurisdiction, a file that cannot be read or is not JSON); 130 interrupted.
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _json_default(o: object) -> object:
@@ -30,15 +35,60 @@ def _policy_arg() -> Any:
     return click.argument("policies", required=False, type=click.Path(file_okay=False, path_type=Path))
 
 
-def _read_household(source: str) -> Any:
+def _date(ctx: Any, param: Any, value: str | None) -> Any:
+    """Check a --on option: a date YYYY-MM-DD, else a usage error (exit 2) in every command."""
+    from eligibility.engine.runtime import parse_date
+
+    if value is None:
+        return None
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        return parse_date(value)
+    except InputError as e:
+        raise click.BadParameter(e.problems[0].message) from None
+
+
+def _jurisdiction(ctx: Any, param: Any, value: str | None) -> str | None:
+    """Check a --jurisdiction option: six digits, else a usage error (exit 2)."""
+    if value is not None and not (len(value) == 6 and value.isascii() and value.isdigit()):
+        raise click.BadParameter(f"must be a 6-digit GB/T 2260 code such as 440114, not {value!r}")
+    return value
+
+
+def _seed(ctx: Any, param: Any, value: str | None) -> str | None:
+    """Check a --seed option: a whole number at least 0, or `random`, else a usage error (exit 2)."""
+    if value is not None and value != "random" and not (value.isascii() and value.isdigit()):
+        raise click.BadParameter(f"must be a whole number at least 0 or 'random', not {value!r}")
+    return value
+
+
+def _check_programs(engine: Any, programs: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Check --program options against the policy set: an unknown program is a usage error (exit 2)."""
+    if not programs:
+        return None
+    try:
+        return tuple(engine.check_programs(programs))
+    except InputError as e:
+        raise click.BadParameter("; ".join(p.message for p in e.problems), param_hint="--program") from None
+
+
+def _read_household(source: str) -> Any:
+    """Read household JSON (a file, or - for standard input) with the shared reader.
+
+    Raises:
+        click.UsageError: the file cannot be read or is not JSON (exit 2).
+        InputError: a key is given twice (an invalid household: exit 1).
+    """
+    from eligibility.engine.jsonin import loads_household
+
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        text = data.decode("utf-8")
     except OSError as e:
         raise click.UsageError(f"cannot read {source}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise click.UsageError(f"{source} is not UTF-8 text") from None
     try:
-        return json.loads(text, parse_float=Decimal)
+        return loads_household(text)
     except json.JSONDecodeError as e:
         raise click.UsageError(f"{source}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
     except RecursionError:
@@ -53,21 +103,34 @@ def _load(policies: Path | None, jurisdiction: str | None) -> Any:
     except PolicyError as e:
         click.echo(e.render(), err=True)
         sys.exit(EXIT_FAIL)
+    except InputError as e:  # a bad argument
+        raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
 
 
-def _properties(engine: Any, name_filter: str | None, profile: str | None) -> Iterator[tuple[str, str, bool, str]]:
-    """Run the set's properties for `test`: (where, name, passed, message) each, as they finish."""
+def _properties(engine: Any, name_filter: str | None, profile: str | None, seed: str | None,
+                fmt: str, out: dict[str, Any]) -> Iterator[tuple[str, str, bool, str]]:
+    """Run the set's properties for `test`: (where, name, passed, message) each, as they finish.
+
+    The seed is printed first (text) or recorded in `out["seed"]` (JSON): the same seed reproduces the run.
+    """
     if not engine.model.properties:
         return
     try:
-        from eligibility.testing.properties import hypothesis_settings, run_properties
+        from eligibility.testing.properties import SEED_ENV, hypothesis_seed, hypothesis_settings, run_properties
     except ImportError:
         raise click.UsageError("properties need hypothesis: pip install 'eligibility[test]'") from None
     try:
         chosen = hypothesis_settings(profile)
+        start = hypothesis_seed(seed)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    for r in run_properties(engine, name_filter, chosen):
+    out["seed"] = start
+    if fmt == "text" and start is None:
+        click.echo("properties: derandomized, the same examples on every run (--seed N or --seed random for others)")
+    elif fmt == "text":
+        how = "random" if (seed or os.environ.get(SEED_ENV)) == "random" else "chosen"
+        click.echo(f"properties: hypothesis seed {start} ({how}; --seed {start} reproduces this run)")
+    for r in run_properties(engine, name_filter, chosen, start):
         yield r.where, r.prop.name, r.passed, r.message
 
 
@@ -109,10 +172,14 @@ def build() -> Any:
         """Rules as code for China's social assistance (社会救助).
 
         Check and test YAML policies, and decide households with explanations.
-        Exit codes: 0 ok, 1 policy or test failure (or an invalid household), 2 usage error.
+
+        Exit codes, in every command: 0 ok; 1 the command ran and the answer is no (policy errors,
+        failing tests, an invalid household, a program not decided, a record not intact,
+        differences); 2 the command line is wrong (an unknown option, a bad --on, --program or
+        --jurisdiction, a file that cannot be read or is not JSON); 130 interrupted.
         """
 
-    jur = click.option("--jurisdiction", "-j", metavar="CODE",
+    jur = click.option("--jurisdiction", "-j", metavar="CODE", callback=_jurisdiction,
                        help="GB/T 2260 code choosing each program's most specific layer, e.g. 440114.")
 
     @main.command()
@@ -160,8 +227,12 @@ def build() -> Any:
     @click.option("--profile", type=click.Choice(["ci", "dev", "thorough"]), default=None,
                   help="How hard to search properties for counterexamples "
                        "[default: $ELIGIBILITY_HYPOTHESIS_PROFILE, else dev].")
+    @click.option("--seed", metavar="N|random", default=None, callback=_seed,
+                  help="Seed of the property searches: the same seed gives the same run; `random` draws one "
+                       "(printed) [default: $ELIGIBILITY_HYPOTHESIS_SEED, else derandomized: the same every run].")
     def test(policies: Path | None, jurisdiction: str | None, name_filter: str | None, quiet: bool,
-             coverage: bool, fail_under: float | None, mutate: bool, fmt: str, profile: str | None) -> None:
+             coverage: bool, fail_under: float | None, mutate: bool, fmt: str, profile: str | None,
+             seed: str | None = None) -> None:
         """Run the YAML test cases and properties of a policy folder (and rule coverage, the mutation check)."""
         from eligibility.testing.cases import run_tests
 
@@ -172,9 +243,11 @@ def build() -> Any:
             click.echo(e.render(), err=True)
             sys.exit(EXIT_FAIL)
         passed = failed = 0
-        failures = []
+        failures: list[dict[str, str]] = []
+        out: dict[str, Any] = {"passed": 0, "failed": failures}
         cases = ((r.where, r.case.name, r.passed, r.message) for r in run_tests(engine, name_filter))
-        for where, name, ok, message in itertools.chain(cases, _properties(engine, name_filter, profile)):
+        props = _properties(engine, name_filter, profile, seed, fmt, out)
+        for where, name, ok, message in itertools.chain(cases, props):
             if ok:
                 passed += 1
                 if not quiet and fmt == "text":
@@ -187,7 +260,7 @@ def build() -> Any:
                     click.echo("  " + message.replace("\n", "\n  "))
         if fmt == "text":
             click.echo(f"{passed} passed, {failed} failed")
-        out: dict[str, Any] = {"passed": passed, "failed": failures}
+        out["passed"] = passed
         low = _quality(engine, name_filter, coverage or fail_under is not None, fail_under, mutate, fmt, out)
         if fmt == "json":
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -199,7 +272,8 @@ def build() -> Any:
 
     @main.command()
     @click.argument("household", default="-")
-    @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", help="The date the decision is made for.")
+    @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=_date,
+                  help="The date the decision is made for.")
     @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="Policy folder (default: the bundled policies).")
     @jur
@@ -211,14 +285,15 @@ def build() -> Any:
     @click.option("--record", "record_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="OUT.json", help="Also write the decision record (input, decision, hashes) to OUT.json.")
     @why_opt
-    def decide(household: str, on: str, policies: Path | None, jurisdiction: str | None,
+    def decide(household: str, on: Any, policies: Path | None, jurisdiction: str | None,
                programs: tuple[str, ...], fmt: str, lang: str, strict: bool, record_out: Path | None = None,
                why_not: bool = False) -> None:
         """Decide a household given as JSON (a file, or - for standard input)."""
         engine = _load(policies, jurisdiction)
-        data = _read_household(household)
+        names = _check_programs(engine, programs)
         try:
-            decision = engine.decide(data, on, programs or None, strict=strict)
+            data = _read_household(household)
+            decision = engine.decide(data, on, names, strict=strict)
         except InputError as e:
             if fmt == "json":
                 click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
@@ -244,7 +319,7 @@ def build() -> Any:
 
     @main.command()
     @click.argument("household", default="-")
-    @click.option("--on", "on", required=True, metavar="YYYY-MM-DD")
+    @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=_date)
     @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None)
     @jur
     @click.option("--program", "programs", multiple=True)
@@ -253,7 +328,7 @@ def build() -> Any:
     @click.option("--html", is_flag=True, help="One printable HTML page instead of plain text.")
     @why_opt
     @click.pass_context
-    def explain(ctx: Any, household: str, on: str, policies: Path | None, jurisdiction: str | None,
+    def explain(ctx: Any, household: str, on: Any, policies: Path | None, jurisdiction: str | None,
                 programs: tuple[str, ...], lang: str, markdown: bool, html: bool = False,
                 why_not: bool = False) -> None:
         """Explain the decision for a household in Chinese or English."""
@@ -439,10 +514,10 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
     @jur
     @click.option("--households", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="FILE.jsonl", help="Households, one JSON object a line (or {\"on\", \"household\"}).")
-    @click.option("--on", "on", metavar="YYYY-MM-DD", default=None,
+    @click.option("--on", "on", metavar="YYYY-MM-DD", default=None, callback=_date,
                   help="Decision date of household lines without their own \"on\".")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-    def diff_cmd(old: str, new: str, jurisdiction: str | None, households: Path | None, on: str | None,
+    def diff_cmd(old: str, new: str, jurisdiction: str | None, households: Path | None, on: Any,
                  fmt: str) -> None:
         """Compare two policy sets (folders or git:REV:PATH): rules, parameters, citations, outputs.
 
@@ -453,14 +528,8 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
         from eligibility.audit.diff import diff_policies
         from eligibility.audit.git import policy_folder
-        from eligibility.engine.runtime import parse_date
 
-        day = None
-        if on is not None:
-            try:
-                day = parse_date(on)
-            except InputError:
-                raise click.UsageError(f"--on {on!r} is not a date YYYY-MM-DD") from None
+        day = on  # checked by the option (_date)
         for spec in (old, new):
             if not spec.startswith("git:") and not Path(spec).is_dir():
                 raise click.UsageError(f"{spec} is not a folder (nor git:REV:PATH)")
@@ -497,7 +566,7 @@ def _add_batch_command(main: Any, jur: Any) -> None:
     @click.argument("source", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
                   help="Output file: .jsonl, .csv or .parquet (or see --format).")
-    @click.option("--on", "on", metavar="YYYY-MM-DD", default=None,
+    @click.option("--on", "on", metavar="YYYY-MM-DD", default=None, callback=_date,
                   help="Decision date of records without their own \"on\".")
     @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="Policy folder (default: the bundled policies).")
@@ -509,7 +578,7 @@ def _add_batch_command(main: Any, jur: Any) -> None:
     @click.option("--trace", is_flag=True, help="Also write each decision's trace (much slower, much larger).")
     @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
                   help="Output format [default: from OUT's extension].")
-    def batch(source: Path, out: Path, on: str | None, policies: Path | None, jurisdiction: str | None,
+    def batch(source: Path, out: Path, on: Any, policies: Path | None, jurisdiction: str | None,
               programs: tuple[str, ...], workers: int, resume: bool, trace: bool, fmt: str | None) -> None:
         """Decide every household of a .jsonl, .csv or .parquet file; one result a record, in input order.
 
@@ -532,7 +601,7 @@ def _add_batch_command(main: Any, jur: Any) -> None:
             report(-1, None)
         click.echo(summary.render(), nl=False)
         if summary.interrupted:
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_FAIL if summary.failed else EXIT_OK)
 
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from eligibility.base.errors import EligibilityError
+from eligibility.base.errors import EligibilityError, InputError
 from eligibility.base.numbers import ENGINE_CONTEXT, ZERO, decimal_text
+from eligibility.engine.jsonin import loads_household
 from eligibility.engine.records import is_wrapped, unwrap
 from eligibility.engine.runtime import parse_date
 
@@ -102,7 +103,9 @@ def _parse_line(raw: bytes, on: dt.date | None) -> tuple[Any, dt.date, str | Non
     except UnicodeDecodeError:
         raise ValueError("the line is not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_float=Decimal)
+        data = loads_household(text)  # a key given twice: an InputError, a ValueError with its path
+    except InputError:
+        raise  # a key given twice: a ValueError naming its path, reported on the line as it is
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON (column {e.colno}: {e.msg})") from None
     except (RecursionError, ValueError):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from eligibility.base.source import SourceText, Span, bounded, excerpt
+from eligibility.base.source import SourceText, Span, bounded, excerpt, readable
 
 
 @attrs.frozen
@@ -94,21 +94,30 @@ class InputProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.kind}: {self.message}"
+        # The path is kept as given (a key may hold invisible characters); shown readable here.
+        return f"{readable(self.path, 80)}: {self.kind}: {self.message}"
 
 
 class InputError(EligibilityError, ValueError):
-    """Household facts that do not match the facts vocabulary; no decision was made."""
+    """Household facts that do not match the facts vocabulary, or a bad argument; no decision was made.
 
-    def __init__(self, problems: Sequence[InputProblem]) -> None:
+    `subject` names what was invalid in the message: "household" (the default), or "arguments"
+    when the problems are the caller's arguments (a date, a program name, an option).
+    """
+
+    def __init__(self, problems: Sequence[InputProblem], subject: str = "household") -> None:
         self.problems = tuple(problems)
+        self.subject = subject
         self.path = self.problems[0].path
         self.kind = self.problems[0].kind
         shown = "\n".join(f"  {p}" for p in self.problems[:50])
         more = len(self.problems) - 50
         tail = f"\n  … and {more} more" if more > 0 else ""
         n = len(self.problems)
-        super().__init__(bounded(f"invalid household ({n} problem{'s' if n != 1 else ''}):\n{shown}{tail}"))
+        super().__init__(bounded(f"invalid {subject} ({n} problem{'s' if n != 1 else ''}):\n{shown}{tail}"))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.problems, self.subject))
 
     def to_json(self) -> list[dict[str, str]]:
         return [{"path": p.path, "kind": p.kind, "message": p.message} for p in self.problems]

@@ -11,7 +11,7 @@ from typing import Any
 
 from eligibility.base.errors import InputError, InputProblem
 from eligibility.base.source import did_you_mean, readable
-from eligibility.lang.model import Facts, FieldSpec
+from eligibility.lang.model import Constraint, Facts, FieldSpec, Label
 
 MONEY_RE = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?\Z")
 NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
@@ -27,6 +27,8 @@ Converter = Callable[[object, str, Problems], object]
 def _show(value: object) -> str:
     if isinstance(value, str):
         return repr(readable(value, 60))
+    if isinstance(value, Decimal | dt.date) and not isinstance(value, dt.datetime):
+        return str(value)
     if isinstance(value, dict | list):
         return f"a {'mapping' if isinstance(value, dict) else 'list'}"
     return readable(repr(value), 60)
@@ -238,10 +240,19 @@ class Validator:
         known = {name for name, _, _ in table}
         for key in data:
             if key not in known:
-                shown = readable(key, 64) if isinstance(key, str) else _show(key)
+                # The path holds the key as given (InputProblem shows it readable in messages); a
+                # key too long to be a field name is reported on its record instead, never cut.
+                if isinstance(key, str) and len(key) > MAX_TEXT:
+                    probs.append(InputProblem(prefix[:-1] or "household", "unknown",
+                                              f"has a key of {len(key):,} characters ({readable(key, 40)!r}), "
+                                              "which is not a field of the facts vocabulary"))
+                    continue
+                raw = key if isinstance(key, str) else repr(key)
                 guess = did_you_mean(key, sorted(known)) if isinstance(key, str) else None
                 extra = f"; did you mean '{guess}'?" if guess else ""
-                probs.append(InputProblem(prefix + shown, "unknown", f"is not a field of the facts vocabulary{extra}"))
+                what = "" if isinstance(key, str) else f"the key {_show(key)} is not text: it "
+                probs.append(InputProblem(prefix + raw, "unknown",
+                                          f"{what}is not a field of the facts vocabulary{extra}"))
         for name, spec, conv in table:
             path = prefix + name
             v = data.get(name)
@@ -271,21 +282,66 @@ class Validator:
             return []
         _, table = self.lists[spec.name]
         out = []
-        ids: dict[object, int] = {}
         for i, item in enumerate(v):
             ipath = f"{path}[{i}]"
             if not isinstance(item, Mapping):
                 probs.append(InputProblem(ipath, "type", f"must be an object, not {_show(item)}"))
                 continue
-            rec = self._record(item, table, ipath + ".", probs, defaulted)
-            rid = rec.get("id")
-            if isinstance(rid, str):
-                if rid in ids:
-                    probs.append(InputProblem(ipath + ".id", "duplicate",
-                                              f"id {_show(rid)} is also used by {path}[{ids[rid]}]"))
-                ids[rid] = i
-            out.append(rec)
+            out.append(self._record(item, table, ipath + ".", probs, defaulted))
+        if len(out) == len(v):
+            for c in constraints(spec):
+                _constraint(c, out, path, probs)
         return out
+
+
+#: The implicit rule of a list whose records have an `id`: results per record are keyed by it.
+_ID_REASON = Label("成员编号用于区分每条记录的结果", "each record's results are keyed by its id")
+
+
+def constraints(spec: FieldSpec) -> tuple[Constraint, ...]:
+    """The constraints the validator checks on a list field: those declared, and unique ids."""
+    declared = spec.constraints
+    if spec.field("id") is not None and not any(c.kind == "unique" and c.field == "id" for c in declared):
+        return (Constraint("unique", "id", None, None, None, _ID_REASON, spec.span), *declared)
+    return declared
+
+
+def _constraint(c: Constraint, records: list[dict[str, object]], path: str, probs: Problems) -> None:
+    """Check one constraint of a list whose records were all read; append a problem per violation."""
+    why = f" ({c.reason.en})"
+    if c.kind == "max_items":
+        if c.maximum is not None and len(records) > c.maximum:
+            probs.append(InputProblem(path, "limit", f"has {len(records)} items; at most {c.maximum}{why}"))
+        return
+    name = str(c.field)
+    if c.kind == "unique":
+        first: dict[object, int] = {}
+        for i, rec in enumerate(records):
+            value = rec.get(name)
+            if value is None:
+                continue  # not valid: reported already
+            if value in first:
+                probs.append(InputProblem(f"{path}[{i}].{name}", "duplicate",
+                                          f"{_show(value)} is also the {name} of {path}[{first[value]}]{why}"))
+            else:
+                first[value] = i
+        return
+    hits = [i for i, rec in enumerate(records)
+            if rec.get(name) is not None and rec.get(name) == c.value and type(rec.get(name)) is type(c.value)]
+    lo = c.minimum if c.minimum is not None else 0
+    hi = c.maximum
+    wanted = f"exactly {lo}" if lo == hi else (f"at least {lo}" if hi is None else
+                                               f"at most {hi}" if lo == 0 else f"between {lo} and {hi}")
+    where = f"{name} {_show(c.value)}"
+    if len(hits) < lo:
+        got = "no record has" if not hits else f"only {len(hits)} record{'s' if len(hits) > 1 else ''} have"
+        probs.append(InputProblem(path, "constraint", f"{got} {where}; {wanted} must have it{why}"))
+    elif hi is not None and len(hits) > hi:
+        others = ", ".join(f"{path}[{i}]" for i in hits[:min(hi, 5)])
+        for i in hits[hi:][:50]:
+            text = (f"{others} also ha{'s' if hi == 1 else 've'} {where}; {wanted} may have it" if hi
+                    else f"no record may have {where}")
+            probs.append(InputProblem(f"{path}[{i}].{name}", "constraint", text + why))
 
 
 class Defaulted(Sequence[str]):
@@ -366,8 +422,17 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
             sub = f"rec_{f.name}"
             out.append(f"{ind}if v.__class__ is not list or not {f.min_items} <= len(v) <= {f.max_items}: raise M")
             out.append(f"{ind}{r} = [{sub}(x, miss, i) for i, x in enumerate(v)]")
-            if any(x.name == "id" for x in f.fields):
-                out.append(f"{ind}if len({{x['id'] for x in {r}}}) != len({r}): raise M")
+            for c in constraints(f):
+                if c.kind == "max_items":
+                    out.append(f"{ind}if len({r}) > {c.maximum}: raise M")
+                elif c.kind == "unique":
+                    out.append(f"{ind}if len({{x[{c.field!r}] for x in {r}}}) != len({r}): raise M")
+                else:
+                    cls = const(type(c.value))
+                    count = f"sum(1 for x in {r} if x[{c.field!r}] == {const(c.value)} " \
+                            f"and x[{c.field!r}].__class__ is {cls})"
+                    upper = f" <= {c.maximum}" if c.maximum is not None else ""
+                    out.append(f"{ind}if not {c.minimum or 0} <= {count}{upper}: raise M")
         else:  # decimal, bounded money: rare; the full validator handles them
             out.append(f"{ind}raise M")
     out.append("    return {" + ", ".join(results) + "}")
@@ -390,7 +455,7 @@ def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, 
     ns: dict[str, Any] = {"__builtins__": {}, "dict": dict, "str": str, "int": int, "bool": bool, "M": _Miss,
                           "DRE": DATE_RE.match, "MRE": MONEY_RE.match,
                           "DEC": Decimal, "FIS": dt.date.fromisoformat, "DATE": dt.date, "len": len,
-                          "list": list, "enumerate": enumerate, **consts}
+                          "list": list, "enumerate": enumerate, "sum": sum, **consts}
     text = "\n".join(src) + "\n"
     exec(compile(text, "<eligibility facts validator>", "exec", dont_inherit=True), ns)  # generated from the vocabulary
     return ns["validate_fast"], text

@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import decimal
+import os
+import re
 import threading
 import types
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +18,7 @@ import attrs
 
 from eligibility.base.errors import EligibilityError, EvaluationError, InputError, InputProblem
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT, ZERO
+from eligibility.base.source import did_you_mean, readable
 from eligibility.base.version import __version__
 from eligibility.compile.codegen import FieldRead, LineInfo
 from eligibility.compile.helpers import (
@@ -29,6 +32,7 @@ from eligibility.compile.helpers import (
 from eligibility.compile.pipeline import CompiledPolicy, compile_policy
 from eligibility.engine.facts import Validator
 from eligibility.engine.trace import build_trace
+from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
 from eligibility.engine.whynot import why_not as analyse_why_not
 from eligibility.explain.text import render
 from eligibility.lang.model import ParamValue
@@ -37,21 +41,53 @@ from eligibility.lang.model import ParamValue
 _VALIDATORS: dict[str, Validator] = {}
 #: The most generator iterations one decision may need (G-R: a budget, not a timer).
 MAX_WORK = 2_000_000
+#: The formats of `Decision.explain`.
+FORMATS = ("text", "markdown", "html")
+
+
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_JURISDICTION_RE = re.compile(r"[0-9]{6}\Z")
 
 
 def parse_date(on: object, what: str = "on") -> dt.date:
-    """Accept a date or an ISO date string; raise InputError otherwise."""
-    if isinstance(on, dt.datetime):
-        return on.date()
-    if isinstance(on, dt.date):
+    """Accept a `datetime.date` or a "YYYY-MM-DD" string (nothing else: no week dates, no times).
+
+    Raises:
+        InputError: anything else, with `what` as the problem's path (an argument error).
+    """
+    if on.__class__ is dt.date:
         return on
-    if isinstance(on, str):
+    if isinstance(on, dt.datetime):
+        message = "must be a date, not a date and time"
+    elif isinstance(on, dt.date):
+        return on
+    elif isinstance(on, str) and _DATE_RE.match(on):
         try:
-            if len(on) == 10:
-                return dt.date.fromisoformat(on)
+            return dt.date.fromisoformat(on)
         except ValueError:
-            pass
-    raise InputError([InputProblem(what, "format", "the decision date must be a date \"YYYY-MM-DD\"")])
+            message = f"{readable(on, 20)!r} is not a calendar date"
+    else:
+        shown = repr(readable(on, 40)) if isinstance(on, str) else type(on).__name__
+        message = f"must be a date \"YYYY-MM-DD\" or a datetime.date, not {shown}"
+    raise argument_error(what, "format", message)
+
+
+def argument_error(name: str, kind: str, message: str) -> InputError:
+    """Return the InputError for a bad argument `name` (its message says "invalid arguments", not "household")."""
+    return InputError([InputProblem(name, kind, message)], "arguments")
+
+
+def _flag(value: object, name: str) -> bool:
+    """Check a true/false argument (a typo such as trace="no" must not read as True)."""
+    if value is not True and value is not False:
+        raise argument_error(name, "type", f"must be True or False, not {readable(repr(value), 40)}")
+    return value
+
+
+def _name(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise argument_error(what, "type", f"must be a name (text), not {type(value).__name__}")
+    return value
 
 
 @attrs.frozen
@@ -128,6 +164,7 @@ class Decision:
 
         With `why_not=True` the trace also has a `why_not` section: see `Decision.why_not`.
         """
+        _flag(why_not, "why_not")
         out = build_trace(self._engine, self, self._facts, self._defaulted, self._memo,
                           self._recorded, self._params)
         if why_not:
@@ -135,34 +172,53 @@ class Decision:
         return out
 
     def why_not(self, programs: Iterable[str] | str | None = None, *, near_miss: object = Decimal("0.05"),
-                max_probes: int = 4000) -> dict[str, Any]:
+                max_probes: int = 4000, max_work: int | None = None) -> dict[str, Any]:
         """Say, for each program not eligible, the smallest change to one fact that makes each failed rule pass.
 
         Found by deciding again with the engine (see `eligibility.engine.whynot`); the decision is not changed.
+        The search is bounded by `max_probes` decisions and by `max_work` (default
+        `eligibility.engine.whynot.MAX_WORK`, which keeps a large household's analysis near a second);
+        past either bound the section says `"complete": false` with a `note`.
         Returns the JSON-ready `why_not` section of the trace (docs/reference/trace.md).
 
         Raises:
-            InputError: an unknown program, or `near_miss` not a share between 0 and 1.
+            InputError: an unknown program, `near_miss` not a share between 0 and 1, or a bound
+                that is not a whole number at least 0 (an argument error).
         """
-        return analyse_why_not(self, programs, near_miss=near_miss, max_probes=max_probes)
+        return analyse_why_not(self, programs, near_miss=near_miss, max_probes=max_probes,
+                               max_work=WHY_NOT_MAX_WORK if max_work is None else max_work)
 
     def value(self, program: str, name: str) -> Any:
         """Return a computed value or rule outcome of a program, evaluating it if it was skipped.
 
         The decision and its trace are not changed by asking.
 
+        Values are typed as the policy declares them: money and decimal values are Decimal (a
+        literal `0` of a money value is `Decimal("0")`), integers int, rules bool. For a value
+        decided per record, a dict from each record's id (its index when the list has no `id`).
+
         Raises:
-            KeyError: the program has no such definition.
+            InputError: `program` or `name` is not text, or the program has no such definition
+                (that error is also a KeyError, as earlier versions raised).
             EvaluationError: it cannot be evaluated for this household.
         """
-        return self._engine._value(self, program, name)
+        return self._engine._value(self, _name(program, "program"), _name(name, "name"))
 
     def explain(self, lang: str = "zh", fmt: str = "text", *, why_not: bool = False) -> str:
         """Render the explanation of this decision in Chinese (`zh`) or English (`en`).
 
-        With `why_not=True` it also says under each failed rule what single change would make it
-        pass, and flags near misses at the top.
+        `fmt` is `text`, `markdown` or `html`. With `why_not=True` it also says under each failed
+        rule what single change would make it pass, and flags near misses at the top.
+
+        Raises:
+            InputError: `lang`, `fmt` or `why_not` is not one of its values.
         """
+        if lang not in ("zh", "en"):
+            raise argument_error("lang", "format", f"must be 'zh' or 'en', not {readable(repr(lang), 40)}")
+        if fmt not in FORMATS:
+            raise argument_error("fmt", "format", f"must be one of {', '.join(map(repr, FORMATS))}, "
+                                 f"not {readable(repr(fmt), 40)}")
+        _flag(why_not, "why_not")
         with decimal.localcontext(ENGINE_CONTEXT):
             return render(self.to_json(why_not=why_not), lang=lang, fmt=fmt)
 
@@ -269,6 +325,10 @@ class Engine:
         """
         day = on if on.__class__ is dt.date else parse_date(on)
         names = self.programs if programs is None else self.check_programs(programs)
+        if trace is not True and trace is not False:
+            _flag(trace, "trace")
+        if strict is not False and strict is not True:
+            _flag(strict, "strict")
         with decimal.localcontext(ENGINE_CONTEXT):
             h, defaulted = self.validator.validate(household)
             records: Any = h
@@ -305,10 +365,31 @@ class Engine:
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
                         recorded, (pv, used))
 
+    def _unknown(self, program: str, name: str) -> InputError:
+        if program not in self.model.programs:
+            return _UnknownName([InputProblem("program", "unknown", f"unknown program {readable(program, 64)!r}; "
+                                              f"known: {', '.join(self.programs)}")], "arguments")
+        names = sorted(n for p, n in self.compiled.generated.def_index if p == program)
+        guess = did_you_mean(name, names)
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        return _UnknownName([InputProblem("name", "unknown", f"{program} has no rule or value "
+                                          f"{readable(name, 64)!r}{hint}")], "arguments")
+
     def _value(self, decision: Decision, program: str, name: str) -> Any:
         key = (program, name)
         if key not in self.compiled.generated.def_index:
-            raise KeyError(f"{program}.{name}")
+            raise self._unknown(program, name)
+        value = self._value_untyped(decision, program, name)
+        kind = self.compiled.checked.defs[key].type
+        if kind not in ("money", "decimal"):
+            return value
+        cents = kind == "money"
+        if isinstance(value, dict):
+            return {k: _decimal(v, cents) for k, v in value.items()}
+        return _decimal(value, cents)
+
+    def _value_untyped(self, decision: Decision, program: str, name: str) -> Any:
+        key = (program, name)
         d = self.compiled.checked.defs[key].definition
         if name == "amount" and d.kind == "output":
             # The decided amount: nothing for whoever is not eligible (as expressions read it).
@@ -332,7 +413,7 @@ class Engine:
         key = (program, name)
         k = self.compiled.generated.def_index.get(key)
         if k is None:
-            raise KeyError(f"{program}.{name}")
+            raise self._unknown(program, name)
         # A scratch copy: asking for a value never changes what the decision recorded.
         memo = [dict(v) if isinstance(v, dict) else v for v in decision._memo or [U] * self._size]
         d = self.compiled.checked.defs[key].definition
@@ -386,29 +467,45 @@ class Engine:
         total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
         return ProgramDecision(name, any(r.eligible for r in per), total, title, per)
 
-    def _check_work(self, h: dict[str, Any]) -> None:
+    def work(self, facts: Mapping[str, Any]) -> int:
+        """The most generator iterations deciding these validated facts may need (the measure MAX_WORK bounds)."""
         work = 0
         for signature, n in self._loops:
             product = n
             for name in signature:
-                product *= len(h[name])
+                product *= len(facts[name])
             work += product
+        return work
+
+    def _check_work(self, h: dict[str, Any]) -> None:
+        work = self.work(h)
         if work > MAX_WORK:
             sizes = ", ".join(f"{n}: {len(h[n])}" for n in self._list_fields)
             raise InputError([InputProblem(self._list_fields[0], "limit",
                                            f"this household ({sizes}) would need up to {work:,} rule evaluations "
                                            f"under these policies; the limit is {MAX_WORK:,}")])
 
-    def check_programs(self, programs: Iterable[str]) -> tuple[str, ...]:
-        """Return the program names as a tuple; raise InputError naming each unknown one."""
+    def check_programs(self, programs: Iterable[str] | str) -> tuple[str, ...]:
+        """Return the program names (one name, or an iterable of names) as a tuple.
+
+        Raises:
+            InputError: `programs` is not a name nor an iterable of names, or names unknown
+                programs (each one listed).
+        """
         if isinstance(programs, str):
             programs = [programs]
-        names = tuple(programs)
-        bad = [p for p in names if p not in self._untraced]
-        if bad:
-            raise InputError([InputProblem("programs", "unknown",
-                                           f"unknown program '{p}'; known: {', '.join(self.programs)}")
-                              for p in bad])
+        try:
+            names = tuple(programs)
+        except TypeError:
+            raise argument_error("programs", "type", "must be a program name or a list of program names, "
+                                 f"not {type(programs).__name__}") from None
+        problems = [InputProblem("programs", "type", f"must hold program names (text), not {type(p).__name__}")
+                    for p in names if not isinstance(p, str)]
+        problems += [InputProblem("programs", "unknown",
+                                  f"unknown program {readable(p, 64)!r}; known: {', '.join(self.programs)}")
+                     for p in names if isinstance(p, str) and p not in self._untraced]
+        if problems:
+            raise InputError(problems, "arguments")
         return names
 
     def _missing_message(self, i: int, day: dt.date) -> str:
@@ -539,6 +636,16 @@ def _reads_at(code: types.CodeType, lasti: int, table: dict[int, LineInfo]) -> t
     return tuple(out)
 
 
+def _decimal(v: Any, cents: bool) -> Any:
+    """A whole number where money or a decimal is declared (a literal `0`) as the Decimal it stands for.
+
+    Money as in the trace: `Decimal("0.00")`, two decimals.
+    """
+    if v.__class__ is not int:
+        return v
+    return Decimal(f"{v}.00") if cents else Decimal(v)
+
+
 def _money(a: Any) -> Decimal:
     if a.__class__ is MissingValue:
         raise MissingParameter(a.index)
@@ -546,6 +653,13 @@ def _money(a: Any) -> Decimal:
     if v < 0:
         raise NegativeAmount(v)
     return v if v != 0 else ZERO
+
+
+class _UnknownName(InputError, KeyError):
+    """An unknown program or definition asked of `Decision.value`: an InputError, and a KeyError as before."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class NegativeAmount(Exception):
@@ -565,7 +679,15 @@ def load(path: str | Path | None = None, *, jurisdiction: str | None = None) -> 
 
     Raises:
         PolicyError: the policy set has problems; all of them are listed with positions.
+        InputError: `path` is not a folder name (text or a path), or `jurisdiction` is not six
+            digits (an argument error).
     """
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise argument_error("path", "type", f"must be a folder (text or a path), not {type(path).__name__}")
+    if jurisdiction is not None and (not isinstance(jurisdiction, str) or not _JURISDICTION_RE.match(jurisdiction)):
+        shown = repr(readable(jurisdiction, 20)) if isinstance(jurisdiction, str) else type(jurisdiction).__name__
+        raise argument_error("jurisdiction", "format" if isinstance(jurisdiction, str) else "type",
+                             f"must be a 6-digit GB/T 2260 code such as \"440114\" (text), not {shown}")
     root = Path(path) if path is not None else bundled_policies()
     engine = Engine(compile_policy(root, jurisdiction))
     engine.root = root.resolve()

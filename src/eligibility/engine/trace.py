@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from eligibility.base.numbers import CENT, ENGINE_CONTEXT
 from eligibility.compile.helpers import MissingValue, U
 from eligibility.lang.model import Definition, Label, ParamValue, Program
 from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, NodeVisitor, Num, TupleLit, walk
@@ -20,14 +21,20 @@ SCHEMA = "eligibility.decision/1"
 
 
 def encode(value: Any, type_: str = "?") -> Any:
-    """Encode a value for JSON: Decimal as a canonical string, dates as ISO strings."""
+    """Encode a value for JSON: Decimal as a canonical string, dates as ISO strings.
+
+    Money is always a decimal string with at least two decimals, even when the policy computed
+    it from whole numbers (a literal `0` is `"0.00"`), never a JSON number.
+    """
+    if type_ == "money" and value.__class__ is int:
+        value = Decimal(value)
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, Decimal):
         if type_ == "money":
             exp = value.as_tuple().exponent
             if isinstance(exp, int) and exp >= -2:
-                value = value.quantize(Decimal("0.01"))
+                value = value.quantize(CENT, context=ENGINE_CONTEXT)
         text = format(value, "f")
         return "0" + text[2:] if text.startswith("-0") and Decimal(text) == 0 else text
     if isinstance(value, dt.date):

@@ -34,6 +34,7 @@ import attrs
 
 from eligibility.base.errors import EligibilityError, EvaluationError, InputError, InputProblem
 from eligibility.base.numbers import ENGINE_CONTEXT
+from eligibility.base.source import readable
 from eligibility.engine.trace import encode
 
 if TYPE_CHECKING:
@@ -48,6 +49,16 @@ MAX_PROBES_PER_FACT = 64
 MAX_PROBES = 4000
 #: Records of one list tried for removal.
 MAX_RECORDS = 50
+#: The work one analysis may do, whatever the household (a budget, not a timer: the result stays
+#: deterministic). A decision made to probe costs PROBE_COST plus the engine's own measure of the
+#: household (`Engine.work`: rule evaluations over its lists), so a household of 1,000 members
+#: gets far fewer probes than one of 3; reading the trace costs a unit per 16 inputs read.
+#: About 2 µs a unit (benchmarks/bench_whynot.py): the bound keeps any analysis near a second.
+#: The probe bound (MAX_PROBES) stays the one a household of up to about 8 members meets first.
+MAX_WORK = 500_000
+PROBE_COST = 32
+#: A traced decision of every program (needed once when a rule reads another program) costs this many probes.
+AUX_PROBES = 50
 #: The upper bound probed for a money or decimal fact without a declared maximum, and for an integer.
 BIG = Decimal(10) ** 12
 BIG_INTEGER = 10 ** 9
@@ -62,7 +73,18 @@ Change = tuple[Any, ...]
 
 
 class _Budget(Exception):
-    """The total probe budget is spent."""
+    """The total probe budget or the work bound is spent."""
+
+
+#: The note of a why_not section whose search stopped at a bound, by the bound.
+NOTES = {
+    "probes": {"zh": "分析已达探查次数上限（max_probes）而停止：标为未完成的规则未分析完",
+               "en": "the analysis stopped at the bound on probes (max_probes): rules marked incomplete "
+                     "were not fully analysed"},
+    "work": {"zh": "分析已达计算量上限而停止（家庭规模越大，每次探查越费时）：标为未完成的规则未分析完",
+             "en": "the analysis stopped at the bound on work (the larger the household, the more each probe "
+                   "costs): rules marked incomplete were not fully analysed"},
+}
 
 
 @attrs.frozen
@@ -102,7 +124,7 @@ def _apply(facts: dict[str, Any], change: Change) -> dict[str, Any]:
 
 class _Search:
     def __init__(self, decision: Decision, trace: dict[str, Any], near: Decimal, max_probes: int,
-                 per_fact: int) -> None:
+                 per_fact: int, max_work: int = MAX_WORK) -> None:
         self.decision = decision
         self.engine = decision.engine
         self.facts: dict[str, Any] = decision.facts
@@ -115,6 +137,10 @@ class _Search:
         self.per_fact = per_fact
         self.probes = 0
         self.spent = False
+        self.stopped: str | None = None  # "probes" or "work" once a bound is hit
+        self.max_work = max_work
+        self.work = 0
+        self.probe_cost = PROBE_COST + self.engine.work(self.facts)
         self._recent: OrderedDict[tuple[str, Change], Decision | None] = OrderedDict()
         self._outcomes: dict[tuple[str, Change], ProgramDecision | None] = {}
         self._aux: dict[str, Any] | None = None
@@ -133,7 +159,9 @@ class _Search:
             self._recent.move_to_end(key)
             return self._recent[key]
         if self.probes >= self.max_probes:
+            self.stopped = self.stopped or "probes"
             raise _Budget
+        self.charge(self.probe_cost)
         self.probes += 1
         try:
             dec: Decision | None = self.engine._run(_apply(self.facts, change), self.defaulted, self.on,
@@ -145,6 +173,13 @@ class _Search:
             self._recent.popitem(last=False)
         self._outcomes[key] = dec.programs.get(program) if dec is not None else None
         return dec
+
+    def charge(self, units: int) -> None:
+        """Count work; past the bound, stop the search (the rules not analysed say "complete": false)."""
+        if self.work + units > self.max_work:
+            self.stopped = self.stopped or "work"
+            raise _Budget
+        self.work += units
 
     def _can_probe(self) -> bool:
         if self._fact_probes >= self.per_fact:
@@ -203,6 +238,7 @@ class _Search:
         if name in progs:
             return progs[name]  # type: ignore[no-any-return]
         if self._aux is None:  # a program this decision did not include: trace them all, once
+            self.charge(AUX_PROBES * self.probe_cost)
             try:
                 full = self.engine._run(self.facts, self.defaulted, self.on, self.engine.programs, True)
                 self._aux = full.to_json()["programs"]
@@ -233,7 +269,9 @@ class _Search:
             return []
         head = record[:record.rindex("[") + 1] if record else None
         out: dict[str, None] = {}
-        for inp in (self._step(program, name) or {}).get("inputs") or []:
+        inputs = (self._step(program, name) or {}).get("inputs") or []
+        self.charge(1 + len(inputs) // 16)
+        for inp in inputs:
             kind, path = inp.get("kind"), inp.get("path")
             if isinstance(path, str) and head is not None and record is not None and path.startswith(head) \
                     and not (path == record or path.startswith(record + ".")):
@@ -450,19 +488,20 @@ class _Search:
                       and str(s.get("each") or "").endswith(f" in household.{each}")
                       and "eligible" in (s.get("used_by") or [])]
         eligible_step = next((s for s in steps if s.get("kind") == "output" and s.get("name") == "eligible"), None)
+        # Each per-record rule's items by record path, read once (not once a member: that is quadratic).
+        by_path = [{str(it.get("path")): it for it in s.get("value") or []} for s in per_record]
         out = []
         for m in prog.get("members") or []:
             if m.get("eligible"):
                 continue
             i = int(m["index"])
             record = f"household.{each}[{i}]"
-            item = next((it.get("item") for s in per_record for it in s.get("value") or []
-                         if it.get("path") == record), None)
+            item = next((items[record].get("item") for items in by_path if record in items), None)
             entry: dict[str, Any] = {"index": i, "id": m.get("id"), "item": item or f"{each}[{i}]",
                                      "near_miss": False, "failed": []}
             if feasible:
-                failed = [s for s in per_record if any(it.get("path") == record and it.get("outcome") == "failed"
-                                                       for it in s.get("value") or [])]
+                failed = [s for s, items in zip(per_record, by_path, strict=True)
+                          if record in items and items[record].get("outcome") == "failed"]
                 if not failed and eligible_step is not None and eligible_step.get("outcome") == "per_record":
                     failed = [eligible_step]
                 entry["failed"] = [self.rule(_Target(name, str(s["name"]), i, each), s, record) for s in failed]
@@ -509,30 +548,41 @@ def _margins(prog: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _arguments(decision: Any, programs: Iterable[str] | str | None, near_miss: object, max_probes: object,
-               max_probes_per_fact: object) -> tuple[list[str] | None, Decimal]:
+               max_probes_per_fact: object, max_work: object) -> tuple[list[str] | None, Decimal]:
     problems: list[InputProblem] = []
     names: list[str] | None = None
     if programs is not None:
-        names = [programs] if isinstance(programs, str) else list(programs)
+        try:
+            names = [programs] if isinstance(programs, str) else list(programs)
+        except TypeError:
+            names = []
+            problems.append(InputProblem("programs", "type", "must be a program name or a list of program "
+                                         f"names, not {type(programs).__name__}"))
         known = list(decision.programs)
-        problems.extend(InputProblem("programs", "unknown", f"'{p}' was not decided; decided: {', '.join(known)}")
+        problems.extend(InputProblem("programs", "unknown",
+                                     f"{readable(p, 64)!r} was not decided; decided: {', '.join(known)}")
+                        if isinstance(p, str) else
+                        InputProblem("programs", "type", f"must hold program names (text), not {type(p).__name__}")
                         for p in names if p not in known)
     near = Decimal(-1)
     with contextlib.suppress(decimal.InvalidOperation, ValueError, TypeError):
         near = Decimal(str(near_miss)) if not isinstance(near_miss, bool) else near
     if not (near.is_finite() and 0 <= near <= 1):
-        problems.append(InputProblem("near_miss", "range", f"must be a share between 0 and 1, not {near_miss!r}"))
-    for what, n in (("max_probes", max_probes), ("max_probes_per_fact", max_probes_per_fact)):
+        problems.append(InputProblem("near_miss", "range",
+                                     f"must be a share between 0 and 1, not {readable(repr(near_miss), 40)}"))
+    for what, n in (("max_probes", max_probes), ("max_probes_per_fact", max_probes_per_fact),
+                    ("max_work", max_work)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            problems.append(InputProblem(what, "range", f"must be a whole number at least 0, not {n!r}"))
+            problems.append(InputProblem(what, "range",
+                                         f"must be a whole number at least 0, not {readable(repr(n), 40)}"))
     if problems:
-        raise InputError(problems)
+        raise InputError(problems, "arguments")
     return names, near
 
 
 def why_not(decision: Decision, programs: Iterable[str] | str | None = None, *, near_miss: object = NEAR_MISS,
             max_probes: int = MAX_PROBES, max_probes_per_fact: int = MAX_PROBES_PER_FACT,
-            trace: dict[str, Any] | None = None) -> dict[str, Any]:
+            trace: dict[str, Any] | None = None, max_work: int = MAX_WORK) -> dict[str, Any]:
     """Say, for each program not eligible, what single change to one fact would change it.
 
     Args:
@@ -544,6 +594,9 @@ def why_not(decision: Decision, programs: Iterable[str] | str | None = None, *, 
             say `"complete": false`.
         max_probes_per_fact: the most decisions made for one fact of one rule.
         trace: the decision's `to_json()`, if already built.
+        max_work: the most work the analysis does (see MAX_WORK): a probe of a large household
+            costs more than one of a small household. Past it, as past `max_probes`, the rules
+            not analysed say `"complete": false` and the section's `note` says so.
 
     Returns:
         The JSON-ready `why_not` section of the trace (docs/reference/trace.md).
@@ -552,11 +605,11 @@ def why_not(decision: Decision, programs: Iterable[str] | str | None = None, *, 
         InputError: an argument is not valid (an unknown program, a share outside 0..1).
         EvaluationError: the analysis failed unexpectedly (never a raw exception).
     """
-    names, near = _arguments(decision, programs, near_miss, max_probes, max_probes_per_fact)
+    names, near = _arguments(decision, programs, near_miss, max_probes, max_probes_per_fact, max_work)
     try:
         with decimal.localcontext(ENGINE_CONTEXT):
             full = trace if trace is not None else decision.to_json()
-            search = _Search(decision, full, near, max_probes, max_probes_per_fact)
+            search = _Search(decision, full, near, max_probes, max_probes_per_fact, max_work)
             chosen = names if names is not None else list(full["programs"])
             result = {name: search.program(name, full["programs"][name]) for name in full["programs"]
                       if name in chosen}
@@ -565,7 +618,9 @@ def why_not(decision: Decision, programs: Iterable[str] | str | None = None, *, 
     except Exception as exc:  # a bug: say so with a typed error, never a raw one
         raise EvaluationError(f"the why-not analysis failed ({type(exc).__name__}: {exc}); please report it") from None
     return {"near_miss": encode(near), "max_probes": max_probes, "probes": search.probes,
+            "max_work": max_work, "work": search.work,
             "complete": not search.spent and all(_complete(p) for p in result.values()),
+            "stopped": search.stopped, "note": NOTES.get(search.stopped or ""),
             "programs": result}
 
 
@@ -574,4 +629,4 @@ def _complete(prog: dict[str, Any]) -> bool:
     return all(r["complete"] for r in rules)
 
 
-__all__ = ["MAX_PROBES", "MAX_PROBES_PER_FACT", "NEAR_MISS", "why_not"]
+__all__ = ["MAX_PROBES", "MAX_PROBES_PER_FACT", "MAX_WORK", "NEAR_MISS", "NOTES", "why_not"]

@@ -56,6 +56,23 @@ class _HasFields:
 
 
 @attrs.frozen
+class Constraint:
+    """A rule on the records of a list field, checked with the household (facts.yaml `constraints:`).
+
+    `unique`: no two records have the same `field`; `count_where`: between `minimum` and `maximum`
+    records (both included) have `field` equal to `value`; `max_items`: at most `maximum` records.
+    """
+
+    kind: str  # unique | count_where | max_items
+    field: str | None
+    value: object
+    minimum: int | None
+    maximum: int | None
+    reason: Label
+    span: Span
+
+
+@attrs.frozen
 class FieldSpec(_HasFields):
     """One field of the facts vocabulary."""
 
@@ -72,6 +89,8 @@ class FieldSpec(_HasFields):
     min_items: int
     max_items: int
     span: Span
+    #: Rules on the records of a list field (empty for other fields).
+    constraints: tuple[Constraint, ...] = ()
 
 
 @attrs.frozen

@@ -18,6 +18,7 @@ import attrs
 
 from eligibility.base.errors import InputError, InputProblem
 from eligibility.base.numbers import decimal_text
+from eligibility.engine.jsonin import loads_household
 from eligibility.engine.records import SURROGATE
 
 if TYPE_CHECKING:
@@ -179,7 +180,10 @@ def flat_record(row: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         if key == "household" or (spec is not None and spec.type == "list"):
             if isinstance(cell, str):
                 try:
-                    cell = json.loads(cell, parse_float=Decimal)
+                    cell = loads_household(cell, "" if key == "household" else key)
+                except InputError as e:
+                    problems.extend(e.problems)
+                    continue
                 except (ValueError, RecursionError):
                     problems.append(InputProblem(key, "format", "is not JSON"))
                     continue

@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ import attrs
 
 from eligibility.base.errors import Diagnostic, EligibilityError, InputError, InputProblem, PolicyError
 from eligibility.base.numbers import ENGINE_CONTEXT
+from eligibility.engine.jsonin import loads_household
 from eligibility.engine.records import WrapperError, unwrap
 from eligibility.engine.runtime import Engine, load, parse_date
 from eligibility.scale.results import BatchResult, ProgramOutcome, RecordFailure, flat_record
@@ -128,7 +128,9 @@ def _parse_json(data: bytes | str, line: int | None) -> Any:
     if not text.strip():
         raise _Fail(RecordFailure("json", _at(line, "the line is empty")))
     try:
-        return json.loads(text, parse_float=Decimal)
+        return loads_household(text)
+    except InputError as e:
+        raise _Fail(_input_failure(e, line)) from None
     except json.JSONDecodeError as e:
         raise _Fail(RecordFailure("json", _at(line, f"not valid JSON: {e.msg} (column {e.colno})"))) from None
     except UnicodeDecodeError:

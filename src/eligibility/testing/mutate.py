@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import decimal
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -18,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from eligibility.base.numbers import CENT, ENGINE_CONTEXT
 from eligibility.base.source import Span
 from eligibility.compile.codegen import generate
 from eligibility.compile.pipeline import namespace as run_generated
@@ -30,7 +32,6 @@ from eligibility.testing.cases import run_case
 #: How each comparison operator is mutated.
 SWAP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==", "in": "not in", "not in": "in"}
 MIRROR = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-CENT = Decimal("0.01")
 _CMP_TOKEN = re.compile(r"not\s+in\b|\bin\b|<=|>=|==|!=|<|>")
 _BOOL_TOKEN = re.compile(r"\b(?:and|or)\b")
 
@@ -347,7 +348,8 @@ def _boundary(num: Num, cmp: Compare, new: Decimal | int, parent: dict[int, Node
 
 def find_mutants(engine: Engine) -> list[Mutant]:
     """Return every mutant of an engine's policy set, in file order."""
-    return _Finder(engine).run()
+    with decimal.localcontext(ENGINE_CONTEXT):  # nudged values are computed as the engine computes
+        return _Finder(engine).run()
 
 
 def apply(variants: Variants, mutant: Mutant) -> Engine:
@@ -621,6 +623,12 @@ def run_mutants(engine: Engine, cases: Sequence[TestCase] | None = None,
     Returns:
         A MutationReport listing every mutant with its status, and a hint for each survivor.
     """
+    with decimal.localcontext(ENGINE_CONTEXT):  # whatever the caller's decimal context
+        return _run_mutants(engine, cases, progress)
+
+
+def _run_mutants(engine: Engine, cases: Sequence[TestCase] | None,
+                 progress: Callable[[int, int, int], None] | None) -> MutationReport:
     cases = list(engine.model.tests if cases is None else cases)
     observations = observe(engine, cases)
     usable = [i for i, ob in enumerate(observations) if ob.passed]

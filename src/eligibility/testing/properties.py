@@ -3,6 +3,12 @@
 Each property is searched for a counterexample with hypothesis' `find`; the smallest one found is
 reported as a YAML test case that reproduces the failure. The size of the search is a settings
 profile chosen by the `ELIGIBILITY_HYPOTHESIS_PROFILE` environment variable (`dev` by default).
+
+Runs are reproducible by default: every profile is derandomized (hypothesis draws its examples
+from a fixed seed), so the same policies give the same examples, the same verdict and the same
+counterexample on every run. `ELIGIBILITY_HYPOTHESIS_SEED=N` (or `eligibility test --seed N`)
+starts the searches from seed N instead, and `random` draws a seed, which is printed so that a
+failure can be reproduced with `--seed`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import datetime as dt
 import decimal
 import json
 import os
+import random as random_module
 import re
 import weakref
 from collections.abc import Callable, Iterator
@@ -40,14 +47,18 @@ from eligibility.testing.strategies import (
     households,
 )
 
-__all__ = ["PROFILES", "PropertyResult", "hypothesis_settings", "run_properties", "run_property"]
+__all__ = ["PROFILES", "SEED_ENV", "PropertyResult", "hypothesis_seed", "hypothesis_settings",
+           "run_properties", "run_property"]
 
 ENV = "ELIGIBILITY_HYPOTHESIS_PROFILE"
-#: Settings profiles, registered with hypothesis as `eligibility-<name>`.
+#: The environment variable choosing the seed of property searches: a whole number, or `random`.
+SEED_ENV = "ELIGIBILITY_HYPOTHESIS_SEED"
+#: Settings profiles, registered with hypothesis as `eligibility-<name>`. All are derandomized (the
+#: same examples on every run, for `@given` tests too) unless a random run is asked for.
 PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"max_examples": 15, "derandomize": True},
-    "dev": {"max_examples": 50},
-    "thorough": {"max_examples": 1000},
+    "dev": {"max_examples": 50, "derandomize": True},
+    "thorough": {"max_examples": 1000, "derandomize": True},
 }
 DEFAULT_PROFILE = "dev"
 OUTCOMES = ("eligible", "amount", "tier")
@@ -57,10 +68,43 @@ for _name, _options in PROFILES.items():
     settings.register_profile(
         f"eligibility-{_name}", database=None, deadline=None, print_blob=False, phases=PHASES,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], **_options)
+#: The seed `random` drew in this process, so that every search of a run uses (and prints) the same one.
+_DRAWN: list[int] = []
+
+
+def hypothesis_seed(seed: object = None) -> int | None:
+    """Return the seed of property searches: the one given, else `$ELIGIBILITY_HYPOTHESIS_SEED`.
+
+    None when neither chooses one: the searches are then derandomized (the same on every run).
+    `"random"` draws a seed once per process (print it: `--seed` with it reproduces the run).
+
+    Raises:
+        ValueError: the seed is neither a whole number at least 0 nor "random".
+    """
+    chosen = seed if seed is not None else os.environ.get(SEED_ENV) or None
+    if chosen is None:
+        return None
+    if chosen == "random":
+        if not _DRAWN:
+            _DRAWN.append(random_module.SystemRandom().randrange(2 ** 32))
+        return _DRAWN[0]
+    if isinstance(chosen, str) and chosen.isascii() and chosen.isdigit():
+        chosen = int(chosen)
+    if isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 0:
+        raise ValueError(f"the hypothesis seed must be a whole number at least 0 or 'random', not {chosen!r} "
+                         f"(from {SEED_ENV} or the caller)")
+    return chosen
+
+
+def random_run() -> bool:
+    """Whether the environment asks for a random run (`ELIGIBILITY_HYPOTHESIS_SEED=random`)."""
+    return os.environ.get(SEED_ENV) == "random"
 
 
 def hypothesis_settings(profile: str | None = None) -> settings:
     """Return the settings of a profile: the one named, else `$ELIGIBILITY_HYPOTHESIS_PROFILE`, else dev.
+
+    Derandomized (reproducible) unless `$ELIGIBILITY_HYPOTHESIS_SEED` is `random`.
 
     Raises:
         ValueError: the profile is not one of PROFILES.
@@ -69,7 +113,8 @@ def hypothesis_settings(profile: str | None = None) -> settings:
     if name not in PROFILES:
         raise ValueError(f"unknown hypothesis profile {name!r} (from {ENV} or the caller); "
                          f"profiles: {', '.join(PROFILES)}")
-    return settings.get_profile(f"eligibility-{name}")
+    chosen = settings.get_profile(f"eligibility-{name}")
+    return settings(chosen, derandomize=False) if random_run() else chosen
 
 
 @attrs.frozen
@@ -106,22 +151,27 @@ class _Problem(Exception):
 
 
 def run_properties(engine: Engine, name_filter: str | None = None,
-                   profile: settings | None = None) -> Iterator[PropertyResult]:
+                   profile: settings | None = None, seed: int | None = None) -> Iterator[PropertyResult]:
     """Run every property of the engine's policy set, in file order.
 
     Args:
         engine: a loaded policy set; its `model.properties` are run.
         name_filter: run only the properties whose name contains this text.
         profile: hypothesis settings; by default `hypothesis_settings()`.
+        seed: the seed of every search; by default `hypothesis_seed()` (None: derandomized).
     """
     for prop in engine.model.properties:
         if name_filter and name_filter not in prop.name:
             continue
-        yield run_property(engine, prop, profile)
+        yield run_property(engine, prop, profile, seed)
 
 
-def run_property(engine: Engine, prop: Property, profile: settings | None = None) -> PropertyResult:
+def run_property(engine: Engine, prop: Property, profile: settings | None = None,
+                 seed: int | None = None) -> PropertyResult:
     """Search for a counterexample to one property; report the smallest one found as a YAML case.
+
+    The search is derandomized, or starts from `seed` (by default `hypothesis_seed()`): either way
+    the same run gives the same verdict and counterexample every time.
 
     A property that cannot run (an unknown program or field, a bound that does not type-check) fails
     with the problem at its file:line:col. A valid household the policy cannot decide (an
@@ -132,12 +182,14 @@ def run_property(engine: Engine, prop: Property, profile: settings | None = None
     except _Problem as p:
         return PropertyResult(prop, False, str(p))
     chosen = profile or hypothesis_settings()
+    start = hypothesis_seed() if seed is None else seed
 
     def violated(example: Any) -> bool:
         return check.violation(example) is not None
 
     try:
-        found = find(check.strategy(), violated, settings=chosen)
+        found = find(check.strategy(), violated, settings=chosen,
+                     random=random_module.Random(start) if start is not None else None)
     except NoSuchExample:
         return PropertyResult(prop, True, "")
     except HypothesisException as e:  # e.g. a failed health check: say so rather than crash the run

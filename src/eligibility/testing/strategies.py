@@ -18,9 +18,9 @@ from hypothesis.errors import InvalidArgument
 
 from eligibility.base.errors import InputError
 from eligibility.base.source import did_you_mean
-from eligibility.engine.facts import Validator
+from eligibility.engine.facts import Validator, constraints
 from eligibility.engine.runtime import Engine, parse_date
-from eligibility.lang.model import Facts, FieldSpec, ParamValue
+from eligibility.lang.model import Constraint, Facts, FieldSpec, ParamValue
 
 __all__ = ["decision_dates", "households"]
 
@@ -273,11 +273,14 @@ class _Plan:
     def list_of(self, spec: FieldSpec, pins: dict[str, object], sizes: Sequence[int],
                 size: tuple[int, int] | None = None) -> st.SearchStrategy[list[dict[str, Any]]]:
         lo, hi = size or (spec.min_items, min(spec.max_items, max(spec.min_items, OTHER_LIST_ITEMS)))
-        unique: Callable[[dict[str, Any]], object] | None = None
-        if spec.field("id") is not None:
-            def unique(r: dict[str, Any]) -> object:
-                return r.get("id")
-        return st.lists(self.record(spec.fields, pins, sizes), min_size=lo, max_size=hi, unique_by=unique)
+        rules = constraints(spec)  # the vocabulary's constraints: unique fields, counts, a size limit
+        hi = min([hi, *(c.maximum for c in rules if c.kind == "max_items" and c.maximum is not None)])
+        lo = min(hi, max([lo, *(c.minimum or 0 for c in rules if c.kind == "count_where")]))
+        keys = tuple(_getter(str(c.field)) for c in rules if c.kind == "unique")
+        drawn = st.lists(self.record(spec.fields, pins, sizes), min_size=lo, max_size=hi,
+                         unique_by=keys or None)
+        counts = [(c, spec.field(str(c.field))) for c in rules if c.kind == "count_where"]
+        return drawn.map(lambda items: _counted(items, counts)) if counts else drawn
 
     def households(self) -> st.SearchStrategy[dict[str, Any]]:
         order = [f.name for f in self.facts.fields]
@@ -299,6 +302,38 @@ class _Plan:
             return {k: rest[k] for k in order if k in rest}
 
         return household()
+
+
+def _getter(name: str) -> Callable[[dict[str, Any]], object]:
+    return lambda r: r.get(name)
+
+
+def _counted(items: list[dict[str, Any]], counts: list[tuple[Constraint, FieldSpec | None]]) -> list[dict[str, Any]]:
+    """Make drawn records meet `count_where` constraints: the first records take the value, extra ones another."""
+    for c, spec in counts:
+        name = str(c.field)
+        other = _other_value(spec, c.value)
+        hits = [i for i, r in enumerate(items) if r.get(name) == c.value]
+        need = c.minimum or 0
+        for i in [i for i in range(len(items)) if i not in hits][:max(0, need - len(hits))]:
+            items[i][name] = c.value
+            hits.append(i)
+        hits.sort()
+        if c.maximum is not None and other is not None:
+            for i in hits[c.maximum:]:
+                items[i][name] = other
+    return items
+
+
+def _other_value(spec: FieldSpec | None, value: object) -> object:
+    """A value of the field other than `value` (None when the strategy cannot tell one)."""
+    if spec is None:
+        return None
+    if spec.type == "enum":
+        return next((v for v, _ in spec.values if v != value), None)
+    if spec.type == "bool":
+        return not value
+    return None
 
 
 def _checker(call: str, what: str, spec: FieldSpec) -> Callable[[object], object]:
