@@ -165,17 +165,22 @@ def test_explain_command_prints_text_and_markdown() -> None:
 
 def test_decide_bad_household_json_exits_1_with_paths() -> None:
     """An invalid household exits 1 and lists every problem with its field path, as JSON."""
-    res = run("decide", "-", "--on", ON, stdin=bad_household())
+    res = run("decide", "-", "--on", ON, "--complete", stdin=bad_household())
     assert res.exit_code == 1
     out = json.loads(res.stdout)
     assert out["error"] == "input"
     assert {(p["path"], p["kind"]) for p in out["problems"]} == {
         ("assessed_monthly_income", "format"), ("members[1].birth_date", "missing")}
+    # Without --complete the absent birth date is unknown, not an error; the bad income still is.
+    res = run("decide", "-", "--on", ON, stdin=bad_household())
+    assert res.exit_code == 1
+    assert {(p["path"], p["kind"]) for p in json.loads(res.stdout)["problems"]} == {
+        ("assessed_monthly_income", "format")}
 
 
 def test_decide_bad_household_text_exits_1_with_paths() -> None:
     """With --format text the problems go to standard error, each with its path."""
-    res = run("decide", "-", "--on", ON, "--format", "text", stdin=bad_household())
+    res = run("decide", "-", "--on", ON, "--format", "text", "--complete", stdin=bad_household())
     assert res.exit_code == 1
     assert res.stdout == ""
     assert "assessed_monthly_income: format:" in res.stderr

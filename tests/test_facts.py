@@ -31,7 +31,7 @@ def family(**changes: Any) -> dict[str, Any]:
 def rejected(engine: eligibility.Engine, household: object) -> InputError:
     """Decide and return the InputError that must be raised."""
     with pytest.raises(InputError) as info:
-        engine.decide(household, on=ON)  # type: ignore[arg-type]
+        engine.decide(household, on=ON, complete=True)  # type: ignore[arg-type]
     err = info.value
     assert err.problems, "an InputError lists at least one problem"
     for p in err.problems:

@@ -270,6 +270,11 @@ def build() -> Any:
                            help="Also say, for each program not eligible, what change to one fact would change it, "
                                 "and flag near misses.")
 
+    complete_opt = click.option(
+        "--complete", is_flag=True,
+        help="Every fact without a declared default must be given: an absent one is an input error "
+             "(by default it is unknown, and a program that depends on it is undetermined).")
+
     @main.command()
     @click.argument("household", default="-")
     @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=_date,
@@ -282,18 +287,19 @@ def build() -> Any:
                   show_default=True)
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
     @click.option("--strict", is_flag=True, help="Stop at the first program that cannot be decided.")
+    @complete_opt
     @click.option("--record", "record_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="OUT.json", help="Also write the decision record (input, decision, hashes) to OUT.json.")
     @why_opt
     def decide(household: str, on: Any, policies: Path | None, jurisdiction: str | None,
                programs: tuple[str, ...], fmt: str, lang: str, strict: bool, record_out: Path | None = None,
-               why_not: bool = False) -> None:
+               why_not: bool = False, complete: bool = False) -> None:
         """Decide a household given as JSON (a file, or - for standard input)."""
         engine = _load(policies, jurisdiction)
         names = _check_programs(engine, programs)
         try:
             data = _read_household(household)
-            decision = engine.decide(data, on, names, strict=strict)
+            decision = engine.decide(data, on, names, strict=strict, complete=complete)
         except InputError as e:
             if fmt == "json":
                 click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
@@ -327,16 +333,17 @@ def build() -> Any:
     @click.option("--markdown", is_flag=True, help="Markdown instead of plain text.")
     @click.option("--html", is_flag=True, help="One printable HTML page instead of plain text.")
     @why_opt
+    @complete_opt
     @click.pass_context
     def explain(ctx: Any, household: str, on: Any, policies: Path | None, jurisdiction: str | None,
                 programs: tuple[str, ...], lang: str, markdown: bool, html: bool = False,
-                why_not: bool = False) -> None:
+                why_not: bool = False, complete: bool = False) -> None:
         """Explain the decision for a household in Chinese or English."""
         if markdown and html:
             raise click.UsageError("--markdown and --html cannot be used together")
         ctx.invoke(decide, household=household, on=on, policies=policies, jurisdiction=jurisdiction,
                    programs=programs, fmt="html" if html else "markdown" if markdown else "text", lang=lang,
-                   strict=False, why_not=why_not)
+                   strict=False, why_not=why_not, complete=complete)
 
     @main.command(name="compile")
     @_policy_arg()

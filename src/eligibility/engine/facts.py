@@ -9,8 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import attrs
+
 from eligibility.base.errors import InputError, InputProblem
 from eligibility.base.source import did_you_mean, readable
+from eligibility.compile.unknown import unknown
 from eligibility.lang.model import Constraint, Facts, FieldSpec, Label
 
 MONEY_RE = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?\Z")
@@ -202,6 +205,9 @@ class Validator:
         self.facts = facts
         self.top = self._table(facts.fields)
         self.lists = {f.name: (f, self._table(f.fields)) for f in facts.fields if f.type == "list"}
+        #: For each list, the fields that must be known whatever else is: ids and what constraints read.
+        self.structural = {f.name: frozenset({"id"} | {c.field for c in constraints(f) if c.field})
+                           for f in facts.fields if f.type == "list"}
         self.fast, self.fast_source = compile_fast(facts)
 
     @staticmethod
@@ -222,20 +228,43 @@ class Validator:
             pass
         return self.validate_full(household)
 
+    def validate_partial(self, household: object) -> ReadFacts:
+        """Like `validate`, but a fact without a default may be absent (unknown), and facts may carry provenance."""
+        miss: list[tuple[str | None, int, str]] = []
+        try:
+            return ReadFacts(self.fast(household, miss), Defaulted(miss), (), {})
+        except (_Miss, ValueError, TypeError):
+            pass
+        return self.read(household, complete=False)
+
     def validate_full(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
-        """Validate field by field, collecting every problem."""
+        """Validate field by field, collecting every problem; every fact must be known."""
+        facts = self.read(household, complete=True)
+        return facts.values, tuple(facts.defaulted)
+
+    def read(self, household: object, *, complete: bool) -> ReadFacts:
+        """Validate field by field, collecting every problem, with unknown facts and provenance.
+
+        A fact is unknown when it is given as `{"unknown": true}`, or, unless `complete`, when it is
+        absent and has no declared default. Any fact may be given as `{"value": ..., "source": ...,
+        "as_of": "YYYY-MM-DD", "reference": ...}` to say where it came from. The records' structure
+        (lists, ids, the fields a constraint reads) must always be known.
+        """
         probs: Problems = []
-        defaulted: list[str] = []
+        state = _ReadState(complete)
         if not isinstance(household, Mapping):
             raise InputError([InputProblem("household", "type",
                                            f"the household must be a JSON object, not {_show(household)}")])
-        out = self._record(household, self.top, "", probs, defaulted)
+        out = self._record(household, self.top, "", probs, state.defaulted, state)
         if probs:
             raise InputError(probs)
-        return out, tuple(defaulted)
+        return ReadFacts(out, tuple(state.defaulted), tuple(state.unknown), state.provenance)
 
     def _record(self, data: Mapping[object, object], table: list[tuple[str, FieldSpec, Converter | None]],
-                prefix: str, probs: Problems, defaulted: list[str]) -> dict[str, object]:
+                prefix: str, probs: Problems, defaulted: list[str],
+                state: _ReadState | None = None) -> dict[str, object]:
+        if state is None:
+            state = _ReadState(True)
         out: dict[str, object] = {}
         known = {name for name, _, _ in table}
         for key in data:
@@ -253,24 +282,42 @@ class Validator:
                 what = "" if isinstance(key, str) else f"the key {_show(key)} is not text: it "
                 probs.append(InputProblem(prefix + raw, "unknown",
                                           f"{what}is not a field of the facts vocabulary{extra}"))
+        structural = self.structural.get(prefix.split("[")[0] if prefix else "", frozenset())
         for name, spec, conv in table:
             path = prefix + name
             v = data.get(name)
+            if conv is not None and isinstance(v, Mapping):
+                before = len(probs)
+                v = _provenance(v, path, probs, state)
+                if len(probs) > before:
+                    continue
+                if v is _UNKNOWN:
+                    if name in structural:
+                        probs.append(InputProblem(path, "missing", "must be known: the household's records depend "
+                                                  f"on it ({spec.label.en})"))
+                    else:
+                        out[name] = unknown(path)
+                        state.unknown.append(path)
+                    continue
             if v is None:
-                if spec.required:
+                if spec.required and (state.complete or name in structural or conv is None):
                     probs.append(InputProblem(path, "missing", f"is required ({spec.label.en})"))
+                    continue
+                if spec.required:  # not given and no default: unknown, never assumed
+                    out[name] = unknown(path)
+                    state.unknown.append(path)
                     continue
                 out[name] = list(spec.default) if isinstance(spec.default, list) else spec.default
                 defaulted.append(path)
                 continue
             if conv is None:
-                out[name] = self._list(v, spec, path, probs, defaulted)
+                out[name] = self._list(v, spec, path, probs, defaulted, state)
             else:
                 out[name] = conv(v, path, probs)
         return out
 
     def _list(self, v: object, spec: FieldSpec, path: str, probs: Problems,
-              defaulted: list[str]) -> list[dict[str, object]]:
+              defaulted: list[str], state: _ReadState | None = None) -> list[dict[str, object]]:
         if not isinstance(v, list | tuple):
             probs.append(InputProblem(path, "type", f"must be a list, not {_show(v)}"))
             return []
@@ -287,11 +334,77 @@ class Validator:
             if not isinstance(item, Mapping):
                 probs.append(InputProblem(ipath, "type", f"must be an object, not {_show(item)}"))
                 continue
-            out.append(self._record(item, table, ipath + ".", probs, defaulted))
+            out.append(self._record(item, table, ipath + ".", probs, defaulted, state))
         if len(out) == len(v):
             for c in constraints(spec):
                 _constraint(c, out, path, probs)
         return out
+
+
+_UNKNOWN = object()
+#: The keys of a fact given with where it came from.
+PROVENANCE_KEYS = ("value", "unknown", "source", "as_of", "reference", "note")
+
+
+@attrs.frozen
+class ReadFacts:
+    """A household as read: the values the generated code reads, and what was assumed or not known."""
+
+    values: dict[str, object]
+    defaulted: Sequence[str]
+    #: The paths of the facts that are not known (`members[0].personal_monthly_income`).
+    unknown: tuple[str, ...]
+    #: For each fact given with its provenance: {"source", "as_of", "reference", "note"} as given.
+    provenance: dict[str, dict[str, str]]
+
+
+class _ReadState:
+    def __init__(self, complete: bool) -> None:
+        self.complete = complete
+        self.defaulted: list[str] = []
+        self.unknown: list[str] = []
+        self.provenance: dict[str, dict[str, str]] = {}
+
+
+def _provenance(v: Mapping[object, object], path: str, probs: Problems, state: _ReadState) -> object:
+    """Read `{"value": ..., "source": ..., "as_of": ...}` or `{"unknown": true, ...}`: the value, or _UNKNOWN."""
+    bad = [k for k in v if k not in PROVENANCE_KEYS]
+    if bad:
+        probs.append(InputProblem(path, "type", f"a fact given as an object may only have the keys "
+                                  f"{', '.join(PROVENANCE_KEYS)}, not {_show(bad[0])}"))
+        return None
+    meta: dict[str, str] = {}
+    for key in ("source", "reference", "note"):
+        if key in v:
+            if not isinstance(v[key], str) or not v[key] or len(v[key]) > MAX_TEXT:  # type: ignore[arg-type]
+                probs.append(InputProblem(f"{path}.{key}", "type", f"must be text of 1 to {MAX_TEXT} characters"))
+            else:
+                meta[key] = str(v[key])
+    if "as_of" in v:
+        as_of = v["as_of"]
+        if not isinstance(as_of, str) or not DATE_RE.match(as_of):
+            probs.append(InputProblem(f"{path}.as_of", "format", "must be a date \"YYYY-MM-DD\""))
+        else:
+            try:
+                dt.date.fromisoformat(as_of)
+                meta["as_of"] = as_of
+            except ValueError:
+                probs.append(InputProblem(f"{path}.as_of", "format", f"is not a real date: {as_of}"))
+    if meta:
+        state.provenance[path] = meta
+    if v.get("unknown") is True:
+        if "value" in v:
+            probs.append(InputProblem(path, "type", "is given both as unknown and with a value"))
+            return None
+        return _UNKNOWN
+    if "unknown" in v and v["unknown"] is not False:
+        probs.append(InputProblem(f"{path}.unknown", "type", "must be true or false"))
+        return None
+    if "value" not in v:
+        probs.append(InputProblem(path, "missing", "a fact given as an object needs \"value\" "
+                                  "(or \"unknown\": true)"))
+        return None
+    return v["value"]
 
 
 #: The implicit rule of a list whose records have an `id`: results per record are keyed by it.

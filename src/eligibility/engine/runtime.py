@@ -30,6 +30,7 @@ from eligibility.compile.helpers import (
     U,
 )
 from eligibility.compile.pipeline import CompiledPolicy, compile_policy
+from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator
 from eligibility.engine.trace import build_trace
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
@@ -96,9 +97,11 @@ class RecordDecision:
 
     index: int
     id: str | None
-    eligible: bool
+    eligible: bool | None  # None when it depends on facts that are not known: see `unknown`
     amount: Decimal | None
     tier: str | None = None
+    #: The unknown facts the outcome (or, for an eligible record, the amount) depends on.
+    unknown: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -116,6 +119,14 @@ class ProgramDecision:
     members: tuple[RecordDecision, ...] | None = None
     tier: str | None = None
     error: EvaluationError | None = None
+    #: The unknown facts that stop the outcome (or the amount of an eligible household) from being
+    #: known: each of them, answered, can change it. Empty when the program is decided.
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def undetermined(self) -> bool:
+        """Whether the outcome or the amount waits on facts that are not known (see `unknown`)."""
+        return bool(self.unknown) and self.error is None
 
 
 @attrs.frozen(eq=False)
@@ -133,6 +144,10 @@ class Decision:
     _memo: list[Any] | None = attrs.field(repr=False)
     _recorded: dict[int, Any] | None = attrs.field(repr=False)
     _params: tuple[list[Any], list[ParamValue | None]] = attrs.field(repr=False)
+    #: The paths of every fact not known when deciding (given as unknown, or absent without a default).
+    unknown_facts: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+    #: Where facts came from, as given: {path: {"source", "as_of", "reference", "note"}}.
+    provenance: dict[str, dict[str, str]] = attrs.field(factory=dict, kw_only=True, repr=False)
 
     @property
     def errors(self) -> dict[str, EvaluationError]:
@@ -303,7 +318,7 @@ class Engine:
         return result
 
     def decide(self, household: Mapping[str, Any], on: object, programs: Iterable[str] | None = None,
-               *, trace: bool = True, strict: bool = False) -> Decision:
+               *, trace: bool = True, strict: bool = False, complete: bool = False) -> Decision:
         """Decide every program (or those named) for a household on a date.
 
         Args:
@@ -314,6 +329,11 @@ class Engine:
             trace: record the trace needed by `to_json()` and `explain()`; False is faster.
             strict: raise the first program's EvaluationError instead of recording it in
                 that program's `error` (and `Decision.errors`) while deciding the others.
+            complete: every fact without a declared default must be given (an absent one is an
+                InputError). By default an absent fact without a default is *unknown*: a program
+                whose outcome depends on it is undetermined (`ProgramDecision.unknown` lists the
+                facts), never decided on a guess. A fact may also be given as `{"unknown": true}`,
+                or with its provenance as `{"value": ..., "source": ..., "as_of": ...}`.
 
         Returns:
             A Decision.
@@ -329,16 +349,31 @@ class Engine:
             _flag(trace, "trace")
         if strict is not False and strict is not True:
             _flag(strict, "strict")
+        if complete is not False and complete is not True:
+            _flag(complete, "complete")
         with decimal.localcontext(ENGINE_CONTEXT):
-            h, defaulted = self.validator.validate(household)
+            if complete:
+                h, defaulted = self.validator.validate(household)
+                read = None
+            else:
+                read = self.validator.validate_partial(household)
+                h, defaulted = read.values, read.defaulted
             records: Any = h
             if sum(len(records[n]) for n in self._list_fields) > self._small:
                 self._check_work(records)
-            return self._run(h, defaulted, day, names, trace, strict)
+            if read is None or not (read.unknown or read.provenance):
+                return self._run(h, defaulted, day, names, trace, strict)
+            return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
 
     def _run(self, h: dict[str, Any], defaulted: Sequence[str], day: dt.date, names: tuple[str, ...],
-             trace: bool, strict: bool = False) -> Decision:
-        """Evaluate validated facts; the caller has entered the engine's decimal context."""
+             trace: bool, strict: bool = False, unknown: Sequence[str] = (),
+             provenance: dict[str, dict[str, str]] | None = None) -> Decision:
+        """Evaluate validated facts; the caller has entered the engine's decimal context.
+
+        Facts with unknowns run through the traced functions, which evaluate by Kleene's logic.
+        """
+        if unknown:
+            trace = True
         pv, used = self._params_on(day)
         warnings = self._checked.get((names, day))
         if warnings is None:
@@ -363,7 +398,7 @@ class Engine:
                     raise error from None
                 out[name] = ProgramDecision(name, None, None, self._titles[name], error=error)
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
-                        recorded, (pv, used))
+                        recorded, (pv, used), unknown_facts=tuple(unknown), provenance=provenance or {})
 
     def _unknown(self, program: str, name: str) -> InputError:
         if program not in self.model.programs:
@@ -455,17 +490,25 @@ class Engine:
             e, a, t = result
             if e.__class__ is MissingValue:
                 raise MissingParameter(e.index)
+            if e.__class__ is Unknown or a.__class__ is Unknown:
+                return ProgramDecision(name, None if e.__class__ is Unknown else e, None, title, None,
+                                       None if t.__class__ is Unknown else t, unknown=_paths(e, a))
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
                                    title, None, t)
         records: list[dict[str, Any]] = h[prog.each[1]]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
                 raise MissingParameter(pe.index)
-        per = tuple(
-            RecordDecision(i, rec.get("id"), pe, _money(pa) if pa is not None else (ZERO if has_amount else None), pt)
-            for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
-        total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
-        return ProgramDecision(name, any(r.eligible for r in per), total, title, per)
+        per = tuple(_record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
+                    for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
+        # Kleene's `any` over the members; the total is known when every member's amount is.
+        unknown = tuple(sorted({p for r in per for p in r.unknown}))
+        eligible: bool | None = True if any(r.eligible is True for r in per) else (None if unknown else False)
+        if eligible is False or not unknown:
+            total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
+        else:
+            total = None
+        return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else ())
 
     def work(self, facts: Mapping[str, Any]) -> int:
         """The most generator iterations deciding these validated facts may need (the measure MAX_WORK bounds)."""
@@ -644,6 +687,18 @@ def _decimal(v: Any, cents: bool) -> Any:
     if v.__class__ is not int:
         return v
     return Decimal(f"{v}.00") if cents else Decimal(v)
+
+
+def _paths(*values: Any) -> tuple[str, ...]:
+    """The unknown facts behind values that are Unknown."""
+    return tuple(sorted({p for v in values if v.__class__ is Unknown for p in v.paths}))
+
+
+def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool) -> RecordDecision:
+    if e.__class__ is Unknown or a.__class__ is Unknown:
+        return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None,
+                              None if t.__class__ is Unknown else t, _paths(e, a))
+    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), t)
 
 
 def _money(a: Any) -> Decimal:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT
 from eligibility.compile.helpers import MissingValue, U
+from eligibility.compile.unknown import Unknown
 from eligibility.lang.model import Definition, Label, ParamValue, Program
 from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, NodeVisitor, Num, TupleLit, walk
 
@@ -28,6 +29,8 @@ def encode(value: Any, type_: str = "?") -> Any:
     """
     if type_ == "money" and value.__class__ is int:
         value = Decimal(value)
+    if value.__class__ is Unknown:  # a value that waits on facts not known: which ones
+        return {"unknown": sorted(value.paths)}
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, Decimal):
@@ -274,13 +277,13 @@ class _Builder(NodeVisitor):
             items = [node.left, *node.comparators]
             if info.depth == 0:
                 entry["pairs"] = self.pairs(node, items, program, None)
-                entry["result"] = self.rec[nid]
+                entry["result"] = encode(self.rec[nid])
             else:
                 per = []
                 for idx, result in self.rec[nid]:
                     per.append({"item": self.item_label(info.loop_lists, idx),
                                 "path": self.item_path(info.loop_lists, idx),
-                                "pairs": self.pairs(node, items, program, idx), "result": result})
+                                "pairs": self.pairs(node, items, program, idx), "result": encode(result)})
                 entry["items"] = per
             out.append(entry)
         return out
@@ -349,9 +352,7 @@ class _Builder(NodeVisitor):
                     rid = rec.get("id")
                     per_record.append({"item": f"{d.each[1]}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""),
                                        "path": f"household.{d.each[1]}[{i}]", "value": encode(v, cd.type),
-                                       "outcome": ("passed" if v else "failed") if d.kind == "rule" else (
-                                           ("eligible" if v else "not_eligible") if d.name == "eligible"
-                                           else "computed")})
+                                       "outcome": _outcome(d, v)})
         version_index: Any = self.rec.get(-(k + 1), 0) if evaluated else None
         vi: int | None = int(version_index) if version_index is not None else None
         dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
@@ -371,12 +372,8 @@ class _Builder(NodeVisitor):
             outcome = "not_in_force"
         elif per_record is not None:
             outcome = "per_record"
-        elif d.kind == "rule":
-            outcome = "passed" if value else "failed"
-        elif d.name == "eligible" and d.kind == "output":
-            outcome = "eligible" if value else "not_eligible"
         else:
-            outcome = "computed"
+            outcome = _outcome(d, value)
         version = d.versions[vi] if (vi is not None and evaluated and in_force) else d.versions[0]
         step: dict[str, Any] = {
             "name": d.name, "kind": d.kind, "title": _label(d.title), "type": cd.type,
@@ -433,8 +430,10 @@ class _Builder(NodeVisitor):
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
             "tier": pd.tier,
             "error": str(pd.error) if pd.error is not None else None,
+            "unknown": list(pd.unknown),
             "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
-                         "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier}
+                         "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier,
+                         "unknown": list(r.unknown)}
                         for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
             "steps": [self.step(prog, d) for d in defs],
@@ -450,10 +449,23 @@ class _Builder(NodeVisitor):
             "policy": {"hash": m.hash, "jurisdiction": m.jurisdiction, "files": dict(m.file_hashes)},
             "warnings": self.engine.warning_records(tuple(self.decision.programs), self.decision.on),
             "defaulted": sorted(self.defaulted),
+            "unknown": list(self.decision.unknown_facts),
+            "provenance": {path: dict(meta) for path, meta in sorted(self.decision.provenance.items())},
             "programs": programs,
             "sources": {sid: self.sources[sid].to_json() for sid in sorted(self.sources)},
             **({"labels": m.labels} if m.labels else {}),
         }
+
+
+def _outcome(d: Definition, value: Any) -> str:
+    """A rule's or an output's outcome from its value: unknown when it waits on unknown facts."""
+    if value.__class__ is Unknown:
+        return "unknown"
+    if d.kind == "rule":
+        return "passed" if value else "failed"
+    if d.name == "eligible" and d.kind == "output":
+        return "eligible" if value else "not_eligible"
+    return "computed"
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -461,8 +473,10 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
         "!=": operator.ne, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
 
 
-def _compare(op: str, left: Any, right: Any) -> bool | None:
-    """Re-evaluate one recorded comparison (the replay the trace promises)."""
+def _compare(op: str, left: Any, right: Any) -> Any:
+    """Re-evaluate one recorded comparison (the replay the trace promises); unknown stays unknown."""
+    if left.__class__ is Unknown or right.__class__ is Unknown:
+        return encode(left.merge(right) if left.__class__ is Unknown else right)
     try:
         return bool(_OPS[op](left, right))
     except (TypeError, ArithmeticError):

@@ -221,6 +221,8 @@ class TestCase:
     file: str
     span: Span
     expect_spans: dict[str, Span]
+    #: Decide as `decide(complete=True)`: a fact without a default that is absent is an input error.
+    complete: bool = False
 
 
 @attrs.frozen

@@ -698,7 +698,7 @@ def _read_definition(r: Reader, name: str, kind: str, key: YScalar, spec: YNode)
 
 # --- test cases --------------------------------------------------------------------------------
 
-_CASE_KEYS = ("name", "on", "household", "expect", "expect_error", "description", "note")
+_CASE_KEYS = ("name", "on", "household", "complete", "expect", "expect_error", "description", "note")
 
 
 def read_tests(r: Reader, root: YMap) -> list[TestCase]:
@@ -732,7 +732,8 @@ def read_tests(r: Reader, root: YMap) -> list[TestCase]:
             r.error(item, "missing-key", "a test case needs `expect:` or `expect_error:`")
         if on is None or hn is None:
             continue
-        out.append(TestCase(name, on, to_plain(hn), expect, err, r.file, item.span, spans))
+        complete = m.get("complete") is not None and r.boolean(m.get("complete"), "complete") is True
+        out.append(TestCase(name, on, to_plain(hn), expect, err, r.file, item.span, spans, complete))
     return out
 
 

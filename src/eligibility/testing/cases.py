@@ -60,7 +60,8 @@ def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResu
     """
     strict = case.expect_error is not None and case.expect_error.get("kind") == "evaluation"
     try:
-        decision = engine.decide(case.household, case.on, trace=not quick, strict=strict)  # type: ignore[arg-type]
+        decision = engine.decide(case.household, case.on, trace=not quick, strict=strict,  # type: ignore[arg-type]
+                                 complete=case.complete)
     except InputError as e:
         return _expected_error(case, "input", e.problems[0].path if e.problems else None, e,
                                [p.path for p in e.problems])
@@ -93,11 +94,20 @@ def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResu
             if not isinstance(expected, dict):
                 expected = {"eligible": expected}
             for field, want in expected.items():
-                if field not in ("eligible", "amount", "tier"):
-                    diffs.append(f"{key}.{field}: expect only eligible, amount and tier here; "
+                if field not in ("eligible", "amount", "tier", "unknown"):
+                    diffs.append(f"{key}.{field}: expect only eligible, amount, tier and unknown here; "
                                  f"write '{program}.{field}: ...' for a rule or computed value")
                     continue
                 got = getattr(pd, field)
+                if field == "unknown":  # the unknown facts the outcome waits on, in any order
+                    wanted = sorted(str(x) for x in want) if isinstance(want, list) else want
+                    if wanted != sorted(got):
+                        diffs.append(f"{key}.unknown: expected {', '.join(map(str, wanted)) or 'none'}, "
+                                     f"got {', '.join(sorted(got)) or 'none'}")
+                        programs_differing.append(program)
+                    continue
+                if field == "eligible" and want == "unknown":  # undetermined: it waits on unknown facts
+                    got = "unknown" if got is None and pd.unknown else got
                 if getattr(pd, "error", None) is not None:
                     diffs.append(f"{key}.{field}: expected {_show(want)}, but the program could not be decided: "
                                  f"{pd.error}")
@@ -146,6 +156,7 @@ def _an(word: str | None) -> str:
 
 def _summary(decision: Decision) -> str:
     return "\n".join(f"  {n}: eligible={_show(p.eligible)} amount={_show(p.amount)}"
+                     + (f" unknown={', '.join(p.unknown)}" if p.unknown else "")
                      for n, p in decision.programs.items())
 
 
