@@ -96,19 +96,20 @@ CASES: dict[str, Callable[[], str]] = {
     "20,000 unknown rule keys": lambda: DIBAO.replace(
         "    when:", "".join(f"    k{i}: x\n" for i in range(20_000)) + "    when:"),
     "flow nesting 500,000 deep": lambda: DIBAO + fill("[", "description: ", "\n"),
-    "flow nesting 32 deep, repeated": lambda: DIBAO + fill("[" * 32 + "]" * 32 + ", ", "description: [", "x]\n"),
-    "block nesting 32 deep, repeated": lambda: DIBAO + "description:\n" + "".join(
-        "  " * (i % 31 + 1) + f"k{i}:\n" for i in range(30_000)) + "  " * 32 + "x: y\n",
-    "4,000 long lines with a tag each": lambda: DIBAO + "description:\n" + "".join(
-        f"  - {'x' * 240} !t y\n" for _ in range(4_000)),
+    "flow nesting 31 deep, repeated": lambda: DIBAO + fill("[" * 31 + "]" * 31 + ", ", "description: [", "x]\n"),
+    "block nesting 30 deep, repeated": lambda: DIBAO + "description:\n" + "".join(
+        "  " * (i % 30 + 1) + f"k{i}:\n" for i in range(20_000)) + "  " * 31 + "x: y\n",
     "4,000 long lines with an error at col 250": lambda: DIBAO + "description:\n" + "".join(
-        f"  k{i}: {'x' * 240} &a y\n" for i in range(4_000)),
+        f"  - [{'x' * 240}, !t y]\n" for _ in range(4_000)),
+    "1,000 lines of 1,000 chars, error at col 990": lambda: DIBAO + "description:\n" + "".join(
+        f"  - [{'x' * 980}, &a y]\n" for _ in range(1_000)),
     "3,000 rules with a syntax error": lambda: rules(3_000, lambda i: "household.x <"),
     "3,000 rules with an unknown name": lambda: rules(3_000, lambda i: f"nme{i} > 0"),
     "3,000 rules with a forbidden operator": lambda: rules(3_000, lambda i: "standard ** 2 > 0"),
     "one expression of 4,000 brackets": lambda: rules(1, lambda i: '"' + "(" * 2000 + "1" + ")" * 2000 + '"'),
-    "expressions with 1,000 string literals": lambda: rules(
-        200, lambda i: '"' + " or ".join(['household.note == "a)("'] * 150) + '"'),
+    "200 expressions of 100 string literals": lambda: rules(
+        200, lambda i: "'" + " or ".join(['household.note == "a)("'] * 100) + "'"),
+    "100 expressions of 500 side-by-side names": lambda: rules(100, lambda i: "|\n      " + "x\n      " * 500),
 }
 
 

@@ -60,13 +60,18 @@ MAX_DIAGNOSTICS_PER_FILE = 100
 
 
 def cap_per_file(diagnostics: Sequence[Diagnostic], limit: int = MAX_DIAGNOSTICS_PER_FILE) -> list[Diagnostic]:
-    """Sort diagnostics by position and keep the first `limit` of each file, then one counting the rest."""
+    """Sort diagnostics by position and keep the first `limit` of each file, then one counting the rest.
+
+    Diagnostics whose code starts with `limit-` are always kept, after the count.
+    """
     ordered = sorted(diagnostics, key=_position)
     out: list[Diagnostic] = []
     for _, group in itertools.groupby(ordered, key=lambda d: _position(d)[0]):
         items = list(group)
         out.extend(items[:limit])
-        hidden = items[limit:]
+        # A limit error (file too deep, too many values, ...) says why reading stopped: always kept.
+        hidden = [d for d in items[limit:] if not d.code.startswith("limit-")]
+        kept = [d for d in items[limit:] if d.code.startswith("limit-")]
         if hidden:
             first = hidden[0]
             severity = "error" if any(d.severity == "error" for d in hidden) else "warning"
@@ -75,6 +80,7 @@ def cap_per_file(diagnostics: Sequence[Diagnostic], limit: int = MAX_DIAGNOSTICS
                                   f"and {n} more problem{'s' if n != 1 else ''} in this file",
                                   f"only the first {limit} problems of a file are listed; fix them and load again",
                                   severity))
+        out.extend(kept)
     return out
 
 
