@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import eligibility
 from conftest import FACTS
 from eligibility import Diagnostic, PolicyError
+from eligibility.testing.properties import hypothesis_settings
 
 PolicyDir = Callable[..., Path]
 Golden = Callable[[str, str], None]
@@ -418,3 +421,219 @@ def test_test_cases_come_from_the_folder_loaded(tmp_path: Path) -> None:
             (root / rel).write_text(body, encoding="utf-8")
     assert eligibility.load(tmp_path / "a").model.tests == ()
     assert [c.name for c in eligibility.load(tmp_path / "b").model.tests] == ["below the standard"]
+
+
+# --- hostile files: bounded work, capped diagnostics, positions of bad characters (issue 10) -----
+
+
+def capped(err: PolicyError, code: str, hidden: int) -> None:
+    """Exactly 100 errors with `code` in dibao.yaml, then one saying how many more there are."""
+    found = errors(err)
+    assert [d.code for d in found] == [code] * 100 + ["too-many-problems"], err.render()[:2000]
+    assert found[-1].message == f"and {hidden} more problems in this file"
+    assert err.error_count == 100 + hidden
+    assert err.render().endswith(f"{100 + hidden} errors found")
+
+
+def test_thousands_of_tags_on_one_line_are_capped_at_100(policy_dir: PolicyDir) -> None:
+    """8,000 tags on one line give the first 100 tag errors and one "and 7900 more problems" error."""
+    text = DIBAO + "description: [" + "!t x, " * 8000 + "x]\n"
+    capped(load_error(policy_dir, {"dibao.yaml": text}), "yaml-tag", 7900)
+
+
+def test_forty_thousand_duplicate_keys_are_capped_at_100(policy_dir: PolicyDir) -> None:
+    """40,000 copies of one key give 100 duplicate-key errors and a count of the rest."""
+    text = DIBAO + "description:\n" + "  k: x\n" * 40_001
+    capped(load_error(policy_dir, {"dibao.yaml": text}), "duplicate-key", 39_900)
+
+
+def test_the_value_limit_error_is_shown_after_the_cap(policy_dir: PolicyDir) -> None:
+    """50,000 duplicate keys pass the value limit too: its error is listed after the count, never hidden."""
+    text = DIBAO + "description:\n" + "  k: x\n" * 50_000
+    found = errors(load_error(policy_dir, {"dibao.yaml": text}))
+    assert [d.code for d in found[100:]] == ["too-many-problems", "limit-nodes"]
+
+
+def test_twenty_thousand_unknown_keys_are_capped_at_100(policy_dir: PolicyDir) -> None:
+    """20,000 unknown top-level keys give 100 unknown-key errors and a count of the rest."""
+    text = DIBAO + "".join(f"k{i}: x\n" for i in range(20_000))
+    capped(load_error(policy_dir, {"dibao.yaml": text}), "unknown-key", 19_900)
+
+
+def test_the_cap_is_per_file(policy_dir: PolicyDir) -> None:
+    """Two files with 150 tag errors each show 100 of each file, each file with its own count."""
+    text = DIBAO + "description: [" + "!t x, " * 150 + "x]\n"
+    err = load_error(policy_dir, {"dibao.yaml": text, "tekun.yaml": text.replace("dibao", "tekun")})
+    for name in ("dibao.yaml", "tekun.yaml"):
+        mine = [d for d in errors(err) if d.span is not None and d.span.path == name]
+        assert len(mine) == 101 and mine[-1].message == "and 50 more problems in this file"
+
+
+def test_a_file_of_more_than_100000_values_is_rejected_where_the_limit_is_passed(policy_dir: PolicyDir) -> None:
+    """A 1 MiB file of `[x, x, …]` is one limit error at the value past the limit, not 300,000 values read."""
+    items = 340_000
+    text = DIBAO + "description: [" + "x, " * items + "x]\n"
+    err = load_error(policy_dir, {"dibao.yaml": text})
+    d = only(err, "limit-nodes")
+    assert "100000" in d.message
+    kinds = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    before = sum(isinstance(e, kinds) for e in yaml.parse(DIBAO)) + 2  # and `description`, `[`
+    assert where(d) == ("dibao.yaml", 18, len("description: [") + 1 + 3 * (100_000 - before))
+
+
+def test_policy_error_renders_no_excerpt_until_its_message_is_read(
+        policy_dir: PolicyDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raising a PolicyError builds no message; str(err) builds it once and err.render() gives the same text."""
+    import eligibility.base.errors as errors_module
+
+    calls: list[int] = []
+    real = errors_module.excerpt
+
+    def counting(*args: object) -> list[str]:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(errors_module, "excerpt", counting)
+    err = load_error(policy_dir, {"dibao.yaml": DIBAO + "eligible: income_test\n"})
+    assert calls == []
+    text = str(err)
+    assert calls and "duplicate key 'eligible'" in text
+    n = len(calls)
+    assert err.render() == text and len(calls) == n
+
+
+def test_policy_error_survives_pickling(policy_dir: PolicyDir) -> None:
+    """A PolicyError sent from a worker process (pickled) keeps its diagnostics, count and message."""
+    import pickle
+
+    err = load_error(policy_dir, {"dibao.yaml": DIBAO + "description: [" + "!t x, " * 150 + "x]\n"})
+    back = pickle.loads(pickle.dumps(err))
+    assert isinstance(back, PolicyError)
+    assert back.diagnostics == err.diagnostics and back.error_count == 150
+    assert str(back) == str(err)
+
+
+def test_excerpt_of_a_long_line_is_cut_around_the_caret(policy_dir: PolicyDir, golden: Golden) -> None:
+    """An anchor at column 5,000 of a long line is shown in a window with `…` and the caret under it."""
+    text = DIBAO + "description: [" + "x" * 4986 + ", &a y, " + "z" * 5000 + "]\n"
+    err = load_error(policy_dir, {"dibao.yaml": text})
+    d = only(err, "yaml-anchor")
+    assert where(d) == ("dibao.yaml", 18, 5003)
+    shown, carets = d.render(err.sources).splitlines()[1:3]
+    assert shown.startswith("   18 | …x") and shown.endswith("z…")
+    assert shown[carets.index("^"):].startswith("&a")
+    golden("diagnostics/long-line-anchor.txt", err.render())
+
+
+def test_syntax_error_in_a_large_file_keeps_its_position(policy_dir: PolicyDir) -> None:
+    """A YAML syntax error at the end of a 200 KB file is reported at its line and column (libyaml's message)."""
+    text = DIBAO + "description:\n" + "".join(f"  k{i}: x\n" for i in range(20_000)) + "  ]\n"
+    d = only(load_error(policy_dir, {"dibao.yaml": text}), "yaml-syntax")
+    assert where(d) == ("dibao.yaml", text.count("\n"), 3)
+    assert d.hint is not None and "indentation" in d.hint
+
+
+@pytest.mark.parametrize(("text", "line", "marker"), [
+    (DIBAO.replace("program: dibao", "program: dib\x07ao"), 1, "\x07"),
+    (DIBAO.replace("en: Dibao", 'en: "Dib\x07ao"'), 2, "\x07"),
+    (DIBAO.replace("title: 办法", "title: '办\x1b法'"), 5, "\x1b"),
+    (DIBAO.replace("eligible: income_test", "eligible: income_test\x00"), 17, "\x00"),
+    (DIBAO.replace("en: Income", "en: In\x7fcome"), 14, "\x7f"),
+    (DIBAO.replace("zh: 收入", "zh: 收\ufffe入"), 14, "\ufffe"),
+    (DIBAO.replace("\n", "\r\n").replace("en: Income", "en: In\x07come"), 14, "\x07"),
+], ids=["bel-line-1-plain", "bel-double-quoted", "esc-single-quoted-after-chinese", "nul-end-of-line",
+        "del", "noncharacter-fffe", "crlf-later-line"])
+def test_control_character_is_reported_at_its_line_and_column(policy_dir: PolicyDir, text: str, line: int,
+                                                              marker: str) -> None:
+    """A raw control character (or U+FFFE) is an error at its own line and column, in any kind of scalar."""
+    root = policy_dir({})
+    (root / "dibao.yaml").write_bytes(text.encode("utf-8"))
+    with pytest.raises(PolicyError) as info:
+        eligibility.load(root)
+    d = only(info.value, "yaml-character")
+    lines = text.replace("\r\n", "\n").splitlines()
+    assert where(d) == ("dibao.yaml", line, lines[line - 1].index(marker) + 1)
+    assert f"U+{ord(marker):04X}" in d.message
+
+
+def test_control_characters_are_counted(policy_dir: PolicyDir) -> None:
+    """Several control characters give one error at the first, saying how many more there are."""
+    text = DIBAO.replace("en: Dibao", "en: D\x07i\x07b\x07ao")
+    d = only(load_error(policy_dir, {"dibao.yaml": text}), "yaml-character")
+    assert where(d) == ("dibao.yaml", 2, column(text, 2, "\x07")) and "(2 more in this file)" in d.message
+
+
+def test_control_character_rendered(policy_dir: PolicyDir, golden: Golden) -> None:
+    """The rendered control-character error shows the character as U+0007 with the caret under it."""
+    err = load_error(policy_dir, {"dibao.yaml": DIBAO.replace("en: Income", 'en: "In\x07come"')})
+    golden("diagnostics/control-character.txt", err.render())
+
+
+@pytest.mark.parametrize(("bad", "line"), [(b"\xed\xa0\x80", 14), (b"\xff", 1), (b"\xc3", 14)],
+                         ids=["encoded-surrogate", "ff-line-1", "truncated-sequence"])
+def test_invalid_utf8_is_reported_at_its_line_and_character_column(policy_dir: PolicyDir, bad: bytes,
+                                                                   line: int) -> None:
+    """A UTF-8-encoded lone surrogate or a stray byte is an encoding error at its line and column in characters."""
+    text = DIBAO.replace("\n", "\r\n")  # CRLF: columns count characters, not bytes, after Chinese text
+    target = "zh: 收入" if line == 14 else "program"
+    data = text.encode("utf-8").replace(target.encode("utf-8"), target.encode("utf-8") + bad, 1)
+    d = only(load_bytes_error(policy_dir, "dibao.yaml", data), "encoding")
+    assert where(d) == ("dibao.yaml", line, text.splitlines()[line - 1].index(target) + len(target) + 1)
+
+
+# --- fuzz: whatever the text, the outcome is a loaded engine or a PolicyError ---------------------
+
+#: Pieces of YAML-ish text: real keys, brackets, quotes, tags, anchors, odd characters, breaks.
+_PIECES = st.sampled_from([
+    "program: ", "title: ", "rules:", "when: ", "eligible: ", "parameters:", "values: ", "description: ",
+    "zh: ", "en: ", "source: S1", "type: money", "- ", ": ", ", ", "[", "]", "{", "}", "'", '"', "\\",
+    "|", ">-", "!t ", "!!int ", "&a ", "*a", "<<: ", "? ", "# c", "---", "...", "%YAML 1.1", "\t",
+    "\n", "\n  ", "\n    ", "\r\n", "\x07", "\x00", "\ufeff", "\u2028", "\u202e", "\ufffe", "低保", "（",
+    "x", "1000", "2020-01-01", "no", "~", "income_test", "household.assessed_monthly_income", "standard",
+])
+_EXPR_PIECES = st.sampled_from([
+    "household.assessed_monthly_income", "standard", "income_test", "m", "household.members", "m.id",
+    "count(", "sum(", "any(", "min(", "age(", "(", ")", "[", "]", "{", "}", " for m in ", " if ",
+    " else ", " and ", " or ", " not ", " < ", " == ", " + ", " * ", " / ", " ** ", ", ", "=", ".",
+    '"a)"', "'(\\''", '"', "'", "#", "\\", "\n", "\n  ", "1", "0.5", "1e3", "0x1", "_x",
+    "lambda: 1", "f'{1}'", "\u200b", "（", "\x07", "None", "True", " is ",
+])
+
+
+def _load_outcome(files: dict[str, str]) -> None:
+    """Load a folder of the given files: it must load or raise PolicyError, whose message must render."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "facts.yaml").write_text(FACTS, encoding="utf-8")
+        for name, text in files.items():
+            (root / name).write_bytes(text.encode("utf-8", "surrogatepass"))
+        try:
+            eligibility.load(root)
+        except PolicyError as err:
+            assert err.diagnostics and str(err).endswith("found")
+
+
+@settings(hypothesis_settings(), derandomize=True)
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_fuzz_yaml_ish_text_gives_a_typed_outcome(text: str) -> None:
+    """Any YAML-ish program file, alone or after a valid program, loads or raises PolicyError, nothing else."""
+    _load_outcome({"dibao.yaml": text})
+    _load_outcome({"dibao.yaml": DIBAO + text})
+
+
+@settings(hypothesis_settings(), derandomize=True)
+@given(st.lists(_EXPR_PIECES, min_size=1, max_size=30).map("".join),
+       st.sampled_from(["plain", "double", "single", "literal"]))
+def test_fuzz_expressions_give_a_typed_outcome(expr: str, style: str) -> None:
+    """Any generated expression, in any scalar style, loads or raises PolicyError, nothing else."""
+    if style == "double":
+        when = '"' + expr.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    elif style == "single":
+        when = "'" + expr.replace("'", "''").replace("\n", " ") + "'"
+    elif style == "literal":
+        when = "|\n      " + expr.replace("\n", "\n      ")
+    else:
+        when = expr.replace("\n", " ")
+    _load_outcome({"dibao.yaml": DIBAO.replace("household.assessed_monthly_income < standard", when)})

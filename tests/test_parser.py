@@ -433,3 +433,85 @@ def test_error_in_a_block_scalar_rendered(policy_dir: PolicyDir, golden: Golden)
     """The rendered error of a `|` block shows the block's own line with the caret under the token."""
     err = load_error(policy_dir, program(f"|\n      ({INCOME} < standard\n        and standard ** 2 > 0)"))
     golden("diagnostics/block-scalar-power.txt", err.render())
+
+
+# --- brackets inside string literals; the forgot-a-comma error (issue 10, items 9 and 10) -----
+
+
+def any_id(literal: str) -> str:
+    """A `|` block comparing each member's id with a string literal written as Python source."""
+    return f"|\n      any(m.id == {literal} for m in household.members)"
+
+
+@pytest.mark.parametrize("literal", [
+    '"a)"', "'a)'", '"(("', "']'", '"}{"', '"a\\")"', "'(\\''", '"""a)"""', "r'\\')'",
+], ids=["double", "single", "two-open", "square", "curly", "escaped-double", "escaped-single",
+        "triple", "raw-escaped"])
+def test_brackets_inside_a_string_literal_are_text(policy_dir: PolicyDir, literal: str) -> None:
+    """`m.id == "a)"` loads: a bracket inside a string literal, quoted or escaped in any way, is not a bracket."""
+    assert accepted(policy_dir, any_id(literal)).programs == ("dibao",)
+
+
+def test_brackets_inside_strings_of_a_nested_expression_are_text(policy_dir: PolicyDir) -> None:
+    """Strings with brackets inside a generator inside a call inside a comparison load."""
+    when = ('|\n      count(m for m in household.members if m.id == ")" or (m.id != "(("'
+            ' and m.id != "]")) >= 0 and any(m.id == "a)(" for m in household.members)')
+    assert accepted(policy_dir, when).programs == ("dibao",)
+
+
+def test_a_real_unmatched_bracket_after_a_string_is_reported_where_it_stands(policy_dir: PolicyDir) -> None:
+    """A stray `)` after `"a)"` is still an unmatched closing bracket, at the stray one, not inside the string."""
+    text = program(any_id('"a)"') + ")")
+    d = only(load_error(policy_dir, text), "syntax")
+    assert "unmatched" in d.message
+    assert pos(d) == (WHEN_LINE + 1, len(text.splitlines()[WHEN_LINE]))
+
+
+def test_an_opening_bracket_inside_a_string_does_not_hide_a_missing_one(policy_dir: PolicyDir) -> None:
+    """In `any("(" == m.id) for … members)` the last `)` is unmatched: the `(` in the string pairs with nothing."""
+    text = program('|\n      any("(" == m.id) for m in household.members)')
+    d = only(load_error(policy_dir, text), "syntax")
+    assert "unmatched" in d.message
+    assert pos(d) == (WHEN_LINE + 1, len(text.splitlines()[WHEN_LINE]))
+
+
+def test_a_bracket_inside_a_comment_is_text(policy_dir: PolicyDir) -> None:
+    """A `)` in a `# comment` line of a block expression is not counted as a bracket."""
+    when = f"|\n      # the income test (see article 3))\n      {INCOME} < standard"
+    assert accepted(policy_dir, when).programs == ("dibao",)
+
+
+def test_brackets_of_an_f_string_still_count(policy_dir: PolicyDir) -> None:
+    """An f-string is not skipped as text: `f"{x)}"` is rejected, never read as closing the wrapper."""
+    text = program("|\n      " + 'f"{standard)}" == "x"')
+    err = load_error(policy_dir, text)
+    assert only(err).code in ("syntax", "forbidden")
+
+
+def test_forgot_a_comma_is_placed_at_the_stray_token(policy_dir: PolicyDir) -> None:
+    """Two values side by side across the lines of a block are reported at the second value, on its own line."""
+    text = program(f"|\n      ({INCOME} < standard\n        standard > 0)")
+    d = only(load_error(policy_dir, text), "syntax")
+    assert "comma" in d.message
+    assert pos(d) == at(text, "standard > 0", WHEN_LINE + 2)
+    assert d.span is not None and d.span.end_col == d.span.col + len("standard")
+    assert d.hint is not None and "side by side" in d.hint
+
+
+def test_forgot_a_comma_without_brackets_is_placed_at_the_stray_token(policy_dir: PolicyDir) -> None:
+    """The same mistake in a `|` block without brackets, the stray value a number, points at the number."""
+    text = program(f"|\n      {INCOME} < standard and\n      standard > 0\n      100")
+    d = only(load_error(policy_dir, text), "syntax")
+    assert pos(d) == at(text, "100", WHEN_LINE + 3)
+
+
+def test_forgot_a_comma_rendered(policy_dir: PolicyDir, golden: Golden) -> None:
+    """The rendered forgot-a-comma error shows the line of the stray value with carets under it."""
+    err = load_error(policy_dir, program(f"|\n      ({INCOME} < standard\n        standard > 0)"))
+    golden("diagnostics/forgot-comma.txt", err.render())
+
+
+def test_string_bracket_rendered(policy_dir: PolicyDir, golden: Golden) -> None:
+    """The rendered unmatched-bracket error after a string holding brackets points at the real one."""
+    err = load_error(policy_dir, program(any_id('"a)"') + ")"))
+    golden("diagnostics/unmatched-after-string.txt", err.render())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import attrs
@@ -54,19 +55,64 @@ def _position(d: Diagnostic) -> tuple[str, int, int]:
     return (s.path, s.line, s.col) if s else ("", 0, 0)
 
 
+#: Diagnostics kept per file; the rest are counted in one closing diagnostic of that file.
+MAX_DIAGNOSTICS_PER_FILE = 100
+
+
+def cap_per_file(diagnostics: Sequence[Diagnostic], limit: int = MAX_DIAGNOSTICS_PER_FILE) -> list[Diagnostic]:
+    """Sort diagnostics by position and keep the first `limit` of each file, then one counting the rest.
+
+    Diagnostics whose code starts with `limit-` are always kept, after the count.
+    """
+    ordered = sorted(diagnostics, key=_position)
+    out: list[Diagnostic] = []
+    for _, group in itertools.groupby(ordered, key=lambda d: _position(d)[0]):
+        items = list(group)
+        out.extend(items[:limit])
+        # A limit error (file too deep, too many values, ...) says why reading stopped: always kept.
+        hidden = [d for d in items[limit:] if not d.code.startswith("limit-")]
+        kept = [d for d in items[limit:] if d.code.startswith("limit-")]
+        if hidden:
+            first = hidden[0]
+            severity = "error" if any(d.severity == "error" for d in hidden) else "warning"
+            n = len(hidden)
+            out.append(Diagnostic(first.span, "too-many-problems",
+                                  f"and {n} more problem{'s' if n != 1 else ''} in this file",
+                                  f"only the first {limit} problems of a file are listed; fix them and load again",
+                                  severity))
+        out.extend(kept)
+    return out
+
+
+def _restore(cls: type[PolicyError], state: dict[str, object]) -> PolicyError:
+    """Rebuild a pickled PolicyError from its attributes, without capping or sorting again."""
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    return err
+
+
 class EligibilityError(Exception):
     """The base of every error this library raises."""
 
 
 class PolicyError(EligibilityError):
-    """A policy set that cannot be loaded: every problem, with its position."""
+    """A policy set that cannot be loaded: every problem, with its position.
+
+    At most MAX_DIAGNOSTICS_PER_FILE diagnostics of each file are kept, then one that counts
+    the rest. The message (`str(err)`, `err.render()`) is built on first use, not when the
+    error is raised, so a caller that only reads `diagnostics` pays nothing for excerpts.
+    """
 
     def __init__(
         self,
         diagnostics: Sequence[Diagnostic],
         sources: dict[str, SourceText] | None = None,
     ) -> None:
-        self.diagnostics = tuple(sorted(diagnostics, key=_position))
+        super().__init__()
+        #: The number of errors found, those beyond the per-file cap included.
+        self.error_count = sum(1 for d in diagnostics if d.severity == "error")
+        kept = cap_per_file(diagnostics) or [Diagnostic(None, "policy", "the policy set has problems")]
+        self.diagnostics = tuple(kept)
         self.sources = sources or {}
         errors = [d for d in self.diagnostics if d.severity == "error"]
         first = errors[0] if errors else self.diagnostics[0]
@@ -75,14 +121,26 @@ class PolicyError(EligibilityError):
         self.col = first.span.col if first.span else None
         self.code = first.code
         self.message = first.message
-        super().__init__(self.render())
+        self._rendered: str | None = None
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}" if self.file else "<policy set>"
+        return f"PolicyError({where}: {self.code}, {self.error_count} error(s))"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _restore, (type(self), self.__dict__)
 
     def render(self) -> str:
-        """Return every diagnostic rendered with its excerpt, and a count."""
-        parts = [d.render(self.sources) for d in self.diagnostics]
-        n = sum(1 for d in self.diagnostics if d.severity == "error")
-        parts.append(f"{n} error{'s' if n != 1 else ''} found")
-        return "\n\n".join(parts)
+        """Return every diagnostic kept rendered with its excerpt, and the count of errors found."""
+        if self._rendered is None:
+            parts = [d.render(self.sources) for d in self.diagnostics]
+            n = self.error_count
+            parts.append(f"{n} error{'s' if n != 1 else ''} found")
+            self._rendered = "\n\n".join(parts)
+        return self._rendered
 
 
 @attrs.frozen

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import attrs
 import yaml
+import yaml.reader
 
 from eligibility.base.errors import Diagnostic
 from eligibility.base.source import SourceText, Span, readable
@@ -16,6 +19,16 @@ MAX_FILE_BYTES = 1 << 20
 #: libyaml's parser when PyYAML was built with it (several times faster); None otherwise.
 FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
 MAX_DEPTH = 32
+#: The most YAML nodes (scalars, sequences, mappings) one file may hold; a bound on the work of
+#: reading it. The largest bundled file has a few thousand.
+MAX_NODES = 100_000
+#: A file that libyaml finds invalid is parsed again with PyYAML's pure-Python parser, whose
+#: messages the hints are written for, when it is at most this many characters long (real policy
+#: files are); a longer one is reported with libyaml's own message, as the pure-Python parser
+#: takes seconds on a dense 1 MiB file.
+MAX_REPARSE_CHARS = 64 * 1024
+#: The characters YAML does not allow in a file (PyYAML's Reader rejects them before parsing).
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
 
 
 @attrs.frozen
@@ -88,9 +101,8 @@ def read_source(path: Path, display: str, diags: list[Diagnostic]) -> SourceText
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        before = data[: e.start]
-        line = before.count(b"\n") + 1
-        col = len(before.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")) + 1
+        before = SourceText(display, data[: e.start].decode("utf-8"))
+        line, col = before.position(len(before.text))
         diags.append(Diagnostic(Span(display, line, col, line, col + 1), "encoding",
                                 f"the file is not valid UTF-8 (byte 0x{data[e.start]:02x})",
                                 "save the file as UTF-8"))
@@ -100,6 +112,10 @@ def read_source(path: Path, display: str, diags: list[Diagnostic]) -> SourceText
 
 def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
     """Build the node tree of one YAML document, adding a diagnostic for each problem."""
+    bad = _NON_PRINTABLE.search(source.text)
+    if bad is not None:
+        diags.append(_bad_character(source, bad.start()))
+        return None
     deep = _flow_too_deep(source.text)
     if deep is not None:
         diags.append(Diagnostic(source.span(deep, deep + 1), "limit-depth",
@@ -107,10 +123,16 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
         return None
     if FAST_LOADER is not None:
         # libyaml's event stream carries the same marks; on any YAML error, parse again
-        # with the pure-Python parser so that messages and positions are always the same.
+        # with the pure-Python parser so that messages and positions are always the same
+        # (for files of a realistic size; see MAX_REPARSE_CHARS).
         fast_diags: list[Diagnostic] = []
         try:
             root = _Builder(source, fast_diags, FAST_LOADER).run()
+        except yaml.MarkedYAMLError as e:
+            if len(source.text) > MAX_REPARSE_CHARS:
+                diags.extend(fast_diags)
+                diags.append(_syntax_diagnostic(source, e))
+                return None
         except (yaml.YAMLError, RecursionError):
             pass
         else:
@@ -120,11 +142,9 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
     try:
         return builder.run()
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        span = _mark_span(source, mark)
-        problem = e.problem or e.context or "invalid YAML"
-        hint = _yaml_hint(problem)
-        diags.append(Diagnostic(span, "yaml-syntax", f"YAML syntax error: {problem}", hint))
+        diags.append(_syntax_diagnostic(source, e))
+    except yaml.reader.ReaderError as e:  # not reached: _NON_PRINTABLE finds these first
+        diags.append(_bad_character(source, min(max(e.position, 0), len(source.text))))
     except yaml.YAMLError as e:
         diags.append(Diagnostic(Span(source.path, 1, 1, 1, 1), "yaml-syntax",
                                 f"YAML error: {readable(str(e))}"))
@@ -132,6 +152,25 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
         diags.append(Diagnostic(Span(source.path, 1, 1, 1, 1), "limit-depth",
                                 f"YAML nesting is too deep (limit {MAX_DEPTH})"))
     return None
+
+
+def _syntax_diagnostic(source: SourceText, e: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = e.problem_mark or e.context_mark
+    problem = e.problem or e.context or "invalid YAML"
+    return Diagnostic(_mark_span(source, mark), "yaml-syntax", f"YAML syntax error: {problem}", _yaml_hint(problem))
+
+
+def _bad_character(source: SourceText, index: int) -> Diagnostic:
+    """The diagnostic of a character YAML does not allow (a control character, U+FFFE, ...), at its position."""
+    ch = source.text[index] if index < len(source.text) else ""
+    code = f"U+{ord(ch):04X}" if ch else "a character"
+    kind = "control character" if ch and unicodedata.category(ch) == "Cc" else "character"
+    more = len(_NON_PRINTABLE.findall(source.text, index + 1))
+    tail = f" ({more} more in this file)" if more else ""
+    return Diagnostic(source.span(index, index + 1), "yaml-character",
+                      f"{kind} {code} is not allowed in a policy file{tail}",
+                      "delete it; such characters are invisible in most editors "
+                      "(in a double-quoted string an escape such as \\t may stand for it)")
 
 
 def _flow_too_deep(text: str) -> int | None:
@@ -180,9 +219,10 @@ def _flow_too_deep(text: str) -> int | None:
 def _yaml_hint(problem: str) -> str | None:
     if "tab" in problem or "\\t" in problem or "\t" in problem:
         return "indent with spaces, not tabs"
-    if "expected <block end>" in problem or "expected <document start>" in problem:
+    if ("expected <block end>" in problem or "expected <document start>" in problem
+            or "did not find expected key" in problem or "did not find expected <document start>" in problem):
         return "check the indentation; an expression starting with [ or { or containing ': ' must be quoted"
-    if "mapping values are not allowed" in problem:
+    if "mapping values are not allowed" in problem:  # "here" (PyYAML) or "in this context" (libyaml)
         return "quote a value that contains ': ', or check the indentation"
     if "could not find expected ':'" in problem:
         return "a key needs a colon after it; check the indentation of the previous lines"
@@ -195,12 +235,17 @@ def _mark_span(source: SourceText, mark: yaml.Mark | None) -> Span:
     return Span(source.path, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)
 
 
+class _TooManyNodes(Exception):
+    """Raised inside the builder when a file holds more than MAX_NODES nodes."""
+
+
 class _Builder:
     def __init__(self, source: SourceText, diags: list[Diagnostic], loader: Any = yaml.SafeLoader) -> None:
         self.source = source
         self.diags = diags
         self.events = yaml.parse(source.text, Loader=loader)
         self.too_deep = False
+        self.nodes = 0
 
     def span(self, start: Any, end: Any) -> Span:
         return self.source.span(start.index, end.index)
@@ -209,6 +254,12 @@ class _Builder:
         self.diags.append(Diagnostic(self.span(start, end), code, msg, hint))
 
     def run(self) -> YNode | None:
+        try:
+            return self.document()
+        except _TooManyNodes:
+            return None
+
+    def document(self) -> YNode | None:
         root: YNode | None = None
         docs = 0
         for ev in self.events:
@@ -245,6 +296,12 @@ class _Builder:
                        "delete the tag; the schema gives every field its type")
 
     def node(self, ev: Any, depth: int) -> YNode | None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.error(ev.start_mark, ev.end_mark, "limit-nodes",
+                       f"the file holds more than {MAX_NODES} YAML values; reading stopped here",
+                       "split the file by program, or the test cases into several files")
+            raise _TooManyNodes
         if depth > MAX_DEPTH and isinstance(ev, yaml.SequenceStartEvent | yaml.MappingStartEvent):
             if not self.too_deep:
                 self.error(ev.start_mark, ev.end_mark, "limit-depth",

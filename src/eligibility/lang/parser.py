@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import io
+import keyword
 import re
+import tokenize
 import unicodedata
 from decimal import Decimal
 
@@ -138,6 +141,7 @@ class ExprParser:
             raise _Reject(None, f"the expression is {len(t)} characters long; the limit is {MAX_LENGTH}",
                           "split it into computed values or rules", code="limit-length")
         depth = 0
+        quote_end = -1  # the index just past the string literal being skipped, if any
         for i, ch in enumerate(t):
             cat = unicodedata.category(ch)
             if ch in _FULLWIDTH:
@@ -147,7 +151,14 @@ class ExprParser:
                 raise _Reject((i, i + 1), f"invisible or control character U+{ord(ch):04X} in an expression",  # type: ignore[arg-type]
                               "delete it; bidi controls and zero-width characters can hide code",
                               code="invisible-character")
-            if ch in "([{":
+            if i < quote_end:
+                continue  # brackets inside a string literal or a comment are text
+            if ch in "'\"" and not _prefixed_by(t, i, "fFtT"):
+                quote_end = _string_end(t, i)
+            elif ch == "#":
+                nl = t.find("\n", i)
+                quote_end = len(t) if nl < 0 else nl
+            elif ch in "([{":
                 depth += 1
                 if depth > MAX_BRACKETS:
                     raise _Reject((i, i + 1), f"brackets are nested more than {MAX_BRACKETS} deep",  # type: ignore[arg-type]
@@ -170,14 +181,45 @@ class ExprParser:
         # SyntaxError.offset counts characters (1-based) on its line.
         line_start = self.line_offsets[min(lineno, len(self.lines)) - 1]
         pos = min(line_start + offset, max(len(self.text) - 1, 0))
+        end = pos + 1
         hint = None
-        if "was never closed" in msg or "unexpected EOF" in msg:
+        if "forgot a comma" in msg:
+            # Python places this error at the first of two expressions side by side; the
+            # mistake is where the second one starts (often on the next line of a block).
+            stray = self.stray_token(pos)
+            if stray is not None:
+                pos, end = stray
+            hint = "two values side by side: join them with an operator (and, or, <, +, ...) or a comma"
+        elif "was never closed" in msg or "unexpected EOF" in msg:
             hint = "close the bracket"
         elif "'=' " in msg or "Maybe you meant '=='" in msg or re.search(r"(?<![<>=!])=(?!=)", self.text):
             hint = "compare with '==', not '='"
         elif msg.startswith("invalid syntax"):
             hint = "check the operators and brackets near here"
-        return _Reject((pos, pos + 1), f"syntax error: {msg}", hint, code="syntax")  # type: ignore[arg-type]
+        return _Reject((pos, end), f"syntax error: {msg}", hint, code="syntax")  # type: ignore[arg-type]
+
+    def stray_token(self, start: int) -> tuple[int, int] | None:
+        """The character range of the first token from `start` on that follows a complete value without an operator.
+
+        A value ends with a name, a number, a string or a closing bracket; the stray token
+        starts another (a name that is not a keyword, a number or a string). None when the
+        text cannot be tokenized or has no such pair.
+        """
+        prev: tokenize.TokenInfo | None = None
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(self.text).readline):
+                if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                    continue
+                (row, col), (end_row, end_col) = tok.start, tok.end
+                at = self.line_offsets[row - 1] + col if row <= len(self.lines) else len(self.text)
+                if at < start:
+                    continue
+                if prev is not None and _ends_value(prev) and _starts_value(tok, prev):
+                    return at, self.line_offsets[end_row - 1] + end_col
+                prev = tok
+        except (tokenize.TokenError, SyntaxError):
+            pass  # the end of a text with unclosed brackets; nothing was found before it
+        return None
 
     def tr(self, n: ast.AST, depth: int) -> Node:
         self.count += 1
@@ -303,6 +345,58 @@ class ExprParser:
             loops.append(Loop(g.target.id, self.span_of(ts, te), self.tr(g.iter, d),
                               [self.tr(c, d) for c in g.ifs]))
         return Gen(span, text, elt=self.tr(n.elt, d), loops=loops)
+
+
+def _ends_value(tok: tokenize.TokenInfo) -> bool:
+    if tok.type == tokenize.NAME:
+        return not keyword.iskeyword(tok.string) or tok.string in ("True", "False", "None")
+    return tok.type in (tokenize.NUMBER, tokenize.STRING) or tok.string in (")", "]", "}")
+
+
+def _starts_value(tok: tokenize.TokenInfo, prev: tokenize.TokenInfo) -> bool:
+    if tok.type == tokenize.NAME:
+        return not keyword.iskeyword(tok.string) or tok.string in ("True", "False", "None")
+    if tok.type == tokenize.STRING:
+        return prev.type != tokenize.STRING  # "a" "b" is one string in Python
+    return tok.type == tokenize.NUMBER
+
+
+def _prefixed_by(text: str, quote: int, letters: str) -> bool:
+    """Whether the string literal opening at `quote` has a prefix (r, b, u, f, ...) with one of `letters`.
+
+    f-strings (and t-strings) hold expressions, brackets included, so the pre-check counts
+    their brackets; the parser then rejects them anyway.
+    """
+    i = quote
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    prefix = text[i:quote]
+    valid = len(prefix) <= 2 and all(c in "rRbBuUfFtT" for c in prefix)
+    return valid and any(c in letters for c in prefix)
+
+
+def _string_end(text: str, start: int) -> int:
+    """The index just past the Python string literal opening at `start` (its end of line if unterminated).
+
+    Single and double quotes, tripled or not; a backslash escapes the next character, as
+    Python's tokenizer reads it (in raw strings too).
+    """
+    q = text[start]
+    triple = text.startswith(q * 3, start)
+    closer = q * 3 if triple else q
+    i = start + len(closer)
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if not triple and ch == "\n":
+            return i  # unterminated: Python reports it; the rest of the line is not counted
+        if text.startswith(closer, i):
+            return i + len(closer)
+        i += 1
+    return n
 
 
 def parse_expr(expr: Expr, diags: list[Diagnostic]) -> Node | None:
