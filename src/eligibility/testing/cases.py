@@ -100,9 +100,9 @@ def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResu
                     continue
                 got = getattr(pd, field)
                 if field == "unknown":  # the unknown facts the outcome waits on, in any order
-                    wanted = sorted(str(x) for x in want) if isinstance(want, list) else want
+                    wanted = sorted(str(x) for x in want) if isinstance(want, list) else [str(want)]
                     if wanted != sorted(got):
-                        diffs.append(f"{key}.unknown: expected {', '.join(map(str, wanted)) or 'none'}, "
+                        diffs.append(f"{key}.unknown: expected {', '.join(wanted) or 'none'}, "
                                      f"got {', '.join(sorted(got)) or 'none'}")
                         programs_differing.append(program)
                     continue
