@@ -16,7 +16,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the cli extra
     click = None  # type: ignore[assignment]
 
-from eligibility.base.errors import EvaluationError, InputError, PolicyError
+from eligibility.base.errors import EvaluationError, InputError, PolicyError, cap_per_file
 
 #: The exit codes of every command (docs/reference/cli.md#exit-codes): 0 success; 1 the command ran
 #: and the answer is no (policy errors, failing tests, an invalid household, a program not decided,
@@ -193,8 +193,8 @@ def build() -> Any:
         from eligibility.engine.runtime import bundled_policies
 
         root = policies or bundled_policies()
-        diags = sorted(check_policy(root, jurisdiction),
-                       key=lambda d: (d.span.path, d.span.line, d.span.col) if d.span else ("", 0, 0))
+        # At most 100 a file (then one that counts the rest); errors first, then warnings, each by position.
+        diags = sorted(cap_per_file(check_policy(root, jurisdiction)), key=lambda d: d.severity != "error")
         errors = [d for d in diags if d.severity == "error" or strict]
         if fmt == "json":
             click.echo(json.dumps([d.to_json() for d in diags], ensure_ascii=False, indent=2))

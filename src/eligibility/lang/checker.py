@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from eligibility.base.errors import Diagnostic
+from eligibility.base.errors import MAX_DIAGNOSTICS_PER_FILE, Diagnostic
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang import nodes as nd
 from eligibility.lang.model import Definition, Facts, FieldSpec, Program, Version
@@ -84,6 +84,12 @@ class Checker(nd.NodeVisitor):
         self.stack: list[tuple[str, str]] = []
         self.order: list[tuple[str, str]] = []
 
+    def guess(self, name: str, choices: list[str]) -> str | None:
+        """A did-you-mean suggestion, while the diagnostics are few enough to be shown."""
+        if len(self.diags) > MAX_DIAGNOSTICS_PER_FILE:  # only the first ones of a file are shown
+            return None
+        return did_you_mean(name, choices)
+
     def error(self, span: Span, code: str, msg: str, hint: str | None = None) -> None:
         self.diags.append(Diagnostic(span, code, msg, hint))
 
@@ -116,7 +122,7 @@ class Checker(nd.NodeVisitor):
             if src is None:
                 return
             if src not in prog.sources:
-                guess = did_you_mean(src, list(prog.sources))
+                guess = self.guess(src, list(prog.sources))
                 self.error(span, "unknown-source", f"{what} cites unknown source '{readable(src, 40)}'",
                            f"did you mean '{guess}'?" if guess else "declare it under `sources:`")
         for p in prog.parameters.values():
@@ -217,7 +223,7 @@ class Checker(nd.NodeVisitor):
         spec = self.facts.field(lst)
         if spec is None or spec.type != "list":
             choices = [f.name for f in self.facts.fields if f.type == "list"]
-            guess = did_you_mean(lst, choices)
+            guess = self.guess(lst, choices)
             self.error(d.span, "each", f"`each` names '{lst}', which is not a list of records in the facts",
                        f"did you mean '{guess}'?" if guess else "lists: " + ", ".join(choices))
             return {var: "?"}
@@ -301,7 +307,7 @@ class Checker(nd.NodeVisitor):
         if n in FUNCTIONS:
             self.error(node.span, "not-callable", f"'{n}' is a function; call it: {n}(...)")
             return "?"
-        guess = did_you_mean(n, self.names(prog) + list(scope))
+        guess = self.guess(n, self.names(prog) + list(scope))
         if hasattr(builtins, n) or n.startswith("__"):
             msg = f"'{readable(n, 64)}' is not part of the expression language"
         else:
@@ -371,7 +377,7 @@ class Checker(nd.NodeVisitor):
         if base == "household":
             f = self.facts.field(a)
             if f is None:
-                guess = did_you_mean(a, [x.name for x in self.facts.fields])
+                guess = self.guess(a, [x.name for x in self.facts.fields])
                 self.error(node.span, "unknown-field", f"the household has no field '{readable(a, 64)}'",
                            f"did you mean '{guess}'?" if guess else "fields are declared in facts.yaml")
                 return "?"
@@ -397,7 +403,7 @@ class Checker(nd.NodeVisitor):
                 return f"recprog:{a}:{lst}"
             if f is None or spec is None:
                 choices = [x.name for x in spec.fields] if spec else []
-                guess = did_you_mean(a, choices)
+                guess = self.guess(a, choices)
                 self.error(node.span, "unknown-field", f"{lst} records have no field '{readable(a, 64)}'",
                            f"did you mean '{guess}'?" if guess else None)
                 return "?"
@@ -431,7 +437,7 @@ class Checker(nd.NodeVisitor):
                 node.ref = ("program", other, a)
                 self.defs[key].deps.add((other, a))
                 return self.def_type((other, a), node.span)
-            guess = did_you_mean(a, [*OUTPUTS, *p.definitions])
+            guess = self.guess(a, [*OUTPUTS, *p.definitions])
             self.error(node.span, "unknown-name", f"program '{other}' has no '{readable(a, 64)}'",
                        f"did you mean '{guess}'?" if guess else None)
             return "?"
@@ -519,7 +525,7 @@ class Checker(nd.NodeVisitor):
             return False
         values = self.enum_values(t)
         if lit.value not in values:
-            guess = did_you_mean(str(lit.value), values)
+            guess = self.guess(str(lit.value), values)
             self.error(lit.span, "enum-value", f"'{readable(str(lit.value), 64)}' is not a value of {t[5:]}",
                        f"did you mean '{guess}'?" if guess else "values: " + ", ".join(values))
         return True
@@ -528,7 +534,7 @@ class Checker(nd.NodeVisitor):
         f, args = node.func, node.args
         if f not in FUNCTIONS:
             prog = self.programs[key[0]]
-            guess = did_you_mean(f, sorted(FUNCTIONS))
+            guess = self.guess(f, sorted(FUNCTIONS))
             if f in prog.definitions or f in prog.parameters:
                 msg = f"'{f}' is a value, not a function"
             else:
