@@ -228,21 +228,27 @@ class Validator:
             pass
         return self.validate_full(household)
 
-    def validate_partial(self, household: object) -> ReadFacts:
-        """Like `validate`, but a fact without a default may be absent (unknown), and facts may carry provenance."""
+    def validate_partial(self, household: object, assume_defaults: bool = True) -> ReadFacts:
+        """Like `validate`, but a fact without a default may be absent (unknown), and facts may carry provenance.
+
+        With `assume_defaults=False` an absent fact is unknown even where the vocabulary declares a
+        default (a screening asks rather than assumes); list fields keep their default (no records).
+        """
         miss: list[tuple[str | None, int, str]] = []
         try:
-            return ReadFacts(self.fast(household, miss), Defaulted(miss), (), {})
+            values = self.fast(household, miss)
+            if assume_defaults or not miss:
+                return ReadFacts(values, Defaulted(miss), (), {})
         except (_Miss, ValueError, TypeError):
             pass
-        return self.read(household, complete=False)
+        return self.read(household, complete=False, assume_defaults=assume_defaults)
 
     def validate_full(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
         """Validate field by field, collecting every problem; every fact must be known."""
         facts = self.read(household, complete=True)
         return facts.values, tuple(facts.defaulted)
 
-    def read(self, household: object, *, complete: bool) -> ReadFacts:
+    def read(self, household: object, *, complete: bool, assume_defaults: bool = True) -> ReadFacts:
         """Validate field by field, collecting every problem, with unknown facts and provenance.
 
         A fact is unknown when it is given as `{"unknown": true}`, or, unless `complete`, when it is
@@ -251,7 +257,7 @@ class Validator:
         (lists, ids, the fields a constraint reads) must always be known.
         """
         probs: Problems = []
-        state = _ReadState(complete)
+        state = _ReadState(complete, assume_defaults)
         if not isinstance(household, Mapping):
             raise InputError([InputProblem("household", "type",
                                            f"the household must be a JSON object, not {_show(household)}")])
@@ -303,7 +309,8 @@ class Validator:
                 if spec.required and (state.complete or name in structural or conv is None):
                     probs.append(InputProblem(path, "missing", f"is required ({spec.label.en})"))
                     continue
-                if spec.required:  # not given and no default: unknown, never assumed
+                if spec.required or (not state.assume_defaults and conv is not None and name not in structural):
+                    # not given and no default (or defaults not assumed): unknown, never a guess
                     out[name] = unknown(path)
                     state.unknown.append(path)
                     continue
@@ -359,8 +366,9 @@ class ReadFacts:
 
 
 class _ReadState:
-    def __init__(self, complete: bool) -> None:
+    def __init__(self, complete: bool, assume_defaults: bool = True) -> None:
         self.complete = complete
+        self.assume_defaults = assume_defaults
         self.defaulted: list[str] = []
         self.unknown: list[str] = []
         self.provenance: dict[str, dict[str, str]] = {}

@@ -32,6 +32,7 @@ from eligibility.compile.helpers import (
 from eligibility.compile.pipeline import CompiledPolicy, compile_policy
 from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator
+from eligibility.engine.questions import next_questions
 from eligibility.engine.trace import build_trace
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
 from eligibility.engine.whynot import why_not as analyse_why_not
@@ -168,6 +169,26 @@ class Decision:
     def facts(self) -> dict[str, Any]:
         """The validated facts the decision was made on (defaults filled in); do not modify."""
         return self._facts
+
+    def next_questions(self, programs: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Rank the unknown facts the undetermined programs wait on by how much one answer settles.
+
+        Each entry: `path`, `label` ({zh, en}), `type`, `unit`, `programs` (those waiting on it),
+        `settles` (programs settled by one answer, on average over the answers tried) and
+        `settles_values` (rules and values settled). Empty when nothing waits on an unknown fact.
+
+        Raises:
+            InputError: an unknown program name.
+        """
+        return next_questions(self, programs)
+
+    def memo_values(self) -> list[Any]:
+        """The values evaluated for this decision, one a definition (for measuring what is still unknown)."""
+        return list(self._memo or ())
+
+    def parameter_values(self) -> list[Any]:
+        """The parameter values in force on the decision date."""
+        return list(self._params[0])
 
     @property
     def defaulted(self) -> Sequence[str]:
@@ -318,7 +339,8 @@ class Engine:
         return result
 
     def decide(self, household: Mapping[str, Any], on: object, programs: Iterable[str] | None = None,
-               *, trace: bool = True, strict: bool = False, complete: bool = False) -> Decision:
+               *, trace: bool = True, strict: bool = False, complete: bool = False,
+               assume_defaults: bool = True) -> Decision:
         """Decide every program (or those named) for a household on a date.
 
         Args:
@@ -334,6 +356,9 @@ class Engine:
                 whose outcome depends on it is undetermined (`ProgramDecision.unknown` lists the
                 facts), never decided on a guess. A fact may also be given as `{"unknown": true}`,
                 or with its provenance as `{"value": ..., "source": ..., "as_of": ...}`.
+            assume_defaults: take an absent fact at its declared default (recorded in the trace as
+                defaulted). False (for a screening that asks rather than assumes) makes it unknown;
+                the records of a list are still the ones given.
 
         Returns:
             A Decision.
@@ -351,12 +376,14 @@ class Engine:
             _flag(strict, "strict")
         if complete is not False and complete is not True:
             _flag(complete, "complete")
+        if assume_defaults is not False and assume_defaults is not True:
+            _flag(assume_defaults, "assume_defaults")
         with decimal.localcontext(ENGINE_CONTEXT):
             if complete:
                 h, defaulted = self.validator.validate(household)
                 read = None
             else:
-                read = self.validator.validate_partial(household)
+                read = self.validator.validate_partial(household, assume_defaults)
                 h, defaulted = read.values, read.defaulted
             records: Any = h
             if sum(len(records[n]) for n in self._list_fields) > self._small:
@@ -364,6 +391,12 @@ class Engine:
             if read is None or not (read.unknown or read.provenance):
                 return self._run(h, defaulted, day, names, trace, strict)
             return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
+
+    def rerun(self, facts: dict[str, Any], decision: Decision, unknown: Sequence[str]) -> Decision:
+        """Decide validated facts again, as `decision` was (date, programs), with these facts still unknown."""
+        with decimal.localcontext(ENGINE_CONTEXT):
+            return self._run(facts, decision.defaulted, decision.on, tuple(decision.programs), False, False,
+                             unknown, decision.provenance)
 
     def _run(self, h: dict[str, Any], defaulted: Sequence[str], day: dt.date, names: tuple[str, ...],
              trace: bool, strict: bool = False, unknown: Sequence[str] = (),
