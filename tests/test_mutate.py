@@ -13,7 +13,8 @@ import pytest
 import eligibility
 from eligibility.cli import main
 from eligibility.lang.nodes import Compare, walk
-from eligibility.testing.mutate import Mutant, Variants, apply, find_mutants, run_mutants
+from eligibility.testing.mutate import Mutant, apply, find_mutants, run_mutants
+from eligibility.testing.variants import Variants
 
 PROGRAM = """\
 program: demo

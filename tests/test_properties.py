@@ -22,9 +22,10 @@ from eligibility.base.source import SourceText, Span
 from eligibility.cli import build
 from eligibility.compile.pipeline import check_policy
 from eligibility.engine.runtime import Decision
+from eligibility.lang.cases import read_tests
 from eligibility.lang.loader import YMap, parse_yaml
 from eligibility.lang.model import Property
-from eligibility.lang.schema import Reader, read_tests
+from eligibility.lang.reader import Reader
 from eligibility.testing.cases import run_folder, run_tests
 from eligibility.testing.properties import (
     ENV,

@@ -12,9 +12,9 @@ import attrs
 from eligibility.base.errors import MAX_DIAGNOSTICS_PER_FILE, Diagnostic
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang import nodes as nd
+from eligibility.lang.layers import OUTPUTS
 from eligibility.lang.model import Definition, Facts, FieldSpec, Program, Version
 from eligibility.lang.parser import FUNCTIONS, parse_expr
-from eligibility.lang.schema import OUTPUTS
 
 NUMERIC = ("integer", "decimal")
 ORDERED = ("integer", "decimal", "money", "date")
