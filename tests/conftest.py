@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 
 import eligibility
-from eligibility.testing.properties import SEED_ENV, hypothesis_seed, random_run
+from eligibility.testing.profiles import SEED_ENV, hypothesis_seed, random_run
 
 #: Hypothesis tests are reproducible by default (derandomized: the same examples on every run);
 #: ELIGIBILITY_HYPOTHESIS_SEED=random asks for a random run, whose seed hypothesis prints on failure.

@@ -27,15 +27,9 @@ from eligibility.lang.loader import YMap, parse_yaml
 from eligibility.lang.model import Property
 from eligibility.lang.reader import Reader
 from eligibility.testing.cases import run_folder, run_tests
-from eligibility.testing.properties import (
-    ENV,
-    PropertyResult,
-    _Failure,
-    _test_case,
-    hypothesis_settings,
-    run_properties,
-    run_property,
-)
+from eligibility.testing.counterexample import Failure, reproducing_case
+from eligibility.testing.profiles import ENV
+from eligibility.testing.properties import PropertyResult, hypothesis_settings, run_properties, run_property
 
 CI = hypothesis_settings("ci")
 
@@ -360,7 +354,7 @@ def test_a_counterexample_household_reads_back_unchanged(household: dict[str, An
     """Any JSON-like household, odd text included, survives the YAML of a test case unchanged."""
     prop = Property("p: \"quoted\" # not a comment", "invariant", (), "props.yaml", Span("props.yaml", 1, 1, 1, 1),
                     {})
-    text = _test_case(prop, _Failure("x", dt.date(2024, 1, 1), household, {"demo[a: b]": {"eligible": False}}))
+    text = reproducing_case(prop, Failure("x", dt.date(2024, 1, 1), household, {"demo[a: b]": {"eligible": False}}))
     source = SourceText("repro.yaml", text)
     diags: list[Any] = []
     root = parse_yaml(source, diags)
