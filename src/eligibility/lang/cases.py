@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eligibility.base.source import Span
-from eligibility.lang.loader import YMap, YSeq
+from eligibility.lang.loader import YMap
 from eligibility.lang.model import TestCase
 from eligibility.lang.reader import Reader, to_plain
 
@@ -11,14 +11,8 @@ _CASE_KEYS = ("name", "on", "household", "complete", "expect", "expect_error", "
 
 
 def read_tests(r: Reader, root: YMap) -> list[TestCase]:
-    r.mapping(root, "a test file", ("tests", "description"), ("tests",))
-    tn = root.get("tests")
     out: list[TestCase] = []
-    if not isinstance(tn, YSeq):
-        if tn is not None:
-            r.error(tn, "expected-list", "tests must be a list of cases")
-        return out
-    for item in tn.items:
+    for item in r.entries(root, "tests", "a test file", "cases"):
         m = r.mapping(item, "a test case", _CASE_KEYS, ("name", "on", "household"))
         if m is None:
             continue

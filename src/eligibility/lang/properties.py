@@ -24,18 +24,8 @@ _PROPERTY_REQUIRED = {"monotonic": ("program", "vary", "expect"), "bounds": ("pr
 
 def read_properties(r: Reader, root: YMap) -> list[Property]:
     """Read a `properties:` file: properties checked with generated households."""
-    r.mapping(root, "a properties file", ("properties", "description"), ("properties",))
-    pn = root.get("properties")
-    out: list[Property] = []
-    if not isinstance(pn, YSeq):
-        if pn is not None:
-            r.error(pn, "expected-list", "properties must be a list of properties")
-        return out
-    for item in pn.items:
-        prop = _read_property(r, item)
-        if prop is not None:
-            out.append(prop)
-    return out
+    props = (_read_property(r, item) for item in r.entries(root, "properties", "a properties file", "properties"))
+    return [p for p in props if p is not None]
 
 
 def _choice(r: Reader, node: YNode | None, what: str, choices: tuple[str, ...]) -> str | None:

@@ -60,6 +60,16 @@ class Reader:
                 self.error(node.span, "missing-key", f"{what} needs '{name}'")
         return node
 
+    def entries(self, root: YMap, key: str, what: str, items: str) -> tuple[YNode, ...]:
+        """Read a file that is one list under `key` (and perhaps a description): its items."""
+        self.mapping(root, what, (key, "description"), (key,))
+        node = root.get(key)
+        if not isinstance(node, YSeq):
+            if node is not None:
+                self.error(node, "expected-list", f"{key} must be a list of {items}")
+            return ()
+        return node.items
+
     def text(self, node: YNode | None, what: str) -> str | None:
         if node is None:
             return None

@@ -42,7 +42,8 @@ def _key(k: object) -> str:
         else quote(text)
 
 
-def _flow(v: Any) -> str:
+def flow(v: Any) -> str:
+    """Write a value as a YAML flow node: booleans, null and numbers plain, texts and decimals quoted."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if v is None:
@@ -54,9 +55,9 @@ def _flow(v: Any) -> str:
     if isinstance(v, dt.date):
         return v.isoformat()
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)}: {_flow(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{_key(k)}: {flow(x)}" for k, x in v.items()) + "}"
     if isinstance(v, list | tuple):
-        return "[" + ", ".join(_flow(x) for x in v) + "]"
+        return "[" + ", ".join(flow(x) for x in v) + "]"
     return quote(str(v))
 
 
@@ -69,9 +70,9 @@ def _block(key: str, mapping: dict[str, Any], indent: int) -> list[str]:
     for k, v in mapping.items():
         if isinstance(v, list) and v:
             lines.append(f"{pad}{_key(k)}:")
-            lines.extend(f"{pad}  - {_flow(x)}" for x in v)
+            lines.extend(f"{pad}  - {flow(x)}" for x in v)
         else:
-            lines.append(f"{pad}{_key(k)}: {_flow(v)}")
+            lines.append(f"{pad}{_key(k)}: {flow(v)}")
     return lines
 
 

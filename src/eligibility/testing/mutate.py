@@ -422,18 +422,25 @@ class _Hints:
         return (f"case '{seen.case}' has {what}, but none of its expectations depends on it; "
                 f"expect the outcome that `{m.label}` must have there")
 
+    def boundary(self, m: Mutant, near: tuple[_Seen, Decimal] | None, equal: str,
+                 shown: Callable[[tuple[_Seen, Decimal]], str], advice: Callable[[str], str]) -> str:
+        """The hint for a mutant that differs only at a boundary: the case that sits there but expects
+        nothing of it, else the advice, told which case came closest."""
+        if near is not None and near[1] == 0:
+            return self.masked(near[0], equal, m)
+        return advice(f"closest: case '{near[0].case}' with {shown(near)}" if near
+                      else "no case evaluated this comparison")
+
     def hint(self, m: Mutant, variants: Variants) -> str:
         if m.kind == "operator":
             left, right, at = m.hint_data
             key = [(at, m.change[0])]
             if m.original in ("<", "<=", ">", ">="):
-                near = self.nearest(key, lambda p: p.difference)
-                if near is not None and near[1] == 0:
-                    return self.masked(near[0], f"{left} equal to {right}", m)
-                closest = (f"closest: case '{near[0].case}' with {left} − {right} = {_show_number(near[1])}"
-                           if near else "no case evaluated this comparison")
-                return (f"no case has {left} exactly equal to {right}, the only place where `{m.original}` and "
-                        f"`{m.mutated}` differ ({closest}); add a case with them equal")
+                return self.boundary(
+                    m, self.nearest(key, lambda p: p.difference), f"{left} equal to {right}",
+                    lambda near: f"{left} − {right} = {_show_number(near[1])}",
+                    lambda closest: f"no case has {left} exactly equal to {right}, the only place where "
+                    f"`{m.original}` and `{m.mutated}` differ ({closest}); add a case with them equal")
             return (f"turning `{m.original}` into `{m.mutated}` changes no expected outcome: add cases where "
                     f"`{m.context}` is true and where it is false, with the outcome each one must have")
         if m.kind == "literal":
@@ -442,13 +449,11 @@ class _Hints:
                         f"and just across it")
             other, value, at, pair, side = m.hint_data
             target = Decimal(value)
-            near = self.nearest([(at, pair)], lambda p: (v - target) if (v := p.side(side)) is not None else None)
-            if near is not None and near[1] == 0:
-                return self.masked(near[0], f"{other} = {value}", m)
-            closest = (f"closest: case '{near[0].case}' with {other} = {_show_number(near[0].side(side) or 0)}"
-                       if near else "no case evaluated this comparison")
-            return (f"no case has {other} = {value}, where `{m.original}` and `{m.mutated}` give different "
-                    f"results ({closest}); add a case with {other} = {value}")
+            return self.boundary(
+                m, self.nearest([(at, pair)], lambda p: (v - target) if (v := p.side(side)) is not None else None),
+                f"{other} = {value}", lambda near: f"{other} = {_show_number(near[0].side(side) or 0)}",
+                lambda closest: f"no case has {other} = {value}, where `{m.original}` and `{m.mutated}` give "
+                f"different results ({closest}); add a case with {other} = {value}")
         if m.kind == "parameter":
             where, ats = m.hint_data
             param = variants.compiled.model.programs[m.program].parameters[m.name]

@@ -37,7 +37,7 @@ from eligibility.compile.pipeline import CompiledPolicy, compile_generated, name
 from eligibility.engine.runtime import Decision, Engine, ProgramDecision
 from eligibility.lang.checker import Checker
 from eligibility.lang.model import Definition, Expr, FieldSpec, Program, Property, Version
-from eligibility.testing.counterexample import Failure, plain_number, quote, reproducing_case
+from eligibility.testing.counterexample import Failure, flow, plain_number, reproducing_case
 from eligibility.testing.profiles import PROFILES, SEED_ENV, hypothesis_seed, hypothesis_settings
 from eligibility.testing.strategies import (
     DECIMAL_LIMIT,
@@ -506,13 +506,8 @@ def _as_money(d: Decimal) -> Decimal:
 
 
 def _show(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "null"
-    if isinstance(v, str):
-        return quote(v)
-    return str(v)
+    """A value in a message: as YAML writes it, but a number plain (unquoted)."""
+    return flow(v) if isinstance(v, bool | int | str) or v is None else str(v)
 
 
 def _eligible(flag: bool | None) -> str:
