@@ -34,6 +34,16 @@ ROOT = Path(__file__).parent.parent
 #: the library's tests and golden files do not change each time the bundled policies do.
 #: The bundled policies are tested by their own YAML cases under policies/tests/.
 FIXTURE = Path(__file__).parent / "fixtures" / "dibao"
+#: The small programs the test modules share (tests/fixtures/demo); a module that needs another
+#: shape writes it as a small change of one of them, so that its own difference stands out.
+DEMOS = Path(__file__).parent / "fixtures" / "demo"
+#: The demo program on the conftest facts: a per-capita income test against a money standard,
+#: and an amount that tops the income up to it.
+DEMO = (DEMOS / "demo.yaml").read_text(encoding="utf-8")
+#: The demo program with the income test on the household's income and no amount.
+DEMO_FLAT = (DEMOS / "demo-flat.yaml").read_text(encoding="utf-8")
+#: A dibao program of one rule whose condition is the placeholder WHEN (line 16, column 11).
+DIBAO = (DEMOS / "dibao.yaml").read_text(encoding="utf-8")
 #: Set ELIGIBILITY_UPDATE_GOLDEN=1 to rewrite golden files instead of comparing with them.
 UPDATE = os.environ.get("ELIGIBILITY_UPDATE_GOLDEN") == "1"
 

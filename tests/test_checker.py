@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 import eligibility
 from eligibility import Diagnostic, PolicyError
 
@@ -14,30 +15,13 @@ PolicyDir = Callable[..., Path]
 Golden = Callable[[str, str], None]
 
 #: A small valid program. `RULES` is replaced by extra rules; the `when:` of income_test is on line 20.
-DIBAO = """\
-program: dibao
-title: {zh: 低保, en: Dibao}
-jurisdiction: "000000"
-sources:
-  S1: {title: 办法, confidence: C}
-parameters:
-  standard:
-    type: money
-    title: {zh: 标准, en: Standard}
-    source: S1
-    values: {2020-01-01: 1000}
+DIBAO = conftest.DIBAO.replace("rules:\n", """\
 computed:
   income_per_capita:
     title: {zh: 家庭月人均收入, en: Monthly per-capita income}
     expr: household.assessed_monthly_income / count(household.members)
 rules:
-  income_test:
-    title: {zh: 收入, en: Income}
-    source: S1
-    when: income_per_capita < standard
-RULES
-eligible: income_test
-"""
+""").replace("when: WHEN\n", "when: income_per_capita < standard\nRULES\n")
 WHEN_LINE = 20
 
 TEKUN = """\

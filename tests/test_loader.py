@@ -12,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import conftest
 import eligibility
 from conftest import FACTS
 from eligibility import Diagnostic, PolicyError
@@ -21,25 +22,7 @@ PolicyDir = Callable[..., Path]
 Golden = Callable[[str, str], None]
 
 #: A small valid program; tests change one thing in it.
-DIBAO = """\
-program: dibao
-title: {zh: 低保, en: Dibao}
-jurisdiction: "000000"
-sources:
-  S1: {title: 办法, confidence: C}
-parameters:
-  standard:
-    type: money
-    title: {zh: 标准, en: Standard}
-    source: S1
-    values: {2020-01-01: 1000}
-rules:
-  income_test:
-    title: {zh: 收入, en: Income}
-    source: S1
-    when: household.assessed_monthly_income < standard
-eligible: income_test
-"""
+DIBAO = conftest.DIBAO.replace("WHEN", "household.assessed_monthly_income < standard")
 
 FACTS_LINE = "disability_grade: {type: integer, min: 0, max: 4, required: false"
 

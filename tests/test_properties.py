@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+import conftest
 import eligibility
 from eligibility.base.errors import PolicyError, PolicyTestFailure
 from eligibility.base.source import SourceText, Span
@@ -33,27 +34,11 @@ from eligibility.testing.properties import PropertyResult, hypothesis_settings, 
 
 CI = hypothesis_settings("ci")
 
-DEMO = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard:
-    {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2024-01-01: 1000, 2025-01-01: 1100}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
-    source: S1
-eligible: low_income
-amount: (standard - per_capita) * count(household.members)
-"""
+#: The demo program with a second standard from 2025 (its values on a line of their own: per_capita
+#: is on line 10) and its amount as a plain expression.
+DEMO = conftest.DEMO.replace(
+    "standard: {type: money,", "standard:\n    {type: money,").replace(
+    "{2020-01-01: 1000}", "{2024-01-01: 1000, 2025-01-01: 1100}").replace("amount:\n  expr:", "amount:")
 
 #: A household program that overlaps with demo (few assets), and a per-member one that excludes it.
 AID = """\

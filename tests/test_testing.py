@@ -12,31 +12,12 @@ from pathlib import Path
 import pytest
 
 import eligibility
+from conftest import DEMO
 from eligibility.testing.cases import CaseResult, run_folder, run_tests
 
 ROOT = Path(__file__).parent.parent
 
-PROGRAM = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2024-01-01: 1000}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
-    source: S1
-eligible: low_income
-amount:
-  expr: (standard - per_capita) * count(household.members)
-"""
+PROGRAM = DEMO.replace("{2020-01-01: 1000}", "{2024-01-01: 1000}")
 
 HOUSEHOLD = """\
     household:
