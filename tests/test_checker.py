@@ -9,7 +9,8 @@ import pytest
 
 import conftest
 import eligibility
-from eligibility import Diagnostic, PolicyError
+from conftest import errors, only, where
+from eligibility import PolicyError
 
 PolicyDir = Callable[..., Path]
 Golden = Callable[[str, str], None]
@@ -65,27 +66,9 @@ def load_error(policy_dir: PolicyDir, files: dict[str, str]) -> PolicyError:
     return info.value
 
 
-def errors(err: PolicyError) -> list[Diagnostic]:
-    return [d for d in err.diagnostics if d.severity == "error"]
-
-
-def only(err: PolicyError, code: str) -> Diagnostic:
-    """The single error of a PolicyError, with the given code."""
-    found = errors(err)
-    assert len(found) == 1, err.render()
-    assert found[0].code == code, err.render()
-    assert found[0].span is not None
-    return found[0]
-
-
 def at(text: str, marker: str, line: int = WHEN_LINE) -> tuple[str, int, int]:
     """("dibao.yaml", line, col) of where `marker` starts on a line of the YAML text."""
     return "dibao.yaml", line, text.splitlines()[line - 1].index(marker) + 1
-
-
-def where(d: Diagnostic) -> tuple[str, int, int]:
-    assert d.span is not None
-    return d.span.path, d.span.line, d.span.col
 
 
 def line_of(text: str, marker: str) -> int:

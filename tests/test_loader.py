@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import conftest
 import eligibility
-from conftest import FACTS
-from eligibility import Diagnostic, PolicyError
+from conftest import FACTS, errors, only, where
+from eligibility import PolicyError
 from eligibility.testing.properties import hypothesis_settings
 
 PolicyDir = Callable[..., Path]
@@ -42,24 +42,6 @@ def load_bytes_error(policy_dir: PolicyDir, name: str, data: bytes) -> PolicyErr
     with pytest.raises(PolicyError) as info:
         eligibility.load(root)
     return info.value
-
-
-def errors(err: PolicyError) -> list[Diagnostic]:
-    return [d for d in err.diagnostics if d.severity == "error"]
-
-
-def only(err: PolicyError, code: str) -> Diagnostic:
-    """The single error of a PolicyError, which must have the given code."""
-    found = errors(err)
-    assert len(found) == 1, err.render()
-    assert found[0].code == code, err.render()
-    assert found[0].span is not None
-    return found[0]
-
-
-def where(d: Diagnostic) -> tuple[str, int, int]:
-    assert d.span is not None
-    return d.span.path, d.span.line, d.span.col
 
 
 def column(text: str, line: int, marker: str) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import eligibility
-from conftest import DIBAO
+from conftest import DIBAO, only
 from eligibility import Diagnostic, PolicyError
 
 PolicyDir = Callable[..., Path]
@@ -36,16 +36,6 @@ def load_error(policy_dir: PolicyDir, text: str) -> PolicyError:
     with pytest.raises(PolicyError) as info:
         eligibility.load(root)
     return info.value
-
-
-def only(err: PolicyError, code: str | None = None) -> Diagnostic:
-    """The single error of a PolicyError, with the given code."""
-    found = [d for d in err.diagnostics if d.severity == "error"]
-    assert len(found) == 1, err.render()
-    if code is not None:
-        assert found[0].code == code, err.render()
-    assert found[0].span is not None
-    return found[0]
 
 
 def at(text: str, marker: str, line: int = WHEN_LINE) -> tuple[int, int]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from hypothesis import strategies as st
 
 import conftest
 import eligibility
+from conftest import run_pytest
 from eligibility.base.errors import PolicyError, PolicyTestFailure
 from eligibility.base.source import SourceText, Span
 from eligibility.cli import build
@@ -108,17 +106,9 @@ properties:
 """
 
 
-#: One true and one false property.
-ONE_OF_EACH = """\
-properties:
-  - name: more income never makes a household newly eligible
-    kind: monotonic
-    program: demo
-    vary: assessed_monthly_income
-    direction: up
-    expect: {eligible: never_gains, amount: never_rises}
-  - {name: amount at most 100, kind: bounds, program: demo, amount: {max: "100"}}
-"""
+#: One true property (the first of TRUE) and one false (`amount at most 100` of FALSE).
+ONE_OF_EACH = (TRUE.split("  - name: less income")[0]
+               + next(line for line in FALSE.splitlines(keepends=True) if "amount at most 100" in line))
 
 
 def folder(policy_dir: Callable[..., Path], properties: str, **extra: str) -> Path:
@@ -394,11 +384,7 @@ def test_cli_test_filters_properties_by_name(policy_dir: Callable[..., Path]) ->
 def test_pytest_plugin_collects_properties(policy_dir: Callable[..., Path], tmp_path: Path) -> None:
     """Plain pytest collects each property as an item and shows a failing one's counterexample."""
     root = folder(policy_dir, ONE_OF_EACH)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", ENV: "ci"}
-    env.pop("PYTEST_ADDOPTS", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(root)],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = run_pytest(root, tmp_path, "-v", **{ENV: "ci"})
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
     assert "tests/props.yaml::more income never makes a household newly eligible PASSED" in out
