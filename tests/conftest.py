@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
 import eligibility
-from eligibility.testing.properties import SEED_ENV, hypothesis_seed, random_run
+from eligibility import Diagnostic, PolicyError
+from eligibility.testing.profiles import SEED_ENV, hypothesis_seed, random_run
 
 #: Hypothesis tests are reproducible by default (derandomized: the same examples on every run);
 #: ELIGIBILITY_HYPOTHESIS_SEED=random asks for a random run, whose seed hypothesis prints on failure.
@@ -34,6 +40,16 @@ ROOT = Path(__file__).parent.parent
 #: the library's tests and golden files do not change each time the bundled policies do.
 #: The bundled policies are tested by their own YAML cases under policies/tests/.
 FIXTURE = Path(__file__).parent / "fixtures" / "dibao"
+#: The small programs the test modules share (tests/fixtures/demo); a module that needs another
+#: shape writes it as a small change of one of them, so that its own difference stands out.
+DEMOS = Path(__file__).parent / "fixtures" / "demo"
+#: The demo program on the conftest facts: a per-capita income test against a money standard,
+#: and an amount that tops the income up to it.
+DEMO = (DEMOS / "demo.yaml").read_text(encoding="utf-8")
+#: The demo program with the income test on the household's income and no amount.
+DEMO_FLAT = (DEMOS / "demo-flat.yaml").read_text(encoding="utf-8")
+#: A dibao program of one rule whose condition is the placeholder WHEN (line 16, column 11).
+DIBAO = (DEMOS / "dibao.yaml").read_text(encoding="utf-8")
 #: Set ELIGIBILITY_UPDATE_GOLDEN=1 to rewrite golden files instead of comparing with them.
 UPDATE = os.environ.get("ELIGIBILITY_UPDATE_GOLDEN") == "1"
 
@@ -98,3 +114,50 @@ def policy_dir(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+def errors(err: PolicyError) -> list[Diagnostic]:
+    """The errors of a PolicyError (not its warnings)."""
+    return [d for d in err.diagnostics if d.severity == "error"]
+
+
+def only(err: PolicyError, code: str | None = None) -> Diagnostic:
+    """The single error of a PolicyError, with the given code (when one is given)."""
+    found = errors(err)
+    assert len(found) == 1, err.render()
+    if code is not None:
+        assert found[0].code == code, err.render()
+    assert found[0].span is not None
+    return found[0]
+
+
+def where(d: Diagnostic) -> tuple[str, int, int]:
+    """The file, line and column of a diagnostic."""
+    assert d.span is not None
+    return d.span.path, d.span.line, d.span.col
+
+
+def run_pytest(root: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run plain pytest on a policy folder in a new process from `cwd` (with an empty pytest.ini there)."""
+    (cwd / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    environ = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env}
+    environ.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args, str(root)],
+                          cwd=cwd, capture_output=True, text=True, env=environ, timeout=120, check=False)
+
+
+#: The README family (examples/huadu-family.json).
+FAMILY = json.loads((ROOT / "examples" / "huadu-family.json").read_text(encoding="utf-8"))
+
+
+def readme_family() -> dict[str, Any]:
+    """The README family (examples/huadu-family.json): eligible for 1446.00 on 2024-09-01."""
+    return copy.deepcopy(FAMILY)
+
+
+def failing_family() -> dict[str, Any]:
+    """The README family with income 4200.00 (1400 per capita) and a car: not eligible."""
+    h = readme_family()
+    h["assessed_monthly_income"] = "4200.00"
+    h["vehicles"].append({"kind": "car", "sole_livelihood": False})
+    return h

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import eligibility
+from conftest import DEMO_FLAT
 from eligibility.cli import build
 from eligibility.scale import files
 from eligibility.scale.files import run_file
@@ -27,20 +28,7 @@ from eligibility.scale.results import BatchResult, flat_record, jsonl_line
 from eligibility.scale.stream import decide_many
 
 ON = "2024-09-01"
-DEMO = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2020-01-01: 1000}}
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: household.assessed_monthly_income < standard
-    source: S1
-eligible: low_income
+DEMO = DEMO_FLAT + """\
 amount: {expr: standard - household.assessed_monthly_income, round: {to: "0.01", mode: half_up}}
 tier: '"poor" if household.financial_assets < 1000 else "asset_holder"'
 """

@@ -7,37 +7,22 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 import eligibility
-from eligibility import Diagnostic, PolicyError
+from conftest import errors, only, where
+from eligibility import PolicyError
 
 PolicyDir = Callable[..., Path]
 Golden = Callable[[str, str], None]
 
 #: A small valid program. `RULES` is replaced by extra rules; the `when:` of income_test is on line 20.
-DIBAO = """\
-program: dibao
-title: {zh: 低保, en: Dibao}
-jurisdiction: "000000"
-sources:
-  S1: {title: 办法, confidence: C}
-parameters:
-  standard:
-    type: money
-    title: {zh: 标准, en: Standard}
-    source: S1
-    values: {2020-01-01: 1000}
+DIBAO = conftest.DIBAO.replace("rules:\n", """\
 computed:
   income_per_capita:
     title: {zh: 家庭月人均收入, en: Monthly per-capita income}
     expr: household.assessed_monthly_income / count(household.members)
 rules:
-  income_test:
-    title: {zh: 收入, en: Income}
-    source: S1
-    when: income_per_capita < standard
-RULES
-eligible: income_test
-"""
+""").replace("when: WHEN\n", "when: income_per_capita < standard\nRULES\n")
 WHEN_LINE = 20
 
 TEKUN = """\
@@ -81,27 +66,9 @@ def load_error(policy_dir: PolicyDir, files: dict[str, str]) -> PolicyError:
     return info.value
 
 
-def errors(err: PolicyError) -> list[Diagnostic]:
-    return [d for d in err.diagnostics if d.severity == "error"]
-
-
-def only(err: PolicyError, code: str) -> Diagnostic:
-    """The single error of a PolicyError, with the given code."""
-    found = errors(err)
-    assert len(found) == 1, err.render()
-    assert found[0].code == code, err.render()
-    assert found[0].span is not None
-    return found[0]
-
-
 def at(text: str, marker: str, line: int = WHEN_LINE) -> tuple[str, int, int]:
     """("dibao.yaml", line, col) of where `marker` starts on a line of the YAML text."""
     return "dibao.yaml", line, text.splitlines()[line - 1].index(marker) + 1
-
-
-def where(d: Diagnostic) -> tuple[str, int, int]:
-    assert d.span is not None
-    return d.span.path, d.span.line, d.span.col
 
 
 def line_of(text: str, marker: str) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import DEMO_FLAT
 from eligibility.cli import build
 
 ROOT = Path(__file__).parent.parent
@@ -20,21 +21,8 @@ POLICIES = Path(__file__).parent / "fixtures" / "dibao"
 EXAMPLE = ROOT / "examples" / "huadu-family.json"
 ON = "2024-09-01"
 
-DEMO = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2020-01-01: 1000}}
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: household.assessed_monthly_income < standrd
-    source: S1
-eligible: low_income
-"""
+#: The demo program with a misspelt parameter name (`standrd`, line 11, column 47).
+DEMO = DEMO_FLAT.replace("< standard", "< standrd")
 
 
 def run(*args: str, stdin: str | None = None) -> Result:

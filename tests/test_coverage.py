@@ -9,26 +9,13 @@ from pathlib import Path
 import pytest
 
 import eligibility
+from conftest import DEMO
 from eligibility.cli import main
 from eligibility.testing.coverage import RuleCoverage, measure
 
-PROGRAM = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-  S2: {title: 另一文件, confidence: S}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2024-01-01: 1000}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
+PROGRAM = DEMO.replace("{2020-01-01: 1000}", "{2024-01-01: 1000}").replace(
+    "confidence: C}\n", "confidence: C}\n  S2: {title: 另一文件, confidence: S}\n").replace(
+    "    source: S1\neligible: low_income\n", """\
     source: S1
     article: 第二条
   few_assets:
@@ -47,9 +34,7 @@ rules:
     when: member.disability_grade > 0
     source: S2
 eligible: low_income and few_assets and any(m.elderly for m in household.members)
-amount:
-  expr: (standard - per_capita) * count(household.members)
-"""
+""")
 
 OLD = "{id: a, birth_date: 1950-01-01, sex: male}"
 YOUNG = "{id: b, birth_date: 2000-01-01, sex: female}"

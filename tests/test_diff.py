@@ -14,34 +14,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 import eligibility
-from conftest import FACTS
+from conftest import DEMO, FACTS
 from eligibility.audit.changes import policy_changes
 from eligibility.audit.diff import diff_policies
 from eligibility.audit.git import policy_folder
 from eligibility.cli import build
 from eligibility.engine.runtime import parse_date
 
-OLD = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2020-01-01: 1000, 2024-01-01: 1100}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
-    source: S1
-eligible: low_income
-amount:
-  expr: (standard - per_capita) * count(household.members)
-"""
+OLD = DEMO.replace("{2020-01-01: 1000}", "{2020-01-01: 1000, 2024-01-01: 1100}")
 
 #: The new set: the 2024 standard raised to 1200 and a 2025 value added, `<` made `<=`,
 #: the document number corrected, and the amount capped at 500.

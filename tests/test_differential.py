@@ -23,7 +23,7 @@ from eligibility.base.errors import EvaluationError, InputError, PolicyError
 from eligibility.engine.runtime import ENGINE_CONTEXT, Engine
 from eligibility.lang.model import Facts, FieldSpec
 from eligibility.testing.interp import InterpError, interpret
-from eligibility.testing.mutate import Variants
+from eligibility.testing.variants import Variants
 
 # --- comparing the two ------------------------------------------------------------------------
 

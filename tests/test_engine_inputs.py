@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 import eligibility
+from conftest import DEMO_FLAT
 from eligibility import InputError, PolicyError
 from eligibility.cli import build
 from eligibility.engine.jsonin import loads_household
@@ -386,26 +387,13 @@ def test_exit_1_is_the_answer_no_in_every_command(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ 13: money in the trace
 
-MONEY_ZERO = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2020-01-01: 1000}}
+MONEY_ZERO = DEMO_FLAT.replace("rules:\n", """\
 computed:
   supplement:
     title: {zh: 补差, en: Supplement}
     expr: 0 if household.assessed_monthly_income > standard else standard - household.assessed_monthly_income
 rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: household.assessed_monthly_income + supplement < standard * 2
-    source: S1
-eligible: low_income
-amount: supplement
-"""
+""").replace("income < standard", "income + supplement < standard * 2") + "amount: supplement\n"
 
 
 def test_money_computed_from_a_literal_zero_is_a_money_string(policy_dir: Callable[..., Path]) -> None:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import eligibility
+from conftest import failing_family, readme_family
 from eligibility.explain.text import render
 
 ROOT = Path(__file__).parent.parent
-FAMILY = json.loads((ROOT / "examples" / "huadu-family.json").read_text(encoding="utf-8"))
 ON = "2024-09-01"
-
-
-def readme_family() -> dict[str, Any]:
-    """The README family (examples/huadu-family.json): eligible for 1446.00 on 2024-09-01."""
-    return copy.deepcopy(FAMILY)
-
-
-def failing_family() -> dict[str, Any]:
-    """The README family with income 4200.00 (1400 per capita) and a car: not eligible."""
-    h = readme_family()
-    h["assessed_monthly_income"] = "4200.00"
-    h["vehicles"].append({"kind": "car", "sole_livelihood": False})
-    return h
 
 
 FAMILIES = {"readme-family": readme_family, "failing-family": failing_family}

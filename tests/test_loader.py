@@ -12,34 +12,17 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import conftest
 import eligibility
-from conftest import FACTS
-from eligibility import Diagnostic, PolicyError
+from conftest import FACTS, errors, only, where
+from eligibility import PolicyError
 from eligibility.testing.properties import hypothesis_settings
 
 PolicyDir = Callable[..., Path]
 Golden = Callable[[str, str], None]
 
 #: A small valid program; tests change one thing in it.
-DIBAO = """\
-program: dibao
-title: {zh: 低保, en: Dibao}
-jurisdiction: "000000"
-sources:
-  S1: {title: 办法, confidence: C}
-parameters:
-  standard:
-    type: money
-    title: {zh: 标准, en: Standard}
-    source: S1
-    values: {2020-01-01: 1000}
-rules:
-  income_test:
-    title: {zh: 收入, en: Income}
-    source: S1
-    when: household.assessed_monthly_income < standard
-eligible: income_test
-"""
+DIBAO = conftest.DIBAO.replace("WHEN", "household.assessed_monthly_income < standard")
 
 FACTS_LINE = "disability_grade: {type: integer, min: 0, max: 4, required: false"
 
@@ -59,24 +42,6 @@ def load_bytes_error(policy_dir: PolicyDir, name: str, data: bytes) -> PolicyErr
     with pytest.raises(PolicyError) as info:
         eligibility.load(root)
     return info.value
-
-
-def errors(err: PolicyError) -> list[Diagnostic]:
-    return [d for d in err.diagnostics if d.severity == "error"]
-
-
-def only(err: PolicyError, code: str) -> Diagnostic:
-    """The single error of a PolicyError, which must have the given code."""
-    found = errors(err)
-    assert len(found) == 1, err.render()
-    assert found[0].code == code, err.render()
-    assert found[0].span is not None
-    return found[0]
-
-
-def where(d: Diagnostic) -> tuple[str, int, int]:
-    assert d.span is not None
-    return d.span.path, d.span.line, d.span.col
 
 
 def column(text: str, line: int, marker: str) -> int:

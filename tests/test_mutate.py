@@ -11,35 +11,20 @@ from pathlib import Path
 import pytest
 
 import eligibility
+from conftest import DEMO
 from eligibility.cli import main
 from eligibility.lang.nodes import Compare, walk
-from eligibility.testing.mutate import Mutant, Variants, apply, find_mutants, run_mutants
+from eligibility.testing.mutate import Mutant, apply, find_mutants, run_mutants
+from eligibility.testing.variants import Variants
 
-PROGRAM = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2023-01-01: 900, 2024-01-01: 1000}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
-    source: S1
+PROGRAM = DEMO.replace("{2020-01-01: 1000}", "{2023-01-01: 900, 2024-01-01: 1000}").replace(
+    "eligible: low_income\n", """\
   few_assets:
     title: {zh: 资产不多, en: Few assets}
     when: not household.financial_assets > 5000 and count(household.members) >= 1
     source: S1
 eligible: low_income and few_assets
-amount:
-  expr: (standard - per_capita) * count(household.members)
-"""
+""")
 
 
 def case(name: str, income: str, expect: str, on: str = "2024-09-01", assets: str = "0.00") -> str:

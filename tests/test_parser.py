@@ -9,31 +9,13 @@ from pathlib import Path
 import pytest
 
 import eligibility
+from conftest import DIBAO, only
 from eligibility import Diagnostic, PolicyError
 
 PolicyDir = Callable[..., Path]
 Golden = Callable[[str, str], None]
 
-#: A small valid program whose rule `income_test` has the expression under test on line 16.
-DIBAO = """\
-program: dibao
-title: {zh: 低保, en: Dibao}
-jurisdiction: "000000"
-sources:
-  S1: {title: 办法, confidence: C}
-parameters:
-  standard:
-    type: money
-    title: {zh: 标准, en: Standard}
-    source: S1
-    values: {2020-01-01: 1000}
-rules:
-  income_test:
-    title: {zh: 收入, en: Income}
-    source: S1
-    when: WHEN
-eligible: income_test
-"""
+#: The line of WHEN, the expression under test, in the shared DIBAO program (tests/fixtures/demo).
 WHEN_LINE = 16
 INCOME = "household.assessed_monthly_income"
 
@@ -54,16 +36,6 @@ def load_error(policy_dir: PolicyDir, text: str) -> PolicyError:
     with pytest.raises(PolicyError) as info:
         eligibility.load(root)
     return info.value
-
-
-def only(err: PolicyError, code: str | None = None) -> Diagnostic:
-    """The single error of a PolicyError, with the given code."""
-    found = [d for d in err.diagnostics if d.severity == "error"]
-    assert len(found) == 1, err.render()
-    if code is not None:
-        assert found[0].code == code, err.render()
-    assert found[0].span is not None
-    return found[0]
 
 
 def at(text: str, marker: str, line: int = WHEN_LINE) -> tuple[int, int]:

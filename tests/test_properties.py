@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,49 +13,30 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+import conftest
 import eligibility
+from conftest import run_pytest
 from eligibility.base.errors import PolicyError, PolicyTestFailure
 from eligibility.base.source import SourceText, Span
 from eligibility.cli import build
 from eligibility.compile.pipeline import check_policy
 from eligibility.engine.runtime import Decision
+from eligibility.lang.cases import read_tests
 from eligibility.lang.loader import YMap, parse_yaml
 from eligibility.lang.model import Property
-from eligibility.lang.schema import Reader, read_tests
+from eligibility.lang.reader import Reader
 from eligibility.testing.cases import run_folder, run_tests
-from eligibility.testing.properties import (
-    ENV,
-    PropertyResult,
-    _Failure,
-    _test_case,
-    hypothesis_settings,
-    run_properties,
-    run_property,
-)
+from eligibility.testing.counterexample import Failure, reproducing_case
+from eligibility.testing.profiles import ENV
+from eligibility.testing.properties import PropertyResult, hypothesis_settings, run_properties, run_property
 
 CI = hypothesis_settings("ci")
 
-DEMO = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard:
-    {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2024-01-01: 1000, 2025-01-01: 1100}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
-    source: S1
-eligible: low_income
-amount: (standard - per_capita) * count(household.members)
-"""
+#: The demo program with a second standard from 2025 (its values on a line of their own: per_capita
+#: is on line 10) and its amount as a plain expression.
+DEMO = conftest.DEMO.replace(
+    "standard: {type: money,", "standard:\n    {type: money,").replace(
+    "{2020-01-01: 1000}", "{2024-01-01: 1000, 2025-01-01: 1100}").replace("amount:\n  expr:", "amount:")
 
 #: A household program that overlaps with demo (few assets), and a per-member one that excludes it.
 AID = """\
@@ -128,17 +106,9 @@ properties:
 """
 
 
-#: One true and one false property.
-ONE_OF_EACH = """\
-properties:
-  - name: more income never makes a household newly eligible
-    kind: monotonic
-    program: demo
-    vary: assessed_monthly_income
-    direction: up
-    expect: {eligible: never_gains, amount: never_rises}
-  - {name: amount at most 100, kind: bounds, program: demo, amount: {max: "100"}}
-"""
+#: One true property (the first of TRUE) and one false (`amount at most 100` of FALSE).
+ONE_OF_EACH = (TRUE.split("  - name: less income")[0]
+               + next(line for line in FALSE.splitlines(keepends=True) if "amount at most 100" in line))
 
 
 def folder(policy_dir: Callable[..., Path], properties: str, **extra: str) -> Path:
@@ -359,7 +329,7 @@ def test_a_counterexample_household_reads_back_unchanged(household: dict[str, An
     """Any JSON-like household, odd text included, survives the YAML of a test case unchanged."""
     prop = Property("p: \"quoted\" # not a comment", "invariant", (), "props.yaml", Span("props.yaml", 1, 1, 1, 1),
                     {})
-    text = _test_case(prop, _Failure("x", dt.date(2024, 1, 1), household, {"demo[a: b]": {"eligible": False}}))
+    text = reproducing_case(prop, Failure("x", dt.date(2024, 1, 1), household, {"demo[a: b]": {"eligible": False}}))
     source = SourceText("repro.yaml", text)
     diags: list[Any] = []
     root = parse_yaml(source, diags)
@@ -414,11 +384,7 @@ def test_cli_test_filters_properties_by_name(policy_dir: Callable[..., Path]) ->
 def test_pytest_plugin_collects_properties(policy_dir: Callable[..., Path], tmp_path: Path) -> None:
     """Plain pytest collects each property as an item and shows a failing one's counterexample."""
     root = folder(policy_dir, ONE_OF_EACH)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", ENV: "ci"}
-    env.pop("PYTEST_ADDOPTS", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(root)],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = run_pytest(root, tmp_path, "-v", **{ENV: "ci"})
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
     assert "tests/props.yaml::more income never makes a household newly eligible PASSED" in out

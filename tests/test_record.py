@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import eligibility
-from conftest import FACTS, FIXTURE
+from conftest import DEMO, FACTS, FIXTURE
 from eligibility.audit.canonical import (
     SCHEMA,
     canonical_bytes,
@@ -38,28 +38,6 @@ ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "huadu-family.json"
 FAMILY = json.loads(EXAMPLE.read_text(encoding="utf-8"))
 ON = "2024-09-01"
-
-DEMO = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2020-01-01: 1000}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
-    source: S1
-eligible: low_income
-amount:
-  expr: (standard - per_capita) * count(household.members)
-"""
 
 
 def person(income: Any = "400.00") -> dict[str, Any]:

@@ -12,31 +12,12 @@ from pathlib import Path
 import pytest
 
 import eligibility
-from conftest import FACTS
+from conftest import DIBAO, FACTS
 from eligibility import PolicyError
 
 PolicyDir = Callable[..., Path]
 
-#: A small valid program whose rule `income_test` has the expression under test on line 16.
-DIBAO = """\
-program: dibao
-title: {zh: 低保, en: Dibao}
-jurisdiction: "000000"
-sources:
-  S1: {title: 办法, confidence: C}
-parameters:
-  standard:
-    type: money
-    title: {zh: 标准, en: Standard}
-    source: S1
-    values: {2020-01-01: 1000}
-rules:
-  income_test:
-    title: {zh: 收入, en: Income}
-    source: S1
-    when: WHEN
-eligible: income_test
-"""
+#: The line of WHEN, the expression under test, in the shared DIBAO program (tests/fixtures/demo).
 WHEN_LINE = 16
 
 #: Known escapes from Python expression sandboxes (simpleeval's deliberately missed features, Jinja's

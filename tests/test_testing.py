@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import eligibility
+from conftest import DEMO, run_pytest
 from eligibility.testing.cases import CaseResult, run_folder, run_tests
 
 ROOT = Path(__file__).parent.parent
 
-PROGRAM = """\
-program: demo
-title: {zh: 演示, en: Demo}
-jurisdiction: "000000"
-sources:
-  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
-parameters:
-  standard: {type: money, title: {zh: 标准, en: Standard}, source: S1, values: {2024-01-01: 1000}}
-computed:
-  per_capita:
-    title: {zh: 人均收入, en: Per-capita income}
-    expr: household.assessed_monthly_income / count(household.members)
-rules:
-  low_income:
-    title: {zh: 收入低于标准, en: Income below the standard}
-    when: per_capita < standard
-    source: S1
-eligible: low_income
-amount:
-  expr: (standard - per_capita) * count(household.members)
-"""
+PROGRAM = DEMO.replace("{2020-01-01: 1000}", "{2024-01-01: 1000}")
 
 HOUSEHOLD = """\
     household:
@@ -242,11 +220,7 @@ def test_bundled_cases_all_pass(engine: eligibility.Engine) -> None:
 def test_pytest_plugin_collects_yaml_cases(policy_dir: Callable[..., Path], tmp_path: Path) -> None:
     """Plain pytest on a policy folder collects each YAML case by name and reports the failing one."""
     root = folder(policy_dir)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTEST_ADDOPTS", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(root)],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = run_pytest(root, tmp_path, "-v")
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
     assert "tests/demo.yaml::gap to the standard PASSED" in out
@@ -261,11 +235,7 @@ def test_pytest_plugin_reports_a_broken_policy(policy_dir: Callable[..., Path], 
     """A YAML test file whose policy does not check is a collection error showing file:line:col."""
     broken = PROGRAM.replace("per_capita < standard", "per_capita < standrd")
     root = folder(policy_dir, program=broken)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTEST_ADDOPTS", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(root)],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = run_pytest(root, tmp_path)
     assert proc.returncode != 0
     assert "demo.yaml:16:" in proc.stdout
     assert "unknown name 'standrd'" in proc.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import decimal
 import json
 import operator
@@ -15,28 +14,15 @@ from typing import Any
 import pytest
 
 import eligibility
+from conftest import failing_family, readme_family
 
 ROOT = Path(__file__).parent.parent
-FAMILY = json.loads((ROOT / "examples" / "huadu-family.json").read_text(encoding="utf-8"))
 ON = "2024-09-01"
 AT = re.compile(r"^[a-z0-9_./-]+\.yaml:[1-9]\d*:[1-9]\d*$")
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
     "==": operator.eq, "!=": operator.ne,
 }
-
-
-def readme_family() -> dict[str, Any]:
-    """The README family (examples/huadu-family.json): eligible for 1446.00 on 2024-09-01."""
-    return copy.deepcopy(FAMILY)
-
-
-def failing_family() -> dict[str, Any]:
-    """The README family with income 4200.00 (1400 per capita) and a car: not eligible."""
-    h = readme_family()
-    h["assessed_monthly_income"] = "4200.00"
-    h["vehicles"].append({"kind": "car", "sole_livelihood": False})
-    return h
 
 
 def steps(trace: dict[str, Any], program: str = "dibao") -> dict[str, dict[str, Any]]:

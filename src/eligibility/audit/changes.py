@@ -165,6 +165,16 @@ def _source_json(s: Source) -> dict[str, Any]:
     return out
 
 
+def _json_changes(program: str | None, kind: str, name: str, old: dict[str, Any] | None,
+                  new: dict[str, Any] | None, shown: str) -> list[Change]:
+    """Added or removed (`shown` says what), else one change for each field whose JSON differs."""
+    if old is None or new is None:
+        change = "added" if old is None else "removed"
+        return [Change(program, kind, name, change, change + shown, old, new)]
+    return [Change(program, kind, name, "changed", f"{field} {_q(value)} -> {_q(new.get(field))}", value,
+                   new.get(field)) for field, value in old.items() if value != new.get(field)]
+
+
 def _source_changes(program: str, a: Program | None, b: Program | None) -> list[Change]:
     out: list[Change] = []
     sa = a.sources if a else {}
@@ -172,18 +182,9 @@ def _source_changes(program: str, a: Program | None, b: Program | None) -> list[
     for sid in sorted(_cited(a) | _cited(b)):
         x, y = sa.get(sid), sb.get(sid)
         s = x or y
-        if s is None:
-            continue
-        if x is None or y is None:
-            change = "added" if x is None else "removed"
-            out.append(Change(program, "source", sid, change, f"{change}: {s.document or s.title}",
-                              _source_json(x) if x else None, _source_json(y) if y else None))
-            continue
-        jx, jy = _source_json(x), _source_json(y)
-        for field in jx:
-            if jx[field] != jy.get(field):
-                out.append(Change(program, "source", sid, "changed", f"{field} {_q(jx[field])} -> {_q(jy.get(field))}",
-                                  jx[field], jy.get(field)))
+        if s is not None:
+            out.extend(_json_changes(program, "source", sid, _source_json(x) if x else None,
+                                     _source_json(y) if y else None, f": {s.document or s.title}"))
     return out
 
 
@@ -226,17 +227,9 @@ def _fact_changes(a: tuple[FieldSpec, ...], b: tuple[FieldSpec, ...], prefix: st
         f = x or y
         if f is None:
             continue
-        if x is None or y is None:
-            change = "added" if x is None else "removed"
-            out.append(Change(None, "fact", path, change, f"{change} ({f.type})",
-                              _field_json(x) if x else None, _field_json(y) if y else None))
-            continue
-        jx, jy = _field_json(x), _field_json(y)
-        for key in jx:
-            if jx[key] != jy[key]:
-                out.append(Change(None, "fact", path, "changed", f"{key} {_q(jx[key])} -> {_q(jy[key])}",
-                                  jx[key], jy[key]))
-        if x.fields or y.fields:
+        out.extend(_json_changes(None, "fact", path, _field_json(x) if x else None,
+                                 _field_json(y) if y else None, f" ({f.type})"))
+        if x is not None and y is not None and (x.fields or y.fields):
             out.extend(_fact_changes(x.fields, y.fields, path + "."))
     return out
 

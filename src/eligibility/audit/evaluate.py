@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from eligibility.lang.nodes import COMPARISONS
+
 #: Longer recorded expressions are not re-derived (the parser refuses them in a policy).
 MAX_EXPRESSION = 4000
 #: Evaluation steps for one value, so that an edited record cannot make verify slow.
@@ -94,14 +96,8 @@ def compare(op: str, a: object, b: object) -> bool:
         x, y = a, b
     else:
         raise Unknown
-    if op == "<":
-        return bool(x < y)
-    if op == "<=":
-        return bool(x <= y)
-    if op == ">":
-        return bool(x > y)
-    if op == ">=":
-        return bool(x >= y)
+    if op in ("<", "<=", ">", ">="):
+        return bool(COMPARISONS[op](x, y))
     raise Unknown
 
 

@@ -1,3 +1,4 @@
+# Over ~600 lines for one job: the why-not search (probing one fact at a time); its rendering is explain/whynot.py.
 """Why not, and what would change it: for each program a household is not eligible for, the
 smallest change to one fact that makes each failed rule pass, found with the engine itself.
 

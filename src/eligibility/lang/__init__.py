@@ -1,1 +1,1 @@
-"""The policy language: YAML loader, model, schema readers, policy sets, expression nodes, parser, checker."""
+"""The policy language: YAML loader, model, a reader per file kind, policy sets, expression nodes, parser, checker."""

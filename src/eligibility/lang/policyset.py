@@ -11,18 +11,13 @@ import attrs
 from eligibility.base.errors import Diagnostic, PolicyError
 from eligibility.base.labels import DEFAULT_LABELS
 from eligibility.base.source import SourceText, Span
+from eligibility.lang.cases import read_tests
+from eligibility.lang.facts import read_facts
+from eligibility.lang.layers import Layer, read_layer, read_registry
 from eligibility.lang.loader import YMap, load_file
 from eligibility.lang.model import Facts, Label, Program, Property, Source, TestCase
-from eligibility.lang.schema import (
-    Layer,
-    Reader,
-    read_facts,
-    read_layer,
-    read_properties,
-    read_registry,
-    read_tests,
-    to_plain,
-)
+from eligibility.lang.properties import read_properties
+from eligibility.lang.reader import Reader, to_plain
 
 MAX_FILES = 1000
 

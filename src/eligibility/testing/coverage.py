@@ -19,7 +19,7 @@ import attrs
 from eligibility.engine.runtime import Engine
 from eligibility.lang.model import Definition, TestCase
 from eligibility.testing.cases import run_case
-from eligibility.testing.mutate import Observation, Variants, observe, steps
+from eligibility.testing.variants import Observation, Variants, observe, steps
 
 
 @attrs.frozen

@@ -89,28 +89,24 @@ class Interpretation(nd.NodeVisitor):
 
     def program(self, name: str) -> Outcome:
         prog = self.cs.programs[name]
-        has_amount = prog.amount is not None
         if prog.each is None:
-            eligible = self.definition(name, "eligible", None)
-            amount = None
-            if eligible is True and has_amount:
-                amount = _money(self.definition(name, "amount", None))
-            elif has_amount:
-                amount = Decimal("0.00")
-            tier = self.definition(name, "tier", None) if prog.tier is not None else None
-            return Outcome(eligible, amount, tier)
-        members = []
-        for rec in self.h[prog.each[1]]:
-            e = self.definition(name, "eligible", rec)
-            a = None
-            if e is True and has_amount:
-                a = _money(self.definition(name, "amount", rec))
-            elif has_amount:
-                a = Decimal("0.00")
-            t = self.definition(name, "tier", rec) if prog.tier is not None else None
-            members.append((rec.get("id"), e, a, t))
-        total = sum((a for _, _, a, _ in members if a is not None), Decimal("0.00")) if has_amount else None
+            return Outcome(*self.outputs(name, None))
+        members = [(rec.get("id"), *self.outputs(name, rec)) for rec in self.h[prog.each[1]]]
+        total = (sum((a for _, _, a, _ in members if a is not None), Decimal("0.00"))
+                 if prog.amount is not None else None)
         return Outcome(any(e for _, e, _, _ in members), total, None, tuple(members))
+
+    def outputs(self, name: str, record: dict[str, Any] | None) -> tuple[Any, Decimal | None, Any]:
+        """Return a program's eligible, amount (0.00 when not eligible) and tier, for the household or a record."""
+        prog = self.cs.programs[name]
+        eligible = self.definition(name, "eligible", record)
+        amount = None
+        if eligible is True and prog.amount is not None:
+            amount = _money(self.definition(name, "amount", record))
+        elif prog.amount is not None:
+            amount = Decimal("0.00")
+        tier = self.definition(name, "tier", record) if prog.tier is not None else None
+        return eligible, amount, tier
 
     def definition(self, program: str, name: str, record: dict[str, Any] | None) -> Any:
         key = (program, name, id(record) if record is not None else None)
@@ -300,21 +296,7 @@ def _arith(op: str, a: Any, b: Any) -> Any:
 
 
 def _compare(op: str, a: Any, b: Any) -> bool:
-    if op == "in":
-        return a in b
-    if op == "not in":
-        return a not in b
-    if op == "==":
-        return bool(a == b)
-    if op == "!=":
-        return bool(a != b)
-    if op == "<":
-        return bool(a < b)
-    if op == "<=":
-        return bool(a <= b)
-    if op == ">":
-        return bool(a > b)
-    return bool(a >= b)
+    return bool(nd.COMPARISONS[op](a, b))
 
 
 def _round(x: Any, step: Any, mode: str) -> Decimal:

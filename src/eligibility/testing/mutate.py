@@ -21,130 +21,18 @@ import attrs
 
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT
 from eligibility.base.source import Span
-from eligibility.compile.codegen import generate
-from eligibility.compile.pipeline import namespace as run_generated
 from eligibility.engine.runtime import Engine
 from eligibility.lang.checker import CheckedSet, version_at
 from eligibility.lang.model import TestCase
 from eligibility.lang.nodes import BinOp, BoolOp, Call, Compare, IfExp, Name, Node, Num, TupleLit, Unary, children, walk
 from eligibility.testing.cases import run_case
+from eligibility.testing.variants import Observation, Variants, observe, steps
 
 #: How each comparison operator is mutated.
 SWAP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==", "in": "not in", "not in": "in"}
 MIRROR = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _CMP_TOKEN = re.compile(r"not\s+in\b|\bin\b|<=|>=|==|!=|<|>")
 _BOOL_TOKEN = re.compile(r"\b(?:and|or)\b")
-
-
-# --- observing the unchanged policy set ----------------------------------------------------------
-
-
-@attrs.frozen
-class Observation:
-    """What one test case did on the unchanged policy set."""
-
-    case: TestCase
-    passed: bool
-    #: The decision's trace (`Decision.to_json()`); None for an `expect_error` case or a failing one.
-    trace: dict[str, Any] | None
-
-
-def observe(engine: Engine, cases: Iterable[TestCase]) -> list[Observation]:
-    """Run each case on the unchanged engine and keep the trace of each decision it makes."""
-    out = []
-    for case in cases:
-        result = run_case(engine, case, quick=True)
-        trace = None
-        if result.passed and case.expect_error is None:
-            trace = engine.decide(case.household, case.on).to_json()  # type: ignore[arg-type]
-        out.append(Observation(case, result.passed, trace))
-    return out
-
-
-def steps(trace: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (program, step) for every step of a trace."""
-    for program, p in trace["programs"].items():
-        for step in p["steps"]:
-            yield program, step
-
-
-# --- engines that differ in one place -----------------------------------------------------------
-
-
-class Variants:
-    """Build engines that share the compiled code of an engine but for one definition or value."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.base = engine
-        self.compiled = engine.compiled
-        gen = self.compiled.generated
-        self._code = compile(gen.source, self.compiled.filename, "exec", dont_inherit=True)
-
-    def namespace(self) -> dict[str, Any]:
-        """Return a fresh namespace holding the unchanged generated functions."""
-        return run_generated(self.compiled.generated, self._code)
-
-    def engine(self, namespace: dict[str, Any] | None = None, model: Any = None) -> Engine:
-        """Return an engine over a namespace (default: the unchanged one) and a model (parameters)."""
-        compiled = attrs.evolve(self.compiled,
-                                namespace=namespace if namespace is not None else self.compiled.namespace,
-                                model=model if model is not None else self.compiled.model)
-        return Engine(compiled)
-
-    def with_trees(self, key: tuple[str, str], trees: list[Node | None]) -> Engine:
-        """Return an engine whose definition `key` has the given expression trees."""
-        checked = self.compiled.checked
-        cd = attrs.evolve(checked.defs[key], trees=trees)
-        cs = attrs.evolve(checked, defs={**checked.defs, key: cd})
-        gen = generate(cs)
-        ns = self.namespace()
-        i = gen.def_index.get(key)
-        names = (f"d{i}", f"t{i}")
-        block = _functions(gen.source, names) if gen.def_index == self.compiled.generated.def_index else None
-        if block is not None:
-            # Only this definition's functions change: compile them alone, with the constants
-            # of the new generation, and put them where every other function looks them up.
-            local = dict(ns)
-            for j, value in enumerate(gen.constants):
-                local[f"K{j}"] = value
-            exec(compile(block, f"<mutant:{key[0]}.{key[1]}>", "exec", dont_inherit=True), local)
-            for n in names:
-                ns[n] = local[n]
-            return self.engine(namespace=ns)
-        # Not registered in linecache: hundreds of mutants would keep their whole source alive.
-        code = compile(gen.source, f"<mutant:{key[0]}.{key[1]}>", "exec", dont_inherit=True)
-        return Engine(attrs.evolve(self.compiled, checked=cs, generated=gen, namespace=run_generated(gen, code),
-                                   filename=code.co_filename))
-
-    def with_parameter(self, program: str, name: str, index: int, value: object) -> Engine:
-        """Return an engine in which one dated value of a parameter is replaced."""
-        model = self.compiled.model
-        prog = model.programs[program]
-        param = prog.parameters[name]
-        values = list(param.values)
-        values[index] = attrs.evolve(values[index], value=value)
-        param = attrs.evolve(param, values=tuple(values))
-        prog = attrs.evolve(prog, parameters={**prog.parameters, name: param})
-        return self.engine(model=attrs.evolve(model, programs={**model.programs, program: prog}))
-
-
-def _functions(source: str, names: Sequence[str]) -> str | None:
-    """Return the source of the named top-level functions of a generated module, or None."""
-    lines = source.splitlines(keepends=True)
-    out: list[str] = []
-    found = set()
-    keep = False
-    for line in lines:
-        if line.startswith("def "):
-            name = line[4:].split("(", 1)[0]
-            keep = name in names
-            if keep:
-                found.add(name)
-        elif not line.startswith((" ", "\t")) and line.strip():
-            keep = False
-        if keep:
-            out.append(line)
-    return "".join(out) if found == set(names) else None
 
 
 # --- mutants --------------------------------------------------------------------------------------
@@ -534,18 +422,25 @@ class _Hints:
         return (f"case '{seen.case}' has {what}, but none of its expectations depends on it; "
                 f"expect the outcome that `{m.label}` must have there")
 
+    def boundary(self, m: Mutant, near: tuple[_Seen, Decimal] | None, equal: str,
+                 shown: Callable[[tuple[_Seen, Decimal]], str], advice: Callable[[str], str]) -> str:
+        """The hint for a mutant that differs only at a boundary: the case that sits there but expects
+        nothing of it, else the advice, told which case came closest."""
+        if near is not None and near[1] == 0:
+            return self.masked(near[0], equal, m)
+        return advice(f"closest: case '{near[0].case}' with {shown(near)}" if near
+                      else "no case evaluated this comparison")
+
     def hint(self, m: Mutant, variants: Variants) -> str:
         if m.kind == "operator":
             left, right, at = m.hint_data
             key = [(at, m.change[0])]
             if m.original in ("<", "<=", ">", ">="):
-                near = self.nearest(key, lambda p: p.difference)
-                if near is not None and near[1] == 0:
-                    return self.masked(near[0], f"{left} equal to {right}", m)
-                closest = (f"closest: case '{near[0].case}' with {left} − {right} = {_show_number(near[1])}"
-                           if near else "no case evaluated this comparison")
-                return (f"no case has {left} exactly equal to {right}, the only place where `{m.original}` and "
-                        f"`{m.mutated}` differ ({closest}); add a case with them equal")
+                return self.boundary(
+                    m, self.nearest(key, lambda p: p.difference), f"{left} equal to {right}",
+                    lambda near: f"{left} − {right} = {_show_number(near[1])}",
+                    lambda closest: f"no case has {left} exactly equal to {right}, the only place where "
+                    f"`{m.original}` and `{m.mutated}` differ ({closest}); add a case with them equal")
             return (f"turning `{m.original}` into `{m.mutated}` changes no expected outcome: add cases where "
                     f"`{m.context}` is true and where it is false, with the outcome each one must have")
         if m.kind == "literal":
@@ -554,13 +449,11 @@ class _Hints:
                         f"and just across it")
             other, value, at, pair, side = m.hint_data
             target = Decimal(value)
-            near = self.nearest([(at, pair)], lambda p: (v - target) if (v := p.side(side)) is not None else None)
-            if near is not None and near[1] == 0:
-                return self.masked(near[0], f"{other} = {value}", m)
-            closest = (f"closest: case '{near[0].case}' with {other} = {_show_number(near[0].side(side) or 0)}"
-                       if near else "no case evaluated this comparison")
-            return (f"no case has {other} = {value}, where `{m.original}` and `{m.mutated}` give different "
-                    f"results ({closest}); add a case with {other} = {value}")
+            return self.boundary(
+                m, self.nearest([(at, pair)], lambda p: (v - target) if (v := p.side(side)) is not None else None),
+                f"{other} = {value}", lambda near: f"{other} = {_show_number(near[0].side(side) or 0)}",
+                lambda closest: f"no case has {other} = {value}, where `{m.original}` and `{m.mutated}` give "
+                f"different results ({closest}); add a case with {other} = {value}")
         if m.kind == "parameter":
             where, ats = m.hint_data
             param = variants.compiled.model.programs[m.program].parameters[m.name]

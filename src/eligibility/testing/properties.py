@@ -8,7 +8,8 @@ Runs are reproducible by default: every profile is derandomized (hypothesis draw
 from a fixed seed), so the same policies give the same examples, the same verdict and the same
 counterexample on every run. `ELIGIBILITY_HYPOTHESIS_SEED=N` (or `eligibility test --seed N`)
 starts the searches from seed N instead, and `random` draws a seed, which is printed so that a
-failure can be reproduced with `--seed`.
+failure can be reproduced with `--seed`. The profiles and seeds are in `profiles.py` (and
+importable from here), the counterexample's YAML in `counterexample.py`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import decimal
-import json
-import os
 import random as random_module
 import re
 import weakref
@@ -26,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException, InvalidArgument, NoSuchExample
 
@@ -38,6 +37,8 @@ from eligibility.compile.pipeline import CompiledPolicy, compile_generated, name
 from eligibility.engine.runtime import Decision, Engine, ProgramDecision
 from eligibility.lang.checker import Checker
 from eligibility.lang.model import Definition, Expr, FieldSpec, Program, Property, Version
+from eligibility.testing.counterexample import Failure, flow, plain_number, reproducing_case
+from eligibility.testing.profiles import PROFILES, SEED_ENV, hypothesis_seed, hypothesis_settings
 from eligibility.testing.strategies import (
     DECIMAL_LIMIT,
     INTEGER_LIMIT,
@@ -50,71 +51,7 @@ from eligibility.testing.strategies import (
 __all__ = ["PROFILES", "SEED_ENV", "PropertyResult", "hypothesis_seed", "hypothesis_settings",
            "run_properties", "run_property"]
 
-ENV = "ELIGIBILITY_HYPOTHESIS_PROFILE"
-#: The environment variable choosing the seed of property searches: a whole number, or `random`.
-SEED_ENV = "ELIGIBILITY_HYPOTHESIS_SEED"
-#: Settings profiles, registered with hypothesis as `eligibility-<name>`. All are derandomized (the
-#: same examples on every run, for `@given` tests too) unless a random run is asked for.
-PROFILES: dict[str, dict[str, Any]] = {
-    "ci": {"max_examples": 15, "derandomize": True},
-    "dev": {"max_examples": 50, "derandomize": True},
-    "thorough": {"max_examples": 1000, "derandomize": True},
-}
-DEFAULT_PROFILE = "dev"
 OUTCOMES = ("eligible", "amount", "tier")
-#: The explain phase only annotates failure reports, which a counterexample case replaces; it is slow.
-PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
-for _name, _options in PROFILES.items():
-    settings.register_profile(
-        f"eligibility-{_name}", database=None, deadline=None, print_blob=False, phases=PHASES,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], **_options)
-#: The seed `random` drew in this process, so that every search of a run uses (and prints) the same one.
-_DRAWN: list[int] = []
-
-
-def hypothesis_seed(seed: object = None) -> int | None:
-    """Return the seed of property searches: the one given, else `$ELIGIBILITY_HYPOTHESIS_SEED`.
-
-    None when neither chooses one: the searches are then derandomized (the same on every run).
-    `"random"` draws a seed once per process (print it: `--seed` with it reproduces the run).
-
-    Raises:
-        ValueError: the seed is neither a whole number at least 0 nor "random".
-    """
-    chosen = seed if seed is not None else os.environ.get(SEED_ENV) or None
-    if chosen is None:
-        return None
-    if chosen == "random":
-        if not _DRAWN:
-            _DRAWN.append(random_module.SystemRandom().randrange(2 ** 32))
-        return _DRAWN[0]
-    if isinstance(chosen, str) and chosen.isascii() and chosen.isdigit():
-        chosen = int(chosen)
-    if isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 0:
-        raise ValueError(f"the hypothesis seed must be a whole number at least 0 or 'random', not {chosen!r} "
-                         f"(from {SEED_ENV} or the caller)")
-    return chosen
-
-
-def random_run() -> bool:
-    """Whether the environment asks for a random run (`ELIGIBILITY_HYPOTHESIS_SEED=random`)."""
-    return os.environ.get(SEED_ENV) == "random"
-
-
-def hypothesis_settings(profile: str | None = None) -> settings:
-    """Return the settings of a profile: the one named, else `$ELIGIBILITY_HYPOTHESIS_PROFILE`, else dev.
-
-    Derandomized (reproducible) unless `$ELIGIBILITY_HYPOTHESIS_SEED` is `random`.
-
-    Raises:
-        ValueError: the profile is not one of PROFILES.
-    """
-    name = profile or os.environ.get(ENV) or DEFAULT_PROFILE
-    if name not in PROFILES:
-        raise ValueError(f"unknown hypothesis profile {name!r} (from {ENV} or the caller); "
-                         f"profiles: {', '.join(PROFILES)}")
-    chosen = settings.get_profile(f"eligibility-{name}")
-    return settings(chosen, derandomize=False) if random_run() else chosen
 
 
 @attrs.frozen
@@ -130,17 +67,6 @@ class PropertyResult:
     @property
     def where(self) -> str:
         return f"{self.prop.file}:{self.prop.span.line}"
-
-
-@attrs.frozen
-class _Failure:
-    """A counterexample: what went wrong, and the test case that shows it."""
-
-    explanation: str
-    on: dt.date
-    household: dict[str, Any]
-    expect: dict[str, Any]
-    comments: tuple[str, ...] = ()
 
 
 class _Problem(Exception):
@@ -198,7 +124,7 @@ def run_property(engine: Engine, prop: Property, profile: settings | None = None
     failure = check.violation(found)
     if failure is None:  # pragma: no cover - decisions are deterministic (G-I 1)
         return PropertyResult(prop, False, "a counterexample was found but did not fail again: please report it")
-    case = _test_case(prop, failure)
+    case = reproducing_case(prop, failure)
     message = (f"falsified ({prop.kind}): {failure.explanation}\n\n"
                "A test case that reproduces it (its expectation is what the property requires); "
                "paste it into a tests file:\n\n" + case)
@@ -251,10 +177,10 @@ class _Check:
     def strategy(self) -> st.SearchStrategy[Any]:
         return self.cases()
 
-    def violation(self, example: Any) -> _Failure | None:  # pragma: no cover - every kind overrides it
+    def violation(self, example: Any) -> Failure | None:  # pragma: no cover - every kind overrides it
         raise NotImplementedError
 
-    def decide(self, on: dt.date, household: dict[str, Any], engine: Engine | None = None) -> Decision | _Failure:
+    def decide(self, on: dt.date, household: dict[str, Any], engine: Engine | None = None) -> Decision | Failure:
         """Decide, or return the failure of a household the engine cannot decide."""
         try:
             decision = (engine or self.engine).decide(copy.deepcopy(household), on, self.programs, trace=False)
@@ -270,7 +196,7 @@ class _Check:
                             for name, error in errors if error is not None)
             if not why:
                 return decision
-        return _Failure(why, on, household, {p: {} for p in self.programs},
+        return Failure(why, on, household, {p: {} for p in self.programs},
                         ("the expectation is left empty: fill in the outcome the policy should give",))
 
 
@@ -344,22 +270,22 @@ class _Monotonic(_Check):
         new = max(min(new, limit), -limit)
         if new == base:
             return None
-        value: Any = int(new) if self.spec.type == "integer" else _plain_number(new, self.spec.type)
+        value: Any = int(new) if self.spec.type == "integer" else plain_number(new, self.spec.type)
         before: Any = raw if raw is not None else self.spec.default
         record[self.field] = value
         return moved, path, before, value
 
-    def violation(self, example: Any) -> _Failure | None:
+    def violation(self, example: Any) -> Failure | None:
         (on, household), step, pick = example
         change = self.moved(household, step, pick)
         if change is None:
             return None
         moved, path, before, after = change
         first = self.decide(on, household)
-        if isinstance(first, _Failure):
+        if isinstance(first, Failure):
             return first
         second = self.decide(on, moved)
-        if isinstance(second, _Failure):
+        if isinstance(second, Failure):
             return second
         name = self.programs[0]
         a, b = first.programs[name], second.programs[name]
@@ -386,7 +312,7 @@ class _Monotonic(_Check):
                        + " and ".join(wrong))
         comments.insert(0, f"the same household with {path}: {_show(before)} is "
                            f"{_eligible(a.eligible)} for {name}" + (f" with amount {a.amount}" if a.amount else ""))
-        return _Failure(explanation, on, moved, {name: want}, tuple(comments))
+        return Failure(explanation, on, moved, {name: want}, tuple(comments))
 
 
 class _Bounds(_Check):
@@ -399,10 +325,10 @@ class _Bounds(_Check):
             raise self.problem("program", "property-value", f"program '{program.name}' has no amount")
         self.bounded, self.names = _bounds_engine(engine, prop, self)
 
-    def violation(self, example: Any) -> _Failure | None:
+    def violation(self, example: Any) -> Failure | None:
         on, household = example
         decision = self.decide(on, household, self.bounded)
-        if isinstance(decision, _Failure):
+        if isinstance(decision, Failure):
             return decision
         name = self.programs[0]
         amount = decision.programs[name].amount
@@ -414,7 +340,7 @@ class _Bounds(_Check):
                 limits[which] = Decimal(decision.value(name, dname))
             except EvaluationError as e:
                 expr = self.prop.amount_min if which == "min" else self.prop.amount_max
-                return _Failure(f"the {which}imum {_text(expr)} cannot be evaluated: {e}", on, household,
+                return Failure(f"the {which}imum {_text(expr)} cannot be evaluated: {e}", on, household,
                                 {name: {}}, ("fill in the outcome the policy should give",))
         lo, hi = limits.get("min"), limits.get("max")
         if lo is not None and amount < lo:
@@ -427,7 +353,7 @@ class _Bounds(_Check):
         shown = _text(expr)
         limit = str(wanted) if _NUMBER.match(shown) else f"{shown} = {wanted}"
         word = "from" if side == "below the minimum" else "up to"
-        return _Failure(f"on {on} the {name} amount is {amount}, {side} {limit}", on, household,
+        return Failure(f"on {on} the {name} amount is {amount}, {side} {limit}", on, household,
                         {name: {"amount": wanted}},
                         (f"the property allows an amount {word} {limit}; the case asks for exactly that",))
 
@@ -435,10 +361,10 @@ class _Bounds(_Check):
 class _Exclusive(_Check):
     """At most one of the listed programs makes any one person eligible."""
 
-    def violation(self, example: Any) -> _Failure | None:
+    def violation(self, example: Any) -> Failure | None:
         on, household = example
         decision = self.decide(on, household)
-        if isinstance(decision, _Failure):
+        if isinstance(decision, Failure):
             return decision
         members = household.get("members") or []
         for i, member in enumerate(members):
@@ -458,7 +384,7 @@ class _Exclusive(_Check):
             expect: dict[str, Any] = {}
             for name, _, per_member in hits[1:]:
                 expect[f"{name}[{who}]" if per_member else name] = {"eligible": False}
-            return _Failure(f"on {on} member {who} is eligible for {' and '.join(names)} "
+            return Failure(f"on {on} member {who} is eligible for {' and '.join(names)} "
                             f"(the property: at most one of {', '.join(self.programs)})", on, household, expect,
                             (f"the case keeps {names[0]}, the first listed, and expects no other; "
                              "change it if another program should win",))
@@ -474,7 +400,7 @@ class _Invariant(_Check):
                 st.just(c), st.permutations(range(len(c[1].get("members") or [])))))
         return st.tuples(self.cases(), st.just(None))
 
-    def violation(self, example: Any) -> _Failure | None:
+    def violation(self, example: Any) -> Failure | None:
         (on, household), order = example
         if order is not None:
             changed = dict(household)
@@ -484,11 +410,11 @@ class _Invariant(_Check):
             changed = _reverse_keys(household)
             origin = list(range(len(household.get("members") or [])))
         first = self.decide(on, household)
-        if isinstance(first, _Failure):
+        if isinstance(first, Failure):
             return first
         second = self.decide(on, changed)
-        if isinstance(second, _Failure):
-            return _Failure(f"after {self.prop.transform} {second.explanation}", on, changed, second.expect,
+        if isinstance(second, Failure):
+            return Failure(f"after {self.prop.transform} {second.explanation}", on, changed, second.expect,
                             second.comments)
         expect: dict[str, Any] = {}
         wrong: list[str] = []
@@ -506,7 +432,7 @@ class _Invariant(_Check):
                                                        for k, v in want.items()))
         if not wrong:
             return None
-        return _Failure(f"on {on}, {self.prop.transform} changed the decision: " + "; ".join(wrong), on, changed,
+        return Failure(f"on {on}, {self.prop.transform} changed the decision: " + "; ".join(wrong), on, changed,
                         expect, ("the expectation is the decision for the same household before "
                                  f"{self.prop.transform}",))
 
@@ -567,69 +493,6 @@ def _compile_bounds(engine: Engine, prop: Property, check: _Check) -> tuple[Engi
     return Engine(CompiledPolicy(model, checked, gen, filename, ns, ())), names
 
 
-# --- the reproducing test case as YAML --------------------------------------------------------------
-
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
-#: Characters YAML does not allow raw, or folds inside a double-quoted scalar.
-_ESCAPE = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]")
-
-
-def _quote(text: str) -> str:
-    """Return a double-quoted YAML scalar (JSON escapes are YAML escapes)."""
-    body = json.dumps(text, ensure_ascii=False)
-    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", body)
-
-
-def _key(k: object) -> str:
-    text = str(k)
-    return text if _PLAIN_KEY.match(text) and text not in ("true", "false", "null", "yes", "no", "on", "off") \
-        else _quote(text)
-
-
-def _flow(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "null"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, Decimal):
-        return _quote(_plain_number(v, "decimal"))
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)}: {_flow(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_flow(x) for x in v) + "]"
-    return _quote(str(v))
-
-
-def _block(key: str, mapping: dict[str, Any], indent: int) -> list[str]:
-    """Render `key:` and a mapping below it, one entry a line; lists of records one record a line."""
-    if not mapping:
-        return [f"{' ' * (indent - 2)}{key}: {{}}"]
-    pad = " " * indent
-    lines = [f"{' ' * (indent - 2)}{key}:"]
-    for k, v in mapping.items():
-        if isinstance(v, list) and v:
-            lines.append(f"{pad}{_key(k)}:")
-            lines.extend(f"{pad}  - {_flow(x)}" for x in v)
-        else:
-            lines.append(f"{pad}{_key(k)}: {_flow(v)}")
-    return lines
-
-
-def _test_case(prop: Property, failure: _Failure) -> str:
-    """Render the counterexample as a `tests:` file with one case."""
-    lines = ["tests:", f"  - name: {_quote(prop.name + ' (counterexample)')}",
-             f"    # from the {prop.kind} property at {prop.file}:{prop.span.line}"]
-    lines.extend(f"    # {c}" for c in failure.comments)
-    lines.append(f"    on: {failure.on.isoformat()}")
-    lines.extend(_block("household", failure.household, 6))
-    lines.extend(_block("expect", failure.expect, 6))
-    return "\n".join(lines) + "\n"
-
-
 # --- small helpers -------------------------------------------------------------------------------------
 
 
@@ -642,21 +505,9 @@ def _as_money(d: Decimal) -> Decimal:
     return d.quantize(Decimal("0.01")) if isinstance(exp, int) and exp >= -2 else d
 
 
-def _plain_number(d: Decimal, kind: str) -> str:
-    if kind == "money":
-        return format(d.quantize(Decimal("0.01")), "f")
-    text = format(d, "f")
-    return "0" if Decimal(text) == 0 else text
-
-
 def _show(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "null"
-    if isinstance(v, str):
-        return _quote(v)
-    return str(v)
+    """A value in a message: as YAML writes it, but a number plain (unquoted)."""
+    return flow(v) if isinstance(v, bool | int | str) or v is None else str(v)
 
 
 def _eligible(flag: bool | None) -> str:

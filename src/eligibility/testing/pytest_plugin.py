@@ -61,37 +61,53 @@ class PolicyTestFile(pytest.File):
             raise PolicyLoadFailed(e.render()) from None
         for case in cases:
             if case.file == rel:
-                yield PolicyTestItem.from_parent(self, name=case.name, engine=engine, case=case)
+                yield PolicyTestItem.from_parent(self, name=case.name, engine=engine, spec=case)
         for prop in engine.model.properties:
             if prop.file == rel:
-                yield PolicyPropertyItem.from_parent(self, name=prop.name, engine=engine, prop=prop)
+                yield PolicyPropertyItem.from_parent(self, name=prop.name, engine=engine, spec=prop)
 
 
 class PolicyLoadFailed(Exception):
     """The policy set of a YAML test file does not load."""
 
 
-class PolicyTestItem(pytest.Item):
-    """One YAML test case."""
+class _PolicyItem(pytest.Item):
+    """A YAML case or property of a policy set: a failure shows where it is written and why it failed."""
 
-    def __init__(self, *, engine: Any, case: Any, **kwargs: Any) -> None:
+    #: What the item is, in pytest's report ("case" or "property").
+    kind = ""
+
+    def __init__(self, *, engine: Any, spec: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
-        self.case = case
+        self.spec = spec
+
+    def run(self) -> Any:
+        """Return the result (with `passed`, `where` and `message`)."""
+        raise NotImplementedError
 
     def runtest(self) -> None:
-        result = run_case(self.engine, self.case)
+        result = self.run()
         if not result.passed:
             raise CaseFailed(result)
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
             r = excinfo.value.result
-            return f"{r.where}: {r.case.name}\n{r.message}"
+            return f"{r.where}: {self.spec.name}\n{r.message}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.case.span.line - 1, f"policy case: {self.case.name}"
+        return self.path, self.spec.span.line - 1, f"policy {self.kind}: {self.spec.name}"
+
+
+class PolicyTestItem(_PolicyItem):
+    """One YAML test case."""
+
+    kind = "case"
+
+    def run(self) -> Any:
+        return run_case(self.engine, self.spec)
 
 
 class CaseFailed(Exception):
@@ -102,26 +118,12 @@ class CaseFailed(Exception):
         self.result = result
 
 
-class PolicyPropertyItem(pytest.Item):
+class PolicyPropertyItem(_PolicyItem):
     """One YAML property, searched for a counterexample with generated households."""
 
-    def __init__(self, *, engine: Any, prop: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.engine = engine
-        self.prop = prop
+    kind = "property"
 
-    def runtest(self) -> None:
+    def run(self) -> Any:
         from eligibility.testing.properties import run_property
 
-        result = run_property(self.engine, self.prop)
-        if not result.passed:
-            raise CaseFailed(result)
-
-    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        if isinstance(excinfo.value, CaseFailed):
-            r = excinfo.value.result
-            return f"{r.where}: {r.prop.name}\n{r.message}"
-        return str(super().repr_failure(excinfo))
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.prop.span.line - 1, f"policy property: {self.prop.name}"
+        return run_property(self.engine, self.spec)

@@ -1,0 +1,225 @@
+"""Read the facts file: the household vocabulary (fields, their types, defaults and constraints)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from eligibility.base.source import did_you_mean, readable
+from eligibility.lang.loader import YMap, YNode, YSeq
+from eligibility.lang.model import Constraint, Facts, FieldSpec, Label
+from eligibility.lang.reader import Reader
+
+FIELD_TYPES = ("bool", "integer", "decimal", "money", "date", "enum", "text", "list")
+_FIELD_KEYS = ("type", "label", "unit", "required", "default", "min", "max", "values", "fields",
+               "min_items", "max_items", "constraints", "description")
+_CONSTRAINT_KINDS = ("unique", "count_where", "max_items")
+_CONSTRAINT_KEYS = (*_CONSTRAINT_KINDS, "exactly", "min", "max", "reason", "source", "note")
+#: Field types a constraint may compare (lists of records have one level; money compares as a number).
+_COMPARABLE = ("text", "enum", "integer", "bool", "date", "money", "decimal")
+
+
+def read_facts(r: Reader, root: YMap) -> Facts | None:
+    r.mapping(root, "the facts file", ("facts", "household", "description"), ("facts", "household"))
+    hh = root.get("household")
+    if hh is None:
+        return None
+    fields = _read_fields(r, hh, "household", top=True)
+    members = next((f for f in fields if f.name == "members"), None)
+    if members is None or members.type != "list":
+        r.error(hh, "facts-members", "the household needs a `members` field of type list")
+    return Facts(tuple(fields), r.file, root.span)
+
+
+def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpec]:
+    out: list[FieldSpec] = []
+    if not isinstance(node, YMap):
+        r.error(node, "expected-mapping", f"{where} must map field names to their definitions")
+        return out
+    for key, spec in node.items:
+        name = r.name(key, "field")
+        m = r.mapping(spec, f"field '{key.value}'", _FIELD_KEYS, ("type", "label"))
+        if name is None or m is None:
+            continue
+        ftype = r.text(m.get("type"), "type")
+        if ftype not in FIELD_TYPES:
+            if ftype is not None:
+                guess = did_you_mean(ftype, FIELD_TYPES)
+                r.error(m.get("type") or m, "unknown-type", f"unknown field type '{readable(ftype, 40)}'",
+                        f"did you mean '{guess}'?" if guess else "types: " + ", ".join(FIELD_TYPES))
+            continue
+        label = r.label(m.get("label"), "label") or Label(name, name)
+        required_node = m.get("required")
+        required = True if required_node is None else bool(r.boolean(required_node, "required"))
+        values: tuple[tuple[str, Label], ...] = ()
+        if ftype == "enum":
+            vn = m.get("values")
+            if not isinstance(vn, YMap) or not vn.items:
+                r.error(vn or m, "enum-values",
+                        f"enum field '{name}' needs `values:` mapping each value to a zh/en label")
+            else:
+                values = tuple((k.value, r.label(v, f"value '{k.value}'") or Label(k.value, k.value))
+                               for k, v in vn.items)
+        sub: tuple[FieldSpec, ...] = ()
+        if ftype == "list":
+            if not top:
+                r.error(key, "nested-list", "lists of records may not be nested")
+            fn = m.get("fields")
+            if fn is None:
+                r.error(m, "missing-key", f"list field '{name}' needs `fields:`")
+            else:
+                sub = tuple(_read_fields(r, fn, f"{where}.{name}", top=False))
+        lo = r.number(m.get("min"), "min", "decimal") if m.get("min") else None
+        hi = r.number(m.get("max"), "max", "decimal") if m.get("max") else None
+        default: object = None
+        dn = m.get("default")
+        if dn is not None:
+            if required:
+                r.error(dn, "default-required", f"required field '{name}' cannot have a default",
+                        "set `required: false` or remove the default")
+            default = _typed_default(r, dn, ftype, values)
+        elif not required and ftype == "list":
+            default = []  # an optional list that is not given is empty
+        elif not required:
+            r.error(key, "optional-needs-default",
+                    f"optional field '{name}' must declare `default:`",
+                    "the default is what a missing value means, recorded in the trace")
+        mi = r.number(m.get("min_items"), "min_items", "integer") if m.get("min_items") else None
+        ma = r.number(m.get("max_items"), "max_items", "integer") if m.get("max_items") else None
+        if ftype == "list":
+            _check_id(r, sub)
+        constraints: tuple[Constraint, ...] = ()
+        cn = m.get("constraints")
+        if cn is not None:
+            if ftype != "list":
+                r.error(cn, "constraint", f"only a list field can have `constraints:` ('{name}' is {ftype})")
+            else:
+                constraints = _read_constraints(r, cn, name, sub, int(ma or 1000))
+        out.append(FieldSpec(name, ftype, label, r.text(m.get("unit"), "unit"), required, default,
+                             lo if isinstance(lo, Decimal) else None,
+                             hi if isinstance(hi, Decimal) else None,
+                             values, sub, int(mi or 0), int(ma or 1000), key.span, constraints))
+    return out
+
+
+def _check_id(r: Reader, fields: tuple[FieldSpec, ...]) -> None:
+    """A record's `id` names its results (`value()` keys them by it): required, non-empty text."""
+    fid = next((f for f in fields if f.name == "id"), None)
+    if fid is not None and (fid.type != "text" or not fid.required):
+        r.error(fid.span, "facts-id", "the `id` field of a list of records must be required text "
+                f"(not {'optional ' if not fid.required else ''}{fid.type})",
+                "results per record are keyed by id: `id: {type: text, label: ...}`")
+
+
+def _read_constraints(r: Reader, node: YNode, name: str, fields: tuple[FieldSpec, ...],
+                      max_items: int) -> tuple[Constraint, ...]:
+    """Read `constraints:` of a list field: `unique: FIELD`, `count_where: {FIELD: VALUE}` with
+    `exactly:` (or `min:`/`max:`), or `max_items: N`; each with a `reason: {zh, en}`."""
+    if not isinstance(node, YSeq) or not node.items:
+        r.error(node, "constraint", "constraints must be a list of rules",
+                "- unique: id\n  reason: {zh: ..., en: ...}")
+        return ()
+    by_name = {f.name: f for f in fields}
+    out: list[Constraint] = []
+    for item in node.items:
+        cm = r.mapping(item, f"a constraint of '{name}'", _CONSTRAINT_KEYS, ("reason",))
+        if cm is None:
+            continue
+        kinds = [k for k in _CONSTRAINT_KINDS if cm.get(k) is not None]
+        if len(kinds) != 1:
+            r.error(item, "constraint", "a constraint has exactly one of " + ", ".join(_CONSTRAINT_KINDS)
+                    + (f" (this one has {' and '.join(kinds)})" if kinds else ""))
+            continue
+        kind = kinds[0]
+        reason = r.label(cm.get("reason"), "reason")
+        bounds = {k: _count(r, cm.get(k), k) for k in ("exactly", "min", "max")}
+        extra = [k for k in ("exactly", "min", "max") if cm.get(k) is not None]
+        if kind != "count_where" and extra:
+            r.error(cm.get(extra[0]) or item, "constraint", f"`{extra[0]}:` belongs to a count_where constraint")
+            continue
+        field: str | None = None
+        value: object = None
+        lo = hi = None
+        kn = cm.get(kind)
+        assert kn is not None
+        if kind == "max_items":
+            hi = _count(r, kn, "max_items")
+            if hi is not None and hi > max_items:
+                r.error(kn, "constraint", f"max_items {hi} is above the list's own limit ({max_items}); "
+                        "it would never apply")
+                continue
+        elif kind == "unique":
+            field = r.text(kn, "unique")
+            spec = by_name.get(field or "")
+            if field is not None and (spec is None or spec.type not in _COMPARABLE):
+                _unknown_field(r, kn, field, by_name, name)
+                continue
+        else:
+            wm = r.mapping(kn, "count_where", None)
+            if wm is None:
+                continue
+            if len(wm.items) != 1:
+                r.error(kn, "constraint", "count_where names one field and its value",
+                        "count_where: {relation: applicant}")
+                continue
+            fkey, vnode = wm.items[0]
+            field = fkey.value
+            spec = by_name.get(field)
+            if spec is None or spec.type not in _COMPARABLE:
+                _unknown_field(r, fkey, field, by_name, name)
+                continue
+            value = _typed_default(r, vnode, spec.type, spec.values, "the count_where value")
+            if value is None or (spec.type == "enum" and value not in {v for v, _ in spec.values}):
+                continue
+            if bounds["exactly"] is not None:
+                if cm.get("min") is not None or cm.get("max") is not None:
+                    r.error(cm.get("exactly") or item, "constraint", "use `exactly:` or `min:`/`max:`, not both")
+                    continue
+                lo = hi = bounds["exactly"]
+            else:
+                lo, hi = bounds["min"], bounds["max"]
+                if lo is None and hi is None:
+                    r.error(item, "constraint", "a count_where constraint needs `exactly:`, `min:` or `max:`")
+                    continue
+                if lo is not None and hi is not None and lo > hi:
+                    r.error(item, "constraint", f"min {lo} is above max {hi}")
+                    continue
+        if reason is None or (kind in ("max_items",) and hi is None) or (kind == "unique" and field is None):
+            continue
+        out.append(Constraint(kind, field, value, lo, hi, reason, item.span))
+    return tuple(out)
+
+
+def _count(r: Reader, node: YNode | None, what: str) -> int | None:
+    if node is None:
+        return None
+    n = r.number(node, what, "integer")
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        r.error(node, "constraint", f"{what} must be a whole number, 0 or more")
+        return None
+    return n
+
+
+def _unknown_field(r: Reader, node: YNode, field: str, by_name: dict[str, FieldSpec], name: str) -> None:
+    if field in by_name:
+        r.error(node, "constraint", f"'{readable(field, 40)}' is a {by_name[field].type} field: it cannot be compared")
+        return
+    guess = did_you_mean(field, list(by_name))
+    r.error(node, "constraint", f"'{readable(field, 40)}' is not a field of '{name}'",
+            f"did you mean '{guess}'?" if guess else "fields: " + ", ".join(by_name))
+
+
+def _typed_default(r: Reader, node: YNode, ftype: str, values: tuple[tuple[str, Label], ...],
+                   what: str = "default") -> object:
+    if ftype in ("money", "decimal", "integer", "bool"):
+        return r.number(node, what, ftype)
+    if ftype == "date":
+        return r.date(node, what)
+    if ftype == "list":
+        return []
+    text = r.text(node, what)
+    if ftype == "enum" and text not in {v for v, _ in values}:
+        r.error(node, "enum-default", f"{what} '{readable(str(text), 40)}' is not one of the enum's values")
+    return text
+

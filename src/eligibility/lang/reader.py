@@ -1,0 +1,219 @@
+"""Read YAML nodes into typed values: the shared helpers of the policy files' readers.
+
+A `Reader` turns nodes into text, labels, dates, numbers, names and expressions, recording a
+diagnostic for each value it cannot read; `to_plain` turns a node into JSON-like data.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import keyword
+import re
+from decimal import Decimal
+
+from eligibility.base.errors import Diagnostic
+from eligibility.base.source import SourceText, Span, did_you_mean, readable
+from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
+from eligibility.lang.model import Expr, Label
+
+NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+EACH_RE = re.compile(r"([a-z][a-z0-9_]*)\s+in\s+household\.([a-z][a-z0-9_]*)\Z")
+INT_RE = re.compile(r"-?\d+\Z")
+DEC_RE = re.compile(r"-?\d+(\.\d+)?\Z")
+MAX_NAME = 64
+#: Names the expression language reserves for its functions and built-in names.
+RESERVED = frozenset({"count", "sum", "any", "all", "min", "max", "abs", "age", "age_on",
+                      "days_between", "date", "round_half_up", "round_up", "round_down",
+                      "household", "decision_date", "eligible", "amount", "tier"})
+
+
+class Reader:
+    """Helpers that turn nodes into typed values, recording diagnostics."""
+
+    def __init__(self, source: SourceText, diags: list[Diagnostic]) -> None:
+        self.source = source
+        self.file = source.path
+        self.diags = diags
+
+    def error(self, node: YNode | Span, code: str, msg: str, hint: str | None = None) -> None:
+        span = node if isinstance(node, Span) else node.span
+        self.diags.append(Diagnostic(span, code, msg, hint))
+
+    def warn(self, node: YNode | Span, code: str, msg: str, hint: str | None = None) -> None:
+        span = node if isinstance(node, Span) else node.span
+        self.diags.append(Diagnostic(span, code, msg, hint, severity="warning"))
+
+    def mapping(self, node: YNode, what: str, allowed: tuple[str, ...] | None,
+                required: tuple[str, ...] = ()) -> YMap | None:
+        if not isinstance(node, YMap):
+            self.error(node, "expected-mapping", f"{what} must be a mapping of keys to values")
+            return None
+        for key, _ in node.items:
+            if allowed is not None and key.value not in allowed:
+                guess = did_you_mean(key.value, allowed)
+                hint = f"did you mean '{guess}'?" if guess else "allowed keys: " + ", ".join(allowed)
+                self.error(key, "unknown-key", f"unknown key '{readable(key.value, 64)}' in {what}", hint)
+        for name in required:
+            if node.get(name) is None:
+                self.error(node.span, "missing-key", f"{what} needs '{name}'")
+        return node
+
+    def entries(self, root: YMap, key: str, what: str, items: str) -> tuple[YNode, ...]:
+        """Read a file that is one list under `key` (and perhaps a description): its items."""
+        self.mapping(root, what, (key, "description"), (key,))
+        node = root.get(key)
+        if not isinstance(node, YSeq):
+            if node is not None:
+                self.error(node, "expected-list", f"{key} must be a list of {items}")
+            return ()
+        return node.items
+
+    def text(self, node: YNode | None, what: str) -> str | None:
+        if node is None:
+            return None
+        if not isinstance(node, YScalar) or node.is_null:
+            self.error(node, "expected-text", f"{what} must be text")
+            return None
+        return node.value
+
+    def label(self, node: YNode | None, what: str) -> Label | None:
+        if node is None:
+            return None
+        m = self.mapping(node, what, ("zh", "en"), ("zh", "en"))
+        if m is None:
+            return None
+        zh = self.text(m.get("zh"), f"{what}.zh")
+        en = self.text(m.get("en"), f"{what}.en")
+        if zh is None or en is None:
+            return None
+        return Label(zh, en)
+
+    def date(self, node: YNode | None, what: str) -> dt.date | None:
+        if node is None:
+            return None
+        if not isinstance(node, YScalar) or not DATE_RE.match(node.value):
+            self.error(node, "invalid-date", f"{what} must be a date YYYY-MM-DD",
+                       "write dates like 2024-07-01")
+            return None
+        try:
+            return dt.date.fromisoformat(node.value)
+        except ValueError:
+            self.error(node, "invalid-date", f"{readable(node.value, 20)} is not a calendar date")
+            return None
+
+    def boolean(self, node: YNode | None, what: str) -> bool | None:
+        if node is None:
+            return None
+        if isinstance(node, YScalar) and node.style is None and node.value in ("true", "false"):
+            return node.value == "true"
+        hint = "write true or false" + (
+            " (YAML 1.1 words like yes/no/on/off are not booleans here)"
+            if isinstance(node, YScalar) and node.value.lower() in ("yes", "no", "on", "off", "y", "n")
+            else "")
+        self.error(node, "expected-bool", f"{what} must be true or false", hint)
+        return None
+
+    def number(self, node: YNode | None, what: str, kind: str) -> Decimal | int | bool | None:
+        """Type a scalar as money, decimal, integer or bool, from its source text."""
+        if node is None:
+            return None
+        if kind == "bool":
+            return self.boolean(node, what)
+        if not isinstance(node, YScalar) or node.is_null:
+            self.error(node, "expected-number", f"{what} must be a number")
+            return None
+        text = node.value.strip()
+        if kind == "integer":
+            if not INT_RE.match(text):
+                self.error(node, "expected-integer", f"{what} must be a whole number, not {readable(text, 40)!r}")
+                return None
+            return int(text)
+        if not DEC_RE.match(text):
+            hint = None
+            if any(c in text for c in ",¥元 "):
+                hint = "write plain digits: no thousands separators, currency signs or units"
+            elif text.lower() in ("nan", ".nan", "inf", ".inf", "-.inf", "infinity"):
+                hint = "parameters must be finite numbers"
+            self.error(node, "expected-number", f"{what} must be a number, not {readable(text, 40)!r}", hint)
+            return None
+        digits = text.lstrip("-").replace(".", "").lstrip("0")
+        if len(digits) > 30:
+            self.error(node, "limit-literal", f"{what} has {len(digits)} significant digits; the limit is 30")
+            return None
+        value = Decimal(text)
+        if kind == "money":
+            if value < 0:
+                self.error(node, "negative-money", f"{what} must not be negative")
+                return None
+            exp = value.as_tuple().exponent
+            if isinstance(exp, int) and exp < -2:
+                self.error(node, "money-precision", f"{what} has more than 2 decimal places")
+                return None
+        if abs(value) >= Decimal(10) ** 18:
+            self.error(node, "limit-literal", f"{what} is too large (limit 10^18)")
+            return None
+        return value
+
+    def name(self, key: YScalar, what: str) -> str | None:
+        n = key.value
+        problem = None
+        if len(n) > MAX_NAME:
+            problem = f"is {len(n)} characters long; the limit is {MAX_NAME}"
+        elif not NAME_RE.match(n):
+            problem = "must be lower-case ASCII letters, digits and underscores, starting with a letter"
+        elif keyword.iskeyword(n):
+            problem = "is reserved: a Python keyword"
+        elif what != "field" and n in RESERVED:
+            problem = "is reserved: a function or name of the expression language"
+        elif what != "field" and hasattr(builtins, n):
+            problem = "is reserved: a Python built-in name"
+        if problem:
+            self.error(key, "invalid-name", f"{what} name '{readable(n, 70)}' {problem}",
+                       "use a name like income_test")
+            return None
+        return n
+
+    def each(self, node: YNode | None) -> tuple[str, str] | None:
+        """Read `each: member in household.members`."""
+        if node is None:
+            return None
+        text = self.text(node, "each") or ""
+        m = EACH_RE.match(text.strip())
+        if m is None or keyword.iskeyword(m.group(1)) or m.group(1) in RESERVED or hasattr(builtins, m.group(1)):
+            self.error(node, "each", f"`each` must read like 'member in household.members', not {readable(text, 60)!r}",
+                       "name the record, then the list of records it comes from")
+            return None
+        return m.group(1), m.group(2)
+
+    def expr(self, node: YNode | None, what: str) -> Expr | None:
+        if node is None:
+            return None
+        if not isinstance(node, YScalar) or node.is_null or node.value.strip() == "":
+            self.error(node, "missing-expression", f"{what} must be an expression (text)")
+            return None
+        if node.style is None and node.value in ("true", "false"):
+            return Expr(node.value.capitalize(), node, self.source)
+        return Expr(node.value, node, self.source)
+
+
+def to_plain(node: YNode) -> object:
+    """Convert a node to JSON-like data: plain scalars become bool, None, int or Decimal."""
+    if isinstance(node, YMap):
+        return {k.value: to_plain(v) for k, v in node.items}
+    if isinstance(node, YSeq):
+        return [to_plain(v) for v in node.items]
+    if node.style is not None:
+        return node.value
+    v = node.value
+    if node.is_null:
+        return None
+    if v in ("true", "false"):
+        return v == "true"
+    if INT_RE.match(v):
+        return int(v)
+    if DEC_RE.match(v):
+        return Decimal(v)
+    return v
+
