@@ -491,7 +491,7 @@ def test_no_auth_is_refused_on_every_interface(tmp_path: Path) -> None:
 
 
 def test_serve_without_any_token_refuses_to_start(tmp_path: Path) -> None:
-    """Without --token-file, $ELIGIBILITY_TOKEN or --no-auth the service refuses to start and says how to make a token."""
+    """With no --token-file, $ELIGIBILITY_TOKEN or --no-auth, serve refuses to start and says how to make a token."""
     result = run_cli(tmp_path, "--port", "0")
     assert result.returncode == 2
     assert "needs a bearer token" in result.stderr and "secrets.token_urlsafe" in result.stderr
