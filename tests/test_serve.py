@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -51,17 +53,19 @@ def example() -> dict[str, Any]:
 class Server:
     """A running `eligibility serve` process: its address, token and log."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], url: str, token: str | None, log: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, token: str | None, log: Path,
+                 verify: ssl.SSLContext | bool = True) -> None:
         self.proc = proc
         self.url = url
         self.token = token
         self.log = log
+        self.verify = verify
 
     def client(self, token: str | None = "") -> httpx.Client:
         """An HTTP client sending the server's token (or the one given; None sends none)."""
         use = self.token if token == "" else token
         headers = {"Authorization": f"Bearer {use}"} if use is not None else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=WAIT)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=WAIT, verify=self.verify)
 
     def log_lines(self) -> list[dict[str, Any]]:
         """The JSON lines of the server's log so far."""
@@ -78,7 +82,7 @@ class Server:
             time.sleep(0.05)
 
 
-def start(tmp: Path, *args: str, token: str | None = None) -> Server:
+def start(tmp: Path, *args: str, token: str | None = None, verify: ssl.SSLContext | bool = True) -> Server:
     """Start `python -m eligibility serve --port 0 ARGS` in tmp and wait until /health answers."""
     log = tmp / "server.log"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([PACKAGE_PARENT, os.environ.get("PYTHONPATH", "")]),
@@ -87,7 +91,7 @@ def start(tmp: Path, *args: str, token: str | None = None) -> Server:
     argv = [sys.executable, "-m", "eligibility", "serve", "--host", "127.0.0.1", "--port", "0", *args]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=out)
-    server = Server(proc, "", token, log)
+    server = Server(proc, "", token, log, verify)
     give_up = time.monotonic() + WAIT
     try:
         while not server.url:
@@ -97,7 +101,7 @@ def start(tmp: Path, *args: str, token: str | None = None) -> Server:
                 if line["message"] == "listening":
                     server.url = line["url"]
             time.sleep(0.05)
-        with httpx.Client(base_url=server.url, timeout=WAIT) as c:
+        with httpx.Client(base_url=server.url, timeout=WAIT, verify=verify) as c:
             while True:
                 try:
                     if c.get("/health").status_code == 200:
@@ -510,6 +514,28 @@ def test_no_auth_on_loopback_serves_without_a_token_and_honours_the_time_limit(t
     finally:
         stop(s)
     assert s.proc.returncode is not None
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_tls_with_uvicorns_certificate_options(tmp_path: Path) -> None:
+    """--ssl-certfile and --ssl-keyfile serve HTTPS: a client trusting the certificate gets its answers."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=WAIT)
+    trust = ssl.create_default_context(cafile=str(cert))
+    token = secrets.token_urlsafe(32)
+    (tmp_path / "token").write_text(token, encoding="utf-8")
+    s = start(tmp_path, "--token-file", str(tmp_path / "token"), "--ssl-certfile", str(cert), "--ssl-keyfile",
+              str(key), token=token, verify=trust)
+    try:
+        assert s.url.startswith("https://127.0.0.1:")
+        with s.client() as c:
+            assert c.get("/policies").status_code == 200
+        with httpx.Client(base_url=s.url, timeout=WAIT) as untrusting, pytest.raises(httpx.ConnectError):
+            untrusting.get("/health")
+    finally:
+        stop(s)
 
 
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.53", True), ("::1", True),
