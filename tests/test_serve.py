@@ -407,6 +407,13 @@ def test_request_fields_are_checked(server: Server) -> None:
     assert sorted(e["path"] for e in body["errors"]) == ["format", "lang", "programs", "why_not"]
 
 
+def test_request_fields_of_the_wrong_json_type_are_named(server: Server) -> None:
+    """Lists or objects where a name is expected are refused as problems, not as a server error."""
+    body = problem(post(server, "/explain", {"household": example(), "on": ON, "lang": ["en"],
+                                             "format": {"html": True}}), 422, "invalid-input")
+    assert sorted(e["path"] for e in body["errors"]) == ["format", "lang"]
+
+
 def test_an_unknown_program_is_422(server: Server) -> None:
     """Asking for a program the policy set does not have is refused, listing the known ones."""
     body = problem(post(server, "/decide", {"household": example(), "on": ON, "programs": "dibo"}), 422,
@@ -473,6 +480,35 @@ def test_a_generated_request_id_is_returned(server: Server) -> None:
     for r in (a, b):
         rid = r.headers["x-request-id"]
         assert len(rid) == 32 and int(rid, 16) >= 0
+
+
+def test_a_bug_is_500_and_logged_without_its_message(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected exception answers a 500 problem; the log names its type and place, never its text."""
+    import anyio
+
+    from eligibility.serve.app import create_app
+
+    engine = eligibility.load()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("income 2417.37 of secret-member-zhang")
+
+    monkeypatch.setattr(engine, "decide", broken)
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(engine, token=None))
+        async with httpx.AsyncClient(transport=transport, base_url="http://in-process") as c:
+            return await c.post("/decide", json=as_json({"household": example(), "on": ON}))
+
+    with caplog.at_level("INFO", logger="eligibility.serve"):
+        r = anyio.run(call)
+    problem(r, 500, "internal-error")
+    fields = [getattr(rec, "eligibility_fields", {}) for rec in caplog.records]
+    assert any(f.get("exception") == "RuntimeError" and f.get("where") for f in fields)
+    assert any(f.get("status") == 500 for f in fields)
+    assert "2417.37" not in caplog.text and "secret-member-zhang" not in caplog.text
+    assert "2417.37" not in json.dumps(fields)
 
 
 # ------------------------------------------------------------------ starting

@@ -26,7 +26,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
@@ -209,7 +209,7 @@ class _Request:
                     hint = f"; did you mean '{guess}'?" if guess else f"; known: {', '.join(keys)}"
                 bad(key, "unknown", f"is not a field of the request{hint}")
         lang = data.get("lang", "zh")
-        if lang not in ("zh", "en"):
+        if not (isinstance(lang, str) and lang in ("zh", "en")):
             bad("lang", "format", 'must be "zh" or "en"')
         else:
             scope[LANG] = lang
@@ -229,7 +229,7 @@ class _Request:
         if not isinstance(self.why_not, bool):
             bad("why_not", "type", "must be true or false")
         self.format = data.get("format")
-        if self.format is not None and self.format not in FORMATS:
+        if self.format is not None and not (isinstance(self.format, str) and self.format in FORMATS):
             bad("format", "format", f"must be one of {', '.join(FORMATS)}")
         if errors:
             raise Problem("invalid-input", f"{len(errors)} problem(s) with the request", errors=errors)
@@ -354,6 +354,8 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
         try:
             with anyio.fail_after(limits.body_timeout):
                 return await read_body(request.stream(), request.headers.get("content-length"), limits)
+        except ClientDisconnect:
+            raise Problem("invalid-json", "the body ended early: the client disconnected") from None
         except TimeoutError:
             raise Problem("body-timeout", f"the body did not arrive within {limits.body_timeout:g} s",
                           headers={"Connection": "close"}) from None
