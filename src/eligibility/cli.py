@@ -381,6 +381,7 @@ def build() -> Any:
 
     _add_audit_commands(main, jur)
     _add_batch_command(main, jur)
+    _add_service_commands(main, jur)
     return main
 
 
@@ -610,6 +611,80 @@ def _add_batch_command(main: Any, jur: Any) -> None:
         if summary.interrupted:
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_FAIL if summary.failed else EXIT_OK)
+
+
+def _add_service_commands(main: Any, jur: Any) -> None:
+    """Add `schema` (the JSON Schema of the household) and `serve` (the HTTP service, eligibility.serve)."""
+
+    @main.command()
+    @_policy_arg()
+    @jur
+    @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write the schema to this file instead of standard output.")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                  help="Language of titles and descriptions (x-labels always has both).")
+    @click.option("--decision", is_flag=True, help="The schema of the decision and trace JSON instead.")
+    def schema(policies: Path | None, jurisdiction: str | None, out: Path | None, lang: str, decision: bool) -> None:
+        """Print the JSON Schema (draft 2020-12) of the households a policy folder accepts."""
+        from eligibility.engine.household_schema import engine_household_schema, trace_schema_text
+
+        if decision:
+            text = trace_schema_text()
+        else:
+            text = json.dumps(engine_household_schema(_load(policies, jurisdiction), lang=lang),
+                              ensure_ascii=False, indent=2) + "\n"
+        if out is None:
+            click.echo(text, nl=False)
+            return
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise click.UsageError(f"cannot write {out}: {e.strerror}") from None
+
+    @main.command()
+    @_policy_arg()
+    @jur
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+    @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+                  help="Port to listen on (0: a free port, logged at start).")
+    @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File whose first line is the bearer token callers must send [default: $ELIGIBILITY_TOKEN].")
+    @click.option("--no-auth", is_flag=True, help="Serve without a token: allowed on a loopback address only.")
+    @click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True), default=None,
+                  help="TLS certificate (PEM), passed to uvicorn.")
+    @click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True), default=None,
+                  help="TLS private key (PEM), passed to uvicorn.")
+    @click.option("--max-body", type=click.IntRange(1), default=1024 * 1024, show_default=True, metavar="BYTES",
+                  help="Largest request body; 413 beyond.")
+    @click.option("--time-limit", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
+                  metavar="SECONDS", help="Longest a request may wait and decide; 503 beyond.")
+    @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+                  show_default=True)
+    def serve(policies: Path | None, jurisdiction: str | None, host: str, port: int, token_file: Path | None,
+              no_auth: bool, ssl_certfile: str | None, ssl_keyfile: str | None, max_body: int, time_limit: float,
+              log_level: str) -> None:
+        """Serve decisions and explanations over HTTP (needs the serve extra).
+
+        Every route but /health needs `Authorization: Bearer TOKEN`. Logs are JSON lines on standard
+        error, without household facts. See docs/how-to/call-the-service.md.
+        """
+        try:
+            from eligibility.serve.body import Limits
+            from eligibility.serve.run import ServeError, resolve_token
+            from eligibility.serve.run import serve as run_service
+        except ImportError:
+            raise click.UsageError("serve needs starlette and uvicorn: pip install 'eligibility[serve]'") from None
+        try:
+            token = resolve_token(token_file, no_auth, host)
+        except ServeError as e:
+            raise click.UsageError(str(e)) from None
+        engine = _load(policies, jurisdiction)
+        try:
+            run_service(engine, host=host, port=port, token=token, ssl_certfile=ssl_certfile,
+                        ssl_keyfile=ssl_keyfile, log_level=log_level,
+                        limits=Limits(max_body=max_body, time_limit=time_limit))
+        except ServeError as e:
+            raise click.UsageError(str(e)) from None
 
 
 def _progress_reporter() -> Any:
