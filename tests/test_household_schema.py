@@ -136,7 +136,7 @@ def test_schema_carries_labels_required_fields_and_enum_titles(bundled: eligibil
     member = zh["properties"]["members"]["items"]
     assert member["additionalProperties"] is False
     assert "id" in member["required"] and "disability_type" not in member["required"]
-    vehicle_kind = zh["properties"]["vehicles"]["items"]["properties"]["kind"]
+    vehicle_kind = zh["properties"]["vehicles"]["items"]["properties"]["kind"]["anyOf"][0]
     assert "disabled_scooter" in vehicle_kind["enum"]
     scooter = next(v for v in vehicle_kind["oneOf"] if v["const"] == "disabled_scooter")
     assert scooter["title"] == "残疾人代步车"
@@ -255,7 +255,7 @@ def test_households_the_engine_refuses_are_refused_by_the_schema(bundled: eligib
     household = exact(household)
     assert not engine_accepts(bundled, household)
     with pytest.raises(eligibility.InputError):
-        bundled.decide(household, ON)
+        bundled.decide(household, ON, complete=True)
     assert not validator(bundled).is_valid(household)
 
 
@@ -336,3 +336,19 @@ def test_cli_schema_writes_a_file_and_the_decision_schema(tmp_path: Path) -> Non
     result = CliRunner().invoke(build(), ["schema", "--decision"], catch_exceptions=False)
     assert result.exit_code == 0
     assert json.loads(result.output)["$id"] == "https://eligibility.invalid/schemas/eligibility.decision/1"
+
+
+def test_the_partial_schema_accepts_what_decide_accepts_by_default(bundled: eligibility.Engine) -> None:
+    """Without `complete`, an absent fact is unknown: the partial schema accepts it, and provenance forms too."""
+    from jsonschema import Draft202012Validator
+
+    from eligibility.engine.household_schema import engine_household_schema
+
+    partial = Draft202012Validator(engine_household_schema(bundled, complete=False))
+    household = {"members": [{"id": "m1", "relation": "applicant"}],
+                 "assessed_monthly_income": {"value": "1000.00", "source": "人社 wage record", "as_of": "2024-08-31"},
+                 "financial_assets": {"unknown": True, "source": "bank query pending"}}
+    bundled.decide(household, ON)  # accepted: unknown facts, provenance
+    assert partial.is_valid(household)
+    assert not validator(bundled).is_valid(household)  # the complete form wants every fact
+    assert not partial.is_valid({**household, "financial_assets": {"unknown": True, "value": "1.00"}})

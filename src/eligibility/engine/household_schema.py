@@ -161,8 +161,12 @@ def _nullable(core: dict[str, Any], lang: str) -> dict[str, Any]:
     return out
 
 
-def _field(spec: FieldSpec, lang: str) -> dict[str, Any]:
+def _field(spec: FieldSpec, lang: str, complete: bool = True) -> dict[str, Any]:
     core, about = _core(spec, lang)
+    if spec.type == "list" and not complete and "items" in core:
+        keep = frozenset({"id"} | {c.field for c in spec.constraints if c.field})
+        core = {**core, "items": {**core["items"], "required": [
+            f.name for f in spec.fields if f.required and f.name in keep]}}
     if spec.unit:
         about += _w("unit", lang, unit=spec.unit)
     out: dict[str, Any] = {"title": spec.label.get(lang), "description": about,
@@ -172,18 +176,33 @@ def _field(spec: FieldSpec, lang: str) -> dict[str, Any]:
     if not spec.required:
         out["default"] = _default(spec)
         core = _nullable(core, lang)
-    out.update(core)
+    if spec.type == "list":
+        out.update(core)
+        return out
+    # A fact may also come with where it came from, or be stated unknown (decide() reads both).
+    meta = {"source": {"type": "string", "minLength": 1, "maxLength": 256},
+            "reference": {"type": "string", "minLength": 1, "maxLength": 256},
+            "note": {"type": "string", "minLength": 1, "maxLength": 256},
+            "as_of": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}}
+    out["anyOf"] = [core,
+                    {"type": "object", "properties": {"value": core, **meta}, "required": ["value"],
+                     "additionalProperties": False, "title": "value with provenance"},
+                    {"type": "object", "properties": {"unknown": {"const": True}, **meta}, "required": ["unknown"],
+                     "additionalProperties": False, "title": "stated unknown"}]
     return out
 
 
-def _record(fields: tuple[FieldSpec, ...], lang: str) -> dict[str, Any]:
+def _record(fields: tuple[FieldSpec, ...], lang: str, complete: bool = True,
+            structural: frozenset[str] = frozenset()) -> dict[str, Any]:
     return {"type": "object",
-            "properties": {f.name: _field(f, lang) for f in fields},
-            "required": [f.name for f in fields if f.required],
+            "properties": {f.name: _field(f, lang, complete) for f in fields},
+            "required": [f.name for f in fields
+                         if f.required and (complete or f.type == "list" or f.name in structural)],
             "additionalProperties": False}
 
 
-def household_schema(facts: Facts, *, lang: str = "zh", facts_sha256: str | None = None) -> dict[str, Any]:
+def household_schema(facts: Facts, *, lang: str = "zh", facts_sha256: str | None = None,
+                     complete: bool = True) -> dict[str, Any]:
     """Return the JSON Schema (draft 2020-12) of the households a facts vocabulary accepts.
 
     Args:
@@ -191,6 +210,9 @@ def household_schema(facts: Facts, *, lang: str = "zh", facts_sha256: str | None
         lang: the language of titles and descriptions, "zh" or "en"; `x-labels` always has both.
         facts_sha256: the sha256 of the facts file, recorded under `x-facts` when given
             (`engine.model.file_hashes[facts.file]`).
+        complete: require every fact without a default, as `decide(complete=True)` does; False
+            gives the partial form `decide()` accepts by default (absent facts are unknown; only the
+            records' structure, ids and the fields constraints read, is required).
 
     Raises:
         ValueError: `lang` is not "zh" or "en".
@@ -202,13 +224,14 @@ def household_schema(facts: Facts, *, lang: str = "zh", facts_sha256: str | None
         about["sha256"] = facts_sha256
     return {"$schema": SCHEMA_DIALECT, "$id": HOUSEHOLD_SCHEMA_ID,
             "title": _w("title", lang), "description": _w("about", lang, file=facts.file),
-            "x-facts": about, **_record(facts.fields, lang)}
+            "x-facts": about, "x-complete": complete, **_record(facts.fields, lang, complete)}
 
 
-def engine_household_schema(engine: Engine, *, lang: str = "zh") -> dict[str, Any]:
+def engine_household_schema(engine: Engine, *, lang: str = "zh", complete: bool = True) -> dict[str, Any]:
     """Return `household_schema` of an engine's vocabulary, with the facts file's hash."""
     facts = engine.model.facts
-    return household_schema(facts, lang=lang, facts_sha256=engine.model.file_hashes.get(facts.file))
+    return household_schema(facts, lang=lang, facts_sha256=engine.model.file_hashes.get(facts.file),
+                            complete=complete)
 
 
 def trace_schema_text() -> str:

@@ -93,7 +93,8 @@ def _label(facts: Any, path: str) -> dict[str, str]:
         return {"zh": path, "en": path}
     if m.group(3) is None:
         return {"zh": spec.label.zh, "en": spec.label.en}
-    return {"zh": f"{spec.label.zh}（{m.group(1)}[{m.group(2)}]）", "en": f"{spec.label.en} ({m.group(1)}[{m.group(2)}])"}
+    where = f"{m.group(1)}[{m.group(2)}]"
+    return {"zh": f"{spec.label.zh}（{where}）", "en": f"{spec.label.en} ({where})"}
 
 
 def _answers(spec: FieldSpec, decision: Decision) -> list[Any]:
