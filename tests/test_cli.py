@@ -175,10 +175,10 @@ def test_decide_bad_household_text_exits_1_with_paths() -> None:
     assert "members[1].birth_date: missing:" in res.stderr
 
 
-def test_decide_before_the_first_standard_exits_1() -> None:
-    """A date with no standard in force exits 1 with an evaluation error naming the parameter."""
+def test_decide_before_the_first_standard_prints_why_and_strict_exits_1() -> None:
+    """A date with no standard in force: the decision names the parameter (exit 0); --strict exits 1."""
     res = run("decide", str(EXAMPLE), "--on", "2018-01-01", "--program", "dibao")
-    assert res.exit_code == 1
+    assert res.exit_code == 0
     out = json.loads(res.stdout)
     assert out["programs"]["dibao"]["eligible"] is None
     assert "'standard'" in out["programs"]["dibao"]["error"]

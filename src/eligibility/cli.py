@@ -320,8 +320,8 @@ def build() -> Any:
                                   default=_json_default))
         else:
             click.echo(decision.explain(lang=lang, fmt=fmt, why_not=why_not), nl=False)
-        if decision.errors:
-            sys.exit(EXIT_FAIL)
+        # A program that cannot be decided is part of the answer (printed with its reason): exit 0.
+        # --strict asks for every program decided, and stops at the first that is not (exit 1 above).
 
     @main.command()
     @click.argument("household", default="-")
