@@ -56,6 +56,9 @@ def next_questions(decision: Decision, programs: Iterable[str] | None = None) ->
                 again = engine.rerun(_with(facts, path, value), decision, [p for p in decision.unknown_facts
                                                                             if p != path])
                 settled_programs += sum(1 for n in open_programs if not again.programs[n].undetermined)
+                # Per-person outcomes settled count as a tenth of a program each.
+                settled_programs += 0.1 * sum(_open_records(decision, n) - _open_records(again, n)
+                                              for n in open_programs)
                 settled_values += before - _unknown_count(again.memo_values())
             n = len(answers)
             waiting = [name for name in open_programs if path in decision.programs[name].unknown]
@@ -64,6 +67,12 @@ def next_questions(decision: Decision, programs: Iterable[str] | None = None) ->
                         "settles": round(settled_programs / n, 3), "settles_values": round(settled_values / n, 3)})
     out.sort(key=lambda q: (-float(q["settles"]), -len(q["programs"]), -float(q["settles_values"]), str(q["path"])))
     return out
+
+
+def _open_records(decision: Decision, program: str) -> int:
+    """How many per-person outcomes of a program still wait on unknown facts."""
+    members = decision.programs[program].members
+    return sum(1 for r in members if r.unknown) if members else 0
 
 
 def _unknown_count(values: Iterable[Any]) -> int:
