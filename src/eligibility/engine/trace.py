@@ -103,7 +103,8 @@ class _Builder(NodeVisitor):
         return sid
 
     def enum_label(self, node: Node, value: Any) -> dict[str, str] | None:
-        if not isinstance(node, Attr) or not node.ref or not node.type.startswith("enum:"):
+        if not isinstance(node, Attr) or not node.ref or not node.type.startswith("enum:") \
+                or value.__class__ is Unknown:
             return None
         if node.ref[0] == "fact":
             spec = self.vocab.field(node.ref[1])
