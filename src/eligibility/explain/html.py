@@ -303,7 +303,9 @@ def _assumed(trace: dict[str, Any], lang: str) -> list[str]:
         out.append(f'<div class="verdict wait"><p>{_e(w["to_verify"])}</p><ul>')
         for p in unknown:
             who = w["list"].join(waiting[p]) if p in waiting else w["not_needed_now"]
-            out.append(f"<li>{_e(fact_name(p, titles, lang))}{_e(w['lp'])}{_e(who)}{_e(w['rp'])}</li>")
+            prov = provenance_text((trace.get("provenance") or {}).get(p), lang)
+            out.append(f"<li>{_e(fact_name(p, titles, lang))}{_e(w['lp'])}{_e(who)}{_e(w['rp'])}"
+                       + (f'<br><span class="prov">{_e(prov)}</span>' if prov else "") + "</li>")
         out.append("</ul></div>")
     if stale:
         out.append(f'<div class="warn"><p>{_e(w["stale_facts"])}</p><ul>')

@@ -181,7 +181,9 @@ def assumed_lines(trace: dict[str, Any], lang: str, md: bool) -> list[str]:
         out.append(f"{item}{w['to_verify']}{w['sep']}".rstrip())
         for p in unknown:
             who = w["list"].join(waiting[p]) if p in waiting else w["not_needed_now"]
-            out.append(f"{'    - ' if md else '    '}{fact_name(p, titles, lang)}{w['lp']}{who}{w['rp']}")
+            prov = provenance_text((trace.get("provenance") or {}).get(p), lang)
+            out.append(f"{'    - ' if md else '    '}{fact_name(p, titles, lang)}{w['lp']}{who}{w['rp']}"
+                       + (f"{w['prov_dash']}{prov}" if prov else ""))
     if stale:
         out.append(f"{item}{w['stale_facts']}{w['sep']}".rstrip())
         for p, meta in sorted(stale.items()):
