@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import eligibility
-from eligibility import InputError, PolicyError
 from conftest import DEMO, FACTS, only, where
+from eligibility import InputError, PolicyError
 
 #: The conftest vocabulary with freshness on the income (stale: unknown) and the assets (stale: warning).
 FRESH = FACTS.replace(
