@@ -228,11 +228,15 @@ class Validator:
             pass
         return self.validate_full(household)
 
-    def validate_partial(self, household: object, assume_defaults: bool = True) -> ReadFacts:
+    def validate_partial(self, household: object, assume_defaults: bool = True, *,
+                         on: dt.date | None = None, complete: bool = False) -> ReadFacts:
         """Like `validate`, but a fact without a default may be absent (unknown), and facts may carry provenance.
 
         With `assume_defaults=False` an absent fact is unknown even where the vocabulary declares a
         default (a screening asks rather than assumes); list fields keep their default (no records).
+        With the decision date `on`, a fact's `as_of` may not be after it, and a fact older than its
+        vocabulary's `fresh_for` is stale (unknown, or kept with a warning). With `complete`, every
+        fact without a default must be given, as in `validate`.
         """
         miss: list[tuple[str | None, int, str]] = []
         try:
@@ -241,23 +245,27 @@ class Validator:
                 return ReadFacts(values, Defaulted(miss), (), {})
         except (_Miss, ValueError, TypeError):
             pass
-        return self.read(household, complete=False, assume_defaults=assume_defaults)
+        return self.read(household, complete=complete, assume_defaults=assume_defaults, on=on)
 
     def validate_full(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
         """Validate field by field, collecting every problem; every fact must be known."""
         facts = self.read(household, complete=True)
         return facts.values, tuple(facts.defaulted)
 
-    def read(self, household: object, *, complete: bool, assume_defaults: bool = True) -> ReadFacts:
+    def read(self, household: object, *, complete: bool, assume_defaults: bool = True,
+             on: dt.date | None = None) -> ReadFacts:
         """Validate field by field, collecting every problem, with unknown facts and provenance.
 
         A fact is unknown when it is given as `{"unknown": true}`, or, unless `complete`, when it is
         absent and has no declared default. Any fact may be given as `{"value": ..., "source": ...,
         "as_of": "YYYY-MM-DD", "reference": ...}` to say where it came from. The records' structure
-        (lists, ids, the fields a constraint reads) must always be known.
+        (lists, ids, the fields a constraint reads) must always be known. With the decision date
+        `on`, an `as_of` after it is a problem, and a fact whose vocabulary declares `fresh_for`
+        and whose `as_of` is older than that on `on` is stale: unknown, or kept and marked
+        (`"stale"` and `"fresh_until"` in its provenance; see `stale_warnings`).
         """
         probs: Problems = []
-        state = _ReadState(complete, assume_defaults)
+        state = _ReadState(complete, assume_defaults, on)
         if not isinstance(household, Mapping):
             raise InputError([InputProblem("household", "type",
                                            f"the household must be a JSON object, not {_show(household)}")])
@@ -295,6 +303,8 @@ class Validator:
             if conv is not None and isinstance(v, Mapping):
                 before = len(probs)
                 v = _provenance(v, path, probs, state)
+                if state.on is not None and path in state.provenance:
+                    v = _fresh(v, spec, path, probs, state)
                 if len(probs) > before:
                     continue
                 if v is _UNKNOWN:
@@ -366,9 +376,10 @@ class ReadFacts:
 
 
 class _ReadState:
-    def __init__(self, complete: bool, assume_defaults: bool = True) -> None:
+    def __init__(self, complete: bool, assume_defaults: bool = True, on: dt.date | None = None) -> None:
         self.complete = complete
         self.assume_defaults = assume_defaults
+        self.on = on
         self.defaulted: list[str] = []
         self.unknown: list[str] = []
         self.provenance: dict[str, dict[str, str]] = {}
@@ -413,6 +424,60 @@ def _provenance(v: Mapping[object, object], path: str, probs: Problems, state: _
                                   "(or \"unknown\": true)"))
         return None
     return v["value"]
+
+
+def _fresh(v: object, spec: FieldSpec, path: str, probs: Problems, state: _ReadState) -> object:
+    """Check a fact's `as_of` against the decision date: not after it, and as fresh as its vocabulary asks."""
+    meta = state.provenance[path]
+    if "as_of" not in meta or state.on is None:
+        return v
+    as_of = dt.date.fromisoformat(meta["as_of"])
+    if as_of > state.on:
+        probs.append(InputProblem(f"{path}.as_of", "range",
+                                  f"{as_of} is after the decision date {state.on}: a fact cannot be verified later"))
+        return v
+    fresh = spec.fresh_for
+    if fresh is None or v is _UNKNOWN or (state.on - as_of).days <= fresh.days:
+        return v
+    meta["stale"] = fresh.stale
+    meta["fresh_until"] = (as_of + dt.timedelta(days=fresh.days)).isoformat()
+    return _UNKNOWN if fresh.stale == "unknown" else v
+
+
+def field_at(facts: Facts, path: str) -> FieldSpec | None:
+    """The vocabulary field of an input path: `financial_assets`, `members[0].personal_monthly_income`."""
+    head, _, rest = path.partition(".")
+    spec = facts.field(head.split("[")[0])
+    if rest and spec is not None:
+        return spec.field(rest)
+    return spec
+
+
+def stale_warnings(facts: Facts, provenance: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+    """The `stale-fact` warnings of a decision: one for each fact older than its `fresh_for` allows."""
+    out = []
+    for path, meta in sorted(provenance.items()):
+        if "stale" not in meta:
+            continue
+        spec = field_at(facts, path)
+        if spec is None or spec.fresh_for is None:
+            continue
+        fresh = spec.fresh_for
+        until, as_of, days = meta["fresh_until"], meta["as_of"], fresh.days
+        if meta["stale"] == "unknown":
+            en_then, zh_then = "it is treated as not known", "按未知处理"
+        else:
+            en_then, zh_then = "it was used as given; verify it again", "仍按所给值使用，请重新核实"
+        out.append({
+            "code": "stale-fact", "path": path, "as_of": as_of, "fresh_for_days": days, "fresh_until": until,
+            "treated_as": meta["stale"],
+            "message": {
+                "en": f"{path} ({spec.label.en}): verified {as_of}, more than {days} days before the decision "
+                      f"date (accepted until {until}; {fresh.reason.en}); {en_then}",
+                "zh": f"{path}（{spec.label.zh}）：核实于 {as_of}，距决定日期已超过 {days} 天"
+                      f"（有效至 {until}；{fresh.reason.zh}），{zh_then}",
+            }})
+    return out
 
 
 #: The implicit rule of a list whose records have an `id`: results per record are keyed by it.

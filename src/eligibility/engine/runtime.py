@@ -31,7 +31,7 @@ from eligibility.compile.helpers import (
 )
 from eligibility.compile.pipeline import CompiledPolicy, compile_policy
 from eligibility.compile.unknown import Unknown
-from eligibility.engine.facts import Validator
+from eligibility.engine.facts import Validator, stale_warnings
 from eligibility.engine.questions import next_questions
 from eligibility.engine.trace import build_trace
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
@@ -379,16 +379,13 @@ class Engine:
         if assume_defaults is not False and assume_defaults is not True:
             _flag(assume_defaults, "assume_defaults")
         with decimal.localcontext(ENGINE_CONTEXT):
-            if complete:
-                h, defaulted = self.validator.validate(household)
-                read = None
-            else:
-                read = self.validator.validate_partial(household, assume_defaults)
-                h, defaulted = read.values, read.defaulted
+            read = self.validator.validate_partial(household, assume_defaults or complete, on=day,
+                                                   complete=complete)
+            h, defaulted = read.values, read.defaulted
             records: Any = h
             if sum(len(records[n]) for n in self._list_fields) > self._small:
                 self._check_work(records)
-            if read is None or not (read.unknown or read.provenance):
+            if not (read.unknown or read.provenance):
                 return self._run(h, defaulted, day, names, trace, strict)
             return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
 
@@ -413,6 +410,8 @@ class Engine:
             warnings = self._warnings(names, day)
             if len(self._checked) < 4096:
                 self._checked[(names, day)] = warnings
+        if provenance:  # facts older than their vocabulary's fresh_for allows
+            warnings += tuple(w["message"]["en"] for w in stale_warnings(self.model.facts, provenance))
         memo: list[Any] = [U] * self._size
         recorded: dict[int, Any] | None = {} if trace else None
         out: dict[str, ProgramDecision] = {}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT
 from eligibility.compile.helpers import MissingValue, U
 from eligibility.compile.unknown import Unknown
+from eligibility.engine.facts import stale_warnings
 from eligibility.lang.model import Definition, Label, ParamValue, Program
 from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, NodeVisitor, Num, TupleLit, walk
 
@@ -102,7 +103,8 @@ class _Builder(NodeVisitor):
         return sid
 
     def enum_label(self, node: Node, value: Any) -> dict[str, str] | None:
-        if not isinstance(node, Attr) or not node.ref or not node.type.startswith("enum:"):
+        if not isinstance(node, Attr) or not node.ref or not node.type.startswith("enum:") \
+                or value.__class__ is Unknown:
             return None
         if node.ref[0] == "fact":
             spec = self.vocab.field(node.ref[1])
@@ -234,9 +236,10 @@ class _Builder(NodeVisitor):
                      "title": self.label_of(node, program), "value": encode(self._once(node, nid), node.type)}]
         if kind in ("fact", "list"):
             once = self._once(node, nid)
-            return [{"kind": "fact", "path": f"household.{node.ref[1]}", "title": self.label_of(node, program),
-                     "value": encode(once, node.type), "value_label": self.enum_label(node, once),
-                     "defaulted": node.ref[1] in self.defaulted}]
+            return [self.provenance({"kind": "fact", "path": f"household.{node.ref[1]}",
+                                     "title": self.label_of(node, program), "value": encode(once, node.type),
+                                     "value_label": self.enum_label(node, once),
+                                     "defaulted": node.ref[1] in self.defaulted})]
         if kind == "recdef" and info.depth > 0:
             prog_name, def_name = node.ref[4], node.ref[2]
             target = self.engine.model.programs[prog_name]
@@ -250,12 +253,19 @@ class _Builder(NodeVisitor):
             out = []
             for idx, v in self.rec[nid]:
                 path = self.record_path(info, node.ref[1], idx) + "." + node.ref[2]
-                out.append({"_key": ("fact", node.ref[2], idx), "kind": "fact", "path": path,
-                            "title": self.label_of(node, program), "value": encode(v, node.type),
-                            "value_label": self.enum_label(node, v),
-                            "defaulted": path[len("household."):] in self.defaulted})
+                out.append(self.provenance({"_key": ("fact", node.ref[2], idx), "kind": "fact", "path": path,
+                                            "title": self.label_of(node, program), "value": encode(v, node.type),
+                                            "value_label": self.enum_label(node, v),
+                                            "defaulted": path[len("household."):] in self.defaulted}))
             return out
         return []
+
+    def provenance(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Add to a fact input where the fact came from, when the household said (its `provenance`)."""
+        meta = self.decision.provenance.get(entry["path"][len("household."):])
+        if meta:
+            entry["provenance"] = dict(meta)
+        return entry
 
     def side(self, node: Node, program: Program, value: Any) -> dict[str, Any]:
         return {"expression": " ".join(node.text.split()), "label": self.label_of(node, program),
@@ -447,7 +457,8 @@ class _Builder(NodeVisitor):
             "library_version": self.decision.library_version,
             "decided_for": self.decision.on.isoformat(),
             "policy": {"hash": m.hash, "jurisdiction": m.jurisdiction, "files": dict(m.file_hashes)},
-            "warnings": self.engine.warning_records(tuple(self.decision.programs), self.decision.on),
+            "warnings": self.engine.warning_records(tuple(self.decision.programs), self.decision.on)
+            + stale_warnings(self.vocab, self.decision.provenance),
             "defaulted": sorted(self.defaulted),
             "unknown": list(self.decision.unknown_facts),
             "provenance": {path: dict(meta) for path, meta in sorted(self.decision.provenance.items())},
@@ -491,7 +502,8 @@ def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defau
 
     with decimal.localcontext(ENGINE_CONTEXT):
         if recorded is None or memo is None:
-            again = engine._run(facts, defaulted, decision.on, tuple(decision.programs), True)
+            again = engine._run(facts, defaulted, decision.on, tuple(decision.programs), True, False,
+                                decision.unknown_facts, decision.provenance)
             return again.to_json()
         return _Builder(engine, decision, facts, defaulted, memo, recorded, params).build()
 

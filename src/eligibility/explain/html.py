@@ -14,7 +14,24 @@ from typing import Any
 
 from eligibility.base.labels import PAGE_WORDS, WORDS, labels_scope
 from eligibility.explain.whynot import near_misses, step_lines
-from eligibility.explain.words import MARK, citation, pair_text, param_line, rule_groups, title_text, value_text
+from eligibility.explain.words import (
+    MARK,
+    amount_waits,
+    citation,
+    fact_name,
+    fact_titles,
+    facts_read_through,
+    pair_text,
+    param_line,
+    provenance_text,
+    rule_groups,
+    shown_fact,
+    title_text,
+    unknown_text,
+    value_text,
+    verdict_of,
+    waiting_verdict,
+)
 
 CSS = """\
 *{box-sizing:border-box}
@@ -40,13 +57,17 @@ a{color:#0b57d0}
 .verdict{font-weight:700;font-size:1.1rem;padding:.5rem .7rem;border-left:6px solid;border-radius:4px;margin:.4rem 0}
 .ok{border-color:#1e7b34;background:#e9f5ec}
 .no{border-color:#b3261e;background:#fcebea}
+.wait{border-color:#3657a8;background:#eef2fb}
 .amount{display:inline-block;white-space:nowrap}
 .step{border:1px solid #ddd;border-left:4px solid #999;border-radius:4px;padding:.45rem .6rem;margin:.5rem 0}
 .step.passed,.step.eligible{border-left-color:#1e7b34}
 .step.failed,.step.not_eligible,.step.error{border-left-color:#b3261e}
+.step.unknown{border-left-color:#3657a8;border-left-style:dashed}
 .mark{font-weight:700;margin-right:.2em}
 .passed .mark,.eligible .mark{color:#1e7b34}
 .failed .mark,.not_eligible .mark,.error .mark{color:#b3261e}
+.unknown .mark,.wait .mark{color:#3657a8}
+.prov{color:#333;font-size:.92rem}
 .name{color:#555;font-weight:400}
 .cmp{font-weight:600}
 .cite{color:#333;font-size:.94rem}
@@ -85,10 +106,18 @@ def _link(url: object) -> str:
     return _e(text)
 
 
-def _verdict(prog: dict[str, Any], lang: str) -> str:
+def _css(prog: dict[str, Any]) -> str:
+    """The style of a program's outcome: ok (eligible), wait (not decided yet), no (not eligible or error)."""
+    state = verdict_of(prog)
+    return {"eligible": "ok", "undetermined": "wait"}.get(state, "no")
+
+
+def _verdict(prog: dict[str, Any], lang: str, trace: dict[str, Any]) -> str:
     w = WORDS[lang]
     if prog.get("error"):
         return f"{MARK['error']} {_e(w.get('undecided', w['error']))}"
+    if verdict_of(prog) == "undetermined":
+        return f'<span class="mark">{MARK["undetermined"]}</span> {_e(waiting_verdict(prog, trace, lang))}'
     ok = bool(prog.get("eligible"))
     text = f"{MARK['eligible' if ok else 'not_eligible']} {_e(w['eligible'] if ok else w['not_eligible'])}"
     if prog.get("amount") is not None and ok:
@@ -96,10 +125,13 @@ def _verdict(prog: dict[str, Any], lang: str) -> str:
         text += f'{_e(w["comma"])}<span class="amount">{_e(shown)}</span>'
     if prog.get("tier"):
         text += f"{_e(w['comma'])}{_e(w['tier'])} {_e(prog['tier'])}"
+    waits = amount_waits(prog, trace, lang)
+    if waits:
+        text += f"{_e(w['comma'])}{_e(waits)}"
     return text
 
 
-def _step(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
+def _step(step: dict[str, Any], trace: dict[str, Any], lang: str, prog: dict[str, Any] | None = None) -> list[str]:
     """One rule or computed value: the heading, each number compared, the citation and the position."""
     w = WORDS[lang]
     outcome = str(step.get("outcome"))
@@ -111,6 +143,8 @@ def _step(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
         badge = w["skipped"]
     elif outcome == "computed":
         badge = "= " + value_text(step.get("value"), lang)
+    elif outcome == "unknown":
+        badge = unknown_text(step.get("value"), trace, lang)
     if step.get("kind") == "rule" and step.get("needed") is False and outcome in ("passed", "failed"):
         badge += w["not_needed"]
     out = [f'<article class="step {_e(outcome)}">',
@@ -145,14 +179,14 @@ def _step(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
         out.append(f"<li>{_e(w['skipped'])}{_e(w['sep'])}<code>{_e(skipped)}</code></li>")
     for f in step.get("inputs") or []:
         kind = f.get("kind")
-        if kind == "fact" and not isinstance(f.get("value"), dict):
-            t = title_text(f.get("title"), lang, str(f.get("path")))
-            shown = title_text(f.get("value_label"), lang, "") or value_text(f.get("value"), lang)
-            out.append(f"<li>{_e(t)} <span class=\"name\">[{_e(f.get('path'))}]</span> = {_e(shown)}</li>")
+        if shown_fact(f):
+            out.append(_fact(f, lang))
         elif kind in ("computed", "rule", "program", "output") and step.get("kind") == "output":
             t = title_text(f.get("title"), lang, str(f.get("name")))
             out.append(f"<li>{_e(t)} <span class=\"name\">[{_e(f.get('name'))}]</span> = "
                        f"{_e(value_text(f.get('value'), lang))}</li>")
+    if prog is not None and step.get("kind") == "rule":
+        out.extend(_fact(f, lang, w["read_via"]) for f in facts_read_through(step, prog))
     out.extend(f"<li>{_e(param_line(p, trace, lang))}</li>"
                for p in step.get("inputs") or [] if p.get("kind") == "parameter")
     out.append("</ul>")
@@ -162,6 +196,19 @@ def _step(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
     out.append(f'<p class="at"><code>{_e(step.get("at"))}</code></p>')
     out.append("</article>")
     return out
+
+
+def _fact(f: dict[str, Any], lang: str, lead: str = "") -> str:
+    """A fact input as a list item: label [path] = value, and where it came from on its own line."""
+    w = WORDS[lang]
+    t = title_text(f.get("title"), lang, str(f.get("path")))
+    shown = title_text(f.get("value_label"), lang, "") or value_text(f.get("value"), lang)
+    head = f"{_e(lead)}{_e(w['sep'])}" if lead else ""
+    text = f"<li>{head}{_e(t)} <span class=\"name\">[{_e(f.get('path'))}]</span> = {_e(shown)}"
+    prov = provenance_text(f.get("provenance"), lang)
+    if prov:
+        text += f'<br><span class="prov">{_e(prov)}</span>'
+    return text + "</li>"
 
 
 def _why_not(lines: list[str], name: str, step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
@@ -183,13 +230,18 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
     title = title_text(prog.get("title"), lang, name)
     out = [f'<section id="program-{_e(name)}">',
            f'<h2>{_e(title)} <span class="name">({_e(name)})</span></h2>',
-           f'<p class="verdict {"ok" if ok else "no"}">{_verdict(prog, lang)}</p>']
+           f'<p class="verdict {_css(prog)}">{_verdict(prog, lang, trace)}</p>']
     if prog.get("error"):
         out.append(f'<p class="warn">{_e(prog["error"])}</p>')
     members = prog.get("members") or []
     if members:
         out.append(f"<p><strong>{_e(pw['members'])}</strong></p><ul>")
         for m in members:
+            if m.get("eligible") is None:
+                who = f"[{m.get('index')}]" + (f" {m['id']}" if m.get("id") else "")
+                out.append(f'<li class="wait">{_e(MARK["undetermined"])} {_e(who)}{_e(w["sep"])}'
+                           f'{_e(waiting_verdict(m, trace, lang))}</li>')
+                continue
             verdict = w["eligible"] if m.get("eligible") else w["not_eligible"]
             extra = ""
             if m.get("eligible") and m.get("amount") is not None:
@@ -197,6 +249,9 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
             if m.get("tier"):
                 extra += f"{w['comma']}{w['tier']} {m['tier']}"
             who = f"[{m.get('index')}]" + (f" {m['id']}" if m.get("id") else "")
+            waits = amount_waits(m, trace, lang)
+            if waits:
+                extra += f"{w['comma']}{waits}"
             mark = MARK["eligible" if m.get("eligible") else "not_eligible"]
             out.append(f"<li>{_e(mark)} {_e(who)}{_e(w['sep'])}{_e(verdict)}{_e(extra)}</li>")
         out.append("</ul>")
@@ -207,7 +262,7 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
     if decisive:
         out.append(f"<h3>{_e(decisive_heading)}</h3>")
         for s in decisive:
-            out.extend(_why_not(_step(s, trace, lang), name, s, trace, lang))
+            out.extend(_why_not(_step(s, trace, lang, prog), name, s, trace, lang))
     if ok:
         amount = next((s for s in prog.get("steps") or [] if s.get("name") == "amount" and s.get("kind") == "output"
                        and s.get("evaluated") and s.get("outcome") != "per_record"), None)
@@ -216,7 +271,7 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
             out.extend(_step(amount, trace, lang))
     for heading, group in groups[1:]:
         if group:
-            body = [line for s in group for line in _why_not(_step(s, trace, lang), name, s, trace, lang)]
+            body = [line for s in group for line in _why_not(_step(s, trace, lang, prog), name, s, trace, lang)]
             out.extend(_fold(f"{_e(heading)}{_e(w['lp'])}{len(group)}{_e(w['rp'])}", body))
     outputs = [s for s in prog.get("steps") or [] if s.get("kind") == "output" and s.get("name") != "amount"]
     layers = " → ".join(str(x) for x in prog.get("layers") or [])
@@ -225,6 +280,39 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
     out.extend(_fold(_e(pw["outputs"]), body))
     out.append("</section>")
     return out
+
+
+def _assumed(trace: dict[str, Any], lang: str) -> list[str]:
+    """What was assumed (defaults, folded), what remains to verify (unknown facts) and what is out of date."""
+    w = WORDS[lang]
+    defaulted = trace.get("defaulted") or []
+    unknown = [str(p) for p in trace.get("unknown") or []]
+    stale = {str(p): m for p, m in (trace.get("provenance") or {}).items() if isinstance(m, dict) and m.get("stale")}
+    fold = _fold(f"{_e(w['defaulted'] if not (unknown or stale) else w['assumed'])}{_e(w['lp'])}"
+                 f"{len(defaulted)}{_e(w['rp'])}",
+                 ["<ul>", *(f"<li><code>{_e(p)}</code></li>" for p in defaulted), "</ul>"]) if defaulted else []
+    if not unknown and not stale:
+        return fold
+    titles = fact_titles(trace)
+    waiting: dict[str, list[str]] = {}
+    for name, prog in (trace.get("programs") or {}).items():
+        for p in prog.get("unknown") or []:
+            waiting.setdefault(str(p), []).append(name)
+    out = ['<section id="assumed">', f"<h2>{_e(w['assumed_heading'])}</h2>"]
+    if unknown:
+        out.append(f'<div class="verdict wait"><p>{_e(w["to_verify"])}</p><ul>')
+        for p in unknown:
+            who = w["list"].join(waiting[p]) if p in waiting else w["not_needed_now"]
+            prov = provenance_text((trace.get("provenance") or {}).get(p), lang)
+            out.append(f"<li>{_e(fact_name(p, titles, lang))}{_e(w['lp'])}{_e(who)}{_e(w['rp'])}"
+                       + (f'<br><span class="prov">{_e(prov)}</span>' if prov else "") + "</li>")
+        out.append("</ul></div>")
+    if stale:
+        out.append(f'<div class="warn"><p>{_e(w["stale_facts"])}</p><ul>')
+        out.extend(f"<li>{_e(fact_name(p, titles, lang))}{_e(w['prov_dash'])}{_e(provenance_text(m, lang))}</li>"
+                   for p, m in sorted(stale.items()))
+        out.append("</ul></div>")
+    return [*out, *fold, "</section>"]
 
 
 def render_html(trace: dict[str, Any], lang: str = "zh") -> str:
@@ -247,9 +335,9 @@ def _render_html(trace: dict[str, Any], lang: str) -> str:
            f'{_e(w["comma"])}{_e(w["policy"])}{_e(w["sep"])}<code>{_e(str(policy.get("hash"))[:19])}…</code></p>',
            "</header>", f"<h2>{_e(pw['outcome'])}</h2>", '<ul class="summary">']
     for name, prog in programs.items():
-        ok = bool(prog.get("eligible"))
-        out.append(f'<li class="verdict {"ok" if ok else "no"}"><a href="#program-{_e(name)}">'
-                   f'{_e(title_text(prog.get("title"), lang, name))}</a>{_e(w["sep"])}{_verdict(prog, lang)}</li>')
+        out.append(f'<li class="verdict {_css(prog)}"><a href="#program-{_e(name)}">'
+                   f'{_e(title_text(prog.get("title"), lang, name))}</a>{_e(w["sep"])}'
+                   f'{_verdict(prog, lang, trace)}</li>')
     out.append("</ul>")
     if trace.get("why_not"):  # near misses next to the outcome (explain(why_not=True))
 
@@ -262,10 +350,7 @@ def _render_html(trace: dict[str, Any], lang: str) -> str:
         out.append(f'<p class="warn">{_e(w["warning"])}{_e(w["sep"])}{_e(message)}</p>')
     for name, prog in programs.items():
         out.extend(_program(name, prog, trace, lang))
-    defaulted = trace.get("defaulted") or []
-    if defaulted:
-        out.extend(_fold(f"{_e(w['defaulted'])}{_e(w['lp'])}{len(defaulted)}{_e(w['rp'])}",
-                         ["<ul>", *(f"<li><code>{_e(p)}</code></li>" for p in defaulted), "</ul>"]))
+    out.extend(_assumed(trace, lang))
     sources: dict[str, Any] = trace.get("sources") or {}
     if sources:
         body = ["<dl>"]

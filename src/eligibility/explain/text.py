@@ -9,10 +9,30 @@ from typing import Any
 
 from eligibility.base.labels import WORDS, labels_scope
 from eligibility.explain.whynot import near_miss_lines, step_lines
-from eligibility.explain.words import MARK, citation, pair_text, param_line, rule_groups, title_text, value_text
+from eligibility.explain.words import (
+    MARK,
+    amount_waits,
+    citation,
+    fact_line,
+    fact_name,
+    fact_titles,
+    facts_read_through,
+    is_unknown,
+    pair_text,
+    param_line,
+    provenance_text,
+    rule_groups,
+    shown_fact,
+    title_text,
+    unknown_text,
+    value_text,
+    verdict_of,
+    waiting_verdict,
+)
 
 
-def _step_lines(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[str]:
+def _step_lines(step: dict[str, Any], trace: dict[str, Any], lang: str,
+                prog: dict[str, Any] | None = None) -> list[str]:
     w = WORDS[lang]
     title = title_text(step.get("title"), lang, step["name"])
     outcome = step["outcome"]
@@ -23,6 +43,8 @@ def _step_lines(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[
         head += f"{w['sep']}{w['skipped']}"
     elif outcome == "computed":
         head += f" = {value_text(step.get('value'), lang)}"
+    elif outcome == "unknown":
+        head += f"{w['sep']}{unknown_text(step.get('value'), trace, lang)}"
     if step.get("kind") == "rule" and step.get("needed") is False and outcome in ("passed", "failed"):
         head += w["not_needed"]
     lines = [head]
@@ -50,11 +72,9 @@ def _step_lines(step: dict[str, Any], trace: dict[str, Any], lang: str) -> list[
             lines.append(f"    {w[word]} {r['to']}")
     for skipped in step.get("not_evaluated", []):
         lines.append(f"    {w['skipped']}{w['sep']}{skipped}")
-    for f in step.get("inputs", []):
-        if f["kind"] == "fact" and not isinstance(f.get("value"), dict):
-            t = title_text(f.get("title"), lang, f["path"])
-            shown = title_text(f.get("value_label"), lang, "") or value_text(f["value"], lang)
-            lines.append(f"    {t} [{f['path']}] = {shown}")
+    lines.extend("    " + fact_line(f, lang) for f in step.get("inputs", []) if shown_fact(f))
+    if prog is not None and step.get("kind") == "rule":
+        lines.extend(f"    {w['read_via']}{w['sep']}{fact_line(f, lang)}" for f in facts_read_through(step, prog))
     lines.extend("    " + param_line(p, trace, lang) for p in step.get("inputs", []) if p["kind"] == "parameter")
     cite = citation(step, lang)
     if cite:
@@ -68,7 +88,9 @@ def _amount_lines(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> lis
     if step is None or not step.get("evaluated") or step["outcome"] == "per_record":
         return []
     w = WORDS[lang]
-    lines = [f"= {w['amount']} [amount] = {value_text(step.get('value'))} {w['yuan']}",
+    value = step.get("value")
+    shown = unknown_text(value, trace, lang) if is_unknown(value) else f"{value_text(value)} {w['yuan']}"
+    lines = [f"{MARK['unknown'] if is_unknown(value) else '='} {w['amount']} [amount] = {shown}",
              f"    = {' '.join(step['expression'].split())}"]
     for i in step.get("inputs", []):
         if i["kind"] == "parameter":
@@ -76,8 +98,8 @@ def _amount_lines(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> lis
         elif i["kind"] in ("computed", "rule", "program"):
             name = title_text(i.get("title"), lang, i["name"])
             lines.append(f"    {name} [{i['name']}] = {value_text(i['value'], lang)}")
-        elif i["kind"] == "fact" and not isinstance(i.get("value"), dict):
-            lines.append(f"    {title_text(i.get('title'), lang, i['path'])} = {value_text(i['value'], lang)}")
+        elif shown_fact(i):
+            lines.append("    " + fact_line(i, lang, with_path=False))
     if step.get("rounding"):
         r = step["rounding"]
         word = {"half_up": "rounded", "up": "rounded_up", "down": "rounded_down"}[r["mode"]]
@@ -86,11 +108,13 @@ def _amount_lines(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> lis
     return lines
 
 
-def _summary_line(name: str, prog: dict[str, Any], lang: str) -> str:
+def _summary_line(name: str, prog: dict[str, Any], lang: str, trace: dict[str, Any]) -> str:
     w = WORDS[lang]
     title = title_text(prog.get("title"), lang, name)
     if prog.get("error"):
         return f"! {title} [{name}]{w['sep']}{w['undecided']}"
+    if verdict_of(prog) == "undetermined":
+        return f"{MARK['undetermined']} {title} [{name}]{w['sep']}{waiting_verdict(prog, trace, lang)}"
     mark = MARK["eligible" if prog["eligible"] else "not_eligible"]
     text = f"{mark} {title} [{name}]{w['sep']}{w['eligible'] if prog['eligible'] else w['not_eligible']}"
     if prog["eligible"] and prog.get("amount") not in (None, "0.00"):
@@ -104,7 +128,68 @@ def _summary_line(name: str, prog: dict[str, Any], lang: str) -> str:
     elif members and prog["eligible"]:
         who = [str(m.get("id") or m["index"]) for m in members if m["eligible"]]
         text += f"{w['comma']}" + w["list"].join(who)
-    return text
+    waits = amount_waits(prog, trace, lang)
+    return text + (f"{w['comma']}{waits}" if waits else "")
+
+
+def _member_line(member: dict[str, Any], trace: dict[str, Any], lang: str) -> str:
+    w = WORDS[lang]
+    who = f"[{member['index']}]" + (f" {member['id']}" if member.get("id") else "")
+    if member.get("eligible") is None:
+        return f"{MARK['undetermined']} {who}{w['sep']}{waiting_verdict(member, trace, lang)}"
+    verdict_m = w["eligible"] if member["eligible"] else w["not_eligible"]
+    extra = ""
+    if member["eligible"] and member.get("amount") is not None:
+        extra += f"{w['comma']}{value_text(member['amount'])} {w['yuan']}"
+    if member.get("tier"):
+        extra += f"{w['comma']}{w['tier']} {member['tier']}"
+    waits = amount_waits(member, trace, lang)
+    if waits:
+        extra += f"{w['comma']}{waits}"
+    mark = MARK["eligible" if member["eligible"] else "not_eligible"]
+    return f"{mark} {who}{w['sep']}{verdict_m}{extra}"
+
+
+def assumed_lines(trace: dict[str, Any], lang: str, md: bool) -> list[str]:
+    """The closing section: what was assumed (defaults), what remains to verify (unknown), what is out of date.
+
+    Only a decision with facts not known or out of date has the section; otherwise the defaults
+    are one line, as they always were.
+    """
+    w = WORDS[lang]
+    defaulted = [str(p) for p in trace.get("defaulted") or []]
+    unknown = [str(p) for p in trace.get("unknown") or []]
+    stale = {str(p): m for p, m in (trace.get("provenance") or {}).items() if isinstance(m, dict) and m.get("stale")}
+
+    def listed(paths: list[str]) -> str:
+        shown = paths[:12]
+        more = len(paths) - len(shown)
+        return str(w["list"]).join(shown) + (f" … (+{more})" if more > 0 else "")
+
+    if not unknown and not stale:
+        return [f"{w['defaulted']}{w['sep']}{listed(defaulted)}"] if defaulted else []
+    titles = fact_titles(trace)
+    waiting: dict[str, list[str]] = {}
+    for name, prog in (trace.get("programs") or {}).items():
+        for p in prog.get("unknown") or []:
+            waiting.setdefault(str(p), []).append(name)
+    item = "- " if md else "  "
+    out = [("## " if md else "") + str(w["assumed_heading"])]
+    if defaulted:
+        out.append(f"{item}{w['assumed']}{w['sep']}{listed(defaulted)}")
+    if unknown:
+        out.append(f"{item}{w['to_verify']}{w['sep']}".rstrip())
+        for p in unknown:
+            who = w["list"].join(waiting[p]) if p in waiting else w["not_needed_now"]
+            prov = provenance_text((trace.get("provenance") or {}).get(p), lang)
+            out.append(f"{'    - ' if md else '    '}{fact_name(p, titles, lang)}{w['lp']}{who}{w['rp']}"
+                       + (f"{w['prov_dash']}{prov}" if prov else ""))
+    if stale:
+        out.append(f"{item}{w['stale_facts']}{w['sep']}".rstrip())
+        for p, meta in sorted(stale.items()):
+            out.append(f"{'    - ' if md else '    '}{fact_name(p, titles, lang)}{w['prov_dash']}"
+                       f"{provenance_text(meta, lang)}")
+    return out
 
 
 def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
@@ -131,7 +216,7 @@ def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
     if len(trace["programs"]) > 1:
         out.append(("## " if md else "") + f"{w['overview']}{w['lp']}{w['date']} {trace['decided_for']}{w['rp']}")
         for name, prog in trace["programs"].items():
-            out.append(("- " if md else "  ") + _summary_line(name, prog, lang))
+            out.append(("- " if md else "  ") + _summary_line(name, prog, lang, trace))
         out.append("")
     for name, prog in trace["programs"].items():
         title = title_text(prog.get("title"), lang, name)
@@ -141,22 +226,19 @@ def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
             verdict = f"{w['not_eligible']}{w['lp']}{w['not_in_force']}{w['rp']}"
         if prog.get("error"):
             verdict = f"{w['undecided']}{w['sep']}{prog['error']}"
+        elif verdict_of(prog) == "undetermined":
+            verdict = f"{MARK['undetermined']} {waiting_verdict(prog, trace, lang)}"
         head = f"{title}{w['lp']}{name}{w['rp']}{w['sep']}{verdict}"
         if prog.get("amount") is not None and prog["eligible"]:
             head += f"{w['comma']}{w['amount']} {value_text(prog['amount'])} {w['yuan']}"
-        if prog.get("tier"):
+        if prog.get("tier") and verdict_of(prog) != "undetermined":
             head += f"{w['comma']}{w['tier']} {prog['tier']}"
+        waits = amount_waits(prog, trace, lang)
+        if waits:
+            head += f"{w['comma']}{waits}"
         out.append(("## " if md else "") + head)
         for member in prog.get("members") or []:
-            verdict_m = w["eligible"] if member["eligible"] else w["not_eligible"]
-            extra = ""
-            if member["eligible"] and member.get("amount") is not None:
-                extra += f"{w['comma']}{value_text(member['amount'])} {w['yuan']}"
-            if member.get("tier"):
-                extra += f"{w['comma']}{w['tier']} {member['tier']}"
-            who = f"[{member['index']}]" + (f" {member['id']}" if member.get("id") else "")
-            mark = MARK["eligible" if member["eligible"] else "not_eligible"]
-            out.append(("- " if md else "  ") + f"{mark} {who}{w['sep']}{verdict_m}{extra}")
+            out.append(("- " if md else "  ") + _member_line(member, trace, lang))
         out.append(f"{w['date']}{w['sep']}{trace['decided_for']}{w['comma']}{prog['file']}"
                    f"{w['lp']}{prog['jurisdiction']}{w['rp']}" + ("  " if md else ""))
         out.append(f"{w['policy']}{w['sep']}{trace['policy']['hash'][:19]}…{w['comma']}{w['layers']}{w['sep']}"
@@ -171,7 +253,7 @@ def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
             out.append("")
             out.append(("### " if md else "") + heading)
             for s in group:
-                lines = s["_lines"] if "_lines" in s else _step_lines(s, trace, lang)
+                lines = s["_lines"] if "_lines" in s else _step_lines(s, trace, lang, prog)
                 if "_lines" not in s and trace.get("why_not"):  # what would change it, under each failed rule
 
                     lines = lines + step_lines(trace, name, s, lang)
@@ -185,8 +267,5 @@ def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
     for warning in trace.get("warnings") or []:
         message = warning["message"][lang] if isinstance(warning, dict) else str(warning)
         out.append(f"{w['warning']}{w['sep']}{message}")
-    if trace.get("defaulted"):
-        shown = trace["defaulted"][:12]
-        more = len(trace["defaulted"]) - len(shown)
-        out.append(f"{w['defaulted']}{w['sep']}" + w["list"].join(shown) + (f" … (+{more})" if more > 0 else ""))
+    out.extend(assumed_lines(trace, lang, md))
     return "\n".join(out).rstrip() + "\n"

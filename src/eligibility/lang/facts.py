@@ -6,12 +6,17 @@ from decimal import Decimal
 
 from eligibility.base.source import did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YSeq
-from eligibility.lang.model import Constraint, Facts, FieldSpec, Label
+from eligibility.lang.model import Constraint, Facts, FieldSpec, Freshness, Label
 from eligibility.lang.reader import Reader
 
 FIELD_TYPES = ("bool", "integer", "decimal", "money", "date", "enum", "text", "list")
 _FIELD_KEYS = ("type", "label", "unit", "required", "default", "min", "max", "values", "fields",
-               "min_items", "max_items", "constraints", "description")
+               "min_items", "max_items", "constraints", "description", "fresh_for")
+_FRESH_KEYS = ("days", "stale", "reason")
+#: What a stale fact is: not known, or kept with a warning.
+STALE_KINDS = ("unknown", "warning")
+#: The longest `fresh_for` accepted, in days (ten years).
+MAX_FRESH_DAYS = 3660
 _CONSTRAINT_KINDS = ("unique", "count_where", "max_items")
 _CONSTRAINT_KEYS = (*_CONSTRAINT_KINDS, "exactly", "min", "max", "reason", "source", "note")
 #: Field types a constraint may compare (lists of records have one level; money compares as a number).
@@ -94,11 +99,43 @@ def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpe
                 r.error(cn, "constraint", f"only a list field can have `constraints:` ('{name}' is {ftype})")
             else:
                 constraints = _read_constraints(r, cn, name, sub, int(ma or 1000))
+        fresh: Freshness | None = None
+        fn_ = m.get("fresh_for")
+        if fn_ is not None:
+            if ftype == "list":
+                r.error(fn_, "fresh-for", f"a list field cannot have `fresh_for:` ('{name}'); "
+                        "declare it on the fields of its records")
+            else:
+                fresh = _read_fresh(r, fn_, name)
         out.append(FieldSpec(name, ftype, label, r.text(m.get("unit"), "unit"), required, default,
                              lo if isinstance(lo, Decimal) else None,
                              hi if isinstance(hi, Decimal) else None,
-                             values, sub, int(mi or 0), int(ma or 1000), key.span, constraints))
+                             values, sub, int(mi or 0), int(ma or 1000), key.span, constraints, fresh))
     return out
+
+
+def _read_fresh(r: Reader, node: YNode, name: str) -> Freshness | None:
+    """Read `fresh_for: {days: N, stale: unknown | warning, reason: {zh, en}}` of a field."""
+    m = r.mapping(node, f"fresh_for of '{name}'", _FRESH_KEYS, _FRESH_KEYS)
+    if m is None:
+        return None
+    days_node, stale_node = m.get("days"), m.get("stale")
+    days = r.number(days_node, "days", "integer") if days_node is not None else None
+    ok = True
+    if days_node is not None and days is not None and (
+            isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_FRESH_DAYS):
+        r.error(days_node, "fresh-for", f"days must be a whole number from 1 to {MAX_FRESH_DAYS}")
+        ok = False
+    stale = r.text(stale_node, "stale") if stale_node is not None else None
+    if stale_node is not None and stale is not None and stale not in STALE_KINDS:
+        guess = did_you_mean(stale, STALE_KINDS)
+        r.error(stale_node, "fresh-for", f"stale must be one of {', '.join(STALE_KINDS)}, "
+                f"not '{readable(stale, 40)}'", f"did you mean '{guess}'?" if guess else None)
+        ok = False
+    reason = r.label(m.get("reason"), "reason")
+    if not ok or not isinstance(days, int) or isinstance(days, bool) or stale is None or reason is None:
+        return None
+    return Freshness(days, stale, reason, node.span)
 
 
 def _check_id(r: Reader, fields: tuple[FieldSpec, ...]) -> None:

@@ -73,6 +73,20 @@ class Constraint:
 
 
 @attrs.frozen
+class Freshness:
+    """How old a fact may be (facts.yaml `fresh_for:`): older than `days` on the decision date it is stale.
+
+    `stale` says what a stale fact is: `unknown` (not used; programs that need it are undetermined)
+    or `warning` (used, with a warning in the decision).
+    """
+
+    days: int
+    stale: str  # unknown | warning
+    reason: Label
+    span: Span
+
+
+@attrs.frozen
 class FieldSpec(_HasFields):
     """One field of the facts vocabulary."""
 
@@ -91,6 +105,8 @@ class FieldSpec(_HasFields):
     span: Span
     #: Rules on the records of a list field (empty for other fields).
     constraints: tuple[Constraint, ...] = ()
+    #: How old the fact may be when given with `as_of` (facts.yaml `fresh_for:`), or None.
+    fresh_for: Freshness | None = None
 
 
 @attrs.frozen
