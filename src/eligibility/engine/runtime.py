@@ -486,7 +486,9 @@ class Engine:
         d = self.compiled.checked.defs[key].definition
         pv, _ = decision._params
         ns = self.compiled.namespace
-        h, on, rec = decision._facts, decision.on, None
+        h, on = decision._facts, decision.on
+        # With unknown facts only the traced functions (Kleene's logic) may run; a scratch record.
+        rec: dict[int, Any] | None = {} if decision.unknown_facts else None
         try:
             with decimal.localcontext(ENGINE_CONTEXT):
                 if d.each is not None:
