@@ -32,6 +32,7 @@ def _config(engine: Engine, auth: bool) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": spec.name, "label": {"zh": spec.label.zh, "en": spec.label.en},
                                  "noun": RECORD_NOUNS.get(spec.name, {"zh": spec.label.zh, "en": spec.label.en}),
                                  "required": spec.required, "min": spec.min_items,
+                                 "ids": spec.field("id") is not None,
                                  "max": min(spec.max_items, 50)}
         structural = engine.validator.structural.get(spec.name, frozenset())
         relation = spec.field("relation")
@@ -236,7 +237,7 @@ function compose() {
     if (!x || x.value.trim() === "") { return; }
     var k = Math.max(0, Math.min(l.max, parseInt(x.value, 10) || 0));
     h[l.name] = [];
-    for (var j = 0; j < k; j++) { h[l.name].push({id: l.name.charAt(0) + (j + 1)}); }
+    for (var j = 0; j < k; j++) { h[l.name].push(l.ids ? {id: l.name.charAt(0) + (j + 1)} : {}); }
   });
   return h;
 }
