@@ -108,7 +108,8 @@ def test_questions_carry_label_help_type_and_choices_in_the_language(server: Ser
     assert [q["path"] for q in zh] == [q["path"] for q in en]
     by_path = {q["path"]: (q, e) for q, e in zip(zh, en, strict=True)}
     q, e = by_path["members[0].guangdong_hukou"]
-    assert q["label"] == "成员 1（申请人本人）：广东省户籍" and e["label"] == "Member 1 (applicant): Holds Guangdong hukou"
+    assert q["label"] == "成员 1（申请人本人）：广东省户籍"
+    assert e["label"] == "Member 1 (applicant): Holds Guangdong hukou"
     assert q["type"] == "bool" and q["choices"] == [{"value": True, "label": "是"}, {"value": False, "label": "否"}]
     assert "不知道" in q["help"] and "don't know" in e["help"]
     assert q["record"] == {"list": "members", "index": 0, "id": "m1", "name": "成员 1（申请人本人）"}
@@ -269,7 +270,7 @@ def test_the_page_is_served_without_a_token_and_loads_nothing_external(server: S
                         .group(1))  # type: ignore[union-attr]
     assert config["auth"] is True and config["programs"] == PROGRAMS
     members = next(x for x in config["lists"] if x["name"] == "members")
-    assert [x["value"] for x in members["relations"]][0] == "applicant"
+    assert members["relations"][0]["value"] == "applicant"
     assert '<html lang="zh">' in page
 
 
