@@ -263,13 +263,16 @@ def test_openapi_describes_the_routes(server: Server) -> None:
     spec = r.json()
     assert spec["openapi"] == "3.1.0"
     assert set(spec["paths"]) == {"/decide", "/explain", "/schema/household", "/schema/decision", "/policies",
-                                  "/health"}
+                                  "/health", "/screen", "/"}
     assert "post" in spec["paths"]["/decide"] and "get" in spec["paths"]["/policies"]
     assert spec["paths"]["/health"]["get"]["security"] == []
     assert spec["security"] == [{"bearer": []}]
     assert spec["components"]["schemas"]["Household"]["properties"]["members"]["type"] == "array"
-    # The screening flow (POST /screen, the page at /) is not served yet.
-    assert "/screen" not in spec["paths"] and "/" not in spec["paths"]
+    # The screening flow: POST /screen with its schemas, and the page at / (open, like /health).
+    assert spec["paths"]["/screen"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScreenRequest"}
+    assert spec["paths"]["/"]["get"]["security"] == []
+    assert "next_questions" in spec["components"]["schemas"]["Screening"]["properties"]
 
 
 def test_twenty_four_concurrent_decisions_are_each_correct(server: Server, engine: eligibility.Engine) -> None:
@@ -438,7 +441,10 @@ def test_wrong_method_and_path_are_problems(server: Server) -> None:
         r = c.get("/decide")
         problem(r, 405, "method-not-allowed")
         assert "POST" in r.headers["allow"]
-        problem(c.get("/screen"), 404, "not-found")
+        r = c.get("/screen")
+        problem(r, 405, "method-not-allowed")
+        assert "POST" in r.headers["allow"]
+        problem(c.get("/nowhere"), 404, "not-found")
 
 
 # ------------------------------------------------------------------ log

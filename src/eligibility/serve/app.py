@@ -39,12 +39,15 @@ from eligibility.engine.household_schema import engine_household_schema, trace_s
 from eligibility.engine.runtime import Decision, Engine
 from eligibility.serve.body import Limits, parse_json, read_body
 from eligibility.serve.logs import log
+from eligibility.serve.page import page_csp, render_page
 from eligibility.serve.problems import PROBLEM_TYPE, TYPE_BASE, Problem, http_problem
+from eligibility.serve.screen import MAX_QUESTIONS, QUESTIONS, default_programs, screen
 
 T = TypeVar("T")
 
-#: Routes answered without a token (a load balancer's health check).
-OPEN_PATHS = frozenset({"/health"})
+#: Routes answered without a token: a load balancer's health check, and the screening page (which
+#: holds no personal data; it sends the token the person types with each /screen call).
+OPEN_PATHS = frozenset({"/health", "/"})
 #: A caller's X-Request-Id is kept when it looks like an id; otherwise the service makes one.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 #: The most input problems one response lists.
@@ -55,6 +58,7 @@ SECURITY_HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options",
 #: Keys of the POST bodies (the household goes under "household").
 DECIDE_KEYS = ("household", "on", "programs", "why_not", "lang")
 EXPLAIN_KEYS = (*DECIDE_KEYS, "format")
+SCREEN_KEYS = ("household", "on", "programs", "lang", "max_questions")
 
 RID = "eligibility.request_id"
 LANG = "eligibility.lang"
@@ -231,12 +235,16 @@ class _Request:
         self.format = data.get("format")
         if self.format is not None and not (isinstance(self.format, str) and self.format in FORMATS):
             bad("format", "format", f"must be one of {', '.join(FORMATS)}")
+        self.max_questions = data.get("max_questions", QUESTIONS)
+        if not (isinstance(self.max_questions, int) and not isinstance(self.max_questions, bool)
+                and 0 <= self.max_questions <= MAX_QUESTIONS):
+            bad("max_questions", "range", f"must be a whole number from 0 to {MAX_QUESTIONS}")
         if errors:
             raise Problem("invalid-input", f"{len(errors)} problem(s) with the request", errors=errors)
 
-    def decide(self, engine: Engine, scope: Scope) -> Decision:
+    def decide(self, engine: Engine, scope: Scope, *, assume_defaults: bool = True) -> Decision:
         try:
-            decision = engine.decide(self.household, self.on, self.programs)
+            decision = engine.decide(self.household, self.on, self.programs, assume_defaults=assume_defaults)
         except InputError as e:
             shown = e.to_json()[:MAX_ERRORS]
             more = f"; the first {MAX_ERRORS} are listed" if len(e.problems) > MAX_ERRORS else ""
@@ -289,6 +297,46 @@ def _openapi_base(engine: Engine, auth: bool) -> dict[str, Any]:
                             "description": "Language of the explanation and of problem titles."}}}
     explain = {**request, "properties": {**request["properties"], "format": {
         "enum": list(FORMATS), "description": "Overrides the Accept header."}}}
+    screen_request: dict[str, Any] = {
+        "type": "object", "required": ["household", "on"], "additionalProperties": False,
+        "properties": {
+            "household": {"type": "object", "description": (
+                "The household so far: the members with their id and relation (and any other records with "
+                "their id) and the facts answered. A fact may be {\"unknown\": true} (\"don't know\": not "
+                "asked again) or {\"value\": ..., \"source\": ..., \"as_of\": ...}.")},
+            "on": request["properties"]["on"],
+            "programs": {**request["properties"]["programs"],
+                         "description": "Programs to settle (dibao, marginal and tekun by default)."},
+            "lang": {"enum": ["zh", "en"], "default": "zh",
+                     "description": "Language of titles, question labels, help texts and the explanation."},
+            "max_questions": {"type": "integer", "minimum": 0, "maximum": MAX_QUESTIONS, "default": QUESTIONS,
+                              "description": "How many of the ranked next questions to return."}}}
+    item = {"type": "object", "properties": {"path": {"type": "string"}, "label": {"type": "string"},
+                                              "value": {"type": "string"}}}
+    screen_answer: dict[str, Any] = {
+        "type": "object", "required": ["outcomes", "unknown_facts", "next_questions", "done", "assumed"],
+        "properties": {
+            "outcomes": {"type": "object", "additionalProperties": {
+                "type": "object", "properties": {
+                    "status": {"enum": ["eligible", "not_eligible", "undetermined", "error"]},
+                    "eligible": {"type": ["boolean", "null"]}, "amount": {"type": ["string", "null"]},
+                    "unknown": {"type": "array", "items": {"type": "string"}}, "title": {"type": "string"}}}},
+            "unknown_facts": {"type": "array", "items": {"type": "string"}},
+            "next_questions": {"type": "array", "items": {"type": "object", "properties": {
+                "path": {"type": "string"}, "label": {"type": "string"}, "field_label": {"type": "string"},
+                "help": {"type": "string"},
+                "type": {"enum": ["bool", "enum", "money", "decimal", "integer", "date", "text"]},
+                "unit": {"type": ["string", "null"]}, "unit_label": {"type": ["string", "null"]},
+                "choices": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                    "value": {}, "label": {"type": "string"}}}},
+                "min": {"type": ["string", "null"]}, "max": {"type": ["string", "null"]},
+                "record": {"type": ["object", "null"]},
+                "programs": {"type": "array", "items": {"type": "string"}}, "settles": {"type": "number"}}}},
+            "done": {"type": "boolean"},
+            "assumed": {"type": "array", "items": item},
+            "to_verify": {"type": "array", "items": item},
+            "still_unknown": {"type": "array", "items": item},
+            "explanation": {"type": "string"}}}
 
     def answer(text: str) -> dict[str, Any]:
         return {"description": text, "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -300,7 +348,8 @@ def _openapi_base(engine: Engine, auth: bool) -> dict[str, Any]:
                                 f"(policy set {engine.policy_hash}). Problem types start with {TYPE_BASE}."},
         "components": {
             "schemas": {"Household": engine_household_schema(engine, lang="en"), "Decision": trace_schema(),
-                        "DecideRequest": request, "ExplainRequest": explain, "Problem": problem},
+                        "DecideRequest": request, "ExplainRequest": explain,
+                        "ScreenRequest": screen_request, "Screening": screen_answer, "Problem": problem},
             "responses": {
                 "InvalidJSON": answer("The body is not JSON, not UTF-8, or nested too deeply."),
                 "Unauthorized": answer("No bearer token, or the wrong one."),
@@ -335,6 +384,8 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
     schemas = {lang: _json_bytes(engine_household_schema(engine, lang=lang)) for lang in ("zh", "en")}
     decision_schema = _json_bytes(trace_schema())
     health_body = _json_bytes({"status": "ok", "library_version": __version__, "policy_hash": engine.policy_hash})
+    page = render_page(engine, auth=token is not None)
+    csp = page_csp(page)
 
     async def run_in_worker(fn: Callable[[], T]) -> T:
         try:
@@ -443,6 +494,68 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
         headers = {"Content-Security-Policy": _content_security_policy(text)} if fmt == "html" else {}
         return Response(text, media_type=f"{FORMATS[fmt]}; charset=utf-8", headers=headers)
 
+    async def screen_route(request: Request) -> Response:
+        """Screen a partial household: the outcomes so far, the unknown facts, and the next questions to ask.
+        ---
+        summary: Screen a partial household (the next question)
+        description: >-
+          Stateless: send the household so far each time (composition first: the members with their id
+          and relation), with each answer added. The household is decided without assuming any default
+          (a fact not given is unknown; a list not given has no records, and is listed under
+          "assumed"). Each program's outcome is eligible, not_eligible or undetermined, with the
+          facts it waits on; next_questions ranks the unknown facts by how much one answer settles,
+          each with its label, help text, type, unit and choices in the request's language. A fact
+          given as {"unknown": true} is not asked again. When no question is left ("done": true) the
+          answer adds "to_verify" (the stated facts a settled outcome depends on), "still_unknown"
+          and the "explanation" as text. docs/how-to/screening.md.
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ScreenRequest'}
+        responses:
+          '200':
+            description: The screening so far.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Screening'}
+          '400': {$ref: '#/components/responses/InvalidJSON'}
+          '401': {$ref: '#/components/responses/Unauthorized'}
+          '413': {$ref: '#/components/responses/TooLarge'}
+          '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+          '422': {$ref: '#/components/responses/InvalidInput'}
+          '503': {$ref: '#/components/responses/TimeLimit'}
+        """
+        raw = await body_of(request)
+        scope = request.scope
+
+        def work() -> bytes:
+            req = parsed(raw, SCREEN_KEYS, scope)
+            if req.programs is None:
+                req.programs = default_programs(engine)
+            decision = req.decide(engine, scope, assume_defaults=False)
+            programs = list(decision.programs)
+            return _json_bytes(screen(engine, req.household, decision, req.on, programs, req.lang,
+                                      req.max_questions))
+
+        return Response(await run_in_worker(work), media_type="application/json")
+
+    async def page_route(request: Request) -> Response:
+        """The screening page: one question at a time, for a resident or a caseworker (no token needed to load it).
+        ---
+        summary: The screening page (HTML)
+        description: >-
+          A self-contained page (no external resources) that calls POST /screen. When the service
+          needs a token, the page asks for it and keeps it in the browser tab's sessionStorage.
+        security: []
+        responses:
+          '200':
+            description: The page.
+            content:
+              text/html: {schema: {type: string}}
+        """
+        return Response(page, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": csp})
+
     async def household_schema(request: Request) -> Response:
         """The JSON Schema (draft 2020-12) of the household facts this service accepts.
         ---
@@ -510,9 +623,8 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
         Route("/schema/decision", decision_schema_route, methods=["GET"]),
         Route("/policies", policies_route, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
-        # Reserved for issue 12 (items 2 and 5), not registered yet: POST /screen (a partial
-        # household -> outcomes so far, unknowns, next questions) and GET / (the screening page).
-        # Add them here, with their OpenAPI docstrings, when the engine can decide with unknowns.
+        Route("/screen", screen_route, methods=["POST"]),
+        Route("/", page_route, methods=["GET"]),
     ]
     openapi = _json_bytes(SchemaGenerator(_openapi_base(engine, token is not None)).get_schema(routes))
 
