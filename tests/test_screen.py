@@ -174,7 +174,7 @@ def test_answering_the_top_question_reaches_the_complete_decision(server: Server
 SINGLE: dict[str, Any] = {
     "assessed_monthly_income": "0.00", "financial_assets": "2000.00",
     "members": [{"id": "p1", "relation": "applicant", "birth_date": "1948-05-01", "sex": "male",
-                 "guangdong_hukou": True, "childless": True, "has_legal_obligor": False}]}
+                 "guangdong_hukou": True, "hukou_local": True, "childless": True, "has_legal_obligor": False}]}
 
 
 def _given_paths(household: dict[str, Any]) -> set[str]:
