@@ -19,19 +19,25 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
-def ensure_env() -> None:
-    """Create the virtual environment and install the project, when pyproject.toml changed."""
+def ensure_env(extras: str) -> None:
+    """Create the virtual environment and install the project with these extras, when needed."""
     stamp = VENV / ".installed"
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.is_file() and stamp.read_text() == want and PY.exists():
+    want = extras + ":" + hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    done = stamp.read_text().splitlines() if stamp.is_file() else []
+    # Installed with these extras (or with everything, which includes them) for this pyproject.toml.
+    if PY.exists() and (want in done or FULL + want[len(extras):] in done):
         return
     if not PY.exists():
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing eligibility[test,cli,parquet,spark] ...", flush=True)
+    print(f"installing eligibility[{extras}] ...", flush=True)
     subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-e", f"{ROOT}[test,cli,parquet,spark]"], check=True)
-    stamp.write_text(want)
+                    "-e", f"{ROOT}[{extras}]"], check=True)
+    stamp.write_text("\n".join([*done, want]) + "\n")
+
+
+#: What `test` needs: everything. `demo` needs the core and the command line only.
+FULL = "test,cli,parquet,spark,serve"
 
 
 def run(*args: str) -> int:
@@ -44,7 +50,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         print("commands: demo | test | bench")
         return 2
-    ensure_env()
+    ensure_env("cli" if cmd == "demo" else FULL)
     if cmd == "demo":
         lang = argv[1] if len(argv) > 1 else "zh"
         return run("-m", "eligibility", "explain", "examples/huadu-family.json", "--on", "2024-09-01",
