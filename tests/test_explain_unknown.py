@@ -193,3 +193,23 @@ def test_every_partial_decision_renders_in_every_format(bundled: eligibility.Eng
                         assert words[(lang, prog.eligible is True)] in text
 
     each()
+
+
+def test_rendering_a_stored_trace_ignores_the_callers_decimal_context() -> None:
+    """explain.render on a trace (as verify --explain does) reads the same under a 3-digit caller context."""
+    import decimal
+
+    from eligibility.explain.text import render
+
+    engine = eligibility.load()
+    trace = engine.decide(FAMILY_FOR_CONTEXT, on="2024-09-01", programs=["dibao"]).to_json()
+    expected = render(trace, lang="en")
+    with decimal.localcontext() as ctx:
+        ctx.prec = 3
+        ctx.traps[decimal.Inexact] = True
+        assert render(trace, lang="en") == expected
+
+
+FAMILY_FOR_CONTEXT = {"assessed_monthly_income": "2400.00", "financial_assets": "12000.00",
+                      "members": [{"id": "m1", "birth_date": "1984-03-12", "sex": "female", "relation": "applicant",
+                                   "guangdong_hukou": True, "hukou_local": True}]}

@@ -5,9 +5,11 @@ Only the trace JSON is read, so a stored decision record explains itself months 
 
 from __future__ import annotations
 
+import decimal
 from typing import Any
 
 from eligibility.base.labels import WORDS, labels_scope
+from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.explain.whynot import near_miss_lines, step_lines
 from eligibility.explain.words import (
     MARK,
@@ -193,8 +195,11 @@ def assumed_lines(trace: dict[str, Any], lang: str, md: bool) -> list[str]:
 
 
 def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
-    """Render the JSON trace of a decision as text (`fmt="text"`), Markdown (`"markdown"`) or HTML (`"html"`)."""
-    with labels_scope(trace):
+    """Render the JSON trace of a decision as text (`fmt="text"`), Markdown (`"markdown"`) or HTML (`"html"`).
+
+    Numbers are shown under the engine's decimal context, whatever the caller's context is.
+    """
+    with decimal.localcontext(ENGINE_CONTEXT), labels_scope(trace):
         return _render(trace, lang, fmt)
 
 
