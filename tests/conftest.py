@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -161,3 +162,16 @@ def failing_family() -> dict[str, Any]:
     h["assessed_monthly_income"] = "4200.00"
     h["vehicles"].append({"kind": "car", "sole_livelihood": False})
     return h
+
+
+def chromium() -> str:
+    """Return the Chromium executable; skip (fail on CI, which installs it) when there is none."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    if found is None:
+        message = "chromium is not installed (apt-get install chromium); .ci/run installs it on CI"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

@@ -17,17 +17,14 @@ from __future__ import annotations
 import copy
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import eligibility
+from conftest import chromium
 
 ROOT = Path(__file__).parent.parent
 FAMILY = json.loads((ROOT / "examples" / "huadu-family.json").read_text(encoding="utf-8"))
@@ -35,17 +32,6 @@ ON = "2024-09-01"
 WIDTH = 360
 
 
-def chromium() -> str:
-    """Return the Chromium executable; skip (fail on CI, which installs it) when there is none."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    if found is None:
-        message = "chromium is not installed (apt-get install chromium); .ci/run installs it on CI"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 HARNESS = """<!DOCTYPE html>

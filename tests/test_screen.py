@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,15 @@ pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
 import eligibility  # noqa: E402 - after the skips: without the serve extra there is nothing to test
-from test_serve import ON, Server, as_json, example, problem, raw, start, stop  # noqa: E402
+from test_serve import ON, Server, as_json, example, problem, raw, start, stop, token_server  # noqa: E402
 
 PROGRAMS = ["dibao", "marginal", "tekun"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with a token file on a free port of 127.0.0.1, stopped after the module."""
-    tmp = tmp_path_factory.mktemp("screen")
-    token = secrets.token_urlsafe(32)
-    (tmp / "token").write_text(token + "\n", encoding="utf-8")
-    (tmp / "token").chmod(0o600)
-    s = start(tmp, "--token-file", str(tmp / "token"), token=token)
-    try:
-        yield s
-    finally:
-        stop(s)
+    """A server with a token on a free port of 127.0.0.1, stopped after the module."""
+    yield from token_server(tmp_path_factory, "screen")
 
 
 @pytest.fixture(scope="module")

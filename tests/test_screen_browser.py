@@ -14,8 +14,6 @@ import base64
 import copy
 import json
 import os
-import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,24 +27,14 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 
 import eligibility
+from conftest import chromium
 from test_screen import SINGLE, answer_of
-from test_serve import ON, WAIT, Server, as_json, example, start, stop
+from test_serve import ON, WAIT, Server, as_json, example, token_server
 
 PROGRAMS = ["dibao", "marginal", "tekun"]
 WIDTH = 360
 
 
-def chromium() -> str:
-    """Return the Chromium executable; skip (fail on CI, which installs it) when there is none."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    if found is None:
-        message = "chromium is not installed (apt-get install chromium); .ci/run installs it on CI"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 class Browser:
@@ -133,15 +121,7 @@ class Browser:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with a token on a free port of 127.0.0.1, stopped after the module."""
-    tmp = tmp_path_factory.mktemp("screen-browser")
-    token = secrets.token_urlsafe(32)
-    (tmp / "token").write_text(token + "\n", encoding="utf-8")
-    (tmp / "token").chmod(0o600)
-    s = start(tmp, "--token-file", str(tmp / "token"), token=token)
-    try:
-        yield s
-    finally:
-        stop(s)
+    yield from token_server(tmp_path_factory, "screen-browser")
 
 
 @pytest.fixture

@@ -127,10 +127,9 @@ def stop(server: Server) -> None:
             server.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with a token file, on a free port of 127.0.0.1, stopped after the module."""
-    tmp = tmp_path_factory.mktemp("serve")
+def token_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Server]:
+    """Yield a server with a token file on a free port of 127.0.0.1, stopped afterwards (a fixture body)."""
+    tmp = tmp_path_factory.mktemp(name)
     token = secrets.token_urlsafe(32)
     token_file = tmp / "token"
     token_file.write_text(token + "\n", encoding="utf-8")
@@ -140,6 +139,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield s
     finally:
         stop(s)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with a token file, on a free port of 127.0.0.1, stopped after the module."""
+    yield from token_server(tmp_path_factory, "serve")
 
 
 @pytest.fixture(scope="module")
