@@ -51,6 +51,7 @@ def households(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
                 "sex": rng.choice(("male", "female")),
                 "relation": "applicant" if m == 0 else rng.choice(RELATIONS),
                 "guangdong_hukou": rng.random() < 0.9,
+                "hukou_local": True,  # no default any more: unknown when absent
             }
             if rng.random() < 0.1:
                 member["disability_type"] = rng.choice(("physical", "visual", "intellectual"))

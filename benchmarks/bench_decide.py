@@ -72,9 +72,9 @@ NOISY = 0.10  # a median this much above the best is flagged as noisy
 # Extra members appended to the three of EXAMPLE_HOUSEHOLD to build larger households.
 _EXTRA_MEMBERS: tuple[dict[str, Any], ...] = (
     {"id": "m4", "birth_date": "2018-02-14", "sex": "female", "relation": "child",
-     "guangdong_hukou": True},
+     "guangdong_hukou": True, "hukou_local": True},
     {"id": "m5", "birth_date": "1956-05-20", "sex": "female", "relation": "parent",
-     "guangdong_hukou": True, "childless": False},
+     "guangdong_hukou": True, "hukou_local": True, "childless": False},
     {"id": "m6", "birth_date": "1953-08-08", "sex": "male", "relation": "parent",
      "guangdong_hukou": False, "mente_category": "category_2"},
 )
