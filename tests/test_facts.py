@@ -507,3 +507,28 @@ def test_required_field_is_never_listed_as_defaulted(engine: eligibility.Engine)
     defaulted = engine.decide(family(), on=ON).to_json()["defaulted"]
     assert not {"assessed_monthly_income", "financial_assets", "members"} & set(defaulted)
     assert not [p for p in defaulted if p.endswith((".birth_date", ".id", ".sex", ".guangdong_hukou"))]
+
+
+@pytest.mark.parametrize("amount", [2400.0, 2400.5, 0.07, 1282.01])
+def test_money_as_a_float_takes_the_fast_path_and_decides_as_the_text(engine: eligibility.Engine,
+                                                                      amount: float) -> None:
+    """A float whose repr is a plain amount is read by the fast validator, exactly as the same amount in text."""
+    as_float = family()
+    as_float["assessed_monthly_income"] = amount
+    as_text = family()
+    as_text["assessed_monthly_income"] = repr(amount)
+    miss: list[object] = []
+    values = engine.validator.fast(as_float, miss)  # raises the fast path's miss on any doubt
+    assert values["assessed_monthly_income"] == Decimal(repr(amount))
+    a, b = engine.decide(as_float, on=ON).to_json(), engine.decide(as_text, on=ON).to_json()
+    assert a == b
+
+
+@pytest.mark.parametrize("amount", [1e-05, 12.345, -5.0, float("nan"), 1e16])
+def test_a_float_that_is_not_a_plain_amount_is_refused_with_its_path(engine: eligibility.Engine,
+                                                                    amount: float) -> None:
+    """Floats with more than two decimals, negative, not finite or too large are input errors, never rounded."""
+    h = family()
+    h["assessed_monthly_income"] = amount
+    err = rejected(engine, h)
+    assert problem_at(err, "assessed_monthly_income") is not None

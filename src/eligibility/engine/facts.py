@@ -603,6 +603,8 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
         elif t == "money" and lo is None and hi is None:
             out.append(f"{ind}if v.__class__ is str and MRE(v): {r} = DEC(v)")
             out.append(f"{ind}elif v.__class__ is int and 0 <= v < {10 ** 15}: {r} = DEC(v)")
+            # A float whose repr is a plain amount is exact as that amount (as the full validator reads it).
+            out.append(f"{ind}elif v.__class__ is float and MRE(FR(v)): {r} = DEC(FR(v))")
             out.append(f"{ind}else: raise M")
         elif t == "list":
             sub = f"rec_{f.name}"
@@ -640,7 +642,7 @@ def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, 
             _fast_record(f"rec_{f.name}", f.fields, f.name, const, src)
     ns: dict[str, Any] = {"__builtins__": {}, "dict": dict, "str": str, "int": int, "bool": bool, "M": _Miss,
                           "DRE": DATE_RE.match, "MRE": MONEY_RE.match,
-                          "DEC": Decimal, "FIS": dt.date.fromisoformat, "DATE": dt.date, "len": len,
+                          "DEC": Decimal, "FR": repr, "float": float, "FIS": dt.date.fromisoformat, "DATE": dt.date, "len": len,
                           "list": list, "enumerate": enumerate, "sum": sum, **consts}
     text = "\n".join(src) + "\n"
     exec(compile(text, "<eligibility facts validator>", "exec", dont_inherit=True), ns)  # generated from the vocabulary
