@@ -642,7 +642,8 @@ def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, 
             _fast_record(f"rec_{f.name}", f.fields, f.name, const, src)
     ns: dict[str, Any] = {"__builtins__": {}, "dict": dict, "str": str, "int": int, "bool": bool, "M": _Miss,
                           "DRE": DATE_RE.match, "MRE": MONEY_RE.match,
-                          "DEC": Decimal, "FR": repr, "float": float, "FIS": dt.date.fromisoformat, "DATE": dt.date, "len": len,
+                          "DEC": Decimal, "FR": repr, "float": float, "FIS": dt.date.fromisoformat,
+                          "DATE": dt.date, "len": len,
                           "list": list, "enumerate": enumerate, "sum": sum, **consts}
     text = "\n".join(src) + "\n"
     exec(compile(text, "<eligibility facts validator>", "exec", dont_inherit=True), ns)  # generated from the vocabulary
