@@ -524,12 +524,17 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                   metavar="FILE.jsonl", help="Households, one JSON object a line (or {\"on\", \"household\"}).")
     @click.option("--on", "on", metavar="YYYY-MM-DD", default=None, callback=_date,
                   help="Decision date of household lines without their own \"on\".")
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+                  show_default=True)
+    @click.option("--top", type=click.IntRange(0), default=10, show_default=True, metavar="N",
+                  help="With --households: list the N households whose monthly total across programs falls "
+                       "most, and the N whose total rises most, with the programs that changed for each.")
     def diff_cmd(old: str, new: str, jurisdiction: str | None, households: Path | None, on: Any,
-                 fmt: str) -> None:
+                 fmt: str, top: int = 10) -> None:
         """Compare two policy sets (folders or git:REV:PATH): rules, parameters, citations, outputs.
 
-        With --households, decide each household under both and count the changes per program.
+        With --households, decide each household under both and count the changes per program, then
+        list the households whose monthly total across programs changes most (--top).
         Exit codes: 0 no difference, 1 differences, household errors or a policy error, 2 usage error.
         """
         import contextlib
@@ -556,13 +561,14 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 except OSError as e:
                     raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
             try:
-                result = diff_policies(engines[0], engines[1], old_name=old, new_name=new, households=lines, on=day)
+                result = diff_policies(engines[0], engines[1], old_name=old, new_name=new, households=lines, on=day,
+                                       top=top)
             except OSError as e:
                 raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
         if fmt == "json":
             click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=_json_default))
         else:
-            click.echo(result.render(), nl=False)
+            click.echo(result.render(fmt), nl=False)
         errors = result.impact is not None and bool(result.impact.errors)
         sys.exit(EXIT_FAIL if result.different or errors else EXIT_OK)
 
