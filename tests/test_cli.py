@@ -82,6 +82,41 @@ def test_check_json_format_lists_positions(policy_dir: Callable[..., Path]) -> N
     assert (diag["file"], diag["line"], diag["col"], diag["code"]) == ("demo.yaml", 11, 47, "unknown-name")
 
 
+def test_check_mistyped_jurisdiction_is_one_error_listing_the_known(policy_dir: Callable[..., Path]) -> None:
+    """`check -j 999999` says "unknown jurisdiction 999999, known: …" once; a district of a known city loads."""
+    city = DEMO_FLAT.replace("program: demo", "program: city").replace('"000000"', '"440100"')
+    root = policy_dir({"demo.yaml": DEMO_FLAT, "city.yaml": city})
+    res = run("check", str(root), "-j", "999999")
+    assert res.exit_code == 1, res.output
+    assert "error[unknown-jurisdiction]: unknown jurisdiction 999999, known: 000000, 440100" in res.stdout
+    assert "1 error(s)" in res.stdout
+    res = run("check", str(root), "-j", "440199", "--format", "json")
+    assert res.exit_code == 0 and json.loads(res.stdout) == []
+    hint = json.loads(run("check", str(root), "-j", "440200", "--format", "json").stdout)[0]["hint"]
+    assert hint.startswith("did you mean 440100?")
+
+
+def test_check_validates_the_households_of_test_cases(policy_dir: Callable[..., Path]) -> None:
+    """`check` reports an unknown field and a bad value in a test case's household at the case, as errors."""
+    tests = """\
+        tests:
+          - name: typo in the household
+            on: 2024-09-01
+            household:
+              assessed_monthly_income: "1,200"
+              members:
+                - {id: a, birth_date: 1980-01-01, sex: male, hukuo: local}
+            expect:
+              demo: {eligible: true}
+        """
+    res = run("check", str(policy_dir({"demo.yaml": DEMO_FLAT, "tests/demo.yaml": tests})))
+    assert res.exit_code == 1, res.output
+    out = res.stdout
+    assert out.count("tests/demo.yaml:2:5: error[invalid-household]: test case 'typo in the household'") == 2
+    assert "household: assessed_monthly_income:" in out and "household: members[0].hukuo:" in out
+    assert "2 error(s)" in out
+
+
 # ------------------------------------------------------------------ test
 
 

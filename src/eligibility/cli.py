@@ -191,21 +191,24 @@ def build() -> Any:
         """Check a policy folder (default: the bundled policies) and list every problem."""
         from eligibility.compile.pipeline import check_policy
         from eligibility.engine.runtime import bundled_policies
+        from eligibility.lang.policyset import read_policy_set
+        from eligibility.testing.cases import check_households
 
         root = policies or bundled_policies()
+        found = check_policy(root, jurisdiction)
+        sources = {}
+        try:
+            model = read_policy_set(root, jurisdiction, [])
+            sources = dict(model.sources)
+            found += check_households(model.facts, model.tests)  # the households of the test cases
+        except PolicyError as e:
+            sources = dict(e.sources)
         # At most 100 a file (then one that counts the rest); errors first, then warnings, each by position.
-        diags = sorted(cap_per_file(check_policy(root, jurisdiction)), key=lambda d: d.severity != "error")
+        diags = sorted(cap_per_file(found), key=lambda d: d.severity != "error")
         errors = [d for d in diags if d.severity == "error" or strict]
         if fmt == "json":
             click.echo(json.dumps([d.to_json() for d in diags], ensure_ascii=False, indent=2))
         else:
-            from eligibility.lang.policyset import read_policy_set
-
-            sources = {}
-            try:
-                sources = dict(read_policy_set(root, jurisdiction, []).sources)
-            except PolicyError as e:
-                sources = dict(e.sources)
             for d in diags:
                 click.echo(d.render(sources) + "\n")
             n_e = sum(1 for d in diags if d.severity == "error")
