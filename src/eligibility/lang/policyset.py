@@ -228,9 +228,10 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                                         "cite the registered source, or give this one another id",
                                         related=((other.span, "registered here"),)))
     unknown = _unknown_jurisdiction(layers, jurisdiction)
+    programs: dict[str, Program] = {}
+    used: set[str] = set()
     if unknown is not None:
         diags.append(unknown)  # one error, instead of one for each name a program of another region defines
-        programs, used = {}, set()
     else:
         programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
     if not programs and layers and jurisdiction is not None and not any(d.severity == "error" for d in diags):
