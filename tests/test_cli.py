@@ -146,6 +146,64 @@ def test_test_of_a_broken_folder_exits_1(policy_dir: Callable[..., Path]) -> Non
     assert "demo.yaml:11:47" in res.stderr
 
 
+#: Run the command line with the given top-level modules unimportable (argv[1], JSON); print the
+#: top-level modules the command imported.
+STAFF_RUN = """\
+import importlib.abc, json, sys
+BLOCKED = set(json.loads(sys.argv[1]))
+before = set(sys.modules)
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ImportError(f"not in the staff install: {name}")
+sys.meta_path.insert(0, Blocker())
+from eligibility.cli import main
+code = main(sys.argv[2:])
+print(json.dumps(sorted({m.partition(".")[0] for m in set(sys.modules) - before})))
+sys.exit(code)
+"""
+
+
+def _staff_distributions() -> set[str]:
+    """The distributions `pip install 'eligibility[staff]'` installs: the core, the staff extra, and what they need."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    todo = [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["staff"]]]
+    found: set[str] = set()
+    while todo:
+        req = todo.pop()
+        name = req.name.lower().replace("_", "-")
+        if name in found or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+            continue
+        found.add(name)
+        todo.extend(Requirement(r) for r in metadata.requires(req.name) or ())
+    return found
+
+
+def test_test_runs_with_the_staff_install_only(tmp_path: Path) -> None:
+    """`eligibility test` (cases and properties) runs with every package outside the staff extra unimportable."""
+    from importlib import metadata
+
+    staff = _staff_distributions() | {"eligibility"}
+    owners = metadata.packages_distributions()
+    blocked = sorted(m for m, dists in owners.items()
+                     if not any(d.lower().replace("_", "-") in staff for d in dists))
+    assert {"pytest", "mypy", "ruff", "jsonschema"} & set(blocked), "the developer tools are blocked"
+    proc = subprocess.run([sys.executable, "-c", STAFF_RUN, json.dumps(blocked), "test", str(BUNDLED), "-q"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2].endswith(" passed, 0 failed") and "properties:" in proc.stdout
+    imported = set(json.loads(lines[-1])) - set(sys.stdlib_module_names)
+    assert {"click", "hypothesis", "yaml", "attrs"} <= imported
+    assert not imported & set(blocked)
+
+
 # ------------------------------------------------------------------ decide and explain
 
 

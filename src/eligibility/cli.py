@@ -118,7 +118,7 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
     try:
         from eligibility.testing.properties import SEED_ENV, hypothesis_seed, hypothesis_settings, run_properties
     except ImportError:
-        raise click.UsageError("properties need hypothesis: pip install 'eligibility[test]'") from None
+        raise click.UsageError("properties need hypothesis: pip install 'eligibility[staff]'") from None
     try:
         chosen = hypothesis_settings(profile)
         start = hypothesis_seed(seed)
