@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import DEMO_FLAT
+from conftest import DEMO_FLAT, FACTS
 from eligibility.cli import build
 
 ROOT = Path(__file__).parent.parent
@@ -202,6 +202,40 @@ def test_test_runs_with_the_staff_install_only(tmp_path: Path) -> None:
     imported = set(json.loads(lines[-1])) - set(sys.stdlib_module_names)
     assert {"click", "hypothesis", "yaml", "attrs"} <= imported
     assert not imported & set(blocked)
+
+
+# ------------------------------------------------------------------ doc
+
+
+def test_doc_writes_beside_the_policy_folder_and_check_names_it(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doc P` writes to docs/policies beside P; `doc P --check` of a stale book suggests `doc P --out ...`."""
+    project = tmp_path / "copy"
+    (project / "policies").mkdir(parents=True)
+    (project / "policies" / "demo.yaml").write_text(DEMO_FLAT, encoding="utf-8")
+    (project / "policies" / "facts.yaml").write_text(FACTS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    res = run("doc", "copy/policies")
+    assert res.exit_code == 0, res.output
+    assert (project / "docs" / "policies" / "demo.md").is_file()
+    assert not (tmp_path / "docs").exists(), "nothing is written relative to the current folder"
+    assert run("doc", "copy/policies", "--check").exit_code == 0
+    (project / "docs" / "policies" / "demo.md").write_text("edited\n", encoding="utf-8")
+    res = run("doc", "copy/policies", "--check")
+    assert res.exit_code == 1
+    assert "out of date: copy/docs/policies/demo.md" in res.stdout
+    assert "run `eligibility doc copy/policies --out copy/docs/policies` and commit the result" in res.stderr
+
+
+def test_doc_check_without_a_folder_says_it_checked_the_bundled_policies(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doc --check` without POLICIES checks the bundled set and says how to check one's own folder."""
+    monkeypatch.chdir(tmp_path)
+    res = run("doc", "--check")
+    assert res.exit_code == 1
+    assert "out of date: docs/policies/index.md" in res.stdout
+    assert "run `eligibility doc --out docs/policies`" in res.stderr
+    assert "this checked the bundled policies" in res.stderr and "eligibility doc POLICIES --check" in res.stderr
 
 
 # ------------------------------------------------------------------ decide and explain

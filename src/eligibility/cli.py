@@ -363,13 +363,21 @@ def build() -> Any:
     @main.command()
     @_policy_arg()
     @jur
-    @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/policies"),
-                  show_default=True, help="Folder for the Markdown pages.")
+    @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Folder for the Markdown pages [default: docs/policies beside the POLICIES folder, "
+                       "e.g. docs/policies for policies; without POLICIES, docs/policies in the current folder].")
     @click.option("--check", "check_only", is_flag=True, help="Exit 1 if the pages on disk are not current.")
-    def doc(policies: Path | None, jurisdiction: str | None, out: Path, check_only: bool) -> None:
-        """Render every program (rules, parameters with history, citations) to Markdown."""
+    def doc(policies: Path | None, jurisdiction: str | None, out: Path | None, check_only: bool) -> None:
+        """Render every program (rules, parameters with history, citations) to Markdown.
+
+        Without POLICIES, the bundled policies are rendered (or checked).
+        """
+        import shlex
+
         from eligibility.audit.book import render_book, write_book
 
+        if out is None:
+            out = policies.parent / "docs" / "policies" if policies is not None else Path("docs/policies")
         engine = _load(policies, jurisdiction)
         if check_only:
             stale = [name for name, text in render_book(engine).items()
@@ -377,7 +385,13 @@ def build() -> Any:
             for name in stale:
                 click.echo(f"out of date: {out / name}")
             if stale:
-                click.echo("run `eligibility doc` and commit the result", err=True)
+                what = shlex.quote(str(policies)) + " " if policies is not None else ""
+                jur_opt = f"-j {jurisdiction} " if jurisdiction else ""
+                click.echo(f"run `eligibility doc {what}{jur_opt}--out {shlex.quote(str(out))}` and commit the result",
+                           err=True)
+                if policies is None:
+                    click.echo("(this checked the bundled policies; give your policy folder to check its book: "
+                               "`eligibility doc POLICIES --check`)", err=True)
             sys.exit(EXIT_FAIL if stale else EXIT_OK)
         for path in write_book(engine, out):
             click.echo(f"wrote {path}")
