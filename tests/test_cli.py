@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import DEMO_FLAT
+from conftest import DEMO_FLAT, FACTS
 from eligibility.cli import build
 
 ROOT = Path(__file__).parent.parent
@@ -82,6 +82,41 @@ def test_check_json_format_lists_positions(policy_dir: Callable[..., Path]) -> N
     assert (diag["file"], diag["line"], diag["col"], diag["code"]) == ("demo.yaml", 11, 47, "unknown-name")
 
 
+def test_check_mistyped_jurisdiction_is_one_error_listing_the_known(policy_dir: Callable[..., Path]) -> None:
+    """`check -j 999999` says "unknown jurisdiction 999999, known: …" once; a district of a known city loads."""
+    city = DEMO_FLAT.replace("program: demo", "program: city").replace('"000000"', '"440100"')
+    root = policy_dir({"demo.yaml": DEMO_FLAT, "city.yaml": city})
+    res = run("check", str(root), "-j", "999999")
+    assert res.exit_code == 1, res.output
+    assert "error[unknown-jurisdiction]: unknown jurisdiction 999999, known: 000000, 440100" in res.stdout
+    assert "1 error(s)" in res.stdout
+    res = run("check", str(root), "-j", "440199", "--format", "json")
+    assert res.exit_code == 0 and json.loads(res.stdout) == []
+    hint = json.loads(run("check", str(root), "-j", "440200", "--format", "json").stdout)[0]["hint"]
+    assert hint.startswith("did you mean 440100?")
+
+
+def test_check_validates_the_households_of_test_cases(policy_dir: Callable[..., Path]) -> None:
+    """`check` reports an unknown field and a bad value in a test case's household at the case, as errors."""
+    tests = """\
+        tests:
+          - name: typo in the household
+            on: 2024-09-01
+            household:
+              assessed_monthly_income: "1,200"
+              members:
+                - {id: a, birth_date: 1980-01-01, sex: male, hukuo: local}
+            expect:
+              demo: {eligible: true}
+        """
+    res = run("check", str(policy_dir({"demo.yaml": DEMO_FLAT, "tests/demo.yaml": tests})))
+    assert res.exit_code == 1, res.output
+    out = res.stdout
+    assert out.count("tests/demo.yaml:2:5: error[invalid-household]: test case 'typo in the household'") == 2
+    assert "household: assessed_monthly_income:" in out and "household: members[0].hukuo:" in out
+    assert "2 error(s)" in out
+
+
 # ------------------------------------------------------------------ test
 
 
@@ -109,6 +144,98 @@ def test_test_of_a_broken_folder_exits_1(policy_dir: Callable[..., Path]) -> Non
     res = run("test", str(policy_dir({"demo.yaml": DEMO})))
     assert res.exit_code == 1
     assert "demo.yaml:11:47" in res.stderr
+
+
+#: Run the command line with the given top-level modules unimportable (argv[1], JSON); print the
+#: top-level modules the command imported.
+STAFF_RUN = """\
+import importlib.abc, json, sys
+BLOCKED = set(json.loads(sys.argv[1]))
+before = set(sys.modules)
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ImportError(f"not in the staff install: {name}")
+sys.meta_path.insert(0, Blocker())
+from eligibility.cli import main
+code = main(sys.argv[2:])
+print(json.dumps(sorted({m.partition(".")[0] for m in set(sys.modules) - before})))
+sys.exit(code)
+"""
+
+
+def _staff_distributions() -> set[str]:
+    """The distributions `pip install 'eligibility[staff]'` installs: the core, the staff extra, and what they need."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    todo = [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["staff"]]]
+    found: set[str] = set()
+    while todo:
+        req = todo.pop()
+        name = req.name.lower().replace("_", "-")
+        if name in found or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+            continue
+        found.add(name)
+        todo.extend(Requirement(r) for r in metadata.requires(req.name) or ())
+    return found
+
+
+def test_test_runs_with_the_staff_install_only(tmp_path: Path) -> None:
+    """`eligibility test` (cases and properties) runs with every package outside the staff extra unimportable."""
+    from importlib import metadata
+
+    staff = _staff_distributions() | {"eligibility"}
+    owners = metadata.packages_distributions()
+    blocked = sorted(m for m, dists in owners.items()
+                     if not any(d.lower().replace("_", "-") in staff for d in dists))
+    assert {"pytest", "mypy", "ruff", "jsonschema"} & set(blocked), "the developer tools are blocked"
+    proc = subprocess.run([sys.executable, "-c", STAFF_RUN, json.dumps(blocked), "test", str(BUNDLED), "-q"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2].endswith(" passed, 0 failed") and "properties:" in proc.stdout
+    imported = set(json.loads(lines[-1])) - set(sys.stdlib_module_names)
+    assert {"click", "hypothesis", "yaml", "attrs"} <= imported
+    assert not imported & set(blocked)
+
+
+# ------------------------------------------------------------------ doc
+
+
+def test_doc_writes_beside_the_policy_folder_and_check_names_it(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doc P` writes to docs/policies beside P; `doc P --check` of a stale book suggests `doc P --out ...`."""
+    project = tmp_path / "copy"
+    (project / "policies").mkdir(parents=True)
+    (project / "policies" / "demo.yaml").write_text(DEMO_FLAT, encoding="utf-8")
+    (project / "policies" / "facts.yaml").write_text(FACTS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    res = run("doc", "copy/policies")
+    assert res.exit_code == 0, res.output
+    assert (project / "docs" / "policies" / "demo.md").is_file()
+    assert not (tmp_path / "docs").exists(), "nothing is written relative to the current folder"
+    assert run("doc", "copy/policies", "--check").exit_code == 0
+    (project / "docs" / "policies" / "demo.md").write_text("edited\n", encoding="utf-8")
+    res = run("doc", "copy/policies", "--check")
+    assert res.exit_code == 1
+    assert "out of date: copy/docs/policies/demo.md" in res.stdout
+    assert "run `eligibility doc copy/policies --out copy/docs/policies` and commit the result" in res.stderr
+
+
+def test_doc_check_without_a_folder_says_it_checked_the_bundled_policies(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doc --check` without POLICIES checks the bundled set and says how to check one's own folder."""
+    monkeypatch.chdir(tmp_path)
+    res = run("doc", "--check")
+    assert res.exit_code == 1
+    assert "out of date: docs/policies/index.md" in res.stdout
+    assert "run `eligibility doc --out docs/policies`" in res.stderr
+    assert "this checked the bundled policies" in res.stderr and "eligibility doc POLICIES --check" in res.stderr
 
 
 # ------------------------------------------------------------------ decide and explain

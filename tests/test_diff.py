@@ -287,3 +287,131 @@ def test_programs_without_change_share_one_line(tmp_path: Path) -> None:
     assert "  demo: 0 gained, 0 lost, 1 amount up" in text
     assert "  no change: other\n" in text
     assert "  other:" not in text
+
+
+# ------------------------------------------------------------------ the net view per household
+
+#: A single person's dibao: a flat 1,282.00 to one person whose income is under the limit.
+SINGLE = """\
+program: single
+title: {zh: 单人低保, en: Single-person dibao}
+jurisdiction: "000000"
+sources:
+  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
+parameters:
+  limit: {type: money, title: {zh: 单人收入上限, en: Income limit}, source: S1, values: {2020-01-01: 1300}}
+  flat: {type: money, title: {zh: 单人保障金, en: Single-person amount}, source: S1, values: {2020-01-01: 1282}}
+rules:
+  alone:
+    title: {zh: 单人户, en: Lives alone}
+    when: count(household.members) == 1
+    source: S1
+  poor:
+    title: {zh: 收入低于上限, en: Income below the limit}
+    when: household.assessed_monthly_income < limit
+    source: S1
+eligible: alone and poor
+amount:
+  expr: flat
+"""
+
+#: Dibao tops the per-capita income up to the standard, for every household the single-person dibao does not take.
+DIBAO_NET = (DEMO.replace("program: demo", "program: dibao")
+             .replace("values: {2020-01-01: 1000}", "values: {2020-01-01: 1282}}\n"
+                      "  limit: {type: money, title: {zh: 单人收入上限, en: Single-person income limit}, "
+                      "source: S1, values: {2020-01-01: 1300}")
+             .replace("eligible: low_income", "  not_single:\n    title: {zh: 非单人, en: Not single-person}\n"
+                      "    when: count(household.members) > 1 or household.assessed_monthly_income >= limit\n"
+                      "    source: S1\neligible: low_income and not_single"))
+
+
+def net_sets(tmp_path: Path) -> tuple[Path, Path]:
+    """Old and new: the new set lowers the single-person limit to 1,200 and raises the dibao standard to 1,300."""
+    old = folder(tmp_path / "old", DIBAO_NET)
+    (old / "single.yaml").write_text(SINGLE, encoding="utf-8")
+    new = folder(tmp_path / "new", DIBAO_NET.replace("{2020-01-01: 1300}}", "{2020-01-01: 1200}}")
+                 .replace("{2020-01-01: 1282}}", "{2020-01-01: 1300}}"))
+    (new / "single.yaml").write_text(SINGLE.replace("{2020-01-01: 1300}", "{2020-01-01: 1200}"), encoding="utf-8")
+    return old, new
+
+
+def family(income: str, size: int, id_: str | None = None) -> str:
+    """A JSONL line: a household of `size` members with this monthly income, decided on 2024-09-01."""
+    members = [{"id": f"m{i}", "birth_date": "1980-01-01", "sex": "female"} for i in range(size)]
+    line: dict[str, Any] = {"on": "2024-09-01", "household": {"assessed_monthly_income": income, "members": members}}
+    if id_ is not None:
+        line["id"] = id_
+    return json.dumps(line)
+
+
+#: Five families gain a little from the higher standard; one person moves from the single-person
+#: dibao (1,282.00) to dibao (72.00), a loss of 1,210.00 that the programs' totals do not show.
+NET_LINES = [family("3000.00", 3, "f-1"), family("1228.00", 1, "p-2"), family("2000.00", 4, "f-3"),
+             family("2400.00", 2), family("100.00", 1, "p-5"), family("2580.00", 2, "f-6"),
+             family("1000.00", 8, "f-7"), family("12000.00", 8, "f-8")]
+
+
+def test_net_view_finds_the_family_moved_to_a_smaller_program(tmp_path: Path) -> None:
+    """A person moved from single-person dibao to dibao is the largest loss, with both programs and the net."""
+    old, new = net_sets(tmp_path)
+    result = diff_policies(eligibility.load(old), eligibility.load(new), households=[x.encode() for x in NET_LINES])
+    assert result.impact is not None
+    net = result.impact.net
+    assert (net.losers, net.gainers) == (1, 5)
+    assert (net.lost, net.gained) == (Decimal("-1210.00"), Decimal("326.00"))
+    report = result.to_json()["households"]["net"]
+    assert [(e["line"], e["id"], e["net"]) for e in report["losses"]] == [(2, "p-2", "-1210.00")]
+    assert report["losses"][0]["programs"] == [
+        {"program": "dibao", "old": {"eligible": False, "amount": "0.00", "tier": None},
+         "new": {"eligible": True, "amount": "72.00", "tier": None}, "change": "72.00"},
+        {"program": "single", "old": {"eligible": True, "amount": "1282.00", "tier": None},
+         "new": {"eligible": False, "amount": "0.00", "tier": None}, "change": "-1282.00"}]
+    # the largest gain first; equal gains in line order
+    assert [(e["line"], e["net"]) for e in report["gains"]] == [
+        (7, "144.00"), (3, "72.00"), (1, "54.00"), (4, "36.00"), (6, "20.00")]
+    assert "line 2 (p-2), 2024-09-01: -1,210.00 to this family (1,282.00 -> 72.00): " \
+           "dibao 72.00 replacing single 1,282.00" in result.render()
+
+
+def test_net_view_keeps_the_top_n_of_each_side(tmp_path: Path) -> None:
+    """With top=2 the two largest gains are kept, in order, and the counts and sums still cover every household."""
+    old, new = net_sets(tmp_path)
+    result = diff_policies(eligibility.load(old), eligibility.load(new), households=[x.encode() for x in NET_LINES],
+                           top=2)
+    assert result.impact is not None
+    report = result.to_json()["households"]["net"]
+    assert [e["line"] for e in report["gains"]] == [7, 3]
+    assert (report["gainers"], report["gained"], report["top"]) == (5, "326.00", 2)
+    assert "  largest gains (the 2 largest of 5):" in result.render()
+    none = diff_policies(eligibility.load(old), eligibility.load(new), households=[x.encode() for x in NET_LINES],
+                         top=0).to_json()["households"]["net"]
+    assert none["losses"] == none["gains"] == [] and none["losers"] == 1
+
+
+def test_cli_diff_net_view_text_report(tmp_path: Path, golden: Any) -> None:
+    """`diff --households` prints the per-program counts, then the households by net change (golden file)."""
+    old, new = net_sets(tmp_path)
+    households = jsonl(tmp_path, NET_LINES)
+    res = run("diff", str(old), str(new), "--households", str(households), "--top", "3")
+    assert res.exit_code == 1, res.output
+    golden("diff/net-view.txt", res.stdout.replace(str(tmp_path), "TMP"))
+
+
+def test_cli_diff_markdown_and_json_report_the_net_view(tmp_path: Path) -> None:
+    """`--format markdown` has a table of the largest losses and gains; `--format json` has `households.net`."""
+    old, new = net_sets(tmp_path)
+    households = str(jsonl(tmp_path, NET_LINES))
+    res = run("diff", str(old), str(new), "--households", households, "--format", "markdown")
+    assert res.exit_code == 1, res.output
+    md = res.stdout
+    assert md.startswith("# Policy diff\n")
+    assert "## Households by net monthly change" in md
+    assert "1 household(s) lose 1,210.00 a month in all, 5 gain 326.00." in md
+    assert ("| line 2 (p-2) | 2024-09-01 | 1,282.00 | 72.00 | **-1,210.00** | dibao 72.00 replacing single 1,282.00: "
+            "dibao: not eligible -\\> eligible 72.00 (+72.00); single: eligible 1,282.00 -\\> not eligible "
+            "(-1,282.00) |") in md
+    assert "- rule `poor`" not in md and "- parameter `limit`: value from 2020-01-01: 1300 -\\> 1200" in md
+    res = run("diff", str(old), str(new), "--households", households, "--format", "json", "--top", "1")
+    net = json.loads(res.stdout)["households"]["net"]
+    assert [e["line"] for e in net["losses"]] == [2] and [e["line"] for e in net["gains"]] == [7]
+    assert run("diff", str(old), str(new), "--top", "-1").exit_code == 2

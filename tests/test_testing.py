@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 import eligibility
-from conftest import DEMO, run_pytest
-from eligibility.testing.cases import CaseResult, run_folder, run_tests
+from conftest import DEMO, errors, only, run_pytest, where
+from eligibility import PolicyError
+from eligibility.compile.pipeline import check_policy
+from eligibility.testing.cases import CaseResult, check_households, run_folder, run_tests
 
 ROOT = Path(__file__).parent.parent
 
@@ -95,11 +97,47 @@ def test_rule_expectation_mismatch_is_reported(policy_dir: Callable[..., Path]) 
 
 
 def test_expectation_on_an_unknown_name_is_reported(policy_dir: Callable[..., Path]) -> None:
-    """Expecting a rule the program does not have fails and says so."""
+    """Expecting a rule the program does not have is an error when the tests are read, with a suggestion."""
     tests = "tests:\n" + case("typo", "    expect:\n      demo.low_incme: true\n")
-    r = results(policy_dir, tests)["typo"]
-    assert not r.passed
-    assert "program 'demo' has no rule or value 'low_incme'" in r.message
+    with pytest.raises(PolicyError) as exc:
+        results(policy_dir, tests)
+    d = only(exc.value, "unknown-name")
+    assert where(d) == ("tests/demo.yaml", 9, 7)
+    assert "program 'demo' has no rule or value 'low_incme'" in d.message
+    assert d.hint == "did you mean 'demo.low_income'?"
+
+
+def test_expectation_on_an_unknown_program_suggests_one(policy_dir: Callable[..., Path]) -> None:
+    """A mistyped program in an `expect:` key is an error at its line and column, with did-you-mean."""
+    tests = "tests:\n" + case("typo", "    expect:\n      dmeo: {eligible: true}\n      dmeo.per_capita: 1\n")
+    with pytest.raises(PolicyError) as exc:
+        results(policy_dir, tests)
+    found = errors(exc.value)
+    assert [(where(d), d.code) for d in found] == [(("tests/demo.yaml", 9, 7), "unknown-program"),
+                                                   (("tests/demo.yaml", 10, 7), "unknown-program")]
+    assert "unknown program 'dmeo'" in found[0].message and found[0].hint == "did you mean 'demo'?"
+
+
+def test_expectation_names_are_checked_by_check(policy_dir: Callable[..., Path]) -> None:
+    """`check_policy` (the `check` command) reports a mistyped rule in a test case, not only `test`."""
+    root = folder(policy_dir, "tests:\n" + case("typo", "    expect:\n      demo.low_incme: true\n"))
+    (d,) = [d for d in check_policy(root) if d.severity == "error"]
+    assert (d.code, where(d)) == ("unknown-name", ("tests/demo.yaml", 9, 7))
+
+
+@pytest.mark.parametrize(("expect", "col", "message"), [
+    ('      demo: {eligible: true, amount: "1590.000"}\n', 38, "expected amount 1590.000 has more than two decimals"),
+    ("      demo.amount: 600.001\n", 20, "expected amount 600.001 has more than two decimals"),
+    ('      demo: {eligible: true, amount: "600,00"}\n', 38, "'600,00' is not an amount"),
+], ids=["three-decimals", "three-decimals-plain", "comma"])
+def test_expected_amounts_have_at_most_two_decimals(policy_dir: Callable[..., Path], expect: str, col: int,
+                                                    message: str) -> None:
+    """An expected amount with three decimals, or not a number, is an error at its file:line:col."""
+    with pytest.raises(PolicyError) as exc:
+        results(policy_dir, "tests:\n" + case("fen", "    expect:\n" + expect))
+    d = only(exc.value, "amount-format")
+    assert where(d) == ("tests/demo.yaml", 9, col)
+    assert message in d.message
 
 
 def test_exact_money_equality(policy_dir: Callable[..., Path]) -> None:
@@ -239,3 +277,20 @@ def test_pytest_plugin_reports_a_broken_policy(policy_dir: Callable[..., Path], 
     assert proc.returncode != 0
     assert "demo.yaml:16:" in proc.stdout
     assert "unknown name 'standrd'" in proc.stdout
+
+
+# ------------------------------------------------------------------ the households of the cases
+
+
+def test_check_households_reports_unknown_fields_and_bad_values_at_the_case(policy_dir: Callable[..., Path]) -> None:
+    """A case's household with an unknown field and a bad value gives one error each, at the case's position."""
+    bad = case("bad household", "    expect:\n      demo: {eligible: true}\n", income="4OO.00").replace(
+        "sex: male}", "sex: male, hukou: local}")
+    good = case("input error expected", "    expect_error: {kind: input}\n", income="x")
+    model = eligibility.load(folder(policy_dir, "tests:\n" + bad + good)).model
+    found = check_households(model.facts, model.tests)
+    assert [(where(d), d.code, d.severity) for d in found] == [(("tests/demo.yaml", 2, 5), "invalid-household",
+                                                                "error")] * 2
+    text = " | ".join(d.message for d in found)
+    assert "test case 'bad household': household: assessed_monthly_income:" in text
+    assert "members[0].hukou" in text

@@ -118,7 +118,7 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
     try:
         from eligibility.testing.properties import SEED_ENV, hypothesis_seed, hypothesis_settings, run_properties
     except ImportError:
-        raise click.UsageError("properties need hypothesis: pip install 'eligibility[test]'") from None
+        raise click.UsageError("properties need hypothesis: pip install 'eligibility[staff]'") from None
     try:
         chosen = hypothesis_settings(profile)
         start = hypothesis_seed(seed)
@@ -191,21 +191,24 @@ def build() -> Any:
         """Check a policy folder (default: the bundled policies) and list every problem."""
         from eligibility.compile.pipeline import check_policy
         from eligibility.engine.runtime import bundled_policies
+        from eligibility.lang.policyset import read_policy_set
+        from eligibility.testing.cases import check_households
 
         root = policies or bundled_policies()
+        found = check_policy(root, jurisdiction)
+        sources = {}
+        try:
+            model = read_policy_set(root, jurisdiction, [])
+            sources = dict(model.sources)
+            found += check_households(model.facts, model.tests)  # the households of the test cases
+        except PolicyError as e:
+            sources = dict(e.sources)
         # At most 100 a file (then one that counts the rest); errors first, then warnings, each by position.
-        diags = sorted(cap_per_file(check_policy(root, jurisdiction)), key=lambda d: d.severity != "error")
+        diags = sorted(cap_per_file(found), key=lambda d: d.severity != "error")
         errors = [d for d in diags if d.severity == "error" or strict]
         if fmt == "json":
             click.echo(json.dumps([d.to_json() for d in diags], ensure_ascii=False, indent=2))
         else:
-            from eligibility.lang.policyset import read_policy_set
-
-            sources = {}
-            try:
-                sources = dict(read_policy_set(root, jurisdiction, []).sources)
-            except PolicyError as e:
-                sources = dict(e.sources)
             for d in diags:
                 click.echo(d.render(sources) + "\n")
             n_e = sum(1 for d in diags if d.severity == "error")
@@ -360,13 +363,21 @@ def build() -> Any:
     @main.command()
     @_policy_arg()
     @jur
-    @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/policies"),
-                  show_default=True, help="Folder for the Markdown pages.")
+    @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Folder for the Markdown pages [default: docs/policies beside the POLICIES folder, "
+                       "e.g. docs/policies for policies; without POLICIES, docs/policies in the current folder].")
     @click.option("--check", "check_only", is_flag=True, help="Exit 1 if the pages on disk are not current.")
-    def doc(policies: Path | None, jurisdiction: str | None, out: Path, check_only: bool) -> None:
-        """Render every program (rules, parameters with history, citations) to Markdown."""
+    def doc(policies: Path | None, jurisdiction: str | None, out: Path | None, check_only: bool) -> None:
+        """Render every program (rules, parameters with history, citations) to Markdown.
+
+        Without POLICIES, the bundled policies are rendered (or checked).
+        """
+        import shlex
+
         from eligibility.audit.book import render_book, write_book
 
+        if out is None:
+            out = policies.parent / "docs" / "policies" if policies is not None else Path("docs/policies")
         engine = _load(policies, jurisdiction)
         if check_only:
             stale = [name for name, text in render_book(engine).items()
@@ -374,7 +385,13 @@ def build() -> Any:
             for name in stale:
                 click.echo(f"out of date: {out / name}")
             if stale:
-                click.echo("run `eligibility doc` and commit the result", err=True)
+                what = shlex.quote(str(policies)) + " " if policies is not None else ""
+                jur_opt = f"-j {jurisdiction} " if jurisdiction else ""
+                click.echo(f"run `eligibility doc {what}{jur_opt}--out {shlex.quote(str(out))}` and commit the result",
+                           err=True)
+                if policies is None:
+                    click.echo("(this checked the bundled policies; give your policy folder to check its book: "
+                               "`eligibility doc POLICIES --check`)", err=True)
             sys.exit(EXIT_FAIL if stale else EXIT_OK)
         for path in write_book(engine, out):
             click.echo(f"wrote {path}")
@@ -524,12 +541,17 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                   metavar="FILE.jsonl", help="Households, one JSON object a line (or {\"on\", \"household\"}).")
     @click.option("--on", "on", metavar="YYYY-MM-DD", default=None, callback=_date,
                   help="Decision date of household lines without their own \"on\".")
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+                  show_default=True)
+    @click.option("--top", type=click.IntRange(0), default=10, show_default=True, metavar="N",
+                  help="With --households: list the N households whose monthly total across programs falls "
+                       "most, and the N whose total rises most, with the programs that changed for each.")
     def diff_cmd(old: str, new: str, jurisdiction: str | None, households: Path | None, on: Any,
-                 fmt: str) -> None:
+                 fmt: str, top: int = 10) -> None:
         """Compare two policy sets (folders or git:REV:PATH): rules, parameters, citations, outputs.
 
-        With --households, decide each household under both and count the changes per program.
+        With --households, decide each household under both and count the changes per program, then
+        list the households whose monthly total across programs changes most (--top).
         Exit codes: 0 no difference, 1 differences, household errors or a policy error, 2 usage error.
         """
         import contextlib
@@ -556,13 +578,14 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 except OSError as e:
                     raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
             try:
-                result = diff_policies(engines[0], engines[1], old_name=old, new_name=new, households=lines, on=day)
+                result = diff_policies(engines[0], engines[1], old_name=old, new_name=new, households=lines, on=day,
+                                       top=top)
             except OSError as e:
                 raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
         if fmt == "json":
             click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=_json_default))
         else:
-            click.echo(result.render(), nl=False)
+            click.echo(result.render(fmt), nl=False)
         errors = result.impact is not None and bool(result.impact.errors)
         sys.exit(EXIT_FAIL if result.different or errors else EXIT_OK)
 

@@ -1,4 +1,5 @@
-"""What changes between two policy sets and what the change does to a file of households: the report.
+"""What changes between two policy sets and what the change does to a file of households: the report,
+as text, Markdown or JSON.
 
 The policy changes are found by audit/changes.py, the households' impact by audit/impact.py, and a
 `git:REV:PATH` policy set is exported by audit/git.py.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from eligibility.audit.changes import Change, policy_changes
-from eligibility.audit.impact import KINDS, HouseholdImpact, household_impact
+from eligibility.audit.impact import KINDS, TOP, HouseholdImpact, NetImpact, household_impact
 from eligibility.base.numbers import ENGINE_CONTEXT
 
 if TYPE_CHECKING:
@@ -47,22 +49,45 @@ class PolicyDiff:
                 "changes": [c.to_json() for c in self.changes],
                 "households": self.impact.to_json() if self.impact is not None else None}
 
-    def render(self) -> str:
-        """Return the report as text: the changes per program, then the households' impact."""
+    def render(self, fmt: str = "text") -> str:
+        """Return the report as text or Markdown (`fmt="markdown"`): the changes per program, then the
+        households' impact per program, then the households whose monthly total changes most."""
+        if fmt == "markdown":
+            return self._markdown()
+        if fmt != "text":
+            raise ValueError(f"fmt must be 'text' or 'markdown', not {fmt!r}")
         lines = [f"old: {self.old} ({self.old_hash})", f"new: {self.new} ({self.new_hash})"]
         if not self.changes:
             lines.append("no change in rules, parameters, citations, outputs or facts")
-        by_program: dict[str | None, list[Change]] = {}
-        for c in self.changes:
-            by_program.setdefault(c.program, []).append(c)
-        for program, changes in by_program.items():
+        for program, changes in self._by_program().items():
             lines.append("")
             lines.append(program if program is not None else "facts vocabulary")
             lines.extend(f"  {c.render()}" for c in changes)
         if self.impact is not None:
             with decimal.localcontext(ENGINE_CONTEXT):
                 lines.extend(["", *_impact_lines(self.impact)])
+                lines.extend(["", *_net_lines(self.impact.net)])
         return "\n".join(lines) + "\n"
+
+    def _by_program(self) -> dict[str | None, list[Change]]:
+        by_program: dict[str | None, list[Change]] = {}
+        for c in self.changes:
+            by_program.setdefault(c.program, []).append(c)
+        return by_program
+
+    def _markdown(self) -> str:
+        lines = ["# Policy diff", "", f"- old: `{_code(self.old)}` (`{self.old_hash}`)",
+                 f"- new: `{_code(self.new)}` (`{self.new_hash}`)", "", "## Changes", ""]
+        if not self.changes:
+            lines.extend(["No change in rules, parameters, citations, outputs or facts.", ""])
+        for program, changes in self._by_program().items():
+            lines.extend([f"### {_md(program) if program is not None else 'Facts vocabulary'}", ""])
+            lines.extend(f"- {_md(c.kind)} `{_code(c.name)}`: {_md(c.detail)}" for c in changes)
+            lines.append("")
+        if self.impact is not None:
+            with decimal.localcontext(ENGINE_CONTEXT):
+                lines.extend(_impact_markdown(self.impact))
+        return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _money(d: Decimal, sign: bool = False) -> str:
@@ -106,13 +131,117 @@ def _impact_lines(impact: HouseholdImpact) -> list[str]:
     return out
 
 
-def _state(o: dict[str, Any]) -> str:
-    text = "not eligible" if not o["eligible"] else "eligible" + (f" {o['amount']}" if o["amount"] else "")
+def _who(e: dict[str, Any]) -> str:
+    return f"line {e['line']}" + (f" ({e['id']})" if e.get("id") else "")
+
+
+def _shift(e: dict[str, Any]) -> str:
+    """What happened to one household, in words: e.g. `dibao 54.00 replacing dibao_single 1,282.00`."""
+    def named(p: dict[str, Any], o: dict[str, Any]) -> str:
+        name: str = p["program"]
+        return name + (f" {_money(Decimal(o['amount']))}" if o["amount"] else "")
+
+    won = [named(p, p["new"]) for p in e["programs"] if p["new"]["eligible"] and not p["old"]["eligible"]]
+    gone = [named(p, p["old"]) for p in e["programs"] if p["old"]["eligible"] and not p["new"]["eligible"]]
+    if won and gone:
+        return f"{' and '.join(won)} replacing {' and '.join(gone)}"
+    if gone:
+        return f"loses {' and '.join(gone)}"
+    if won:
+        return f"gains {' and '.join(won)}"
+    return ", ".join(f"{p['program']} {_money(Decimal(p['change']), True)}" for p in e["programs"])
+
+
+def _program_shift(p: dict[str, Any]) -> str:
+    return (f"{p['program']}: {_state(p['old'], True)} -> {_state(p['new'], True)} "
+            f"({_money(Decimal(p['change']), True)})")
+
+
+def _net_head(net: NetImpact) -> str:
+    return (f"{net.losers} household(s) lose {_money(-net.lost)} a month in all, {net.gainers} gain "
+            f"{_money(net.gained)}")
+
+
+def _shown(kept: int, count: int) -> str:
+    return f"the {kept} largest of {count}" if kept < count else "1 household" if count == 1 else f"all {count}"
+
+
+def _net_lines(net: NetImpact) -> list[str]:
+    """The households whose monthly total across programs changes most: largest losses, then gains."""
+    net.to_json()  # keeps the largest only, in order
+    out = ["households by net monthly change across programs: " + _net_head(net)]
+    for title, kept, count in (("losses", net.losses, net.losers), ("gains", net.gains, net.gainers)):
+        if not kept:
+            continue
+        out.append(f"  largest {title} ({_shown(len(kept), count)}):")
+        for e in kept:
+            undecided = f"; not compared: {', '.join(e['undecided'])}" if e["undecided"] else ""
+            out.append(f"    {_who(e)}, {e['on']}: {_money(Decimal(e['net']), True)} to this family "
+                       f"({_money(Decimal(e['old']))} -> {_money(Decimal(e['new']))}): {_shift(e)}{undecided}")
+            out.extend(f"      {_program_shift(p)}" for p in e["programs"])
+    return out
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def _md(text: object) -> str:
+    """Text in Markdown, its special characters escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _code(text: object) -> str:
+    return " ".join(str(text).split()).replace("`", "'")
+
+
+def _impact_markdown(impact: HouseholdImpact) -> list[str]:
+    out = ["## Households", "", _md(_impact_lines(impact)[0]) + ".", "",
+           "| program | gained | lost | amount up | amount down | tier changed | monthly cost before | after "
+           "| change |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, p in sorted(impact.programs.items()):
+        c = p.counts
+        status = f" (program {p.status})" if p.status else ""
+        out.append(f"| {_md(name)}{status} | {c['gained']} | {c['lost']} | {c['amount_up']} | {c['amount_down']} | "
+                   f"{c['tier_changed']} | {_money(p.cost_old)} | {_money(p.cost_new)} | "
+                   f"{_money(p.cost_change, True)} |")
+    out.extend(["", f"Total monthly cost change: **{_money(impact.cost_change, True)}**", ""])
+    net = impact.net
+    net.to_json()
+    out.extend(["## Households by net monthly change", "", _net_head(net) + ".", ""])
+    for title, kept, count in (("Largest losses", net.losses, net.losers), ("Largest gains", net.gains, net.gainers)):
+        if not kept:
+            continue
+        out.extend([f"### {title} ({_shown(len(kept), count)})", "",
+                    "| household | on | before | after | change | what changed |",
+                    "|---|---|---:|---:|---:|---|"])
+        for e in kept:
+            detail = "; ".join(_md(_program_shift(p)) for p in e["programs"])
+            if e["undecided"]:
+                detail += "; not compared: " + _md(", ".join(e["undecided"]))
+            out.append(f"| {_md(_who(e))} | {e['on']} | {_money(Decimal(e['old']))} | {_money(Decimal(e['new']))} | "
+                       f"**{_money(Decimal(e['net']), True)}** | {_md(_shift(e))}: {detail} |")
+        out.append("")
+    if impact.errors:
+        out.extend([f"## Errors ({len(impact.errors)})", ""])
+        for e in impact.errors:
+            where = f"{e['side']}, {e['program']}" if e.get("program") else e["side"]
+            first = str(e["message"]).splitlines()
+            head = first[0] if first else ""
+            out.append(f"- line {e['line']} ({_md(where)}): {_md(head[:300])}")
+        out.append("")
+    return out
+
+
+def _state(o: dict[str, Any], grouped: bool = False) -> str:
+    amount = (_money(Decimal(o["amount"])) if grouped else o["amount"]) if o["amount"] else None
+    text = "not eligible" if not o["eligible"] else "eligible" + (f" {amount}" if amount else "")
     return text + (f", tier {o['tier']}" if o.get("tier") else "")
 
 
 def diff_policies(old: Engine, new: Engine, *, old_name: str = "old", new_name: str = "new",
-                  households: Iterable[bytes] | None = None, on: dt.date | None = None) -> PolicyDiff:
+                  households: Iterable[bytes] | None = None, on: dt.date | None = None,
+                  top: int = TOP) -> PolicyDiff:
     """Compare two loaded policy sets, and decide the households (JSONL lines) under both when given.
 
     Args:
@@ -120,11 +249,13 @@ def diff_policies(old: Engine, new: Engine, *, old_name: str = "old", new_name: 
         old_name, new_name: how the report names them.
         households: JSONL lines as bytes (a file opened in binary mode works).
         on: the decision date of lines without their own `"on"`.
+        top: how many households of largest net loss, and of largest net gain, the report keeps.
 
     Returns:
-        A PolicyDiff; `render()` gives the text report, `to_json()` the JSON one.
+        A PolicyDiff; `render()` gives the text report, `render("markdown")` the Markdown one,
+        `to_json()` the JSON one.
     """
-    impact = household_impact(old, new, households, on) if households is not None else None
+    impact = household_impact(old, new, households, on, top=top) if households is not None else None
     with decimal.localcontext(ENGINE_CONTEXT):
         changes = tuple(policy_changes(old, new))
     return PolicyDiff(old_name, new_name, old.policy_hash, new.policy_hash, changes, impact)

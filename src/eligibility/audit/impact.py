@@ -1,5 +1,8 @@
 """What a policy change does to a file of households: each line decided under both sets, counted per
-program (gained, lost, amount up or down, tier changed) with the monthly cost under each.
+program (gained, lost, amount up or down, tier changed) with the monthly cost under each, and per
+household: the net change of its monthly total across programs, the largest losses and gains kept
+with the programs that changed (a family moved from one program to a smaller one is a cliff that a
+program's total hides).
 
 Every Decimal operation runs under the engine's context, whatever the caller's context is.
 """
@@ -30,6 +33,8 @@ MAX_LINE = 1 << 20
 
 
 KINDS = ("gained", "lost", "amount_up", "amount_down", "tier_changed")
+#: Households kept for each side of the net view by default (`diff --top`).
+TOP = 10
 
 
 @attrs.define
@@ -62,13 +67,62 @@ class ProgramImpact:
 
 
 @attrs.define
+class NetImpact:
+    """Per household, the change of its monthly total across programs: counts, sums, and the largest.
+
+    `losses` holds the `top` households whose total falls most (largest loss first), `gains` the
+    `top` whose total rises most; each with its line, id, date, totals, net change, and the programs
+    whose eligibility or amount changed (`programs`), and those it could not be compared on (`undecided`).
+    """
+
+    top: int = TOP
+    losers: int = 0
+    gainers: int = 0
+    lost: Decimal = ZERO
+    gained: Decimal = ZERO
+    losses: list[dict[str, Any]] = attrs.Factory(list)
+    gains: list[dict[str, Any]] = attrs.Factory(list)
+
+    def add(self, entry: dict[str, Any], net: Decimal) -> None:
+        """Count one household's net change and keep it if it is among the largest (ties: the earlier line)."""
+        if net == 0:
+            return
+        if net < 0:
+            self.losers += 1
+            self.lost += net
+            kept = self.losses
+        else:
+            self.gainers += 1
+            self.gained += net
+            kept = self.gains
+        if self.top <= 0:
+            return
+        kept.append(entry)
+        if len(kept) > 4 * self.top:
+            self._prune()
+
+    def _prune(self) -> None:
+        self.losses.sort(key=lambda e: (Decimal(e["net"]), e["line"]))
+        self.gains.sort(key=lambda e: (Decimal(e["net"]), -e["line"]), reverse=True)
+        del self.losses[self.top:]
+        del self.gains[self.top:]
+
+    def to_json(self) -> dict[str, Any]:
+        self._prune()
+        return {"top": self.top, "losers": self.losers, "gainers": self.gainers, "lost": decimal_text(self.lost),
+                "gained": decimal_text(self.gained), "losses": self.losses, "gains": self.gains}
+
+
+@attrs.define
 class HouseholdImpact:
-    """The households read, those decided under both sets, the impact per program, and every error."""
+    """The households read, those decided under both sets, the impact per program, the net change
+    per household, and every error."""
 
     lines: int = 0
     decided: int = 0
     programs: dict[str, ProgramImpact] = attrs.Factory(dict)
     errors: list[dict[str, Any]] = attrs.Factory(list)
+    net: NetImpact = attrs.Factory(NetImpact)
 
     @property
     def cost_change(self) -> Decimal:
@@ -79,7 +133,7 @@ class HouseholdImpact:
     def to_json(self) -> dict[str, Any]:
         return {"households": self.lines, "decided": self.decided,
                 "programs": {k: v.to_json() for k, v in sorted(self.programs.items())},
-                "cost_change": decimal_text(self.cost_change), "errors": self.errors}
+                "cost_change": decimal_text(self.cost_change), "net": self.net.to_json(), "errors": self.errors}
 
 
 def _outcome(d: Any) -> dict[str, Any]:
@@ -126,8 +180,12 @@ def _parse_line(raw: bytes, on: dt.date | None) -> tuple[Any, dt.date, str | Non
     return data, day, label
 
 
-def household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.date | None) -> HouseholdImpact:
-    """Decide each JSONL line's household under both sets and count what changes, per program.
+def household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.date | None, *,
+                     top: int = TOP) -> HouseholdImpact:
+    """Decide each JSONL line's household under both sets and count what changes, per program and per household.
+
+    The `top` households whose monthly total across programs falls most, and the `top` whose total
+    rises most, are kept with the programs that changed for them (`impact.net`).
 
     A line is a household, or `{"on": "YYYY-MM-DD", "household": {...}, "id": "..."}`. A line that
     cannot be read or decided under either set is kept in `errors` with its number (and the program,
@@ -135,11 +193,12 @@ def household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.da
     skipped. Every Decimal operation runs under the engine's context, whatever the caller's is.
     """
     with decimal.localcontext(ENGINE_CONTEXT):
-        return _household_impact(old, new, lines, on)
+        return _household_impact(old, new, lines, on, top)
 
 
-def _household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.date | None) -> HouseholdImpact:
-    impact = HouseholdImpact()
+def _household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.date | None,
+                      top: int) -> HouseholdImpact:
+    impact = HouseholdImpact(net=NetImpact(top))
     names = sorted(set(old.programs) | set(new.programs))
     for name in names:
         status = "added" if name not in old.programs else "removed" if name not in new.programs else None
@@ -168,6 +227,9 @@ def _household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.d
             continue
         impact.decided += 1
         a, b = results
+        total_old = total_new = ZERO
+        moved: list[dict[str, Any]] = []
+        undecided: list[str] = []
         for name in names:
             pi = impact.programs[name]
             pa, pb = a.programs.get(name), b.programs.get(name)
@@ -179,11 +241,17 @@ def _household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.d
                 impact.errors.append({"line": number, "side": side, "id": label, "program": name,
                                       "message": message})
             if failed:
+                undecided.append(name)
                 continue  # this program cannot be compared for this line; the others still are
             x, y = _outcome(pa), _outcome(pb)
             pi.decided += 1
             pi.cost_old += _amount(x)
             pi.cost_new += _amount(y)
+            total_old += _amount(x)
+            total_new += _amount(y)
+            if x["eligible"] != y["eligible"] or _amount(x) != _amount(y):
+                moved.append({"program": name, "old": x, "new": y,
+                              "change": decimal_text(_amount(y) - _amount(x))})
             kinds = []
             if x["eligible"] != y["eligible"]:
                 kinds.append("gained" if y["eligible"] else "lost")
@@ -196,7 +264,11 @@ def _household_impact(old: Engine, new: Engine, lines: Iterable[bytes], on: dt.d
                 shown = pi.examples.setdefault(kind, [])
                 if len(shown) < EXAMPLES:
                     shown.append({"line": number, "id": label, "on": day.isoformat(), "old": x, "new": y})
+        net = total_new - total_old
+        impact.net.add({"line": number, "id": label, "on": day.isoformat(), "net": decimal_text(net),
+                        "old": decimal_text(total_old), "new": decimal_text(total_new), "programs": moved,
+                        "undecided": undecided}, net)
     return impact
 
 
-__all__ = ["KINDS", "HouseholdImpact", "ProgramImpact", "household_impact"]
+__all__ = ["KINDS", "TOP", "HouseholdImpact", "NetImpact", "ProgramImpact", "household_impact"]

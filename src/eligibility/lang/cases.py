@@ -1,11 +1,20 @@
-"""Read test files: YAML cases, each a household, a date and the outputs it expects."""
+"""Read test files: YAML cases, each a household, a date and the outputs it expects; check the names
+they expect against the programs of the set."""
 
 from __future__ import annotations
 
-from eligibility.base.source import Span
-from eligibility.lang.loader import YMap
-from eligibility.lang.model import TestCase
+import re
+from collections.abc import Iterable
+
+from eligibility.base.errors import Diagnostic
+from eligibility.base.source import Span, did_you_mean, readable
+from eligibility.lang.loader import YMap, YNode, YScalar
+from eligibility.lang.model import Program, TestCase
 from eligibility.lang.reader import Reader, to_plain
+
+#: An amount as a test expects it: yuan with at most two decimals (fen), as the engine decides it.
+_AMOUNT = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
+_OUTPUTS = ("eligible", "amount", "tier")
 
 _CASE_KEYS = ("name", "on", "household", "complete", "expect", "expect_error", "description", "note")
 
@@ -27,6 +36,7 @@ def read_tests(r: Reader, root: YMap) -> list[TestCase]:
             for k, v in em.items:
                 expect[k.value] = to_plain(v)
                 spans[k.value] = k.span
+                _check_amounts(r, k, v)
         err = None
         xn = m.get("expect_error")
         if xn is not None and (xm := r.mapping(xn, "expect_error", ("kind", "path", "message"), ("kind",))):
@@ -38,3 +48,56 @@ def read_tests(r: Reader, root: YMap) -> list[TestCase]:
         complete = m.get("complete") is not None and r.boolean(m.get("complete"), "complete") is True
         out.append(TestCase(name, on, to_plain(hn), expect, err, r.file, item.span, spans, complete))
     return out
+
+
+def _check_amounts(r: Reader, key: YScalar, value: YNode) -> None:
+    """An expected amount (`P.amount: X`, or `amount:` in `P: {...}`) is yuan with at most two decimals."""
+    nodes: list[YNode] = []
+    if key.value.endswith(".amount"):
+        nodes.append(value)
+    elif isinstance(value, YMap) and "." not in key.value:
+        nodes.extend(v for k, v in value.items if k.value == "amount")
+    for node in nodes:
+        if not isinstance(node, YScalar) or node.is_null:
+            continue
+        text = node.value.strip()
+        if _AMOUNT.match(text):
+            continue
+        if re.match(r"^-?[0-9]+\.[0-9]{3,}$", text):
+            r.error(node, "amount-format", f"expected amount {readable(text, 40)} has more than two decimals; "
+                    "amounts are yuan to the fen", f"write \"{text[:text.index('.') + 3]}\" if that is what you mean")
+        else:
+            r.error(node, "amount-format", f"expected amount {readable(text, 40)!r} is not an amount such as "
+                    "\"1234.50\"", "write plain digits with at most two decimals, in quotes")
+
+
+def check_expectations(cases: Iterable[TestCase], programs: dict[str, Program], all_programs: Iterable[str],
+                       diags: list[Diagnostic]) -> None:
+    """Report each `expect:` key naming a program, rule or value the set does not have, with a suggestion.
+
+    `programs` are the programs selected for the jurisdiction; a key naming a program of the set
+    that is not selected (`all_programs`) is left to the run, which reports it for that case.
+    """
+    known = sorted(set(all_programs) | set(programs))
+    for case in cases:
+        for key, span in case.expect_spans.items():
+            program, _, name = key.partition(".")
+            if program.endswith("]") and "[" in program:
+                program = program[:program.index("[")]
+            if program not in known:
+                guess = did_you_mean(program, known)
+                diags.append(Diagnostic(span, "unknown-program", f"expect: unknown program "
+                                        f"'{readable(program, 64)}' in '{readable(key, 80)}'",
+                                        f"did you mean '{guess}'?" if guess else "programs: " + ", ".join(known)))
+                continue
+            p = programs.get(program)
+            if p is None or not name or "[" in key:
+                continue
+            names = [*p.definitions, "eligible", *(["amount"] if p.amount is not None else []),
+                     *(["tier"] if p.tier is not None else [])]
+            if name not in names:
+                guess = did_you_mean(name, names)
+                diags.append(Diagnostic(span, "unknown-name", f"expect: program '{program}' has no rule or "
+                                        f"value '{readable(name, 64)}'",
+                                        f"did you mean '{program}.{guess}'?" if guess else
+                                        "expect rules, computed values and the outputs eligible, amount, tier"))

@@ -11,7 +11,7 @@ import attrs
 from eligibility.base.errors import Diagnostic, PolicyError
 from eligibility.base.labels import DEFAULT_LABELS
 from eligibility.base.source import SourceText, Span
-from eligibility.lang.cases import read_tests
+from eligibility.lang.cases import check_expectations, read_tests
 from eligibility.lang.facts import read_facts
 from eligibility.lang.layers import Layer, read_layer, read_registry
 from eligibility.lang.loader import YMap, load_file
@@ -41,6 +41,8 @@ class PolicySetModel:
     deferred_tests: tuple[tuple[str, str], ...] = ()
     #: `properties:` files read with the others (when test files are not deferred).
     declared_properties: tuple[Property, ...] = ()
+    #: Every program some layer of the set defines, whether or not the jurisdiction selects it.
+    program_names: frozenset[str] = frozenset()
     _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
@@ -61,7 +63,9 @@ class PolicySetModel:
                 if yf.root.items and yf.root.items[0][0].value == "properties":
                     props.extend(read_properties(Reader(yf.source, diags), yf.root))
                 else:
-                    cases.extend(read_tests(Reader(yf.source, diags), yf.root))
+                    read = read_tests(Reader(yf.source, diags), yf.root)
+                    check_expectations(read, self.programs, self.program_names, diags)
+                    cases.extend(read)
         if any(d.severity == "error" for d in diags):
             raise PolicyError(diags, self.sources)
         result = tuple(cases)
@@ -223,12 +227,19 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                                         f"source id '{sid}' is already registered in {other.file}:{other.span.line}",
                                         "cite the registered source, or give this one another id",
                                         related=((other.span, "registered here"),)))
-    programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
+    unknown = _unknown_jurisdiction(layers, jurisdiction)
+    programs: dict[str, Program] = {}
+    used: set[str] = set()
+    if unknown is not None:
+        diags.append(unknown)  # one error, instead of one for each name a program of another region defines
+    else:
+        programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
     if not programs and layers and jurisdiction is not None and not any(d.severity == "error" for d in diags):
         diags.append(Diagnostic(None, "no-programs",
                                 f"no program of this policy set applies in jurisdiction {jurisdiction}",
                                 "jurisdictions present: " + ", ".join(sorted({x.jurisdiction
                                                                                for x in layers.values()}))))
+    check_expectations(tests, programs, {x.program for x in layers.values()}, diags)
     used |= registry_files
     used |= label_files
     errors = [d for d in diags if d.severity == "error"]
@@ -238,7 +249,28 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     hashes = {f: hashlib.sha256(raw[f]).hexdigest() for f in sorted(used)}
     return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
                           policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred),
-                          declared_properties=tuple(properties))
+                          declared_properties=tuple(properties),
+                          program_names=frozenset(x.program for x in layers.values()))
+
+
+def _unknown_jurisdiction(layers: dict[str, Layer], jurisdiction: str | None) -> Diagnostic | None:
+    """An error when the set has regional layers and none for the jurisdiction, its city or its province.
+
+    Such a code (a typo such as 999999, or a region the set does not cover) would choose the national
+    layers alone, whose programs then miss every name the regional layers define.
+    """
+    if jurisdiction is None:
+        return None
+    present = sorted({x.jurisdiction for x in layers.values()})
+    regional = [c for c in present if c != "000000"]
+    if not regional or any(c in regional for c in ancestors(jurisdiction)):
+        return None
+    guess = next((c for c in regional if c[:4] == jurisdiction[:4]), None) or \
+        next((c for c in regional if c[:2] == jurisdiction[:2]), None)
+    return Diagnostic(None, "unknown-jurisdiction",
+                      f"unknown jurisdiction {jurisdiction}, known: {', '.join(present)}",
+                      (f"did you mean {guess}? " if guess else "") + "give one of these codes, or a code under "
+                      "one of them (a district of a city, a city of a province)")
 
 
 def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],

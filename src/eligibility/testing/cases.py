@@ -1,18 +1,23 @@
-"""The YAML policy test-case runner, used by `eligibility test` and the pytest plugin (no pytest here)."""
+"""The YAML policy test-case runner, used by `eligibility test` and the pytest plugin (no pytest here),
+and the check of the households the cases hold, used by `eligibility check`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import decimal
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from eligibility.base.errors import EvaluationError, InputError, PolicyTestFailure
+from eligibility.base.errors import Diagnostic, EvaluationError, InputError, PolicyTestFailure
+from eligibility.base.numbers import ENGINE_CONTEXT
+from eligibility.base.source import readable
+from eligibility.engine.facts import Validator
 from eligibility.engine.runtime import Decision, Engine, load
 from eligibility.engine.trace import encode
-from eligibility.lang.model import TestCase
+from eligibility.lang.model import Facts, TestCase
 
 
 @attrs.frozen
@@ -160,6 +165,29 @@ def _summary(decision: Decision) -> str:
                      for n, p in decision.programs.items())
 
 
+def check_households(facts: Facts, cases: Iterable[TestCase]) -> list[Diagnostic]:
+    """Validate the household of each case against the facts vocabulary, as `decide` would read it.
+
+    Each problem (an unknown field, a bad value, a missing list) is an error at the case's
+    position, naming the case and the field's path. A case that expects an input error
+    (`expect_error: {kind: input}`) is not checked: its household is meant to be invalid.
+    """
+    validator = Validator(facts)
+    out: list[Diagnostic] = []
+    for case in cases:
+        if case.expect_error is not None and case.expect_error.get("kind") == "input":
+            continue
+        try:
+            with decimal.localcontext(ENGINE_CONTEXT):
+                validator.read(case.household, complete=case.complete, on=case.on)
+        except InputError as e:
+            name = readable(case.name, 80)
+            out.extend(Diagnostic(case.span, "invalid-household", f"test case '{name}': household: "
+                                  f"{p.path}: {p.message}", "fix the household, or expect the error with "
+                                  f"`expect_error: {{kind: input, path: {p.path}}}`") for p in e.problems)
+    return out
+
+
 def run_tests(engine: Engine, name_filter: str | None = None) -> Iterator[CaseResult]:
     """Run every test case of the engine's policy set, in file order."""
     for case in engine.model.tests:
@@ -180,3 +208,6 @@ def run_folder(path: str | Path | None = None, jurisdiction: str | None = None) 
     if failed:
         raise PolicyTestFailure("\n\n".join(failed))
     return results
+
+
+__all__ = ["CaseResult", "check_households", "run_case", "run_folder", "run_tests"]
