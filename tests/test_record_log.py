@@ -1,4 +1,4 @@
-"""The hash-chained record log: append and verify, every kind of tampering, Ed25519 signatures, and a check in Node.js."""
+"""The hash-chained record log: append and verify, each kind of tampering, Ed25519 signatures, a check in Node.js."""
 
 from __future__ import annotations
 
@@ -138,16 +138,15 @@ def test_append_refuses_a_tampered_record(tmp_path: Path, records: list[dict[str
 
 
 @pytest.mark.parametrize(("damage", "message"), [
-    (lambda rows: rows[:-1] + [rows[-1][:-10]], "incomplete"),
-    (lambda rows: rows[:-1] + [rows[-1].replace(b"100.00", b"900.00")], "not intact"),
-    (lambda rows: rows[:-1] + [b"not json"], "not a log entry"),
+    (lambda row: row[:-10], "incomplete"),
+    (lambda row: row.replace(b"100.00", b"900.00"), "not intact"),
+    (lambda row: b"not json", "not a log entry"),
 ], ids=["cut", "edited", "garbage"])
 def test_append_refuses_a_log_whose_last_entry_is_damaged(log: Path, records: list[dict[str, Any]],
-                                                          damage: Callable[[list[bytes]], list[bytes]],
-                                                          message: str) -> None:
+                                                          damage: Callable[[bytes], bytes], message: str) -> None:
     """append does not chain onto a cut, edited or unreadable last line."""
-    rows = damage(lines(log)[:1])
-    log.write_bytes(b"\n".join(rows) + (b"" if message == "incomplete" else b"\n"))
+    rows = lines(log)
+    log.write_bytes(b"\n".join([*rows[:-1], damage(rows[-1])]) + (b"" if message == "incomplete" else b"\n"))
     before = log.read_bytes()
     with pytest.raises(eligibility.InputError, match=message):
         append(log, records[1])
