@@ -6,8 +6,11 @@ import contextlib
 import copy
 import datetime as dt
 import decimal
+import hashlib
 import json
 import os
+import re
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,9 +24,13 @@ from click.testing import CliRunner, Result
 import eligibility
 from conftest import DEMO, FACTS, FIXTURE
 from eligibility.audit.canonical import (
+    MAX_SAFE_INTEGER,
     SCHEMA,
+    SCHEMA_V1,
     canonical_bytes,
     dumps_record,
+    jcs_bytes,
+    json_problems,
     loads_record,
     make_record,
     policy_hash,
@@ -629,3 +636,109 @@ def test_cli_verify_uses_the_bundled_policies_when_they_are_the_records(tmp_path
     res = run("verify", str(out))
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[1].startswith("  checked against the bundled policies (the record's policy set)")
+
+
+# ------------------------------------------------------------------ RFC 8785 (schema 2) and schema 1
+
+
+#: RFC 8785 appendix B: IEEE 754 doubles (hex) and how they are written.
+RFC8785_NUMBERS = [
+    ("0000000000000000", "0"), ("8000000000000000", "0"), ("0000000000000001", "5e-324"),
+    ("8000000000000001", "-5e-324"), ("7fefffffffffffff", "1.7976931348623157e+308"),
+    ("ffefffffffffffff", "-1.7976931348623157e+308"), ("4340000000000000", "9007199254740992"),
+    ("c340000000000000", "-9007199254740992"), ("4430000000000000", "295147905179352830000"),
+    ("44b52d02c7e14af5", "9.999999999999997e+22"), ("44b52d02c7e14af6", "1e+23"),
+    ("44b52d02c7e14af7", "1.0000000000000001e+23"), ("444b1ae4d6e2ef4e", "999999999999999700000"),
+    ("444b1ae4d6e2ef4f", "999999999999999900000"), ("444b1ae4d6e2ef50", "1e+21"),
+    ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"), ("3eb0c6f7a0b5ed8d", "0.000001"),
+    ("41b3de4355555553", "333333333.3333332"), ("41b3de4355555554", "333333333.33333325"),
+    ("41b3de4355555555", "333333333.3333333"), ("41b3de4355555556", "333333333.3333334"),
+    ("41b3de4355555557", "333333333.33333343"), ("43143ff3c1cb0959", "1424953923781206.2"),
+]
+
+
+@pytest.mark.parametrize(("bits", "text"), RFC8785_NUMBERS, ids=[b for b, _ in RFC8785_NUMBERS])
+def test_rfc8785_number_vectors(bits: str, text: str) -> None:
+    """Our canonicaliser writes each double of RFC 8785 appendix B as the RFC does (1e30 as 1e+30)."""
+    assert jcs_bytes(struct.unpack(">d", bytes.fromhex(bits))[0]) == text.encode()
+    assert jcs_bytes(1e30) == b"1e+30"
+
+
+def test_rfc8785_examples_of_the_text() -> None:
+    """The RFC's example of section 3.2.2 and its key order of section 3.2.3 (UTF-16 code units) come out as printed."""
+    value = {"numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001],
+             "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"/", "literals": [None, True, False]}
+    assert jcs_bytes(value) == ('{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+                                '"string":"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}').encode()
+    keys = {"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh",
+            "1": "One", "\U0001F600": "Emoji: Grinning Face", "\u0080": "Control",
+            "\u00f6": "Latin Small Letter O With Diaeresis"}
+    order = list(json.loads(jcs_bytes(keys)))
+    assert order == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001F600", "\ufb33"]
+    assert sorted(keys) != order, "Python's code-point order differs here: the emoji after U+FB33"
+
+
+def test_record_hash_is_sha256_of_the_rfc8785_form(record: dict[str, Any]) -> None:
+    """A record of schema 2 hashes the RFC 8785 bytes of every key but record_hash, which any language can redo."""
+    assert record["schema"] == SCHEMA == "eligibility.record/2"
+    rest = {k: v for k, v in record.items() if k != "record_hash"}
+    assert record["record_hash"] == "sha256:" + hashlib.sha256(jcs_bytes(rest)).hexdigest()
+
+
+def test_money_is_text_and_integers_are_exact_in_a_record(record: dict[str, Any]) -> None:
+    """Every amount in a record is a decimal string; every number is an integer RFC 8785 writes exactly."""
+    stack: list[Any] = [record]
+    amounts = 0
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        else:
+            assert not isinstance(value, float)
+            if isinstance(value, int) and not isinstance(value, bool):
+                assert abs(value) <= MAX_SAFE_INTEGER
+            if isinstance(value, str) and re.fullmatch(r"-?\d+\.\d\d", value):
+                amounts += 1
+    assert amounts > 10
+    assert json.loads(jcs_bytes(record)) == record
+
+
+def test_an_integer_beyond_2_53_is_refused_in_a_record(record: dict[str, Any]) -> None:
+    """RFC 8785 writes numbers as doubles: 2**53 in a record is not canonical, for dumps_record and verify_record."""
+    edited = copy.deepcopy(record)
+    edited["input"]["household_size"] = MAX_SAFE_INTEGER + 1
+    assert json_problems(edited, safe_integers=True)
+    assert json_problems(edited) == []
+    with pytest.raises(eligibility.InputError, match="RFC 8785 cannot write exactly"):
+        dumps_record(edited)
+    assert any("beyond" in p for p in verify_record(edited))
+
+
+V1 = ROOT / "tests" / "fixtures" / "records" / "demo-v1.json"
+
+
+def test_a_record_of_schema_1_is_verified_by_its_own_rule() -> None:
+    """A record made before RFC 8785 (eligibility.record/1) still verifies, by the sorted-keys rule it was made with."""
+    old = loads_record(V1.read_text(encoding="utf-8"))
+    assert old["schema"] == SCHEMA_V1
+    assert verify_record(old) == []
+    rest = {k: v for k, v in old.items() if k != "record_hash"}
+    assert old["record_hash"] == "sha256:" + hashlib.sha256(canonical_bytes(rest)).hexdigest()
+    edited = copy.deepcopy(old)
+    edited["input"]["assessed_monthly_income"] = "300.5"
+    assert any("record_hash does not match" in p for p in verify_record(edited))
+    relabelled = copy.deepcopy(old)
+    relabelled["schema"] = SCHEMA
+    assert any("record_hash does not match" in p for p in verify_record(relabelled))
+
+
+def test_the_two_rules_differ_where_python_and_rfc8785_order_keys_differently() -> None:
+    """Keys beyond the BMP sort before U+FF61 by code point, after it by UTF-16: each schema hashes by its own rule."""
+    body = {"input": {"\U0001F600": 1, "\uff61": 2}}
+    assert canonical_bytes(body) != jcs_bytes(body)
+    v1 = record_hash({**body, "schema": SCHEMA_V1})
+    v2 = record_hash({**body, "schema": SCHEMA})
+    assert v1 == "sha256:" + hashlib.sha256(canonical_bytes({**body, "schema": SCHEMA_V1})).hexdigest()
+    assert v2 == "sha256:" + hashlib.sha256(jcs_bytes({**body, "schema": SCHEMA})).hexdigest()

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 try:
     import click
@@ -293,11 +293,17 @@ def build() -> Any:
     @complete_opt
     @click.option("--record", "record_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="OUT.json", help="Also write the decision record (input, decision, hashes) to OUT.json.")
+    @click.option("--record-log", "record_log", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  metavar="LOG.jsonl", help="Also append the decision record to the hash-chained log LOG.jsonl.")
+    @click.option("--sign-key", "sign_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  metavar="KEY.pem", help="Sign the log entry with this Ed25519 private key (needs the sign extra).")
     @why_opt
     def decide(household: str, on: Any, policies: Path | None, jurisdiction: str | None,
                programs: tuple[str, ...], fmt: str, lang: str, strict: bool, record_out: Path | None = None,
-               why_not: bool = False, complete: bool = False) -> None:
+               why_not: bool = False, complete: bool = False, record_log: Path | None = None,
+               sign_key: Path | None = None) -> None:
         """Decide a household given as JSON (a file, or - for standard input)."""
+        key = _signing_key(sign_key, record_log)
         engine = _load(policies, jurisdiction)
         names = _check_programs(engine, programs)
         try:
@@ -318,6 +324,8 @@ def build() -> Any:
             sys.exit(EXIT_FAIL)
         if record_out is not None:
             _write_record(decision, data, record_out)
+        if record_log is not None:
+            _append_record(decision, data, record_log, key)
         if fmt == "json":
             click.echo(json.dumps(decision.to_json(why_not=why_not), ensure_ascii=False, indent=2,
                                   default=_json_default))
@@ -417,6 +425,92 @@ def _write_record(decision: Any, household: Any, out: Path) -> None:
         raise click.UsageError(f"cannot write {out}: {e.strerror}") from None
 
 
+def _signing_key(path: Path | None, record_log: Path | None) -> Any:
+    """Read `--sign-key` (a usage error without `--record-log`, without cryptography, or for a bad key)."""
+    if path is None:
+        return None
+    if record_log is None:
+        raise click.UsageError("--sign-key signs log entries: give --record-log LOG.jsonl too")
+    from eligibility.audit.log import load_signing_key
+
+    try:
+        return load_signing_key(path)
+    except ImportError as e:
+        raise click.UsageError(str(e)) from None
+    except OSError as e:
+        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+    except InputError as e:
+        raise click.UsageError(f"--sign-key {e.problems[0]}") from None
+
+
+def _append_record(decision: Any, household: Any, log: Path, key: Any) -> None:
+    """Append the decision record to the log of `decide --record-log`."""
+    from eligibility.audit.canonical import make_record
+    from eligibility.audit.log import append
+
+    try:
+        record = make_record(decision, household)
+    except InputError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_FAIL)
+    try:
+        append(log, record, key)
+    except InputError as e:
+        raise click.UsageError(f"cannot append to {e.problems[0]}") from None
+    except OSError as e:
+        raise click.UsageError(f"cannot write {log}: {e.strerror}") from None
+
+
+def _is_log(path: Path) -> bool:
+    """Whether a file is a record log: its first line is a whole JSON object of schema eligibility.log/1."""
+    from eligibility.audit.log import LOG_SCHEMA
+
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 24)
+        entry = json.loads(first)
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(entry, dict) and entry.get("schema") == LOG_SCHEMA
+
+
+def _verify_log(path: Path, head: str | None, verify_key: Path | None) -> NoReturn:
+    """`eligibility verify LOG.jsonl`: print `intact:` or `tampered:` and the problems; exit 0 or 1."""
+    from eligibility.audit.log import load_verify_key, verify_log
+
+    try:
+        key = load_verify_key(verify_key) if verify_key is not None else None
+    except ImportError as e:
+        raise click.UsageError(str(e)) from None
+    except OSError as e:
+        raise click.UsageError(f"cannot read {verify_key}: {e.strerror}") from None
+    except InputError as e:
+        raise click.UsageError(f"--verify-key {e.problems[0]}") from None
+    try:
+        report = verify_log(path, head=head, verify_key=key)
+    except OSError as e:
+        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+    if not report.intact:
+        first = report.first_bad_line
+        click.echo("tampered: the log is not intact" + (f"; first bad line: {first}" if first else ""))
+        for p in report.problems:
+            click.echo(f"  {p}")
+        sys.exit(EXIT_FAIL)
+    click.echo(f"intact: log of {report.entries} entries, head {report.head}")
+    if report.signatures_checked:
+        click.echo(f"  every entry is signed by the verify key ({report.signed} signatures checked)")
+    else:
+        signed = f"{report.signed} of {report.entries} entries signed; " if report.signed else ""
+        click.echo(f"  signatures not checked ({signed}give --verify-key PUB.pem)")
+    if report.anchored_line is not None:
+        after = report.entries - report.anchored_line
+        click.echo(f"  the anchored head is line {report.anchored_line}; {after} entries were appended after it")
+    else:
+        click.echo("  no anchored head: keep the head elsewhere and give it with --head to detect truncation "
+                   "and rewriting")
+    sys.exit(EXIT_OK)
+
+
 def _read_record(path: Path) -> tuple[Any, list[str]]:
     """Read a record file; return it and its problems (a usage error if it is not readable JSON)."""
     from eligibility.audit.canonical import loads_record
@@ -468,8 +562,14 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                   help="The policy folder the record was decided with: also check its rule texts, parameter "
                        "values and citations against it [default: the bundled policies, when they are the "
                        "record's policy set].")
-    def verify(record: Path, fmt: str | None, lang: str, policies: Path | None) -> None:
-        """Check that a decision record is intact; optionally print its explanation, as recorded.
+    @click.option("--head", default=None, metavar="sha256:HEX",
+                  help="For a record log: an entry hash kept elsewhere, which must be in the log (detects "
+                       "truncation and rewriting).")
+    @click.option("--verify-key", "verify_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  metavar="PUB.pem", help="For a record log: every entry must be signed by this Ed25519 public key.")
+    def verify(record: Path, fmt: str | None, lang: str, policies: Path | None, head: str | None = None,
+               verify_key: Path | None = None) -> None:
+        """Check that a decision record, or a record log, is intact; optionally print a record's explanation.
 
         Exit codes: 0 intact, 1 changed after it was made (or the policies do not load), 2 usage error
         (including --policies that are not the record's policy set).
@@ -477,6 +577,12 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
         from eligibility.audit.verify import verify_record
         from eligibility.explain.text import render
 
+        if _is_log(record):
+            if fmt is not None or policies is not None:
+                raise click.UsageError("--explain and --policies are for a single record, not a record log")
+            _verify_log(record, head, verify_key)
+        if head is not None or verify_key is not None:
+            raise click.UsageError("--head and --verify-key are for a record log (LOG.jsonl)")
         data, problems = _read_record(record)
         note = None
         if not problems:

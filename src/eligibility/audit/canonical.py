@@ -2,7 +2,11 @@
 
 A record holds the household as given, the decision and its trace (`Decision.to_json()`), the
 date decided for, the policy set's hash and each file's hash, the library version, and a
-`record_hash`: the sha256 of the canonical serialisation of everything else. The hash shows a
+`record_hash`: the sha256 of the canonical serialisation of everything else. Records of schema
+`eligibility.record/2` (made today) serialise by RFC 8785 (JSON Canonicalization Scheme), which a
+case system in any language can recompute; records of `eligibility.record/1` were serialised by
+Python's `json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"))` and are still
+verified by that rule. The hash shows a
 record was changed after it was made; it cannot show who made it (anyone who changes a record can
 compute a new hash), so keep the hash, or a signature over it, where the record cannot be edited.
 What `verify_record` checks beyond the hash is in audit/verify.py; replaying is in audit/replay.py.
@@ -20,6 +24,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import rfc8785
+
 from eligibility.base.errors import InputError, InputProblem
 from eligibility.base.numbers import ENGINE_CONTEXT, decimal_text
 from eligibility.engine.records import SURROGATE
@@ -28,7 +34,13 @@ from eligibility.lang.policyset import policy_hash as _policy_hash
 if TYPE_CHECKING:
     from eligibility.engine.runtime import Decision
 
-SCHEMA = "eligibility.record/1"
+#: The schema of the records made today: `record_hash` over the RFC 8785 form.
+SCHEMA = "eligibility.record/2"
+#: The first schema: `record_hash` over Python's sorted-keys JSON (still verified by that rule).
+SCHEMA_V1 = "eligibility.record/1"
+SCHEMAS = (SCHEMA_V1, SCHEMA)
+#: RFC 8785 writes numbers as IEEE doubles: an integer beyond this is not exact in every language.
+MAX_SAFE_INTEGER = 2**53 - 1
 #: Records nest a few levels (decision > programs > steps > comparisons > pairs > sides); anything
 #: much deeper was not made by make_record.
 MAX_DEPTH = 64
@@ -95,8 +107,12 @@ def _normalise_into(value: object, path: str, problems: list[InputProblem], dept
     return None
 
 
-def json_problems(value: object) -> list[str]:
-    """Return where a value holds anything but canonical JSON types (iteratively, depth-bounded)."""
+def json_problems(value: object, safe_integers: bool = False) -> list[str]:
+    """Return where a value holds anything but canonical JSON types (iteratively, depth-bounded).
+
+    With `safe_integers` (records of schema 2) an integer must be within ±(2**53 - 1), which RFC 8785
+    (numbers as IEEE doubles) and every JSON parser keep exact; amounts are decimal strings anyway.
+    """
     out: list[str] = []
     stack: list[tuple[object, str, int]] = [(value, "", 0)]
     while stack and len(out) < 20:
@@ -107,7 +123,10 @@ def json_problems(value: object) -> list[str]:
         elif v is None or isinstance(v, bool):
             continue
         elif isinstance(v, int):
-            if abs(v) >= 10 ** 30:
+            if safe_integers and abs(v) > MAX_SAFE_INTEGER:
+                out.append(f"{where}: an integer beyond ±(2**53 - 1), which RFC 8785 cannot write exactly; "
+                           "write it as a string")
+            elif abs(v) >= 10 ** 30:
                 out.append(f"{where}: a number too large for a record")
         elif isinstance(v, str):
             if SURROGATE.search(v):
@@ -128,15 +147,38 @@ def json_problems(value: object) -> list[str]:
 
 
 def canonical_bytes(value: Any) -> bytes:
-    """Serialise JSON-typed data canonically: sorted keys, no spaces, UTF-8, no floats."""
+    """Serialise JSON-typed data by the first rule (records of schema 1): sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False).encode("utf-8")
 
 
+def jcs_bytes(value: Any) -> bytes:
+    """Serialise JSON-typed data by RFC 8785 (the `rfc8785` package): the form record/2 and the log hash.
+
+    Keys sorted by UTF-16 code units, no spaces, UTF-8, strings escaped as ECMAScript's
+    JSON.stringify does, numbers as ECMAScript writes IEEE doubles (so 1e30 is `1e+30`).
+
+    Raises:
+        ValueError: a value with no RFC 8785 form (an integer beyond ±(2**53 - 1), NaN, a non-JSON type).
+    """
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as e:
+        raise ValueError(str(e)) from None
+
+
 def record_hash(body: Mapping[str, Any]) -> str:
-    """Return the `record_hash` a record's other keys give: sha256 of their canonical bytes."""
+    """Return the `record_hash` a record's other keys give: sha256 of their canonical bytes.
+
+    The canonical form is the one the record's `schema` names: RFC 8785 for `eligibility.record/2`
+    (and any other), the first rule (`canonical_bytes`) for `eligibility.record/1`.
+
+    Raises:
+        ValueError: the record holds a value with no canonical form (an integer too large for RFC 8785).
+    """
     rest = {k: v for k, v in body.items() if k != "record_hash"}
-    return "sha256:" + hashlib.sha256(canonical_bytes(rest)).hexdigest()
+    data = canonical_bytes(rest) if body.get("schema") == SCHEMA_V1 else jcs_bytes(rest)
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def policy_hash(files: Mapping[str, str]) -> str:
@@ -188,6 +230,9 @@ def _make_record(decision: Decision, household: Mapping[str, Any]) -> dict[str, 
         "input": given,
         "decision": trace,
     }
+    problems = json_problems(body, safe_integers=True)
+    if problems:
+        raise InputError([InputProblem("household", "range", p) for p in problems])
     body["record_hash"] = record_hash(body)
     return body
 
@@ -200,7 +245,7 @@ def dumps_record(record: Mapping[str, Any]) -> str:
     Raises:
         InputError: the record holds a value that is not JSON (a float, a Decimal, a date).
     """
-    problems = json_problems(record)
+    problems = json_problems(record, safe_integers=record.get("schema") != SCHEMA_V1)
     if problems:
         raise InputError([InputProblem("record", "type", p) for p in problems])
     return json.dumps(record, sort_keys=True, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
@@ -253,5 +298,6 @@ def short_json(value: object) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-__all__ = ["FILE_HASH_RE", "HASH_RE", "KEYS", "MAX_DEPTH", "SCHEMA", "canonical_bytes", "dumps_record",
-           "json_problems", "loads_record", "make_record", "normalise", "policy_hash", "record_hash", "short_json"]
+__all__ = ["FILE_HASH_RE", "HASH_RE", "KEYS", "MAX_DEPTH", "MAX_SAFE_INTEGER", "SCHEMA", "SCHEMAS", "SCHEMA_V1",
+           "canonical_bytes", "dumps_record", "jcs_bytes", "json_problems", "loads_record", "make_record",
+           "normalise", "policy_hash", "record_hash", "short_json"]

@@ -19,6 +19,8 @@ from eligibility.audit.canonical import (
     HASH_RE,
     KEYS,
     SCHEMA,
+    SCHEMA_V1,
+    SCHEMAS,
     json_problems,
     policy_hash,
     record_hash,
@@ -71,7 +73,8 @@ def verify_record(record: object, policies: Engine | None = None) -> list[str]:
 def _verify(record: object) -> list[str]:
     if not isinstance(record, dict):
         return ["a record is a JSON object"]
-    problems = [f"not canonical JSON: {p}" for p in json_problems(record)]
+    problems = [f"not canonical JSON: {p}"
+                for p in json_problems(record, safe_integers=record.get("schema") != SCHEMA_V1)]
     if problems:
         return problems
     missing = [k for k in KEYS if k not in record]
@@ -79,9 +82,10 @@ def _verify(record: object) -> list[str]:
     if missing:
         problems.append("missing " + ", ".join(missing))
     if extra:
-        problems.append("unknown key(s) " + ", ".join(extra) + f" (not part of {SCHEMA})")
-    if record.get("schema") != SCHEMA:
-        problems.append(f"schema is {short_json(record.get('schema'))}, expected {SCHEMA!r}")
+        schema = record.get("schema") if record.get("schema") in SCHEMAS else SCHEMA
+        problems.append("unknown key(s) " + ", ".join(extra) + f" (not part of {schema})")
+    if record.get("schema") not in SCHEMAS:
+        problems.append(f"schema is {short_json(record.get('schema'))}, expected {SCHEMA!r} (or {SCHEMA_V1!r})")
     stored = record.get("record_hash")
     if not isinstance(stored, str) or not HASH_RE.match(stored):
         problems.append("record_hash is not sha256: and 64 hex digits")
