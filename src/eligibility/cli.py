@@ -204,8 +204,9 @@ def build() -> Any:
         except PolicyError as e:
             sources = dict(e.sources)
         # At most 100 a file (then one that counts the rest); errors first, then warnings, each by position.
-        diags = sorted(cap_per_file(found), key=lambda d: d.severity != "error")
-        errors = [d for d in diags if d.severity == "error" or strict]
+        order = {"error": 0, "warning": 1, "acknowledged": 2}  # errors, then warnings, then what staff accepted
+        diags = sorted(cap_per_file(found), key=lambda d: order.get(d.severity, 1))
+        errors = [d for d in diags if d.severity == "error" or (strict and d.severity == "warning")]
         if fmt == "json":
             click.echo(json.dumps([d.to_json() for d in diags], ensure_ascii=False, indent=2))
         else:
@@ -213,8 +214,10 @@ def build() -> Any:
                 click.echo(d.render(sources) + "\n")
             n_e = sum(1 for d in diags if d.severity == "error")
             n_w = sum(1 for d in diags if d.severity == "warning")
+            n_a = sum(1 for d in diags if d.severity == "acknowledged")
             rule = " (--strict: warnings count as errors)" if strict and n_w else ""
-            click.echo(f"{root.resolve().name}: {n_e} error(s), {n_w} warning(s){rule}")
+            known = f", {n_a} acknowledged" if n_a else ""
+            click.echo(f"{root.resolve().name}: {n_e} error(s), {n_w} warning(s){known}{rule}")
         sys.exit(EXIT_FAIL if errors else EXIT_OK)
 
     @main.command()

@@ -15,7 +15,7 @@ from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.compile.codegen import Generated, generate
 from eligibility.compile.helpers import HELPERS
 from eligibility.lang.checker import CheckedSet, Checker
-from eligibility.lang.policyset import PolicySetModel, read_policy_set
+from eligibility.lang.policyset import PolicySetModel, acknowledge, read_policy_set
 
 
 @attrs.frozen
@@ -102,7 +102,7 @@ def _check_policy(root: Path, jurisdiction: str | None) -> list[Diagnostic]:
     except PolicyError as e:
         return list(e.diagnostics)
     Checker(model.facts, model.programs, diags).run()
-    return _dedupe(diags)
+    return acknowledge(_dedupe(diags), model.acknowledged)
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:

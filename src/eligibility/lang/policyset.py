@@ -23,6 +23,64 @@ MAX_FILES = 1000
 
 
 @attrs.frozen
+class Acknowledgement:
+    """A warning the policy staff know and accept: its code, file, optional name, and why."""
+
+    code: str
+    file: str
+    name: str | None
+    reason: Label
+    span: Span
+
+    def matches(self, d: Diagnostic) -> bool:
+        """Whether a warning is the one acknowledged (same code and file; the name quoted in it)."""
+        return (d.severity == "warning" and d.code == self.code and d.span is not None and d.span.path == self.file
+                and (self.name is None or f"'{self.name}'" in d.message))
+
+
+def acknowledge(diags: list[Diagnostic], acks: tuple[Acknowledgement, ...]) -> list[Diagnostic]:
+    """Mark acknowledged warnings (severity `acknowledged`, the reason as hint); an unused one is a warning."""
+    used: set[int] = set()
+    out = []
+    for d in diags:
+        hit = next((i for i, a in enumerate(acks) if a.matches(d)), None)
+        if hit is None:
+            out.append(d)
+            continue
+        used.add(hit)
+        out.append(attrs.evolve(d, severity="acknowledged", hint=f"acknowledged: {acks[hit].reason.en}"))
+    for i, a in enumerate(acks):
+        if i not in used:
+            out.append(Diagnostic(a.span, "acknowledged-unused",
+                                  f"this acknowledgement ({a.code} in {a.file}"
+                                  + (f", '{a.name}'" if a.name else "") + ") matches no warning",
+                                  "remove it: the warning it accepted is gone", severity="warning"))
+    return out
+
+
+def _read_acknowledged(r: Reader, node: YMap) -> list[Acknowledgement]:
+    out = []
+    for item in r.entries(node, "acknowledged", "an acknowledged file", "acknowledged warnings"):
+        m = r.mapping(item, "an acknowledged warning", ("code", "file", "name", "reason", "note"),
+                      ("code", "file", "reason"))
+        if m is None:
+            continue
+        code, file = r.text(m.get("code"), "code"), r.text(m.get("file"), "file")
+        reason = r.label(m.get("reason"), "reason")
+        if code is None or file is None or reason is None:
+            continue
+        if not code.isascii() or code.startswith(("limit-",)) or code in _NOT_ACKNOWLEDGEABLE:
+            r.error(m.get("code") or m, "acknowledged-code", f"'{code}' cannot be acknowledged: only warnings can")
+            continue
+        out.append(Acknowledgement(code, file, r.text(m.get("name"), "name"), reason, item.span))
+    return out
+
+
+#: Codes that are always errors: acknowledging them would hide a policy that cannot be trusted.
+_NOT_ACKNOWLEDGEABLE = frozenset({"version-gap", "overlapping-versions", "type", "unknown-name"})
+
+
+@attrs.frozen
 class PolicySetModel:
     """Everything read from a policy folder, before type checking."""
 
@@ -43,6 +101,8 @@ class PolicySetModel:
     declared_properties: tuple[Property, ...] = ()
     #: Every program some layer of the set defines, whether or not the jurisdiction selects it.
     program_names: frozenset[str] = frozenset()
+    #: Warnings the policy staff know and accept (an `acknowledged:` file), each with its reason.
+    acknowledged: tuple[Acknowledgement, ...] = ()
     _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
@@ -160,6 +220,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     registry_files: set[str] = set()
     labels: dict[str, object] = {}
     label_files: set[str] = set()
+    acknowledged: list[Acknowledgement] = []
     deferred: list[tuple[str, str]] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
@@ -198,6 +259,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 label_files.add(rel)
         elif first == "properties":
             properties.extend(read_properties(r, node))
+        elif first == "acknowledged":
+            acknowledged.extend(_read_acknowledged(r, node))
         elif first == "sources":
             for src in read_registry(r, node):
                 if src.id in registry:
@@ -212,7 +275,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 registry_files.add(rel)
         else:
             r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
-                    "a policy file starts with `program:`, `facts:`, `sources:`, `tests:` or `properties:`")
+                    "a policy file starts with `program:`, `facts:`, `sources:`, `tests:`, `properties:`, "
+                    "`labels:` or `acknowledged:`")
     if not facts:
         diags.append(Diagnostic(None, "no-facts",
                                 "the policy set has no facts vocabulary (a file starting with `facts:`)"))
@@ -250,7 +314,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     return PolicySetModel(root.name, facts[0], programs, tuple(tests), sources, hashes,
                           policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred),
                           declared_properties=tuple(properties),
-                          program_names=frozenset(x.program for x in layers.values()))
+                          program_names=frozenset(x.program for x in layers.values()),
+                          acknowledged=tuple(acknowledged))
 
 
 def _unknown_jurisdiction(layers: dict[str, Layer], jurisdiction: str | None) -> Diagnostic | None:
