@@ -10,6 +10,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -41,7 +42,13 @@ FULL = "test,cli,parquet,spark,serve"
 
 
 def run(*args: str) -> int:
-    return subprocess.run([str(PY), *args], cwd=ROOT).returncode
+    return subprocess.run([str(PY), *args], cwd=ROOT, env=ENV).returncode
+
+
+#: Hypothesis keeps what it learns in a folder of its own; the test run keeps it in a temporary one,
+#: so that running the tests writes nothing into the checkout.
+ENV = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": os.environ.get(
+    "HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="eligibility-hypothesis-"))}
 
 
 def main(argv: list[str]) -> int:

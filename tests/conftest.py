@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,10 @@ from hypothesis import settings
 import eligibility
 from eligibility import Diagnostic, PolicyError
 from eligibility.testing.profiles import SEED_ENV, hypothesis_seed, random_run
+
+# Hypothesis keeps what it learns in a folder of its own: a temporary one, never the checkout.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="eligibility-hypothesis-"))
+
 
 #: Hypothesis tests are reproducible by default (derandomized: the same examples on every run);
 #: ELIGIBILITY_HYPOTHESIS_SEED=random asks for a random run, whose seed hypothesis prints on failure.
