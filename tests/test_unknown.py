@@ -15,12 +15,12 @@ from eligibility.compile.unknown import (
     k_amount,
     k_and,
     k_any,
+    k_call,
     k_compare,
     k_count,
     k_extreme,
     k_if,
     k_in,
-    k_minmax,
     k_not,
     k_or,
     k_sum,
@@ -95,6 +95,6 @@ def test_aggregates_settle_when_the_unknowns_cannot_matter() -> None:
     assert k_all([(False, A), (True, True)]) is True
     assert k_extreme([(True, 3), (True, 1), (False, A)], min, lambda: None) == 1
     assert isinstance(k_extreme([(True, 3), (A, 1)], min, lambda: None), Unknown)
-    assert isinstance(k_minmax(max, 1, A), Unknown) and k_minmax(max, 1, 2) == 2
+    assert isinstance(k_call(max, 1, A), Unknown) and k_call(max, 1, 2) == 2
     assert k_amount(False, lambda: A, Decimal("0.00")) == Decimal("0.00")
     assert k_amount(A, lambda: Decimal(5), Decimal("0.00")) is A

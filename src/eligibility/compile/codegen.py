@@ -402,7 +402,7 @@ class _Gen(nd.NodeVisitor):
         if f == "count":
             return f"len({a[0]})"
         if f in ("min", "max") and traced:
-            return f"KMM({f}, {', '.join(a)})"
+            return f"KCALL({f}, {', '.join(a)})"
         if f in ("min", "max", "abs"):
             return f"{f}({', '.join(a)})"
         if f in ("age", "age_on", "days_between"):

@@ -208,16 +208,8 @@ def k_extreme(items: Iterable[tuple[Any, Any]], pick: Callable[[list[Any]], Any]
     return pick(vals)
 
 
-def k_minmax(pick: Callable[..., Any], *args: Any) -> Any:
-    """min(a, b, ...) or max(a, b, ...) of values any of which may be unknown."""
-    acc: Unknown | None = None
-    for a in args:
-        acc = _merge(acc, a)
-    return pick(*args) if acc is None else acc
-
-
 def k_call(fn: Callable[..., Any], *args: Any) -> Any:
-    """A helper (age, days, rounding) applied to arguments any of which may be unknown."""
+    """A function (min, max, age, days) applied to arguments any of which may be unknown."""
     acc: Unknown | None = None
     for a in args:
         acc = _merge(acc, a)
@@ -227,5 +219,5 @@ def k_call(fn: Callable[..., Any], *args: Any) -> Any:
 KLEENE: dict[str, object] = {
     "UNK": Unknown, "KAND": k_and, "KOR": k_or, "KNOT": k_not, "KIF": k_if, "KIN": k_in, "KCMP": k_compare,
     "KAMT": k_amount, "KCOUNT": k_count, "KSUM": k_sum, "KANY": k_any, "KALL": k_all, "KEXT": k_extreme,
-    "KMM": k_minmax, "KCALL": k_call,
+    "KCALL": k_call,
 }
