@@ -185,8 +185,13 @@ class JoinSql:
         for conv in x.members:
             assert conv.column is not None
             t = self.text(conv.column.name)
-            out.append(f"SELECT pid, {lit(conv.fact)} AS fact, {self.value(conv)} AS val, {i} AS ord, "
-                       f"{lit(conv.column.name)} AS col, {t} AS raw FROM r{i} WHERE {t} IS NOT NULL")
+            if x.household is None:
+                out.append(f"SELECT pid, NULL AS hid, {lit(conv.fact)} AS fact, {self.value(conv)} AS val, {i} AS ord, "
+                           f"{lit(conv.column.name)} AS col, {t} AS raw FROM r{i} WHERE {t} IS NOT NULL")
+            else:  # what a household register says of a person holds in that household (a relation, say)
+                out.append(f"SELECT r.pid, h.hid, {lit(conv.fact)} AS fact, {self.value(conv)} AS val, {i} AS ord, "
+                           f"{lit(conv.column.name)} AS col, {t} AS raw FROM r{i} r JOIN hid_map h "
+                           f"ON h.raw = {self.text(x.household.name)} WHERE {t} IS NOT NULL")
         return out
 
     def household_facts(self, i: int, x: Extract) -> list[str]:
@@ -383,8 +388,8 @@ def _run(con: Any, mapping: Mapping, sql: JoinSql, pseudo: Pseudonymizer, out: P
     say("facts")
     mf = [s for i, x in enumerate(xs) for s in sql.member_facts(i, x)]
     con.execute("CREATE TABLE mf AS " + (" UNION ALL ".join(mf) if mf else
-                "SELECT NULL::VARCHAR pid, NULL::VARCHAR fact, NULL::VARCHAR val, 0 ord, NULL::VARCHAR col, "
-                "NULL::VARCHAR raw WHERE FALSE"))
+                "SELECT NULL::VARCHAR pid, NULL::VARCHAR hid, NULL::VARCHAR fact, NULL::VARCHAR val, 0 ord, "
+                "NULL::VARCHAR col, NULL::VARCHAR raw WHERE FALSE"))
     hf = [s for i, x in enumerate(xs) for s in (*sql.household_facts(i, x), *sql.records(i, x))]
     con.execute("CREATE TABLE hf AS " + (" UNION ALL ".join(hf) if hf else
                 "SELECT NULL::VARCHAR hid, NULL::VARCHAR fact, NULL::VARCHAR val, 0 ord, NULL::VARCHAR col, "
@@ -466,16 +471,20 @@ def _area(con: Any, sql: JoinSql, mapping: Mapping) -> None:
 #: The assembly: facts chosen (or found in conflict), members, household facts, enrolment, conflicts.
 _ASSEMBLE = (
     # Member facts: one value across every source (else a conflict, and the fact is left unknown).
-    """CREATE TABLE mfg AS SELECT pid, fact, count(DISTINCT val) AS nd, arg_min(val, ord) AS val, min(ord) AS ord
-       FROM mf WHERE val IS NOT NULL GROUP BY pid, fact""",
+    # A person's facts in a household: from every extract, and from a household register only for that household.
+    """CREATE TABLE mfh AS SELECT p.hid, f.pid, f.fact, f.val, f.ord FROM mf f
+       JOIN persons p ON p.pid = f.pid AND (f.hid IS NULL OR f.hid = p.hid) WHERE f.val IS NOT NULL""",
+    """CREATE TABLE mfg AS SELECT hid, pid, fact, count(DISTINCT val) AS nd, arg_min(val, ord) AS val,
+       min(ord) AS ord FROM mfh GROUP BY hid, pid, fact""",
     """CREATE TABLE hfg AS SELECT hid, fact, count(DISTINCT val) AS nd, arg_min(val, ord) AS val, min(ord) AS ord
        FROM hf WHERE val IS NOT NULL GROUP BY hid, fact""",
     """CREATE TABLE member_obj AS
        SELECT p.hid, p.pid, CAST(json_merge_patch(json_object('id', p.pid), COALESCE(f.obj, '{}')) AS VARCHAR) AS obj
        FROM persons p LEFT JOIN (
-         SELECT g.pid, json_group_object(g.fact, json_object('value', CAST(g.val AS JSON), 'source', e.source,
-                                                             'as_of', e.as_of, 'reference', e.reference)) AS obj
-         FROM mfg g JOIN ext e ON e.ord = g.ord WHERE g.nd = 1 GROUP BY g.pid) f ON f.pid = p.pid""",
+         SELECT g.hid, g.pid, json_group_object(g.fact, json_object('value', CAST(g.val AS JSON), 'source', e.source,
+                                                                    'as_of', e.as_of, 'reference', e.reference)) AS obj
+         FROM mfg g JOIN ext e ON e.ord = g.ord WHERE g.nd = 1 GROUP BY g.hid, g.pid) f
+       ON f.pid = p.pid AND f.hid = p.hid""",
     """CREATE TABLE members_arr AS SELECT hid, CAST(to_json(list(CAST(obj AS JSON) ORDER BY
          (json_extract_string(obj, '$.relation.value') = 'applicant') DESC NULLS LAST, obj)) AS VARCHAR) AS arr
        FROM member_obj GROUP BY hid""",
@@ -513,14 +522,14 @@ _ASSEMBLE = (
        WHERE n.pid IS NOT NULL AND n.office IS NOT NULL
        GROUP BY p.hid, n.pid, n.program HAVING count(DISTINCT n.office) > 1""",
     """INSERT INTO conflicts
-       SELECT p.hid, 'values_disagree', f.pid,
+       SELECT f.hid, 'values_disagree', f.pid,
               CAST(json_object('fact', f.fact, 'values', to_json(list(DISTINCT json_object('value',
                    CAST(f.val AS JSON), 'source', e.source) ORDER BY json_object('value',
                    CAST(f.val AS JSON), 'source', e.source)))) AS VARCHAR),
               CAST(to_json(list(DISTINCT e.source ORDER BY e.source)) AS VARCHAR)
-       FROM mf f JOIN persons p ON p.pid = f.pid JOIN ext e ON e.ord = f.ord
-       WHERE f.val IS NOT NULL AND (f.pid, f.fact) IN (SELECT pid, fact FROM mfg WHERE nd > 1)
-       GROUP BY p.hid, f.pid, f.fact""",
+       FROM mfh f JOIN ext e ON e.ord = f.ord
+       WHERE (f.hid, f.pid, f.fact) IN (SELECT hid, pid, fact FROM mfg WHERE nd > 1)
+       GROUP BY f.hid, f.pid, f.fact""",
     """INSERT INTO conflicts
        SELECT f.hid, 'values_disagree', NULL,
               CAST(json_object('fact', f.fact, 'values', to_json(list(DISTINCT json_object('value',
