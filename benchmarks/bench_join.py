@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic_huadu import FULL_HOUSEHOLDS, generate  # noqa: E402
+from synthetic_huadu import FULL_HOUSEHOLDS, generate
 
-from eligibility.discover.join import join  # noqa: E402
-from eligibility.discover.mapping import load_mapping  # noqa: E402
-from eligibility.discover.pseudonym import read_key  # noqa: E402
+from eligibility.discover.join import join
+from eligibility.discover.mapping import load_mapping
+from eligibility.discover.pseudonym import read_key
 
 
 def main(argv: list[str] | None = None) -> int:

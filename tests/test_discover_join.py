@@ -142,14 +142,14 @@ def test_households_are_keyed_by_pseudonymous_ids(extracts: Path) -> None:
     joined, summary = _joined(extracts)
     assert set(joined) == {P.household("B1"), P.household("B2"), P.household("B3")}
     b1 = joined[P.household("B1")]
-    assert [m["id"] for m in b1["household"]["members"]][0] == P.person("440114198001010011")
+    assert b1["household"]["members"][0]["id"] == P.person("440114198001010011")  # the applicant first
     assert {m["id"] for m in b1["household"]["members"]} == {P.person(r[0]) for r in HUKOU[:3]}
     assert summary.households == 3 and summary.persons == 4
 
 
 def test_no_identity_number_or_key_reaches_the_output(extracts: Path) -> None:
     """No ID number, booklet number or key appears in the joined file or the summary."""
-    joined, summary = _joined(extracts)
+    _, summary = _joined(extracts)
     text = (extracts / "out" / "joined.jsonl").read_text(encoding="utf-8") + json.dumps(summary.to_json())
     for secret in {r[0] for r in HUKOU} | {KEY.decode()}:
         assert secret not in text

@@ -15,10 +15,10 @@ import pytest
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
 
-import eligibility  # noqa: E402
-from eligibility.discover.join import join, read_joined  # noqa: E402
-from eligibility.discover.mapping import load_mapping  # noqa: E402
-from eligibility.discover.pseudonym import read_key  # noqa: E402
+import eligibility
+from eligibility.discover.join import join, read_joined
+from eligibility.discover.mapping import load_mapping
+from eligibility.discover.pseudonym import read_key
 
 ROOT = Path(__file__).parent.parent
 ON = "2026-11-15"
