@@ -118,6 +118,10 @@ class JoinSql:
         self.mapping = mapping
 
     # ---------------------------------------------------------------- dialect
+    def lit(self, text: str) -> str:
+        """Quote a string literal."""
+        return lit(text)
+
     def q(self, name: str) -> str:
         """Quote an identifier."""
         return '"' + name.replace('"', '""') + '"'
@@ -128,12 +132,12 @@ class JoinSql:
 
     def regex(self, expr: str, pattern: str) -> str:
         """Whether the whole text matches a pattern."""
-        return f"regexp_full_match({expr}, {lit(pattern)})"
+        return f"regexp_full_match({expr}, {self.lit(pattern)})"
 
     def parse_date(self, expr: str, fmt: str | None) -> str:
         """A text as YYYY-MM-DD, NULL when it is not a date (in that layout)."""
         if fmt:
-            return f"strftime(CAST(TRY_STRPTIME({expr}, {lit(fmt)}) AS DATE), '%Y-%m-%d')"
+            return f"strftime(CAST(TRY_STRPTIME({expr}, {self.lit(fmt)}) AS DATE), '%Y-%m-%d')"
         return f"strftime(TRY_CAST({expr} AS DATE), '%Y-%m-%d')"
 
     def agg_join(self, value: str, order: str | None = None) -> str:
@@ -161,7 +165,7 @@ class JoinSql:
         """The provenance after the value: `,"source":…,"as_of":…,"reference":…}`, as a literal."""
         text = "," + json.dumps({"source": x.source, "as_of": x.as_of.isoformat(), "reference": x.name},
                                 ensure_ascii=False, separators=(",", ":"))[1:]
-        return lit(text)
+        return self.lit(text)
 
     # ---------------------------------------------------------------- conversions
     def value(self, conv: Convert, table: str = "") -> str:
@@ -169,20 +173,20 @@ class JoinSql:
         assert conv.column is not None
         t = self.text(conv.column.name, table)
         if conv.values:
-            cases = " ".join(f"WHEN {lit(k)} THEN {lit(json.dumps(_typed(v, conv.type), ensure_ascii=False))}"
+            cases = " ".join(f"WHEN {self.lit(k)} THEN {self.lit(json.dumps(_typed(v, conv.type), ensure_ascii=False))}"
                              for k, v in conv.values)
             return f"CASE {t} {cases} END"
         if conv.equals:
-            return f"CASE WHEN {t} IN ({', '.join(lit(e) for e in conv.equals)}) THEN 'true' ELSE 'false' END"
+            return f"CASE WHEN {t} IN ({', '.join(self.lit(e) for e in conv.equals)}) THEN 'true' ELSE 'false' END"
         if conv.prefix is not None:
             n = len(conv.prefix)
-            return f"CASE WHEN substr({t}, 1, {n}) = {lit(conv.prefix)} THEN 'true' ELSE 'false' END"
+            return f"CASE WHEN substr({t}, 1, {n}) = {self.lit(conv.prefix)} THEN 'true' ELSE 'false' END"
         kind = conv.type
         if kind == "bool":
-            cases = " ".join(f"WHEN {lit(k)} THEN {lit(json.dumps(v))}" for k, v in _BOOL_TEXT.items())
+            cases = " ".join(f"WHEN {self.lit(k)} THEN {self.lit(json.dumps(v))}" for k, v in _BOOL_TEXT.items())
             return f"CASE lower({t}) {cases} END"
         if kind == "enum":
-            return f"CASE WHEN {t} IN ({', '.join(lit(c) for c in conv.choices)}) THEN {self.jstr(t)} END"
+            return f"CASE WHEN {t} IN ({', '.join(self.lit(c) for c in conv.choices)}) THEN {self.jstr(t)} END"
         if kind == "integer":
             number = f"CAST({t} AS BIGINT)"
             guards = [self.regex(t, "-?[0-9]{1,15}")]
@@ -203,7 +207,7 @@ class JoinSql:
         return self.jstr(t)
 
     def where(self, where: tuple[tuple[Column, tuple[str, ...]], ...], table: str = "") -> str:
-        parts = [f"{self.text(c.name, table)} IN ({', '.join(lit(v) for v in vals)})" for c, vals in where]
+        parts = [f"{self.text(c.name, table)} IN ({', '.join(self.lit(v) for v in vals)})" for c, vals in where]
         return " AND ".join(parts) or "TRUE"
 
     # ---------------------------------------------------------------- reading
@@ -224,7 +228,7 @@ class JoinSql:
         return f"SELECT DISTINCT raw FROM ({' UNION ALL '.join(parts)}) u WHERE raw IS NOT NULL"
 
     def ext_query(self) -> str:
-        rows = ", ".join(f"({i}, {lit(x.source)}, {self.tail(x)})" for i, x in enumerate(self.mapping.extracts))
+        rows = ", ".join(f"({i}, {self.lit(x.source)}, {self.tail(x)})" for i, x in enumerate(self.mapping.extracts))
         return f"SELECT * FROM (VALUES {rows}) AS ext(ord, source, tail)"
 
     def rows(self, i: int, x: Extract) -> str:
@@ -246,8 +250,8 @@ class JoinSql:
                 t = self.text(conv.column.name, "r")
                 v = self.value(conv, "r")
                 hid = f"CAST(NULL AS {self.string})" if x.household is None else "h.hid"
-                select = (f"SELECT r.pid, {hid} AS hid, {lit(conv.fact)} AS fact, {v} AS val, {i} AS ord, "
-                          f"{lit(conv.column.name)} AS col, CASE WHEN ({v}) IS NULL THEN {t} END AS raw FROM r{i} r")
+                select = (f"SELECT r.pid, {hid} AS hid, {self.lit(conv.fact)} AS fact, {v} AS val, {i} AS ord, "
+                          f"{self.lit(conv.column.name)} AS col, CASE WHEN ({v}) IS NULL THEN {t} END AS raw FROM r{i} r")
                 if x.household is not None:  # what a household register says of a person holds in that household
                     select += f" JOIN hid_map h ON h.raw = {self.hkey(x, 'r')}"
                 out.append(f"{select} WHERE {t} IS NOT NULL")
@@ -269,7 +273,7 @@ class JoinSql:
         out = []
         for conv in x.household_facts:
             rows = f"r{i} r JOIN persons p ON p.pid = r.pid WHERE {self.where(conv.where, 'r')}"
-            col = lit(conv.column.name if conv.column else "")
+            col = self.lit(conv.column.name if conv.column else "")
             if conv.aggregate == "count":
                 agg, zero, raw = f"CAST(count(*) AS {self.string})", "'0'", f"CAST(NULL AS {self.string})"
             else:
@@ -277,7 +281,7 @@ class JoinSql:
                 v = self.value(conv, "r")
                 t = self.text(conv.column.name, "r")
                 if conv.aggregate == "one":
-                    out.append(f"SELECT p.hid, {lit(conv.fact)} AS fact, {v} AS val, {i} AS ord, {col} AS col, "
+                    out.append(f"SELECT p.hid, {self.lit(conv.fact)} AS fact, {v} AS val, {i} AS ord, {col} AS col, "
                                f"CASE WHEN ({v}) IS NULL THEN {t} END AS raw FROM {rows} AND {t} IS NOT NULL")
                     continue
                 agg, zero = self._aggregate(conv, v)
@@ -285,11 +289,11 @@ class JoinSql:
                 # empty cell says nothing and is skipped; no value at all is unknown.
                 agg = f"CASE WHEN bool_and({t} IS NULL OR ({v}) IS NOT NULL) AND count({t}) > 0 THEN {agg} END"
                 raw = f"min(CASE WHEN {t} IS NOT NULL AND ({v}) IS NULL THEN {t} END)"
-            select = (f"SELECT p.hid, {lit(conv.fact)} AS fact, {agg} AS val, {i} AS ord, {col} AS col, "
+            select = (f"SELECT p.hid, {self.lit(conv.fact)} AS fact, {agg} AS val, {i} AS ord, {col} AS col, "
                       f"{raw} AS raw FROM {rows} GROUP BY p.hid")
             if x.complete and zero != "NULL":
                 # A complete register: a household with no row has none (0, false), known from this extract.
-                select = (f"SELECT h.hid, {lit(conv.fact)} AS fact, CASE WHEN a.hid IS NULL THEN {zero} ELSE a.val "
+                select = (f"SELECT h.hid, {self.lit(conv.fact)} AS fact, CASE WHEN a.hid IS NULL THEN {zero} ELSE a.val "
                           f"END AS val, {i} AS ord, {col} AS col, a.raw FROM households h "
                           f"LEFT JOIN ({select}) a ON a.hid = h.hid")
             out.append(select)
@@ -318,7 +322,7 @@ class JoinSql:
             required = []
             for conv in rec.fields:
                 v = self.value(conv, "r")
-                fields.append((conv.fact, f"CASE WHEN ({v}) IS NOT NULL THEN concat({lit(json.dumps(conv.fact))}, "
+                fields.append((conv.fact, f"CASE WHEN ({v}) IS NOT NULL THEN concat({self.lit(json.dumps(conv.fact))}, "
                                           f"':{{\"value\":', {v}, {self.tail(x)}) END"))
                 spec = specs.get(conv.fact)
                 if spec is not None and spec.required:
@@ -329,11 +333,11 @@ class JoinSql:
             obj = f"concat('{{', concat_ws(',', {body}), '}}')"
             ok = " AND ".join(required) or "TRUE"
             agg = f"CASE WHEN bool_and({ok}) THEN concat('[', {self.agg_join(obj)}, ']') END"
-            select = (f"SELECT p.hid, {lit(rec.fact)} AS fact, {agg} AS val, {i} AS ord, '' AS col, "
+            select = (f"SELECT p.hid, {self.lit(rec.fact)} AS fact, {agg} AS val, {i} AS ord, '' AS col, "
                       f"CAST(NULL AS {self.string}) AS raw FROM r{i} r JOIN persons p ON p.pid = r.pid "
                       f"WHERE {self.where(rec.where, 'r')} GROUP BY p.hid")
             if x.complete:
-                select = (f"SELECT h.hid, {lit(rec.fact)} AS fact, CASE WHEN a.hid IS NULL THEN '[]' ELSE a.val "
+                select = (f"SELECT h.hid, {self.lit(rec.fact)} AS fact, CASE WHEN a.hid IS NULL THEN '[]' ELSE a.val "
                           f"END AS val, {i} AS ord, '' AS col, a.raw FROM households h "
                           f"LEFT JOIN ({select}) a ON a.hid = h.hid")
             out.append(select)
@@ -349,7 +353,7 @@ class JoinSql:
             t = self.text(e.program.column.name, "r")
             program = t
             if e.program.values:
-                program = (f"CASE {t} " + " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in e.program.values)
+                program = (f"CASE {t} " + " ".join(f"WHEN {self.lit(k)} THEN {self.lit(v)}" for k, v in e.program.values)
                            + f" ELSE {t} END")
             null = f"CAST(NULL AS {self.string})"
             tier = self.text(e.tier.name, "r") if e.tier else null
@@ -383,7 +387,7 @@ class JoinSql:
         for k, c in x.area:
             value = f"min({self.text(c.name, 'r')})"
             parts.append(f"CASE WHEN {value} IS NOT NULL "
-                         f"THEN concat({lit(json.dumps(k))}, ':', {self.jstr(value)}) END")
+                         f"THEN concat({self.lit(json.dumps(k))}, ':', {self.jstr(value)}) END")
         return (f"SELECT h.hid, concat('{{', concat_ws(',', {', '.join(parts)}), '}}') AS area "
                 f"FROM r{i} r JOIN hid_map h ON h.raw = {self.hkey(x, 'r')} GROUP BY h.hid")
 
@@ -482,7 +486,8 @@ class JoinSql:
                 FROM s_conflicts GROUP BY hid"""),
             ("s_lines", f"""SELECT h.hid AS id, concat('{{"id":', {self.jstr('h.hid')},
                 ',"area":', COALESCE(a.area, '{{}}'),
-                ',"household":{{', COALESCE(concat(hf.obj, ','), ''), '"members":[', COALESCE(mo.arr, ''), ']}}',
+                ',"household":{{', CASE WHEN hf.obj IS NULL THEN '' ELSE concat(hf.obj, ',') END,
+                '"members":[', COALESCE(mo.arr, ''), ']}}',
                 ',"enrolled":[', COALESCE(eo.arr, ''), ']',
                 ',"conflicts":[', COALESCE(co.arr, ''), ']}}') AS line
                 FROM (SELECT hid FROM households WHERE {where}) h
