@@ -48,14 +48,14 @@ def session() -> Iterator[Any]:
 
 def test_spark_join_writes_the_duckdb_lines(session: Any, tmp_path: Path) -> None:
     """On a small synthetic district every household's line from Spark SQL equals DuckDB's, byte for byte."""
-    _generator().generate(tmp_path, households=300, seed=2)
+    _generator().generate(tmp_path, households=80, seed=2)
     mapping = load_mapping(tmp_path / "mapping.yaml")
     key = read_key(tmp_path / "pseudonym.key")
     join(mapping, tmp_path / "joined.jsonl", key)
     expected = (tmp_path / "joined.jsonl").read_text(encoding="utf-8").splitlines()
     rows = spark_join(session, mapping, key).orderBy("id").collect()
     lines = [r["line"] for r in rows]
-    assert len(lines) == len(expected) == 300
+    assert len(lines) == len(expected) == 80
     for got, want in zip(lines, expected, strict=True):
         assert got == want
     assert any('"conflicts":[{' in line for line in lines)
