@@ -118,7 +118,7 @@ def test_no_identity_number_of_the_extracts_is_in_the_outputs(district: tuple[Pa
         for name in ("id_number", "taxpayer_id", "owner_id", "applicant_id"):
             if name in table.column_names:
                 numbers.update(v for v in table.column(name).to_pylist() if v)
-    assert len(numbers) > 5000
+    assert len(numbers) > 3000  # every person of 1,000 households
     text = (out / "joined.jsonl").read_text(encoding="utf-8") + (out / "truth.jsonl").read_text(encoding="utf-8")
     # every run of 15 or more digits (an X may end it) in the outputs, against every number of the inputs
     runs = set(re.findall(r"\d{15,}[Xx]?", text))
