@@ -16,12 +16,12 @@ if os.environ.get("CI") and importlib.util.find_spec("pyspark") is None:
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'eligibility[spark]'")
 pytest.importorskip("duckdb", reason="the join needs DuckDB: pip install 'eligibility[discover]'")
 
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import SparkSession
 
-from eligibility.discover.join import join  # noqa: E402
-from eligibility.discover.mapping import load_mapping  # noqa: E402
-from eligibility.discover.pseudonym import read_key  # noqa: E402
-from eligibility.discover.spark import spark_join  # noqa: E402
+from eligibility.discover.join import join
+from eligibility.discover.mapping import load_mapping
+from eligibility.discover.pseudonym import read_key
+from eligibility.discover.spark import spark_join
 
 ROOT = Path(__file__).parent.parent
 

@@ -251,7 +251,8 @@ class JoinSql:
                 v = self.value(conv, "r")
                 hid = f"CAST(NULL AS {self.string})" if x.household is None else "h.hid"
                 select = (f"SELECT r.pid, {hid} AS hid, {self.lit(conv.fact)} AS fact, {v} AS val, {i} AS ord, "
-                          f"{self.lit(conv.column.name)} AS col, CASE WHEN ({v}) IS NULL THEN {t} END AS raw FROM r{i} r")
+                          f"{self.lit(conv.column.name)} AS col, CASE WHEN ({v}) IS NULL THEN {t} END AS raw "
+                          f"FROM r{i} r")
                 if x.household is not None:  # what a household register says of a person holds in that household
                     select += f" JOIN hid_map h ON h.raw = {self.hkey(x, 'r')}"
                 out.append(f"{select} WHERE {t} IS NOT NULL")
@@ -293,8 +294,8 @@ class JoinSql:
                       f"{raw} AS raw FROM {rows} GROUP BY p.hid")
             if x.complete and zero != "NULL":
                 # A complete register: a household with no row has none (0, false), known from this extract.
-                select = (f"SELECT h.hid, {self.lit(conv.fact)} AS fact, CASE WHEN a.hid IS NULL THEN {zero} ELSE a.val "
-                          f"END AS val, {i} AS ord, {col} AS col, a.raw FROM households h "
+                select = (f"SELECT h.hid, {self.lit(conv.fact)} AS fact, "
+                          f"CASE WHEN a.hid IS NULL THEN {zero} ELSE a.val END AS val, {i} AS ord, {col} AS col, a.raw FROM households h "
                           f"LEFT JOIN ({select}) a ON a.hid = h.hid")
             out.append(select)
         return out
@@ -353,8 +354,8 @@ class JoinSql:
             t = self.text(e.program.column.name, "r")
             program = t
             if e.program.values:
-                program = (f"CASE {t} " + " ".join(f"WHEN {self.lit(k)} THEN {self.lit(v)}" for k, v in e.program.values)
-                           + f" ELSE {t} END")
+                cases = " ".join(f"WHEN {self.lit(k)} THEN {self.lit(v)}" for k, v in e.program.values)
+                program = f"CASE {t} {cases} ELSE {t} END"
             null = f"CAST(NULL AS {self.string})"
             tier = self.text(e.tier.name, "r") if e.tier else null
             amount = null
