@@ -295,8 +295,8 @@ class JoinSql:
             if x.complete and zero != "NULL":
                 # A complete register: a household with no row has none (0, false), known from this extract.
                 select = (f"SELECT h.hid, {self.lit(conv.fact)} AS fact, "
-                          f"CASE WHEN a.hid IS NULL THEN {zero} ELSE a.val END AS val, {i} AS ord, {col} AS col, a.raw FROM households h "
-                          f"LEFT JOIN ({select}) a ON a.hid = h.hid")
+                          f"CASE WHEN a.hid IS NULL THEN {zero} ELSE a.val END AS val, {i} AS ord, {col} AS col, "
+                          f"a.raw FROM households h LEFT JOIN ({select}) a ON a.hid = h.hid")
             out.append(select)
         return out
 
