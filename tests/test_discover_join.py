@@ -304,3 +304,15 @@ def test_cli_join_lists_mapping_problems(extracts: Path, capsys: pytest.CaptureF
                  str(extracts / "k")]) == 1
     err = capsys.readouterr().err
     assert "mapping.yaml:15:7: error[unknown-fact]" in err and "did you mean 'birth_date'?" in err
+
+
+def test_a_malformed_csv_line_is_named_without_its_content(extracts: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A row with too many fields: exit 1 naming the extract, the file and the line, never the row's ID number."""
+    (extracts / "k").write_text(KEY.decode(), encoding="utf-8")
+    with open(extracts / "tax.csv", "a", encoding="utf-8") as f:
+        f.write("440114195002020044,100.00,extra\r\n")
+    assert main(["join", str(extracts / "mapping.yaml"), "-o", str(extracts / "j.jsonl"), "--key-file",
+                 str(extracts / "k")]) == 1
+    err = capsys.readouterr().err
+    assert "tax: " in err and "tax.csv" in err and "CSV Error on Line: 4" in err
+    assert "440114195002020044" not in err

@@ -18,6 +18,7 @@ conflict with both values: never a value chosen silently.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import tempfile
@@ -545,7 +546,7 @@ def join(mapping: Mapping, out: str | Path, key: bytes, *, memory_limit: str = "
         con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads,
                                      "temp_directory": tmp, "preserve_insertion_order": False})
         try:
-            return _run(con, JoinSql(mapping), pseudo, Path(out), say, started)
+            return _run(con, duckdb, JoinSql(mapping), pseudo, Path(out), say, started)
         except duckdb.Error as e:
             raise InputError([InputProblem("extracts", "format", _clean(str(e)))], subject="extracts") from None
         finally:
@@ -553,23 +554,65 @@ def join(mapping: Mapping, out: str | Path, key: bytes, *, memory_limit: str = "
 
 
 def _clean(message: str) -> str:
-    return _ID_LIKE.sub("<identity number>", message.splitlines()[0] if message else "DuckDB error")
+    return _ID_LIKE.sub("<identity number>", message.splitlines()[0] if message.strip() else "DuckDB error")
 
 
-def _read(sql: JoinSql, x: Extract) -> str:
-    files = "[" + ", ".join(lit(str(p)) for p in x.files) + "]"
-    if x.format == "csv":
-        return f"read_csv({files}, header = true, all_varchar = true, union_by_name = true)"
-    return f"read_parquet({files}, union_by_name = true)"
+def _read(x: Extract, files: tuple[Path, ...] | None = None) -> str:
+    """The DuckDB table function reading an extract (CSV: every column as text, the header's columns)."""
+    paths = files or x.files
+    names = "[" + ", ".join(lit(str(p)) for p in paths) + "]"
+    if x.format == "parquet":
+        return f"read_parquet({names}, union_by_name = true)"
+    columns = ", ".join(f"{lit(c)}: 'VARCHAR'" for c in _header(paths[0]))
+    return (f"read_csv({names}, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            f"columns = {{{columns}}})")
 
 
-def _run(con: Any, sql: JoinSql, pseudo: Pseudonymizer, out: Path, say: Callable[[str], None],
+def _header(path: Path) -> list[str]:
+    """The column names of a CSV file's first line."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def _load_extract(con: Any, duckdb: Any, i: int, x: Extract) -> None:
+    """Read an extract into table x{i}; a file that cannot be read is an error naming it and the line."""
+    try:
+        if x.format == "csv":
+            first = _header(x.files[0])
+            for path in x.files[1:]:
+                if _header(path) != first:
+                    raise InputError([InputProblem(f"{x.name}: {path}", "format",
+                                                   f"its header differs from {x.files[0].name}'s")], subject="extracts")
+        con.execute(f"CREATE TABLE x{i} AS SELECT * FROM {_read(x)}")
+    except duckdb.Error as e:
+        where = str(x.files[0]) if len(x.files) == 1 else None
+        for path in x.files if where is None else ():
+            try:
+                con.execute(f"SELECT count(*) FROM {_read(x, (path,))}").fetchall()
+            except duckdb.Error:
+                where = str(path)
+                break
+        raise InputError([InputProblem(f"{x.name}: {where or x.files[0]}", "format", _csv_message(str(e)))],
+                         subject="extracts") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError([InputProblem(f"{x.name}: {x.files[0]}", "format", f"cannot be read: {e}")],
+                         subject="extracts") from None
+
+
+def _csv_message(message: str) -> str:
+    """DuckDB's message without the rows it quotes (they may hold identity numbers)."""
+    keep = [line.strip() for line in message.splitlines()
+            if re.match(r"\s*(.*Error:|CSV Error on Line|Expected Number of Columns)", line)]
+    return _clean(" ".join(keep) or message)
+
+
+def _run(con: Any, duckdb: Any, sql: JoinSql, pseudo: Pseudonymizer, out: Path, say: Callable[[str], None],
          started: float) -> JoinSummary:
     mapping = sql.mapping
     xs = mapping.extracts
     say("read")
     for i, x in enumerate(xs):
-        con.execute(f"CREATE TABLE x{i} AS SELECT * FROM {_read(sql, x)}")
+        _load_extract(con, duckdb, i, x)
     columns = {x.name: [r[0] for r in con.execute(f"DESCRIBE x{i}").fetchall()] for i, x in enumerate(xs)}
     check_columns(mapping, columns)
     con.execute(f"CREATE TABLE ext AS {sql.ext_query()}")
