@@ -563,12 +563,12 @@ def _read(x: Extract, files: tuple[Path, ...] | None = None) -> str:
     names = "[" + ", ".join(lit(str(p)) for p in paths) + "]"
     if x.format == "parquet":
         return f"read_parquet({names}, union_by_name = true)"
-    columns = ", ".join(f"{lit(c)}: 'VARCHAR'" for c in _header(paths[0]))
+    columns = ", ".join(f"{lit(c)}: 'VARCHAR'" for c in csv_header(paths[0]))
     return (f"read_csv({names}, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
             f"columns = {{{columns}}})")
 
 
-def _header(path: Path) -> list[str]:
+def csv_header(path: Path) -> list[str]:
     """The column names of a CSV file's first line."""
     with open(path, encoding="utf-8-sig", newline="") as f:
         return next(csv.reader(f), [])
@@ -578,9 +578,9 @@ def _load_extract(con: Any, duckdb: Any, i: int, x: Extract) -> None:
     """Read an extract into table x{i}; a file that cannot be read is an error naming it and the line."""
     try:
         if x.format == "csv":
-            first = _header(x.files[0])
+            first = csv_header(x.files[0])
             for path in x.files[1:]:
-                if _header(path) != first:
+                if csv_header(path) != first:
                     raise InputError([InputProblem(f"{x.name}: {path}", "format",
                                                    f"its header differs from {x.files[0].name}'s")], subject="extracts")
         con.execute(f"CREATE TABLE x{i} AS SELECT * FROM {_read(x)}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from eligibility.discover.join import JoinSql
+from eligibility.discover.join import JoinSql, csv_header
 from eligibility.discover.mapping import Mapping, check_columns
 from eligibility.discover.pseudonym import Pseudonymizer
 
@@ -79,8 +79,11 @@ def spark_join(spark: Any, mapping: Mapping, key: bytes) -> Any:
     columns = {}
     for i, x in enumerate(mapping.extracts):
         files = [str(p) for p in x.files]
-        reader = spark.read.option("header", True)
-        df = reader.csv(files) if x.format == "csv" else reader.parquet(*files)
+        if x.format == "csv":  # every column as text, named by the header (no job to infer a schema)
+            schema = ", ".join(f"{sql.q(c)} STRING" for c in csv_header(x.files[0]))
+            df = spark.read.option("header", True).schema(schema).csv(files)
+        else:
+            df = spark.read.parquet(*files)
         df.createOrReplaceTempView(f"x{i}")
         columns[x.name] = list(df.columns)
     check_columns(mapping, columns)
