@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "eligibility.where_to_apply/1"
 _CODE = re.compile(r"\d{6}")
+_MEMBER_PLACES = ("hukou_district", "hukou_province", "residence_district")
+_HOUSEHOLD_PLACES = ("emergency_district",)
 _PROVINCE = re.compile(r"\d{2}")
 
 #: How each kind of office is named, around the name of its district ({} is the place).
@@ -193,8 +195,9 @@ def where_to_apply(engine: Engine, household: Mapping[str, Any], day: dt.date,
         read = inner.validator.validate_partial(household, True, on=day, complete=False)
         facts = {k: ([dict(x) for x in v] if isinstance(v, list) else v) for k, v in read.values.items()}
         unknown = list(read.unknown)
-        derived = reconcile(facts, unknown, rules.jurisdiction, read.defaulted)
-        decision = inner._run(facts, read.defaulted, day, (PROGRAM,), True, False, tuple(unknown), read.provenance)
+        defaulted = list(read.defaulted)
+        derived = reconcile(facts, unknown, rules.jurisdiction, defaulted)
+        decision = inner._run(facts, defaulted, day, (PROGRAM,), True, False, tuple(unknown), read.provenance)
         error = decision.programs[PROGRAM].error
         if error is not None:
             raise error
@@ -235,16 +238,17 @@ def _check_programs(programs: Iterable[str], covered: tuple[str, ...], known: fr
 
 
 def reconcile(facts: dict[str, Any], unknown: list[str], district: str,
-              defaulted: Iterable[str] = ()) -> list[dict[str, Any]]:
+              defaulted: list[str] | None = None) -> list[dict[str, Any]]:
     """Make the places of validated facts consistent, in place; return what was derived.
 
     A fact given as unknown or absent is set from one that implies it (its path leaves `unknown`);
     facts that disagree raise InputError naming both paths; a code that is not 6 digits (2 for a
     province) is a `format` problem. `district` is the deciding district (`hukou_local`'s place).
+    `defaulted` (the paths that took their default) loses the paths made unknown or derived.
     """
     problems: list[InputProblem] = []
     derived: list[dict[str, Any]] = []
-    took_default = set(defaulted)
+    took_default = defaulted if defaulted is not None else []
 
     def known(v: Any) -> bool:
         return v.__class__ is not Unknown
@@ -262,6 +266,8 @@ def reconcile(facts: dict[str, Any], unknown: list[str], district: str,
         rec[name] = value
         if path in unknown:
             unknown.remove(path)
+        if path in took_default:
+            took_default.remove(path)
         derived.append({"path": path, "value": value, "from": source})
 
     def agree(rec: dict[str, Any], name: str, path: str, value: Any, source: str, shown: str) -> None:
@@ -273,6 +279,16 @@ def reconcile(facts: dict[str, Any], unknown: list[str], district: str,
         elif not known(given) or given != value:
             setv(rec, name, path, value, source)
 
+    # A place not given is "" in the vocabulary (so that decisions need no unknown facts): unknown here.
+    for rec, prefix, names in [(facts, "", _HOUSEHOLD_PLACES)] + [
+            (m, f"members[{i}].", _MEMBER_PLACES) for i, m in enumerate(facts.get("members") or [])]:
+        for name in names:
+            if rec.get(name) == "":
+                rec[name] = Unknown(frozenset((prefix + name,)))
+                if prefix + name not in unknown:
+                    unknown.append(prefix + name)
+                if prefix + name in took_default:
+                    took_default.remove(prefix + name)
     for i, m in enumerate(facts.get("members") or []):
         p = f"members[{i}]"
         hd = code(m, "hukou_district", f"{p}.hukou_district")
