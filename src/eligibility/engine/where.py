@@ -197,7 +197,10 @@ def where_to_apply(engine: Engine, household: Mapping[str, Any], day: dt.date,
         unknown = list(read.unknown)
         defaulted = list(read.defaulted)
         derived = reconcile(facts, unknown, rules.jurisdiction, defaulted)
-        decision = inner._run(facts, defaulted, day, (PROGRAM,), True, False, tuple(unknown), read.provenance)
+        provenance = {path: dict(meta) for path, meta in read.provenance.items()}
+        for d in derived:  # the trace shows, beside a derived fact, the fact it came from
+            provenance[d["path"]] = {"source": "where_to_apply", "note": f"derived from {d['from']}"}
+        decision = inner._run(facts, defaulted, day, (PROGRAM,), True, False, tuple(unknown), provenance)
         error = decision.programs[PROGRAM].error
         if error is not None:
             raise error
@@ -255,14 +258,18 @@ def reconcile(facts: dict[str, Any], unknown: list[str], district: str,
 
     def code(rec: dict[str, Any], name: str, path: str, pattern: re.Pattern[str] = _CODE) -> Any:
         v = rec.get(name)
-        if known(v) and isinstance(v, str) and not pattern.fullmatch(v):
+        if not isinstance(v, str):  # unknown, or a field the vocabulary does not have
+            return U
+        if not pattern.fullmatch(v):
             digits = "2-digit province code" if pattern is _PROVINCE else "6-digit division code"
             problems.append(InputProblem(path, "format", f"must be a {digits} such as "
                                          f"{'44' if pattern is _PROVINCE else '440114'}, not {readable(repr(v), 30)}"))
             return U
-        return v if known(v) else U
+        return v
 
     def setv(rec: dict[str, Any], name: str, path: str, value: Any, source: str) -> None:
+        if name not in rec:  # the vocabulary has no such field: nothing to keep consistent
+            return
         rec[name] = value
         if path in unknown:
             unknown.remove(path)
@@ -271,7 +278,9 @@ def reconcile(facts: dict[str, Any], unknown: list[str], district: str,
         derived.append({"path": path, "value": value, "from": source})
 
     def agree(rec: dict[str, Any], name: str, path: str, value: Any, source: str, shown: str) -> None:
-        given = rec.get(name)
+        if name not in rec:
+            return
+        given = rec[name]
         if known(given) and path not in took_default:
             if given != value:
                 problems.append(InputProblem(path, "conflict", f"is {_show(given)}, but {source} {shown} "

@@ -51,7 +51,7 @@ def read_tests(r: Reader, root: YMap) -> list[TestCase]:
         complete = m.get("complete") is not None and r.boolean(m.get("complete"), "complete") is True
         where_only = m.get("where_to_apply") is not None and r.boolean(m.get("where_to_apply"),
                                                                        "where_to_apply") is True
-        for k, v in em.items if en is not None and isinstance(en, YMap) else ():
+        for k, v in en.items if isinstance(en, YMap) else ():
             if k.value.startswith(WHERE_PREFIX):
                 _check_where(r, k, v)
             elif where_only:

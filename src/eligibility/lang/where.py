@@ -152,8 +152,9 @@ def _read_rule(r: Reader, key: YScalar, spec: YNode) -> OfficeRule | None:
     # A rule not in force on the decision date gives no office: it fails, it is not undecided.
     rule = Definition(name, "rule", title, source, article, (Version(start, until, when, None, m.span),), None,
                       r.file, key.span, each, sspan, "fails" if en is not None else "undecided")
-    office_def = Definition(name + OFFICE_SUFFIX, "computed", title, source, article,
-                            (Version(None, None, office, None, m.span),), None, r.file, key.span, each, sspan)
+    # The office is cited through its rule (its source is checked, and shown, once).
+    office_def = Definition(name + OFFICE_SUFFIX, "computed", title, None, None,
+                            (Version(None, None, office, None, m.span),), None, r.file, key.span, each)
     pn = m.get("programs")
     return OfficeRule(name, title, programs, kind, rule, office_def, key.span, pn.span if pn else key.span)
 
