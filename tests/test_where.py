@@ -179,6 +179,19 @@ def test_the_json_answer_carries_offices_programs_and_steps(
     golden("where/answer.json", json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
+def test_without_the_trace_the_answer_is_the_same(where_engine: eligibility.Engine) -> None:
+    """`trace=False` gives the same offices, statuses and reasons, only without trace steps."""
+    h = household(member("a", hukou_district="440114"), member("b"))
+    full, quick = (where_engine.where_to_apply(h, ON, trace=t) for t in (True, False))
+    assert [(o.code, o.kind, o.programs, o.reasons) for o in quick.offices] == \
+        [(o.code, o.kind, o.programs, o.reasons) for o in full.offices]
+    assert {n: (p.status, p.unknown) for n, p in quick.programs.items()} == \
+        {n: (p.status, p.unknown) for n, p in full.programs.items()}
+    assert all(o.trace == () for o in quick.offices) and all(o.trace for o in full.offices)
+    with pytest.raises(InputError):
+        where_engine.where_to_apply(h, ON, trace="no")  # type: ignore[arg-type]
+
+
 def test_only_the_programs_asked_for_and_unknown_names_are_refused(where_engine: eligibility.Engine) -> None:
     """`programs=` limits the answer; a name that is no program of the set is an argument error."""
     w = where_engine.where_to_apply(household(member("a", hukou_district="440114")), ON, programs=["dibao"])
