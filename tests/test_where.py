@@ -14,6 +14,7 @@ from click.testing import CliRunner
 import eligibility
 from eligibility import InputError, PolicyError
 from eligibility.cli import build
+from eligibility.compile.pipeline import check_policy
 from eligibility.testing.cases import run_case
 
 WHERE = Path(__file__).parent / "fixtures" / "where"
@@ -321,3 +322,24 @@ def test_the_where_command_prints_the_answer_and_refuses_bad_input(tmp_path: Pat
     assert refused.exit_code == 1 and "members[0].hukou_local: conflict" in refused.output
     unknown = runner.invoke(build(), ["where", str(good), "--on", ON, "-p", str(WHERE), "--program", "dibo"])
     assert unknown.exit_code == 2
+
+
+def test_where_expectations_of_a_case_are_checked_when_the_set_loads(tmp_path: Path) -> None:
+    """A bad status, a non-list of offices, another key in a where-only case and an unknown program are errors."""
+    root = tmp_path / "policies"
+    shutil.copytree(WHERE, root)
+    (root / "cases.yaml").write_text("""\
+tests:
+  - name: bad expectations
+    on: 2024-09-01
+    where_to_apply: true
+    household: {members: [{id: a, relation: applicant}]}
+    expect:
+      where_to_apply.temporary: {status: settled}
+      where_to_apply.dibao: "440114"
+      where_to_apply.dibo: []
+      dibao: {eligible: true}
+""", encoding="utf-8")
+    diags = check_policy(root)
+    found = sorted((d.code, d.span.line) for d in diags if d.span is not None and d.span.path == "cases.yaml")
+    assert found == [("expected-list", 8), ("unknown-program", 9), ("where-case", 10), ("where-status", 7)]
