@@ -95,6 +95,16 @@ def test_known_offices_stay_when_another_members_place_is_unknown(where_engine: 
     assert [p.reason.record for p in temporary.pending] == ["members[1]"]
 
 
+def test_accepts_says_yes_no_or_not_yet(where_engine: eligibility.Engine) -> None:
+    """An office enrolled elsewhere can be checked: given by a rule, excluded, or waiting on a fact."""
+    settled = where_engine.where_to_apply(household(member("a", hukou_district="440114")), ON)
+    assert settled.accepts("temporary", "440114") is True
+    assert settled.accepts("temporary", "440104") is False
+    assert settled.accepts("temporary", "440114", kind="rescue_station") is False
+    open_ = where_engine.where_to_apply(household(member("a", hukou_district="440114"), member("b")), ON)
+    assert open_.accepts("temporary", "440104") is None  # member b's hukou place is not known
+
+
 def test_hukou_local_with_guangdong_hukou_means_the_deciding_district(where_engine: eligibility.Engine) -> None:
     """A hukou known only as `hukou_local` and `guangdong_hukou` is the deciding district's, and says so."""
     w = where_engine.where_to_apply(household(member("a", hukou_local=True, guangdong_hukou=True)), ON)

@@ -156,6 +156,19 @@ class WhereToApply:
         p = self.programs.get(program)
         return p.offices if p is not None else ()
 
+    def accepts(self, program: str, code: str, kind: str = "street_office") -> bool | None:
+        """Whether the office `code` (of `kind`) may accept an application for `program`.
+
+        True if a rule gives it; False if the answer is settled and no rule does (or no rule covers
+        the program); None if it is not among the offices yet but the answer waits on unknown facts.
+        """
+        p = self.programs.get(program)
+        if p is None:
+            return False
+        if any(o.code == code and o.kind == kind for o in p.offices):
+            return True
+        return None if p.status == "undetermined" else False
+
     def to_json(self) -> dict[str, Any]:
         """The answer and its trace as JSON (docs/reference/where-to-apply.md)."""
         trace = self._decision.to_json()
