@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from eligibility.base.errors import InputError, InputProblem, PolicyError
+from eligibility.base.errors import Diagnostic, InputError, InputProblem, PolicyError
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.source import readable
 from eligibility.compile.helpers import U
@@ -226,9 +226,7 @@ def where_to_apply(engine: Engine, household: Mapping[str, Any], day: dt.date,
     return _gather(engine, inner, rules, decision, facts, values, steps, wanted, derived, covered)
 
 
-def _no_rules() -> Any:
-    from eligibility.base.errors import Diagnostic
-
+def _no_rules() -> Diagnostic:
     return Diagnostic(None, "no-where-to-apply", "the policy set has no where_to_apply rules "
                       "(a file starting with `where_to_apply:`)")
 
