@@ -219,6 +219,15 @@ def test_a_policy_set_without_where_rules_says_so() -> None:
     assert e.value.diagnostics[0].code == "no-where-to-apply"
 
 
+def test_rules_of_another_district_are_not_used() -> None:
+    """The bundled Huadu rules answer for Huadu; a set loaded for Yuexiu has none instead of Huadu's."""
+    h = {"members": [{"id": "a", "relation": "applicant", "hukou_district": "440114"}]}
+    assert eligibility.load(jurisdiction="440114").where_to_apply(h, ON).accepts("temporary", "440114")
+    with pytest.raises(PolicyError) as e:
+        eligibility.load(jurisdiction="440104").where_to_apply(h, ON)
+    assert "for jurisdiction 440104" in e.value.diagnostics[0].message
+
+
 def test_deciding_is_unchanged_by_place_facts(where_engine: eligibility.Engine) -> None:
     """Place facts given or not, decide() gives the same outcome and needs no unknown facts (its fast path)."""
     plain = household(member("a", hukou_local=True, guangdong_hukou=True))

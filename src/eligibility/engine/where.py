@@ -203,7 +203,7 @@ def where_to_apply(engine: Engine, household: Mapping[str, Any], day: dt.date,
     compiled = compile_where(engine.compiled)
     rules = engine.model.where_rules
     if compiled is None or rules is None:
-        raise PolicyError([_no_rules()])
+        raise PolicyError([_no_rules(engine.model.jurisdiction)])
     inner: Engine = _inner(engine, compiled)
     covered = tuple(dict.fromkeys(p for r in rules.rules for p in r.programs))
     wanted = covered if programs is None else _check_programs(programs, covered, engine.model.program_names)
@@ -226,9 +226,10 @@ def where_to_apply(engine: Engine, household: Mapping[str, Any], day: dt.date,
     return _gather(engine, inner, rules, decision, facts, values, steps, wanted, derived, covered)
 
 
-def _no_rules() -> Diagnostic:
-    return Diagnostic(None, "no-where-to-apply", "the policy set has no where_to_apply rules "
-                      "(a file starting with `where_to_apply:`)")
+def _no_rules(jurisdiction: str | None) -> Diagnostic:
+    where = f" for jurisdiction {jurisdiction}" if jurisdiction else ""
+    return Diagnostic(None, "no-where-to-apply", f"the policy set has no where_to_apply rules{where} "
+                      "(a file starting with `where_to_apply:` whose jurisdiction is this district or above it)")
 
 
 _INNER: dict[int, Any] = {}

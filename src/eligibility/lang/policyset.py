@@ -316,6 +316,10 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                                                                                for x in layers.values()}))))
     check_expectations(tests, programs, {x.program for x in layers.values()}, diags)
     where_prog: Program | None = None
+    if wheres and jurisdiction is not None and wheres[0].jurisdiction not in ancestors(jurisdiction):
+        # The rules say where to apply from their deciding district (what hukou_local means): a set
+        # loaded for another district has none, rather than another district's.
+        wheres.clear()
     if wheres:
         where_prog = where_program(wheres[0], registry)
         check_where_programs(wheres[0], frozenset(x.program for x in layers.values()), diags)
