@@ -139,7 +139,7 @@ def test_a_code_that_contradicts_a_given_fact_is_an_input_error_naming_both(
 
 def test_every_bad_place_is_reported_at_once(where_engine: eligibility.Engine) -> None:
     """Malformed codes and a permit of no member are all listed in one InputError, each with its path."""
-    h = household(member("a", hukou_district="4401", residence_district="Huadu"),
+    h = household(member("a", hukou_district="4401", residence_district="٤٤٠١١٤"),  # Arabic-Indic digits
                   residence_permits=[{"holder": "z", "district": "440114", "valid_until": "2025-01-01"}],
                   emergency_district="44011")
     with pytest.raises(InputError) as e:

@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     from eligibility.engine.runtime import Decision, Engine
 
 SCHEMA = "eligibility.where_to_apply/1"
-_CODE = re.compile(r"\d{6}")
+_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only: \d also matches other scripts' digits
 _MEMBER_PLACES = ("hukou_district", "hukou_province", "residence_district")
 _HOUSEHOLD_PLACES = ("emergency_district",)
-_PROVINCE = re.compile(r"\d{2}")
+_PROVINCE = re.compile(r"[0-9]{2}")
 
 #: How each kind of office is named, around the name of its district ({} is the place).
 KIND_WORDS = {

@@ -28,7 +28,7 @@ PROGRAM = "where_to_apply"
 OFFICE_KINDS = ("street_office", "rescue_station", "employment_service")
 #: The suffix of the computed value holding a rule's office code.
 OFFICE_SUFFIX = "_office"
-CODE_RE = re.compile(r"\d{6}")
+CODE_RE = re.compile(r"[0-9]{6}")
 
 _FILE_KEYS = ("where_to_apply", "jurisdiction", "title", "description", "names", "computed", "rules")
 _RULE_KEYS = ("title", "programs", "each", "when", "office", "kind", "source", "article", "effective",
@@ -81,7 +81,7 @@ def read_where(r: Reader, root: YMap) -> WhereRules | None:
     nn = root.get("names")
     if nn is not None and (nm := r.mapping(nn, "names", None)) is not None:
         for key, spec in nm.items:
-            if not re.fullmatch(r"\d{2}|\d{6}", key.value):
+            if not re.fullmatch(r"[0-9]{2}|[0-9]{6}", key.value):
                 r.error(key, "division-code", f"a name is given for a 6-digit division code or a 2-digit "
                         f"province code, not {readable(key.value, 20)!r}", 'quote it: "440114": {zh: ..., en: ...}')
                 continue
