@@ -158,6 +158,9 @@ def test_a_residence_permit_counts_while_it_is_valid(where_engine: eligibility.E
 
     assert offices("2024-09-01") == ["430102", "440114"]
     assert offices("2024-08-31") == ["430102"]
+    expired = household(member("a", hukou_district="430102"),
+                        residence_permits=[{"holder": "a", "district": "440114", "valid_until": "2024-08-31"}])
+    assert where_engine.where_to_apply(expired, ON).programs["temporary"].not_met == ("temporary_permit", "rescue")
 
 
 def test_no_fixed_residence_asks_the_rescue_station_where_the_person_is(where_engine: eligibility.Engine) -> None:

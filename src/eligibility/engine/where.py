@@ -118,11 +118,14 @@ class ProgramPlaces:
     status: str
     unknown: tuple[str, ...]
     pending: tuple[Pending, ...]
+    #: The rules for this program whose condition holds for no record (the rules considered and not met).
+    not_met: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "status": self.status,
                 "offices": [{"code": o.code, "kind": o.kind} for o in self.offices],
-                "unknown": list(self.unknown), "pending": [p.to_json() for p in self.pending]}
+                "unknown": list(self.unknown), "pending": [p.to_json() for p in self.pending],
+                "not_met": list(self.not_met)}
 
 
 @attrs.frozen(eq=False)
@@ -400,6 +403,7 @@ def _gather(engine: Engine, inner: Engine, rules: WhereRules, decision: Decision
     titles = {n: {"zh": p.title.zh, "en": p.title.en} for n, p in engine.model.programs.items()}
     found: dict[tuple[str, str], list[tuple[Reason, OfficeRule]]] = {}
     pending: list[tuple[Pending, OfficeRule]] = []
+    not_met: list[OfficeRule] = []
     for rule in rules.rules:
         if not set(rule.programs) & set(wanted):
             continue
@@ -415,6 +419,8 @@ def _gather(engine: Engine, inner: Engine, rules: WhereRules, decision: Decision
                 if rid is None and isinstance(x.get("holder"), str):
                     rid = x["holder"]
                 items.append((_at(holds, x), _at(office, x), f"{lst}[{i}]", rid))
+        if all(h is False for h, _, _, _ in items):
+            not_met.append(rule)
         for h, o, record, rid in items:
             if h is False:
                 continue
@@ -441,7 +447,8 @@ def _gather(engine: Engine, inner: Engine, rules: WhereRules, decision: Decision
         unknown = tuple(sorted({u for p in open_ for u in p.unknown}))
         status = "undetermined" if open_ else ("determined" if mine else
                                                "no_office" if program in covered else "not_covered")
-        per[program] = ProgramPlaces(program, titles.get(program), mine, status, unknown, open_)
+        per[program] = ProgramPlaces(program, titles.get(program), mine, status, unknown, open_,
+                                     tuple(r.name for r in not_met if program in r.programs))
     not_covered = tuple(sorted(engine.model.program_names - set(covered)))
     return WhereToApply(decision.on, tuple(offices), per, tuple(derived), not_covered, engine.policy_hash,
                         decision, titles)
@@ -499,7 +506,8 @@ _WORDS = {
         "maybe": "可能还有（取决于未知事实）：", "needed": "还需核实：",
         "uncovered": "本规则集没有关于该项目受理地的规则。",
         "derived": "由其他事实推出：", "not_covered": "未编码受理地规则的项目：",
-        "from": "来自", "cannot": "（尚不能确定受理机构）",
+        "from": "来自", "cannot": "（尚不能确定受理机构）", "not_met": "不适用的规则：", "sep": "：",
+        "lp": "（", "rp": "）",
     },
     "en": {
         "on": "decided for", "may": "Offices that may accept the application:",
@@ -509,6 +517,7 @@ _WORDS = {
         "uncovered": "No rule of this set says where to apply for this program.",
         "derived": "Derived from other facts:", "not_covered": "Programs with no rule on where to apply:",
         "from": "from", "cannot": "(the office cannot be named yet)",
+        "not_met": "Rules considered, not met: ", "sep": ": ", "lp": " (", "rp": ")",
     },
 }
 
@@ -534,25 +543,27 @@ def _explain(w: WhereToApply, lang: str) -> str:
                 if not set(r.programs) & {name}:
                     continue
                 about = f"；{t['about']} {r.record}" if lang == "zh" else f"; {t['about']} {r.record}"
-                about = (about + (f" ({r.record_id})" if r.record_id else "")) if r.record else ""
-                out.append(f"      {t['rule']} {r.rule}: {r.text[lang]}{about}")
-                out.append(f"      {t['source']}: {_cite(sources, r, lang)} — {r.at}")
+                about = (about + (f"{t['lp']}{r.record_id}{t['rp']}" if r.record_id else "")) if r.record else ""
+                out.append(f"      {t['rule']} {r.rule}{t['sep']}{r.text[lang]}{about}")
+                out.append(f"      {t['source']}{t['sep']}{_cite(sources, r, lang)} — {r.at}")
         if p.pending:
             out.append(f"  {t['pending'] if not p.offices else t['maybe']}")
             for q in p.pending:
                 place = q.code if q.code else t["cannot"]
                 rec = f" [{q.reason.record}]" if q.reason.record else ""
-                out.append(f"  ? {q.reason.rule}{rec}: {q.reason.text[lang]} → {place}")
-                out.append(f"      {t['source']}: {_cite(sources, q.reason, lang)} — {q.reason.at}")
+                out.append(f"  ? {q.reason.rule}{rec}{t['sep']}{q.reason.text[lang]} → {place}")
+                out.append(f"      {t['source']}{t['sep']}{_cite(sources, q.reason, lang)} — {q.reason.at}")
             out.append(f"  {t['needed']}")
             for u in p.unknown:
                 out.append(f"    - {_fact_label(engine, u, lang)}")
+        if p.not_met:
+            out.append(f"  {t['not_met']}{', '.join(p.not_met)}")
         out.append("")
     if w.derived:
         out.append(t["derived"])
         for d in w.derived:
             out.append(f"  {d['path']} = {_show(d['value']) if isinstance(d['value'], bool) else d['value']}"
-                       f"  ({t['from']} {d['from']})")
+                       f"{t['lp']}{t['from']} {d['from']}{t['rp']}")
         out.append("")
     if w.not_covered:
         out.append(f"{t['not_covered']} {', '.join(w.not_covered)}")
