@@ -1,8 +1,8 @@
 """Decisions with unknown facts are sound: a known outcome is the outcome of every completion tried.
 
-How many of the unknowns a decision lists can change its outcome alone (relevance) is measured by
-benchmarks/bench_relevance.py: Kleene's logic is sound but not complete, so the lists can name
-facts that no completion of the others makes matter.
+Kleene's logic is sound but not complete: `ProgramDecision.reads_unknown` can name facts that no
+completion makes matter; `ProgramDecision.unknown` keeps those that can (tests/test_relevance.py,
+benchmarks/bench_relevance.py).
 """
 
 from __future__ import annotations
@@ -107,9 +107,9 @@ def test_a_known_outcome_is_the_outcome_of_every_completion_tried(bundled: eligi
         for name, p in partial.programs.items():
             assert _agrees(p, full.programs[name]), (name, hidden)
             assert _agrees(p, other_full.programs[name]), (name, hidden, other)
-            assert set(p.unknown) <= set(hidden)
+            assert set(p.reads_unknown) <= set(hidden)
             if p.eligible is None and p.error is None:
-                assert p.unknown, name  # undetermined always says what it waits on
+                assert p.reads_unknown, name  # undetermined always says what it waits on
 
 
 def _witness(engine: eligibility.Engine, partial: eligibility.Decision, household: dict[str, Any],

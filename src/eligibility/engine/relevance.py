@@ -52,6 +52,8 @@ MAX_EXTRA_RUNS = 400
 MAX_DEEP_FACTS = 16
 #: How many other unknown facts one search may fix (the depth of the case split).
 MAX_DEPTH = 3
+#: The largest answer tried for a whole number the vocabulary does not bound (bisection finds thresholds below).
+LARGE_COUNT = 10**6
 #: Whole completions of the other unknown facts tried when the case split finds nothing.
 PROBES = 2
 
@@ -175,7 +177,8 @@ class Relevance:
         # The search may make the decisions that answer each fact alone (the question ranking
         # makes them too), and MAX_EXTRA_RUNS more.
         candidates = {p for ps in self.waiting.values() for p in ps}
-        self.max_runs = MAX_EXTRA_RUNS + sum(len(self.answers(p)[0]) for p in candidates)
+        #: Set when the search starts (nothing is computed while deciding).
+        self.max_runs = -1
         #: With many unknown facts (a screening's first steps) each is only answered alone: a deeper
         #: search would rarely settle one and would cost seconds; they stay listed.
         self.deep = len(candidates) <= MAX_DEEP_FACTS
@@ -191,8 +194,10 @@ class Relevance:
         hit = self._answers.get(path)
         if hit is None:
             spec = _spec(self.engine.model.facts, path)
-            hit = self._answers[path] = ([], False) if spec is None else \
-                answers_for(spec, self.on, self.params[0], full_enum=True)
+            hit = ([], False) if spec is None else answers_for(spec, self.on, self.params[0], full_enum=True)
+            if spec is not None and spec.type == "integer" and spec.maximum is None:
+                hit = (hit[0] + [LARGE_COUNT], False)  # a threshold may lie past the few small answers
+            self._answers[path] = hit
         return hit
 
     def run(self, answered: Mapping[str, Any]) -> Decision:
@@ -243,6 +248,9 @@ class Relevance:
             if hit is not None:
                 return hit
             self._fact_runs = 0
+            if self.max_runs < 0:
+                candidates = {p for ps in self.waiting.values() for p in ps}
+                self.max_runs = MAX_EXTRA_RUNS + sum(len(self.answers(p)[0]) for p in candidates)
             try:
                 found = self._search(program, path, {}, {}, 0)
                 for k in range(PROBES if self.deep else 0):
