@@ -163,3 +163,23 @@ def test_value_of_a_partial_decision_is_unknown_where_it_waits(bundled: eligibil
     value = d.value("dibao", "financial_asset_test")
     assert isinstance(value, Unknown) and value.paths == {"financial_assets"}
     assert d.value("dibao", "income_test") is True
+
+
+def test_every_fact_the_screening_asks_has_help_in_both_languages(bundled: eligibility.Engine) -> None:
+    """From a household's composition (a record in each list), each fact the screened programs wait on has zh/en help."""
+    from eligibility.serve.screen import SCREEN_PROGRAMS
+
+    household = {"members": [{"id": "m1", "relation": "applicant"}, {"id": "m2", "relation": "spouse"}],
+                 "obligors": [{"id": "o1", "supports": "m1"}],
+                 "vehicles": [{"kind": {"unknown": True}}],
+                 "business_registrations": [{"kind": {"unknown": True}}]}
+    d = bundled.decide(household, on=ON, programs=SCREEN_PROGRAMS, assume_defaults=False)
+    asked = {p for name in SCREEN_PROGRAMS for p in d.programs[name].reads_unknown}
+    assert len(asked) > 30  # the screening has much to ask of a bare composition
+    lacking = sorted(p for p in asked if (spec := _spec(bundled.model.facts, p)) is None or spec.help is None
+                     or not spec.help.zh.strip() or not spec.help.en.strip())
+    assert lacking == [], f"facts a screening asks without a help text in facts.yaml: {lacking}"
+    first = d.next_questions()[0]
+    spec = _spec(bundled.model.facts, first["path"])
+    assert spec is not None and spec.help is not None
+    assert first["help"] == {"zh": spec.help.zh, "en": spec.help.en}

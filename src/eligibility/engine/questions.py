@@ -63,7 +63,10 @@ def next_questions(decision: Decision, programs: Iterable[str] | None = None) ->
                 settled_values += before - _unknown_count(again.memo_values())
             n = len(answers)
             waiting = [name for name in open_programs if path in decision.programs[name].unknown]
-            out.append({"path": path, "label": _label(engine.model.facts, path), "type": spec.type if spec else "?",
+            helped = spec.help if spec is not None else None
+            out.append({"path": path, "label": _label(engine.model.facts, path),
+                        "help": {"zh": helped.zh, "en": helped.en} if helped is not None else None,
+                        "type": spec.type if spec else "?",
                         "unit": spec.unit if spec else None, "programs": waiting,
                         "settles": round(settled_programs / n, 3), "settles_values": round(settled_values / n, 3)})
     out.sort(key=lambda q: (-float(q["settles"]), -len(q["programs"]), -float(q["settles_values"]), str(q["path"])))

@@ -188,7 +188,8 @@ class Decision:
     def next_questions(self, programs: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Rank the unknown facts the undetermined programs wait on by how much one answer settles.
 
-        Each entry: `path`, `label` ({zh, en}), `type`, `unit`, `programs` (those waiting on it),
+        Each entry: `path`, `label` ({zh, en}), `help` ({zh, en}: how to answer, from the vocabulary's
+        `help:`; None where it has none), `type`, `unit`, `programs` (those waiting on it),
         `settles` (programs settled by one answer, on average over the answers tried) and
         `settles_values` (rules and values settled). Empty when nothing waits on an unknown fact.
 

@@ -11,7 +11,8 @@ from eligibility.lang.reader import Reader
 
 FIELD_TYPES = ("bool", "integer", "decimal", "money", "date", "enum", "text", "list")
 _FIELD_KEYS = ("type", "label", "unit", "required", "default", "min", "max", "values", "fields",
-               "min_items", "max_items", "constraints", "description", "fresh_for", "valid_until")
+               "min_items", "max_items", "constraints", "description", "fresh_for", "valid_until",
+               "help")
 _FRESH_KEYS = ("days", "stale", "reason")
 _EXPIRY_KEYS = ("expired", "reason")
 #: What a stale fact is: not known, or kept with a warning.
@@ -119,7 +120,8 @@ def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpe
         out.append(FieldSpec(name, ftype, label, r.text(m.get("unit"), "unit"), required, default,
                              lo if isinstance(lo, Decimal) else None,
                              hi if isinstance(hi, Decimal) else None,
-                             values, sub, int(mi or 0), int(ma or 1000), key.span, constraints, fresh, expiry))
+                             values, sub, int(mi or 0), int(ma or 1000), key.span, constraints, fresh, expiry,
+                             r.label(m.get("help"), "help")))
     return out
 
 

@@ -122,6 +122,8 @@ class FieldSpec(_HasFields):
     fresh_for: Freshness | None = None
     #: What the fact is once the `valid_until` given with it has passed (facts.yaml `valid_until:`), or None.
     valid_until: Expiry | None = None
+    #: How to answer the question for this fact (facts.yaml `help:`), shown by a screening; or None.
+    help: Label | None = None
 
 
 @attrs.frozen
