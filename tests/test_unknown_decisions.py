@@ -166,7 +166,7 @@ def test_value_of_a_partial_decision_is_unknown_where_it_waits(bundled: eligibil
 
 
 def test_every_fact_the_screening_asks_has_help_in_both_languages(bundled: eligibility.Engine) -> None:
-    """From a household's composition (a record in each list), each fact the screened programs wait on has zh/en help."""
+    """From a composition (a record in each list), each fact the screened programs wait on has zh/en help."""
     from eligibility.serve.screen import SCREEN_PROGRAMS
 
     household = {"members": [{"id": "m1", "relation": "applicant"}, {"id": "m2", "relation": "spouse"}],
