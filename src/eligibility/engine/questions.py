@@ -22,6 +22,7 @@ from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.compile.unknown import Unknown
 
 if TYPE_CHECKING:
+    from eligibility.engine.relevance import Run
     from eligibility.engine.runtime import Decision
     from eligibility.lang.model import FieldSpec
 
@@ -73,7 +74,7 @@ def next_questions(decision: Decision, programs: Iterable[str] | None = None) ->
     return out
 
 
-def _open_records(decision: Decision, program: str) -> int:
+def _open_records(decision: Decision | Run, program: str) -> int:
     """How many per-person outcomes of a program still wait on unknown facts."""
     members = decision.programs[program].members
     return sum(1 for r in members if r.unknown) if members else 0

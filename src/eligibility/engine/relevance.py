@@ -37,7 +37,7 @@ from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.engine.questions import _spec, _with, answers_for
 
 if TYPE_CHECKING:
-    from eligibility.engine.runtime import Decision, Engine, ProgramDecision
+    from eligibility.engine.runtime import Engine, ProgramDecision
     from eligibility.lang.model import ParamValue
 
 RELEVANT = "relevant"
@@ -142,6 +142,19 @@ def _outcome(pd: ProgramDecision, complete: bool) -> _Outcome:
     return _Outcome("known", (pd.eligible, pd.amount if pd.eligible else None))
 
 
+@attrs.frozen
+class Run:
+    """One re-decision of the search: each program's outcome, the values evaluated, the facts still unknown."""
+
+    programs: dict[str, ProgramDecision]
+    memo: tuple[Any, ...]
+    unknown_facts: tuple[str, ...]
+
+    def memo_values(self) -> list[Any]:
+        """The values evaluated, one a definition (as `Decision.memo_values`)."""
+        return list(self.memo)
+
+
 class _Budget(Exception):
     """The search ran out of decisions to make."""
 
@@ -168,20 +181,19 @@ class Relevance:
         self.waiting = dict(waiting)
         #: Re-decisions are of the undetermined programs only (what they depend on is evaluated as needed).
         self.programs = tuple(p for p in programs if p in self.waiting)
-        self._runs: dict[frozenset[tuple[str, Any]], Decision] = {}
+        self._runs: dict[frozenset[tuple[str, Any]], Run] = {}
         self._findings: dict[tuple[str, str], Finding] = {}
         self._lock = threading.RLock()
         self._answers: dict[str, tuple[list[Any], bool]] = {}
         self.runs_made = 0
         self._fact_runs = 0
-        # The search may make the decisions that answer each fact alone (the question ranking
-        # makes them too), and MAX_EXTRA_RUNS more.
-        candidates = {p for ps in self.waiting.values() for p in ps}
-        #: Set when the search starts (nothing is computed while deciding).
+        #: The decisions the search may make: those that answer each fact alone (the question
+        #: ranking makes them too) and MAX_EXTRA_RUNS more; set when the search starts (nothing is
+        #: computed while deciding).
         self.max_runs = -1
         #: With many unknown facts (a screening's first steps) each is only answered alone: a deeper
-        #: search would rarely settle one and would cost seconds; they stay listed.
-        self.deep = len(candidates) <= MAX_DEEP_FACTS
+        #: search would rarely settle one and would cost seconds; they stay listed. Set with max_runs.
+        self.deep = False
 
     # ------------------------------------------------------------------ re-deciding
 
@@ -200,7 +212,7 @@ class Relevance:
             self._answers[path] = hit
         return hit
 
-    def run(self, answered: Mapping[str, Any]) -> Decision:
+    def run(self, answered: Mapping[str, Any]) -> Run:
         """Decide the undetermined programs again with these facts answered, the others still unknown (cached)."""
         key = frozenset(answered.items())
         with self._lock:
@@ -215,10 +227,11 @@ class Relevance:
                 # The engine's own evaluation (same package): untraced when nothing is unknown any more.
                 again = self.engine._run(facts, self.defaulted, self.on, self.programs, False, False, still,
                                          self.provenance)
-            self._runs[key] = again
+            # Kept: the outcomes and the values, not the trace the evaluation with unknowns records.
+            kept = self._runs[key] = Run(again.programs, tuple(again.memo_values()), again.unknown_facts)
             self.runs_made += 1
             self._fact_runs += 1
-            return again
+            return kept
 
     def _outcome(self, program: str, answered: Mapping[str, Any]) -> _Outcome:
         over = self.runs_made >= self.max_runs or self._fact_runs >= MAX_RUNS_PER_FACT
@@ -251,6 +264,7 @@ class Relevance:
             if self.max_runs < 0:
                 candidates = {p for ps in self.waiting.values() for p in ps}
                 self.max_runs = MAX_EXTRA_RUNS + sum(len(self.answers(p)[0]) for p in candidates)
+                self.deep = len(candidates) <= MAX_DEEP_FACTS
             try:
                 found = self._search(program, path, {}, {}, 0)
                 for k in range(PROBES if self.deep else 0):
@@ -365,4 +379,4 @@ class Relevance:
         return Finding(program, path, UNSURE, note="no witness found, nor a proof that it cannot matter")
 
 
-__all__ = ["IRRELEVANT", "MAX_EXTRA_RUNS", "RELEVANT", "UNSURE", "Finding", "Relevance"]
+__all__ = ["IRRELEVANT", "MAX_EXTRA_RUNS", "RELEVANT", "UNSURE", "Finding", "Relevance", "Run"]
