@@ -66,7 +66,7 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
     Returns:
         A DataFrame with the input's columns except the household, then for each program
         `<p>_eligible` (boolean), `<p>_amount` (the amount as a decimal string, e.g. "1446.00")
-        and `<p>_tier`, then `policy_hash`, `error_kind`, `error` (null when every program was
+        `<p>_tier` and `<p>_unknown`, then `policy_hash`, `error_kind`, `error` (null when every program was
         decided; see docs/how-to/batch-and-spark.md) and, with trace, `trace`. It is lazy, like
         any DataFrame.
 

@@ -93,7 +93,8 @@ def _decide_record(engine: Engine, job: Job, index: int, value: object, line: in
             raise InputError([InputProblem("on", "missing",
                                            "no decision date: give the record an \"on\" or the batch a default")])
         decision = engine.decide(household, day, job.programs, trace=job.trace)
-        programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error))
+        programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
+                                         p.unknown if p.undetermined else ())
                     for name, p in decision.programs.items()}
         trace = decision.to_json() if job.trace else None
     except InputError as e:
