@@ -410,6 +410,7 @@ def build() -> Any:
     _add_audit_commands(main, jur)
     _add_batch_command(main, jur)
     _add_service_commands(main, jur)
+    _add_discover_command(main, jur)
     return main
 
 
@@ -819,7 +820,54 @@ def _add_service_commands(main: Any, jur: Any) -> None:
             raise click.UsageError(str(e)) from None
 
 
-def _progress_reporter() -> Any:
+def _add_discover_command(main: Any, jur: Any) -> None:
+    """Add `discover`: find missed, ineligible and misplaced households in a joined file (eligibility.discover)."""
+
+    @main.command()
+    @click.argument("joined", metavar="JOINED.jsonl", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--on", "on", metavar="YYYY-MM-DD", required=True, callback=_date, help="The decision date.")
+    @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Output folder (created): findings, traces, summaries and report.html.")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder (default: the bundled policies).")
+    @jur
+    @click.option("--program", "programs", multiple=True,
+                  help="Decide this program (repeatable) [default: dibao, marginal, tekun].")
+    @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+                  help="Processes deciding in parallel.")
+    @click.option("--resume", is_flag=True, help="Continue an interrupted run after the households OUT holds.")
+    @click.option("--progress", "show_progress", is_flag=True,
+                  help="Report progress on standard error even when it is not a terminal.")
+    def discover(joined: Path, on: Any, out: Path, policies: Path | None, jurisdiction: str | None,
+                 programs: tuple[str, ...], workers: int, resume: bool, show_progress: bool) -> None:
+        """Find households likely missed, no longer eligible or enrolled wrongly, in a joined file.
+
+        Exit codes: 0 every line read, 1 a line could not be read (the summary lists it) or the
+        policies do not load, 2 usage error, 130 interrupted (rerun with --resume).
+        """
+        from eligibility.discover.report import run_discover
+
+        engine = _load(policies, jurisdiction)
+        checked = _check_programs(engine, programs)
+        report = _progress_reporter("discover") if show_progress or sys.stderr.isatty() else None
+        try:
+            summary = run_discover(joined, out, engine, on=on, programs=checked, workers=workers, resume=resume,
+                                   progress=report)
+        except InputError as e:
+            raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
+        except PolicyError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        finally:
+            if report is not None:
+                report(-1, None)
+        click.echo(summary.render(), nl=False)
+        if summary.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_FAIL if summary.bad else EXIT_OK)
+
+
+def _progress_reporter(label: str = "batch") -> Any:
     """Return progress(done, total): a bar with rate and ETA on a terminal, else a line on stderr every 5 s.
 
     The first call gives the records already done (a resumed run); progress(-1, None) closes the bar.
@@ -844,7 +892,8 @@ def _progress_reporter() -> Any:
             state["last"] = now
         if sys.stderr.isatty() and total:
             if state["bar"] is None:
-                bar: Any = click.progressbar(length=total, label="deciding", file=sys.stderr, show_eta=True,
+                bar: Any = click.progressbar(length=total, label="deciding" if label == "batch" else label,
+                                             file=sys.stderr, show_eta=True,
                                              show_pos=True, item_show_func=lambda d: rate(d) if d else None)
                 state["bar"], state["shown"] = bar, 0
             step = min(done, total) - state["shown"]
@@ -858,7 +907,7 @@ def _progress_reporter() -> Any:
                 left = (total - done) * (now - since) / (done - first)
                 eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
             of = f"/{total:,}" if total else ""
-            click.echo(f"batch: {done:,}{of} records, {rate(done) or '-'}{eta}", err=True)
+            click.echo(f"{label}: {done:,}{of} records, {rate(done) or '-'}{eta}", err=True)
 
     return progress
 

@@ -63,7 +63,8 @@ _AREA_KEYS = ("district", "town", "community")
 
 REASONS: dict[tuple[str, str], dict[str, str]] = {
     ("missed", "likely"): {"zh": "符合条件但未纳入", "en": "eligible but not enrolled"},
-    ("missed", "to_verify"): {"zh": "可能符合条件但未纳入（待核实）", "en": "may be eligible, not enrolled (to verify)"},
+    ("missed", "to_verify"): {"zh": "可能符合条件但未纳入（待核实）",
+                              "en": "may be eligible, not enrolled (to verify)"},
     ("exit", "likely"): {"zh": "已纳入但不再符合条件（应退尽退）", "en": "enrolled but no longer eligible"},
     ("exit", "to_verify"): {"zh": "已纳入，是否仍符合条件待核实", "en": "enrolled; still eligible? (to verify)"},
     ("wrong_program", "likely"): {"zh": "纳入的救助项目不对", "en": "enrolled in the wrong program"},
@@ -388,8 +389,9 @@ def decisive_facts(trace: Mapping[str, Any], programs: Iterable[str]) -> list[di
                 continue
             seen.add(step["name"])
             for i in step.get("inputs", ()):
-                if i["kind"] == "fact" and i.get("path") and not isinstance(i.get("value"), dict | list) or \
-                        i["kind"] == "fact" and isinstance(i.get("value"), dict) and "unknown" in i["value"]:
+                value = i.get("value")
+                if i["kind"] == "fact" and i.get("path") and (not isinstance(value, dict | list)
+                                                              or (isinstance(value, dict) and "unknown" in value)):
                     path = str(i["path"]).removeprefix("household.")
                     if path not in out:
                         prov = i.get("provenance") or {}
@@ -409,8 +411,9 @@ def where_to_apply(engine: Engine, household: Mapping[str, Any], on: dt.date) ->
     """
     method = getattr(engine, "where_to_apply", None)
     if method is None:
-        return {"available": False, "note": {"zh": "本版本未含申请地规则，请人工确定受理地",
-                                             "en": "this version has no where-to-apply rules: decide the office by hand"}}
+        return {"available": False,
+                "note": {"zh": "本版本未含申请地规则，请人工确定受理地",
+                         "en": "this version has no where-to-apply rules: decide the office by hand"}}
     try:
         result = method(household, on=on)
     except EligibilityError as e:

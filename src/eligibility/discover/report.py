@@ -23,7 +23,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ def run_discover(source: Path, out: Path, engine_or_path: Engine | str | os.Path
     summary = DiscoverSummary(skipped=done, out=out)
     total = count_records(source, "jsonl")
     job = DiscoverJob(day, names)
-    results = stream(engine, job, read_items(source, "jsonl", done), workers, chunk_size, decide=discover_item)
+    results: Generator[Outcome, None, None] = stream(engine, job, read_items(source, "jsonl", done), workers, chunk_size, decide=discover_item)
     mode = "ab" if done else "wb"
     files = [open(out / name, mode, buffering=1 << 16)  # noqa: SIM115 - closed in the finally below
              for name in (DECISIONS, "findings.jsonl", "traces.jsonl")]
@@ -312,7 +312,8 @@ _WORDS = {
            "优先级：1 应享未享、项目不对、少发；2 应退未退、类别不符、多发、重复纳入；3 可能应享（待核实）及数据冲突；"
            "4 已纳入但结论待核实。同一优先级内按月金额从大到小。",
            "amount_note": "月金额：应享未享为认定金额，应退为现发金额，金额不符为差额；待核实者无金额。",
-           "unknown_note": "部门数据未提供的事实一律视为未知，不取默认值；结论取决于未知事实的家庭列为“待核实”，不算“符合条件”。"},
+           "unknown_note": "部门数据未提供的事实一律视为未知，不取默认值；"
+                           "结论取决于未知事实的家庭列为“待核实”，不算“符合条件”。"},
     "en": {"title": "Discovery: findings", "date": "Decision date", "source": "Joined file", "programs": "Programs",
            "households": "Households", "flagged": "Households with findings", "findings": "Findings",
            "bad": "Lines that could not be read", "by_reason": "By reason", "by_town": "By town or street",
@@ -348,7 +349,8 @@ def render_summary(t: Totals, lang: str, *, on: dt.date, programs: tuple[str, ..
     """The readable summary of a discovery run in Markdown, in Chinese (`zh`) or English (`en`)."""
     w = _WORDS[lang]
     out = [f"# {w['title']}", "",
-           f"- {w['date']}: {on.isoformat()}", f"- {w['source']}: {source}", f"- {w['programs']}: {', '.join(programs)}",
+           f"- {w['date']}: {on.isoformat()}", f"- {w['source']}: {source}",
+           f"- {w['programs']}: {', '.join(programs)}",
            f"- {w['households']}: {t.households:,}", f"- {w['flagged']}: {len(t.flagged):,}",
            f"- {w['findings']}: {sum(t.by_reason.values()):,}", f"- {w['bad']}: {len(t.bad_lines):,}", "",
            w["unknown_note"], "", w["priority_rule"], "", w["amount_note"], ""]
