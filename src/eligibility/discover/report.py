@@ -111,7 +111,8 @@ def run_discover(source: Path, out: Path, engine_or_path: Engine | str | os.Path
     summary = DiscoverSummary(skipped=done, out=out)
     total = count_records(source, "jsonl")
     job = DiscoverJob(day, names)
-    results: Generator[Outcome, None, None] = stream(engine, job, read_items(source, "jsonl", done), workers, chunk_size, decide=discover_item)
+    items = read_items(source, "jsonl", done)
+    results: Generator[Outcome, None, None] = stream(engine, job, items, workers, chunk_size, decide=discover_item)
     mode = "ab" if done else "wb"
     files = [open(out / name, mode, buffering=1 << 16)  # noqa: SIM115 - closed in the finally below
              for name in (DECISIONS, "findings.jsonl", "traces.jsonl")]
