@@ -260,8 +260,12 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
               "findings": len(raw)}
     if not raw:
         return Outcome(index, _line(record), id=joined.id)
-    traced = decision if decision.traced else engine.decide(joined.household, job.on, job.programs, trace=True,
-                                                            assume_defaults=False)
+    # The trace covers the programs of the findings (all of them for a conflict alone): a trace is the
+    # costly part of a flagged household, and each program in it costs about as much again.
+    named = {p for f in raw for p in f["programs"]}
+    traced_programs = tuple(p for p in job.programs if p in named) or job.programs
+    traced = decision if decision.traced and traced_programs == job.programs else \
+        engine.decide(joined.household, job.on, traced_programs, trace=True, assume_defaults=False)
     trace = traced.to_json()
     open_programs = sorted({p for f in raw if f["status"] == "to_verify" for p in f["programs"]
                             if states.get(p) == "open"})

@@ -346,6 +346,11 @@ def money(d: Decimal) -> str:
     return f"{d:,.2f}"
 
 
+def _cell(text: str) -> str:
+    """A name from the data as a Markdown table cell: no column break, no HTML."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
 def render_summary(t: Totals, lang: str, *, on: dt.date, programs: tuple[str, ...], source: str) -> str:
     """The readable summary of a discovery run in Markdown, in Chinese (`zh`) or English (`en`)."""
     w = _WORDS[lang]
@@ -358,7 +363,7 @@ def render_summary(t: Totals, lang: str, *, on: dt.date, programs: tuple[str, ..
 
     def table(title: str, head: str, items: list[tuple[str, int, Decimal | None]]) -> None:
         out.extend([f"## {title}", "", f"| {head} | {w['count']} | {w['amount']} |", "|---|---:|---:|"])
-        out.extend(f"| {k} | {n:,} | {'' if a is None else money(a)} |" for k, n, a in items)
+        out.extend(f"| {_cell(k)} | {n:,} | {'' if a is None else money(a)} |" for k, n, a in items)
         out.append("")
 
     table(w["by_priority"], w["priority"], [(str(p), n, None) for p, n in sorted(t.by_priority.items())])
