@@ -411,7 +411,43 @@ def build() -> Any:
     _add_batch_command(main, jur)
     _add_service_commands(main, jur)
     _add_discover_command(main, jur)
+    _add_where_command(main, jur)
     return main
+
+
+def _add_where_command(main: Any, jur: Any) -> None:
+    @main.command()
+    @click.argument("household", default="-")
+    @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=_date,
+                  help="The date of the application.")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None)
+    @jur
+    @click.option("--program", "programs", multiple=True, help="Only this program (repeatable).")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    def where(household: str, on: Any, policies: Path | None, jurisdiction: str | None,
+              programs: tuple[str, ...], lang: str, fmt: str) -> None:
+        """Say which offices may accept the household's application for each program, and why."""
+        engine = _load(policies, jurisdiction)
+        try:
+            data = _read_household(household)
+            answer = engine.where_to_apply(data, on, programs or None)
+        except InputError as e:
+            if e.subject == "arguments":
+                raise click.BadParameter("; ".join(p.message for p in e.problems), param_hint="--program") from None
+            if fmt == "json":
+                click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
+            else:
+                click.echo(str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        except (EvaluationError, PolicyError) as e:
+            click.echo(e.render() if isinstance(e, PolicyError) else str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        if fmt == "json":
+            click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2, default=_json_default))
+        else:
+            click.echo(answer.explain(lang), nl=False)
+        # An undetermined answer names the facts it waits on; like `decide`, that is an answer: exit 0.
 
 
 def _write_record(decision: Any, household: Any, out: Path) -> None:

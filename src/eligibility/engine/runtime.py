@@ -34,6 +34,7 @@ from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator, stale_warnings
 from eligibility.engine.questions import next_questions
 from eligibility.engine.trace import build_trace
+from eligibility.engine.where import WhereToApply, where_to_apply
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
 from eligibility.engine.whynot import why_not as analyse_why_not
 from eligibility.explain.text import render
@@ -388,6 +389,25 @@ class Engine:
             if not (read.unknown or read.provenance):
                 return self._run(h, defaulted, day, names, trace, strict)
             return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
+
+    def where_to_apply(self, household: Mapping[str, Any], on: object,
+                       programs: Iterable[str] | None = None) -> WhereToApply:
+        """Say which offices may accept the household's application for each program, and why.
+
+        The set's `where_to_apply:` rules (hukou place, habitual residence with a residence permit,
+        any member's hukou place, the rescue station for a person with no fixed residence ...) are
+        decided like a program, with the trace on; see `eligibility.engine.where.WhereToApply` and
+        docs/reference/where-to-apply.md. An unknown place is never guessed: a program whose offices
+        wait on it is `undetermined` and names the facts.
+
+        Raises:
+            InputError: the household or date is invalid, or two facts disagree on a place
+                (`members[0].hukou_district` and `members[0].hukou_local`, kind `conflict`).
+            PolicyError: the policy set has no `where_to_apply:` file.
+            EvaluationError: a rule cannot be evaluated for this household.
+        """
+        day = on if on.__class__ is dt.date else parse_date(on)
+        return where_to_apply(self, household, day, programs)
 
     def rerun(self, facts: dict[str, Any], decision: Decision, unknown: Sequence[str]) -> Decision:
         """Decide validated facts again, as `decision` was (date, programs), with these facts still unknown."""

@@ -239,6 +239,9 @@ class TestCase:
     expect_spans: dict[str, Span]
     #: Decide as `decide(complete=True)`: a fact without a default that is absent is an input error.
     complete: bool = False
+    #: The case is about where to apply only (`where_to_apply: true`): `Engine.where_to_apply` is run
+    #: instead of `decide`, and `expect_error` is about its error.
+    where_only: bool = False
 
 
 @attrs.frozen
