@@ -412,6 +412,7 @@ def build() -> Any:
     _add_service_commands(main, jur)
     _add_discover_command(main, jur)
     _add_where_command(main, jur)
+    _add_join_command(main)
     return main
 
 
@@ -901,6 +902,58 @@ def _add_discover_command(main: Any, jur: Any) -> None:
         if summary.interrupted:
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_FAIL if summary.bad else EXIT_OK)
+
+
+def _add_join_command(main: Any) -> None:
+    """Add `join`: department extracts joined into households (eligibility.discover.join)."""
+
+    @main.command(name="join")
+    @click.argument("mapping", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="The joined households, one JSON a line (.jsonl).")
+    @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File holding the pseudonym key (at least 16 characters; keep it apart from the outputs).")
+    @click.option("--key-env", metavar="VAR", default=None,
+                  help="Environment variable holding the pseudonym key (instead of --key-file).")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder whose facts.yaml the mapping is checked against (default: the bundled one).")
+    @click.option("--memory-limit", default="2GB", show_default=True,
+                  help="DuckDB's memory limit; beyond it the join spills to a temporary folder.")
+    @click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Also write the summary (counts, conflicts, unreadable values) as JSON to this file.")
+    def join_command(mapping: Path, out: Path, key_file: Path | None, key_env: str | None, policies: Path | None,
+                     memory_limit: str, summary: Path | None) -> None:
+        """Join the department extracts a MAPPING file names into households, with pseudonymous ids.
+
+        Exit codes: 0 joined (conflicts and unreadable values are listed in the summary); 1 the
+        mapping has problems (each at file:line:col) or an extract cannot be read; 2 usage error
+        (no key, a key too short).
+        """
+        from eligibility.discover.join import join
+        from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
+        from eligibility.discover.pseudonym import read_key
+
+        if (key_file is None) == (key_env is None):
+            raise click.UsageError("give the pseudonym key with exactly one of --key-file or --key-env")
+        try:
+            key = read_key(key_file, key_env)
+        except InputError as e:
+            raise click.UsageError("; ".join(p.message for p in e.problems)) from None
+        try:
+            facts = read_vocabulary(policies / "facts.yaml") if policies else None
+            checked = load_mapping(mapping, facts)
+            result = join(checked, out, key, memory_limit=memory_limit,
+                          progress=lambda stage: click.echo(f"join: {stage}", err=True))
+        except (MappingError, PolicyError) as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        except InputError as e:
+            click.echo(str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        if summary is not None:
+            summary.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        click.echo(result.render(), nl=False)
+        sys.exit(EXIT_OK)
 
 
 def _progress_reporter(label: str = "batch") -> Any:
