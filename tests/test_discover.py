@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -32,13 +33,19 @@ def _plain(o: object) -> object:
     raise TypeError(type(o).__name__)
 
 
-@pytest.fixture(scope="module")
-def complete() -> dict[str, Any]:
-    """The example household with every fact given (defaults written out), the wage from a department."""
+@functools.cache
+def complete_household() -> dict[str, Any]:
+    """The example household with every fact given (its defaults written out)."""
     engine = eligibility.load()
     facts = engine.decide(json.loads(EXAMPLE.read_text()), ON).facts
     household: dict[str, Any] = json.loads(json.dumps(facts, default=_plain))
     return household
+
+
+@pytest.fixture(scope="module")
+def complete() -> dict[str, Any]:
+    """The example household with every fact given (defaults written out)."""
+    return copy.deepcopy(complete_household())
 
 
 def _household(complete: dict[str, Any], income: str) -> dict[str, Any]:
@@ -60,9 +67,9 @@ def _dibao(amount: str | None, tier: str | None = None) -> dict[str, Any]:
             "person": None}
 
 
-@pytest.fixture(scope="module")
-def joined(complete: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small joined file with one household of each kind, and two bad lines."""
+def write_joined(path: Path) -> Path:
+    """Write a small joined file with one household of each kind, and two bad lines."""
+    complete = complete_household()
     partial = json.loads(EXAMPLE.read_text())
     lines = [
         _line("h_missed", _household(complete, "2400.00")),
@@ -77,9 +84,14 @@ def joined(complete: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
             {"kind": "hukou_residence_split", "person": "p_1", "detail": {"hukou": "440105", "residence": "440114"},
              "sources": ["公安 hukou extract", "公安 residence extract"]}]),
     ]
-    path = tmp_path_factory.mktemp("joined") / "joined.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def joined(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small joined file with one household of each kind, and two bad lines."""
+    return write_joined(tmp_path_factory.mktemp("joined") / "joined.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -135,36 +147,51 @@ def test_correctly_enrolled_household_has_no_finding(report: Path) -> None:
 def test_household_with_unknown_facts_is_to_verify_never_eligible(report: Path) -> None:
     """Absent department data is unknown: the partial household is 'to verify' with its questions ranked."""
     rows = _by(report, "h_partial")
-    assert rows and all(f["status"] == "to_verify" for f in rows)
-    assert all(f["decided"][p]["eligible"] is None for f in rows for p in f["programs"])
+    assert [(f["kind"], f["status"], f["programs"]) for f in rows] == [("missed", "to_verify", ["dibao"])]
+    (dibao,) = rows
+    assert dibao["decided"]["dibao"]["eligible"] is None and dibao["monthly_amount"] is None
     engine = eligibility.load()
-    decision = engine.decide(json.loads(EXAMPLE.read_text()), ON, ["dibao", "marginal", "tekun"],
-                             assume_defaults=False)
-    dibao = next(f for f in rows if f["programs"] == ["dibao"])
-    ranked = [q["path"] for q in decision.next_questions(["dibao", "marginal", "tekun"]) if "dibao" in q["programs"]]
-    assert [q["path"] for q in dibao["to_verify"]] == ranked[:len(dibao["to_verify"])]
-    assert dibao["to_verify"]
+    decision = engine.decide(json.loads(EXAMPLE.read_text()), ON, ["dibao"], assume_defaults=False)
+    ranked = [q["path"] for q in decision.next_questions(["dibao"])]
+    assert dibao["to_verify"] and [q["path"] for q in dibao["to_verify"]] == ranked[:len(dibao["to_verify"])]
 
 
-def test_residence_split_names_the_boundary_when_the_engine_has_no_where_to_apply(report: Path) -> None:
-    """A 人户分离 conflict is a row with its sources; without where-to-apply rules it says to decide by hand."""
+def test_undetermined_even_on_the_usual_assumptions_is_counted_not_listed(complete: dict[str, Any],
+                                                                           tmp_path: Path) -> None:
+    """Without the economic check (no default) a household is not listed; the summary counts it by program."""
+    h = _household(complete, "2400.00")
+    del h["assessed_monthly_income"]
+    path = tmp_path / "j.jsonl"
+    path.write_text(_line("h_unchecked", h) + "\n" + _line("h_enrolled", h, [_dibao("1282.00")]) + "\n",
+                    encoding="utf-8")
+    run_discover(path, tmp_path / "o", on=ON)
+    assert _findings(tmp_path / "o") == []
+    summary = (tmp_path / "o" / "summary.en.md").read_text(encoding="utf-8")
+    assert "| dibao | 1 | 1 |" in summary
+
+
+def test_residence_split_names_the_offices_to_apply_at_and_keeps_the_full_answer(report: Path) -> None:
+    """A 人户分离 row has its conflict's sources and the offices where_to_apply gives; the trace file has the rules."""
     (split,) = [f for f in _by(report, "h_split") if f["kind"] == "residence_split"]
     assert split["conflict"]["sources"] == ["公安 hukou extract", "公安 residence extract"]
-    if not hasattr(eligibility.Engine, "where_to_apply"):
-        assert split["office"]["available"] is False
+    office = split["office"]
+    assert office["available"] is True
+    assert office["offices"] and all(o["label"]["zh"] and o["reasons"] for o in office["offices"])
+    traces = [json.loads(x) for x in (report / "traces.jsonl").read_text(encoding="utf-8").splitlines()]
+    (line,) = [t for t in traces if t["id"] == "h_split"]
+    assert line["where_to_apply"]["schema"] == "eligibility.where_to_apply/1"
 
 
-def test_where_to_apply_is_used_when_the_engine_has_it() -> None:
-    """An engine with `where_to_apply` gives its answer to the residence-split row."""
+def test_a_policy_set_without_where_to_apply_rules_says_to_decide_the_office_by_hand() -> None:
+    """Without where-to-apply rules the row says so (available: false) instead of guessing an office."""
 
-    class WithOffices(eligibility.Engine):
-        def where_to_apply(self, household: object, on: object) -> dict[str, Any]:
-            return {"offices": [{"code": "440114", "why": "residence"}]}
+    class NoRules(eligibility.Engine):
+        def where_to_apply(self, household: object, on: object, programs: object = None) -> Any:
+            raise eligibility.PolicyError([])
 
-    engine = eligibility.load()
-    other = WithOffices(engine.compiled)
-    assert where_to_apply(other, {}, dt.date(2026, 12, 1)) == {
-        "available": True, "result": {"offices": [{"code": "440114", "why": "residence"}]}}
+    office, full = where_to_apply(NoRules(eligibility.load().compiled), {}, dt.date(2026, 12, 1))
+    assert office["available"] is False and full is None
+    assert office["note"]["en"] == "the policies have no where-to-apply rules: decide the office by hand"
 
 
 def test_bad_lines_are_reported_with_line_number_and_reason_and_the_run_goes_on(report: Path) -> None:

@@ -17,11 +17,11 @@ if os.environ.get("CI") and importlib.util.find_spec("pyspark") is None:
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'eligibility[spark]'")
 pytest.importorskip("pyarrow", reason="pyspark's mapInArrow needs pyarrow: pip install 'eligibility[spark]'")
 
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import SparkSession
 
-from eligibility.discover.report import run_discover  # noqa: E402
-from eligibility.discover.spark import discover  # noqa: E402
-from test_discover import complete, joined  # noqa: E402, F401 - the small joined file of every kind
+from eligibility.discover.report import run_discover
+from eligibility.discover.spark import discover
+from test_discover import write_joined
 
 ON = "2026-12-01"
 
@@ -38,8 +38,9 @@ def session() -> Iterator[Any]:
     s.stop()
 
 
-def test_spark_discovery_equals_the_local_run(session: Any, joined: Path, tmp_path: Path) -> None:
+def test_spark_discovery_equals_the_local_run(session: Any, tmp_path: Path) -> None:
     """Every line's decisions line, findings, trace and household file equal the local run's."""
+    joined = write_joined(tmp_path / "joined.jsonl")
     run_discover(joined, tmp_path / "local", on=ON)
     texts = joined.read_text(encoding="utf-8").splitlines()
     df = session.createDataFrame([(i + 1, t) for i, t in enumerate(texts)], "line long, value string")

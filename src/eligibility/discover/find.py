@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from eligibility.base.errors import EligibilityError, InputError
+from eligibility.base.errors import EligibilityError, InputError, PolicyError
 from eligibility.base.numbers import ENGINE_CONTEXT, decimal_text
 from eligibility.engine.jsonin import loads_household
 from eligibility.engine.runtime import Decision, Engine, ProgramDecision
@@ -63,11 +63,14 @@ _AREA_KEYS = ("district", "town", "community")
 
 REASONS: dict[tuple[str, str], dict[str, str]] = {
     ("missed", "likely"): {"zh": "符合条件但未纳入", "en": "eligible but not enrolled"},
-    ("missed", "to_verify"): {"zh": "可能符合条件但未纳入（待核实）",
-                              "en": "may be eligible, not enrolled (to verify)"},
+    ("missed", "to_verify"): {"zh": "按通常情形符合条件但未纳入（待核实）",
+                              "en": "eligible on the usual assumptions, not enrolled (to verify)"},
     ("exit", "likely"): {"zh": "已纳入但不再符合条件（应退尽退）", "en": "enrolled but no longer eligible"},
-    ("exit", "to_verify"): {"zh": "已纳入，是否仍符合条件待核实", "en": "enrolled; still eligible? (to verify)"},
+    ("exit", "to_verify"): {"zh": "已纳入，按通常情形已不符合条件（待核实）",
+                            "en": "enrolled, not eligible on the usual assumptions (to verify)"},
     ("wrong_program", "likely"): {"zh": "纳入的救助项目不对", "en": "enrolled in the wrong program"},
+    ("wrong_program", "to_verify"): {"zh": "纳入的救助项目可能不对（待核实）",
+                                     "en": "may be enrolled in the wrong program (to verify)"},
     ("wrong_tier", "likely"): {"zh": "类别（档次）与认定不符", "en": "tier differs from the one decided"},
     ("wrong_amount", "likely"): {"zh": "发放金额与认定金额不符", "en": "amount paid differs from the one decided"},
     ("residence_split", "to_verify"): {"zh": "人户分离，需确定申请地", "en": "lives away from hukou: where to apply"},
@@ -229,6 +232,11 @@ def _json_default(o: object) -> object:
     raise TypeError(type(o).__name__)
 
 
+def _tier(p: ProgramDecision) -> str | None:
+    """The tier decided, or None when it is not known (a tier may wait on a fact the outcome does not)."""
+    return p.tier if isinstance(p.tier, str) else None
+
+
 def _state(p: ProgramDecision) -> str:
     """yes, no, open (waits on unknown facts) or error."""
     if p.error is not None:
@@ -249,15 +257,26 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
     except InputError as e:
         raise InputError([attrs.evolve(p, path=f"household.{p.path}") for p in e.problems]) from None
     states = {name: _state(p) for name, p in decision.programs.items()}
+    # Triage only, never a decision: an undetermined program is decided again with the vocabulary's
+    # defaults; a household that would be eligible (or not) on those ordinary assumptions is worth
+    # verifying, one that stays undetermined (a fact without a default, such as the economic check,
+    # is missing) is counted, not listed.
+    open_programs = tuple(n for n, st in states.items() if st == "open")
+    assumed: dict[str, str] = {}
+    if open_programs:
+        again = engine.decide(joined.household, job.on, open_programs, trace=False, assume_defaults=True)
+        assumed = {n: _state(p) for n, p in again.programs.items()}
     enrolled: dict[str, list[dict[str, Any]]] = {}
     for entry in joined.enrolled:
         enrolled.setdefault(entry["program"], []).append(entry)
-    raw = _raw_findings(decision, states, enrolled, joined)
+    raw = _raw_findings(decision, states, assumed, enrolled, joined)
     record = {"index": index, "id": joined.id, "line": line, "policy_hash": engine.policy_hash,
-              "programs": {name: {"eligible": p.eligible, "amount": p.amount, "tier": p.tier,
+              "programs": {name: {"eligible": p.eligible, "amount": p.amount, "tier": _tier(p),
                                   "unknown": len(p.unknown), "error": None if p.error is None else str(p.error)}
                            for name, p in decision.programs.items()},
-              "findings": len(raw)}
+              "enrolled": sorted(enrolled), "findings": len(raw)}
+    if assumed:
+        record["if_defaults"] = assumed
     if not raw:
         return Outcome(index, _line(record), id=joined.id)
     # The trace covers the programs of the findings (all of them for a conflict alone): a trace is the
@@ -267,55 +286,67 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
     traced = decision if decision.traced and traced_programs == job.programs else \
         engine.decide(joined.household, job.on, traced_programs, trace=True, assume_defaults=False)
     trace = traced.to_json()
-    open_programs = sorted({p for f in raw if f["status"] == "to_verify" for p in f["programs"]
-                            if states.get(p) == "open"})
-    questions = traced.next_questions(open_programs) if open_programs else []
-    findings = tuple(_finish(f, joined, index, trace, questions, engine, job.on) for f in raw)
+    asked = sorted({p for f in raw if f["status"] == "to_verify" for p in f["programs"] if states.get(p) == "open"})
+    questions = traced.next_questions(asked) if asked else []
+    office, full = None, None
+    if any(f["kind"] == "residence_split" for f in raw):
+        office, full = where_to_apply(engine, joined.household, job.on,
+                                      {p for f in raw if f["kind"] == "residence_split" for p in f["programs"]})
+    findings = tuple(_finish(f, joined, index, trace, questions, office) for f in raw)
     household = _explainable(joined.household, decision)
-    return Outcome(index, _line(record), findings,
-                   _line({"id": joined.id, "index": index, "trace": trace}),
+    trace_line: dict[str, Any] = {"id": joined.id, "index": index, "trace": trace}
+    if full is not None:
+        trace_line["where_to_apply"] = full
+    return Outcome(index, _line(record), findings, _line(trace_line),
                    (json.dumps(household, ensure_ascii=False, indent=1, default=_json_default) + "\n").encode(),
                    joined.id)
 
 
-def _raw_findings(decision: Decision, states: dict[str, str], enrolled: dict[str, list[dict[str, Any]]],
-                  joined: Joined) -> list[dict[str, Any]]:
+def _paid(entries: list[dict[str, Any]]) -> Decimal | None:
+    """The monthly amount paid to a household for a program: the sum of its entries' amounts (None if none says)."""
+    amounts = [Decimal(e["amount"]) for e in entries if isinstance(e.get("amount"), str)]
+    return sum(amounts, Decimal(0)) if amounts else None
+
+
+def _raw_findings(decision: Decision, states: dict[str, str], assumed: dict[str, str],
+                  enrolled: dict[str, list[dict[str, Any]]], joined: Joined) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     progs = decision.programs
     for name, state in states.items():
         entries = enrolled.get(name, [])
         p = progs[name]
+        if_defaults = assumed.get(name)
         if not entries:
             if state == "yes":
                 out.append(_raw("missed", "likely", [name], None, p.amount))
-            elif state == "open":
+            elif state == "open" and if_defaults == "yes":
                 out.append(_raw("missed", "to_verify", [name], None, None))
             continue
         entry = entries[0]
-        paid = _money(entry.get("amount"))
+        paid = _paid(entries)
         if state == "no":
             out.append(_raw("exit", "likely", [name], entry, paid))
-        elif state == "open" and p.eligible is None:
+        elif state == "open" and p.eligible is None and if_defaults == "no":
             out.append(_raw("exit", "to_verify", [name], entry, paid))
-        elif state in ("yes", "open"):  # eligible; with "open", only the amount waits
-            if entry.get("tier") is not None and p.tier not in (None, "") and entry["tier"] != p.tier:
+        elif state == "yes":
+            if entry.get("tier") is not None and _tier(p) not in (None, "") and entry["tier"] != _tier(p):
                 out.append(_raw("wrong_tier", "likely", [name], entry, p.amount))
             if paid is not None and p.amount is not None and paid != p.amount:
                 f = _raw("wrong_amount", "likely", [name], entry, abs(p.amount - paid))
                 f["paid_below_decided"] = paid < p.amount
                 out.append(f)
     # An exit from one alternative and a miss of another are one wrong program.
-    exits = [f for f in out if f["kind"] == "exit" and f["status"] == "likely" and f["programs"][0] in ALTERNATIVES]
-    misses = [f for f in out if f["kind"] == "missed" and f["status"] == "likely"
-              and f["programs"][0] in ALTERNATIVES]
+    exits = [f for f in out if f["kind"] == "exit" and f["programs"][0] in ALTERNATIVES]
+    misses = [f for f in out if f["kind"] == "missed" and f["programs"][0] in ALTERNATIVES]
     for ex in exits:
         if not misses:
             break
-        miss = max(misses, key=lambda f: f["amount"] or Decimal(0))
+        miss = max(misses, key=lambda f: (f["status"] == "likely", f["amount"] or Decimal(0)))
         misses.remove(miss)
         out.remove(ex)
         out.remove(miss)
-        out.append(_raw("wrong_program", "likely", [ex["programs"][0], miss["programs"][0]], ex["enrolled"],
+        both = "likely" if ex["status"] == miss["status"] == "likely" else "to_verify"
+        out.append(_raw("wrong_program", both, [ex["programs"][0], miss["programs"][0]], ex["enrolled"],
                         miss["amount"]))
     for conflict in joined.conflicts:
         kind = CONFLICT_FINDING[conflict["kind"]]
@@ -347,7 +378,7 @@ def priority(f: Mapping[str, Any]) -> int:
 
 
 def _finish(f: dict[str, Any], joined: Joined, index: int, trace: dict[str, Any], questions: list[dict[str, Any]],
-            engine: Engine, on: dt.date) -> dict[str, Any]:
+            office: dict[str, Any] | None) -> dict[str, Any]:
     programs = f["programs"]
     decided = {p: {k: trace["programs"][p].get(k) for k in ("eligible", "amount", "tier")}
                for p in programs if p in trace["programs"]}
@@ -365,7 +396,7 @@ def _finish(f: dict[str, Any], joined: Joined, index: int, trace: dict[str, Any]
     if "conflict" in f:
         row["conflict"] = f["conflict"]
     if f["kind"] == "residence_split":
-        row["office"] = where_to_apply(engine, joined.household, on)
+        row["office"] = office
     return row
 
 
@@ -407,24 +438,36 @@ def decisive_facts(trace: Mapping[str, Any], programs: Iterable[str]) -> list[di
     return list(out.values())
 
 
-def where_to_apply(engine: Engine, household: Mapping[str, Any], on: dt.date) -> dict[str, Any]:
-    """Return the office(s) a household may apply at, from `Engine.where_to_apply` when the engine has it.
+def where_to_apply(engine: Engine, household: Mapping[str, Any], on: dt.date,
+                   programs: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return where a household may apply, from `Engine.where_to_apply`: (for the row, in full for the trace file).
 
-    The boundary with the jurisdiction rules: an engine without `where_to_apply` (a version that
-    does not encode them yet) gives `{"available": false}` and the row says to decide by hand.
+    For the row: each office (code, kind, label, the programs and the reasons with their sources)
+    and, for each of `programs` the rules cover, its status and the facts it waits on. A policy set
+    without where-to-apply rules (or an engine without them) gives `{"available": false}` with a
+    note: decide the office by hand. Places that disagree give the error.
     """
     method = getattr(engine, "where_to_apply", None)
+    manual = {"available": False,
+              "note": {"zh": "所用政策未含申请地规则，请人工确定受理地",
+                       "en": "the policies have no where-to-apply rules: decide the office by hand"}}
     if method is None:
-        return {"available": False,
-                "note": {"zh": "本版本未含申请地规则，请人工确定受理地",
-                         "en": "this version has no where-to-apply rules: decide the office by hand"}}
+        return manual, None
     try:
         result = method(household, on=on)
+    except PolicyError:
+        return manual, None
     except EligibilityError as e:
-        return {"available": True, "error": str(e)}
-    to_json = getattr(result, "to_json", None)
-    data = to_json() if callable(to_json) else attrs.asdict(result) if attrs.has(type(result)) else result
-    return {"available": True, "result": json.loads(json.dumps(data, ensure_ascii=False, default=_json_default))}
+        return {"available": True, "error": str(e)}, None
+    full = json.loads(json.dumps(result.to_json(), ensure_ascii=False, default=_json_default))
+    wanted = set(programs)
+    offices = [{"code": o["code"], "kind": o["kind"], "label": o["label"], "programs": o["programs"],
+                "reasons": [{"text": r["text"], "sources": r["sources"], "record_id": r["record_id"]}
+                            for r in o["reasons"]]}
+               for o in full["offices"] if not wanted or wanted & set(o["programs"])]
+    per = {name: {"status": p["status"], "offices": [o["code"] for o in p["offices"]], "unknown": p["unknown"]}
+           for name, p in full["programs"].items() if not wanted or name in wanted}
+    return {"available": True, "offices": offices, "programs": per, "undetermined": full["undetermined"]}, full
 
 
 def _explainable(household: Mapping[str, Any], decision: Decision) -> dict[str, Any]:

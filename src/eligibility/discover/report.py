@@ -229,6 +229,9 @@ class Totals:
     amount_by_program: dict[str, Decimal] = attrs.Factory(lambda: collections.defaultdict(Decimal))
     amount_by_reason: dict[tuple[str, str], Decimal] = attrs.Factory(lambda: collections.defaultdict(Decimal))
     town_program: collections.Counter[tuple[str, str]] = attrs.Factory(collections.Counter)
+    #: Households not listed because a program stays undetermined even on the usual assumptions:
+    #: (program, "enrolled" or "not_enrolled") -> households.
+    undetermined: collections.Counter[tuple[str, str]] = attrs.Factory(collections.Counter)
 
     def add(self, f: Mapping[str, Any]) -> None:
         town = (f.get("area") or {}).get("town") or UNKNOWN_AREA
@@ -256,6 +259,11 @@ def totals(out: Path) -> Totals:
                 record = json.loads(line)
                 if isinstance(record.get("error"), dict):
                     t.bad_lines.append((record.get("line"), record["error"]["message"]))
+            elif b'"if_defaults"' in line:
+                record = json.loads(line)
+                for program, state in record["if_defaults"].items():
+                    if state == "open":
+                        t.undetermined[(program, "enrolled" if program in record["enrolled"] else "not_enrolled")] += 1
     for finding in read_findings(out):
         t.add(finding)
     return t
@@ -293,15 +301,25 @@ def csv_row(f: Mapping[str, Any]) -> list[str]:
     decided = "; ".join(f"{p}: " + ("?" if d["eligible"] is None else "yes" if d["eligible"] else "no")
                         + (f" {d['amount']}" if d.get("amount") else "") + (f" {d['tier']}" if d.get("tier") else "")
                         for p, d in (f.get("decided") or {}).items())
-    office = f.get("office")
-    office_text = "" if office is None else json.dumps(office.get("result", office.get("note", {}).get("zh")),
-                                                       ensure_ascii=False)
     return [str(f["priority"]), f["kind"], f["status"], f["household"], area.get("district", ""),
             area.get("town", ""), area.get("community", ""), " ".join(f["programs"]),
             f.get("monthly_amount") or "", enrolled.get("program") or "", enrolled.get("tier") or "",
             enrolled.get("amount") or "", decided, "; ".join(_fact_text(x) for x in f.get("decisive_facts", ())),
-            "; ".join(q["path"] for q in f.get("to_verify", ())), office_text, f["reason"]["zh"], f["reason"]["en"],
-            f["trace"], f["household_file"]]
+            "; ".join(q["path"] for q in f.get("to_verify", ())), _office_text(f.get("office")), f["reason"]["zh"],
+            f["reason"]["en"], f["trace"], f["household_file"]]
+
+
+def _office_text(office: Mapping[str, Any] | None) -> str:
+    """Where to apply, in words (zh): the offices, or why there are none."""
+    if office is None:
+        return ""
+    if not office.get("available"):
+        return str(office["note"]["zh"])
+    if office.get("error"):
+        return str(office["error"])
+    if not office.get("offices"):
+        return "未找到受理地（待核实）"
+    return "; ".join(o["label"]["zh"] for o in office["offices"])
 
 
 _WORDS = {
@@ -313,6 +331,11 @@ _WORDS = {
            "优先级：1 应享未享、项目不对、少发；2 应退未退、类别不符、多发、重复纳入；3 可能应享（待核实）及数据冲突；"
            "4 已纳入但结论待核实。同一优先级内按月金额从大到小。",
            "amount_note": "月金额：应享未享为认定金额，应退为现发金额，金额不符为差额；待核实者无金额。",
+           "triage_note": "待核实：结论取决于未知事实；按通常情形（各事实取默认值）再认定一次，"
+                          "仅用于挑选值得核实的家庭，不作为认定结果。",
+           "undetermined": "未能认定的家庭", "enrolled": "已纳入", "not_enrolled": "未纳入",
+           "undetermined_note": "以下家庭即使按通常情形（各事实取默认值）也无法认定（如缺少经济状况核对结果），"
+                                "未逐户列出；需要时先补充核对。",
            "unknown_note": "部门数据未提供的事实一律视为未知，不取默认值；"
                            "结论取决于未知事实的家庭列为“待核实”，不算“符合条件”。"},
     "en": {"title": "Discovery: findings", "date": "Decision date", "source": "Joined file", "programs": "Programs",
@@ -326,6 +349,11 @@ _WORDS = {
            "data conflicts; 4 enrolled, outcome to verify. Within a priority, the larger monthly amount first.",
            "amount_note": "Monthly amount: the amount decided for a missed household, the amount paid for an exit, "
                           "the difference for a wrong amount; none for a row to verify.",
+           "triage_note": "To verify: the outcome waits on unknown facts. A second decision on the usual assumptions "
+                          "(each fact at its default) only chooses the households worth verifying; it decides nothing.",
+           "undetermined": "Households not decided", "enrolled": "Enrolled", "not_enrolled": "Not enrolled",
+           "undetermined_note": "These households cannot be decided even on the usual assumptions (each fact at "
+                                "its default), for example without an economic check; they are counted, not listed.",
            "unknown_note": "A fact no department gave is unknown, never a default; a household whose outcome waits "
                            "on unknown facts is 'to verify', not 'eligible'."},
 }
@@ -359,7 +387,7 @@ def render_summary(t: Totals, lang: str, *, on: dt.date, programs: tuple[str, ..
            f"- {w['programs']}: {', '.join(programs)}",
            f"- {w['households']}: {t.households:,}", f"- {w['flagged']}: {len(t.flagged):,}",
            f"- {w['findings']}: {sum(t.by_reason.values()):,}", f"- {w['bad']}: {len(t.bad_lines):,}", "",
-           w["unknown_note"], "", w["priority_rule"], "", w["amount_note"], ""]
+           w["unknown_note"], "", w["triage_note"], "", w["priority_rule"], "", w["amount_note"], ""]
 
     def table(title: str, head: str, items: list[tuple[str, int, Decimal | None]]) -> None:
         out.extend([f"## {title}", "", f"| {head} | {w['count']} | {w['amount']} |", "|---|---:|---:|"])
@@ -373,6 +401,13 @@ def render_summary(t: Totals, lang: str, *, on: dt.date, programs: tuple[str, ..
                                     for k, n in sorted(t.by_town.items(), key=lambda kv: (-kv[1], kv[0]))])
     table(w["by_program"], w["program"], [(k, n, t.amount_by_program[k])
                                           for k, n in sorted(t.by_program.items(), key=lambda kv: (-kv[1], kv[0]))])
+    if t.undetermined:
+        out.extend([f"## {w['undetermined']}", "", w["undetermined_note"], "",
+                    f"| {w['program']} | {w['not_enrolled']} | {w['enrolled']} |", "|---|---:|---:|"])
+        for program in sorted({p for p, _ in t.undetermined}):
+            out.append(f"| {program} | {t.undetermined[(program, 'not_enrolled')]:,} | "
+                       f"{t.undetermined[(program, 'enrolled')]:,} |")
+        out.append("")
     if t.bad_lines:
         out.extend([f"## {w['bad']}", ""])
         out.extend(f"- {message}" for _, message in t.bad_lines[:100])
