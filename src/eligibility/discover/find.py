@@ -40,6 +40,7 @@ import attrs
 
 from eligibility.base.errors import EligibilityError, InputError, PolicyError
 from eligibility.base.numbers import ENGINE_CONTEXT, decimal_text
+from eligibility.compile.unknown import Unknown
 from eligibility.engine.jsonin import loads_household
 from eligibility.engine.runtime import Decision, Engine, ProgramDecision
 
@@ -227,6 +228,8 @@ def _line(obj: object) -> bytes:
 def _json_default(o: object) -> object:
     if isinstance(o, Decimal):
         return decimal_text(o)
+    if isinstance(o, Unknown):  # a tier that waits on unknown facts (the trace's own encoding of one)
+        return {"unknown": sorted(o.paths)}
     if isinstance(o, dt.date):
         return o.isoformat()
     raise TypeError(type(o).__name__)
