@@ -282,22 +282,28 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
         record["if_defaults"] = assumed
     if not raw:
         return Outcome(index, _line(record), id=joined.id)
-    # The trace covers the programs of the findings (all of them for a conflict alone): a trace is the
-    # costly part of a flagged household, and each program in it costs about as much again.
+    # The trace covers the programs of the findings: a trace is the costly part of a flagged household,
+    # and each program in it costs about as much again (so do the decisions next_questions makes).
+    # A conflict alone (no program enrolled or eligible) is explained by its sources and, for a
+    # residence split, by the where-to-apply answer: no program trace.
     named = {p for f in raw for p in f["programs"]}
-    traced_programs = tuple(p for p in job.programs if p in named) or job.programs
-    traced = decision if decision.traced and traced_programs == job.programs else \
-        engine.decide(joined.household, job.on, traced_programs, trace=True, assume_defaults=False)
-    trace = traced.to_json()
-    asked = sorted({p for f in raw if f["status"] == "to_verify" for p in f["programs"] if states.get(p) == "open"})
-    questions = traced.next_questions(asked) if asked else []
+    traced_programs = tuple(p for p in job.programs if p in named)
+    trace: dict[str, Any] = {"programs": {}}
+    questions: list[dict[str, Any]] = []
+    if traced_programs:
+        traced = decision if decision.traced and traced_programs == job.programs else \
+            engine.decide(joined.household, job.on, traced_programs, trace=True, assume_defaults=False)
+        trace = traced.to_json()
+        asked = sorted({p for f in raw if f["status"] == "to_verify" for p in f["programs"]
+                        if states.get(p) == "open"})
+        questions = traced.next_questions(asked) if asked else []
     office, full = None, None
     if any(f["kind"] == "residence_split" for f in raw):
         office, full = where_to_apply(engine, joined.household, job.on,
                                       {p for f in raw if f["kind"] == "residence_split" for p in f["programs"]})
     findings = tuple(_finish(f, joined, index, trace, questions, office) for f in raw)
     household = _explainable(joined.household, decision)
-    trace_line: dict[str, Any] = {"id": joined.id, "index": index, "trace": trace}
+    trace_line: dict[str, Any] = {"id": joined.id, "index": index, "trace": trace if traced_programs else None}
     if full is not None:
         trace_line["where_to_apply"] = full
     return Outcome(index, _line(record), findings, _line(trace_line),
