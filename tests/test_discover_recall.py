@@ -67,3 +67,33 @@ def test_an_undetermined_household_is_never_reported_eligible(district: Path) ->
         f = json.loads(line)
         if any(d["eligible"] is None for d in f["decided"].values()) and f["kind"] in ("missed", "exit"):
             assert f["status"] == "to_verify", f
+
+
+def test_discover_with_a_mapping_joins_first_and_finds_the_example_cases(tmp_path: Path) -> None:
+    """`discover --mapping` joins the example extracts into OUT/joined.jsonl, then finds every planted case."""
+    from click.testing import CliRunner
+
+    from eligibility.cli import build
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "discovery"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(build(), ["discover", "--mapping", str(example / "mapping.yaml"), "--key-file",
+                                          str(example / "pseudonym.key"), "--on", "2026-12-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "joined.jsonl").is_file() and (out / "report.html").is_file()
+    found: dict[str, set[str]] = collections.defaultdict(set)
+    for line in (out / "findings.jsonl").read_text(encoding="utf-8").splitlines():
+        f = json.loads(line)
+        found[f["household"]].add(f["kind"])
+    truth = [json.loads(x) for x in (example / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [t for t in truth if not found[t["household"]] & FOUND_BY[t["kind"]]] == []
+
+
+def test_discover_needs_exactly_one_of_a_joined_file_and_a_mapping(tmp_path: Path) -> None:
+    """Neither a joined file nor --mapping is a usage error (exit 2)."""
+    from click.testing import CliRunner
+
+    from eligibility.cli import build
+
+    result = CliRunner().invoke(build(), ["discover", "--on", "2026-12-01", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "give either JOINED.jsonl or --mapping MAPPING" in result.output

@@ -861,7 +861,13 @@ def _add_discover_command(main: Any, jur: Any) -> None:
     """Add `discover`: find missed, ineligible and misplaced households in a joined file (eligibility.discover)."""
 
     @main.command()
-    @click.argument("joined", metavar="JOINED.jsonl", type=click.Path(dir_okay=False, path_type=Path))
+    @click.argument("joined", metavar="[JOINED.jsonl]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Join the extracts this mapping file names first (into OUT/joined.jsonl), instead of JOINED.")
+    @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="With --mapping: the file holding the pseudonym key.")
+    @click.option("--key-env", metavar="VAR", default=None,
+                  help="With --mapping: the environment variable holding the pseudonym key.")
     @click.option("--on", "on", metavar="YYYY-MM-DD", required=True, callback=_date, help="The decision date.")
     @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
                   help="Output folder (created): findings, traces, summaries and report.html.")
@@ -875,17 +881,26 @@ def _add_discover_command(main: Any, jur: Any) -> None:
     @click.option("--resume", is_flag=True, help="Continue an interrupted run after the households OUT holds.")
     @click.option("--progress", "show_progress", is_flag=True,
                   help="Report progress on standard error even when it is not a terminal.")
-    def discover(joined: Path, on: Any, out: Path, policies: Path | None, jurisdiction: str | None,
-                 programs: tuple[str, ...], workers: int, resume: bool, show_progress: bool) -> None:
+    def discover(joined: Path | None, mapping: Path | None, key_file: Path | None, key_env: str | None, on: Any,
+                 out: Path, policies: Path | None, jurisdiction: str | None, programs: tuple[str, ...], workers: int,
+                 resume: bool, show_progress: bool) -> None:
         """Find households likely missed, no longer eligible or enrolled wrongly, in a joined file.
 
-        Exit codes: 0 every line read, 1 a line could not be read (the summary lists it) or the
-        policies do not load, 2 usage error, 130 interrupted (rerun with --resume).
+        Exit codes: 0 every line read, 1 a line could not be read (the summary lists it), the
+        mapping has problems or the policies do not load, 2 usage error, 130 interrupted (rerun
+        with --resume).
         """
         from eligibility.discover.report import run_discover
 
+        if (joined is None) == (mapping is None):
+            raise click.UsageError("give either JOINED.jsonl or --mapping MAPPING")
         engine = _load(policies, jurisdiction)
         checked = _check_programs(engine, programs)
+        if mapping is not None:
+            joined = out / "joined.jsonl"
+            if not (resume and joined.is_file()):
+                _join_for_discover(mapping, joined, key_file, key_env, policies)
+        assert joined is not None
         report = _progress_reporter("discover") if show_progress or sys.stderr.isatty() else None
         try:
             summary = run_discover(joined, out, engine, on=on, programs=checked, workers=workers, resume=resume,
@@ -902,6 +917,33 @@ def _add_discover_command(main: Any, jur: Any) -> None:
         if summary.interrupted:
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_FAIL if summary.bad else EXIT_OK)
+
+
+def _join_for_discover(mapping: Path, joined: Path, key_file: Path | None, key_env: str | None,
+                       policies: Path | None) -> None:
+    """Run the join of `discover --mapping` into `joined` (exit 1 on a mapping problem, 2 without a key)."""
+    from eligibility.discover.join import join
+    from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
+    from eligibility.discover.pseudonym import read_key
+
+    if (key_file is None) == (key_env is None):
+        raise click.UsageError("--mapping needs the pseudonym key: exactly one of --key-file or --key-env")
+    try:
+        key = read_key(key_file, key_env)
+    except InputError as e:
+        raise click.UsageError("; ".join(p.message for p in e.problems)) from None
+    try:
+        joined.parent.mkdir(parents=True, exist_ok=True)
+        facts = read_vocabulary(policies / "facts.yaml") if policies else None
+        join(load_mapping(mapping, facts), joined, key, progress=lambda stage: click.echo(f"join: {stage}", err=True))
+    except (MappingError, PolicyError) as e:
+        click.echo(e.render(), err=True)
+        sys.exit(EXIT_FAIL)
+    except InputError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_FAIL)
+    except OSError as e:
+        raise click.UsageError(f"cannot write {joined}: {e.strerror}") from None
 
 
 def _add_join_command(main: Any) -> None:
