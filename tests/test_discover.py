@@ -297,3 +297,13 @@ def test_a_long_line_is_an_error_not_a_crash() -> None:
     engine = eligibility.load()
     out = discover_item(engine, DiscoverJob(dt.date(2026, 12, 1), ("dibao",)), (0, "long", 16, 3))
     assert json.loads(out.decision)["error"]["message"] == "line 3: the line is longer than 16 bytes"
+
+
+def test_an_invalid_household_is_an_error_line_with_its_id_and_field_paths() -> None:
+    """A joined line whose household is invalid names the household and each field under `household.`."""
+    engine = eligibility.load()
+    line = json.dumps({"id": "h_9", "household": {"members": [{"id": "a", "relation": "x"}]}}).encode()
+    job = DiscoverJob(dt.date(2026, 12, 1), ("dibao",))
+    out = json.loads(discover_item(engine, job, (0, "json", line, 4)).decision)
+    assert out["id"] == "h_9" and out["error"]["kind"] == "input"
+    assert out["error"]["message"].startswith("line 4: household.members[0].relation:")

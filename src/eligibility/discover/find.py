@@ -188,6 +188,8 @@ def read_joined(value: object, programs: Iterable[str]) -> Joined:
 def discover_item(engine: Engine, job: DiscoverJob, item: tuple[int, str, Any, int | None]) -> Outcome:
     """Read, decide and classify one line of the joined file; never raises (a bad line is its error line)."""
     index, kind, data, line = item
+    value: object = None
+    joined: Joined | None = None
     with decimal.localcontext(ENGINE_CONTEXT):
         try:
             if kind == "long":
@@ -204,10 +206,11 @@ def discover_item(engine: Engine, job: DiscoverJob, item: tuple[int, str, Any, i
         except UnicodeDecodeError:
             return _error(engine, index, line, None, "json", ["not UTF-8 text"])
         except JoinedError as e:
-            hid = value.get("id") if kind != "long" and isinstance(locals().get("value"), Mapping) else None
+            hid = value.get("id") if isinstance(value, Mapping) else None
             return _error(engine, index, line, hid if isinstance(hid, str) else None, "record", e.problems)
         except InputError as e:
-            return _error(engine, index, line, None, "input", [f"{p.path}: {p.message}" for p in e.problems])
+            return _error(engine, index, line, None if joined is None else joined.id, "input",
+                          [f"{p.path}: {p.message}" for p in e.problems])
         except (RecursionError, ValueError):
             return _error(engine, index, line, None, "json", ["the JSON is nested too deeply or holds a huge number"])
         except Exception as e:  # a bug must cost one household, not the run
