@@ -258,31 +258,34 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
     Raises:
         InputError: the household is invalid (every problem listed).
     """
+    # Triage first, never a decision: the household is decided with the vocabulary's defaults. A
+    # household that would be eligible (or not) on those usual assumptions is worth verifying; one
+    # that stays undetermined (a fact without a default, such as the economic check, is missing) is
+    # counted, not listed. Kleene's logic is monotone (an outcome decided with fewer facts known
+    # stays decided with more), so a household not enrolled, without a conflict and eligible for
+    # nothing even on the usual assumptions cannot be listed: it is not decided a second time.
     try:
-        decision = engine.decide(joined.household, job.on, job.programs, trace=False, assume_defaults=False)
+        usual = engine.decide(joined.household, job.on, job.programs, trace=False, assume_defaults=True)
     except InputError as e:
         raise InputError([attrs.evolve(p, path=f"household.{p.path}") for p in e.problems]) from None
-    states = {name: _state(p) for name, p in decision.programs.items()}
-    # Triage only, never a decision: an undetermined program is decided again with the vocabulary's
-    # defaults; a household that would be eligible (or not) on those ordinary assumptions is worth
-    # verifying, one that stays undetermined (a fact without a default, such as the economic check,
-    # is missing) is counted, not listed.
-    open_programs = tuple(n for n, st in states.items() if st == "open")
-    assumed: dict[str, str] = {}
-    if open_programs:
-        again = engine.decide(joined.household, job.on, open_programs, trace=False, assume_defaults=True)
-        assumed = {n: _state(p) for n, p in again.programs.items()}
+    assumed = {name: _state(p) for name, p in usual.programs.items()}
     enrolled: dict[str, list[dict[str, Any]]] = {}
     for entry in joined.enrolled:
         enrolled.setdefault(entry["program"], []).append(entry)
+    record: dict[str, Any] = {"index": index, "id": joined.id, "line": line, "policy_hash": engine.policy_hash}
+    if usual.defaulted and not enrolled and not joined.conflicts and "yes" not in assumed.values():
+        record.update(programs=None, enrolled=[], findings=0, if_defaults=assumed)
+        return Outcome(index, _line(record), id=joined.id)
+    decision = usual if not usual.defaulted else \
+        engine.decide(joined.household, job.on, job.programs, trace=False, assume_defaults=False)
+    states = {name: _state(p) for name, p in decision.programs.items()}
     raw = _raw_findings(decision, states, assumed, enrolled, joined)
-    record = {"index": index, "id": joined.id, "line": line, "policy_hash": engine.policy_hash,
-              "programs": {name: {"eligible": p.eligible, "amount": p.amount, "tier": _tier(p),
-                                  "unknown": len(p.unknown), "error": None if p.error is None else str(p.error)}
-                           for name, p in decision.programs.items()},
-              "enrolled": sorted(enrolled), "findings": len(raw)}
-    if assumed:
-        record["if_defaults"] = assumed
+    record.update(programs={name: {"eligible": p.eligible, "amount": p.amount, "tier": _tier(p),
+                                   "unknown": len(p.unknown), "error": None if p.error is None else str(p.error)}
+                            for name, p in decision.programs.items()},
+                  enrolled=sorted(enrolled), findings=len(raw))
+    if any(st == "open" for st in states.values()):
+        record["if_defaults"] = {n: assumed[n] for n, st in states.items() if st == "open"}
     if not raw:
         return Outcome(index, _line(record), id=joined.id)
     # The trace covers the programs of the findings: a trace is the costly part of a flagged household,
