@@ -1,6 +1,6 @@
 """Discovery at district scale: join + decide + report of the synthetic Huadu, its speed, memory and recall.
 
-    nice python benchmarks/bench_discover.py [--households 300000] [--workers 2] [--keep DIR]
+    nice python benchmarks/bench_discover.py [--households 300000] [--workers 2] [--keep DIR] [--memory-limit 3GB]
 
 Generates the synthetic district (benchmarks/synthetic_huadu.py, seed 1), joins its extracts
 (`eligibility.discover.join`, DuckDB), discovers on 2026-12-01 (`run_discover`) and prints: the
@@ -63,6 +63,7 @@ def main() -> int:
     parser.add_argument("--households", type=int, default=300_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, default=None, help="keep the district and the report here")
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB's memory limit for the join")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-discover-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,7 +71,8 @@ def main() -> int:
     _generator().generate(folder, households=args.households, seed=1)
     print(f"generate: {time.perf_counter() - start:.1f} s", flush=True)
     start = time.perf_counter()
-    join(load_mapping(folder / "mapping.yaml"), folder / "joined.jsonl", read_key(folder / "pseudonym.key"))
+    join(load_mapping(folder / "mapping.yaml"), folder / "joined.jsonl", read_key(folder / "pseudonym.key"),
+         memory_limit=args.memory_limit)
     joined_s = time.perf_counter() - start
     print(f"join: {joined_s:.1f} s ({(folder / 'joined.jsonl').stat().st_size / 1e6:,.0f} MB)", flush=True)
     start = time.perf_counter()
