@@ -12,6 +12,8 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from eligibility.discover.words import money, reason_label, words
+
 if TYPE_CHECKING:
     from eligibility.discover.report import Totals
 
@@ -50,8 +52,6 @@ def _top(counter: Mapping[Any, Any], n: int = 30) -> list[tuple[Any, Any]]:
 def render_html(t: Totals, rows: Sequence[Mapping[str, Any]], *, on: dt.date, programs: Sequence[str],
                 source: str) -> str:
     """Return the report page: summary figures, charts by street and program, and the first findings."""
-    from eligibility.discover.report import money, reason_label, words
-
     zh, en = words("zh"), words("en")
 
     def both(key: str) -> str:
