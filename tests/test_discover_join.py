@@ -142,14 +142,14 @@ def test_households_are_keyed_by_pseudonymous_ids(extracts: Path) -> None:
     joined, summary = _joined(extracts)
     assert set(joined) == {P.household("B1"), P.household("B2"), P.household("B3")}
     b1 = joined[P.household("B1")]
-    assert [m["id"] for m in b1["household"]["members"]][0] == P.person("440114198001010011")
+    assert b1["household"]["members"][0]["id"] == P.person("440114198001010011")  # the applicant first
     assert {m["id"] for m in b1["household"]["members"]} == {P.person(r[0]) for r in HUKOU[:3]}
     assert summary.households == 3 and summary.persons == 4
 
 
 def test_no_identity_number_or_key_reaches_the_output(extracts: Path) -> None:
     """No ID number, booklet number or key appears in the joined file or the summary."""
-    joined, summary = _joined(extracts)
+    _, summary = _joined(extracts)
     text = (extracts / "out" / "joined.jsonl").read_text(encoding="utf-8") + json.dumps(summary.to_json())
     for secret in {r[0] for r in HUKOU} | {KEY.decode()}:
         assert secret not in text
@@ -304,3 +304,15 @@ def test_cli_join_lists_mapping_problems(extracts: Path, capsys: pytest.CaptureF
                  str(extracts / "k")]) == 1
     err = capsys.readouterr().err
     assert "mapping.yaml:15:7: error[unknown-fact]" in err and "did you mean 'birth_date'?" in err
+
+
+def test_a_malformed_csv_line_is_named_without_its_content(extracts: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A row with too many fields: exit 1 naming the extract, the file and the line, never the row's ID number."""
+    (extracts / "k").write_text(KEY.decode(), encoding="utf-8")
+    with open(extracts / "tax.csv", "a", encoding="utf-8") as f:
+        f.write("440114195002020044,100.00,extra\r\n")
+    assert main(["join", str(extracts / "mapping.yaml"), "-o", str(extracts / "j.jsonl"), "--key-file",
+                 str(extracts / "k")]) == 1
+    err = capsys.readouterr().err
+    assert "tax: " in err and "tax.csv" in err and "CSV Error on Line: 4" in err
+    assert "440114195002020044" not in err

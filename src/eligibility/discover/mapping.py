@@ -68,6 +68,16 @@ class Convert:
     aggregate: str = "one"
     where: tuple[tuple[Column, tuple[str, ...]], ...] = ()
     span: Span | None = None
+    #: The enum's names, and the bounds of an integer, from the vocabulary: other values are unreadable.
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+def _bounds(spec: FieldSpec) -> dict[str, object]:
+    return {"choices": tuple(v for v, _ in spec.values),
+            "minimum": int(spec.minimum) if spec.type == "integer" and spec.minimum is not None else None,
+            "maximum": int(spec.maximum) if spec.type == "integer" and spec.maximum is not None else None}
 
 
 @attrs.frozen
@@ -362,7 +372,7 @@ class _MappingReader(Reader):
             if spec.type == "enum":
                 self.warn(node, "enum-without-values", f"{what}: the column's text must be the enum's names",
                           "give `values:` mapping the column's codes to " + ", ".join(v for v, _ in spec.values))
-            return Convert(fact, spec.type, col, span=node.span)
+            return Convert(fact, spec.type, col, span=node.span, **_bounds(spec))  # type: ignore[arg-type]
         m = self.mapping(node, what, _CONVERT_KEYS)
         if m is None:
             return None
@@ -421,7 +431,7 @@ class _MappingReader(Reader):
         if where and not household:
             self.error(m.get("where") or node, "where", "where selects rows for a household fact or records")
         return Convert(fact, spec.type, col, tuple(values), tuple(equals), prefix, date_format, aggregate, where,
-                       node.span)
+                       node.span, **_bounds(spec))  # type: ignore[arg-type]
 
     def where(self, node: YNode | None, what: str) -> tuple[tuple[Column, tuple[str, ...]], ...]:
         if node is None:
