@@ -25,11 +25,12 @@ Huadu's):
   60-95, no legal obligor). The people are drawn, so their totals match on average.
 - Ages: heads 25-85; spouses within 5 years; children 22-38 years younger than the head;
   parents 22-32 years older, living with 1 in 3 households of five or more.
-- Hukou: 94 % of people hold Huadu hukou (440114); 4 % of households hold hukou elsewhere in
-  Guangzhou or Guangdong and live in Huadu, 1 % hold Huadu hukou and live elsewhere (a
-  background of 人户分离 beside the planted cases).
-- Wages (人社): 65 % of people aged 18-59 have a wage record, 2,300-15,000 yuan a month; 3 %
-  are registered unemployed. Tax (税务) records exist for 60 % of the wage records, with the
+- Hukou: about 95 % of households hold Huadu hukou (440114); 4 % hold hukou elsewhere (another
+  Guangzhou district, another Guangdong city or another province) and live in Huadu, 1 % hold
+  Huadu hukou and live in another Guangzhou district (a background of 人户分离 beside the
+  planted cases).
+- Wages (人社): 65 % of people aged 18-59 have a wage record, 2,300-15,000 yuan a month; 3 % of
+  the others of that age are registered unemployed. Tax (税务) records exist for 60 % of the wage records, with the
   same monthly income except where a disagreement is planted.
 - Real estate: 60 % of households own one home, 15 % two, 5 % a shop or parking space; cars
   in 35 % of households, e-bikes in 20 %, business registrations in 6 %.
@@ -41,7 +42,8 @@ Huadu's):
   households have no assessed income: their dibao is undetermined, as it would be.
 - All extracts are as of 2026-10-31 (decide on or after that date, within six months).
 
-Planted cases (about 0.1 % of households each at full size, at least 5 each at any size):
+Planted cases (300 of each kind at full size, about 0.1 % of households, scaled, at least 5
+each at any size; wrong_tier 50 at full size, at most half the marginal households):
 missed_eligible (not enrolled, eligible for dibao by the bundled policies), should_exit
 (enrolled in dibao, income now above the standard), wrong_tier (enrolled as marginal while
 dibao-eligible), hukou_residence_split (an eligible-looking household with hukou elsewhere in
@@ -245,7 +247,7 @@ class _District:
             made += 1
         # Marginal households (income 1282-1923 per person); the planted wrong tier: income below the standard.
         marginal = max(10, round(189 * self.scale))
-        wrong = set(rng.sample(range(marginal), min(per_kind, marginal)))
+        wrong = set(rng.sample(range(marginal), min(max(5, round(50 * self.scale)), marginal // 2)))
         for i in range(marginal):
             h = self.poor_household(sizes=(15, 30, 30, 18, 7))
             pc = Decimal(rng.randint(300, 1000)) if i in wrong else Decimal(rng.randint(1300, 1900))
