@@ -38,7 +38,7 @@ def ensure_env(extras: str) -> None:
 
 
 #: What `test` needs: everything. `demo` needs the core and the command line only.
-FULL = "test,cli,parquet,spark,serve"
+FULL = "test,cli,parquet,spark,serve,i18n"
 
 
 def run(*args: str) -> int:
@@ -53,15 +53,17 @@ ENV = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": os.environ.get(
 
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "help"
-    if cmd not in ("demo", "test", "bench"):
+    if cmd not in ("demo", "test", "bench", "messages"):
         print(__doc__)
-        print("commands: demo | test | bench")
+        print("commands: demo | test | bench | messages")
         return 2
     ensure_env("cli" if cmd == "demo" else FULL)
     if cmd == "demo":
         lang = argv[1] if len(argv) > 1 else "zh"
         return run("-m", "eligibility", "explain", "examples/huadu-family.json", "--on", "2024-09-01",
                    "--lang", lang)
+    if cmd == "messages":  # extract the messages, merge them into each catalog, compile (docs/how-to/translate.md)
+        return run("tools/catalogs.py")
     if cmd == "bench":
         return run("benchmarks/bench_decide.py", *argv[1:])
     code = run("-m", "eligibility", "check", "policies")

@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
     click = None  # type: ignore[assignment]
 
 from eligibility.base.errors import EvaluationError, InputError, PolicyError, cap_per_file
+from eligibility.base.i18n import LANGUAGES, N_, _, language_from_locale, ngettext, use_language
 
 #: The exit codes of every command (docs/reference/cli.md#exit-codes): 0 success; 1 the command ran
 #: and the answer is no (policy errors, failing tests, an invalid household, a program not decided,
@@ -163,10 +164,83 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
     return low
 
 
+def _requested_language(argv: list[str]) -> str | None:
+    """The language a command line asks for with `--lang zh|en` (anywhere before `--`), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        value = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else arg[7:] if arg.startswith("--lang=") else None
+        if value in LANGUAGES:
+            return value
+    return None
+
+
+#: click's own words in help pages, translated like ours.
+_CLICK_WORDS = (N_("Usage:"), N_("Options"), N_("Commands"), N_("Show this message and exit."),
+                N_("Show the version and exit."), N_("[default: "), N_("[required]"))
+
+
+def _translated_help(cmd: Any) -> None:
+    """Put a command's help texts, its options' and its subcommands' in the current language."""
+    import inspect
+
+    for obj in (cmd, *cmd.params):
+        original = obj.__dict__.setdefault("_help_msgid", obj.help)  # the English text: the msgid
+        if original:
+            obj.help = _(inspect.cleandoc(original) if obj is cmd else original)
+    cmd.context_class = _Context
+    for sub in getattr(cmd, "commands", {}).values():
+        _translated_help(sub)
+
+
+def _lang_option(cmd: Any) -> None:
+    """Give every command a `--lang` option (the language was chosen before parsing: see _Main.main)."""
+    for sub in cmd.commands.values():
+        if not any(p.name == "lang" for p in sub.params):
+            sub.params.append(click.Option(["--lang"], type=click.Choice(LANGUAGES), expose_value=False,
+                                           help="Language of messages [default: from the locale: zh if it is zh_*, "
+                                                "else en]."))
+
+
+if click is not None:
+    class _Formatter(click.HelpFormatter):
+        """click's help formatter, with click's own words (headings, usage, defaults) translated."""
+
+        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+            super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+
+        def write_heading(self, heading: str) -> None:
+            super().write_heading(_(heading))
+
+        def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+            def words(text: str) -> str:
+                for w in _CLICK_WORDS[3:]:
+                    text = text.replace(w, _(w))
+                return text
+
+            super().write_dl([(a, words(b)) for a, b in rows], col_max, col_spacing)
+
+    class _Context(click.Context):
+        formatter_class = _Formatter
+
+    class _Main(click.Group):
+        """The command group: chooses the language of messages once, before anything is parsed or shown."""
+
+        context_class = _Context
+
+        def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+            argv = list(sys.argv[1:] if args is None else args)
+            with use_language(_requested_language(argv) or language_from_locale()):
+                _translated_help(self)
+                return super().main(argv, *rest, **kwargs)
+
+
 def build() -> Any:
     """Build the click command group."""
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--lang", type=click.Choice(LANGUAGES), expose_value=False,
+                  help="Language of messages [default: from the locale: zh if it is zh_*, else en].")
     @click.version_option(package_name="eligibility")
     def main() -> None:
         """Rules as code for China's social assistance (社会救助).
@@ -410,6 +484,7 @@ def build() -> Any:
     _add_audit_commands(main, jur)
     _add_batch_command(main, jur)
     _add_service_commands(main, jur)
+    _lang_option(main)
     return main
 
 

@@ -13,7 +13,9 @@ import yaml
 import yaml.reader
 
 from eligibility.base.errors import Diagnostic
+from eligibility.base.i18n import _
 from eligibility.base.source import SourceText, Span, readable
+from eligibility.lang.yamlsyntax import explain_syntax_error
 
 MAX_FILE_BYTES = 1 << 20
 #: libyaml's parser when PyYAML was built with it (several times faster); None otherwise.
@@ -157,7 +159,15 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
 def _syntax_diagnostic(source: SourceText, e: yaml.MarkedYAMLError) -> Diagnostic:
     mark = e.problem_mark or e.context_mark
     problem = e.problem or e.context or "invalid YAML"
-    return Diagnostic(_mark_span(source, mark), "yaml-syntax", f"YAML syntax error: {problem}", _yaml_hint(problem))
+
+    def at(m: yaml.Mark | None) -> tuple[int, int] | None:
+        return (m.line + 1, m.column) if m is not None else None
+
+    ours = explain_syntax_error(source, problem, e.context, at(e.problem_mark), at(e.context_mark))
+    if ours is not None:
+        return ours
+    return Diagnostic(_mark_span(source, mark), "yaml-syntax", _("YAML syntax error: {problem}", problem=problem),
+                      _yaml_hint(problem))
 
 
 def _bad_character(source: SourceText, index: int) -> Diagnostic:

@@ -50,7 +50,7 @@ class Reader:
         if not isinstance(node, YMap):
             self.error(node, "expected-mapping", f"{what} must be a mapping of keys to values")
             return None
-        for key, _ in node.items:
+        for key, _value in node.items:
             if allowed is not None and key.value not in allowed:
                 guess = did_you_mean(key.value, allowed)
                 hint = f"did you mean '{guess}'?" if guess else "allowed keys: " + ", ".join(allowed)
