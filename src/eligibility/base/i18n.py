@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 #: The languages messages can be shown in; English is the language of the code (the msgids).
@@ -26,7 +26,7 @@ LOCALE_DIR = Path(__file__).with_name("locale")
 _LANGUAGE: ContextVar[str] = ContextVar("eligibility_language", default="en")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalog(lang: str) -> gettext.NullTranslations:
     """The compiled catalog of a language (none for English: the msgids are the English text)."""
     if lang == "en":

@@ -11,6 +11,7 @@ import unicodedata
 from decimal import Decimal
 
 from eligibility.base.errors import Diagnostic
+from eligibility.base.i18n import _
 from eligibility.base.source import Span, readable
 from eligibility.lang.loader import scalar_positions, scalar_text_span
 from eligibility.lang.model import Expr
@@ -189,13 +190,13 @@ class ExprParser:
             stray = self.stray_token(pos)
             if stray is not None:
                 pos, end = stray
-            hint = "two values side by side: join them with an operator (and, or, <, +, ...) or a comma"
+            hint = _("two values side by side: join them with an operator (and, or, <, +, ...) or a comma")
         elif "was never closed" in msg or "unexpected EOF" in msg:
-            hint = "close the bracket"
+            hint = _("close the bracket")
         elif "'=' " in msg or "Maybe you meant '=='" in msg or re.search(r"(?<![<>=!])=(?!=)", self.text):
-            hint = "compare with '==', not '='"
+            hint = _("compare with '==', not '='")
         elif msg.startswith("invalid syntax"):
-            hint = "check the operators and brackets near here"
+            hint = _("check the operators and brackets near here")
         return _Reject((pos, end), f"syntax error: {msg}", hint, code="syntax")  # type: ignore[arg-type]
 
     def stray_token(self, start: int) -> tuple[int, int] | None:
@@ -257,7 +258,7 @@ class ExprParser:
         if isinstance(n, ast.BinOp):
             op = _BINOPS.get(type(n.op))
             if op is None:
-                hint = "multiply instead: x * x" if isinstance(n.op, ast.Pow) else None
+                hint = (_("multiply instead: x * x") if isinstance(n.op, ast.Pow) else None)
                 raise _Reject(n, _FORBIDDEN.get(type(n.op), "operator not allowed"), hint)
             return BinOp(span, text, op=op, left=self.tr(n.left, d), right=self.tr(n.right, d))
         if isinstance(n, ast.UnaryOp):

@@ -19,7 +19,8 @@ from eligibility.base.i18n import _, ngettext
 from eligibility.base.source import SourceText, Span, readable
 
 #: A block key at the start of a line, after its indentation and any `- ` of list items.
-_KEY = re.compile(r"(?P<lead>[ ]*(?:-[ ]+)*)(?P<key>[^\s#'\"\-{\[][^#]*?|-\S[^#]*?)[ ]*:(?:[ ]+(?P<value>\S.*?))?[ ]*\Z")
+_KEY = re.compile(r"(?P<lead>[ ]*(?:-[ ]+)*)(?P<key>[^\s#'\"\-{\[][^#]*?|-\S[^#]*?)[ ]*:"
+                  r"(?:[ ]+(?P<value>\S.*?))?[ ]*\Z")
 
 
 @attrs.frozen
@@ -109,7 +110,8 @@ def explain_syntax_error(source: SourceText, problem: str, context: str | None,
         if m is not None and m.group("value") is not None and col > m.start("value"):
             key, value = m.group("key"), m.group("value")
             return _diag(_span(source, line, m.start("value")), "yaml-colon-in-value",
-                         _("the value of '{key}' contains ': ', which YAML reads as another key", key=readable(key, 40)),
+                         _("the value of '{key}' contains ': ', which YAML reads as another key",
+                           key=readable(key, 40)),
                          _("put the value in quotes: {key}: \"{value}\"", key=readable(key, 40),
                            value=readable(value, 60)))
         return _after(source, line) or _deeper(source, line)

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import Diagnostic, EvaluationError, InputError, PolicyTestFailure
+from eligibility.base.i18n import _
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.source import readable
 from eligibility.engine.facts import Validator
@@ -78,10 +79,10 @@ def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResu
     diffs: list[str] = []
     programs_differing: list[str] = []
     for key, expected in case.expect.items():
-        program, _, name = key.partition(".")
+        program, _sep, name = key.partition(".")
         record_id = None
         if program.endswith("]") and "[" in program:
-            program, _, record_id = program[:-1].partition("[")
+            program, _sep2, record_id = program[:-1].partition("[")
         if program not in decision.programs:
             diffs.append(f"{key}: unknown program '{program}' (known: {', '.join(decision.programs)})")
             continue
@@ -182,9 +183,11 @@ def check_households(facts: Facts, cases: Iterable[TestCase]) -> list[Diagnostic
                 validator.read(case.household, complete=case.complete, on=case.on)
         except InputError as e:
             name = readable(case.name, 80)
-            out.extend(Diagnostic(case.span, "invalid-household", f"test case '{name}': household: "
-                                  f"{p.path}: {p.message}", "fix the household, or expect the error with "
-                                  f"`expect_error: {{kind: input, path: {p.path}}}`") for p in e.problems)
+            out.extend(Diagnostic(case.span, "invalid-household",
+                                  _("test case '{name}': household: {path}: {message}",
+                                    name=name, path=p.path, message=p.message),
+                                  _("fix the household, or expect the error with "
+                                    "`expect_error: {{kind: input, path: {path}}}`", path=p.path)) for p in e.problems)
     return out
 
 
