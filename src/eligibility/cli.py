@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
     click = None  # type: ignore[assignment]
 
 from eligibility.base.errors import EvaluationError, InputError, PolicyError, cap_per_file
-from eligibility.base.i18n import LANGUAGES, N_, _, language_from_locale, ngettext, use_language
+from eligibility.base.i18n import LANGUAGES, N_, _, language_from_locale, use_language
 
 #: The exit codes of every command (docs/reference/cli.md#exit-codes): 0 success; 1 the command ran
 #: and the answer is no (policy errors, failing tests, an invalid household, a program not decided,
@@ -51,14 +51,15 @@ def _date(ctx: Any, param: Any, value: str | None) -> Any:
 def _jurisdiction(ctx: Any, param: Any, value: str | None) -> str | None:
     """Check a --jurisdiction option: six digits, else a usage error (exit 2)."""
     if value is not None and not (len(value) == 6 and value.isascii() and value.isdigit()):
-        raise click.BadParameter(f"must be a 6-digit GB/T 2260 code such as 440114, not {value!r}")
+        raise click.BadParameter(_("must be a 6-digit GB/T 2260 code such as 440114, not {value!r}",
+                                   value=value))
     return value
 
 
 def _seed(ctx: Any, param: Any, value: str | None) -> str | None:
     """Check a --seed option: a whole number at least 0, or `random`, else a usage error (exit 2)."""
     if value is not None and value != "random" and not (value.isascii() and value.isdigit()):
-        raise click.BadParameter(f"must be a whole number at least 0 or 'random', not {value!r}")
+        raise click.BadParameter(_("must be a whole number at least 0 or 'random', not {value!r}", value=value))
     return value
 
 
@@ -85,15 +86,16 @@ def _read_household(source: str) -> Any:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
         text = data.decode("utf-8")
     except OSError as e:
-        raise click.UsageError(f"cannot read {source}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {source}: {strerror}", source=source, strerror=e.strerror)) from None
     except UnicodeDecodeError:
-        raise click.UsageError(f"{source} is not UTF-8 text") from None
+        raise click.UsageError(_("{source} is not UTF-8 text", source=source)) from None
     try:
         return loads_household(text)
     except json.JSONDecodeError as e:
-        raise click.UsageError(f"{source}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
+        raise click.UsageError(_("{source}:{lineno}:{colno}: not valid JSON: {msg}",
+                                 source=source, lineno=e.lineno, colno=e.colno, msg=e.msg)) from None
     except RecursionError:
-        raise click.UsageError(f"{source}: the JSON is nested too deeply") from None
+        raise click.UsageError(_("{source}: the JSON is nested too deeply", source=source)) from None
 
 
 def _load(policies: Path | None, jurisdiction: str | None) -> Any:
@@ -119,7 +121,7 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
     try:
         from eligibility.testing.properties import SEED_ENV, hypothesis_seed, hypothesis_settings, run_properties
     except ImportError:
-        raise click.UsageError("properties need hypothesis: pip install 'eligibility[staff]'") from None
+        raise click.UsageError(_("properties need hypothesis: pip install 'eligibility[staff]'")) from None
     try:
         chosen = hypothesis_settings(profile)
         start = hypothesis_seed(seed)
@@ -127,10 +129,11 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
         raise click.UsageError(str(e)) from None
     out["seed"] = start
     if fmt == "text" and start is None:
-        click.echo("properties: derandomized, the same examples on every run (--seed N or --seed random for others)")
+        click.echo(_("properties: derandomized, the same examples on every run (--seed N or --seed random for others)"))
     elif fmt == "text":
         how = "random" if (seed or os.environ.get(SEED_ENV)) == "random" else "chosen"
-        click.echo(f"properties: hypothesis seed {start} ({how}; --seed {start} reproduces this run)")
+        click.echo(_("properties: hypothesis seed {start} ({how}; --seed {start} reproduces this run)",
+                     start=start, how=how))
     for r in run_properties(engine, name_filter, chosen, start):
         yield r.where, r.prop.name, r.passed, r.message
 
@@ -147,20 +150,22 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
         low = fail_under is not None and report.percent < fail_under
         out["coverage"] = report.to_json()
         if fmt == "text":
-            click.echo("\n" + report.render(), nl=False)
+            click.echo(("\n" + report.render()), nl=False)
             if low:
-                click.echo(f"rule coverage {report.percent:.1f}% is below --fail-under {fail_under:g}%")
+                click.echo(_("rule coverage {percent:.1f}% is below --fail-under {fail_under:g}%",
+                             percent=report.percent, fail_under=fail_under))
     if mutate:
         from eligibility.testing.mutate import run_mutants
 
         def progress(done: int, total: int, killed: int) -> None:
             if done == total or done % max(1, total // 20) == 0:
-                click.echo(f"mutants: {done}/{total}, {killed} killed", err=True)
+                click.echo(_("mutants: {done}/{total}, {killed} killed", done=done, total=total, killed=killed),
+                           err=True)
 
         mutation = run_mutants(engine, cases, progress)
         out["mutation"] = mutation.to_json()
         if fmt == "text":
-            click.echo("\n" + mutation.render(), nl=False)
+            click.echo(("\n" + mutation.render()), nl=False)
     return low
 
 
@@ -289,9 +294,10 @@ def build() -> Any:
             n_e = sum(1 for d in diags if d.severity == "error")
             n_w = sum(1 for d in diags if d.severity == "warning")
             n_a = sum(1 for d in diags if d.severity == "acknowledged")
-            rule = " (--strict: warnings count as errors)" if strict and n_w else ""
-            known = f", {n_a} acknowledged" if n_a else ""
-            click.echo(f"{root.resolve().name}: {n_e} error(s), {n_w} warning(s){known}{rule}")
+            rule = _(" (--strict: warnings count as errors)") if strict and n_w else ""
+            known = _(", {n} acknowledged", n=n_a) if n_a else ""
+            click.echo(_("{name}: {n_e} error(s), {n_w} warning(s){known}{rule}",
+                         name=root.resolve().name, n_e=n_e, n_w=n_w, known=known, rule=rule))
         sys.exit(EXIT_FAIL if errors else EXIT_OK)
 
     @main.command()
@@ -331,15 +337,15 @@ def build() -> Any:
             if ok:
                 passed += 1
                 if not quiet and fmt == "text":
-                    click.echo(f"PASS {where}: {name}")
+                    click.echo(_("PASS {where}: {name}", where=where, name=name))
             else:
                 failed += 1
                 failures.append({"name": name, "where": where, "message": message})
                 if fmt == "text":
-                    click.echo(f"FAIL {where}: {name}")
+                    click.echo(_("FAIL {where}: {name}", where=where, name=name))
                     click.echo("  " + message.replace("\n", "\n  "))
         if fmt == "text":
-            click.echo(f"{passed} passed, {failed} failed")
+            click.echo(_("{passed} passed, {failed} failed", passed=passed, failed=failed))
         out["passed"] = passed
         low = _quality(engine, name_filter, coverage or fail_under is not None, fail_under, mutate, fmt, out)
         if fmt == "json":
@@ -428,7 +434,7 @@ def build() -> Any:
                 why_not: bool = False, complete: bool = False) -> None:
         """Explain the decision for a household in Chinese or English."""
         if markdown and html:
-            raise click.UsageError("--markdown and --html cannot be used together")
+            raise click.UsageError(_("--markdown and --html cannot be used together"))
         ctx.invoke(decide, household=household, on=on, policies=policies, jurisdiction=jurisdiction,
                    programs=programs, fmt="html" if html else "markdown" if markdown else "text", lang=lang,
                    strict=False, why_not=why_not, complete=complete)
@@ -443,7 +449,8 @@ def build() -> Any:
         if emit_python:
             click.echo(engine.compiled.generated.source, nl=False)
         else:
-            click.echo(f"{engine.policy_hash}  programs: {', '.join(engine.programs)}")
+            click.echo(_("{policy_hash}  programs: {programs}",
+                         policy_hash=engine.policy_hash, programs=', '.join(engine.programs)))
 
     @main.command()
     @_policy_arg()
@@ -468,18 +475,19 @@ def build() -> Any:
             stale = [name for name, text in render_book(engine).items()
                      if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
             for name in stale:
-                click.echo(f"out of date: {out / name}")
+                click.echo(_("out of date: {v}", v=out / name))
             if stale:
                 what = shlex.quote(str(policies)) + " " if policies is not None else ""
                 jur_opt = f"-j {jurisdiction} " if jurisdiction else ""
-                click.echo(f"run `eligibility doc {what}{jur_opt}--out {shlex.quote(str(out))}` and commit the result",
+                click.echo(_("run `eligibility doc {what}{jur_opt}--out {out}` and commit the result",
+                             what=what, jur_opt=jur_opt, out=shlex.quote(str(out))),
                            err=True)
                 if policies is None:
-                    click.echo("(this checked the bundled policies; give your policy folder to check its book: "
-                               "`eligibility doc POLICIES --check`)", err=True)
+                    click.echo(_("(this checked the bundled policies; give your policy folder to check its book: "
+                               "`eligibility doc POLICIES --check`)"), err=True)
             sys.exit(EXIT_FAIL if stale else EXIT_OK)
         for path in write_book(engine, out):
-            click.echo(f"wrote {path}")
+            click.echo(_("wrote {path}", path=path))
 
     _add_audit_commands(main, jur)
     _add_batch_command(main, jur)
@@ -500,7 +508,7 @@ def _write_record(decision: Any, household: Any, out: Path) -> None:
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:
-        raise click.UsageError(f"cannot write {out}: {e.strerror}") from None
+        raise click.UsageError(_("cannot write {out}: {strerror}", out=out, strerror=e.strerror)) from None
 
 
 def _signing_key(path: Path | None, record_log: Path | None) -> Any:
@@ -508,7 +516,7 @@ def _signing_key(path: Path | None, record_log: Path | None) -> Any:
     if path is None:
         return None
     if record_log is None:
-        raise click.UsageError("--sign-key signs log entries: give --record-log LOG.jsonl too")
+        raise click.UsageError(_("--sign-key signs log entries: give --record-log LOG.jsonl too"))
     from eligibility.audit.log import load_signing_key
 
     try:
@@ -516,9 +524,9 @@ def _signing_key(path: Path | None, record_log: Path | None) -> Any:
     except ImportError as e:
         raise click.UsageError(str(e)) from None
     except OSError as e:
-        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {path}: {strerror}", path=path, strerror=e.strerror)) from None
     except InputError as e:
-        raise click.UsageError(f"--sign-key {e.problems[0]}") from None
+        raise click.UsageError(_("--sign-key {problems}", problems=e.problems[0])) from None
 
 
 def _append_record(decision: Any, household: Any, log: Path, key: Any) -> None:
@@ -534,9 +542,9 @@ def _append_record(decision: Any, household: Any, log: Path, key: Any) -> None:
     try:
         append(log, record, key)
     except InputError as e:
-        raise click.UsageError(f"cannot append to {e.problems[0]}") from None
+        raise click.UsageError(_("cannot append to {problems}", problems=e.problems[0])) from None
     except OSError as e:
-        raise click.UsageError(f"cannot write {log}: {e.strerror}") from None
+        raise click.UsageError(_("cannot write {log}: {strerror}", log=log, strerror=e.strerror)) from None
 
 
 def _is_log(path: Path) -> bool:
@@ -561,31 +569,36 @@ def _verify_log(path: Path, head: str | None, verify_key: Path | None) -> NoRetu
     except ImportError as e:
         raise click.UsageError(str(e)) from None
     except OSError as e:
-        raise click.UsageError(f"cannot read {verify_key}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {verify_key}: {strerror}",
+                                 verify_key=verify_key, strerror=e.strerror)) from None
     except InputError as e:
-        raise click.UsageError(f"--verify-key {e.problems[0]}") from None
+        raise click.UsageError(_("--verify-key {problems}", problems=e.problems[0])) from None
     try:
         report = verify_log(path, head=head, verify_key=key)
     except OSError as e:
-        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {path}: {strerror}", path=path, strerror=e.strerror)) from None
     if not report.intact:
         first = report.first_bad_line
-        click.echo("tampered: the log is not intact" + (f"; first bad line: {first}" if first else ""))
+        click.echo(_("tampered: the log is not intact; first bad line: {first}", first=first) if first
+                   else _("tampered: the log is not intact"))
         for p in report.problems:
             click.echo(f"  {p}")
         sys.exit(EXIT_FAIL)
-    click.echo(f"intact: log of {report.entries} entries, head {report.head}")
+    click.echo(_("intact: log of {entries} entries, head {head}", entries=report.entries, head=report.head))
     if report.signatures_checked:
-        click.echo(f"  every entry is signed by the verify key ({report.signed} signatures checked)")
+        click.echo(_("  every entry is signed by the verify key ({signed} signatures checked)",
+                     signed=report.signed))
     else:
-        signed = f"{report.signed} of {report.entries} entries signed; " if report.signed else ""
-        click.echo(f"  signatures not checked ({signed}give --verify-key PUB.pem)")
+        signed = _("{signed} of {entries} entries signed; ", signed=report.signed, entries=report.entries) \
+            if report.signed else ""
+        click.echo(_("  signatures not checked ({signed}give --verify-key PUB.pem)", signed=signed))
     if report.anchored_line is not None:
         after = report.entries - report.anchored_line
-        click.echo(f"  the anchored head is line {report.anchored_line}; {after} entries were appended after it")
+        click.echo(_("  the anchored head is line {anchored_line}; {after} entries were appended after it",
+                     anchored_line=report.anchored_line, after=after))
     else:
-        click.echo("  no anchored head: keep the head elsewhere and give it with --head to detect truncation "
-                   "and rewriting")
+        click.echo(_("  no anchored head: keep the head elsewhere and give it with --head to detect truncation "
+                   "and rewriting"))
     sys.exit(EXIT_OK)
 
 
@@ -597,9 +610,9 @@ def _read_record(path: Path) -> tuple[Any, list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {path}: {strerror}", path=path, strerror=e.strerror)) from None
     except UnicodeDecodeError:
-        raise click.UsageError(f"{path} is not UTF-8 text") from None
+        raise click.UsageError(_("{path} is not UTF-8 text", path=path)) from None
     try:
         data = loads_record(text)
     except InputError as e:
@@ -657,10 +670,10 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
         if _is_log(record):
             if fmt is not None or policies is not None:
-                raise click.UsageError("--explain and --policies are for a single record, not a record log")
+                raise click.UsageError(_("--explain and --policies are for a single record, not a record log"))
             _verify_log(record, head, verify_key)
         if head is not None or verify_key is not None:
-            raise click.UsageError("--head and --verify-key are for a record log (LOG.jsonl)")
+            raise click.UsageError(_("--head and --verify-key are for a record log (LOG.jsonl)"))
         data, problems = _read_record(record)
         note = None
         if not problems:
@@ -669,9 +682,10 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 try:
                     problems = verify_record(data, engine)
                 except InputError as e:
-                    raise click.UsageError(f"--policies {policies}: {e.problems[0].message}") from None
+                    raise click.UsageError(_("--policies {policies}: {message}",
+                                             policies=policies, message=e.problems[0].message)) from None
         if problems:
-            click.echo("tampered: the record is not intact")
+            click.echo(_("tampered: the record is not intact"))
             for p in problems:
                 click.echo(f"  {p}")
             sys.exit(EXIT_FAIL)
@@ -684,7 +698,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
             try:
                 text = render(data["decision"], lang=lang, fmt=fmt)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError):
-                click.echo("the recorded decision is not an eligibility.decision/1 trace; it cannot be explained",
+                click.echo(_("the recorded decision is not an eligibility.decision/1 trace; it cannot be explained"),
                            err=True)
                 sys.exit(EXIT_FAIL)
             click.echo(head, err=True)
@@ -746,7 +760,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
         day = on  # checked by the option (_date)
         for spec in (old, new):
             if not spec.startswith("git:") and not Path(spec).is_dir():
-                raise click.UsageError(f"{spec} is not a folder (nor git:REV:PATH)")
+                raise click.UsageError(_("{spec} is not a folder (nor git:REV:PATH)", spec=spec))
         with contextlib.ExitStack() as stack:
             roots = []
             for spec in (old, new):
@@ -760,12 +774,14 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 try:
                     lines = stack.enter_context(households.open("rb"))
                 except OSError as e:
-                    raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
+                    raise click.UsageError(_("cannot read {households}: {strerror}",
+                                             households=households, strerror=e.strerror)) from None
             try:
                 result = diff_policies(engines[0], engines[1], old_name=old, new_name=new, households=lines, on=day,
                                        top=top)
             except OSError as e:
-                raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
+                raise click.UsageError(_("cannot read {households}: {strerror}",
+                                         households=households, strerror=e.strerror)) from None
         if fmt == "json":
             click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=_json_default))
         else:
@@ -846,7 +862,7 @@ def _add_service_commands(main: Any, jur: Any) -> None:
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as e:
-            raise click.UsageError(f"cannot write {out}: {e.strerror}") from None
+            raise click.UsageError(_("cannot write {out}: {strerror}", out=out, strerror=e.strerror)) from None
 
     @main.command()
     @_policy_arg()
@@ -880,7 +896,7 @@ def _add_service_commands(main: Any, jur: Any) -> None:
             from eligibility.serve.run import ServeError, resolve_token
             from eligibility.serve.run import serve as run_service
         except ImportError:
-            raise click.UsageError("serve needs starlette and uvicorn: pip install 'eligibility[serve]'") from None
+            raise click.UsageError(_("serve needs starlette and uvicorn: pip install 'eligibility[serve]'")) from None
         try:
             token = resolve_token(token_file, no_auth, host)
         except ServeError as e:
@@ -933,7 +949,8 @@ def _progress_reporter() -> Any:
                 left = (total - done) * (now - since) / (done - first)
                 eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
             of = f"/{total:,}" if total else ""
-            click.echo(f"batch: {done:,}{of} records, {rate(done) or '-'}{eta}", err=True)
+            click.echo(_("batch: {done:,}{of} records, {v}{eta}",
+                         done=done, of=of, v=rate(done) or '-', eta=eta), err=True)
 
     return progress
 
