@@ -233,7 +233,7 @@ def _read_definition(r: Reader, name: str, kind: str, key: YScalar, spec: YNode)
             r.error(vn, "versions-and-expr", _("'{name}' has both `{word}:` and `versions:`",
                                                name=name, word=word))
         if not isinstance(vn, YSeq) or not vn.items:
-            r.error(vn, "expected-list", ((_("versions must be a list of {effective, ") + word) + "}"))
+            r.error(vn, "expected-list", _("versions must be a list of {{effective, {word}}}", word=word))
         else:
             for item in vn.items:
                 vm = r.mapping(item, "a version", _VERSION_KEYS, ("effective", word))
