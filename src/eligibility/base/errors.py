@@ -148,6 +148,12 @@ class PolicyError(EligibilityError):
         return self._rendered
 
 
+#: How each kind of input problem reads in a message (the JSON keeps the English word).
+PROBLEM_KINDS = {"missing": N_("missing"), "type": N_("type"), "format": N_("format"), "range": N_("range"),
+                 "precision": N_("precision"), "limit": N_("limit"), "duplicate": N_("duplicate"),
+                 "unknown": N_("unknown"), "constraint": N_("constraint")}
+
+
 @attrs.frozen
 class InputProblem:
     """One problem with a household: its field path, kind and message."""
@@ -158,7 +164,7 @@ class InputProblem:
 
     def __str__(self) -> str:
         # The path is kept as given (a key may hold invisible characters); shown readable here.
-        return f"{readable(self.path, 80)}: {self.kind}: {self.message}"
+        return f"{readable(self.path, 80)}: {_(PROBLEM_KINDS.get(self.kind, self.kind))}: {self.message}"
 
 
 #: How the subject of an InputError reads in its message.

@@ -22,8 +22,8 @@ _CASE_KEYS = ("name", "on", "household", "complete", "expect", "expect_error", "
 
 def read_tests(r: Reader, root: YMap) -> list[TestCase]:
     out: list[TestCase] = []
-    for item in r.entries(root, "tests", "a test file", "cases"):
-        m = r.mapping(item, "a test case", _CASE_KEYS, ("name", "on", "household"))
+    for item in r.entries(root, "tests", _("a test file"), _("test cases")):
+        m = r.mapping(item, _("a test case"), _CASE_KEYS, ("name", "on", "household"))
         if m is None:
             continue
         name = r.text(m.get("name"), "name") or "<unnamed>"

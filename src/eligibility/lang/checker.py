@@ -153,11 +153,11 @@ class Checker(ExprTypes):
         want = {"rule": "bool"}.get(d.kind) or outputs.get(d.name if d.kind == "output" else "")
         if want and t not in (want, "?"):
             tree = next((x for x in cd.trees if x is not None), None)
-            what = f"rule '{d.name}'" if d.kind == "rule" else f"`{d.name}`"
+            what = _("rule '{name}'", name=d.name) if d.kind == "rule" else f"`{d.name}`"
             hint = (_("a rule is a condition: compare values with < <= == ...") if want == "bool"
                     else _("the amount is money: multiply money by numbers"))
             self.error(tree.span if tree else d.span, "type", _("{what} must be {want}, but is {t}",
-                                                                what=what, want=want, t=show(t)), hint)
+                                                                what=what, want=show(want), t=show(t)), hint)
             t = want  # reported once here; its users see the type it should have
         if d.rounding is not None and t not in ("money", "decimal", "?"):
             self.error(d.span, "type", _("'{name}' is {t}; only money and decimals can be rounded",

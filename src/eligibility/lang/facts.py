@@ -25,7 +25,7 @@ _COMPARABLE = ("text", "enum", "integer", "bool", "date", "money", "decimal")
 
 
 def read_facts(r: Reader, root: YMap) -> Facts | None:
-    r.mapping(root, "the facts file", ("facts", "household", "description"), ("facts", "household"))
+    r.mapping(root, _("the facts file"), ("facts", "household", "description"), ("facts", "household"))
     hh = root.get("household")
     if hh is None:
         return None
@@ -43,7 +43,7 @@ def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpe
         return out
     for key, spec in node.items:
         name = r.name(key, "field")
-        m = r.mapping(spec, f"field '{key.value}'", _FIELD_KEYS, ("type", "label"))
+        m = r.mapping(spec, _("field '{value}'", value=key.value), _FIELD_KEYS, ("type", "label"))
         if name is None or m is None:
             continue
         ftype = r.text(m.get("type"), "type")
@@ -65,7 +65,7 @@ def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpe
                 r.error(vn or m, "enum-values",
                         _("enum field '{name}' needs `values:` mapping each value to a zh/en label", name=name))
             else:
-                values = tuple((k.value, r.label(v, f"value '{k.value}'") or Label(k.value, k.value))
+                values = tuple((k.value, r.label(v, _("value '{value}'", value=k.value)) or Label(k.value, k.value))
                                for k, v in vn.items)
         sub: tuple[FieldSpec, ...] = ()
         if ftype == "list":
@@ -121,7 +121,7 @@ def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpe
 
 def _read_fresh(r: Reader, node: YNode, name: str) -> Freshness | None:
     """Read `fresh_for: {days: N, stale: unknown | warning, reason: {zh, en}}` of a field."""
-    m = r.mapping(node, f"fresh_for of '{name}'", _FRESH_KEYS, _FRESH_KEYS)
+    m = r.mapping(node, _("fresh_for of '{name}'", name=name), _FRESH_KEYS, _FRESH_KEYS)
     if m is None:
         return None
     days_node, stale_node = m.get("days"), m.get("stale")
@@ -165,7 +165,7 @@ def _read_constraints(r: Reader, node: YNode, name: str, fields: tuple[FieldSpec
     by_name = {f.name: f for f in fields}
     out: list[Constraint] = []
     for item in node.items:
-        cm = r.mapping(item, f"a constraint of '{name}'", _CONSTRAINT_KEYS, ("reason",))
+        cm = r.mapping(item, _("a constraint of '{name}'", name=name), _CONSTRAINT_KEYS, ("reason",))
         if cm is None:
             continue
         kinds = [k for k in _CONSTRAINT_KINDS if cm.get(k) is not None]

@@ -13,7 +13,7 @@ import datetime as dt
 import attrs
 
 from eligibility.base.errors import MAX_DIAGNOSTICS_PER_FILE, Diagnostic
-from eligibility.base.i18n import _
+from eligibility.base.i18n import N_, _
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang import nodes as nd
 from eligibility.lang.layers import OUTPUTS
@@ -39,23 +39,28 @@ class CheckedDef:
 
 
 
+#: How the plain types read in a message.
+TYPE_WORDS = {"money": N_("money"), "decimal": N_("decimal"), "integer": N_("integer"), "bool": N_("bool"),
+              "date": N_("date"), "text": N_("text"), "number": N_("number")}
+
+
 def show(t: str) -> str:
-    """Name a static type the way a policy officer would."""
+    """Name a static type the way a policy officer would, in the current language."""
     if t == "str":
-        return "text (a quoted string)"
+        return _("text (a quoted string)")
     if t == "tuple":
-        return "a tuple of literals"
+        return _("a tuple of literals")
     if t.startswith("enum:"):
-        return f"enum {t[5:].removeprefix('household.')}"
+        return _("enum {name}", name=t[5:].removeprefix("household."))
     if t.startswith("record:"):
-        return f"a record of {t[7:]}"
+        return _("a record of {name}", name=t[7:])
     if t.startswith("list:"):
-        return f"the list {t[5:]}"
+        return _("the list {name}", name=t[5:])
     if t.startswith("program:"):
-        return f"program {t[8:]}"
+        return _("program {name}", name=t[8:])
     if t == "household":
-        return "the household"
-    return t
+        return _("the household")
+    return _(TYPE_WORDS[t]) if t in TYPE_WORDS else t
 
 
 def is_literal(node: nd.Node) -> bool:

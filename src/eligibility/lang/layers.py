@@ -60,7 +60,7 @@ _VERSION_KEYS = ("effective", "expr", "when", "source", "note")
 
 
 def read_layer(r: Reader, root: YMap) -> Layer | None:
-    r.mapping(root, "a program file", _PROGRAM_KEYS, ("program", "jurisdiction"))
+    r.mapping(root, _("a program file"), _PROGRAM_KEYS, ("program", "jurisdiction"))
     pnode = root.get("program")
     prog = r.name(pnode, "program") if isinstance(pnode, YScalar) else None
     if prog is None:
@@ -133,7 +133,7 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
 
 def read_registry(r: Reader, root: YMap) -> list[Source]:
     """Read a `sources:` file: the registry of citations every program may cite."""
-    r.mapping(root, "a sources file", ("sources", "description"), ("sources",))
+    r.mapping(root, _("a sources file"), ("sources", "description"), ("sources",))
     sn = root.get("sources")
     out: list[Source] = []
     if sn is not None and (m := r.mapping(sn, "sources", None)) is not None:
@@ -145,7 +145,7 @@ def read_registry(r: Reader, root: YMap) -> list[Source]:
 
 
 def _read_source(r: Reader, key: YScalar, spec: YNode) -> Source | None:
-    m = r.mapping(spec, f"source '{key.value}'", _SOURCE_KEYS, ("title", "confidence"))
+    m = r.mapping(spec, _("source '{value}'", value=key.value), _SOURCE_KEYS, ("title", "confidence"))
     if m is None:
         return None
     conf = r.text(m.get("confidence"), "confidence")
@@ -159,7 +159,7 @@ def _read_source(r: Reader, key: YScalar, spec: YNode) -> Source | None:
 
 
 def _read_parameter(r: Reader, name: str, key: YScalar, spec: YNode) -> Parameter | None:
-    m = r.mapping(spec, f"parameter '{name}'", _PARAM_KEYS, ("type", "title", "values"))
+    m = r.mapping(spec, _("parameter '{name}'", name=name), _PARAM_KEYS, ("type", "title", "values"))
     if m is None:
         return None
     ptype = r.text(m.get("type"), "type") or "decimal"
@@ -173,15 +173,15 @@ def _read_parameter(r: Reader, name: str, key: YScalar, spec: YNode) -> Paramete
     vn = m.get("values")
     if isinstance(vn, YMap):
         for dkey, vnode in vn.items:
-            start = r.date(dkey, "a parameter value's date")
+            start = r.date(dkey, _("a parameter value's date"))
             src = note = None
             valnode: YNode | None = vnode
             if isinstance(vnode, YMap):
-                vm = r.mapping(vnode, "a dated value", _VALUE_KEYS, ("value",))
+                vm = r.mapping(vnode, _("a dated value"), _VALUE_KEYS, ("value",))
                 valnode = vm.get("value") if vm else None
                 src = r.text(vnode.get("source"), "source")
                 note = r.text(vnode.get("note"), "note")
-            value = r.number(valnode, f"value of '{name}'", ptype) if valnode is not None else None
+            value = r.number(valnode, _("value of '{name}'", name=name), ptype) if valnode is not None else None
             if start is not None and value is not None:
                 sn = vnode.get("source") if isinstance(vnode, YMap) else None
                 values.append(ParamValue(start, value, src, note, dkey.span, sn.span if sn else None))
@@ -236,11 +236,11 @@ def _read_definition(r: Reader, name: str, kind: str, key: YScalar, spec: YNode)
             r.error(vn, "expected-list", _("versions must be a list of {{effective, {word}}}", word=word))
         else:
             for item in vn.items:
-                vm = r.mapping(item, "a version", _VERSION_KEYS, ("effective", word))
+                vm = r.mapping(item, _("a version"), _VERSION_KEYS, ("effective", word))
                 if vm is None:
                     continue
                 start, until = _read_effective(r, vm.get("effective"))
-                e = r.expr(vm.get(word), f"'{name}' version")
+                e = r.expr(vm.get(word), _("'{name}' version", name=name))
                 if e is not None:
                     versions.append(Version(start, until, e, r.text(vm.get("source"), "source"), item.span,
                                             _span(vm.get("source"))))

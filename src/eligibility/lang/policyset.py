@@ -63,8 +63,8 @@ def acknowledge(diags: list[Diagnostic], acks: tuple[Acknowledgement, ...]) -> l
 
 def _read_acknowledged(r: Reader, node: YMap) -> list[Acknowledgement]:
     out = []
-    for item in r.entries(node, "acknowledged", "an acknowledged file", "acknowledged warnings"):
-        m = r.mapping(item, "an acknowledged warning", ("code", "file", "name", "reason", "note"),
+    for item in r.entries(node, "acknowledged", _("an acknowledged file"), _("acknowledged warnings")):
+        m = r.mapping(item, _("an acknowledged warning"), ("code", "file", "name", "reason", "note"),
                       ("code", "file", "reason"))
         if m is None:
             continue
@@ -166,7 +166,7 @@ def ancestors(code: str) -> list[str]:
 def _check_labels(r: Reader, node: YMap) -> bool:
     """Check a `labels:` file against the library's own labels; report every problem."""
     before = len([d for d in r.diags if d.severity == "error"])
-    r.mapping(node, "a labels file", ("labels", "description"), ("labels",))
+    r.mapping(node, _("a labels file"), ("labels", "description"), ("labels",))
     sections = node.get("labels")
     if sections is None or (m := r.mapping(sections, "labels", tuple(DEFAULT_LABELS))) is None:
         return False
@@ -176,12 +176,13 @@ def _check_labels(r: Reader, node: YMap) -> bool:
             continue
         for key, value in em.items:
             if skey.value == "ops":
-                if (om := r.mapping(value, f"ops '{key.value}'", ("holds", "fails"), ("holds", "fails"))):
+                om = r.mapping(value, _("ops '{value}'", value=key.value), ("holds", "fails"), ("holds", "fails"))
+                if om:
                     for part in ("holds", "fails"):
                         if om.get(part) is not None:
                             r.label(om.get(part), f"{key.value}.{part}")
             else:
-                r.label(value, f"label '{key.value}'")
+                r.label(value, _("label '{value}'", value=key.value))
     return len([d for d in r.diags if d.severity == "error"]) == before
 
 

@@ -25,7 +25,7 @@ _PROPERTY_REQUIRED = {"monotonic": ("program", "vary", "expect"), "bounds": ("pr
 
 def read_properties(r: Reader, root: YMap) -> list[Property]:
     """Read a `properties:` file: properties checked with generated households."""
-    props = (_read_property(r, item) for item in r.entries(root, "properties", "a properties file", "properties"))
+    props = (_read_property(r, item) for item in r.entries(root, "properties", _("a properties file"), "properties"))
     return [p for p in props if p is not None]
 
 
@@ -49,10 +49,10 @@ def _read_property(r: Reader, item: YNode) -> Property | None:
     kind_node = item.get("kind")
     kind = _choice(r, kind_node, "kind", PROPERTY_KINDS) if kind_node is not None else None
     if kind is None:
-        r.mapping(item, "a property", None, ("name", "kind"))
+        r.mapping(item, _("a property"), None, ("name", "kind"))
         return None
-    article = "an" if kind[0] in "aeiou" else "a"
-    m = r.mapping(item, f"{article} {kind} property", (*_PROPERTY_COMMON, *_PROPERTY_KEYS[kind]),
+    what = _("an {kind} property", kind=kind) if kind[0] in "aeiou" else _("a {kind} property", kind=kind)
+    m = r.mapping(item, what, (*_PROPERTY_COMMON, *_PROPERTY_KEYS[kind]),
                   ("name", "kind", *_PROPERTY_REQUIRED[kind]))
     if m is None:  # pragma: no cover - checked above
         return None
@@ -69,7 +69,7 @@ def _read_property(r: Reader, item: YNode) -> Property | None:
             r.error(pn, "expected-list", _("programs must be a list of program names"))
             ok = False
         for n in nodes:
-            text = r.text(n, "a program name")
+            text = r.text(n, _("a program name"))
             if text is None:
                 ok = False
             else:

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import _
+from eligibility.base.i18n import N_, _
 from eligibility.base.source import SourceText, Span, did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
 from eligibility.lang.model import Expr, Label
@@ -28,6 +28,11 @@ MAX_NAME = 64
 RESERVED = frozenset({"count", "sum", "any", "all", "min", "max", "abs", "age", "age_on",
                       "days_between", "date", "round_half_up", "round_up", "round_down",
                       "household", "decision_date", "eligible", "amount", "tier"})
+
+
+#: What a name can be the name of, as messages say it.
+NAME_OWNERS = {"field": N_("field"), "program": N_("program"), "parameter": N_("parameter"), "rule": N_("rule"),
+               "computed value": N_("computed value")}
 
 
 class Reader:
@@ -177,7 +182,7 @@ class Reader:
             problem = _("is reserved: a Python built-in name")
         if problem:
             self.error(key, "invalid-name", _("{what} name '{n}' {problem}",
-                                              what=what, n=readable(n, 70), problem=problem),
+                                              what=_(NAME_OWNERS.get(what, what)), n=readable(n, 70), problem=problem),
                        _("use a name like income_test"))
             return None
         return n
