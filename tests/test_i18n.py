@@ -23,20 +23,31 @@ from eligibility.base.i18n import LOCALE_DIR, _, current_language, language_from
 from eligibility.cli import build
 from test_checker import FIVE_MISTAKES, load_error
 
-babel = pytest.importorskip("babel", reason="the catalog checks need Babel: pip install -e '.[i18n]'")
-sys.path.insert(0, str(ROOT / "tools"))
-import catalogs  # noqa: E402 - the maintainers' catalog tool, beside the repository's code
-
-from babel.messages.pofile import read_po  # noqa: E402
-
 PO = LOCALE_DIR / "zh" / "LC_MESSAGES" / "eligibility.po"
 MO = PO.with_suffix(".mo")
 Golden = Callable[[str, str], None]
 
 
+def read_po(path: Path, locale: str | None = None) -> Any:
+    """A .po or .pot file read with Babel (the catalog checks need it: pip install -e '.[i18n]')."""
+    pofile = pytest.importorskip("babel.messages.pofile")
+    with open(path, "rb") as f:
+        return pofile.read_po(f, locale=locale)
+
+
 def zh_catalog() -> Any:
-    with open(PO, "rb") as f:
-        return read_po(f, locale="zh")
+    return read_po(PO, "zh")
+
+
+def template() -> Any:
+    """Every message of the code and of the CLI's help, extracted by the maintainers' tool (tools/catalogs.py)."""
+    pytest.importorskip("babel")
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import catalogs
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    return catalogs.template()
 
 
 def msgid_text(msgid: str | tuple[str, ...]) -> str:
@@ -49,7 +60,7 @@ def msgid_text(msgid: str | tuple[str, ...]) -> str:
 def test_every_message_of_the_code_has_a_chinese_translation() -> None:
     """Each message the code wraps in _()/ngettext()/N_() and each help text of the CLI is translated in zh."""
     po = {m.id: m for m in zh_catalog() if m.id}
-    wanted = [m.id for m in catalogs.template() if m.id]
+    wanted = [m.id for m in template() if m.id]
     assert len(wanted) > 400
     missing = [msgid_text(i) for i in wanted if i not in po or not po[i].string or po[i].fuzzy]
     assert not missing, f"{len(missing)} message(s) without a zh translation (python3 dev.py messages): {missing[:5]}"
@@ -57,9 +68,8 @@ def test_every_message_of_the_code_has_a_chinese_translation() -> None:
 
 def test_template_and_catalog_hold_no_stale_message() -> None:
     """The shipped .pot and .po hold exactly the messages of the code (run `python3 dev.py messages` after a change)."""
-    wanted = {m.id for m in catalogs.template() if m.id}
-    with open(catalogs.TEMPLATE, "rb") as f:
-        pot = {m.id for m in read_po(f) if m.id}
+    wanted = {m.id for m in template() if m.id}
+    pot = {m.id for m in read_po(LOCALE_DIR / "eligibility.pot") if m.id}
     po = {m.id for m in zh_catalog() if m.id}
     assert pot == wanted
     assert po == wanted

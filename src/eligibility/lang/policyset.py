@@ -120,9 +120,9 @@ class PolicySetModel:
         props = list(self.declared_properties)
         for path, rel in self.deferred_tests:
             yf = load_file(Path(path), rel, diags)
-            if yf is None or yf.root is None:
+            if yf is None:
                 continue
-            self.sources[rel] = yf.source
+            self.sources[rel] = yf.source  # a YAML error's excerpt needs it too
             if isinstance(yf.root, YMap):
                 if yf.root.items and yf.root.items[0][0].value == "properties":
                     props.extend(read_properties(Reader(yf.source, diags), yf.root))

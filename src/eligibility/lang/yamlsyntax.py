@@ -127,6 +127,9 @@ def _missing_colon(source: SourceText, number: int) -> Diagnostic | None:
     if line is None:
         return None
     text = line.text.strip()
+    spaceless = _no_space(source, line)
+    if spaceless is not None:
+        return spaceless
     word, _sep, rest = text.partition(" ")
     example = f"{word}: {rest}" if rest else f"{word}:"
     return _diag(_span(source, line), "yaml-key",
@@ -146,12 +149,18 @@ def _after(source: SourceText, line: _Line) -> Diagnostic | None:
                      _("'{key}' needs a colon after it: the lines below are indented under it",
                        key=readable(text, 40)),
                      _("write '{key}:'", key=readable(text, 40)))
-    m = re.match(r"(-[ ]+)*(?P<key>[a-z0-9_]+):(?P<value>\S.*)\Z", text)
-    if prev.key is None and m is not None:
-        return _diag(_span(source, prev), "yaml-key",
-                     _("'{text}' needs a space after the colon", text=readable(text, 40)),
-                     _("write '{key}: {value}'", key=m.group("key"), value=readable(m.group("value"), 40)))
-    return None
+    return _no_space(source, prev)
+
+
+def _no_space(source: SourceText, line: _Line) -> Diagnostic | None:
+    """A key written `key:value`, with no space after its colon (YAML reads it as text)."""
+    text = line.text.strip()
+    m = re.match(r"(-[ ]+)*(?P<key>[a-z0-9_]+):(?P<value>[^\s:].*)\Z", text)
+    if line.key is not None or m is None:
+        return None
+    return _diag(_span(source, line), "yaml-key",
+                 _("'{text}' needs a space after the colon", text=readable(text, 40)),
+                 _("write '{key}: {value}'", key=m.group("key"), value=readable(m.group("value"), 40)))
 
 
 def _deeper(source: SourceText, line: _Line) -> Diagnostic | None:
