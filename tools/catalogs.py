@@ -11,6 +11,7 @@ mark) and run the command again to compile.
 from __future__ import annotations
 
 import inspect
+import io
 import sys
 from pathlib import Path
 
@@ -25,6 +26,18 @@ LOCALE = PACKAGE / "base" / "locale"
 TEMPLATE = LOCALE / "eligibility.pot"
 #: The languages with a catalog (English is the language of the code).
 TRANSLATED = ("zh",)
+
+
+HEADER = "# The messages of eligibility (python3 dev.py messages; docs/how-to/translate.md).\n#"
+
+
+def write_if_changed(path: Path, data: bytes) -> None:
+    """Write a catalog file unless only its dates would change, so that an unchanged catalog stays unchanged."""
+    def body(b: bytes) -> list[bytes]:
+        return [x for x in b.splitlines() if not x.startswith((b'"POT-Creation-Date', b'"PO-Revision-Date'))]
+
+    if not path.exists() or body(path.read_bytes()) != body(data):
+        path.write_bytes(data)
 
 
 def po_path(lang: str) -> Path:
@@ -53,7 +66,8 @@ def cli_help() -> list[tuple[str, str]]:
 
 def template() -> Catalog:
     """Every message of the code and of the command line's help, as a Babel catalog."""
-    cat = Catalog(project="eligibility", msgid_bugs_address="", copyright_holder="", fuzzy=False)
+    cat = Catalog(project="eligibility", version="", msgid_bugs_address="", copyright_holder="", fuzzy=False,
+                  header_comment=HEADER)
     for filename, lineno, message, comments, context in extract_from_dir(PACKAGE):
         cat.add(message, None, [(f"src/eligibility/{filename}", lineno)], auto_comments=comments, context=context)
     for where, text in cli_help():
@@ -70,8 +84,9 @@ def update() -> list[str]:
     """Write the template, merge it into each .po, compile each .mo; return the untranslated messages."""
     tmpl = template()
     LOCALE.mkdir(parents=True, exist_ok=True)
-    with open(TEMPLATE, "wb") as f:
-        write_po(f, tmpl, width=120, omit_header=False, sort_output=False)
+    out = io.BytesIO()
+    write_po(out, tmpl, width=120, omit_header=False, sort_output=False, include_lineno=False)
+    write_if_changed(TEMPLATE, out.getvalue())
     missing = []
     for lang in TRANSLATED:
         path = po_path(lang)
@@ -82,10 +97,14 @@ def update() -> list[str]:
             cat = Catalog(locale=lang, project="eligibility", fuzzy=False)
         cat.update(tmpl, no_fuzzy_matching=False)
         cat.obsolete.clear()
-        with open(path, "wb") as f:
-            write_po(f, cat, width=120, include_previous=False)
-        with open(path.with_suffix(".mo"), "wb") as f:
-            write_mo(f, cat, use_fuzzy=False)
+        cat.header_comment = HEADER
+        cat.last_translator = cat.language_team = "eligibility maintainers"
+        out = io.BytesIO()
+        write_po(out, cat, width=120, include_previous=False, include_lineno=False)
+        write_if_changed(path, out.getvalue())
+        out = io.BytesIO()
+        write_mo(out, cat, use_fuzzy=False)
+        write_if_changed(path.with_suffix(".mo"), out.getvalue())
         missing += [f"{lang}: {m.id!r}" for m in cat if m.id and (not m.string or m.fuzzy)]
     return missing
 
