@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 import eligibility
-from conftest import FIXTURE, ROOT
+from conftest import DIBAO, FIXTURE, ROOT
 from eligibility.base.errors import InputError, InputProblem, PolicyError
 from eligibility.base.i18n import LOCALE_DIR, _, current_language, language_from_locale, use_language
 from eligibility.cli import build
@@ -254,6 +254,18 @@ def test_several_mistakes_rendered_in_chinese(policy_dir: Callable[..., Path], g
     with use_language("zh"):
         err = load_error(policy_dir, {"dibao.yaml": FIVE_MISTAKES})
         golden("diagnostics/several-mistakes.zh.txt", err.render())
+
+
+@pytest.mark.parametrize(("name", "when"), [
+    ("fullwidth-paren", "count（household.members) > 0"),
+    ("syntax-unclosed", "count(household.members > 0 and household.assessed_monthly_income < standard"),
+])
+def test_expression_mistakes_rendered_in_chinese(policy_dir: Callable[..., Path], golden: Golden, name: str,
+                                                 when: str) -> None:
+    """The parser's messages (a full-width bracket from a Chinese input method, an unclosed one) in Chinese."""
+    with use_language("zh"):
+        err = load_error(policy_dir, {"dibao.yaml": DIBAO.replace("WHEN", when)})
+        golden(f"diagnostics/{name}.zh.txt", err.render())
 
 
 def test_check_with_cases_and_warnings_in_chinese(tmp_path: Path, golden: Golden) -> None:
