@@ -155,12 +155,12 @@ class ExprParser:
         for i, ch in enumerate(t):
             cat = unicodedata.category(ch)
             if ch in _FULLWIDTH:
-                raise _Reject((i, i + 1), _("full-width or typographic character {ch} (U+{ch2:04X})",
-                                            ch=ch, ch2=ord(ch)),  # type: ignore[arg-type]
+                raise _Reject((i, i + 1), _("full-width or typographic character {ch} (U+{ch2:04X})",  # type: ignore[arg-type]
+                                            ch=ch, ch2=ord(ch)),
                               _("use ASCII '{FULLWIDTH}'", FULLWIDTH=_FULLWIDTH[ch]), code="fullwidth")
             if cat in ("Cf", "Co", "Cs") or (cat == "Cc" and ch not in "\n\t\r"):
-                raise _Reject((i, i + 1), _("invisible or control character U+{ch:04X} in an expression",
-                                            ch=ord(ch)),  # type: ignore[arg-type]
+                raise _Reject((i, i + 1), _("invisible or control character U+{ch:04X} in an expression",  # type: ignore[arg-type]
+                                            ch=ord(ch)),
                               _("delete it; bidi controls and zero-width characters can hide code"),
                               code="invisible-character")
             if i < quote_end:
@@ -173,8 +173,8 @@ class ExprParser:
             elif ch in "([{":
                 depth += 1
                 if depth > MAX_BRACKETS:
-                    raise _Reject((i, i + 1), _("brackets are nested more than {MAX_BRACKETS} deep",
-                                                MAX_BRACKETS=MAX_BRACKETS),  # type: ignore[arg-type]
+                    raise _Reject((i, i + 1), _("brackets are nested more than {MAX_BRACKETS} deep",  # type: ignore[arg-type]
+                                                MAX_BRACKETS=MAX_BRACKETS),
                                   _("split the expression into computed values"), code="limit-depth")
             elif ch in ")]}":
                 depth -= 1
@@ -183,8 +183,8 @@ class ExprParser:
                                   _("remove it, or add the opening bracket it closes"), code="syntax")
         for i, ch in enumerate(t):
             if ord(ch) > 127 and (ch.isalpha() or ch.isdigit()):
-                raise _Reject((i, i + 1), _("non-ASCII character '{ch}' (U+{ch2:04X}) in an expression",
-                                            ch=readable(ch), ch2=ord(ch)),  # type: ignore[arg-type]
+                raise _Reject((i, i + 1), _("non-ASCII character '{ch}' (U+{ch2:04X}) in an expression",  # type: ignore[arg-type]
+                                            ch=readable(ch), ch2=ord(ch)),
                               _("names are ASCII; Chinese belongs in titles, not in expressions"),
                               code="non-ascii")
 
