@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
     code = run("-m", "eligibility", "check", "policies")
     code = run("-m", "eligibility", "doc", "policies", "--out", "docs/policies", "--check") or code
     code = run("-m", "eligibility", "test", "policies", "-q", "--coverage", "--fail-under", "100") or code
-    code = run("-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py") or code
+    code = run("-m", "ruff", "check", "src", "tests", "benchmarks", "tools", "dev.py") or code
     code = run("-m", "mypy") or code
     code = run("-c", "from importlinter.cli import lint_imports_command; lint_imports_command()") or code
     code = run("-m", "pytest", *argv[1:]) or code
