@@ -91,6 +91,18 @@ def test_shipped_mo_is_compiled_from_the_po() -> None:
     assert compiled == expected
 
 
+def test_the_compiled_catalogs_are_package_data() -> None:
+    """pyproject.toml's package data matches every shipped .mo, so an installed wheel speaks Chinese."""
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]["eligibility"]
+    package = ROOT / "src" / "eligibility"
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    assert MO in shipped
+    assert set(LOCALE_DIR.glob("*/LC_MESSAGES/*.mo")) <= shipped
+
+
 def fields(text: str) -> list[str]:
     """The distinct named fields of a format string (with conversion and spec), sorted."""
     try:
