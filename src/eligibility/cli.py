@@ -17,7 +17,8 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
     click = None  # type: ignore[assignment]
 
 from eligibility.base.errors import EvaluationError, InputError, PolicyError, cap_per_file
-from eligibility.base.i18n import LANGUAGES, N_, _, language_from_locale, use_language
+from eligibility.base.i18n import LANGUAGES, N_, language_from_locale, use_language
+from eligibility.base.i18n import translate as _
 
 #: The exit codes of every command (docs/reference/cli.md#exit-codes): 0 success; 1 the command ran
 #: and the answer is no (policy errors, failing tests, an invalid household, a program not decided,

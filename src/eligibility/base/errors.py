@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from eligibility.base.i18n import N_, _, ngettext
+from eligibility.base.i18n import N_, ngettext
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import SourceText, Span, bounded, excerpt, readable
 
 #: How each severity reads in a rendered diagnostic (the JSON keeps the English word).

@@ -1,6 +1,6 @@
 """The language of messages: diagnostics, input errors, test failures and the command line's words.
 
-Messages are written in English in the code, wrapped in `_()` (or `ngettext()` when a count
+Messages are written in English in the code, wrapped in `_()` (`translate`; or `ngettext()` when a count
 chooses the words), and translated through the gettext catalogs shipped in `base/locale/`
 (compiled `.mo` files, read with the standard library; Babel is needed only to extract and
 compile them: docs/how-to/translate.md). The language is chosen once for a piece of work with
@@ -65,8 +65,12 @@ def language_from_locale(environ: Mapping[str, str] | None = None) -> str:
     return "en"
 
 
-def _(message: str, /, **values: object) -> str:
-    """Translate an English message into the current language, then fill in its `{named}` values."""
+def translate(message: str, /, **values: object) -> str:
+    """Translate an English message into the current language, then fill in its `{named}` values.
+
+    Modules import it as `_` (`from eligibility.base.i18n import translate as _`), the name gettext's
+    tools look for.
+    """
     text = _catalog(_LANGUAGE.get()).gettext(message)
     return text.format(**values) if values else text
 

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import InputError, InputProblem
-from eligibility.base.i18n import _
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import did_you_mean, readable
 from eligibility.compile.unknown import unknown
 from eligibility.lang.model import Constraint, Facts, FieldSpec, Label

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import _
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YScalar
 from eligibility.lang.model import Program, TestCase

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import attrs
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import _
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, readable
 from eligibility.lang.infer import CheckedDef as CheckedDef  # re-exported: a CheckedSet is made of them
 from eligibility.lang.infer import ExprTypes, show

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from eligibility.base.i18n import _
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YSeq
 from eligibility.lang.model import Constraint, Facts, FieldSpec, Freshness, Label

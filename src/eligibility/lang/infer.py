@@ -13,7 +13,8 @@ import datetime as dt
 import attrs
 
 from eligibility.base.errors import MAX_DIAGNOSTICS_PER_FILE, Diagnostic
-from eligibility.base.i18n import N_, _
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang import nodes as nd
 from eligibility.lang.layers import OUTPUTS

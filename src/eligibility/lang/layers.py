@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import _
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
 from eligibility.lang.model import NOT_IN_FORCE, Definition, Label, Parameter, ParamValue, Rounding, Source, Version

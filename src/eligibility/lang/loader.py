@@ -13,7 +13,7 @@ import yaml
 import yaml.reader
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import _
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import SourceText, Span, readable
 from eligibility.lang.yamlsyntax import explain_syntax_error
 

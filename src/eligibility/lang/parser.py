@@ -11,7 +11,8 @@ import unicodedata
 from decimal import Decimal
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import N_, _
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, readable
 from eligibility.lang.loader import scalar_positions, scalar_text_span
 from eligibility.lang.model import Expr

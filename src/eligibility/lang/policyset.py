@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import Diagnostic, PolicyError
-from eligibility.base.i18n import _
+from eligibility.base.i18n import translate as _
 from eligibility.base.labels import DEFAULT_LABELS
 from eligibility.base.source import SourceText, Span
 from eligibility.lang.cases import check_expectations, read_tests

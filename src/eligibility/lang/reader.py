@@ -13,7 +13,8 @@ import re
 from decimal import Decimal
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import N_, _
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import SourceText, Span, did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
 from eligibility.lang.model import Expr, Label

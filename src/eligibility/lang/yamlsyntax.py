@@ -15,7 +15,8 @@ import re
 import attrs
 
 from eligibility.base.errors import Diagnostic
-from eligibility.base.i18n import _, ngettext
+from eligibility.base.i18n import ngettext
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import SourceText, Span, readable
 
 #: A block key at the start of a line, after its indentation and any `- ` of list items.

@@ -12,7 +12,8 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import Diagnostic, EvaluationError, InputError, PolicyTestFailure
-from eligibility.base.i18n import N_, _, current_language
+from eligibility.base.i18n import N_, current_language
+from eligibility.base.i18n import translate as _
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.source import readable
 from eligibility.engine.facts import Validator
