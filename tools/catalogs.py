@@ -102,6 +102,7 @@ def update() -> list[str]:
         out = io.BytesIO()
         write_po(out, cat, width=120, include_previous=False, include_lineno=False)
         write_if_changed(path, out.getvalue())
+        cat = read(path, lang)  # compiled from the file as it is on disk (its dates too)
         out = io.BytesIO()
         write_mo(out, cat, use_fuzzy=False)
         write_if_changed(path.with_suffix(".mo"), out.getvalue())
