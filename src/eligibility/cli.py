@@ -182,7 +182,7 @@ def _requested_language(argv: list[str]) -> str | None:
 
 
 #: click's own words in help pages, translated like ours.
-_CLICK_WORDS = (N_("Usage:"), N_("Options"), N_("Commands"), N_("Show this message and exit."),
+_CLICK_WORDS = (N_("Usage: "), N_("Options"), N_("Commands"), N_("Show this message and exit."),
                 N_("Show the version and exit."), N_("[default: "), N_("[required]"))
 
 
@@ -213,10 +213,11 @@ if click is not None:
         """click's help formatter, with click's own words (headings, usage, defaults) translated."""
 
         def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
-            super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+            super().write_usage(prog, args, _("Usage: ") if prefix is None else prefix)
 
         def write_heading(self, heading: str) -> None:
-            super().write_heading(_(heading))
+            line = _("{heading}:", heading=_(heading))
+            self.write(" " * self.current_indent + line + "\n")
 
         def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
             def words(text: str) -> str:
