@@ -75,6 +75,11 @@ def template() -> Catalog:
     return cat
 
 
+def translated(string: str | tuple[str, ...]) -> bool:
+    """Whether a catalog entry's translation is filled in (every plural form, for a plural message)."""
+    return all(string) if isinstance(string, tuple) else bool(string)
+
+
 def read(path: Path, lang: str | None = None) -> Catalog:
     with open(path, "rb") as f:
         return read_po(f, locale=lang)
@@ -106,7 +111,7 @@ def update() -> list[str]:
         out = io.BytesIO()
         write_mo(out, cat, use_fuzzy=False)
         write_if_changed(path.with_suffix(".mo"), out.getvalue())
-        missing += [f"{lang}: {m.id!r}" for m in cat if m.id and (not m.string or m.fuzzy)]
+        missing += [f"{lang}: {m.id!r}" for m in cat if m.id and (not translated(m.string) or m.fuzzy)]
     return missing
 
 

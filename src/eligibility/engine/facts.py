@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import InputError, InputProblem
+from eligibility.base.i18n import current_language, ngettext
 from eligibility.base.i18n import translate as _
 from eligibility.base.source import did_you_mean, readable
 from eligibility.compile.unknown import unknown
@@ -175,9 +176,9 @@ def _enum(spec: FieldSpec) -> Converter:
             return v
         if isinstance(v, str):
             guess = did_you_mean(v, values)
-            extra = f"; did you mean '{guess}'?" if guess else f"; one of {', '.join(values)}"
-            probs.append(InputProblem(path, "format", _("{v} is not a known value{extra}",
-                                                        v=_show(v), extra=extra)))
+            msg = (_("{v} is not a known value; did you mean '{guess}'?", v=_show(v), guess=guess) if guess
+                   else _("{v} is not a known value; one of {values}", v=_show(v), values=", ".join(values)))
+            probs.append(InputProblem(path, "format", msg))
         else:
             probs.append(InputProblem(path, "type", _("must be one of {values}, not {v}",
                                                       values=', '.join(values), v=_show(v))))
@@ -300,11 +301,13 @@ class Validator:
                     continue
                 raw = key if isinstance(key, str) else repr(key)
                 guess = did_you_mean(key, sorted(known)) if isinstance(key, str) else None
-                extra = f"; did you mean '{guess}'?" if guess else ""
-                what = "" if isinstance(key, str) else f"the key {_show(key)} is not text: it "
-                probs.append(InputProblem(prefix + raw, "unknown",
-                                          _("{what}is not a field of the facts vocabulary{extra}",
-                                            what=what, extra=extra)))
+                if not isinstance(key, str):
+                    msg = _("the key {key} is not text: it is not a field of the facts vocabulary", key=_show(key))
+                elif guess:
+                    msg = _("is not a field of the facts vocabulary; did you mean '{guess}'?", guess=guess)
+                else:
+                    msg = _("is not a field of the facts vocabulary")
+                probs.append(InputProblem(prefix + raw, "unknown", msg))
         structural = self.structural.get(prefix.split("[")[0] if prefix else "", frozenset())
         for name, spec, conv in table:
             path = prefix + name
@@ -319,15 +322,16 @@ class Validator:
                 if v is _UNKNOWN:
                     if name in structural:
                         probs.append(InputProblem(path, "missing",
-                                                  _("must be known: the household's records depend on it ({en})",
-                                                    en=spec.label.en)))
+                                                  _("must be known: the household's records depend on it ({label})",
+                                                    label=spec.label.get(current_language()))))
                     else:
                         out[name] = unknown(path)
                         state.unknown.append(path)
                     continue
             if v is None:
                 if spec.required and (state.complete or name in structural or conv is None):
-                    probs.append(InputProblem(path, "missing", _("is required ({en})", en=spec.label.en)))
+                    probs.append(InputProblem(path, "missing",
+                                              _("is required ({label})", label=spec.label.get(current_language()))))
                     continue
                 if spec.required or (not state.assume_defaults and conv is not None and name not in structural):
                     # not given and no default (or defaults not assumed): unknown, never a guess
@@ -509,7 +513,7 @@ def constraints(spec: FieldSpec) -> tuple[Constraint, ...]:
 
 def _constraint(c: Constraint, records: list[dict[str, object]], path: str, probs: Problems) -> None:
     """Check one constraint of a list whose records were all read; append a problem per violation."""
-    why = f" ({c.reason.en})"
+    why = _(" ({reason})", reason=c.reason.get(current_language()))
     if c.kind == "max_items":
         if c.maximum is not None and len(records) > c.maximum:
             probs.append(InputProblem(path, "limit", _("has {n} items; at most {maximum}{why}",
@@ -533,19 +537,22 @@ def _constraint(c: Constraint, records: list[dict[str, object]], path: str, prob
             if rec.get(name) is not None and rec.get(name) == c.value and type(rec.get(name)) is type(c.value)]
     lo = c.minimum if c.minimum is not None else 0
     hi = c.maximum
-    wanted = f"exactly {lo}" if lo == hi else (f"at least {lo}" if hi is None else
-                                               f"at most {hi}" if lo == 0 else f"between {lo} and {hi}")
+    wanted = _("exactly {n}", n=lo) if lo == hi else (_("at least {n}", n=lo) if hi is None else _(
+        "at most {n}", n=hi) if lo == 0 else _("between {lo} and {hi}", lo=lo, hi=hi))
     where = f"{name} {_show(c.value)}"
     if len(hits) < lo:
-        got = "no record has" if not hits else f"only {len(hits)} record{'s' if len(hits) > 1 else ''} have"
-        probs.append(InputProblem(path, "constraint", _("{got} {where}; {wanted} must have it{why}",
-                                                        got=got, where=where, wanted=wanted, why=why)))
+        got = (_("no record has {where}", where=where) if not hits else
+               ngettext("only {n} record has {where}", "only {n} records have {where}", len(hits), where=where))
+        probs.append(InputProblem(path, "constraint", _("{got}; {wanted} must have it{why}",
+                                                        got=got, wanted=wanted, why=why)))
     elif hi is not None and len(hits) > hi:
         others = ", ".join(f"{path}[{i}]" for i in hits[:min(hi, 5)])
         for i in hits[hi:][:50]:
-            text = (f"{others} also ha{'s' if hi == 1 else 've'} {where}; {wanted} may have it" if hi
-                    else f"no record may have {where}")
-            probs.append(InputProblem(f"{path}[{i}].{name}", "constraint", (text + why)))
+            text = (ngettext("{others} also has {where}; {wanted} may have it",
+                             "{others} also have {where}; {wanted} may have it", hi,
+                             others=others, where=where, wanted=wanted) if hi
+                    else _("no record may have {where}", where=where))
+            probs.append(InputProblem(f"{path}[{i}].{name}", "constraint", text + why))
 
 
 class Defaulted(Sequence[str]):

@@ -175,12 +175,15 @@ def _syntax_diagnostic(source: SourceText, e: yaml.MarkedYAMLError) -> Diagnosti
 def _bad_character(source: SourceText, index: int) -> Diagnostic:
     """The diagnostic of a character YAML does not allow (a control character, U+FFFE, ...), at its position."""
     ch = source.text[index] if index < len(source.text) else ""
-    code = f"U+{ord(ch):04X}" if ch else "a character"
-    kind = "control character" if ch and unicodedata.category(ch) == "Cc" else "character"
+    code = f"U+{ord(ch):04X}" if ch else "U+0000"
+    if unicodedata.category(ch or "\0") == "Cc":
+        message = _("control character {code} is not allowed in a policy file", code=code)
+    else:
+        message = _("character {code} is not allowed in a policy file", code=code)
     more = len(_NON_PRINTABLE.findall(source.text, index + 1))
-    tail = f" ({more} more in this file)" if more else ""
-    return Diagnostic(source.span(index, index + 1), "yaml-character",
-                      _("{kind} {code} is not allowed in a policy file{tail}", kind=kind, code=code, tail=tail),
+    if more:
+        message += " " + _("({more} more in this file)", more=more)
+    return Diagnostic(source.span(index, index + 1), "yaml-character", message,
                       _("delete it; such characters are invisible in most editors "
                       "(in a double-quoted string an escape such as \\t may stand for it)"))
 

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import Diagnostic, PolicyError
+from eligibility.base.i18n import current_language
 from eligibility.base.i18n import translate as _
 from eligibility.base.labels import DEFAULT_LABELS
 from eligibility.base.source import SourceText, Span
@@ -49,7 +50,8 @@ def acknowledge(diags: list[Diagnostic], acks: tuple[Acknowledgement, ...]) -> l
             out.append(d)
             continue
         used.add(hit)
-        out.append(attrs.evolve(d, severity="acknowledged", hint=f"acknowledged: {acks[hit].reason.en}"))
+        reason = acks[hit].reason.get(current_language())
+        out.append(attrs.evolve(d, severity="acknowledged", hint=_("acknowledged: {reason}", reason=reason)))
     for i, a in enumerate(acks):
         if i not in used:
             out.append(Diagnostic(a.span, "acknowledged-unused",
