@@ -151,7 +151,7 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
         low = fail_under is not None and report.percent < fail_under
         out["coverage"] = report.to_json()
         if fmt == "text":
-            click.echo(("\n" + report.render()), nl=False)
+            click.echo("\n" + report.render(), nl=False)
             if low:
                 click.echo(_("rule coverage {percent:.1f}% is below --fail-under {fail_under:g}%",
                              percent=report.percent, fail_under=fail_under))
@@ -166,7 +166,7 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
         mutation = run_mutants(engine, cases, progress)
         out["mutation"] = mutation.to_json()
         if fmt == "text":
-            click.echo(("\n" + mutation.render()), nl=False)
+            click.echo("\n" + mutation.render(), nl=False)
     return low
 
 
