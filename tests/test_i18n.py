@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 import eligibility
-from conftest import DIBAO, FIXTURE, ROOT
+from conftest import DIBAO, FIXTURE, ROOT, run_pytest
 from eligibility.base.errors import InputError, InputProblem, PolicyError
 from eligibility.base.i18n import LOCALE_DIR, current_language, language_from_locale, use_language
 from eligibility.cli import build
@@ -393,3 +393,20 @@ def test_policy_officer_session_in_chinese(tmp_path: Path) -> None:
     assert res.exit_code == 0
     assert "最低生活保障（广州市花都区）（dibao）：符合条件，每月金额 1,446.00 元" in res.output
     assert not english_words(res.output, user_words(root, household)), res.output
+
+
+def test_plain_pytest_follows_the_locale_too(tmp_path: Path) -> None:
+    """YAML cases run by plain pytest report a failure in Chinese in a zh_* locale, as `eligibility test` does."""
+    root = tmp_path / "policies"
+    shutil.copytree(FIXTURE, root)
+    cases = root / "tests" / "dibao.yaml"
+    cases.write_text(cases.read_text(encoding="utf-8").replace('amount: "1446.00"', 'amount: "1464.00"', 1),
+                     encoding="utf-8")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    src = str(Path(eligibility.__file__).parent.parent)  # this checkout's code, whatever the working folder
+    zh = run_pytest(root, run_dir, "-q", "-k", "README", LANG="zh_CN.UTF-8", PYTHONPATH=src)
+    assert zh.returncode == 1
+    assert "dibao.amount：预期 1464.00，实际 1446.00" in zh.stdout
+    en = run_pytest(root, run_dir, "-q", "-k", "README", PYTHONPATH=src)
+    assert "dibao.amount: expected 1464.00, got 1446.00" in en.stdout
