@@ -85,10 +85,3 @@ def N_(message: str, /) -> str:
     """Mark a message for translation where it is defined; it is translated by `_()` where it is shown."""
     return message
 
-
-def is_translated(message: str, lang: str) -> bool:
-    """Whether the catalog of `lang` has a translation of `message` (English: always)."""
-    if lang == "en":
-        return True
-    cat = _catalog(lang)
-    return isinstance(cat, gettext.GNUTranslations) and message in cat._catalog  # type: ignore[attr-defined]
