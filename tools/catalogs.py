@@ -53,12 +53,12 @@ def cli_help() -> list[tuple[str, str]]:
     def walk(cmd: object, name: str) -> None:
         help_text = getattr(cmd, "help", None)
         if help_text:
-            found.append((f"cli {name}", inspect.cleandoc(help_text)))
+            found.append((f"cli:{name}", inspect.cleandoc(help_text)))
         for param in getattr(cmd, "params", []):
             if getattr(param, "help", None):
-                found.append((f"cli {name} {param.name}", param.help))
+                found.append((f"cli:{name}:{param.name}", param.help))
         for sub_name, sub in sorted(getattr(cmd, "commands", {}).items()):
-            walk(sub, f"{name} {sub_name}")
+            walk(sub, f"{name}.{sub_name}")
 
     walk(build(), "eligibility")
     return found
