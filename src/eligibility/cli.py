@@ -494,8 +494,46 @@ def build() -> Any:
     _add_audit_commands(main, jur)
     _add_batch_command(main, jur)
     _add_service_commands(main, jur)
+    _add_discover_command(main, jur)
+    _add_where_command(main, jur)
+    _add_join_command(main)
     _lang_option(main)
     return main
+
+
+def _add_where_command(main: Any, jur: Any) -> None:
+    @main.command()
+    @click.argument("household", default="-")
+    @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=_date,
+                  help="The date of the application.")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None)
+    @jur
+    @click.option("--program", "programs", multiple=True, help="Only this program (repeatable).")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    def where(household: str, on: Any, policies: Path | None, jurisdiction: str | None,
+              programs: tuple[str, ...], lang: str, fmt: str) -> None:
+        """Say which offices may accept the household's application for each program, and why."""
+        engine = _load(policies, jurisdiction)
+        try:
+            data = _read_household(household)
+            answer = engine.where_to_apply(data, on, programs or None)
+        except InputError as e:
+            if e.subject == "arguments":
+                raise click.BadParameter("; ".join(p.message for p in e.problems), param_hint="--program") from None
+            if fmt == "json":
+                click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
+            else:
+                click.echo(str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        except (EvaluationError, PolicyError) as e:
+            click.echo(e.render() if isinstance(e, PolicyError) else str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        if fmt == "json":
+            click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2, default=_json_default))
+        else:
+            click.echo(answer.explain(lang), nl=False)
+        # An undetermined answer names the facts it waits on; like `decide`, that is an answer: exit 0.
 
 
 def _write_record(decision: Any, household: Any, out: Path) -> None:
@@ -912,7 +950,149 @@ def _add_service_commands(main: Any, jur: Any) -> None:
             raise click.UsageError(str(e)) from None
 
 
-def _progress_reporter() -> Any:
+def _add_discover_command(main: Any, jur: Any) -> None:
+    """Add `discover`: find missed, ineligible and misplaced households in a joined file (eligibility.discover)."""
+
+    @main.command()
+    @click.argument("joined", metavar="[JOINED.jsonl]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Join the extracts this mapping file names first (into OUT/joined.jsonl), instead of JOINED.")
+    @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="With --mapping: the file holding the pseudonym key.")
+    @click.option("--key-env", metavar="VAR", default=None,
+                  help="With --mapping: the environment variable holding the pseudonym key.")
+    @click.option("--on", "on", metavar="YYYY-MM-DD", required=True, callback=_date, help="The decision date.")
+    @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Output folder (created): findings, traces, summaries and report.html.")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder (default: the bundled policies).")
+    @jur
+    @click.option("--program", "programs", multiple=True,
+                  help="Decide this program (repeatable) [default: dibao, marginal, tekun].")
+    @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+                  help="Processes deciding in parallel.")
+    @click.option("--resume", is_flag=True, help="Continue an interrupted run after the households OUT holds.")
+    @click.option("--progress", "show_progress", is_flag=True,
+                  help="Report progress on standard error even when it is not a terminal.")
+    def discover(joined: Path | None, mapping: Path | None, key_file: Path | None, key_env: str | None, on: Any,
+                 out: Path, policies: Path | None, jurisdiction: str | None, programs: tuple[str, ...], workers: int,
+                 resume: bool, show_progress: bool) -> None:
+        """Find households likely missed, no longer eligible or enrolled wrongly, in a joined file.
+
+        Exit codes: 0 every line read, 1 a line could not be read (the summary lists it), the
+        mapping has problems or the policies do not load, 2 usage error, 130 interrupted (rerun
+        with --resume).
+        """
+        from eligibility.discover.report import run_discover
+
+        if (joined is None) == (mapping is None):
+            raise click.UsageError(_("give either JOINED.jsonl or --mapping MAPPING"))
+        engine = _load(policies, jurisdiction)
+        checked = _check_programs(engine, programs)
+        if mapping is not None:
+            joined = out / "joined.jsonl"
+            if not (resume and joined.is_file()):
+                _join_for_discover(mapping, joined, key_file, key_env, policies)
+        assert joined is not None
+        report = _progress_reporter("discover") if show_progress or sys.stderr.isatty() else None
+        try:
+            summary = run_discover(joined, out, engine, on=on, programs=checked, workers=workers, resume=resume,
+                                   progress=report)
+        except InputError as e:
+            raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
+        except PolicyError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        finally:
+            if report is not None:
+                report(-1, None)
+        click.echo(summary.render(), nl=False)
+        if summary.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_FAIL if summary.bad else EXIT_OK)
+
+
+def _join_for_discover(mapping: Path, joined: Path, key_file: Path | None, key_env: str | None,
+                       policies: Path | None) -> None:
+    """Run the join of `discover --mapping` into `joined` (exit 1 on a mapping problem, 2 without a key)."""
+    from eligibility.discover.join import join
+    from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
+    from eligibility.discover.pseudonym import read_key
+
+    if (key_file is None) == (key_env is None):
+        raise click.UsageError(_("--mapping needs the pseudonym key: exactly one of --key-file or --key-env"))
+    try:
+        key = read_key(key_file, key_env)
+    except InputError as e:
+        raise click.UsageError("; ".join(p.message for p in e.problems)) from None
+    try:
+        joined.parent.mkdir(parents=True, exist_ok=True)
+        facts = read_vocabulary(policies / "facts.yaml") if policies else None
+        join(load_mapping(mapping, facts), joined, key,
+             progress=lambda stage: click.echo(_("join: {stage}", stage=stage), err=True))
+    except (MappingError, PolicyError) as e:
+        click.echo(e.render(), err=True)
+        sys.exit(EXIT_FAIL)
+    except InputError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_FAIL)
+    except OSError as e:
+        raise click.UsageError(_("cannot write {out}: {strerror}", out=joined, strerror=e.strerror)) from None
+
+
+def _add_join_command(main: Any) -> None:
+    """Add `join`: department extracts joined into households (eligibility.discover.join)."""
+
+    @main.command(name="join")
+    @click.argument("mapping", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="The joined households, one JSON a line (.jsonl).")
+    @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File holding the pseudonym key (at least 16 characters; keep it apart from the outputs).")
+    @click.option("--key-env", metavar="VAR", default=None,
+                  help="Environment variable holding the pseudonym key (instead of --key-file).")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder whose facts.yaml the mapping is checked against (default: the bundled one).")
+    @click.option("--memory-limit", default="2GB", show_default=True,
+                  help="DuckDB's memory limit; beyond it the join spills to a temporary folder.")
+    @click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Also write the summary (counts, conflicts, unreadable values) as JSON to this file.")
+    def join_command(mapping: Path, out: Path, key_file: Path | None, key_env: str | None, policies: Path | None,
+                     memory_limit: str, summary: Path | None) -> None:
+        """Join the department extracts a MAPPING file names into households, with pseudonymous ids.
+
+        Exit codes: 0 joined (conflicts and unreadable values are listed in the summary); 1 the
+        mapping has problems (each at file:line:col) or an extract cannot be read; 2 usage error
+        (no key, a key too short).
+        """
+        from eligibility.discover.join import join
+        from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
+        from eligibility.discover.pseudonym import read_key
+
+        if (key_file is None) == (key_env is None):
+            raise click.UsageError(_("give the pseudonym key with exactly one of --key-file or --key-env"))
+        try:
+            key = read_key(key_file, key_env)
+        except InputError as e:
+            raise click.UsageError("; ".join(p.message for p in e.problems)) from None
+        try:
+            facts = read_vocabulary(policies / "facts.yaml") if policies else None
+            checked = load_mapping(mapping, facts)
+            result = join(checked, out, key, memory_limit=memory_limit,
+                          progress=lambda stage: click.echo(_("join: {stage}", stage=stage), err=True))
+        except (MappingError, PolicyError) as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        except InputError as e:
+            click.echo(str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        if summary is not None:
+            summary.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        click.echo(result.render(), nl=False)
+        sys.exit(EXIT_OK)
+
+
+def _progress_reporter(label: str = "batch") -> Any:
     """Return progress(done, total): a bar with rate and ETA on a terminal, else a line on stderr every 5 s.
 
     The first call gives the records already done (a resumed run); progress(-1, None) closes the bar.
@@ -937,7 +1117,8 @@ def _progress_reporter() -> Any:
             state["last"] = now
         if sys.stderr.isatty() and total:
             if state["bar"] is None:
-                bar: Any = click.progressbar(length=total, label="deciding", file=sys.stderr, show_eta=True,
+                bar: Any = click.progressbar(length=total, label="deciding" if label == "batch" else label,
+                                             file=sys.stderr, show_eta=True,
                                              show_pos=True, item_show_func=lambda d: rate(d) if d else None)
                 state["bar"], state["shown"] = bar, 0
             step = min(done, total) - state["shown"]
@@ -951,8 +1132,8 @@ def _progress_reporter() -> Any:
                 left = (total - done) * (now - since) / (done - first)
                 eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
             of = f"/{total:,}" if total else ""
-            click.echo(_("batch: {done:,}{of} records, {v}{eta}",
-                         done=done, of=of, v=rate(done) or '-', eta=eta), err=True)
+            click.echo(_("{label}: {done:,}{of} records, {rate}{eta}",
+                         label=label, done=done, of=of, rate=rate(done) or "-", eta=eta), err=True)
 
     return progress
 

@@ -376,7 +376,7 @@ class Validator:
 
 _UNKNOWN = object()
 #: The keys of a fact given with where it came from.
-PROVENANCE_KEYS = ("value", "unknown", "source", "as_of", "reference", "note")
+PROVENANCE_KEYS = ("value", "unknown", "source", "as_of", "valid_until", "reference", "note")
 
 
 @attrs.frozen
@@ -416,17 +416,22 @@ def _provenance(v: Mapping[object, object], path: str, probs: Problems, state: _
                                                                      MAX_TEXT=MAX_TEXT)))
             else:
                 meta[key] = str(v[key])
-    if "as_of" in v:
-        as_of = v["as_of"]
-        if not isinstance(as_of, str) or not DATE_RE.match(as_of):
-            probs.append(InputProblem(f"{path}.as_of", "format", _("must be a date \"YYYY-MM-DD\"")))
+    for key in ("as_of", "valid_until"):
+        if key not in v:
+            continue
+        day = v[key]
+        if not isinstance(day, str) or not DATE_RE.match(day):
+            probs.append(InputProblem(f"{path}.{key}", "format", _("must be a date \"YYYY-MM-DD\"")))
         else:
             try:
-                dt.date.fromisoformat(as_of)
-                meta["as_of"] = as_of
+                dt.date.fromisoformat(day)
+                meta[key] = day
             except ValueError:
-                probs.append(InputProblem(f"{path}.as_of", "format", _("is not a real date: {as_of}",
-                                                                       as_of=as_of)))
+                probs.append(InputProblem(f"{path}.{key}", "format", _("is not a real date: {day}", day=day)))
+    if "as_of" in meta and "valid_until" in meta and meta["valid_until"] < meta["as_of"]:
+        probs.append(InputProblem(f"{path}.valid_until", "range",
+                                  _("{valid_until} is before the date it was verified ({as_of})",
+                                    valid_until=meta["valid_until"], as_of=meta["as_of"])))
     if meta:
         state.provenance[path] = meta
     if v.get("unknown") is True:
@@ -445,6 +450,28 @@ def _provenance(v: Mapping[object, object], path: str, probs: Problems, state: _
 
 
 def _fresh(v: object, spec: FieldSpec, path: str, probs: Problems, state: _ReadState) -> object:
+    """Check a fact's `as_of` and `valid_until` against the decision date (see `_expired`, `_stale`)."""
+    v = _expired(v, spec, path, state)
+    return _stale(v, spec, path, probs, state)
+
+
+def _expired(v: object, spec: FieldSpec, path: str, state: _ReadState) -> object:
+    """A fact valid until a date before the decision date has expired: unknown or a warning, as its vocabulary says.
+
+    Without a `valid_until:` in the vocabulary, an expired fact is used with a warning.
+    """
+    meta = state.provenance[path]
+    if "valid_until" not in meta or state.on is None or v is _UNKNOWN:
+        return v
+    if dt.date.fromisoformat(meta["valid_until"]) >= state.on:
+        return v
+    kind = spec.valid_until.expired if spec.valid_until is not None else "warning"
+    meta["expired"] = kind
+    meta["stale"] = kind  # an expired fact is listed with the stale ones in explanations
+    return _UNKNOWN if kind == "unknown" else v
+
+
+def _stale(v: object, spec: FieldSpec, path: str, probs: Problems, state: _ReadState) -> object:
     """Check a fact's `as_of` against the decision date: not after it, and as fresh as its vocabulary asks."""
     meta = state.provenance[path]
     if "as_of" not in meta or state.on is None:
@@ -473,13 +500,21 @@ def field_at(facts: Facts, path: str) -> FieldSpec | None:
 
 
 def stale_warnings(facts: Facts, provenance: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
-    """The `stale-fact` warnings of a decision: one for each fact older than its `fresh_for` allows."""
+    """The `stale-fact` and `expired-fact` warnings of a decision.
+
+    One for each fact older than its `fresh_for` allows, and one for each fact whose `valid_until`
+    is before the decision date.
+    """
     out = []
     for path, meta in sorted(provenance.items()):
         if "stale" not in meta:
             continue
         spec = field_at(facts, path)
-        if spec is None or spec.fresh_for is None:
+        if spec is None:
+            continue
+        if "expired" in meta:
+            out.append(_expired_warning(path, meta, spec))
+        if spec.fresh_for is None or "fresh_until" not in meta:
             continue
         fresh = spec.fresh_for
         until, as_of, days = meta["fresh_until"], meta["as_of"], fresh.days
@@ -497,6 +532,22 @@ def stale_warnings(facts: Facts, provenance: Mapping[str, Mapping[str, str]]) ->
                       f"（有效至 {until}；{fresh.reason.zh}），{zh_then}",
             }})
     return out
+
+
+def _expired_warning(path: str, meta: Mapping[str, str], spec: FieldSpec) -> dict[str, Any]:
+    until = meta["valid_until"]
+    reason_en = f"; {spec.valid_until.reason.en}" if spec.valid_until else ""
+    reason_zh = f"；{spec.valid_until.reason.zh}" if spec.valid_until else ""
+    if meta["expired"] == "unknown":
+        en_then, zh_then = "it is treated as not known", "按未知处理"
+    else:
+        en_then, zh_then = "it was used as given; verify it again", "仍按所给值使用，请重新核实"
+    return {
+        "code": "expired-fact", "path": path, "valid_until": until, "treated_as": meta["expired"],
+        "message": {
+            "en": f"{path} ({spec.label.en}): valid until {until}, before the decision date{reason_en}; {en_then}",
+            "zh": f"{path}（{spec.label.zh}）：有效期至 {until}，决定日期时已过期{reason_zh}，{zh_then}",
+        }}
 
 
 #: The implicit rule of a list whose records have an `id`: results per record are keyed by it.

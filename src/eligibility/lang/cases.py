@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from eligibility.base.errors import Diagnostic
 from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, did_you_mean, readable
-from eligibility.lang.loader import YMap, YNode, YScalar
+from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
 from eligibility.lang.model import Program, TestCase
 from eligibility.lang.reader import Reader, to_plain
 
@@ -17,7 +17,10 @@ from eligibility.lang.reader import Reader, to_plain
 _AMOUNT = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
 _OUTPUTS = ("eligible", "amount", "tier")
 
-_CASE_KEYS = ("name", "on", "household", "complete", "expect", "expect_error", "description", "note")
+_CASE_KEYS = ("name", "on", "household", "complete", "where_to_apply", "expect", "expect_error", "description",
+              "note")
+#: `expect:` keys `where_to_apply.<program>` check where to apply for a program (`Engine.where_to_apply`).
+WHERE_PREFIX = "where_to_apply."
 
 
 def read_tests(r: Reader, root: YMap) -> list[TestCase]:
@@ -47,8 +50,32 @@ def read_tests(r: Reader, root: YMap) -> list[TestCase]:
         if on is None or hn is None:
             continue
         complete = m.get("complete") is not None and r.boolean(m.get("complete"), "complete") is True
-        out.append(TestCase(name, on, to_plain(hn), expect, err, r.file, item.span, spans, complete))
+        where_only = m.get("where_to_apply") is not None and r.boolean(m.get("where_to_apply"),
+                                                                       "where_to_apply") is True
+        for k, v in en.items if isinstance(en, YMap) else ():
+            if k.value.startswith(WHERE_PREFIX):
+                _check_where(r, k, v)
+            elif where_only:
+                r.error(k, "where-case", f"a `where_to_apply: true` case expects only where_to_apply.<program> "
+                        f"keys, not {readable(k.value, 60)!r}", "move it to a case of its own")
+        out.append(TestCase(name, on, to_plain(hn), expect, err, r.file, item.span, spans, complete, where_only))
     return out
+
+
+_WHERE_KEYS = ("offices", "status", "unknown")
+_WHERE_STATUS = ("determined", "undetermined", "no_office")
+
+
+def _check_where(r: Reader, key: YScalar, value: YNode) -> None:
+    """`where_to_apply.P: [offices]` or `{offices: [...], status: ..., unknown: [...]}`."""
+    if isinstance(value, YMap):
+        r.mapping(value, f"'{readable(key.value, 60)}'", _WHERE_KEYS)
+        sn = value.get("status")
+        if sn is not None and r.text(sn, "status") not in _WHERE_STATUS:
+            r.error(sn, "where-status", f"status must be one of {', '.join(_WHERE_STATUS)}")
+    elif not isinstance(value, YSeq):
+        r.error(value, "expected-list", f"'{readable(key.value, 60)}' expects a list of offices such as "
+                "[\"440114\", \"rescue_station:440114\"], or {offices, status, unknown}")
 
 
 def _check_amounts(r: Reader, key: YScalar, value: YNode) -> None:
@@ -85,6 +112,16 @@ def check_expectations(cases: Iterable[TestCase], programs: dict[str, Program], 
     known = sorted(set(all_programs) | set(programs))
     for case in cases:
         for key, span in case.expect_spans.items():
+            if key.startswith(WHERE_PREFIX):
+                key = key[len(WHERE_PREFIX):]
+                if key not in known:
+                    guess = did_you_mean(key, known)
+                    diags.append(Diagnostic(span, "unknown-program",
+                                            _("expect: unknown program '{program}' in where_to_apply",
+                                              program=readable(key, 64)),
+                                            _("did you mean '{guess}'?", guess=guess) if guess
+                                            else _("programs: {names}", names=", ".join(known))))
+                continue
             program, _sep, name = key.partition(".")
             if program.endswith("]") and "[" in program:
                 program = program[:program.index("[")]

@@ -7,13 +7,15 @@ from decimal import Decimal
 from eligibility.base.i18n import translate as _
 from eligibility.base.source import did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YSeq
-from eligibility.lang.model import Constraint, Facts, FieldSpec, Freshness, Label
+from eligibility.lang.model import Constraint, Expiry, Facts, FieldSpec, Freshness, Label
 from eligibility.lang.reader import Reader
 
 FIELD_TYPES = ("bool", "integer", "decimal", "money", "date", "enum", "text", "list")
 _FIELD_KEYS = ("type", "label", "unit", "required", "default", "min", "max", "values", "fields",
-               "min_items", "max_items", "constraints", "description", "fresh_for")
+               "min_items", "max_items", "constraints", "description", "fresh_for", "valid_until",
+               "help")
 _FRESH_KEYS = ("days", "stale", "reason")
+_EXPIRY_KEYS = ("expired", "reason")
 #: What a stale fact is: not known, or kept with a warning.
 STALE_KINDS = ("unknown", "warning")
 #: The longest `fresh_for` accepted, in days (ten years).
@@ -112,11 +114,38 @@ def _read_fields(r: Reader, node: YNode, where: str, top: bool) -> list[FieldSpe
                           name=name))
             else:
                 fresh = _read_fresh(r, fn_, name)
+        expiry: Expiry | None = None
+        vu = m.get("valid_until")
+        if vu is not None:
+            if ftype == "list":
+                r.error(vu, "valid-until", f"a list field cannot have `valid_until:` ('{name}'); "
+                        "declare it on the fields of its records")
+            else:
+                expiry = _read_expiry(r, vu, name)
         out.append(FieldSpec(name, ftype, label, r.text(m.get("unit"), "unit"), required, default,
                              lo if isinstance(lo, Decimal) else None,
                              hi if isinstance(hi, Decimal) else None,
-                             values, sub, int(mi or 0), int(ma or 1000), key.span, constraints, fresh))
+                             values, sub, int(mi or 0), int(ma or 1000), key.span, constraints, fresh, expiry,
+                             r.label(m.get("help"), "help")))
     return out
+
+
+def _read_expiry(r: Reader, node: YNode, name: str) -> Expiry | None:
+    """Read `valid_until: {expired: unknown | warning, reason: {zh, en}}` of a field."""
+    m = r.mapping(node, f"valid_until of '{name}'", _EXPIRY_KEYS, _EXPIRY_KEYS)
+    if m is None:
+        return None
+    kind_node = m.get("expired")
+    kind = r.text(kind_node, "expired") if kind_node is not None else None
+    if kind_node is not None and kind is not None and kind not in STALE_KINDS:
+        guess = did_you_mean(kind, STALE_KINDS)
+        r.error(kind_node, "valid-until", f"expired must be one of {', '.join(STALE_KINDS)}, "
+                f"not '{readable(kind, 40)}'", f"did you mean '{guess}'?" if guess else None)
+        return None
+    reason = r.label(m.get("reason"), "reason")
+    if kind is None or reason is None:
+        return None
+    return Expiry(kind, reason, node.span)
 
 
 def _read_fresh(r: Reader, node: YNode, name: str) -> Freshness | None:

@@ -20,6 +20,7 @@ from eligibility.lang.loader import YMap, load_file
 from eligibility.lang.model import Facts, Label, Program, Property, Source, TestCase
 from eligibility.lang.properties import read_properties
 from eligibility.lang.reader import Reader, to_plain
+from eligibility.lang.where import WhereRules, check_where_programs, read_where, where_program
 
 MAX_FILES = 1000
 
@@ -109,6 +110,9 @@ class PolicySetModel:
     program_names: frozenset[str] = frozenset()
     #: Warnings the policy staff know and accept (an `acknowledged:` file), each with its reason.
     acknowledged: tuple[Acknowledgement, ...] = ()
+    #: The `where_to_apply:` rules as one program (checked and compiled apart from the others), or None.
+    where: Program | None = None
+    where_rules: WhereRules | None = None
     _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
@@ -231,6 +235,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     label_files: set[str] = set()
     acknowledged: list[Acknowledgement] = []
     deferred: list[tuple[str, str]] = []
+    wheres: list[WhereRules] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
         if not with_tests and _is_test_file(path):
@@ -270,6 +275,12 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
             properties.extend(read_properties(r, node))
         elif first == "acknowledged":
             acknowledged.extend(_read_acknowledged(r, node))
+        elif first == "where_to_apply":
+            w = read_where(r, node)
+            if w is not None and wheres:
+                r.error(node.items[0][0], "two-where", f"a second where_to_apply file (the first is {wheres[0].file})")
+            elif w is not None:
+                wheres.append(w)
         elif first == "sources":
             for src in read_registry(r, node):
                 if src.id in registry:
@@ -286,7 +297,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
         else:
             r.error(node.items[0][0], "file-kind", _("unknown kind of file (first key '{first}')", first=first),
                     _("a policy file starts with `program:`, `facts:`, `sources:`, `tests:`, `properties:`, "
-                    "`labels:` or `acknowledged:`"))
+                      "`labels:`, `acknowledged:` or `where_to_apply:`"))
     if not facts:
         diags.append(Diagnostic(None, "no-facts",
                                 _("the policy set has no facts vocabulary (a file starting with `facts:`)")))
@@ -316,6 +327,15 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                                 (_("jurisdictions present: ") + ", ".join(sorted({x.jurisdiction
                                                                                for x in layers.values()})))))
     check_expectations(tests, programs, {x.program for x in layers.values()}, diags)
+    where_prog: Program | None = None
+    if wheres and jurisdiction is not None and wheres[0].jurisdiction not in ancestors(jurisdiction):
+        # The rules say where to apply from their deciding district (what hukou_local means): a set
+        # loaded for another district has none, rather than another district's.
+        wheres.clear()
+    if wheres:
+        where_prog = where_program(wheres[0], registry)
+        check_where_programs(wheres[0], frozenset(x.program for x in layers.values()), diags)
+        used.add(wheres[0].file)
     used |= registry_files
     used |= label_files
     errors = [d for d in diags if d.severity == "error"]
@@ -327,7 +347,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                           policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred),
                           declared_properties=tuple(properties),
                           program_names=frozenset(x.program for x in layers.values()),
-                          acknowledged=tuple(acknowledged))
+                          acknowledged=tuple(acknowledged), where=where_prog,
+                          where_rules=wheres[0] if wheres else None)
 
 
 def _unknown_jurisdiction(layers: dict[str, Layer], jurisdiction: str | None) -> Diagnostic | None:

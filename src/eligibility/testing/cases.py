@@ -19,6 +19,7 @@ from eligibility.base.source import readable
 from eligibility.engine.facts import Validator
 from eligibility.engine.runtime import Decision, Engine, load
 from eligibility.engine.trace import encode
+from eligibility.lang.cases import WHERE_PREFIX
 from eligibility.lang.model import Facts, TestCase
 
 
@@ -65,6 +66,8 @@ def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResu
     With quick=True the decision is made without a trace and a failure is not explained
     (the mutation check and rule coverage run cases thousands of times).
     """
+    if case.where_only:
+        return _where_case(engine, case)
     strict = case.expect_error is not None and case.expect_error.get("kind") == "evaluation"
     try:
         decision = engine.decide(case.household, case.on, trace=not quick, strict=strict,  # type: ignore[arg-type]
@@ -80,7 +83,13 @@ def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResu
                                          kind_word=kind_word) + _summary(decision)))
     diffs: list[str] = []
     programs_differing: list[str] = []
+    if any(k.startswith(WHERE_PREFIX) for k in case.expect):
+        where = _where_case(engine, case)
+        if not where.passed:
+            diffs.append(where.message)
     for key, expected in case.expect.items():
+        if key.startswith(WHERE_PREFIX):
+            continue
         program, _sep, name = key.partition(".")
         record_id = None
         if program.endswith("]") and "[" in program:
@@ -148,6 +157,51 @@ def run_case(engine: Engine, case: TestCase, *, quick: bool = False) -> CaseResu
         sub = engine.decide(case.household, case.on, [program])  # type: ignore[arg-type]
         msg += "\n\n" + _("trace of {program}:", program=program) + "\n" + sub.explain(lang=current_language())
     return CaseResult(case, False, msg)
+
+
+def _where_case(engine: Engine, case: TestCase) -> CaseResult:
+    """Run `Engine.where_to_apply` and compare each `where_to_apply.<program>` expectation."""
+    try:
+        w = engine.where_to_apply(case.household, case.on)  # type: ignore[arg-type]
+    except InputError as e:
+        if not case.where_only:
+            return CaseResult(case, False, f"where_to_apply: unexpected input error:\n{e}")
+        return _expected_error(case, "input", e.problems[0].path if e.problems else None, e,
+                               [p.path for p in e.problems])
+    except EvaluationError as e:
+        if not case.where_only:
+            return CaseResult(case, False, f"where_to_apply: unexpected evaluation error:\n{e}")
+        return _expected_error(case, "evaluation", e.path, e, [])
+    if case.where_only and case.expect_error is not None:
+        return CaseResult(case, False, f"expected {_an(case.expect_error.get('kind'))} error, but where_to_apply "
+                          "answered:\n" + w.explain("en"))
+    diffs = []
+    for key, want in case.expect.items():
+        if not key.startswith(WHERE_PREFIX):
+            continue
+        program = key[len(WHERE_PREFIX):]
+        got = w.programs.get(program)
+        if got is None:
+            diffs.append(f"{key}: no where_to_apply rule covers '{program}'")
+            continue
+        spec: dict[str, Any] = want if isinstance(want, dict) else {"offices": want}
+        offices = sorted(o.code if o.kind == "street_office" else f"{o.kind}:{o.code}" for o in got.offices)
+        if "offices" in spec and sorted(str(x) for x in spec["offices"] or []) != offices:
+            diffs.append(f"{key}: expected offices {_list(spec['offices'])}, got {_list(offices)}")
+        status = spec.get("status", None if "offices" not in spec or not isinstance(want, list)
+                          else ("determined" if want else "no_office"))
+        if status is not None and status != got.status:
+            diffs.append(f"{key}: expected {status}, got {got.status}"
+                         + (f" (waiting on {', '.join(got.unknown)})" if got.unknown else ""))
+        if "unknown" in spec and sorted(str(x) for x in spec["unknown"] or []) != list(got.unknown):
+            diffs.append(f"{key}.unknown: expected {_list(spec['unknown'])}, got {_list(got.unknown)}")
+    if not diffs:
+        return CaseResult(case, True, "")
+    return CaseResult(case, False, "\n".join(diffs) + "\n\nwhere to apply:\n" + w.explain("en"))
+
+
+def _list(items: Any) -> str:
+    return ", ".join(sorted(str(x) for x in items or [])) or "none"
 
 
 def _expected_error(case: TestCase, kind: str, path: str | None, exc: Exception, paths: list[str]) -> CaseResult:
