@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from eligibility.base.errors import Diagnostic
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
 from eligibility.lang.model import Program, TestCase
@@ -24,8 +25,8 @@ WHERE_PREFIX = "where_to_apply."
 
 def read_tests(r: Reader, root: YMap) -> list[TestCase]:
     out: list[TestCase] = []
-    for item in r.entries(root, "tests", "a test file", "cases"):
-        m = r.mapping(item, "a test case", _CASE_KEYS, ("name", "on", "household"))
+    for item in r.entries(root, "tests", _("a test file"), _("test cases")):
+        m = r.mapping(item, _("a test case"), _CASE_KEYS, ("name", "on", "household"))
         if m is None:
             continue
         name = r.text(m.get("name"), "name") or "<unnamed>"
@@ -45,7 +46,7 @@ def read_tests(r: Reader, root: YMap) -> list[TestCase]:
         if xn is not None and (xm := r.mapping(xn, "expect_error", ("kind", "path", "message"), ("kind",))):
             err = {k.value: str(to_plain(v)) for k, v in xm.items}
         if en is None and xn is None:
-            r.error(item, "missing-key", "a test case needs `expect:` or `expect_error:`")
+            r.error(item, "missing-key", _("a test case needs `expect:` or `expect_error:`"))
         if on is None or hn is None:
             continue
         complete = m.get("complete") is not None and r.boolean(m.get("complete"), "complete") is True
@@ -91,11 +92,14 @@ def _check_amounts(r: Reader, key: YScalar, value: YNode) -> None:
         if _AMOUNT.match(text):
             continue
         if re.match(r"^-?[0-9]+\.[0-9]{3,}$", text):
-            r.error(node, "amount-format", f"expected amount {readable(text, 40)} has more than two decimals; "
-                    "amounts are yuan to the fen", f"write \"{text[:text.index('.') + 3]}\" if that is what you mean")
+            r.error(node, "amount-format",
+                    _("expected amount {text} has more than two decimals; amounts are yuan to the fen",
+                      text=readable(text, 40)),
+                    _('write "{text}" if that is what you mean', text=text[:text.index('.') + 3]))
         else:
-            r.error(node, "amount-format", f"expected amount {readable(text, 40)!r} is not an amount such as "
-                    "\"1234.50\"", "write plain digits with at most two decimals, in quotes")
+            r.error(node, "amount-format", _('expected amount {text!r} is not an amount such as "1234.50"',
+                                             text=readable(text, 40)),
+                    _("write plain digits with at most two decimals, in quotes"))
 
 
 def check_expectations(cases: Iterable[TestCase], programs: dict[str, Program], all_programs: Iterable[str],
@@ -112,18 +116,22 @@ def check_expectations(cases: Iterable[TestCase], programs: dict[str, Program], 
                 key = key[len(WHERE_PREFIX):]
                 if key not in known:
                     guess = did_you_mean(key, known)
-                    diags.append(Diagnostic(span, "unknown-program", f"expect: unknown program "
-                                            f"'{readable(key, 64)}' in where_to_apply",
-                                            f"did you mean '{guess}'?" if guess else "programs: " + ", ".join(known)))
+                    diags.append(Diagnostic(span, "unknown-program",
+                                            _("expect: unknown program '{program}' in where_to_apply",
+                                              program=readable(key, 64)),
+                                            _("did you mean '{guess}'?", guess=guess) if guess
+                                            else _("programs: {names}", names=", ".join(known))))
                 continue
-            program, _, name = key.partition(".")
+            program, _sep, name = key.partition(".")
             if program.endswith("]") and "[" in program:
                 program = program[:program.index("[")]
             if program not in known:
                 guess = did_you_mean(program, known)
-                diags.append(Diagnostic(span, "unknown-program", f"expect: unknown program "
-                                        f"'{readable(program, 64)}' in '{readable(key, 80)}'",
-                                        f"did you mean '{guess}'?" if guess else "programs: " + ", ".join(known)))
+                diags.append(Diagnostic(span, "unknown-program",
+                                        _("expect: unknown program '{program}' in '{key}'",
+                                          program=readable(program, 64), key=readable(key, 80)),
+                                        (_("did you mean '{guess}'?", guess=guess) if guess
+                                         else _("programs: {names}", names=", ".join(known)))))
                 continue
             p = programs.get(program)
             if p is None or not name or "[" in key:
@@ -132,7 +140,9 @@ def check_expectations(cases: Iterable[TestCase], programs: dict[str, Program], 
                      *(["tier"] if p.tier is not None else [])]
             if name not in names:
                 guess = did_you_mean(name, names)
-                diags.append(Diagnostic(span, "unknown-name", f"expect: program '{program}' has no rule or "
-                                        f"value '{readable(name, 64)}'",
-                                        f"did you mean '{program}.{guess}'?" if guess else
-                                        "expect rules, computed values and the outputs eligible, amount, tier"))
+                diags.append(Diagnostic(span, "unknown-name",
+                                        _("expect: program '{program}' has no rule or value '{name}'",
+                                          program=program, name=readable(name, 64)),
+                                        (_("did you mean '{program}.{guess}'?", program=program, guess=guess)
+                                         if guess else
+                                         _("expect rules, computed values and the outputs eligible, amount, tier"))))
