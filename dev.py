@@ -38,7 +38,7 @@ def ensure_env(extras: str) -> None:
 
 
 #: What `test` needs: everything. `demo` needs the core and the command line only.
-FULL = "test,cli,parquet,spark,serve,discover"
+FULL = "test,cli,parquet,spark,serve,discover,i18n"
 
 
 def run(*args: str) -> int:
@@ -53,21 +53,23 @@ ENV = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": os.environ.get(
 
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "help"
-    if cmd not in ("demo", "test", "bench"):
+    if cmd not in ("demo", "test", "bench", "messages"):
         print(__doc__)
-        print("commands: demo | test | bench")
+        print("commands: demo | test | bench | messages")
         return 2
     ensure_env("cli" if cmd == "demo" else FULL)
     if cmd == "demo":
         lang = argv[1] if len(argv) > 1 else "zh"
         return run("-m", "eligibility", "explain", "examples/huadu-family.json", "--on", "2024-09-01",
                    "--lang", lang)
+    if cmd == "messages":  # extract the messages, merge them into each catalog, compile (docs/how-to/translate.md)
+        return run("tools/catalogs.py")
     if cmd == "bench":
         return run("benchmarks/bench_decide.py", *argv[1:])
     code = run("-m", "eligibility", "check", "policies")
     code = run("-m", "eligibility", "doc", "policies", "--out", "docs/policies", "--check") or code
     code = run("-m", "eligibility", "test", "policies", "-q", "--coverage", "--fail-under", "100") or code
-    code = run("-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py") or code
+    code = run("-m", "ruff", "check", "src", "tests", "benchmarks", "tools", "dev.py") or code
     code = run("-m", "mypy") or code
     code = run("-c", "from importlinter.cli import lint_imports_command; lint_imports_command()") or code
     code = run("-m", "pytest", *argv[1:]) or code

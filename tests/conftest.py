@@ -60,6 +60,13 @@ DIBAO = (DEMOS / "dibao.yaml").read_text(encoding="utf-8")
 UPDATE = os.environ.get("ELIGIBILITY_UPDATE_GOLDEN") == "1"
 
 
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test without a locale, so the command line's messages are English unless a test asks."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def engine() -> eligibility.Engine:
     """The engine of the frozen dibao policies (tests/fixtures/dibao)."""

@@ -493,3 +493,17 @@ def test_resume_refuses_an_output_of_another_library_version(policies: Path, tmp
     with pytest.raises(eligibility.InputError) as e:
         run_file(src, out, policies, on=ON, resume=True)
     assert f"written for eligibility 0.0.1, not eligibility {eligibility.__version__}" in str(e.value)
+
+
+def test_an_undetermined_program_lists_the_facts_it_waits_on(policies: Path) -> None:
+    """Income given as unknown: demo is undetermined and its JSON and flat outputs name the income."""
+    h = {**household(1), "assessed_monthly_income": {"unknown": True}}
+    (r,) = decide_many(policies, [h], on=ON)
+    assert r.programs is not None and r.programs["demo"].eligible is None
+    assert r.programs["demo"].unknown == ("assessed_monthly_income",)
+    assert r.to_json()["programs"]["demo"]["unknown"] == ["assessed_monthly_income"]
+    row = r.to_row(["demo"])
+    assert row["demo_unknown"] == "assessed_monthly_income" and row["demo_eligible"] is None
+    (decided,) = decide_many(policies, [household(1)], on=ON)
+    assert decided.to_row(["demo"])["demo_unknown"] is None
+    assert "unknown" not in decided.to_json()["programs"]["demo"]

@@ -1,8 +1,9 @@
-"""The join in Spark SQL (local[2]) writes, line for line, what the DuckDB join writes, from the same mapping."""
+"""Discovery on Spark (local[2]) gives the findings of the local run, line for line."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -14,31 +15,22 @@ import pytest
 if os.environ.get("CI") and importlib.util.find_spec("pyspark") is None:
     pytest.fail("CI must run the Spark test: dev.py installs eligibility[spark]", pytrace=False)
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'eligibility[spark]'")
-pytest.importorskip("duckdb", reason="the join needs DuckDB: pip install 'eligibility[discover]'")
+pytest.importorskip("pyarrow", reason="pyspark's mapInArrow needs pyarrow: pip install 'eligibility[spark]'")
 
 from pyspark.sql import SparkSession
 
-from eligibility.discover.join import join
-from eligibility.discover.mapping import load_mapping
-from eligibility.discover.pseudonym import read_key
-from eligibility.discover.spark import spark_join
+from eligibility.discover.report import run_discover
+from eligibility.discover.spark import discover
+from test_discover import write_joined
 
-ROOT = Path(__file__).parent.parent
-
-
-def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("synthetic_huadu", ROOT / "benchmarks" / "synthetic_huadu.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+ON = "2026-12-01"
 
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[Any]:
     """A local Spark session with two executor threads, its Python workers this interpreter."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    s = (SparkSession.builder.master("local[2]").appName("eligibility-join-test")
+    s = (SparkSession.builder.master("local[2]").appName("eligibility-discover-test")
          .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
          .config("spark.driver.memory", "1g").getOrCreate())
     s.sparkContext.setLogLevel("ERROR")
@@ -46,16 +38,19 @@ def session() -> Iterator[Any]:
     s.stop()
 
 
-def test_spark_join_writes_the_duckdb_lines(session: Any, tmp_path: Path) -> None:
-    """On a small synthetic district every household's line from Spark SQL equals DuckDB's, byte for byte."""
-    _generator().generate(tmp_path, households=80, seed=2)
-    mapping = load_mapping(tmp_path / "mapping.yaml")
-    key = read_key(tmp_path / "pseudonym.key")
-    join(mapping, tmp_path / "joined.jsonl", key)
-    expected = (tmp_path / "joined.jsonl").read_text(encoding="utf-8").splitlines()
-    rows = spark_join(session, mapping, key).orderBy("id").collect()
-    lines = [r["line"] for r in rows]
-    assert len(lines) == len(expected) == 80
-    for got, want in zip(lines, expected, strict=True):
-        assert got == want
-    assert any('"conflicts":[{' in line for line in lines)
+def test_spark_discovery_equals_the_local_run(session: Any, tmp_path: Path) -> None:
+    """Every line's decisions line, findings, trace and household file equal the local run's."""
+    joined = write_joined(tmp_path / "joined.jsonl")
+    run_discover(joined, tmp_path / "local", on=ON)
+    texts = joined.read_text(encoding="utf-8").splitlines()
+    df = session.createDataFrame([(i + 1, t) for i, t in enumerate(texts)], "line long, value string")
+    rows = sorted(discover(df, on=ON).repartition(2).collect(), key=lambda r: r["line"])
+    local = tmp_path / "local"
+    assert [r["decision"] for r in rows] == (local / "decisions.jsonl").read_text("utf-8").splitlines(keepends=True)
+    found = [f for r in rows if r["findings"] for f in json.loads(r["findings"])]
+    assert found == [json.loads(x) for x in (local / "findings.jsonl").read_text("utf-8").splitlines()]
+    assert found, "the joined file has findings of every kind"
+    assert "".join(r["trace"] for r in rows if r["trace"]) == (local / "traces.jsonl").read_text("utf-8")
+    for r in rows:
+        if r["household"]:
+            assert r["household"] == (local / "households" / f"{r['id']}.json").read_text("utf-8")

@@ -186,3 +186,97 @@ def test_a_list_field_cannot_declare_fresh_for(policy_dir: Callable[..., Path]) 
     with pytest.raises(PolicyError) as err:
         eligibility.load(policy_dir({"demo.yaml": DEMO}, facts=facts))
     assert only(err.value, "fresh-for").message.startswith("a list field cannot have")
+
+
+# ---------------------------------------------------------------- valid_until: certificates
+
+#: The demo program on a vocabulary whose income is "valid until" a date given with it (as a certificate).
+CERTIFIED = FACTS.replace(
+    "  assessed_monthly_income: {type: money, unit: CNY/month, label: {zh: 月收入, en: Monthly income}}\n",
+    "  assessed_monthly_income:\n"
+    "    type: money\n"
+    "    label: {zh: 月收入, en: Monthly income}\n"
+    "    valid_until:\n"
+    "      expired: unknown\n"
+    "      reason: {zh: 收入证明须在有效期内, en: the income certificate must be valid on the decision date}\n")
+
+
+@pytest.fixture
+def certified(policy_dir: Callable[..., Path]) -> eligibility.Engine:
+    """The demo program whose income comes with a validity date; the assets (no declaration) read by a rule."""
+    return eligibility.load(policy_dir({"demo.yaml": PROGRAM}, facts=CERTIFIED))
+
+
+def _with_validity(income_until: str, assets_until: str | None = None) -> dict[str, Any]:
+    h = household()
+    h["assessed_monthly_income"]["valid_until"] = income_until
+    if assets_until:
+        h["financial_assets"]["valid_until"] = assets_until
+    return h
+
+
+def test_a_certificate_valid_on_the_decision_date_is_used(certified: eligibility.Engine) -> None:
+    """Valid until the decision date itself: decided, no warning, the trace keeps the validity date."""
+    d = certified.decide(_with_validity("2024-09-01"), ON)
+    assert d.programs["demo"].eligible is True and d.unknown_facts == ()
+    assert d.to_json()["provenance"]["assessed_monthly_income"] == {"source": "人社 wage record",
+                                                                    "valid_until": "2024-09-01"}
+    assert not [w for w in d.to_json()["warnings"] if w["code"] == "expired-fact"]
+
+
+def test_an_expired_certificate_is_unknown_when_declared_so(certified: eligibility.Engine) -> None:
+    """Valid until the day before: the income is not known, the program waits on it, a warning says why."""
+    d = certified.decide(_with_validity("2024-08-31"), ON)
+    assert d.programs["demo"].eligible is None and d.programs["demo"].unknown == ("assessed_monthly_income",)
+    trace = d.to_json()
+    assert trace["provenance"]["assessed_monthly_income"]["expired"] == "unknown"
+    [w] = [w for w in trace["warnings"] if w["code"] == "expired-fact"]
+    assert w["path"] == "assessed_monthly_income" and w["valid_until"] == "2024-08-31"
+    assert w["treated_as"] == "unknown" and "treated as not known" in w["message"]["en"]
+    assert "the income certificate must be valid" in w["message"]["en"] and "按未知处理" in w["message"]["zh"]
+    text = d.explain(lang="en")
+    assert "valid until 2024-08-31" in text and "out of date" in text
+
+
+def test_an_expired_fact_the_vocabulary_does_not_declare_is_used_with_a_warning(
+        certified: eligibility.Engine) -> None:
+    """The assets say they were valid until a past date, with no declaration: used as given, and a warning."""
+    d = certified.decide(_with_validity("2024-12-31", assets_until="2024-01-31"), ON)
+    assert d.programs["demo"].eligible is True
+    [w] = [w for w in d.to_json()["warnings"] if w["code"] == "expired-fact"]
+    assert w["path"] == "financial_assets" and w["treated_as"] == "warning"
+    assert "verify it again" in w["message"]["en"]
+
+
+def test_a_validity_before_the_verification_date_is_an_input_error(certified: eligibility.Engine) -> None:
+    """valid_until before as_of is a contradiction named at its path."""
+    h = _with_validity("2024-01-01")
+    h["assessed_monthly_income"]["as_of"] = "2024-02-01"
+    with pytest.raises(InputError) as err:
+        certified.decide(h, ON)
+    assert err.value.problems[0].path == "assessed_monthly_income.valid_until"
+
+
+def test_bad_valid_until_in_the_vocabulary_is_reported_at_load_time(policy_dir: Callable[..., Path]) -> None:
+    """`expired:` must be unknown or warning, with a hint, at its line."""
+    facts = CERTIFIED.replace("      expired: unknown\n", "      expired: unknwn\n")
+    with pytest.raises(PolicyError) as err:
+        eligibility.load(policy_dir({"demo.yaml": PROGRAM}, facts=facts))
+    d = only(err.value, "valid-until")
+    assert "expired must be one of unknown, warning" in d.message and where(d)[:2] == ("facts.yaml", 7)
+    assert d.hint == "did you mean 'unknown'?"
+
+
+def test_the_bundled_disability_certificate_expires(engine_bundled: eligibility.Engine) -> None:
+    """A member's disability grade given with a past validity date is not known on the decision date."""
+    h = {"assessed_monthly_income": "800.00", "financial_assets": "0.00",
+         "members": [{"id": "m1", "relation": "applicant", "birth_date": "1980-01-01", "sex": "male",
+                      "guangdong_hukou": True,
+                      "disability_grade": {"value": 1, "source": "残联", "valid_until": "2024-06-30"}}]}
+    d = engine_bundled.decide(h, ON)
+    assert "members[0].disability_grade" in d.unknown_facts
+
+
+@pytest.fixture(scope="module")
+def engine_bundled() -> eligibility.Engine:
+    return eligibility.load()

@@ -87,7 +87,7 @@ def test_the_first_step_asks_from_the_composition(server: Server, engine: eligib
     assert body["done"] is False and "explanation" not in body
     ranked = [q["path"] for q in decision.next_questions()]
     assert [q["path"] for q in body["next_questions"]] == ranked[:3]
-    assert [a["path"] for a in body["assumed"]] == ["business_registrations", "obligors"]
+    assert [a["path"] for a in body["assumed"]] == ["business_registrations", "obligors", "residence_permits"]
 
 
 def test_questions_carry_label_help_type_and_choices_in_the_language(server: Server,
@@ -159,7 +159,7 @@ def test_answering_the_top_question_reaches_the_complete_decision(server: Server
         assert body["outcomes"]["dibao"] == {"status": "eligible", "eligible": True, "amount": "1446.00",
                                              "unknown": [], "title": truth.programs["dibao"].title["zh"]}
         assert "assessed_monthly_income" in verify
-        assert [a["path"] for a in body["assumed"]] == ["business_registrations", "obligors"]
+        assert [a["path"] for a in body["assumed"]] == ["business_registrations", "obligors", "residence_permits"]
 
 
 SINGLE: dict[str, Any] = {

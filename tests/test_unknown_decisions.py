@@ -1,8 +1,8 @@
 """Decisions with unknown facts are sound: a known outcome is the outcome of every completion tried.
 
-How many of the unknowns a decision lists can change its outcome alone (relevance) is measured by
-benchmarks/bench_relevance.py: Kleene's logic is sound but not complete, so the lists can name
-facts that no completion of the others makes matter.
+Kleene's logic is sound but not complete: `ProgramDecision.reads_unknown` can name facts that no
+completion makes matter; `ProgramDecision.unknown` keeps those that can (tests/test_relevance.py,
+benchmarks/bench_relevance.py).
 """
 
 from __future__ import annotations
@@ -107,9 +107,9 @@ def test_a_known_outcome_is_the_outcome_of_every_completion_tried(bundled: eligi
         for name, p in partial.programs.items():
             assert _agrees(p, full.programs[name]), (name, hidden)
             assert _agrees(p, other_full.programs[name]), (name, hidden, other)
-            assert set(p.unknown) <= set(hidden)
+            assert set(p.reads_unknown) <= set(hidden)
             if p.eligible is None and p.error is None:
-                assert p.unknown, name  # undetermined always says what it waits on
+                assert p.reads_unknown, name  # undetermined always says what it waits on
 
 
 def _witness(engine: eligibility.Engine, partial: eligibility.Decision, household: dict[str, Any],
@@ -163,3 +163,23 @@ def test_value_of_a_partial_decision_is_unknown_where_it_waits(bundled: eligibil
     value = d.value("dibao", "financial_asset_test")
     assert isinstance(value, Unknown) and value.paths == {"financial_assets"}
     assert d.value("dibao", "income_test") is True
+
+
+def test_every_fact_the_screening_asks_has_help_in_both_languages(bundled: eligibility.Engine) -> None:
+    """From a composition (a record in each list), each fact the screened programs wait on has zh/en help."""
+    from eligibility.serve.screen import SCREEN_PROGRAMS
+
+    household = {"members": [{"id": "m1", "relation": "applicant"}, {"id": "m2", "relation": "spouse"}],
+                 "obligors": [{"id": "o1", "supports": "m1"}],
+                 "vehicles": [{"kind": {"unknown": True}}],
+                 "business_registrations": [{"kind": {"unknown": True}}]}
+    d = bundled.decide(household, on=ON, programs=SCREEN_PROGRAMS, assume_defaults=False)
+    asked = {p for name in SCREEN_PROGRAMS for p in d.programs[name].reads_unknown}
+    assert len(asked) > 30  # the screening has much to ask of a bare composition
+    lacking = sorted(p for p in asked if (spec := _spec(bundled.model.facts, p)) is None or spec.help is None
+                     or not spec.help.zh.strip() or not spec.help.en.strip())
+    assert lacking == [], f"facts a screening asks without a help text in facts.yaml: {lacking}"
+    first = d.next_questions()[0]
+    spec = _spec(bundled.model.facts, first["path"])
+    assert spec is not None and spec.help is not None
+    assert first["help"] == {"zh": spec.help.zh, "en": spec.help.en}

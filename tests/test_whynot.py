@@ -369,3 +369,53 @@ def test_a_program_that_could_not_be_decided_is_reported_not_analysed(engine: el
     dibao = result["programs"]["dibao"]
     assert dibao["eligible"] is None and "no value on 2018-12-31" in dibao["error"]
     assert dibao["failed"] == [] and dibao["near_miss"] is False
+
+
+def test_an_undetermined_program_says_what_is_missing_not_what_to_change() -> None:
+    """Income unknown: dibao's why-not names the income it waits on and the rule waiting; nothing is probed."""
+    bundled = eligibility.load()
+    h = family()
+    h["assessed_monthly_income"] = {"unknown": True}
+    decision = bundled.decide(h, on=ON, programs=["dibao"])
+    result = decision.why_not()
+    dibao = result["programs"]["dibao"]
+    assert dibao["eligible"] is None and dibao["failed"] == [] and result["probes"] == 0
+    assert [m["path"] for m in dibao["missing"]] == list(decision.programs["dibao"].unknown)
+    assert dibao["missing"][0] == {"path": "assessed_monthly_income", "label": {
+        "zh": "综合评估后家庭月收入（家庭合计）",
+        "en": "Assessed monthly household income (household total, after the GD assessment)"}}
+    assert "income_test" in [w["rule"] for w in dibao["waiting"]]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "docs" / "reference" / "trace.schema.json").read_text(encoding="utf-8"))
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(decision.to_json(why_not=True))) == []
+
+
+def test_an_undetermined_member_says_what_is_missing(policy_dir: PolicyDir) -> None:
+    """A per-person program: the member whose grade is unknown lists it, and nothing is searched for it."""
+    engine = eligibility.load(policy_dir({"demo.yaml": PER_PERSON_UNKNOWN}))
+    h = {"assessed_monthly_income": "800.00",
+         "members": [{"id": "a", "birth_date": "1980-01-01", "sex": "female", "disability_grade": {"unknown": True}},
+                     {"id": "b", "birth_date": "1980-01-01", "sex": "female", "disability_grade": 0}]}
+    section = engine.decide(h, on=ON).why_not()["programs"]["demo"]
+    [a] = section["members"]  # the undetermined member only
+    assert a["missing"] == [{"path": "members[0].disability_grade",
+                             "label": {"zh": "残疾等级（members[0]）", "en": "Disability grade (members[0])"}}]
+    assert a["failed"] == []
+
+
+#: A per-person program: a member with a disability grade of 1 to 4.
+PER_PERSON_UNKNOWN = """\
+program: demo
+title: {zh: 演示, en: Demo}
+jurisdiction: "000000"
+each: member in household.members
+sources:
+  S1: {title: 演示文件, document: 演示〔2024〕1号, confidence: C}
+rules:
+  disabled:
+    title: {zh: 持残疾证, en: Holds a disability certificate}
+    each: member in household.members
+    when: member.disability_grade > 0
+    source: S1
+eligible: member.disabled
+"""

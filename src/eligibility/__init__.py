@@ -18,6 +18,7 @@ from eligibility.base.errors import (
 )
 from eligibility.base.version import __version__
 from eligibility.engine.runtime import Decision, Engine, ProgramDecision, RecordDecision, load
+from eligibility.engine.where import Office, Pending, ProgramPlaces, Reason, WhereToApply
 from eligibility.scale.results import BatchResult
 from eligibility.scale.stream import decide_many
 
@@ -30,10 +31,15 @@ __all__ = [
     "EvaluationError",
     "InputError",
     "InputProblem",
+    "Office",
+    "Pending",
     "PolicyError",
     "PolicyTestFailure",
     "ProgramDecision",
+    "ProgramPlaces",
+    "Reason",
     "RecordDecision",
+    "WhereToApply",
     "__version__",
     "decide_many",
     "dumps_record",

@@ -17,6 +17,8 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
     click = None  # type: ignore[assignment]
 
 from eligibility.base.errors import EvaluationError, InputError, PolicyError, cap_per_file
+from eligibility.base.i18n import LANGUAGES, N_, language_from_locale, use_language
+from eligibility.base.i18n import translate as _
 
 #: The exit codes of every command (docs/reference/cli.md#exit-codes): 0 success; 1 the command ran
 #: and the answer is no (policy errors, failing tests, an invalid household, a program not decided,
@@ -50,14 +52,15 @@ def _date(ctx: Any, param: Any, value: str | None) -> Any:
 def _jurisdiction(ctx: Any, param: Any, value: str | None) -> str | None:
     """Check a --jurisdiction option: six digits, else a usage error (exit 2)."""
     if value is not None and not (len(value) == 6 and value.isascii() and value.isdigit()):
-        raise click.BadParameter(f"must be a 6-digit GB/T 2260 code such as 440114, not {value!r}")
+        raise click.BadParameter(_("must be a 6-digit GB/T 2260 code such as 440114, not {value!r}",
+                                   value=value))
     return value
 
 
 def _seed(ctx: Any, param: Any, value: str | None) -> str | None:
     """Check a --seed option: a whole number at least 0, or `random`, else a usage error (exit 2)."""
     if value is not None and value != "random" and not (value.isascii() and value.isdigit()):
-        raise click.BadParameter(f"must be a whole number at least 0 or 'random', not {value!r}")
+        raise click.BadParameter(_("must be a whole number at least 0 or 'random', not {value!r}", value=value))
     return value
 
 
@@ -84,15 +87,16 @@ def _read_household(source: str) -> Any:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
         text = data.decode("utf-8")
     except OSError as e:
-        raise click.UsageError(f"cannot read {source}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {source}: {strerror}", source=source, strerror=e.strerror)) from None
     except UnicodeDecodeError:
-        raise click.UsageError(f"{source} is not UTF-8 text") from None
+        raise click.UsageError(_("{source} is not UTF-8 text", source=source)) from None
     try:
         return loads_household(text)
     except json.JSONDecodeError as e:
-        raise click.UsageError(f"{source}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
+        raise click.UsageError(_("{source}:{lineno}:{colno}: not valid JSON: {msg}",
+                                 source=source, lineno=e.lineno, colno=e.colno, msg=e.msg)) from None
     except RecursionError:
-        raise click.UsageError(f"{source}: the JSON is nested too deeply") from None
+        raise click.UsageError(_("{source}: the JSON is nested too deeply", source=source)) from None
 
 
 def _load(policies: Path | None, jurisdiction: str | None) -> Any:
@@ -118,7 +122,7 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
     try:
         from eligibility.testing.properties import SEED_ENV, hypothesis_seed, hypothesis_settings, run_properties
     except ImportError:
-        raise click.UsageError("properties need hypothesis: pip install 'eligibility[staff]'") from None
+        raise click.UsageError(_("properties need hypothesis: pip install 'eligibility[staff]'")) from None
     try:
         chosen = hypothesis_settings(profile)
         start = hypothesis_seed(seed)
@@ -126,10 +130,11 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
         raise click.UsageError(str(e)) from None
     out["seed"] = start
     if fmt == "text" and start is None:
-        click.echo("properties: derandomized, the same examples on every run (--seed N or --seed random for others)")
+        click.echo(_("properties: derandomized, the same examples on every run (--seed N or --seed random for others)"))
     elif fmt == "text":
         how = "random" if (seed or os.environ.get(SEED_ENV)) == "random" else "chosen"
-        click.echo(f"properties: hypothesis seed {start} ({how}; --seed {start} reproduces this run)")
+        click.echo(_("properties: hypothesis seed {start} ({how}; --seed {start} reproduces this run)",
+                     start=start, how=how))
     for r in run_properties(engine, name_filter, chosen, start):
         yield r.where, r.prop.name, r.passed, r.message
 
@@ -148,13 +153,15 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
         if fmt == "text":
             click.echo("\n" + report.render(), nl=False)
             if low:
-                click.echo(f"rule coverage {report.percent:.1f}% is below --fail-under {fail_under:g}%")
+                click.echo(_("rule coverage {percent:.1f}% is below --fail-under {fail_under:g}%",
+                             percent=report.percent, fail_under=fail_under))
     if mutate:
         from eligibility.testing.mutate import run_mutants
 
         def progress(done: int, total: int, killed: int) -> None:
             if done == total or done % max(1, total // 20) == 0:
-                click.echo(f"mutants: {done}/{total}, {killed} killed", err=True)
+                click.echo(_("mutants: {done}/{total}, {killed} killed", done=done, total=total, killed=killed),
+                           err=True)
 
         mutation = run_mutants(engine, cases, progress)
         out["mutation"] = mutation.to_json()
@@ -163,10 +170,84 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
     return low
 
 
+def _requested_language(argv: list[str]) -> str | None:
+    """The language a command line asks for with `--lang zh|en` (anywhere before `--`), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        value = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else arg[7:] if arg.startswith("--lang=") else None
+        if value in LANGUAGES:
+            return value
+    return None
+
+
+#: click's own words in help pages, translated like ours.
+_CLICK_WORDS = (N_("Usage: "), N_("Options"), N_("Commands"), N_("Show this message and exit."),
+                N_("Show the version and exit."), N_("[default: "), N_("[required]"))
+
+
+def _translated_help(cmd: Any) -> None:
+    """Put a command's help texts, its options' and its subcommands' in the current language."""
+    import inspect
+
+    for obj in (cmd, *cmd.params):
+        original = obj.__dict__.setdefault("_help_msgid", obj.help)  # the English text: the msgid
+        if original:
+            obj.help = _(inspect.cleandoc(original) if obj is cmd else original)
+    cmd.context_class = _Context
+    for sub in getattr(cmd, "commands", {}).values():
+        _translated_help(sub)
+
+
+def _lang_option(cmd: Any) -> None:
+    """Give every command a `--lang` option (the language was chosen before parsing: see _Main.main)."""
+    for sub in cmd.commands.values():
+        if not any(p.name == "lang" for p in sub.params):
+            sub.params.append(click.Option(["--lang"], type=click.Choice(LANGUAGES), expose_value=False,
+                                           help="Language of messages [default: from the locale: zh if it is zh_*, "
+                                                "else en]."))
+
+
+if click is not None:
+    class _Formatter(click.HelpFormatter):
+        """click's help formatter, with click's own words (headings, usage, defaults) translated."""
+
+        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+            super().write_usage(prog, args, _("Usage: ") if prefix is None else prefix)
+
+        def write_heading(self, heading: str) -> None:
+            line = _("{heading}:", heading=_(heading))
+            self.write(" " * self.current_indent + line + "\n")
+
+        def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+            def words(text: str) -> str:
+                for w in _CLICK_WORDS[3:]:
+                    text = text.replace(w, _(w))
+                return text
+
+            super().write_dl([(a, words(b)) for a, b in rows], col_max, col_spacing)
+
+    class _Context(click.Context):
+        formatter_class = _Formatter
+
+    class _Main(click.Group):
+        """The command group: chooses the language of messages once, before anything is parsed or shown."""
+
+        context_class = _Context
+
+        def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+            argv = list(sys.argv[1:] if args is None else args)
+            with use_language(_requested_language(argv) or language_from_locale()):
+                _translated_help(self)
+                return super().main(argv, *rest, **kwargs)
+
+
 def build() -> Any:
     """Build the click command group."""
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--lang", type=click.Choice(LANGUAGES), expose_value=False,
+                  help="Language of messages [default: from the locale: zh if it is zh_*, else en].")
     @click.version_option(package_name="eligibility")
     def main() -> None:
         """Rules as code for China's social assistance (社会救助).
@@ -215,9 +296,10 @@ def build() -> Any:
             n_e = sum(1 for d in diags if d.severity == "error")
             n_w = sum(1 for d in diags if d.severity == "warning")
             n_a = sum(1 for d in diags if d.severity == "acknowledged")
-            rule = " (--strict: warnings count as errors)" if strict and n_w else ""
-            known = f", {n_a} acknowledged" if n_a else ""
-            click.echo(f"{root.resolve().name}: {n_e} error(s), {n_w} warning(s){known}{rule}")
+            rule = _(" (--strict: warnings count as errors)") if strict and n_w else ""
+            known = _(", {n} acknowledged", n=n_a) if n_a else ""
+            click.echo(_("{name}: {n_e} error(s), {n_w} warning(s){known}{rule}",
+                         name=root.resolve().name, n_e=n_e, n_w=n_w, known=known, rule=rule))
         sys.exit(EXIT_FAIL if errors else EXIT_OK)
 
     @main.command()
@@ -257,15 +339,15 @@ def build() -> Any:
             if ok:
                 passed += 1
                 if not quiet and fmt == "text":
-                    click.echo(f"PASS {where}: {name}")
+                    click.echo(_("PASS {where}: {name}", where=where, name=name))
             else:
                 failed += 1
                 failures.append({"name": name, "where": where, "message": message})
                 if fmt == "text":
-                    click.echo(f"FAIL {where}: {name}")
+                    click.echo(_("FAIL {where}: {name}", where=where, name=name))
                     click.echo("  " + message.replace("\n", "\n  "))
         if fmt == "text":
-            click.echo(f"{passed} passed, {failed} failed")
+            click.echo(_("{passed} passed, {failed} failed", passed=passed, failed=failed))
         out["passed"] = passed
         low = _quality(engine, name_filter, coverage or fail_under is not None, fail_under, mutate, fmt, out)
         if fmt == "json":
@@ -354,7 +436,7 @@ def build() -> Any:
                 why_not: bool = False, complete: bool = False) -> None:
         """Explain the decision for a household in Chinese or English."""
         if markdown and html:
-            raise click.UsageError("--markdown and --html cannot be used together")
+            raise click.UsageError(_("--markdown and --html cannot be used together"))
         ctx.invoke(decide, household=household, on=on, policies=policies, jurisdiction=jurisdiction,
                    programs=programs, fmt="html" if html else "markdown" if markdown else "text", lang=lang,
                    strict=False, why_not=why_not, complete=complete)
@@ -369,7 +451,8 @@ def build() -> Any:
         if emit_python:
             click.echo(engine.compiled.generated.source, nl=False)
         else:
-            click.echo(f"{engine.policy_hash}  programs: {', '.join(engine.programs)}")
+            click.echo(_("{policy_hash}  programs: {programs}",
+                         policy_hash=engine.policy_hash, programs=', '.join(engine.programs)))
 
     @main.command()
     @_policy_arg()
@@ -394,24 +477,63 @@ def build() -> Any:
             stale = [name for name, text in render_book(engine).items()
                      if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
             for name in stale:
-                click.echo(f"out of date: {out / name}")
+                click.echo(_("out of date: {v}", v=out / name))
             if stale:
                 what = shlex.quote(str(policies)) + " " if policies is not None else ""
                 jur_opt = f"-j {jurisdiction} " if jurisdiction else ""
-                click.echo(f"run `eligibility doc {what}{jur_opt}--out {shlex.quote(str(out))}` and commit the result",
+                click.echo(_("run `eligibility doc {what}{jur_opt}--out {out}` and commit the result",
+                             what=what, jur_opt=jur_opt, out=shlex.quote(str(out))),
                            err=True)
                 if policies is None:
-                    click.echo("(this checked the bundled policies; give your policy folder to check its book: "
-                               "`eligibility doc POLICIES --check`)", err=True)
+                    click.echo(_("(this checked the bundled policies; give your policy folder to check its book: "
+                               "`eligibility doc POLICIES --check`)"), err=True)
             sys.exit(EXIT_FAIL if stale else EXIT_OK)
         for path in write_book(engine, out):
-            click.echo(f"wrote {path}")
+            click.echo(_("wrote {path}", path=path))
 
     _add_audit_commands(main, jur)
     _add_batch_command(main, jur)
     _add_service_commands(main, jur)
+    _add_discover_command(main, jur)
+    _add_where_command(main, jur)
     _add_join_command(main)
+    _lang_option(main)
     return main
+
+
+def _add_where_command(main: Any, jur: Any) -> None:
+    @main.command()
+    @click.argument("household", default="-")
+    @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=_date,
+                  help="The date of the application.")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None)
+    @jur
+    @click.option("--program", "programs", multiple=True, help="Only this program (repeatable).")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    def where(household: str, on: Any, policies: Path | None, jurisdiction: str | None,
+              programs: tuple[str, ...], lang: str, fmt: str) -> None:
+        """Say which offices may accept the household's application for each program, and why."""
+        engine = _load(policies, jurisdiction)
+        try:
+            data = _read_household(household)
+            answer = engine.where_to_apply(data, on, programs or None)
+        except InputError as e:
+            if e.subject == "arguments":
+                raise click.BadParameter("; ".join(p.message for p in e.problems), param_hint="--program") from None
+            if fmt == "json":
+                click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
+            else:
+                click.echo(str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        except (EvaluationError, PolicyError) as e:
+            click.echo(e.render() if isinstance(e, PolicyError) else str(e), err=True)
+            sys.exit(EXIT_FAIL)
+        if fmt == "json":
+            click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2, default=_json_default))
+        else:
+            click.echo(answer.explain(lang), nl=False)
+        # An undetermined answer names the facts it waits on; like `decide`, that is an answer: exit 0.
 
 
 def _write_record(decision: Any, household: Any, out: Path) -> None:
@@ -426,7 +548,7 @@ def _write_record(decision: Any, household: Any, out: Path) -> None:
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:
-        raise click.UsageError(f"cannot write {out}: {e.strerror}") from None
+        raise click.UsageError(_("cannot write {out}: {strerror}", out=out, strerror=e.strerror)) from None
 
 
 def _signing_key(path: Path | None, record_log: Path | None) -> Any:
@@ -434,7 +556,7 @@ def _signing_key(path: Path | None, record_log: Path | None) -> Any:
     if path is None:
         return None
     if record_log is None:
-        raise click.UsageError("--sign-key signs log entries: give --record-log LOG.jsonl too")
+        raise click.UsageError(_("--sign-key signs log entries: give --record-log LOG.jsonl too"))
     from eligibility.audit.log import load_signing_key
 
     try:
@@ -442,9 +564,9 @@ def _signing_key(path: Path | None, record_log: Path | None) -> Any:
     except ImportError as e:
         raise click.UsageError(str(e)) from None
     except OSError as e:
-        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {path}: {strerror}", path=path, strerror=e.strerror)) from None
     except InputError as e:
-        raise click.UsageError(f"--sign-key {e.problems[0]}") from None
+        raise click.UsageError(_("--sign-key {problems}", problems=e.problems[0])) from None
 
 
 def _append_record(decision: Any, household: Any, log: Path, key: Any) -> None:
@@ -460,9 +582,9 @@ def _append_record(decision: Any, household: Any, log: Path, key: Any) -> None:
     try:
         append(log, record, key)
     except InputError as e:
-        raise click.UsageError(f"cannot append to {e.problems[0]}") from None
+        raise click.UsageError(_("cannot append to {problems}", problems=e.problems[0])) from None
     except OSError as e:
-        raise click.UsageError(f"cannot write {log}: {e.strerror}") from None
+        raise click.UsageError(_("cannot write {log}: {strerror}", log=log, strerror=e.strerror)) from None
 
 
 def _is_log(path: Path) -> bool:
@@ -487,31 +609,36 @@ def _verify_log(path: Path, head: str | None, verify_key: Path | None) -> NoRetu
     except ImportError as e:
         raise click.UsageError(str(e)) from None
     except OSError as e:
-        raise click.UsageError(f"cannot read {verify_key}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {verify_key}: {strerror}",
+                                 verify_key=verify_key, strerror=e.strerror)) from None
     except InputError as e:
-        raise click.UsageError(f"--verify-key {e.problems[0]}") from None
+        raise click.UsageError(_("--verify-key {problems}", problems=e.problems[0])) from None
     try:
         report = verify_log(path, head=head, verify_key=key)
     except OSError as e:
-        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {path}: {strerror}", path=path, strerror=e.strerror)) from None
     if not report.intact:
         first = report.first_bad_line
-        click.echo("tampered: the log is not intact" + (f"; first bad line: {first}" if first else ""))
+        click.echo(_("tampered: the log is not intact; first bad line: {first}", first=first) if first
+                   else _("tampered: the log is not intact"))
         for p in report.problems:
             click.echo(f"  {p}")
         sys.exit(EXIT_FAIL)
-    click.echo(f"intact: log of {report.entries} entries, head {report.head}")
+    click.echo(_("intact: log of {entries} entries, head {head}", entries=report.entries, head=report.head))
     if report.signatures_checked:
-        click.echo(f"  every entry is signed by the verify key ({report.signed} signatures checked)")
+        click.echo(_("  every entry is signed by the verify key ({signed} signatures checked)",
+                     signed=report.signed))
     else:
-        signed = f"{report.signed} of {report.entries} entries signed; " if report.signed else ""
-        click.echo(f"  signatures not checked ({signed}give --verify-key PUB.pem)")
+        signed = _("{signed} of {entries} entries signed; ", signed=report.signed, entries=report.entries) \
+            if report.signed else ""
+        click.echo(_("  signatures not checked ({signed}give --verify-key PUB.pem)", signed=signed))
     if report.anchored_line is not None:
         after = report.entries - report.anchored_line
-        click.echo(f"  the anchored head is line {report.anchored_line}; {after} entries were appended after it")
+        click.echo(_("  the anchored head is line {anchored_line}; {after} entries were appended after it",
+                     anchored_line=report.anchored_line, after=after))
     else:
-        click.echo("  no anchored head: keep the head elsewhere and give it with --head to detect truncation "
-                   "and rewriting")
+        click.echo(_("  no anchored head: keep the head elsewhere and give it with --head to detect truncation "
+                   "and rewriting"))
     sys.exit(EXIT_OK)
 
 
@@ -523,9 +650,9 @@ def _read_record(path: Path) -> tuple[Any, list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise click.UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise click.UsageError(_("cannot read {path}: {strerror}", path=path, strerror=e.strerror)) from None
     except UnicodeDecodeError:
-        raise click.UsageError(f"{path} is not UTF-8 text") from None
+        raise click.UsageError(_("{path} is not UTF-8 text", path=path)) from None
     try:
         data = loads_record(text)
     except InputError as e:
@@ -583,10 +710,10 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
 
         if _is_log(record):
             if fmt is not None or policies is not None:
-                raise click.UsageError("--explain and --policies are for a single record, not a record log")
+                raise click.UsageError(_("--explain and --policies are for a single record, not a record log"))
             _verify_log(record, head, verify_key)
         if head is not None or verify_key is not None:
-            raise click.UsageError("--head and --verify-key are for a record log (LOG.jsonl)")
+            raise click.UsageError(_("--head and --verify-key are for a record log (LOG.jsonl)"))
         data, problems = _read_record(record)
         note = None
         if not problems:
@@ -595,9 +722,10 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 try:
                     problems = verify_record(data, engine)
                 except InputError as e:
-                    raise click.UsageError(f"--policies {policies}: {e.problems[0].message}") from None
+                    raise click.UsageError(_("--policies {policies}: {message}",
+                                             policies=policies, message=e.problems[0].message)) from None
         if problems:
-            click.echo("tampered: the record is not intact")
+            click.echo(_("tampered: the record is not intact"))
             for p in problems:
                 click.echo(f"  {p}")
             sys.exit(EXIT_FAIL)
@@ -610,7 +738,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
             try:
                 text = render(data["decision"], lang=lang, fmt=fmt)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError):
-                click.echo("the recorded decision is not an eligibility.decision/1 trace; it cannot be explained",
+                click.echo(_("the recorded decision is not an eligibility.decision/1 trace; it cannot be explained"),
                            err=True)
                 sys.exit(EXIT_FAIL)
             click.echo(head, err=True)
@@ -672,7 +800,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
         day = on  # checked by the option (_date)
         for spec in (old, new):
             if not spec.startswith("git:") and not Path(spec).is_dir():
-                raise click.UsageError(f"{spec} is not a folder (nor git:REV:PATH)")
+                raise click.UsageError(_("{spec} is not a folder (nor git:REV:PATH)", spec=spec))
         with contextlib.ExitStack() as stack:
             roots = []
             for spec in (old, new):
@@ -686,12 +814,14 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                 try:
                     lines = stack.enter_context(households.open("rb"))
                 except OSError as e:
-                    raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
+                    raise click.UsageError(_("cannot read {households}: {strerror}",
+                                             households=households, strerror=e.strerror)) from None
             try:
                 result = diff_policies(engines[0], engines[1], old_name=old, new_name=new, households=lines, on=day,
                                        top=top)
             except OSError as e:
-                raise click.UsageError(f"cannot read {households}: {e.strerror}") from None
+                raise click.UsageError(_("cannot read {households}: {strerror}",
+                                         households=households, strerror=e.strerror)) from None
         if fmt == "json":
             click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=_json_default))
         else:
@@ -772,7 +902,7 @@ def _add_service_commands(main: Any, jur: Any) -> None:
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as e:
-            raise click.UsageError(f"cannot write {out}: {e.strerror}") from None
+            raise click.UsageError(_("cannot write {out}: {strerror}", out=out, strerror=e.strerror)) from None
 
     @main.command()
     @_policy_arg()
@@ -806,7 +936,7 @@ def _add_service_commands(main: Any, jur: Any) -> None:
             from eligibility.serve.run import ServeError, resolve_token
             from eligibility.serve.run import serve as run_service
         except ImportError:
-            raise click.UsageError("serve needs starlette and uvicorn: pip install 'eligibility[serve]'") from None
+            raise click.UsageError(_("serve needs starlette and uvicorn: pip install 'eligibility[serve]'")) from None
         try:
             token = resolve_token(token_file, no_auth, host)
         except ServeError as e:
@@ -818,6 +948,96 @@ def _add_service_commands(main: Any, jur: Any) -> None:
                         limits=Limits(max_body=max_body, time_limit=time_limit))
         except ServeError as e:
             raise click.UsageError(str(e)) from None
+
+
+def _add_discover_command(main: Any, jur: Any) -> None:
+    """Add `discover`: find missed, ineligible and misplaced households in a joined file (eligibility.discover)."""
+
+    @main.command()
+    @click.argument("joined", metavar="[JOINED.jsonl]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Join the extracts this mapping file names first (into OUT/joined.jsonl), instead of JOINED.")
+    @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="With --mapping: the file holding the pseudonym key.")
+    @click.option("--key-env", metavar="VAR", default=None,
+                  help="With --mapping: the environment variable holding the pseudonym key.")
+    @click.option("--on", "on", metavar="YYYY-MM-DD", required=True, callback=_date, help="The decision date.")
+    @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Output folder (created): findings, traces, summaries and report.html.")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder (default: the bundled policies).")
+    @jur
+    @click.option("--program", "programs", multiple=True,
+                  help="Decide this program (repeatable) [default: dibao, marginal, tekun].")
+    @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+                  help="Processes deciding in parallel.")
+    @click.option("--resume", is_flag=True, help="Continue an interrupted run after the households OUT holds.")
+    @click.option("--progress", "show_progress", is_flag=True,
+                  help="Report progress on standard error even when it is not a terminal.")
+    def discover(joined: Path | None, mapping: Path | None, key_file: Path | None, key_env: str | None, on: Any,
+                 out: Path, policies: Path | None, jurisdiction: str | None, programs: tuple[str, ...], workers: int,
+                 resume: bool, show_progress: bool) -> None:
+        """Find households likely missed, no longer eligible or enrolled wrongly, in a joined file.
+
+        Exit codes: 0 every line read, 1 a line could not be read (the summary lists it), the
+        mapping has problems or the policies do not load, 2 usage error, 130 interrupted (rerun
+        with --resume).
+        """
+        from eligibility.discover.report import run_discover
+
+        if (joined is None) == (mapping is None):
+            raise click.UsageError(_("give either JOINED.jsonl or --mapping MAPPING"))
+        engine = _load(policies, jurisdiction)
+        checked = _check_programs(engine, programs)
+        if mapping is not None:
+            joined = out / "joined.jsonl"
+            if not (resume and joined.is_file()):
+                _join_for_discover(mapping, joined, key_file, key_env, policies)
+        assert joined is not None
+        report = _progress_reporter("discover") if show_progress or sys.stderr.isatty() else None
+        try:
+            summary = run_discover(joined, out, engine, on=on, programs=checked, workers=workers, resume=resume,
+                                   progress=report)
+        except InputError as e:
+            raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
+        except PolicyError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        finally:
+            if report is not None:
+                report(-1, None)
+        click.echo(summary.render(), nl=False)
+        if summary.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_FAIL if summary.bad else EXIT_OK)
+
+
+def _join_for_discover(mapping: Path, joined: Path, key_file: Path | None, key_env: str | None,
+                       policies: Path | None) -> None:
+    """Run the join of `discover --mapping` into `joined` (exit 1 on a mapping problem, 2 without a key)."""
+    from eligibility.discover.join import join
+    from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
+    from eligibility.discover.pseudonym import read_key
+
+    if (key_file is None) == (key_env is None):
+        raise click.UsageError(_("--mapping needs the pseudonym key: exactly one of --key-file or --key-env"))
+    try:
+        key = read_key(key_file, key_env)
+    except InputError as e:
+        raise click.UsageError("; ".join(p.message for p in e.problems)) from None
+    try:
+        joined.parent.mkdir(parents=True, exist_ok=True)
+        facts = read_vocabulary(policies / "facts.yaml") if policies else None
+        join(load_mapping(mapping, facts), joined, key,
+             progress=lambda stage: click.echo(_("join: {stage}", stage=stage), err=True))
+    except (MappingError, PolicyError) as e:
+        click.echo(e.render(), err=True)
+        sys.exit(EXIT_FAIL)
+    except InputError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_FAIL)
+    except OSError as e:
+        raise click.UsageError(_("cannot write {out}: {strerror}", out=joined, strerror=e.strerror)) from None
 
 
 def _add_join_command(main: Any) -> None:
@@ -850,7 +1070,7 @@ def _add_join_command(main: Any) -> None:
         from eligibility.discover.pseudonym import read_key
 
         if (key_file is None) == (key_env is None):
-            raise click.UsageError("give the pseudonym key with exactly one of --key-file or --key-env")
+            raise click.UsageError(_("give the pseudonym key with exactly one of --key-file or --key-env"))
         try:
             key = read_key(key_file, key_env)
         except InputError as e:
@@ -859,7 +1079,7 @@ def _add_join_command(main: Any) -> None:
             facts = read_vocabulary(policies / "facts.yaml") if policies else None
             checked = load_mapping(mapping, facts)
             result = join(checked, out, key, memory_limit=memory_limit,
-                          progress=lambda stage: click.echo(f"join: {stage}", err=True))
+                          progress=lambda stage: click.echo(_("join: {stage}", stage=stage), err=True))
         except (MappingError, PolicyError) as e:
             click.echo(e.render(), err=True)
             sys.exit(EXIT_FAIL)
@@ -872,7 +1092,7 @@ def _add_join_command(main: Any) -> None:
         sys.exit(EXIT_OK)
 
 
-def _progress_reporter() -> Any:
+def _progress_reporter(label: str = "batch") -> Any:
     """Return progress(done, total): a bar with rate and ETA on a terminal, else a line on stderr every 5 s.
 
     The first call gives the records already done (a resumed run); progress(-1, None) closes the bar.
@@ -897,7 +1117,8 @@ def _progress_reporter() -> Any:
             state["last"] = now
         if sys.stderr.isatty() and total:
             if state["bar"] is None:
-                bar: Any = click.progressbar(length=total, label="deciding", file=sys.stderr, show_eta=True,
+                bar: Any = click.progressbar(length=total, label="deciding" if label == "batch" else label,
+                                             file=sys.stderr, show_eta=True,
                                              show_pos=True, item_show_func=lambda d: rate(d) if d else None)
                 state["bar"], state["shown"] = bar, 0
             step = min(done, total) - state["shown"]
@@ -911,7 +1132,8 @@ def _progress_reporter() -> Any:
                 left = (total - done) * (now - since) / (done - first)
                 eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
             of = f"/{total:,}" if total else ""
-            click.echo(f"batch: {done:,}{of} records, {rate(done) or '-'}{eta}", err=True)
+            click.echo(_("{label}: {done:,}{of} records, {rate}{eta}",
+                         label=label, done=done, of=of, rate=rate(done) or "-", eta=eta), err=True)
 
     return progress
 

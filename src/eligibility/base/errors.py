@@ -7,7 +7,12 @@ from collections.abc import Sequence
 
 import attrs
 
+from eligibility.base.i18n import N_, ngettext
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import SourceText, Span, bounded, excerpt, readable
+
+#: How each severity reads in a rendered diagnostic (the JSON keeps the English word).
+SEVERITY_WORDS = {"error": N_("error"), "warning": N_("warning"), "acknowledged": N_("acknowledged")}
 
 
 @attrs.frozen
@@ -23,16 +28,17 @@ class Diagnostic:
 
     def render(self, sources: dict[str, SourceText] | None = None) -> str:
         """Return `file:line:col: error[code]: message`, the excerpt with carets and the hint."""
-        where = str(self.span) if self.span else "<policy set>"
-        lines = [bounded(f"{where}: {self.severity}[{self.code}]: {self.message}")]
+        where = str(self.span) if self.span else _("<policy set>")
+        severity = _(SEVERITY_WORDS.get(self.severity, self.severity))
+        lines = [bounded(f"{where}: {severity}[{self.code}]: {self.message}")]
         if self.span and sources:
             lines.extend(excerpt(sources, self.span))
         for span, note in self.related:
-            lines.append(f"  note: {span}: {note}")
+            lines.append("  " + _("note: {where}: {note}", where=span, note=note))
             if sources:
                 lines.extend("  " + x for x in excerpt(sources, span))
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append("  " + _("hint: {hint}", hint=self.hint))
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -66,7 +72,7 @@ def cap_per_file(diagnostics: Sequence[Diagnostic], limit: int = MAX_DIAGNOSTICS
     """
     ordered = sorted(diagnostics, key=_position)
     out: list[Diagnostic] = []
-    for _, group in itertools.groupby(ordered, key=lambda d: _position(d)[0]):
+    for _path, group in itertools.groupby(ordered, key=lambda d: _position(d)[0]):
         items = list(group)
         out.extend(items[:limit])
         # A limit error (file too deep, too many values, ...) says why reading stopped: always kept.
@@ -75,10 +81,11 @@ def cap_per_file(diagnostics: Sequence[Diagnostic], limit: int = MAX_DIAGNOSTICS
         if hidden:
             first = hidden[0]
             severity = "error" if any(d.severity == "error" for d in hidden) else "warning"
-            n = len(hidden)
             out.append(Diagnostic(first.span, "too-many-problems",
-                                  f"and {n} more problem{'s' if n != 1 else ''} in this file",
-                                  f"only the first {limit} problems of a file are listed; fix them and load again",
+                                  ngettext("and {n} more problem in this file", "and {n} more problems in this file",
+                                           len(hidden)),
+                                  _("only the first {limit} problems of a file are listed; fix them and load again",
+                                    limit=limit),
                                   severity))
         out.extend(kept)
     return out
@@ -111,7 +118,7 @@ class PolicyError(EligibilityError):
         super().__init__()
         #: The number of errors found, those beyond the per-file cap included.
         self.error_count = sum(1 for d in diagnostics if d.severity == "error")
-        kept = cap_per_file(diagnostics) or [Diagnostic(None, "policy", "the policy set has problems")]
+        kept = cap_per_file(diagnostics) or [Diagnostic(None, "policy", _("the policy set has problems"))]
         self.diagnostics = tuple(kept)
         self.sources = sources or {}
         errors = [d for d in self.diagnostics if d.severity == "error"]
@@ -137,10 +144,15 @@ class PolicyError(EligibilityError):
         """Return every diagnostic kept rendered with its excerpt, and the count of errors found."""
         if self._rendered is None:
             parts = [d.render(self.sources) for d in self.diagnostics]
-            n = self.error_count
-            parts.append(f"{n} error{'s' if n != 1 else ''} found")
+            parts.append(ngettext("{n} error found", "{n} errors found", self.error_count))
             self._rendered = "\n\n".join(parts)
         return self._rendered
+
+
+#: How each kind of input problem reads in a message (the JSON keeps the English word).
+PROBLEM_KINDS = {"missing": N_("missing"), "type": N_("type"), "format": N_("format"), "range": N_("range"),
+                 "precision": N_("precision"), "limit": N_("limit"), "duplicate": N_("duplicate"),
+                 "unknown": N_("unknown"), "constraint": N_("constraint")}
 
 
 @attrs.frozen
@@ -153,7 +165,11 @@ class InputProblem:
 
     def __str__(self) -> str:
         # The path is kept as given (a key may hold invisible characters); shown readable here.
-        return f"{readable(self.path, 80)}: {self.kind}: {self.message}"
+        return f"{readable(self.path, 80)}: {_(PROBLEM_KINDS.get(self.kind, self.kind))}: {self.message}"
+
+
+#: How the subject of an InputError reads in its message.
+SUBJECT_WORDS = {"household": N_("household"), "arguments": N_("arguments")}
 
 
 class InputError(EligibilityError, ValueError):
@@ -170,9 +186,11 @@ class InputError(EligibilityError, ValueError):
         self.kind = self.problems[0].kind
         shown = "\n".join(f"  {p}" for p in self.problems[:50])
         more = len(self.problems) - 50
-        tail = f"\n  … and {more} more" if more > 0 else ""
+        tail = "\n  " + _("… and {more} more", more=more) if more > 0 else ""
         n = len(self.problems)
-        super().__init__(bounded(f"invalid {subject} ({n} problem{'s' if n != 1 else ''}):\n{shown}{tail}"))
+        what = _(SUBJECT_WORDS.get(subject, subject))
+        head = ngettext("invalid {what} ({n} problem):", "invalid {what} ({n} problems):", n, what=what)
+        super().__init__(bounded(f"{head}\n{shown}{tail}"))
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.problems, self.subject))

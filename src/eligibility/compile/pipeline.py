@@ -16,6 +16,8 @@ from eligibility.compile.codegen import Generated, generate
 from eligibility.compile.helpers import HELPERS
 from eligibility.lang.checker import CheckedSet, Checker
 from eligibility.lang.policyset import PolicySetModel, acknowledge, read_policy_set
+from eligibility.lang.where import PROGRAM as WHERE_PROGRAM
+from eligibility.lang.where import check_where
 
 
 @attrs.frozen
@@ -49,6 +51,8 @@ def _compile_policy(root: Path, jurisdiction: str | None) -> CompiledPolicy:
     if hit is not None and not any(d.severity == "error" for d in diags):
         return attrs.evolve(hit, model=model)
     checked = Checker(model.facts, model.programs, diags).run()
+    if model.where is not None:  # the where_to_apply rules are checked with the set, compiled on first use
+        check_where(model.where, model.facts, diags)
     if any(d.severity == "error" for d in diags):
         raise PolicyError(_dedupe(diags), model.sources)
     gen = generate(checked)
@@ -102,6 +106,8 @@ def _check_policy(root: Path, jurisdiction: str | None) -> list[Diagnostic]:
     except PolicyError as e:
         return list(e.diagnostics)
     Checker(model.facts, model.programs, diags).run()
+    if model.where is not None:
+        check_where(model.where, model.facts, diags)
     return acknowledge(_dedupe(diags), model.acknowledged)
 
 
@@ -114,3 +120,31 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(key)
             out.append(d)
     return out
+
+
+_WHERE: dict[tuple[str, str | None], CompiledPolicy] = {}
+
+
+def compile_where(compiled: CompiledPolicy) -> CompiledPolicy | None:
+    """Compile the set's `where_to_apply:` rules as a policy set of their own program; None if it has none."""
+    model = compiled.model
+    if model.where is None:
+        return None
+    key = (model.hash, model.jurisdiction)
+    with _LOCK:
+        hit = _WHERE.get(key)
+    if hit is not None:
+        return hit
+    with decimal.localcontext(ENGINE_CONTEXT):
+        diags: list[Diagnostic] = []
+        checked = check_where(model.where, model.facts, diags)
+        if any(d.severity == "error" for d in diags):
+            raise PolicyError(_dedupe(diags), model.sources)
+        gen = generate(checked)
+        code = compile_generated(gen, f"<where:{model.root}:{model.hash[7:19]}>")
+        ns = namespace(gen, code)
+    sub = attrs.evolve(model, programs={WHERE_PROGRAM: model.where})
+    result = CompiledPolicy(sub, checked, gen, code.co_filename, ns, ())
+    with _LOCK:
+        _WHERE[key] = result
+    return result

@@ -1,7 +1,7 @@
 """Join department extracts into households in DuckDB, from a checked mapping; write them as JSONL.
 
 The SQL is generated from the mapping (`JoinSql`, whose few dialect methods `SparkSql` overrides so
-that Spark SQL runs the same statements: `eligibility.discover.spark`). DuckDB reads the CSV and
+that Spark SQL runs the same statements: `eligibility.discover.spark_join`). DuckDB reads the CSV and
 Parquet files itself, joins out of core within a memory limit, and builds each household's JSON
 line; the households are assembled and written in sixteen slices (by the first hex digit of their
 id), so memory stays bounded whatever the district's size. Python touches rows only to hash

@@ -1,113 +1,108 @@
-"""The same join on Apache Spark: Spark SQL generated from the same mapping, giving the same lines as DuckDB.
+"""Discovery on Apache Spark: the same findings as a local run, each executor compiling the policies once.
 
-For a province, where one machine's DuckDB is not enough: `spark_join(spark, mapping, key)` reads
-the extracts with Spark, hashes identity numbers with a pandas UDF (the key travels to the
-executors inside the function, never into a table or a file) and runs the statements of
-`eligibility.discover.join.JoinSql` in Spark's dialect (`SparkSql`). The result is a DataFrame of
-`(id, line)`, the line exactly what `eligibility join` writes for that household; write it with
-`df.orderBy("id").select("line").write.text(folder)`.
-
-Needs the `spark` and `discover` extras (pyspark, pandas, pyarrow).
+Needs the `spark` extra. The input is a DataFrame of the joined file's lines with their line
+numbers (`spark.read.text` and a row number, or a table the join wrote); each row gives back
+the household's id, its decisions line, its findings (a JSON array, the rows of findings.jsonl),
+its trace line and its household file, exactly as `run_discover` writes them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import importlib
-from typing import Any
+import json
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from eligibility.discover.join import JoinSql, csv_header
-from eligibility.discover.mapping import Mapping, check_columns
-from eligibility.discover.pseudonym import Pseudonymizer
+import attrs
 
-#: strptime directives and their Java (Spark) equivalents, for `date_format:`.
-_DATE_CODES = (("%Y", "yyyy"), ("%m", "MM"), ("%d", "dd"), ("%H", "HH"), ("%M", "mm"), ("%S", "ss"))
+from eligibility.base.errors import InputError, InputProblem
+from eligibility.base.numbers import decimal_text
+from eligibility.discover.find import DEFAULT_PROGRAMS, DiscoverJob, discover_item
+from eligibility.engine.runtime import load, parse_date
+from eligibility.scale.spark import executor_engine, policy_files
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
-class SparkSql(JoinSql):
-    """The join's statements in Spark SQL's dialect."""
-
-    string = "STRING"
-
-    def lit(self, text: str) -> str:
-        # Spark reads backslash escapes in literals, and '' is two literals, not a quote.
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-    def q(self, name: str) -> str:
-        return "`" + name.replace("`", "``") + "`"
-
-    def jstr(self, expr: str) -> str:
-        quoted = f"to_json(array({expr}))"
-        return f"CASE WHEN ({expr}) IS NOT NULL THEN substr({quoted}, 2, length({quoted}) - 2) END"
-
-    def regex(self, expr: str, pattern: str) -> str:
-        return f"({expr} RLIKE {self.lit('^(?:' + pattern + ')$')})"
-
-    def parse_date(self, expr: str, fmt: str | None) -> str:
-        if fmt:
-            java = fmt
-            for code, pattern in _DATE_CODES:
-                java = java.replace(code, pattern)
-            return f"date_format(to_date({expr}, {self.lit(java)}), 'yyyy-MM-dd')"
-        return f"date_format(to_date({expr}), 'yyyy-MM-dd')"
-
-    def agg_join(self, value: str, order: str | None = None) -> str:
-        pairs = f"array_sort(collect_list(struct({order or value} AS k, {value} AS v)))"
-        return f"array_join(transform({pairs}, x -> x.v), ',')"
-
-    def agg_join_distinct(self, value: str) -> str:
-        return f"array_join(array_sort(collect_set({value})), ',')"
+#: The columns added: the id, then decisions.jsonl, findings.jsonl (as one JSON array), traces.jsonl
+#: and the household file, as `run_discover` writes them (null where the household has none).
+COLUMNS = ("id", "decision", "findings", "trace", "household")
 
 
-def spark_join(spark: Any, mapping: Mapping, key: bytes) -> Any:
-    """Join the mapping's extracts into households with Spark SQL; return a DataFrame of (id, line).
+@attrs.frozen
+class _Spec:
+    files: tuple[tuple[str, bytes], ...]
+    policy_hash: str
+    jurisdiction: str | None
+    job: DiscoverJob
+    line_col: str
+    text_col: str
+
+
+def discover(df: DataFrame, policies: str | Path | None = None, *, on: object,
+             programs: Iterable[str] | None = None, text_col: str = "value", line_col: str = "line",
+             jurisdiction: str | None = None) -> DataFrame:
+    """Discover over a DataFrame of joined lines; return each line's number with what discovery writes for it.
 
     Args:
-        spark: a SparkSession (its `spark.sql.legacy.timeParserPolicy` is set to CORRECTED, so
-            that a date that does not parse is NULL, as in DuckDB).
-        mapping: a checked mapping (`load_mapping`); its file paths must be readable by the executors.
-        key: the pseudonym key.
+        df: a DataFrame with the line's text (`text_col`, a string) and its 1-based number
+            (`line_col`, an integer).
+        policies: the policy folder on the driver; the bundled policies when None.
+        on: the decision date.
+        programs: the programs to decide; dibao, marginal and tekun by default.
+
+    Returns:
+        A DataFrame of `line_col` and COLUMNS; lazy, like any DataFrame.
 
     Raises:
-        MappingError: a column the mapping names is not in its extract.
+        InputError: a missing column, an unknown program or a bad date.
     """
-    functions = importlib.import_module("pyspark.sql.functions")
-    pseudo = Pseudonymizer(key)
-    sql = SparkSql(mapping)
-    spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
-    # The generated plans are long (a CASE a mapped column); their text is only for the UI and logs.
-    spark.conf.set("spark.sql.maxPlanStringLength", "65536")
-    columns = {}
-    for i, x in enumerate(mapping.extracts):
-        files = [str(p) for p in x.files]
-        if x.format == "csv":  # every column as text, named by the header (no job to infer a schema)
-            schema = ", ".join(f"{sql.q(c)} STRING" for c in csv_header(x.files[0]))
-            df = spark.read.option("header", True).schema(schema).csv(files)
-        else:
-            df = spark.read.parquet(*files)
-        df.createOrReplaceTempView(f"x{i}")
-        columns[x.name] = list(df.columns)
-    check_columns(mapping, columns)
-    spark.sql(sql.ext_query()).createOrReplaceTempView("ext")
+    types = importlib.import_module("pyspark.sql.types")
+    engine = load(None if policies is None else Path(policies), jurisdiction=jurisdiction)
+    names = engine.check_programs(programs if programs is not None else
+                                  [p for p in DEFAULT_PROGRAMS if p in engine.programs])
+    for name in (text_col, line_col):
+        if name not in df.columns:
+            raise InputError([InputProblem(name, "missing", f"the DataFrame has no column {name!r}; "
+                                           f"its columns: {', '.join(df.columns)}")])
+    spec = _Spec(policy_files(engine), engine.policy_hash, jurisdiction, DiscoverJob(parse_date(on), names),
+                 line_col, text_col)
+    schema = types.StructType([types.StructField(line_col, types.LongType(), True)]
+                              + [types.StructField(c, types.StringType(), True) for c in COLUMNS])
+    result: DataFrame = df.select(line_col, text_col).mapInArrow(functools.partial(_map_batches, spec), schema)
+    return result
 
-    person, household = pseudo.person, pseudo.household
 
-    def persons(raws: Any) -> Any:
-        return raws.map(person)
+def _json_default(o: object) -> object:
+    if isinstance(o, Decimal):
+        return decimal_text(o)
+    if isinstance(o, dt.date):
+        return o.isoformat()
+    raise TypeError(type(o).__name__)
 
-    def households(raws: Any) -> Any:
-        return raws.map(household)
 
-    series = importlib.import_module("pandas").Series
-    for fn in (persons, households):  # pandas_udf reads the kind of UDF from the annotations
-        fn.__annotations__ = {"raws": series, "return": series}
-    to_pid = functions.pandas_udf(persons, "string")
-    to_hid = functions.pandas_udf(households, "string")
-    spark.sql(sql.ids_query()).withColumn("pid", to_pid("raw")).cache().createOrReplaceTempView("pid_map")
-    spark.sql(sql.households_query()).withColumn("hid", to_hid("raw")).cache().createOrReplaceTempView("hid_map")
-    for i, x in enumerate(mapping.extracts):
-        spark.sql(sql.rows(i, x)).createOrReplaceTempView(f"r{i}")
-    long = {name for name, _ in sql.long_tables()} | {"s_mfh", "s_mfg", "s_hfg"}
-    for name, select in [*sql.long_tables(), *sql.assembly("TRUE")]:
-        df = spark.sql(select)
-        (df.cache() if name in long else df).createOrReplaceTempView(name)  # read by several statements
-    return spark.table("s_lines")
+def _map_batches(spec: _Spec, batches: Iterator[Any]) -> Iterator[Any]:
+    """Discover each Arrow batch's lines on an executor."""
+    pa = importlib.import_module("pyarrow")
+    engine = executor_engine(spec.files, spec.policy_hash, spec.jurisdiction)
+    for batch in batches:
+        lines = batch.column(spec.line_col).to_pylist()
+        texts = batch.column(spec.text_col).to_pylist()
+        cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        for line, text in zip(lines, texts, strict=True):
+            out = discover_item(engine, spec.job, (int(line) - 1, "json", text or "", int(line)))
+            cols["id"].append(out.id)
+            cols["decision"].append(out.decision.decode())
+            cols["findings"].append(json.dumps(list(out.findings), ensure_ascii=False, default=_json_default,
+                                               separators=(",", ":")) if out.findings else None)
+            cols["trace"].append(None if out.trace is None else out.trace.decode())
+            cols["household"].append(None if out.household is None else out.household.decode())
+        arrays = [pa.array(lines, type=pa.int64())] + [pa.array(cols[c], type=pa.string()) for c in COLUMNS]
+        yield pa.RecordBatch.from_arrays(arrays, names=[spec.line_col, *COLUMNS])
+
+
+__all__ = ["COLUMNS", "discover"]

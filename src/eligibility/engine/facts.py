@@ -12,6 +12,8 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import InputError, InputProblem
+from eligibility.base.i18n import current_language, ngettext
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import did_you_mean, readable
 from eligibility.compile.unknown import unknown
 from eligibility.lang.model import Constraint, Facts, FieldSpec, Label
@@ -41,48 +43,49 @@ def _money(spec: FieldSpec) -> Converter:
     def conv(v: object, path: str, probs: Problems) -> object:
         d: Decimal | None = None
         if isinstance(v, bool):
-            probs.append(InputProblem(path, "type", "must be an amount of money, not true/false"))
+            probs.append(InputProblem(path, "type", _("must be an amount of money, not true/false")))
             return None
         if isinstance(v, int):
             d = Decimal(v)
         elif isinstance(v, Decimal):
             if not v.is_finite():
-                probs.append(InputProblem(path, "range", f"must be a finite amount, not {v}"))
+                probs.append(InputProblem(path, "range", _("must be a finite amount, not {v}", v=v)))
                 return None
             d = v
         elif isinstance(v, float):
             if not math.isfinite(v):
-                probs.append(InputProblem(path, "range", f"must be a finite amount, not {v!r}"))
+                probs.append(InputProblem(path, "range", _("must be a finite amount, not {v!r}", v=v)))
                 return None
             d = Decimal(repr(v))
         elif isinstance(v, str):
             if not MONEY_RE.match(v):
                 if v.startswith("-"):
-                    probs.append(InputProblem(path, "range", f"must not be negative ({v})"))
+                    probs.append(InputProblem(path, "range", _("must not be negative ({v})", v=v)))
                     return None
                 if NUMBER_RE.match(v):
                     d = Decimal(v)  # a well-formed number with a problem the checks below name
                 else:
                     hint = ""
                     if any(c in v for c in ",¥元$ ") or v.lower().strip("+-") in ("nan", "inf", "infinity", "snan"):
-                        hint = "; write plain digits such as \"1234.50\""
+                        hint = _("; write plain digits such as \"1234.50\"")
                     probs.append(InputProblem(path, "format",
-                                              f"{_show(v)} is not an amount such as \"1234.50\"{hint}"))
+                                              _('{v} is not an amount such as "1234.50"{hint}',
+                                                v=_show(v), hint=hint)))
                     return None
             else:
                 d = Decimal(v)
         else:
-            probs.append(InputProblem(path, "type", f"must be an amount of money, not {_show(v)}"))
+            probs.append(InputProblem(path, "type", _("must be an amount of money, not {v}", v=_show(v))))
             return None
         if d < 0:
-            probs.append(InputProblem(path, "range", f"must not be negative ({d})"))
+            probs.append(InputProblem(path, "range", _("must not be negative ({d})", d=d)))
             return None
         if d >= MONEY_LIMIT:
-            probs.append(InputProblem(path, "limit", "must be below 10^15 yuan"))
+            probs.append(InputProblem(path, "limit", _("must be below 10^15 yuan")))
             return None
         exp = d.as_tuple().exponent
         if isinstance(exp, int) and exp < -2 and d != d.quantize(Decimal("0.01")):
-            probs.append(InputProblem(path, "precision", f"{d} has more than 2 decimal places (fen)"))
+            probs.append(InputProblem(path, "precision", _("{d} has more than 2 decimal places (fen)", d=d)))
             return None
         return _range(spec, d + 0, path, probs)
     return conv
@@ -91,7 +94,7 @@ def _money(spec: FieldSpec) -> Converter:
 def _decimal(spec: FieldSpec) -> Converter:
     def conv(v: object, path: str, probs: Problems) -> object:
         if isinstance(v, bool) or not isinstance(v, int | Decimal | float | str):
-            probs.append(InputProblem(path, "type", f"must be a number, not {_show(v)}"))
+            probs.append(InputProblem(path, "type", _("must be a number, not {v}", v=_show(v))))
             return None
         try:
             if isinstance(v, str):
@@ -107,7 +110,7 @@ def _decimal(spec: FieldSpec) -> Converter:
             if not d.is_finite():
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
-            probs.append(InputProblem(path, "format", f"{_show(v)} is not a finite number"))
+            probs.append(InputProblem(path, "format", _("{v} is not a finite number", v=_show(v))))
             return None
         return _range(spec, d, path, probs)
     return conv
@@ -115,10 +118,12 @@ def _decimal(spec: FieldSpec) -> Converter:
 
 def _range(spec: FieldSpec, d: Decimal | int, path: str, probs: Problems) -> object:
     if spec.minimum is not None and d < spec.minimum:
-        probs.append(InputProblem(path, "range", f"must be at least {spec.minimum} (got {d})"))
+        probs.append(InputProblem(path, "range", _("must be at least {minimum} (got {d})",
+                                                   minimum=spec.minimum, d=d)))
         return None
     if spec.maximum is not None and d > spec.maximum:
-        probs.append(InputProblem(path, "range", f"must be at most {spec.maximum} (got {d})"))
+        probs.append(InputProblem(path, "range", _("must be at most {maximum} (got {d})",
+                                                   maximum=spec.maximum, d=d)))
         return None
     return d
 
@@ -126,10 +131,10 @@ def _range(spec: FieldSpec, d: Decimal | int, path: str, probs: Problems) -> obj
 def _integer(spec: FieldSpec) -> Converter:
     def conv(v: object, path: str, probs: Problems) -> object:
         if isinstance(v, bool) or not isinstance(v, int):
-            probs.append(InputProblem(path, "type", f"must be a whole number, not {_show(v)}"))
+            probs.append(InputProblem(path, "type", _("must be a whole number, not {v}", v=_show(v))))
             return None
         if abs(v) > 10 ** 15:
-            probs.append(InputProblem(path, "limit", "is too large"))
+            probs.append(InputProblem(path, "limit", _("is too large")))
             return None
         return _range(spec, v, path, probs)
     return conv
@@ -138,7 +143,7 @@ def _integer(spec: FieldSpec) -> Converter:
 def _bool(spec: FieldSpec) -> Converter:
     def conv(v: object, path: str, probs: Problems) -> object:
         if not isinstance(v, bool):
-            probs.append(InputProblem(path, "type", f"must be true or false, not {_show(v)}"))
+            probs.append(InputProblem(path, "type", _("must be true or false, not {v}", v=_show(v))))
             return None
         return v
     return conv
@@ -147,7 +152,7 @@ def _bool(spec: FieldSpec) -> Converter:
 def _date(spec: FieldSpec) -> Converter:
     def conv(v: object, path: str, probs: Problems) -> object:
         if isinstance(v, dt.datetime):
-            probs.append(InputProblem(path, "type", "must be a date, not a date and time"))
+            probs.append(InputProblem(path, "type", _("must be a date, not a date and time")))
             return None
         if isinstance(v, dt.date):
             return v
@@ -155,9 +160,9 @@ def _date(spec: FieldSpec) -> Converter:
             try:
                 return dt.date.fromisoformat(v)
             except ValueError:
-                probs.append(InputProblem(path, "format", f"{_show(v)} is not a calendar date"))
+                probs.append(InputProblem(path, "format", _("{v} is not a calendar date", v=_show(v))))
                 return None
-        probs.append(InputProblem(path, "format", f"must be a date \"YYYY-MM-DD\", not {_show(v)}"))
+        probs.append(InputProblem(path, "format", _('must be a date "YYYY-MM-DD", not {v}', v=_show(v))))
         return None
     return conv
 
@@ -171,10 +176,12 @@ def _enum(spec: FieldSpec) -> Converter:
             return v
         if isinstance(v, str):
             guess = did_you_mean(v, values)
-            extra = f"; did you mean '{guess}'?" if guess else f"; one of {', '.join(values)}"
-            probs.append(InputProblem(path, "format", f"{_show(v)} is not a known value{extra}"))
+            msg = (_("{v} is not a known value; did you mean '{guess}'?", v=_show(v), guess=guess) if guess
+                   else _("{v} is not a known value; one of {values}", v=_show(v), values=", ".join(values)))
+            probs.append(InputProblem(path, "format", msg))
         else:
-            probs.append(InputProblem(path, "type", f"must be one of {', '.join(values)}, not {_show(v)}"))
+            probs.append(InputProblem(path, "type", _("must be one of {values}, not {v}",
+                                                      values=', '.join(values), v=_show(v))))
         return None
     return conv
 
@@ -182,13 +189,14 @@ def _enum(spec: FieldSpec) -> Converter:
 def _text(spec: FieldSpec) -> Converter:
     def conv(v: object, path: str, probs: Problems) -> object:
         if not isinstance(v, str):
-            probs.append(InputProblem(path, "type", f"must be text, not {_show(v)}"))
+            probs.append(InputProblem(path, "type", _("must be text, not {v}", v=_show(v))))
             return None
         if len(v) > MAX_TEXT:
-            probs.append(InputProblem(path, "limit", f"is {len(v)} characters long; the limit is {MAX_TEXT}"))
+            probs.append(InputProblem(path, "limit", _("is {n} characters long; the limit is {MAX_TEXT}",
+                                                       n=len(v), MAX_TEXT=MAX_TEXT)))
             return None
         if v == "" and spec.name == "id":
-            probs.append(InputProblem(path, "format", "must not be empty"))
+            probs.append(InputProblem(path, "format", _("must not be empty")))
             return None
         return v
     return conv
@@ -268,7 +276,8 @@ class Validator:
         state = _ReadState(complete, assume_defaults, on)
         if not isinstance(household, Mapping):
             raise InputError([InputProblem("household", "type",
-                                           f"the household must be a JSON object, not {_show(household)}")])
+                                           _("the household must be a JSON object, not {household}",
+                                             household=_show(household)))])
         out = self._record(household, self.top, "", probs, state.defaulted, state)
         if probs:
             raise InputError(probs)
@@ -287,15 +296,18 @@ class Validator:
                 # key too long to be a field name is reported on its record instead, never cut.
                 if isinstance(key, str) and len(key) > MAX_TEXT:
                     probs.append(InputProblem(prefix[:-1] or "household", "unknown",
-                                              f"has a key of {len(key):,} characters ({readable(key, 40)!r}), "
-                                              "which is not a field of the facts vocabulary"))
+                                              _("has a key of {n:,} characters ({key!r}), which is not a field of "
+                                                "the facts vocabulary", n=len(key), key=readable(key, 40))))
                     continue
                 raw = key if isinstance(key, str) else repr(key)
                 guess = did_you_mean(key, sorted(known)) if isinstance(key, str) else None
-                extra = f"; did you mean '{guess}'?" if guess else ""
-                what = "" if isinstance(key, str) else f"the key {_show(key)} is not text: it "
-                probs.append(InputProblem(prefix + raw, "unknown",
-                                          f"{what}is not a field of the facts vocabulary{extra}"))
+                if not isinstance(key, str):
+                    msg = _("the key {key} is not text: it is not a field of the facts vocabulary", key=_show(key))
+                elif guess:
+                    msg = _("is not a field of the facts vocabulary; did you mean '{guess}'?", guess=guess)
+                else:
+                    msg = _("is not a field of the facts vocabulary")
+                probs.append(InputProblem(prefix + raw, "unknown", msg))
         structural = self.structural.get(prefix.split("[")[0] if prefix else "", frozenset())
         for name, spec, conv in table:
             path = prefix + name
@@ -309,15 +321,17 @@ class Validator:
                     continue
                 if v is _UNKNOWN:
                     if name in structural:
-                        probs.append(InputProblem(path, "missing", "must be known: the household's records depend "
-                                                  f"on it ({spec.label.en})"))
+                        probs.append(InputProblem(path, "missing",
+                                                  _("must be known: the household's records depend on it ({label})",
+                                                    label=spec.label.get(current_language()))))
                     else:
                         out[name] = unknown(path)
                         state.unknown.append(path)
                     continue
             if v is None:
                 if spec.required and (state.complete or name in structural or conv is None):
-                    probs.append(InputProblem(path, "missing", f"is required ({spec.label.en})"))
+                    probs.append(InputProblem(path, "missing",
+                                              _("is required ({label})", label=spec.label.get(current_language()))))
                     continue
                 if spec.required or (not state.assume_defaults and conv is not None and name not in structural):
                     # not given and no default (or defaults not assumed): unknown, never a guess
@@ -336,20 +350,22 @@ class Validator:
     def _list(self, v: object, spec: FieldSpec, path: str, probs: Problems,
               defaulted: list[str], state: _ReadState | None = None) -> list[dict[str, object]]:
         if not isinstance(v, list | tuple):
-            probs.append(InputProblem(path, "type", f"must be a list, not {_show(v)}"))
+            probs.append(InputProblem(path, "type", _("must be a list, not {v}", v=_show(v))))
             return []
         if len(v) < spec.min_items:
             probs.append(InputProblem(path, "limit" if v else "missing",
-                                      f"needs at least {spec.min_items} item{'s' if spec.min_items > 1 else ''}"))
+                                      _("needs at least {min_items} item{v}",
+                                        min_items=spec.min_items, v='s' if spec.min_items > 1 else '')))
         if len(v) > spec.max_items:
-            probs.append(InputProblem(path, "limit", f"has {len(v)} items; the limit is {spec.max_items}"))
+            probs.append(InputProblem(path, "limit", _("has {n} items; the limit is {max_items}",
+                                                       n=len(v), max_items=spec.max_items)))
             return []
-        _, table = self.lists[spec.name]
+        _spec, table = self.lists[spec.name]
         out = []
         for i, item in enumerate(v):
             ipath = f"{path}[{i}]"
             if not isinstance(item, Mapping):
-                probs.append(InputProblem(ipath, "type", f"must be an object, not {_show(item)}"))
+                probs.append(InputProblem(ipath, "type", _("must be an object, not {item}", item=_show(item))))
                 continue
             out.append(self._record(item, table, ipath + ".", probs, defaulted, state))
         if len(out) == len(v):
@@ -360,7 +376,7 @@ class Validator:
 
 _UNKNOWN = object()
 #: The keys of a fact given with where it came from.
-PROVENANCE_KEYS = ("value", "unknown", "source", "as_of", "reference", "note")
+PROVENANCE_KEYS = ("value", "unknown", "source", "as_of", "valid_until", "reference", "note")
 
 
 @attrs.frozen
@@ -389,44 +405,73 @@ def _provenance(v: Mapping[object, object], path: str, probs: Problems, state: _
     """Read `{"value": ..., "source": ..., "as_of": ...}` or `{"unknown": true, ...}`: the value, or _UNKNOWN."""
     bad = [k for k in v if k not in PROVENANCE_KEYS]
     if bad:
-        probs.append(InputProblem(path, "type", f"a fact given as an object may only have the keys "
-                                  f"{', '.join(PROVENANCE_KEYS)}, not {_show(bad[0])}"))
+        probs.append(InputProblem(path, "type", _("a fact given as an object may only have the keys {keys}, "
+                                                  "not {bad}", keys=", ".join(PROVENANCE_KEYS), bad=_show(bad[0]))))
         return None
     meta: dict[str, str] = {}
     for key in ("source", "reference", "note"):
         if key in v:
             if not isinstance(v[key], str) or not v[key] or len(v[key]) > MAX_TEXT:  # type: ignore[arg-type]
-                probs.append(InputProblem(f"{path}.{key}", "type", f"must be text of 1 to {MAX_TEXT} characters"))
+                probs.append(InputProblem(f"{path}.{key}", "type", _("must be text of 1 to {MAX_TEXT} characters",
+                                                                     MAX_TEXT=MAX_TEXT)))
             else:
                 meta[key] = str(v[key])
-    if "as_of" in v:
-        as_of = v["as_of"]
-        if not isinstance(as_of, str) or not DATE_RE.match(as_of):
-            probs.append(InputProblem(f"{path}.as_of", "format", "must be a date \"YYYY-MM-DD\""))
+    for key in ("as_of", "valid_until"):
+        if key not in v:
+            continue
+        day = v[key]
+        if not isinstance(day, str) or not DATE_RE.match(day):
+            probs.append(InputProblem(f"{path}.{key}", "format", _("must be a date \"YYYY-MM-DD\"")))
         else:
             try:
-                dt.date.fromisoformat(as_of)
-                meta["as_of"] = as_of
+                dt.date.fromisoformat(day)
+                meta[key] = day
             except ValueError:
-                probs.append(InputProblem(f"{path}.as_of", "format", f"is not a real date: {as_of}"))
+                probs.append(InputProblem(f"{path}.{key}", "format", _("is not a real date: {day}", day=day)))
+    if "as_of" in meta and "valid_until" in meta and meta["valid_until"] < meta["as_of"]:
+        probs.append(InputProblem(f"{path}.valid_until", "range",
+                                  _("{valid_until} is before the date it was verified ({as_of})",
+                                    valid_until=meta["valid_until"], as_of=meta["as_of"])))
     if meta:
         state.provenance[path] = meta
     if v.get("unknown") is True:
         if "value" in v:
-            probs.append(InputProblem(path, "type", "is given both as unknown and with a value"))
+            probs.append(InputProblem(path, "type", _("is given both as unknown and with a value")))
             return None
         return _UNKNOWN
     if "unknown" in v and v["unknown"] is not False:
-        probs.append(InputProblem(f"{path}.unknown", "type", "must be true or false"))
+        probs.append(InputProblem(f"{path}.unknown", "type", _("must be true or false")))
         return None
     if "value" not in v:
-        probs.append(InputProblem(path, "missing", "a fact given as an object needs \"value\" "
-                                  "(or \"unknown\": true)"))
+        probs.append(InputProblem(path, "missing", _("a fact given as an object needs \"value\" "
+                                  "(or \"unknown\": true)")))
         return None
     return v["value"]
 
 
 def _fresh(v: object, spec: FieldSpec, path: str, probs: Problems, state: _ReadState) -> object:
+    """Check a fact's `as_of` and `valid_until` against the decision date (see `_expired`, `_stale`)."""
+    v = _expired(v, spec, path, state)
+    return _stale(v, spec, path, probs, state)
+
+
+def _expired(v: object, spec: FieldSpec, path: str, state: _ReadState) -> object:
+    """A fact valid until a date before the decision date has expired: unknown or a warning, as its vocabulary says.
+
+    Without a `valid_until:` in the vocabulary, an expired fact is used with a warning.
+    """
+    meta = state.provenance[path]
+    if "valid_until" not in meta or state.on is None or v is _UNKNOWN:
+        return v
+    if dt.date.fromisoformat(meta["valid_until"]) >= state.on:
+        return v
+    kind = spec.valid_until.expired if spec.valid_until is not None else "warning"
+    meta["expired"] = kind
+    meta["stale"] = kind  # an expired fact is listed with the stale ones in explanations
+    return _UNKNOWN if kind == "unknown" else v
+
+
+def _stale(v: object, spec: FieldSpec, path: str, probs: Problems, state: _ReadState) -> object:
     """Check a fact's `as_of` against the decision date: not after it, and as fresh as its vocabulary asks."""
     meta = state.provenance[path]
     if "as_of" not in meta or state.on is None:
@@ -434,7 +479,8 @@ def _fresh(v: object, spec: FieldSpec, path: str, probs: Problems, state: _ReadS
     as_of = dt.date.fromisoformat(meta["as_of"])
     if as_of > state.on:
         probs.append(InputProblem(f"{path}.as_of", "range",
-                                  f"{as_of} is after the decision date {state.on}: a fact cannot be verified later"))
+                                  _("{as_of} is after the decision date {on}: a fact cannot be verified later",
+                                    as_of=as_of, on=state.on)))
         return v
     fresh = spec.fresh_for
     if fresh is None or v is _UNKNOWN or (state.on - as_of).days <= fresh.days:
@@ -446,7 +492,7 @@ def _fresh(v: object, spec: FieldSpec, path: str, probs: Problems, state: _ReadS
 
 def field_at(facts: Facts, path: str) -> FieldSpec | None:
     """The vocabulary field of an input path: `financial_assets`, `members[0].personal_monthly_income`."""
-    head, _, rest = path.partition(".")
+    head, _sep, rest = path.partition(".")
     spec = facts.field(head.split("[")[0])
     if rest and spec is not None:
         return spec.field(rest)
@@ -454,13 +500,21 @@ def field_at(facts: Facts, path: str) -> FieldSpec | None:
 
 
 def stale_warnings(facts: Facts, provenance: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
-    """The `stale-fact` warnings of a decision: one for each fact older than its `fresh_for` allows."""
+    """The `stale-fact` and `expired-fact` warnings of a decision.
+
+    One for each fact older than its `fresh_for` allows, and one for each fact whose `valid_until`
+    is before the decision date.
+    """
     out = []
     for path, meta in sorted(provenance.items()):
         if "stale" not in meta:
             continue
         spec = field_at(facts, path)
-        if spec is None or spec.fresh_for is None:
+        if spec is None:
+            continue
+        if "expired" in meta:
+            out.append(_expired_warning(path, meta, spec))
+        if spec.fresh_for is None or "fresh_until" not in meta:
             continue
         fresh = spec.fresh_for
         until, as_of, days = meta["fresh_until"], meta["as_of"], fresh.days
@@ -480,6 +534,22 @@ def stale_warnings(facts: Facts, provenance: Mapping[str, Mapping[str, str]]) ->
     return out
 
 
+def _expired_warning(path: str, meta: Mapping[str, str], spec: FieldSpec) -> dict[str, Any]:
+    until = meta["valid_until"]
+    reason_en = f"; {spec.valid_until.reason.en}" if spec.valid_until else ""
+    reason_zh = f"；{spec.valid_until.reason.zh}" if spec.valid_until else ""
+    if meta["expired"] == "unknown":
+        en_then, zh_then = "it is treated as not known", "按未知处理"
+    else:
+        en_then, zh_then = "it was used as given; verify it again", "仍按所给值使用，请重新核实"
+    return {
+        "code": "expired-fact", "path": path, "valid_until": until, "treated_as": meta["expired"],
+        "message": {
+            "en": f"{path} ({spec.label.en}): valid until {until}, before the decision date{reason_en}; {en_then}",
+            "zh": f"{path}（{spec.label.zh}）：有效期至 {until}，决定日期时已过期{reason_zh}，{zh_then}",
+        }}
+
+
 #: The implicit rule of a list whose records have an `id`: results per record are keyed by it.
 _ID_REASON = Label("成员编号用于区分每条记录的结果", "each record's results are keyed by its id")
 
@@ -494,10 +564,11 @@ def constraints(spec: FieldSpec) -> tuple[Constraint, ...]:
 
 def _constraint(c: Constraint, records: list[dict[str, object]], path: str, probs: Problems) -> None:
     """Check one constraint of a list whose records were all read; append a problem per violation."""
-    why = f" ({c.reason.en})"
+    why = _(" ({reason})", reason=c.reason.get(current_language()))
     if c.kind == "max_items":
         if c.maximum is not None and len(records) > c.maximum:
-            probs.append(InputProblem(path, "limit", f"has {len(records)} items; at most {c.maximum}{why}"))
+            probs.append(InputProblem(path, "limit", _("has {n} items; at most {maximum}{why}",
+                                                       n=len(records), maximum=c.maximum, why=why)))
         return
     name = str(c.field)
     if c.kind == "unique":
@@ -508,7 +579,8 @@ def _constraint(c: Constraint, records: list[dict[str, object]], path: str, prob
                 continue  # not valid: reported already
             if value in first:
                 probs.append(InputProblem(f"{path}[{i}].{name}", "duplicate",
-                                          f"{_show(value)} is also the {name} of {path}[{first[value]}]{why}"))
+                                          _("{value} is also the {name} of {path}[{first}]{why}",
+                                            value=_show(value), name=name, path=path, first=first[value], why=why)))
             else:
                 first[value] = i
         return
@@ -516,17 +588,21 @@ def _constraint(c: Constraint, records: list[dict[str, object]], path: str, prob
             if rec.get(name) is not None and rec.get(name) == c.value and type(rec.get(name)) is type(c.value)]
     lo = c.minimum if c.minimum is not None else 0
     hi = c.maximum
-    wanted = f"exactly {lo}" if lo == hi else (f"at least {lo}" if hi is None else
-                                               f"at most {hi}" if lo == 0 else f"between {lo} and {hi}")
+    wanted = _("exactly {n}", n=lo) if lo == hi else (_("at least {n}", n=lo) if hi is None else _(
+        "at most {n}", n=hi) if lo == 0 else _("between {lo} and {hi}", lo=lo, hi=hi))
     where = f"{name} {_show(c.value)}"
     if len(hits) < lo:
-        got = "no record has" if not hits else f"only {len(hits)} record{'s' if len(hits) > 1 else ''} have"
-        probs.append(InputProblem(path, "constraint", f"{got} {where}; {wanted} must have it{why}"))
+        got = (_("no record has {where}", where=where) if not hits else
+               ngettext("only {n} record has {where}", "only {n} records have {where}", len(hits), where=where))
+        probs.append(InputProblem(path, "constraint", _("{got}; {wanted} must have it{why}",
+                                                        got=got, wanted=wanted, why=why)))
     elif hi is not None and len(hits) > hi:
         others = ", ".join(f"{path}[{i}]" for i in hits[:min(hi, 5)])
         for i in hits[hi:][:50]:
-            text = (f"{others} also ha{'s' if hi == 1 else 've'} {where}; {wanted} may have it" if hi
-                    else f"no record may have {where}")
+            text = (ngettext("{others} also has {where}; {wanted} may have it",
+                             "{others} also have {where}; {wanted} may have it", hi,
+                             others=others, where=where, wanted=wanted) if hi
+                    else _("no record may have {where}", where=where))
             probs.append(InputProblem(f"{path}[{i}].{name}", "constraint", text + why))
 
 

@@ -183,7 +183,8 @@ def _field(spec: FieldSpec, lang: str, complete: bool = True) -> dict[str, Any]:
     meta = {"source": {"type": "string", "minLength": 1, "maxLength": 256},
             "reference": {"type": "string", "minLength": 1, "maxLength": 256},
             "note": {"type": "string", "minLength": 1, "maxLength": 256},
-            "as_of": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}}
+            "as_of": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+            "valid_until": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}}
     out["anyOf"] = [core,
                     {"type": "object", "properties": {"value": core, **meta}, "required": ["value"],
                      "additionalProperties": False, "title": "value with provenance"},

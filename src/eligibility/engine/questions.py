@@ -22,6 +22,7 @@ from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.compile.unknown import Unknown
 
 if TYPE_CHECKING:
+    from eligibility.engine.relevance import Run
     from eligibility.engine.runtime import Decision
     from eligibility.lang.model import FieldSpec
 
@@ -38,11 +39,13 @@ def next_questions(decision: Decision, programs: Iterable[str] | None = None) ->
     engine = decision.engine
     names = tuple(decision.programs) if programs is None else engine.check_programs(programs)
     open_programs = [n for n in names if decision.programs[n].undetermined]
+    # Only the facts that can change an outcome (or could not be shown not to): engine/relevance.py,
+    # whose re-decisions with one fact answered are the ones made here (cached, made once).
     paths = sorted({p for n in open_programs for p in decision.programs[n].unknown})
-    if not paths:
+    relevance = decision._relevance
+    if not paths or relevance is None:
         return []
-    before = _unknown_count(decision.memo_values())
-    facts = decision.facts
+    before = _unknown_count(relevance.run({}).memo_values())
     out: list[dict[str, Any]] = []
     with decimal.localcontext(ENGINE_CONTEXT):
         for path in paths:
@@ -53,8 +56,7 @@ def next_questions(decision: Decision, programs: Iterable[str] | None = None) ->
             settled_programs = 0.0
             settled_values = 0.0
             for value in answers:
-                again = engine.rerun(_with(facts, path, value), decision, [p for p in decision.unknown_facts
-                                                                            if p != path])
+                again = relevance.run({path: value})
                 settled_programs += sum(1 for n in open_programs if not again.programs[n].undetermined)
                 # Per-person outcomes settled count as a tenth of a program each.
                 settled_programs += 0.1 * sum(_open_records(decision, n) - _open_records(again, n)
@@ -62,14 +64,17 @@ def next_questions(decision: Decision, programs: Iterable[str] | None = None) ->
                 settled_values += before - _unknown_count(again.memo_values())
             n = len(answers)
             waiting = [name for name in open_programs if path in decision.programs[name].unknown]
-            out.append({"path": path, "label": _label(engine.model.facts, path), "type": spec.type if spec else "?",
+            helped = spec.help if spec is not None else None
+            out.append({"path": path, "label": _label(engine.model.facts, path),
+                        "help": {"zh": helped.zh, "en": helped.en} if helped is not None else None,
+                        "type": spec.type if spec else "?",
                         "unit": spec.unit if spec else None, "programs": waiting,
                         "settles": round(settled_programs / n, 3), "settles_values": round(settled_values / n, 3)})
     out.sort(key=lambda q: (-float(q["settles"]), -len(q["programs"]), -float(q["settles_values"]), str(q["path"])))
     return out
 
 
-def _open_records(decision: Decision, program: str) -> int:
+def _open_records(decision: Decision | Run, program: str) -> int:
     """How many per-person outcomes of a program still wait on unknown facts."""
     members = decision.programs[program].members
     return sum(1 for r in members if r.unknown) if members else 0
@@ -108,19 +113,31 @@ def _label(facts: Any, path: str) -> dict[str, str]:
 
 def _answers(spec: FieldSpec, decision: Decision) -> list[Any]:
     """A few answers spanning what the policies distinguish for this fact."""
+    return answers_for(spec, decision.on, decision.parameter_values())[0]
+
+
+def answers_for(spec: FieldSpec, on: dt.date, parameters: Iterable[Any],
+                full_enum: bool = False) -> tuple[list[Any], bool]:
+    """A few answers spanning what the policies distinguish for a fact, and whether they are all it can take.
+
+    With `full_enum`, every value of an enum (otherwise the first MAX_ANSWERS).
+    """
     t = spec.type
     if t == "bool":
-        return [True, False]
+        return [True, False], True
     if t == "enum":
-        return [v for v, _ in spec.values][:MAX_ANSWERS]
+        values = [v for v, _ in spec.values]
+        return (values, True) if full_enum else (values[:MAX_ANSWERS], len(values) <= MAX_ANSWERS)
     if t == "integer":
         lo = int(spec.minimum) if spec.minimum is not None else 0
         hi = int(spec.maximum) if spec.maximum is not None else lo + 10
-        values = list(range(lo, hi + 1)) if hi - lo < MAX_ANSWERS else [lo, lo + 1, lo + 2, (lo + hi) // 2, hi]
-        return values[:MAX_ANSWERS]
+        if hi - lo < MAX_ANSWERS:
+            # every value when the vocabulary bounds it on both sides
+            return list(range(lo, hi + 1)), spec.minimum is not None and spec.maximum is not None
+        return [lo, lo + 1, lo + 2, (lo + hi) // 2, hi], False
     if t in ("money", "decimal"):
         points = {Decimal(0), LARGE}
-        for value in decision.parameter_values():
+        for value in parameters:
             if isinstance(value, Decimal) and value > 0:
                 points.add(value)
         ordered = sorted(points)
@@ -129,11 +146,10 @@ def _answers(spec: FieldSpec, decision: Decision) -> list[Any]:
             ordered = sorted({ordered[round(i * step)] for i in range(MAX_ANSWERS)})
         if spec.maximum is not None:
             ordered = [x for x in ordered if x <= spec.maximum] or [spec.maximum]
-        return [x.quantize(Decimal("0.01")) if t == "money" else x for x in ordered]
+        return [x.quantize(Decimal("0.01")) if t == "money" else x for x in ordered], False
     if t == "date":
-        on = decision.on
-        return [_years_before(on, a) for a in AGES]
-    return []
+        return [_years_before(on, a) for a in AGES], False
+    return [], False
 
 
 def _years_before(on: dt.date, years: int) -> dt.date:

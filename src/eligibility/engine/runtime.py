@@ -33,7 +33,9 @@ from eligibility.compile.pipeline import CompiledPolicy, compile_policy
 from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator, stale_warnings
 from eligibility.engine.questions import next_questions
+from eligibility.engine.relevance import Relevance
 from eligibility.engine.trace import build_trace
+from eligibility.engine.where import WhereToApply, where_to_apply
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
 from eligibility.engine.whynot import why_not as analyse_why_not
 from eligibility.explain.text import render
@@ -120,14 +122,27 @@ class ProgramDecision:
     members: tuple[RecordDecision, ...] | None = None
     tier: str | None = None
     error: EvaluationError | None = None
-    #: The unknown facts that stop the outcome (or the amount of an eligible household) from being
-    #: known: each of them, answered, can change it. Empty when the program is decided.
-    unknown: tuple[str, ...] = ()
+    #: Every unknown fact the outcome (or the amount of an eligible household) was computed from,
+    #: as three-valued evaluation found them; `unknown` keeps those that can matter. Given as `unknown=`.
+    reads_unknown: tuple[str, ...] = attrs.field(default=(), alias="unknown")
+    _relevance: Relevance | None = attrs.field(default=None, eq=False, repr=False, alias="relevance")
 
     @property
     def undetermined(self) -> bool:
         """Whether the outcome or the amount waits on facts that are not known (see `unknown`)."""
-        return bool(self.unknown) and self.error is None
+        return bool(self.reads_unknown) and self.error is None
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """The unknown facts that stop the outcome (or the amount of an eligible household) from being known.
+
+        Each one, answered, can change the outcome (a witness was found: `Decision.relevance`), or
+        could not be shown not to; facts that provably cannot are left out. Computed when first
+        read (it decides again with each fact answered) and cached. Empty when the program is decided.
+        """
+        if self._relevance is None or not self.reads_unknown or self.error is not None:
+            return self.reads_unknown
+        return self._relevance.listed(self.program)
 
 
 @attrs.frozen(eq=False)
@@ -149,6 +164,7 @@ class Decision:
     unknown_facts: tuple[str, ...] = attrs.field(default=(), kw_only=True)
     #: Where facts came from, as given: {path: {"source", "as_of", "reference", "note"}}.
     provenance: dict[str, dict[str, str]] = attrs.field(factory=dict, kw_only=True, repr=False)
+    _relevance: Relevance | None = attrs.field(default=None, kw_only=True, repr=False, alias="relevance")
 
     @property
     def errors(self) -> dict[str, EvaluationError]:
@@ -173,7 +189,8 @@ class Decision:
     def next_questions(self, programs: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Rank the unknown facts the undetermined programs wait on by how much one answer settles.
 
-        Each entry: `path`, `label` ({zh, en}), `type`, `unit`, `programs` (those waiting on it),
+        Each entry: `path`, `label` ({zh, en}), `help` ({zh, en}: how to answer, from the vocabulary's
+        `help:`; None where it has none), `type`, `unit`, `programs` (those waiting on it),
         `settles` (programs settled by one answer, on average over the answers tried) and
         `settles_values` (rules and values settled). Empty when nothing waits on an unknown fact.
 
@@ -181,6 +198,23 @@ class Decision:
             InputError: an unknown program name.
         """
         return next_questions(self, programs)
+
+    def relevance(self, program: str) -> list[dict[str, Any]]:
+        """Say, for each unknown fact an undetermined program's evaluation read, whether it can change the outcome.
+
+        Each entry: `path`, `status` ("relevant": with `fixed` (other unknown facts set so), the two
+        `answers` give the two `outcomes`; "irrelevant": proven not to matter, so not in
+        `ProgramDecision.unknown`; "unsure": kept, with a `note`). Empty for a decided program.
+
+        Raises:
+            InputError: an unknown program name.
+        """
+        name = self._engine.check_programs([_name(program, "program")])[0]
+        if name not in self.programs:
+            raise argument_error("program", "unknown", f"{readable(name, 64)!r} was not decided")
+        if self._relevance is None or not self.programs[name].undetermined:
+            return []
+        return [f.to_json() for f in self._relevance.findings(name)]
 
     def memo_values(self) -> list[Any]:
         """The values evaluated for this decision, one a definition (for measuring what is still unknown)."""
@@ -389,6 +423,27 @@ class Engine:
                 return self._run(h, defaulted, day, names, trace, strict)
             return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
 
+    def where_to_apply(self, household: Mapping[str, Any], on: object,
+                       programs: Iterable[str] | None = None, *, trace: bool = True) -> WhereToApply:
+        """Say which offices may accept the household's application for each program, and why.
+
+        The set's `where_to_apply:` rules (hukou place, habitual residence with a residence permit,
+        any member's hukou place, the rescue station for a person with no fixed residence ...) are
+        decided like a program, with the trace on; see `eligibility.engine.where.WhereToApply` and
+        docs/reference/where-to-apply.md. An unknown place is never guessed: a program whose offices
+        wait on it is `undetermined` and names the facts. `trace=False` leaves `Office.trace` empty
+        (faster, for many households).
+
+        Raises:
+            InputError: the household or date is invalid, or two facts disagree on a place
+                (`members[0].hukou_district` and `members[0].hukou_local`, kind `conflict`).
+            PolicyError: the policy set has no `where_to_apply:` file.
+            EvaluationError: a rule cannot be evaluated for this household.
+        """
+        day = on if on.__class__ is dt.date else parse_date(on)
+        _flag(trace, "trace")
+        return where_to_apply(self, household, day, programs, trace=trace)
+
     def rerun(self, facts: dict[str, Any], decision: Decision, unknown: Sequence[str]) -> Decision:
         """Decide validated facts again, as `decision` was (date, programs), with these facts still unknown."""
         with decimal.localcontext(ENGINE_CONTEXT):
@@ -429,8 +484,16 @@ class Engine:
                 if strict:
                     raise error from None
                 out[name] = ProgramDecision(name, None, None, self._titles[name], error=error)
+        relevance = None
+        waiting = {n: p.reads_unknown for n, p in out.items() if p.undetermined}
+        if waiting:  # which of the facts read can matter is found when first asked (engine/relevance.py)
+            relevance = Relevance(self, h, defaulted, day, names, tuple(unknown), provenance or {}, (pv, used),
+                                  waiting)
+            for n in waiting:
+                object.__setattr__(out[n], "_relevance", relevance)
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
-                        recorded, (pv, used), unknown_facts=tuple(unknown), provenance=provenance or {})
+                        recorded, (pv, used), unknown_facts=tuple(unknown), provenance=provenance or {},
+                        relevance=relevance)
 
     def _unknown(self, program: str, name: str) -> InputError:
         if program not in self.model.programs:

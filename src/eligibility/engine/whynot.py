@@ -36,6 +36,7 @@ import attrs
 from eligibility.base.errors import EligibilityError, EvaluationError, InputError, InputProblem
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.source import readable
+from eligibility.engine.questions import _label as fact_label
 from eligibility.engine.trace import encode
 
 if TYPE_CHECKING:
@@ -462,11 +463,23 @@ class _Search:
     def program(self, name: str, prog: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"eligible": prog.get("eligible"), "error": prog.get("error"), "near_miss": False,
                                "failed": [], "passed": _margins(prog), "members": None}
-        if prog.get("error") is not None or prog.get("eligible") is None:
-            return out
         steps = prog.get("steps") or []
         model = self.engine.model.programs.get(name)
         each = model.each[1] if model is not None and model.each else None
+        if prog.get("error") is None and prog.get("unknown"):
+            # Undetermined: what is missing, not changes as if it were refused (nothing was).
+            out["missing"] = [self.missing(p) for p in prog["unknown"]]
+            out["waiting"] = [{"rule": s.get("name"), "title": s.get("title")} for s in steps
+                              if s.get("kind") == "rule" and s.get("outcome") == "unknown"
+                              and "eligible" in (s.get("used_by") or [])]
+            if each is not None:
+                out["members"] = [{"index": int(m["index"]), "id": m.get("id"), "item": f"{each}[{m['index']}]",
+                                   "near_miss": False, "failed": [],
+                                   "missing": [self.missing(p) for p in m.get("unknown") or []]}
+                                  for m in prog.get("members") or [] if m.get("eligible") is None]
+            return out
+        if prog.get("error") is not None or prog.get("eligible") is None:
+            return out
         if not prog["eligible"]:
             failed = [s for s in steps if s.get("kind") == "rule" and s.get("each") is None
                       and s.get("outcome") == "failed" and "eligible" in (s.get("used_by") or [])]
@@ -479,6 +492,10 @@ class _Search:
         out["near_miss"] = bool(not prog["eligible"] and _near(out["failed"])) or any(
             m["near_miss"] for m in out["members"] or [])
         return out
+
+    def missing(self, path: str) -> dict[str, Any]:
+        """An unknown fact an undetermined program waits on: its input path and its label."""
+        return {"path": path, "label": fact_label(self.vocab, path)}
 
     def members(self, name: str, prog: dict[str, Any], steps: list[dict[str, Any]], each: str) -> list[dict[str, Any]]:
         """Per record of a per-person program: the members not eligible and what would change it for each."""

@@ -192,8 +192,11 @@ def provenance_text(meta: dict[str, Any] | None, lang: str) -> str:
         parts.append(f"{w['prov_reference']} {meta['reference']}")
     if meta.get("note"):
         parts.append(f"{w['prov_note']}{w['sep']}{meta['note']}")
+    if meta.get("valid_until"):
+        parts.append(f"{w['valid_until']} {meta['valid_until']}")
     if meta.get("stale"):
-        parts.append(f"{w['stale']}{w['lp']}{w['stale_until']} {meta.get('fresh_until')}{w['rp']}")
+        until = meta.get("fresh_until")  # absent when only the validity has passed (shown above)
+        parts.append(f"{w['stale']}{w['lp']}{w['stale_until']} {until}{w['rp']}" if until else str(w["stale"]))
     return str(w["comma"]).join(parts)
 
 

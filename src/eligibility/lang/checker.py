@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import attrs
 
 from eligibility.base.errors import Diagnostic
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, readable
 from eligibility.lang.infer import CheckedDef as CheckedDef  # re-exported: a CheckedSet is made of them
 from eligibility.lang.infer import ExprTypes, show
@@ -66,22 +67,24 @@ class Checker(ExprTypes):
                 return
             if src not in prog.sources:
                 guess = self.guess(src, list(prog.sources))
-                self.error(span, "unknown-source", f"{what} cites unknown source '{readable(src, 40)}'",
-                           f"did you mean '{guess}'?" if guess else "declare it under `sources:`")
+                self.error(span, "unknown-source", _("{what} cites unknown source '{src}'",
+                                                     what=what, src=readable(src, 40)),
+                           (_("did you mean '{guess}'?", guess=guess) if guess else _("declare it under `sources:`")))
         for p in prog.parameters.values():
             cite(p.source, p.source_span or p.span, f"parameter '{p.name}'")
             for v in p.values:
                 cite(v.source, v.source_span or v.span, f"the {v.start} value of '{p.name}'")
             if p.source is None and any(v.source is None for v in p.values):
-                self.diags.append(Diagnostic(p.span, "uncited", f"parameter '{p.name}' has a value without a source",
-                                             "add `source:` to the parameter or the value", severity="warning"))
+                self.diags.append(Diagnostic(p.span, "uncited", _("parameter '{name}' has a value without a source",
+                                                                  name=p.name),
+                                             _("add `source:` to the parameter or the value"), severity="warning"))
         for d in self.all_defs(prog):
             cite(d.source, d.source_span or d.span, f"'{d.name}'")
             for ver in d.versions:
                 cite(ver.source, ver.source_span or ver.span, f"a version of '{d.name}'")
             if d.kind == "rule" and d.source is None and all(v.source is None for v in d.versions):
-                self.diags.append(Diagnostic(d.span, "uncited", f"rule '{d.name}' cites no source",
-                                             "add `source:` with the id of the document it encodes",
+                self.diags.append(Diagnostic(d.span, "uncited", _("rule '{name}' cites no source", name=d.name),
+                                             _("add `source:` with the id of the document it encodes"),
                                              severity="warning"))
 
     def check_parameter(self, prog: Program, name: str) -> None:
@@ -89,7 +92,8 @@ class Checker(ExprTypes):
         seen: dict[dt.date, Span] = {}
         for v in p.values:
             if v.start in seen:
-                self.error(v.span, "duplicate-date", f"'{name}' has two values from {v.start}")
+                self.error(v.span, "duplicate-date", _("'{name}' has two values from {start}",
+                                                       name=name, start=v.start))
             seen[v.start] = v.span
 
     def check_versions(self, d: Definition) -> None:
@@ -98,15 +102,16 @@ class Checker(ExprTypes):
             a_end = a.until or dt.date.max
             if b.start is None or b.start <= a_end:
                 self.error(b.span, "overlapping-versions",
-                           f"versions of '{d.name}' overlap (one runs to {a.until or 'no end date'}, "
-                           f"the next starts {b.start or 'with no start date'})",
-                           "give the earlier version `until:` the day before the later one's `from:`")
+                           _("versions of '{name}' overlap (one runs to {v}, the next starts {v2})",
+                             name=d.name, v=a.until or 'no end date', v2=b.start or 'with no start date'),
+                           _("give the earlier version `until:` the day before the later one's `from:`"))
             elif a.until is not None and b.start > a.until + dt.timedelta(days=1) and d.not_in_force == "undecided":
                 self.error(b.span, "version-gap",
-                           f"no version of '{d.name}' is in force from {a.until + dt.timedelta(days=1)} to "
-                           f"{b.start - dt.timedelta(days=1)} (between the version at {a.span.path}:{a.span.line} "
-                           "and this one): decisions on those dates could not be made",
-                           "close the gap, or say what holds then on purpose: `not_in_force: passes` or `fails`")
+                           _("no version of '{name}' is in force from {start} to {end} (between the version at "
+                             "{path}:{line} and this one): decisions on those dates could not be made",
+                             name=d.name, start=a.until + dt.timedelta(days=1), end=b.start - dt.timedelta(days=1),
+                             path=a.span.path, line=a.span.line),
+                           _("close the gap, or say what holds then on purpose: `not_in_force: passes` or `fails`"))
 
     # --- definitions ----------------------------------------------------------------------
 
@@ -122,8 +127,8 @@ class Checker(ExprTypes):
             cycle = [*self.stack[i:], key]
             cross = len({p for p, _ in cycle}) > 1
             path = " -> ".join(f"{p}.{n}" if cross else n for p, n in cycle)
-            self.error(cd.definition.span, "cycle", f"dependency cycle: {path}",
-                       "a value cannot depend on itself; break the cycle")
+            self.error(cd.definition.span, "cycle", _("dependency cycle: {path}", path=path),
+                       _("a value cannot depend on itself; break the cycle"))
             cd.type = "?"
             return "?"
         self.state[key] = "visiting"
@@ -140,20 +145,23 @@ class Checker(ExprTypes):
         for other, tree in zip(types[1:], cd.trees[1:], strict=False):
             u = self.unify(t, other)
             if u is None and tree is not None and "?" not in (t, other):
-                self.error(tree.span, "type", f"this version of '{key[1]}' is {show(other)}, the others are {show(t)}")
+                self.error(tree.span, "type", _("this version of '{key}' is {other}, the others are {t}",
+                                                key=key[1], other=show(other), t=show(t)))
             t = u or t
         d = cd.definition
         outputs = OUTPUTS
         want = {"rule": "bool"}.get(d.kind) or outputs.get(d.name if d.kind == "output" else "")
         if want and t not in (want, "?"):
             tree = next((x for x in cd.trees if x is not None), None)
-            what = f"rule '{d.name}'" if d.kind == "rule" else f"`{d.name}`"
-            hint = "a rule is a condition: compare values with < <= == ..." if want == "bool" else (
-                "the amount is money: multiply money by numbers")
-            self.error(tree.span if tree else d.span, "type", f"{what} must be {want}, but is {show(t)}", hint)
+            what = _("rule '{name}'", name=d.name) if d.kind == "rule" else f"`{d.name}`"
+            hint = (_("a rule is a condition: compare values with < <= == ...") if want == "bool"
+                    else _("the amount is money: multiply money by numbers"))
+            self.error(tree.span if tree else d.span, "type", _("{what} must be {want}, but is {t}",
+                                                                what=what, want=show(want), t=show(t)), hint)
             t = want  # reported once here; its users see the type it should have
         if d.rounding is not None and t not in ("money", "decimal", "?"):
-            self.error(d.span, "type", f"'{d.name}' is {show(t)}; only money and decimals can be rounded")
+            self.error(d.span, "type", _("'{name}' is {t}; only money and decimals can be rounded",
+                                         name=d.name, t=show(t)))
         cd.type = t
         self.order.append(key)
         return t
@@ -167,16 +175,18 @@ class Checker(ExprTypes):
         if spec is None or spec.type != "list":
             choices = [f.name for f in self.facts.fields if f.type == "list"]
             guess = self.guess(lst, choices)
-            self.error(d.span, "each", f"`each` names '{lst}', which is not a list of records in the facts",
-                       f"did you mean '{guess}'?" if guess else "lists: " + ", ".join(choices))
+            self.error(d.span, "each", _("`each` names '{lst}', which is not a list of records in the facts",
+                                         lst=lst),
+                       (_("did you mean '{guess}'?", guess=guess) if guess else (_("lists: ") + ", ".join(choices))))
             return {var: "?"}
         if var in self.names(prog):
-            self.error(d.span, "shadowing", f"the record name '{var}' hides another name", "use e.g. member")
+            self.error(d.span, "shadowing", _("the record name '{var}' hides another name", var=var),
+                       _("use e.g. member"))
         clash = [n for n in (f.name for f in spec.fields) if n in prog.definitions
                  and prog.definitions[n].each is not None and prog.definitions[n].each[1] == lst]  # type: ignore[index]
         for n in clash:
             self.error(prog.definitions[n].span, "duplicate-name",
-                       f"'{n}' is both a field of {lst} records and a per-record value")
+                       _("'{n}' is both a field of {lst} records and a per-record value", n=n, lst=lst))
         return {var: f"record:{lst}"}
 
 

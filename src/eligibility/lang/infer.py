@@ -13,6 +13,8 @@ import datetime as dt
 import attrs
 
 from eligibility.base.errors import MAX_DIAGNOSTICS_PER_FILE, Diagnostic
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, did_you_mean, readable
 from eligibility.lang import nodes as nd
 from eligibility.lang.layers import OUTPUTS
@@ -38,23 +40,28 @@ class CheckedDef:
 
 
 
+#: How the plain types read in a message.
+TYPE_WORDS = {"money": N_("money"), "decimal": N_("decimal"), "integer": N_("integer"), "bool": N_("bool"),
+              "date": N_("date"), "text": N_("text"), "number": N_("number")}
+
+
 def show(t: str) -> str:
-    """Name a static type the way a policy officer would."""
+    """Name a static type the way a policy officer would, in the current language."""
     if t == "str":
-        return "text (a quoted string)"
+        return _("text (a quoted string)")
     if t == "tuple":
-        return "a tuple of literals"
+        return _("a tuple of literals")
     if t.startswith("enum:"):
-        return f"enum {t[5:].removeprefix('household.')}"
+        return _("enum {name}", name=t[5:].removeprefix("household."))
     if t.startswith("record:"):
-        return f"a record of {t[7:]}"
+        return _("a record of {name}", name=t[7:])
     if t.startswith("list:"):
-        return f"the list {t[5:]}"
+        return _("the list {name}", name=t[5:])
     if t.startswith("program:"):
-        return f"program {t[8:]}"
+        return _("program {name}", name=t[8:])
     if t == "household":
-        return "the household"
-    return t
+        return _("the household")
+    return _(TYPE_WORDS[t]) if t in TYPE_WORDS else t
 
 
 def is_literal(node: nd.Node) -> bool:
@@ -131,12 +138,14 @@ class ExprTypes(nd.NodeVisitor):
             return prog.parameters[n].type
         if n in prog.definitions and prog.definitions[n].each is not None:
             var, lst = prog.definitions[n].each  # type: ignore[misc]
-            self.error(node.span, "per-record", f"'{n}' has a value for each of {lst}; read it from a record",
-                       f"e.g. {var}.{n}, or any({var}.{n} for {var} in household.{lst})")
+            self.error(node.span, "per-record", _("'{n}' has a value for each of {lst}; read it from a record",
+                                                  n=n, lst=lst),
+                       _("e.g. {var}.{n}, or any({var}.{n} for {var} in household.{lst})",
+                         var=var, n=n, lst=lst))
             return "?"
         if n in prog.definitions or (n in OUTPUTS and n != key[1] and getattr(prog, n) is not None):
             if prog.each is not None and n in OUTPUTS:
-                self.error(node.span, "per-record", f"'{n}' of this program is decided per record")
+                self.error(node.span, "per-record", _("'{n}' of this program is decided per record", n=n))
                 return "?"
             node.ref = ("def", n)
             cd.deps.add((prog.name, n))
@@ -153,14 +162,14 @@ class ExprTypes(nd.NodeVisitor):
         if n in prog.failed:
             return "?"  # its definition had an error, reported where it is
         if n in FUNCTIONS:
-            self.error(node.span, "not-callable", f"'{n}' is a function; call it: {n}(...)")
+            self.error(node.span, "not-callable", _("'{n}' is a function; call it: {n}(...)", n=n))
             return "?"
         guess = self.guess(n, self.names(prog) + list(scope))
         if hasattr(builtins, n) or n.startswith("__"):
-            msg = f"'{readable(n, 64)}' is not part of the expression language"
+            msg = _("'{n}' is not part of the expression language", n=readable(n, 64))
         else:
-            msg = f"unknown name '{readable(n, 64)}'"
-        self.error(node.span, "unknown-name", msg, f"did you mean '{guess}'?" if guess else None)
+            msg = _("unknown name '{n}'", n=readable(n, 64))
+        self.error(node.span, "unknown-name", msg, (_("did you mean '{guess}'?", guess=guess) if guess else None))
         return "?"
 
     def visit_Unary(self, node: nd.Unary, key: tuple[str, str], scope: dict[str, str]) -> str:
@@ -169,7 +178,7 @@ class ExprTypes(nd.NodeVisitor):
             self.expect_bool(node.operand, t, "`not`")
             return "bool"
         if t not in (*NUMERIC, "money", "?"):
-            self.error(node.span, "type", f"cannot negate {show(t)}")
+            self.error(node.span, "type", _("cannot negate {t}", t=show(t)))
             return "?"
         return t
 
@@ -189,20 +198,21 @@ class ExprTypes(nd.NodeVisitor):
         if u is None and b == "money" and is_literal(node.body):
             u = "money"
         if u is None:
-            self.error(node.span, "type", f"the two branches differ: {show(a)} and {show(b)}",
-                       "both branches of `a if c else b` must have one type")
+            self.error(node.span, "type", _("the two branches differ: {a} and {b}", a=show(a), b=show(b)),
+                       _("both branches of `a if c else b` must have one type"))
             return "?"
         return u
 
     def visit_Gen(self, node: nd.Gen, key: tuple[str, str], scope: dict[str, str]) -> str:
         self.error(node.span, "bare-generator",
-                   "a generator must be the argument of count, sum, any, all, min or max")
+                   _("a generator must be the argument of count, sum, any, all, min or max"))
         return "?"
 
     def expect_bool(self, node: nd.Node, t: str, where: str) -> None:
         if t not in ("bool", "?"):
-            self.error(node.span, "type", f"{where} needs a condition (bool), but this is {show(t)}",
-                       "compare it with something, e.g. x > 0")
+            self.error(node.span, "type", _("{where} needs a condition (bool), but this is {t}",
+                                            where=where, t=show(t)),
+                       _("compare it with something, e.g. x > 0"))
 
     def field_type(self, f: FieldSpec, owner: str) -> str:
         if f.type == "enum":
@@ -212,7 +222,7 @@ class ExprTypes(nd.NodeVisitor):
         return FACT_TYPES[f.type]
 
     def enum_values(self, t: str) -> list[str]:
-        owner, _, name = t[5:].rpartition(".")
+        owner, _sep, name = t[5:].rpartition(".")
         spec = self.facts.field(name) if owner == "household" else (
             self.facts.field(owner[len("household."):]) or self.facts.field(owner))
         if owner != "household" and spec is not None:
@@ -226,8 +236,9 @@ class ExprTypes(nd.NodeVisitor):
             f = self.facts.field(a)
             if f is None:
                 guess = self.guess(a, [x.name for x in self.facts.fields])
-                self.error(node.span, "unknown-field", f"the household has no field '{readable(a, 64)}'",
-                           f"did you mean '{guess}'?" if guess else "fields are declared in facts.yaml")
+                self.error(node.span, "unknown-field", _("the household has no field '{a}'", a=readable(a, 64)),
+                           (_("did you mean '{guess}'?", guess=guess) if guess
+                            else _("fields are declared in facts.yaml")))
                 return "?"
             node.ref = ("list", a) if f.type == "list" else ("fact", a)
             return self.field_type(f, "household")
@@ -245,27 +256,30 @@ class ExprTypes(nd.NodeVisitor):
             other_prog = self.programs.get(a)
             if f is None and other_prog is not None and other_prog.each is not None and other_prog.each[1] == lst:
                 if a == key[0]:
-                    self.error(node.span, "self-reference", f"write the value's name, not '{a}', inside {a}")
+                    self.error(node.span, "self-reference", _("write the value's name, not '{a}', inside {a}",
+                                                              a=a))
                     return "?"
                 node.ref = ("recprog", var, a, lst)
                 return f"recprog:{a}:{lst}"
             if f is None or spec is None:
                 choices = [x.name for x in spec.fields] if spec else []
                 guess = self.guess(a, choices)
-                self.error(node.span, "unknown-field", f"{lst} records have no field '{readable(a, 64)}'",
-                           f"did you mean '{guess}'?" if guess else None)
+                self.error(node.span, "unknown-field", _("{lst} records have no field '{a}'",
+                                                         lst=lst, a=readable(a, 64)),
+                           (_("did you mean '{guess}'?", guess=guess) if guess else None))
                 return "?"
             var = node.obj.id if isinstance(node.obj, nd.Name) else "?"
             node.ref = ("field", var, a, lst)
             return self.field_type(f, f"household.{lst}")
         if base.startswith("recprog:"):
-            _, other, lst = base.split(":")
+            _kind, other, lst = base.split(":")
             p = self.programs[other]
             var = node.obj.ref[1] if isinstance(node.obj, nd.Attr) and node.obj.ref else "?"
             d = p.definitions.get(a) if a not in OUTPUTS else getattr(p, a)
             if d is None or d.each is None or d.each[1] != lst:
-                self.error(node.span, "unknown-name", f"program '{other}' has no per-record '{readable(a, 64)}'",
-                           "use eligible, amount, or a value declared with the same `each`")
+                self.error(node.span, "unknown-name", _("program '{other}' has no per-record '{a}'",
+                                                        other=other, a=readable(a, 64)),
+                           _("use eligible, amount, or a value declared with the same `each`"))
                 return "?"
             node.ref = ("recdef", var, a, lst, other)
             self.defs[key].deps.add((other, a))
@@ -275,23 +289,26 @@ class ExprTypes(nd.NodeVisitor):
             p = self.programs[other]
             if p.each is not None and a in OUTPUTS:
                 var, lst = p.each
-                self.error(node.span, "per-record", f"program '{other}' is decided for each of {lst}",
-                           f"e.g. any(m.{other}.eligible for m in household.{lst})")
+                self.error(node.span, "per-record", _("program '{other}' is decided for each of {lst}",
+                                                      other=other, lst=lst),
+                           _("e.g. any(m.{other}.eligible for m in household.{lst})", other=other, lst=lst))
                 return "?"
             if other == key[0]:
-                self.error(node.span, "self-reference", f"write '{a}', not '{other}.{a}', inside {other}")
+                self.error(node.span, "self-reference", _("write '{a}', not '{other}.{a}', inside {other}",
+                                                          a=a, other=other))
                 return "?"
             if a in p.definitions or (a in OUTPUTS and getattr(p, a) is not None):
                 node.ref = ("program", other, a)
                 self.defs[key].deps.add((other, a))
                 return self.def_type((other, a), node.span)
             guess = self.guess(a, [*OUTPUTS, *p.definitions])
-            self.error(node.span, "unknown-name", f"program '{other}' has no '{readable(a, 64)}'",
-                       f"did you mean '{guess}'?" if guess else None)
+            self.error(node.span, "unknown-name", _("program '{other}' has no '{a}'",
+                                                    other=other, a=readable(a, 64)),
+                       (_("did you mean '{guess}'?", guess=guess) if guess else None))
             return "?"
         if base != "?":
-            self.error(node.span, "attribute", f"{show(base)} values have no attributes",
-                       "attributes are read from household, records and programs only")
+            self.error(node.span, "attribute", _("{base} values have no attributes", base=show(base)),
+                       _("attributes are read from household, records and programs only"))
         return "?"
 
     def visit_BinOp(self, node: nd.BinOp, key: tuple[str, str], scope: dict[str, str]) -> str:
@@ -315,14 +332,14 @@ class ExprTypes(nd.NodeVisitor):
                 return "decimal"
         hint = None
         if a == b == "money" and op == "*":
-            hint = "money times money has no meaning; one side should be a number"
+            hint = _("money times money has no meaning; one side should be a number")
         elif "money" in (a, b) and op in "+-":
-            hint = "add money to money; a number can be added to money only as a literal"
+            hint = _("add money to money; a number can be added to money only as a literal")
         elif "bool" in (a, b):
-            hint = "booleans are not numbers; use `x if cond else y`"
+            hint = _("booleans are not numbers; use `x if cond else y`")
         elif "date" in (a, b):
-            hint = "use days_between(a, b) or age(d) for date arithmetic"
-        self.error(node.span, "type", f"cannot apply '{op}' to {show(a)} and {show(b)}", hint)
+            hint = _("use days_between(a, b) or age(d) for date arithmetic")
+        self.error(node.span, "type", _("cannot apply '{op}' to {a} and {b}", op=op, a=show(a), b=show(b)), hint)
         return "?"
 
     def visit_Compare(self, node: nd.Compare, key: tuple[str, str], scope: dict[str, str]) -> str:
@@ -360,12 +377,13 @@ class ExprTypes(nd.NodeVisitor):
             if not ok:
                 hint = None
                 if "bool" in (a, b):
-                    hint = "booleans compare only with == and != to booleans"
+                    hint = _("booleans compare only with == and != to booleans")
                 elif "money" in (a, b):
-                    hint = "compare money with money (a number only as a literal such as 0)"
+                    hint = _("compare money with money (a number only as a literal such as 0)")
                 elif "str" in (a, b):
-                    hint = "strings name enum values; compare them with an enum field"
-                self.error(lhs.span if a == "str" else r.span, "type", f"cannot compare {show(a)} {op} {show(b)}", hint)
+                    hint = _("strings name enum values; compare them with an enum field")
+                self.error(lhs.span if a == "str" else r.span, "type", _("cannot compare {a} {op} {b}",
+                                                                         a=show(a), op=op, b=show(b)), hint)
         return "bool"
 
     def check_enum(self, lit: nd.Node, t: str) -> bool:
@@ -374,8 +392,9 @@ class ExprTypes(nd.NodeVisitor):
         values = self.enum_values(t)
         if lit.value not in values:
             guess = self.guess(str(lit.value), values)
-            self.error(lit.span, "enum-value", f"'{readable(str(lit.value), 64)}' is not a value of {t[5:]}",
-                       f"did you mean '{guess}'?" if guess else "values: " + ", ".join(values))
+            self.error(lit.span, "enum-value", _("'{value}' is not a value of {t}",
+                                                 value=readable(str(lit.value), 64), t=t[5:]),
+                       (_("did you mean '{guess}'?", guess=guess) if guess else (_("values: ") + ", ".join(values))))
         return True
 
     def visit_Call(self, node: nd.Call, key: tuple[str, str], scope: dict[str, str]) -> str:
@@ -384,11 +403,12 @@ class ExprTypes(nd.NodeVisitor):
             prog = self.programs[key[0]]
             guess = self.guess(f, sorted(FUNCTIONS))
             if f in prog.definitions or f in prog.parameters:
-                msg = f"'{f}' is a value, not a function"
+                msg = _("'{f}' is a value, not a function", f=f)
             else:
-                msg = f"unknown function '{readable(f, 64)}'"
+                msg = _("unknown function '{f}'", f=readable(f, 64))
             self.error(node.span, "unknown-function", msg,
-                       f"did you mean '{guess}'?" if guess else "functions: " + ", ".join(sorted(FUNCTIONS)))
+                       (_("did you mean '{guess}'?", guess=guess) if guess
+                        else _("functions: {names}", names=", ".join(sorted(FUNCTIONS)))))
             for a in args:
                 if not isinstance(a, nd.Gen):
                     self.infer(a, key, scope)
@@ -396,7 +416,8 @@ class ExprTypes(nd.NodeVisitor):
 
         def arity(n: int) -> bool:
             if len(args) != n:
-                self.error(node.span, "arity", f"{f}() takes {n} argument{'s' if n > 1 else ''}, got {len(args)}")
+                self.error(node.span, "arity", _("{f}() takes {n} argument{v}, got {n2}",
+                                                 f=f, n=n, v='s' if n > 1 else '', n2=len(args)))
                 return False
             return True
 
@@ -409,7 +430,8 @@ class ExprTypes(nd.NodeVisitor):
                 if f == "count" and (t.startswith("list:") or t == "?"):
                     return "integer"
                 example = f"{f}({'m.x' if f != 'count' else 'm'} for m in household.members)"
-                self.error(args[0].span, "type", f"{f}() takes a generator such as {example}")
+                self.error(args[0].span, "type", _("{f}() takes a generator such as {example}",
+                                                   f=f, example=example))
                 return "?"
             elt = self.generator(gen, key, scope)
             if elt == "?":
@@ -420,10 +442,11 @@ class ExprTypes(nd.NodeVisitor):
                 self.expect_bool(gen.elt, elt, f"{f}()")
                 return "bool"
             if f == "sum" and elt not in (*NUMERIC, "money"):
-                self.error(gen.elt.span, "type", f"sum() adds numbers or money, not {show(elt)}")
+                self.error(gen.elt.span, "type", _("sum() adds numbers or money, not {elt}", elt=show(elt)))
                 return "?"
             if f in ("min", "max") and elt not in ORDERED:
-                self.error(gen.elt.span, "type", f"{f}() needs numbers, money or dates, not {show(elt)}")
+                self.error(gen.elt.span, "type", _("{f}() needs numbers, money or dates, not {elt}",
+                                                   f=f, elt=show(elt)))
                 return "?"
             return elt
         types = [self.infer(a, key, scope) for a in args]
@@ -431,7 +454,7 @@ class ExprTypes(nd.NodeVisitor):
             return "?"
         if f in ("min", "max"):
             if len(args) < 2:
-                self.error(node.span, "arity", f"{f}() takes two or more values, or one generator")
+                self.error(node.span, "arity", _("{f}() takes two or more values, or one generator", f=f))
                 return "?"
             t = types[0]
             for a, u in zip(args[1:], types[1:], strict=False):
@@ -439,33 +462,33 @@ class ExprTypes(nd.NodeVisitor):
                 if v is None and "money" in (t, u) and (is_literal(a) or all(is_literal(x) for x in args[:1])):
                     v = "money"
                 if v is None or v not in ORDERED:
-                    self.error(a.span, "type", f"{f}() of {show(t)} and {show(u)}")
+                    self.error(a.span, "type", _("{f}() of {t} and {u}", f=f, t=show(t), u=show(u)))
                     return "?"
                 t = v
             return t
         if f == "abs":
             if arity(1) and types[0] in (*NUMERIC, "money"):
                 return types[0]
-            self.error(node.span, "type", "abs() takes a number or money")
+            self.error(node.span, "type", _("abs() takes a number or money"))
             return "?"
         if f == "age":
             if arity(1) and types[0] == "date":
                 return "integer"
-            self.error(node.span, "type", "age() takes a date, e.g. age(m.birth_date)")
+            self.error(node.span, "type", _("age() takes a date, e.g. age(m.birth_date)"))
             return "?"
         if f in ("age_on", "days_between"):
             if arity(2) and types == ["date", "date"]:
                 return "integer"
-            self.error(node.span, "type", f"{f}() takes two dates")
+            self.error(node.span, "type", _("{f}() takes two dates", f=f))
             return "?"
         if f == "date":
             if not arity(3) or not all(isinstance(a, nd.Num) and a.is_int for a in args):
-                self.error(node.span, "date-literal", "date() takes three whole-number literals: date(2026, 1, 1)")
+                self.error(node.span, "date-literal", _("date() takes three whole-number literals: date(2026, 1, 1)"))
                 return "?"
             try:
                 dt.date(*(int(a.value) for a in args if isinstance(a, nd.Num)))
             except ValueError:
-                self.error(node.span, "invalid-date", f"{node.text} is not a calendar date")
+                self.error(node.span, "invalid-date", _("{text} is not a calendar date", text=node.text))
                 return "?"
             return "date"
         if f.startswith("round_"):
@@ -473,10 +496,12 @@ class ExprTypes(nd.NodeVisitor):
                 return "?"
             step = args[1]
             if not isinstance(step, nd.Num) or step.value <= 0:
-                self.error(step.span, "round-step", f"{f}() needs a positive literal step such as 0.01 or 1")
+                self.error(step.span, "round-step", _("{f}() needs a positive literal step such as 0.01 or 1",
+                                                      f=f))
                 return "?"
             if types[0] not in (*NUMERIC, "money"):
-                self.error(args[0].span, "type", f"{f}() rounds numbers or money, not {show(types[0])}")
+                self.error(args[0].span, "type", _("{f}() rounds numbers or money, not {types}",
+                                                   f=f, types=show(types[0])))
                 return "?"
             return "decimal" if types[0] == "integer" else types[0]
         return "?"
@@ -488,11 +513,13 @@ class ExprTypes(nd.NodeVisitor):
         for loop in gen.loops:
             t = self.infer(loop.iter, key, inner)
             if loop.var in taken:
-                self.error(loop.var_span, "shadowing", f"loop variable '{loop.var}' hides another name",
-                           "pick another name, e.g. m for members")
+                self.error(loop.var_span, "shadowing", _("loop variable '{var}' hides another name",
+                                                         var=loop.var),
+                           _("pick another name, e.g. m for members"))
             if not t.startswith("list:") and t != "?":
-                self.error(loop.iter.span, "type", f"a generator iterates over a list of records, not {show(t)}",
-                           "e.g. for m in household.members")
+                self.error(loop.iter.span, "type", _("a generator iterates over a list of records, not {t}",
+                                                     t=show(t)),
+                           _("e.g. for m in household.members"))
             inner[loop.var] = "record:" + t[5:] if t.startswith("list:") else "?"
             taken.add(loop.var)
             for c in loop.conds:

@@ -13,7 +13,9 @@ import yaml
 import yaml.reader
 
 from eligibility.base.errors import Diagnostic
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import SourceText, Span, readable
+from eligibility.lang.yamlsyntax import explain_syntax_error
 
 MAX_FILE_BYTES = 1 << 20
 #: libyaml's parser when PyYAML was built with it (several times faster); None otherwise.
@@ -88,13 +90,15 @@ def read_source(path: Path, display: str, diags: list[Diagnostic]) -> SourceText
         size = os.stat(path).st_size
         if size > MAX_FILE_BYTES:
             diags.append(Diagnostic(Span(display, 1, 1, 1, 1), "limit-file-size",
-                                    f"policy file is {size} bytes; the limit is {MAX_FILE_BYTES}",
-                                    "split the file by program or jurisdiction"))
+                                    _("policy file is {size} bytes; the limit is {MAX_FILE_BYTES}",
+                                      size=size, MAX_FILE_BYTES=MAX_FILE_BYTES),
+                                    _("split the file by program or jurisdiction")))
             return None
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        diags.append(Diagnostic(None, "io", f"cannot read {display}: {e.strerror}"))
+        diags.append(Diagnostic(None, "io", _("cannot read {display}: {strerror}",
+                                              display=display, strerror=e.strerror)))
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -104,8 +108,8 @@ def read_source(path: Path, display: str, diags: list[Diagnostic]) -> SourceText
         before = SourceText(display, data[: e.start].decode("utf-8"))
         line, col = before.position(len(before.text))
         diags.append(Diagnostic(Span(display, line, col, line, col + 1), "encoding",
-                                f"the file is not valid UTF-8 (byte 0x{data[e.start]:02x})",
-                                "save the file as UTF-8"))
+                                _("the file is not valid UTF-8 (byte 0x{data:02x})", data=data[e.start]),
+                                _("save the file as UTF-8")))
         return None
     return SourceText(display, text)
 
@@ -119,7 +123,7 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
     deep = _flow_too_deep(source.text)
     if deep is not None:
         diags.append(Diagnostic(source.span(deep, deep + 1), "limit-depth",
-                                f"YAML nesting is deeper than {MAX_DEPTH} levels", "flatten the structure"))
+                                _("YAML nesting is deeper than {n} levels", n=MAX_DEPTH), _("flatten the structure")))
         return None
     if FAST_LOADER is not None:
         # libyaml's event stream carries the same marks; on any YAML error, parse again
@@ -147,30 +151,41 @@ def parse_yaml(source: SourceText, diags: list[Diagnostic]) -> YNode | None:
         diags.append(_bad_character(source, min(max(e.position, 0), len(source.text))))
     except yaml.YAMLError as e:
         diags.append(Diagnostic(Span(source.path, 1, 1, 1, 1), "yaml-syntax",
-                                f"YAML error: {readable(str(e))}"))
+                                _("YAML error: {e}", e=readable(str(e)))))
     except RecursionError:
         diags.append(Diagnostic(Span(source.path, 1, 1, 1, 1), "limit-depth",
-                                f"YAML nesting is too deep (limit {MAX_DEPTH})"))
+                                _("YAML nesting is too deep (limit {n})", n=MAX_DEPTH)))
     return None
 
 
 def _syntax_diagnostic(source: SourceText, e: yaml.MarkedYAMLError) -> Diagnostic:
     mark = e.problem_mark or e.context_mark
     problem = e.problem or e.context or "invalid YAML"
-    return Diagnostic(_mark_span(source, mark), "yaml-syntax", f"YAML syntax error: {problem}", _yaml_hint(problem))
+
+    def at(m: yaml.Mark | None) -> tuple[int, int] | None:
+        return (m.line + 1, m.column) if m is not None else None
+
+    ours = explain_syntax_error(source, problem, e.context, at(e.problem_mark), at(e.context_mark))
+    if ours is not None:
+        return ours
+    return Diagnostic(_mark_span(source, mark), "yaml-syntax", _("YAML syntax error: {problem}", problem=problem),
+                      _yaml_hint(problem))
 
 
 def _bad_character(source: SourceText, index: int) -> Diagnostic:
     """The diagnostic of a character YAML does not allow (a control character, U+FFFE, ...), at its position."""
     ch = source.text[index] if index < len(source.text) else ""
-    code = f"U+{ord(ch):04X}" if ch else "a character"
-    kind = "control character" if ch and unicodedata.category(ch) == "Cc" else "character"
+    code = f"U+{ord(ch):04X}" if ch else "U+0000"
+    if unicodedata.category(ch or "\0") == "Cc":
+        message = _("control character {code} is not allowed in a policy file", code=code)
+    else:
+        message = _("character {code} is not allowed in a policy file", code=code)
     more = len(_NON_PRINTABLE.findall(source.text, index + 1))
-    tail = f" ({more} more in this file)" if more else ""
-    return Diagnostic(source.span(index, index + 1), "yaml-character",
-                      f"{kind} {code} is not allowed in a policy file{tail}",
-                      "delete it; such characters are invisible in most editors "
-                      "(in a double-quoted string an escape such as \\t may stand for it)")
+    if more:
+        message += " " + _("({more} more in this file)", more=more)
+    return Diagnostic(source.span(index, index + 1), "yaml-character", message,
+                      _("delete it; such characters are invisible in most editors "
+                      "(in a double-quoted string an escape such as \\t may stand for it)"))
 
 
 def _flow_too_deep(text: str) -> int | None:
@@ -267,52 +282,53 @@ class _Builder:
                 docs += 1
                 if ev.version or ev.tags:
                     self.error(ev.start_mark, ev.end_mark, "yaml-directive",
-                               "YAML directives (%YAML, %TAG) are not allowed",
-                               "delete the directive line")
+                               _("YAML directives (%YAML, %TAG) are not allowed"),
+                               _("delete the directive line"))
                 if docs > 1:
                     self.error(ev.start_mark, ev.end_mark, "yaml-multi-document",
-                               "a policy file holds exactly one YAML document",
-                               "split the documents into separate files")
+                               _("a policy file holds exactly one YAML document"),
+                               _("split the documents into separate files"))
                     return None
                 root = self.node(next(self.events), 1)
             elif isinstance(ev, yaml.StreamEndEvent):
                 break
         if docs == 0 or root is None:
             self.diags.append(Diagnostic(Span(self.source.path, 1, 1, 1, 1), "empty-file",
-                                         "the file is empty", "start with `program:`, `facts:` or `tests:`"))
+                                         _("the file is empty"), _("start with `program:`, `facts:` or `tests:`")))
             return None
         return root
 
     def check_props(self, ev: Any) -> None:
         if ev.anchor is not None:
             self.error(ev.start_mark, ev.end_mark, "yaml-anchor",
-                       f"YAML anchors are not allowed (&{readable(ev.anchor, 40)})",
-                       "write the value out in full; policies must read top to bottom")
+                       _("YAML anchors are not allowed (&{anchor})", anchor=readable(ev.anchor, 40)),
+                       _("write the value out in full; policies must read top to bottom"))
         tag = getattr(ev, "tag", None)
         if tag is not None and tag != "!":
             shown = tag.replace("tag:yaml.org,2002:", "!!")
             self.error(ev.start_mark, ev.end_mark, "yaml-tag",
-                       f"YAML tags are not allowed ({readable(shown, 60)})",
-                       "delete the tag; the schema gives every field its type")
+                       _("YAML tags are not allowed ({shown})", shown=readable(shown, 60)),
+                       _("delete the tag; the schema gives every field its type"))
 
     def node(self, ev: Any, depth: int) -> YNode | None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             self.error(ev.start_mark, ev.end_mark, "limit-nodes",
-                       f"the file holds more than {MAX_NODES} YAML values; reading stopped here",
-                       "split the file by program, or the test cases into several files")
+                       _("the file holds more than {MAX_NODES} YAML values; reading stopped here",
+                         MAX_NODES=MAX_NODES),
+                       _("split the file by program, or the test cases into several files"))
             raise _TooManyNodes
         if depth > MAX_DEPTH and isinstance(ev, yaml.SequenceStartEvent | yaml.MappingStartEvent):
             if not self.too_deep:
                 self.error(ev.start_mark, ev.end_mark, "limit-depth",
-                           f"YAML nesting is deeper than {MAX_DEPTH} levels", "flatten the structure")
+                           _("YAML nesting is deeper than {n} levels", n=MAX_DEPTH), _("flatten the structure"))
             self.too_deep = True
             self.skip(ev)
             return None
         if isinstance(ev, yaml.AliasEvent):
             self.error(ev.start_mark, ev.end_mark, "yaml-alias",
-                       f"YAML aliases are not allowed (*{readable(ev.anchor or '', 40)})",
-                       "write the value out in full")
+                       _("YAML aliases are not allowed (*{v})", v=readable(ev.anchor or '', 40)),
+                       _("write the value out in full"))
             return None
         if isinstance(ev, yaml.ScalarEvent):
             self.check_props(ev)
@@ -341,19 +357,20 @@ class _Builder:
                     continue
                 if not isinstance(key, YScalar):
                     self.diags.append(Diagnostic(key.span, "yaml-complex-key",
-                                                 "mapping keys must be plain text"))
+                                                 _("mapping keys must be plain text")))
                     continue
                 if key.style is None and key.value == "<<":
                     self.diags.append(Diagnostic(key.span, "yaml-merge-key",
-                                                 "YAML merge keys (<<) are not allowed",
-                                                 "write the merged entries out in full"))
+                                                 _("YAML merge keys (<<) are not allowed"),
+                                                 _("write the merged entries out in full")))
                     continue
                 if key.value in seen:
                     first = seen[key.value]
                     self.diags.append(Diagnostic(
                         key.span, "duplicate-key",
-                        f"duplicate key '{readable(key.value, 64)}' (first defined on line {first.span.line})",
-                        "remove one of the two entries; YAML would silently keep the last",
+                        _("duplicate key '{value}' (first defined on line {line})",
+                          value=readable(key.value, 64), line=first.span.line),
+                        _("remove one of the two entries; YAML would silently keep the last"),
                         related=((first.span, "first defined here"),)))
                     continue
                 seen[key.value] = key

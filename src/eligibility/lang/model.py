@@ -87,6 +87,19 @@ class Freshness:
 
 
 @attrs.frozen
+class Expiry:
+    """A fact that holds until a date given with it (facts.yaml `valid_until:`), as a certificate does.
+
+    Given with `"valid_until": "YYYY-MM-DD"` in its provenance form; past that date on the decision
+    date it has expired, and `expired` says what it is then: `unknown` or `warning` (as `Freshness`).
+    """
+
+    expired: str  # unknown | warning
+    reason: Label
+    span: Span
+
+
+@attrs.frozen
 class FieldSpec(_HasFields):
     """One field of the facts vocabulary."""
 
@@ -107,6 +120,10 @@ class FieldSpec(_HasFields):
     constraints: tuple[Constraint, ...] = ()
     #: How old the fact may be when given with `as_of` (facts.yaml `fresh_for:`), or None.
     fresh_for: Freshness | None = None
+    #: What the fact is once the `valid_until` given with it has passed (facts.yaml `valid_until:`), or None.
+    valid_until: Expiry | None = None
+    #: How to answer the question for this fact (facts.yaml `help:`), shown by a screening; or None.
+    help: Label | None = None
 
 
 @attrs.frozen
@@ -239,6 +256,9 @@ class TestCase:
     expect_spans: dict[str, Span]
     #: Decide as `decide(complete=True)`: a fact without a default that is absent is an input error.
     complete: bool = False
+    #: The case is about where to apply only (`where_to_apply: true`): `Engine.where_to_apply` is run
+    #: instead of `decide`, and `expect_error` is about its error.
+    where_only: bool = False
 
 
 @attrs.frozen

@@ -11,6 +11,8 @@ import unicodedata
 from decimal import Decimal
 
 from eligibility.base.errors import Diagnostic
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import Span, readable
 from eligibility.lang.loader import scalar_positions, scalar_text_span
 from eligibility.lang.model import Expr
@@ -48,26 +50,34 @@ _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
            ast.In: "in", ast.NotIn: "not in"}
 _FORBIDDEN = {
-    ast.Pow: "the power operator ** is not part of the language",
-    ast.FloorDiv: "floor division // is not part of the language; use round_down(x / y, 1)",
-    ast.Mod: "the remainder operator % is not part of the language",
-    ast.MatMult: "the operator @ is not part of the language",
-    ast.Lambda: "lambda is not part of the language",
-    ast.NamedExpr: "assignment (:=) is not part of the language",
-    ast.JoinedStr: "f-strings are not part of the language",
-    ast.Subscript: "subscripts (x[...]) are not part of the language; use a generator with a filter",
-    ast.Starred: "starred arguments are not part of the language",
-    ast.ListComp: "list comprehensions are not part of the language; use count/sum/any/all over a generator",
-    ast.SetComp: "set comprehensions are not part of the language",
-    ast.DictComp: "dict comprehensions are not part of the language",
-    ast.List: "list literals are not part of the language; use a tuple of strings with `in`",
-    ast.Dict: "dict literals are not part of the language",
-    ast.Set: "set literals are not part of the language",
-    ast.Await: "await is not part of the language",
-    ast.Yield: "yield is not part of the language",
-    ast.YieldFrom: "yield is not part of the language",
-    ast.Slice: "slices are not part of the language",
+    ast.Pow: N_("the power operator ** is not part of the language"),
+    ast.FloorDiv: N_("floor division // is not part of the language; use round_down(x / y, 1)"),
+    ast.Mod: N_("the remainder operator % is not part of the language"),
+    ast.MatMult: N_("the operator @ is not part of the language"),
+    ast.Lambda: N_("lambda is not part of the language"),
+    ast.NamedExpr: N_("assignment (:=) is not part of the language"),
+    ast.JoinedStr: N_("f-strings are not part of the language"),
+    ast.Subscript: N_("subscripts (x[...]) are not part of the language; use a generator with a filter"),
+    ast.Starred: N_("starred arguments are not part of the language"),
+    ast.ListComp: N_("list comprehensions are not part of the language; use count/sum/any/all over a generator"),
+    ast.SetComp: N_("set comprehensions are not part of the language"),
+    ast.DictComp: N_("dict comprehensions are not part of the language"),
+    ast.List: N_("list literals are not part of the language; use a tuple of strings with `in`"),
+    ast.Dict: N_("dict literals are not part of the language"),
+    ast.Set: N_("set literals are not part of the language"),
+    ast.Await: N_("await is not part of the language"),
+    ast.Yield: N_("yield is not part of the language"),
+    ast.YieldFrom: N_("yield is not part of the language"),
+    ast.Slice: N_("slices are not part of the language"),
 }
+
+
+#: Python's words for the syntax errors policy staff make most, translated like ours.
+PYTHON_SYNTAX = (N_("invalid syntax"), N_("invalid syntax. Perhaps you forgot a comma?"),
+                 N_("'(' was never closed"), N_("'[' was never closed"), N_("'{' was never closed"),
+                 N_("unmatched ')'"), N_("unexpected EOF while parsing"),
+                 N_("invalid syntax. Maybe you meant '==' or ':=' instead of '='?"),
+                 N_("unterminated string literal (detected at line 1)"), N_("invalid decimal literal"))
 
 
 class _Reject(Exception):
@@ -120,9 +130,9 @@ class ExprParser:
             except SyntaxError as err:
                 raise self.syntax(err) from None
             except (RecursionError, MemoryError, ValueError):
-                raise _Reject(None, f"the expression is nested more than {MAX_DEPTH} levels deep "
-                              "(a long chain of operators such as - - - x counts too)",
-                              "split it into computed values", code="limit-depth") from None
+                raise _Reject(None, _("the expression is nested more than {MAX_DEPTH} levels deep (a long chain of "
+                                      "operators such as - - - x counts too)", MAX_DEPTH=MAX_DEPTH),
+                              _("split it into computed values"), code="limit-depth") from None
             return self.tr(tree.body, 0)
         except _Reject as r:
             if r.node is not None and hasattr(r.node, "lineno"):
@@ -138,18 +148,21 @@ class ExprParser:
     def precheck(self) -> None:
         t = self.text
         if len(t) > MAX_LENGTH:
-            raise _Reject(None, f"the expression is {len(t)} characters long; the limit is {MAX_LENGTH}",
-                          "split it into computed values or rules", code="limit-length")
+            raise _Reject(None, _("the expression is {n} characters long; the limit is {MAX_LENGTH}",
+                                  n=len(t), MAX_LENGTH=MAX_LENGTH),
+                          _("split it into computed values or rules"), code="limit-length")
         depth = 0
         quote_end = -1  # the index just past the string literal being skipped, if any
         for i, ch in enumerate(t):
             cat = unicodedata.category(ch)
             if ch in _FULLWIDTH:
-                raise _Reject((i, i + 1), f"full-width or typographic character {ch} (U+{ord(ch):04X})",  # type: ignore[arg-type]
-                              f"use ASCII '{_FULLWIDTH[ch]}'", code="fullwidth")
+                raise _Reject((i, i + 1), _("full-width or typographic character {ch} (U+{ch2:04X})",  # type: ignore[arg-type]
+                                            ch=ch, ch2=ord(ch)),
+                              _("use ASCII '{FULLWIDTH}'", FULLWIDTH=_FULLWIDTH[ch]), code="fullwidth")
             if cat in ("Cf", "Co", "Cs") or (cat == "Cc" and ch not in "\n\t\r"):
-                raise _Reject((i, i + 1), f"invisible or control character U+{ord(ch):04X} in an expression",  # type: ignore[arg-type]
-                              "delete it; bidi controls and zero-width characters can hide code",
+                raise _Reject((i, i + 1), _("invisible or control character U+{ch:04X} in an expression",  # type: ignore[arg-type]
+                                            ch=ord(ch)),
+                              _("delete it; bidi controls and zero-width characters can hide code"),
                               code="invisible-character")
             if i < quote_end:
                 continue  # brackets inside a string literal or a comment are text
@@ -161,21 +174,23 @@ class ExprParser:
             elif ch in "([{":
                 depth += 1
                 if depth > MAX_BRACKETS:
-                    raise _Reject((i, i + 1), f"brackets are nested more than {MAX_BRACKETS} deep",  # type: ignore[arg-type]
-                                  "split the expression into computed values", code="limit-depth")
+                    raise _Reject((i, i + 1), _("brackets are nested more than {MAX_BRACKETS} deep",  # type: ignore[arg-type]
+                                                MAX_BRACKETS=MAX_BRACKETS),
+                                  _("split the expression into computed values"), code="limit-depth")
             elif ch in ")]}":
                 depth -= 1
                 if depth < 0:
-                    raise _Reject((i, i + 1), f"unmatched closing bracket '{ch}'",  # type: ignore[arg-type]
-                                  "remove it, or add the opening bracket it closes", code="syntax")
+                    raise _Reject((i, i + 1), _("unmatched closing bracket '{ch}'", ch=ch),  # type: ignore[arg-type]
+                                  _("remove it, or add the opening bracket it closes"), code="syntax")
         for i, ch in enumerate(t):
             if ord(ch) > 127 and (ch.isalpha() or ch.isdigit()):
-                raise _Reject((i, i + 1), f"non-ASCII character '{readable(ch)}' (U+{ord(ch):04X}) in an expression",  # type: ignore[arg-type]
-                              "names are ASCII; Chinese belongs in titles, not in expressions",
+                raise _Reject((i, i + 1), _("non-ASCII character '{ch}' (U+{ch2:04X}) in an expression",  # type: ignore[arg-type]
+                                            ch=readable(ch), ch2=ord(ch)),
+                              _("names are ASCII; Chinese belongs in titles, not in expressions"),
                               code="non-ascii")
 
     def syntax(self, e: SyntaxError) -> _Reject:
-        msg = e.msg or "invalid syntax"
+        msg = _(e.msg or "invalid syntax")  # Python's words; the common ones are in the catalog (PYTHON_SYNTAX)
         lineno = min(max((e.lineno or 1) - self.shift, 1), len(self.lines))
         offset = max((e.offset or 1) - 1, 0)
         # SyntaxError.offset counts characters (1-based) on its line.
@@ -189,14 +204,14 @@ class ExprParser:
             stray = self.stray_token(pos)
             if stray is not None:
                 pos, end = stray
-            hint = "two values side by side: join them with an operator (and, or, <, +, ...) or a comma"
+            hint = _("two values side by side: join them with an operator (and, or, <, +, ...) or a comma")
         elif "was never closed" in msg or "unexpected EOF" in msg:
-            hint = "close the bracket"
+            hint = _("close the bracket")
         elif "'=' " in msg or "Maybe you meant '=='" in msg or re.search(r"(?<![<>=!])=(?!=)", self.text):
-            hint = "compare with '==', not '='"
+            hint = _("compare with '==', not '='")
         elif msg.startswith("invalid syntax"):
-            hint = "check the operators and brackets near here"
-        return _Reject((pos, end), f"syntax error: {msg}", hint, code="syntax")  # type: ignore[arg-type]
+            hint = _("check the operators and brackets near here")
+        return _Reject((pos, end), _("syntax error: {msg}", msg=msg), hint, code="syntax")  # type: ignore[arg-type]
 
     def stray_token(self, start: int) -> tuple[int, int] | None:
         """The character range of the first token from `start` on that follows a complete value without an operator.
@@ -224,11 +239,12 @@ class ExprParser:
     def tr(self, n: ast.AST, depth: int) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Reject(n, f"the expression has more than {MAX_NODES} syntax nodes",
-                          "split it into computed values", code="limit-nodes")
+            raise _Reject(n, _("the expression has more than {MAX_NODES} syntax nodes", MAX_NODES=MAX_NODES),
+                          _("split it into computed values"), code="limit-nodes")
         if depth > MAX_DEPTH:
-            raise _Reject(n, f"the expression is nested more than {MAX_DEPTH} levels deep",
-                          "split it into computed values", code="limit-depth")
+            raise _Reject(n, _("the expression is nested more than {MAX_DEPTH} levels deep",
+                               MAX_DEPTH=MAX_DEPTH),
+                          _("split it into computed values"), code="limit-depth")
         s, e = self.node_range(n)
         span = self.span_of(s, e)
         text = self.text[s:e]
@@ -241,24 +257,24 @@ class ExprParser:
                 return self.number(n, span, text)
             if isinstance(v, str):
                 if len(v) > 256:
-                    raise _Reject(n, "string literal longer than 256 characters", code="limit-literal")
+                    raise _Reject(n, _("string literal longer than 256 characters"), code="limit-literal")
                 return Const(span, text, value=v)
             if v is None:
-                raise _Reject(n, "None is not part of the language",
-                              "optional facts have declared defaults; compare with the default")
-            raise _Reject(n, f"{type(v).__name__} literals are not part of the language")
+                raise _Reject(n, _("None is not part of the language"),
+                              _("optional facts have declared defaults; compare with the default"))
+            raise _Reject(n, _("{name} literals are not part of the language", name=type(v).__name__))
         if isinstance(n, ast.Name):
             return Name(span, text, id=n.id)
         if isinstance(n, ast.Attribute):
             if n.attr.startswith("_"):
-                raise _Reject(n, f"attribute '{readable(n.attr, 64)}' is not allowed",
-                              "names never start with an underscore")
+                raise _Reject(n, _("attribute '{attr}' is not allowed", attr=readable(n.attr, 64)),
+                              _("names never start with an underscore"))
             return Attr(span, text, obj=self.tr(n.value, d), attr=n.attr)
         if isinstance(n, ast.BinOp):
             op = _BINOPS.get(type(n.op))
             if op is None:
-                hint = "multiply instead: x * x" if isinstance(n.op, ast.Pow) else None
-                raise _Reject(n, _FORBIDDEN.get(type(n.op), "operator not allowed"), hint)
+                hint = (_("multiply instead: x * x") if isinstance(n.op, ast.Pow) else None)
+                raise _Reject(n, _(_FORBIDDEN.get(type(n.op), "operator not allowed")), hint)
             return BinOp(span, text, op=op, left=self.tr(n.left, d), right=self.tr(n.right, d))
         if isinstance(n, ast.UnaryOp):
             if isinstance(n.op, ast.Not):
@@ -272,7 +288,7 @@ class ExprParser:
                 return Unary(span, text, op="-", operand=operand)
             if isinstance(n.op, ast.UAdd):
                 return self.tr(n.operand, d)
-            raise _Reject(n, "the operator ~ is not part of the language")
+            raise _Reject(n, _("the operator ~ is not part of the language"))
         if isinstance(n, ast.BoolOp):
             return BoolOp(span, text, op="and" if isinstance(n.op, ast.And) else "or",
                           values=[self.tr(v, d) for v in n.values])
@@ -280,7 +296,7 @@ class ExprParser:
             ops = []
             for o in n.ops:
                 if type(o) not in _CMPOPS:
-                    raise _Reject(n, "'is' comparisons are not part of the language", "use == or !=")
+                    raise _Reject(n, _("'is' comparisons are not part of the language"), _("use == or !="))
                 ops.append(_CMPOPS[type(o)])
             return Compare(span, text, left=self.tr(n.left, d), ops=ops,
                            comparators=[self.tr(c, d) for c in n.comparators])
@@ -292,55 +308,59 @@ class ExprParser:
             strings = all(isinstance(i, Const) and isinstance(i.value, str) for i in items)
             numbers = all(isinstance(i, Num) for i in items)
             if not items or not (strings or numbers):
-                raise _Reject(n, "a tuple holds string literals or number literals only, for `in`",
-                              'e.g. member.relation in ("spouse", "child") or member.disability_grade in (1, 2)')
+                raise _Reject(n, _("a tuple holds string literals or number literals only, for `in`"),
+                              _('e.g. member.relation in ("spouse", "child") or member.disability_grade in (1, 2)'))
             return TupleLit(span, text, items=items)  # type: ignore[arg-type]
         if isinstance(n, ast.Call):
             return self.call(n, span, text, d)
         if isinstance(n, ast.GeneratorExp):
             return self.gen(n, span, text, d)
-        msg = _FORBIDDEN.get(type(n), f"'{type(n).__name__}' is not part of the expression language")
+        msg = _(_FORBIDDEN[type(n)]) if type(n) in _FORBIDDEN else _(
+            "'{name}' is not part of the expression language", name=type(n).__name__)
         raise _Reject(n, msg)
 
     def number(self, n: ast.Constant, span: Span, text: str) -> Num:
         raw = text
         if "_" in raw:
-            raise _Reject(n, "underscores are not allowed in numbers", "write 1000, not 1_000")
+            raise _Reject(n, _("underscores are not allowed in numbers"), _("write 1000, not 1_000"))
         if raw.lower().lstrip("-+").startswith(("0x", "0o", "0b")):
-            raise _Reject(n, "only decimal numbers are allowed", "write the number in decimal digits")
+            raise _Reject(n, _("only decimal numbers are allowed"), _("write the number in decimal digits"))
         if isinstance(n.value, float) and ("e" in raw.lower() or raw.lower() in ("inf", "nan")):
-            raise _Reject(n, "exponent notation is not allowed in numbers", "write the digits out")
+            raise _Reject(n, _("exponent notation is not allowed in numbers"), _("write the digits out"))
         digits = raw.lstrip("-+").replace(".", "").lstrip("0")
         if len(digits) > MAX_DIGITS:
-            raise _Reject(n, f"number literal has {len(digits)} significant digits; the limit is {MAX_DIGITS}",
+            raise _Reject(n, _("number literal has {n} significant digits; the limit is {MAX_DIGITS}",
+                               n=len(digits), MAX_DIGITS=MAX_DIGITS),
                           code="limit-literal")
         try:
             value = Decimal(raw)
         except ArithmeticError:
-            raise _Reject(n, "not a number", code="syntax") from None
+            raise _Reject(n, _("not a number"), code="syntax") from None
         if abs(value) >= Decimal(10) ** 18:
-            raise _Reject(n, "number literal is 10^18 or more", code="limit-literal")
+            raise _Reject(n, _("number literal is 10^18 or more"), code="limit-literal")
         return Num(span, text, value=value, is_int=isinstance(n.value, int))
 
     def call(self, n: ast.Call, span: Span, text: str, d: int) -> Node:
         if not isinstance(n.func, ast.Name):
-            raise _Reject(n.func, "only the language's functions can be called",
-                          "functions: " + ", ".join(sorted(FUNCTIONS)))
+            raise _Reject(n.func, _("only the language's functions can be called"),
+                          (_("functions: ") + ", ".join(sorted(FUNCTIONS))))
         if n.keywords:
-            raise _Reject(n.keywords[0].value, "keyword arguments are not part of the language")
+            raise _Reject(n.keywords[0].value, _("keyword arguments are not part of the language"))
         if len(n.args) > MAX_ARGS:
-            raise _Reject(n, f"{len(n.args)} arguments; the limit is {MAX_ARGS}", code="limit-args")
+            raise _Reject(n, _("{n} arguments; the limit is {MAX_ARGS}", n=len(n.args), MAX_ARGS=MAX_ARGS),
+                          code="limit-args")
         return Call(span, text, func=n.func.id, args=[self.tr(a, d) for a in n.args])
 
     def gen(self, n: ast.GeneratorExp, span: Span, text: str, d: int) -> Node:
         if len(n.generators) > MAX_LOOPS:
-            raise _Reject(n, f"a generator may have at most {MAX_LOOPS} `for` clauses", code="limit-loops")
+            raise _Reject(n, _("a generator may have at most {MAX_LOOPS} `for` clauses", MAX_LOOPS=MAX_LOOPS),
+                          code="limit-loops")
         loops = []
         for g in n.generators:
             if g.is_async:
-                raise _Reject(n, "async generators are not part of the language")
+                raise _Reject(n, _("async generators are not part of the language"))
             if not isinstance(g.target, ast.Name):
-                raise _Reject(g.target, "a loop variable must be a single name")
+                raise _Reject(g.target, _("a loop variable must be a single name"))
             ts, te = self.node_range(g.target)
             loops.append(Loop(g.target.id, self.span_of(ts, te), self.tr(g.iter, d),
                               [self.tr(c, d) for c in g.ifs]))

@@ -9,6 +9,8 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import Diagnostic, PolicyError
+from eligibility.base.i18n import current_language
+from eligibility.base.i18n import translate as _
 from eligibility.base.labels import DEFAULT_LABELS
 from eligibility.base.source import SourceText, Span
 from eligibility.lang.cases import check_expectations, read_tests
@@ -18,6 +20,7 @@ from eligibility.lang.loader import YMap, load_file
 from eligibility.lang.model import Facts, Label, Program, Property, Source, TestCase
 from eligibility.lang.properties import read_properties
 from eligibility.lang.reader import Reader, to_plain
+from eligibility.lang.where import WhereRules, check_where_programs, read_where, where_program
 
 MAX_FILES = 1000
 
@@ -48,20 +51,23 @@ def acknowledge(diags: list[Diagnostic], acks: tuple[Acknowledgement, ...]) -> l
             out.append(d)
             continue
         used.add(hit)
-        out.append(attrs.evolve(d, severity="acknowledged", hint=f"acknowledged: {acks[hit].reason.en}"))
+        reason = acks[hit].reason.get(current_language())
+        out.append(attrs.evolve(d, severity="acknowledged", hint=_("acknowledged: {reason}", reason=reason)))
     for i, a in enumerate(acks):
         if i not in used:
             out.append(Diagnostic(a.span, "acknowledged-unused",
-                                  f"this acknowledgement ({a.code} in {a.file}"
-                                  + (f", '{a.name}'" if a.name else "") + ") matches no warning",
-                                  "remove it: the warning it accepted is gone", severity="warning"))
+                                  _("this acknowledgement ({code} in {file}, '{name}') matches no warning",
+                                    code=a.code, file=a.file, name=a.name) if a.name
+                                  else _("this acknowledgement ({code} in {file}) matches no warning",
+                                         code=a.code, file=a.file),
+                                  _("remove it: the warning it accepted is gone"), severity="warning"))
     return out
 
 
 def _read_acknowledged(r: Reader, node: YMap) -> list[Acknowledgement]:
     out = []
-    for item in r.entries(node, "acknowledged", "an acknowledged file", "acknowledged warnings"):
-        m = r.mapping(item, "an acknowledged warning", ("code", "file", "name", "reason", "note"),
+    for item in r.entries(node, "acknowledged", _("an acknowledged file"), _("acknowledged warnings")):
+        m = r.mapping(item, _("an acknowledged warning"), ("code", "file", "name", "reason", "note"),
                       ("code", "file", "reason"))
         if m is None:
             continue
@@ -70,7 +76,8 @@ def _read_acknowledged(r: Reader, node: YMap) -> list[Acknowledgement]:
         if code is None or file is None or reason is None:
             continue
         if not code.isascii() or code.startswith(("limit-",)) or code in _NOT_ACKNOWLEDGEABLE:
-            r.error(m.get("code") or m, "acknowledged-code", f"'{code}' cannot be acknowledged: only warnings can")
+            r.error(m.get("code") or m, "acknowledged-code", _("'{code}' cannot be acknowledged: only warnings can",
+                                                               code=code))
             continue
         out.append(Acknowledgement(code, file, r.text(m.get("name"), "name"), reason, item.span))
     return out
@@ -103,6 +110,9 @@ class PolicySetModel:
     program_names: frozenset[str] = frozenset()
     #: Warnings the policy staff know and accept (an `acknowledged:` file), each with its reason.
     acknowledged: tuple[Acknowledgement, ...] = ()
+    #: The `where_to_apply:` rules as one program (checked and compiled apart from the others), or None.
+    where: Program | None = None
+    where_rules: WhereRules | None = None
     _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
@@ -116,9 +126,9 @@ class PolicySetModel:
         props = list(self.declared_properties)
         for path, rel in self.deferred_tests:
             yf = load_file(Path(path), rel, diags)
-            if yf is None or yf.root is None:
+            if yf is None:
                 continue
-            self.sources[rel] = yf.source
+            self.sources[rel] = yf.source  # a YAML error's excerpt needs it too
             if isinstance(yf.root, YMap):
                 if yf.root.items and yf.root.items[0][0].value == "properties":
                     props.extend(read_properties(Reader(yf.source, diags), yf.root))
@@ -162,7 +172,7 @@ def ancestors(code: str) -> list[str]:
 def _check_labels(r: Reader, node: YMap) -> bool:
     """Check a `labels:` file against the library's own labels; report every problem."""
     before = len([d for d in r.diags if d.severity == "error"])
-    r.mapping(node, "a labels file", ("labels", "description"), ("labels",))
+    r.mapping(node, _("a labels file"), ("labels", "description"), ("labels",))
     sections = node.get("labels")
     if sections is None or (m := r.mapping(sections, "labels", tuple(DEFAULT_LABELS))) is None:
         return False
@@ -172,12 +182,13 @@ def _check_labels(r: Reader, node: YMap) -> bool:
             continue
         for key, value in em.items:
             if skey.value == "ops":
-                if (om := r.mapping(value, f"ops '{key.value}'", ("holds", "fails"), ("holds", "fails"))):
+                om = r.mapping(value, _("ops '{value}'", value=key.value), ("holds", "fails"), ("holds", "fails"))
+                if om:
                     for part in ("holds", "fails"):
                         if om.get(part) is not None:
                             r.label(om.get(part), f"{key.value}.{part}")
             else:
-                r.label(value, f"label '{key.value}'")
+                r.label(value, _("label '{value}'", value=key.value))
     return len([d for d in r.diags if d.severity == "error"]) == before
 
 
@@ -206,10 +217,12 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     diags = [] if diags is None else diags
     root = root.resolve()
     if not root.is_dir():
-        raise PolicyError([Diagnostic(None, "no-policy-folder", f"{root.name} is not a folder of policies")])
+        raise PolicyError([Diagnostic(None, "no-policy-folder", _("{name} is not a folder of policies",
+                                                                  name=root.name))])
     files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
     if len(files) > MAX_FILES:
-        raise PolicyError([Diagnostic(None, "limit-files", f"{len(files)} policy files; the limit is {MAX_FILES}")])
+        raise PolicyError([Diagnostic(None, "limit-files", _("{n} policy files; the limit is {MAX_FILES}",
+                                                             n=len(files), MAX_FILES=MAX_FILES))])
     sources: dict[str, SourceText] = {}
     raw: dict[str, bytes] = {}
     facts: list[Facts] = []
@@ -222,6 +235,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     label_files: set[str] = set()
     acknowledged: list[Acknowledgement] = []
     deferred: list[tuple[str, str]] = []
+    wheres: list[WhereRules] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
         if not with_tests and _is_test_file(path):
@@ -237,7 +251,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
             continue
         r = Reader(yf.source, diags)
         if not isinstance(node, YMap) or not node.items:
-            r.error(node, "file-kind", "a policy file is a mapping starting with `program:`, `facts:` or `tests:`")
+            r.error(node, "file-kind", _("a policy file is a mapping starting with `program:`, `facts:` or `tests:`"))
             continue
         first = node.items[0][0].value
         if node.get("program") is not None:
@@ -261,35 +275,43 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
             properties.extend(read_properties(r, node))
         elif first == "acknowledged":
             acknowledged.extend(_read_acknowledged(r, node))
+        elif first == "where_to_apply":
+            w = read_where(r, node)
+            if w is not None and wheres:
+                r.error(node.items[0][0], "two-where", f"a second where_to_apply file (the first is {wheres[0].file})")
+            elif w is not None:
+                wheres.append(w)
         elif first == "sources":
             for src in read_registry(r, node):
                 if src.id in registry:
                     other = registry[src.id]
                     where = f"{other.file}:{other.span.line}"
                     diags.append(Diagnostic(src.span, "duplicate-source",
-                                            f"source id '{src.id}' is already registered in {where}",
-                                            "one id, one document: give this one another id",
+                                            _("source id '{id}' is already registered in {where}",
+                                              id=src.id, where=where),
+                                            _("one id, one document: give this one another id"),
                                             related=((other.span, "first registered here"),)))
                     continue
                 registry[src.id] = src
                 registry_files.add(rel)
         else:
-            r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
-                    "a policy file starts with `program:`, `facts:`, `sources:`, `tests:`, `properties:`, "
-                    "`labels:` or `acknowledged:`")
+            r.error(node.items[0][0], "file-kind", _("unknown kind of file (first key '{first}')", first=first),
+                    _("a policy file starts with `program:`, `facts:`, `sources:`, `tests:`, `properties:`, "
+                      "`labels:`, `acknowledged:` or `where_to_apply:`"))
     if not facts:
         diags.append(Diagnostic(None, "no-facts",
-                                "the policy set has no facts vocabulary (a file starting with `facts:`)"))
+                                _("the policy set has no facts vocabulary (a file starting with `facts:`)")))
     elif len(facts) > 1:
         diags.append(Diagnostic(Span(facts[1].file, 1, 1, 1, 1), "two-facts",
-                                f"a second facts vocabulary (the first is {facts[0].file})"))
+                                _("a second facts vocabulary (the first is {file})", file=facts[0].file)))
     for layer in layers.values():
         for sid, src in layer.sources.items():
             if sid in registry:
                 other = registry[sid]
                 diags.append(Diagnostic(src.span, "duplicate-source",
-                                        f"source id '{sid}' is already registered in {other.file}:{other.span.line}",
-                                        "cite the registered source, or give this one another id",
+                                        _("source id '{sid}' is already registered in {file}:{line}",
+                                          sid=sid, file=other.file, line=other.span.line),
+                                        _("cite the registered source, or give this one another id"),
                                         related=((other.span, "registered here"),)))
     unknown = _unknown_jurisdiction(layers, jurisdiction)
     programs: dict[str, Program] = {}
@@ -300,10 +322,20 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
         programs, used = _merge_all(root, layers, jurisdiction, registry, diags)
     if not programs and layers and jurisdiction is not None and not any(d.severity == "error" for d in diags):
         diags.append(Diagnostic(None, "no-programs",
-                                f"no program of this policy set applies in jurisdiction {jurisdiction}",
-                                "jurisdictions present: " + ", ".join(sorted({x.jurisdiction
-                                                                               for x in layers.values()}))))
+                                _("no program of this policy set applies in jurisdiction {jurisdiction}",
+                                  jurisdiction=jurisdiction),
+                                (_("jurisdictions present: ") + ", ".join(sorted({x.jurisdiction
+                                                                               for x in layers.values()})))))
     check_expectations(tests, programs, {x.program for x in layers.values()}, diags)
+    where_prog: Program | None = None
+    if wheres and jurisdiction is not None and wheres[0].jurisdiction not in ancestors(jurisdiction):
+        # The rules say where to apply from their deciding district (what hukou_local means): a set
+        # loaded for another district has none, rather than another district's.
+        wheres.clear()
+    if wheres:
+        where_prog = where_program(wheres[0], registry)
+        check_where_programs(wheres[0], frozenset(x.program for x in layers.values()), diags)
+        used.add(wheres[0].file)
     used |= registry_files
     used |= label_files
     errors = [d for d in diags if d.severity == "error"]
@@ -315,7 +347,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                           policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred),
                           declared_properties=tuple(properties),
                           program_names=frozenset(x.program for x in layers.values()),
-                          acknowledged=tuple(acknowledged))
+                          acknowledged=tuple(acknowledged), where=where_prog,
+                          where_rules=wheres[0] if wheres else None)
 
 
 def _unknown_jurisdiction(layers: dict[str, Layer], jurisdiction: str | None) -> Diagnostic | None:
@@ -333,9 +366,12 @@ def _unknown_jurisdiction(layers: dict[str, Layer], jurisdiction: str | None) ->
     guess = next((c for c in regional if c[:4] == jurisdiction[:4]), None) or \
         next((c for c in regional if c[:2] == jurisdiction[:2]), None)
     return Diagnostic(None, "unknown-jurisdiction",
-                      f"unknown jurisdiction {jurisdiction}, known: {', '.join(present)}",
-                      (f"did you mean {guess}? " if guess else "") + "give one of these codes, or a code under "
-                      "one of them (a district of a city, a city of a province)")
+                      _("unknown jurisdiction {jurisdiction}, known: {present}",
+                        jurisdiction=jurisdiction, present=', '.join(present)),
+                      _("did you mean {guess}? Give one of these codes, or a code under one of them (a district of a "
+                        "city, a city of a province)", guess=guess) if guess
+                      else _("give one of these codes, or a code under one of them (a district of a city, a city of a "
+                             "province)"))
 
 
 def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, registry: dict[str, Source],
@@ -349,16 +385,18 @@ def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, r
             target_rel = target.resolve().relative_to(root).as_posix()
         except ValueError:
             diags.append(Diagnostic(layer.extends_span, "extends-outside",
-                                    "`extends` must name a file inside the policy folder"))
+                                    _("`extends` must name a file inside the policy folder")))
             continue
         base = layers.get(target_rel)
         if base is None:
             diags.append(Diagnostic(layer.extends_span, "extends-missing",
-                                    f"`extends` names {target_rel}, which is not a program file of this set"))
+                                    _("`extends` names {target_rel}, which is not a program file of this set",
+                                      target_rel=target_rel)))
             continue
         if base.program != layer.program:
             diags.append(Diagnostic(layer.extends_span, "extends-program",
-                                    f"{target_rel} is program '{base.program}', not '{layer.program}'"))
+                                    _("{target_rel} is program '{program}', not '{program2}'",
+                                      target_rel=target_rel, program=base.program, program2=layer.program)))
             continue
         parents[rel] = target_rel
     for rel in sorted(parents):
@@ -369,8 +407,8 @@ def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, r
             if cur in seen_chain:
                 if cur == rel:
                     diags.append(Diagnostic(layers[rel].extends_span, "extends-cycle",
-                                            "`extends` goes round in a circle: " + " -> ".join([*seen_chain, cur]),
-                                            "a layer must extend a less specific one, ending at a base layer"))
+                                            (_("`extends` goes round in a circle: ") + " -> ".join([*seen_chain, cur])),
+                                            _("a layer must extend a less specific one, ending at a base layer")))
                 break
             seen_chain.append(cur)
     cyclic = {d.span.path for d in diags if d.code == "extends-cycle" and d.span}
@@ -390,7 +428,7 @@ def _merge_all(root: Path, layers: dict[str, Layer], jurisdiction: str | None, r
             nxt = parents[chain[-1]]
             if nxt in chain:
                 diags.append(Diagnostic(layers[chosen].extends_span, "extends-cycle",
-                                        "`extends` goes round in a circle: " + " -> ".join([*chain, nxt])))
+                                        (_("`extends` goes round in a circle: ") + " -> ".join([*chain, nxt]))))
                 break
             chain.append(nxt)
         chain.reverse()
@@ -410,7 +448,8 @@ def _choose(name: str, rels: list[str], layers: dict[str, Layer], parents: dict[
                 return hits[0]
             if len(hits) > 1:
                 diags.append(Diagnostic(layers[hits[1]].span, "ambiguous-program",
-                                        f"two layers of '{name}' for jurisdiction {code}: {hits[0]} and {hits[1]}"))
+                                        _("two layers of '{name}' for jurisdiction {code}: {hits} and {hits2}",
+                                          name=name, code=code, hits=hits[0], hits2=hits[1])))
                 return None
         return None  # the program does not apply in this jurisdiction
     leaves = [r for r in rels if r not in parents.values()]
@@ -418,8 +457,9 @@ def _choose(name: str, rels: list[str], layers: dict[str, Layer], parents: dict[
         return None  # every layer is extended by another: an `extends` circle, reported already
     if len(leaves) > 1:
         diags.append(Diagnostic(layers[leaves[1]].span, "ambiguous-program",
-                                f"'{name}' has more than one most-specific layer: {', '.join(leaves)}",
-                                "load with a jurisdiction, e.g. eligibility.load(path, jurisdiction='440114')"))
+                                _("'{name}' has more than one most-specific layer: {leaves}",
+                                  name=name, leaves=', '.join(leaves)),
+                                _("load with a jurisdiction, e.g. eligibility.load(path, jurisdiction='440114')")))
         return None
     return leaves[0] if leaves else None
 
@@ -446,10 +486,12 @@ def _merge(chain: list[Layer], registry: dict[str, Source], diags: list[Diagnost
     clash = set(params) & set(defs)
     for n in sorted(clash):
         diags.append(Diagnostic(defs[n].span, "duplicate-name",
-                                f"'{n}' is a parameter in one layer and a rule or computed value in another"))
+                                _("'{n}' is a parameter in one layer and a rule or computed value in another",
+                                  n=n)))
     if eligible is None:
         diags.append(Diagnostic(leaf.span, "missing-eligible",
-                                f"program '{leaf.program}' has no `eligible:` expression in any layer"))
+                                _("program '{program}' has no `eligible:` expression in any layer",
+                                  program=leaf.program)))
         return None
     if each is not None:
         eligible = attrs.evolve(eligible, each=each)

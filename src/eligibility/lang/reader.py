@@ -13,6 +13,8 @@ import re
 from decimal import Decimal
 
 from eligibility.base.errors import Diagnostic
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import SourceText, Span, did_you_mean, readable
 from eligibility.lang.loader import YMap, YNode, YScalar, YSeq
 from eligibility.lang.model import Expr, Label
@@ -27,6 +29,11 @@ MAX_NAME = 64
 RESERVED = frozenset({"count", "sum", "any", "all", "min", "max", "abs", "age", "age_on",
                       "days_between", "date", "round_half_up", "round_up", "round_down",
                       "household", "decision_date", "eligible", "amount", "tier"})
+
+
+#: What a name can be the name of, as messages say it.
+NAME_OWNERS = {"field": N_("field"), "program": N_("program"), "parameter": N_("parameter"), "rule": N_("rule"),
+               "computed value": N_("computed value")}
 
 
 class Reader:
@@ -48,16 +55,18 @@ class Reader:
     def mapping(self, node: YNode, what: str, allowed: tuple[str, ...] | None,
                 required: tuple[str, ...] = ()) -> YMap | None:
         if not isinstance(node, YMap):
-            self.error(node, "expected-mapping", f"{what} must be a mapping of keys to values")
+            self.error(node, "expected-mapping", _("{what} must be a mapping of keys to values", what=what))
             return None
-        for key, _ in node.items:
+        for key, _value in node.items:
             if allowed is not None and key.value not in allowed:
                 guess = did_you_mean(key.value, allowed)
-                hint = f"did you mean '{guess}'?" if guess else "allowed keys: " + ", ".join(allowed)
-                self.error(key, "unknown-key", f"unknown key '{readable(key.value, 64)}' in {what}", hint)
+                hint = (_("did you mean '{guess}'?", guess=guess) if guess
+                        else _("allowed keys: {keys}", keys=", ".join(allowed)))
+                self.error(key, "unknown-key", _("unknown key '{value}' in {what}",
+                                                 value=readable(key.value, 64), what=what), hint)
         for name in required:
             if node.get(name) is None:
-                self.error(node.span, "missing-key", f"{what} needs '{name}'")
+                self.error(node.span, "missing-key", _("{what} needs '{name}'", what=what, name=name))
         return node
 
     def entries(self, root: YMap, key: str, what: str, items: str) -> tuple[YNode, ...]:
@@ -66,7 +75,7 @@ class Reader:
         node = root.get(key)
         if not isinstance(node, YSeq):
             if node is not None:
-                self.error(node, "expected-list", f"{key} must be a list of {items}")
+                self.error(node, "expected-list", _("{key} must be a list of {items}", key=key, items=items))
             return ()
         return node.items
 
@@ -74,7 +83,7 @@ class Reader:
         if node is None:
             return None
         if not isinstance(node, YScalar) or node.is_null:
-            self.error(node, "expected-text", f"{what} must be text")
+            self.error(node, "expected-text", _("{what} must be text", what=what))
             return None
         return node.value
 
@@ -94,13 +103,14 @@ class Reader:
         if node is None:
             return None
         if not isinstance(node, YScalar) or not DATE_RE.match(node.value):
-            self.error(node, "invalid-date", f"{what} must be a date YYYY-MM-DD",
-                       "write dates like 2024-07-01")
+            self.error(node, "invalid-date", _("{what} must be a date YYYY-MM-DD", what=what),
+                       _("write dates like 2024-07-01"))
             return None
         try:
             return dt.date.fromisoformat(node.value)
         except ValueError:
-            self.error(node, "invalid-date", f"{readable(node.value, 20)} is not a calendar date")
+            self.error(node, "invalid-date", _("{value} is not a calendar date",
+                                               value=readable(node.value, 20)))
             return None
 
     def boolean(self, node: YNode | None, what: str) -> bool | None:
@@ -108,11 +118,10 @@ class Reader:
             return None
         if isinstance(node, YScalar) and node.style is None and node.value in ("true", "false"):
             return node.value == "true"
-        hint = "write true or false" + (
-            " (YAML 1.1 words like yes/no/on/off are not booleans here)"
-            if isinstance(node, YScalar) and node.value.lower() in ("yes", "no", "on", "off", "y", "n")
-            else "")
-        self.error(node, "expected-bool", f"{what} must be true or false", hint)
+        yaml11 = isinstance(node, YScalar) and node.value.lower() in ("yes", "no", "on", "off", "y", "n")
+        hint = (_("write true or false (YAML 1.1 words like yes/no/on/off are not booleans here)") if yaml11
+                else _("write true or false"))
+        self.error(node, "expected-bool", _("{what} must be true or false", what=what), hint)
         return None
 
     def number(self, node: YNode | None, what: str, kind: str) -> Decimal | int | bool | None:
@@ -122,37 +131,40 @@ class Reader:
         if kind == "bool":
             return self.boolean(node, what)
         if not isinstance(node, YScalar) or node.is_null:
-            self.error(node, "expected-number", f"{what} must be a number")
+            self.error(node, "expected-number", _("{what} must be a number", what=what))
             return None
         text = node.value.strip()
         if kind == "integer":
             if not INT_RE.match(text):
-                self.error(node, "expected-integer", f"{what} must be a whole number, not {readable(text, 40)!r}")
+                self.error(node, "expected-integer", _("{what} must be a whole number, not {text!r}",
+                                                       what=what, text=readable(text, 40)))
                 return None
             return int(text)
         if not DEC_RE.match(text):
             hint = None
             if any(c in text for c in ",¥元 "):
-                hint = "write plain digits: no thousands separators, currency signs or units"
+                hint = _("write plain digits: no thousands separators, currency signs or units")
             elif text.lower() in ("nan", ".nan", "inf", ".inf", "-.inf", "infinity"):
-                hint = "parameters must be finite numbers"
-            self.error(node, "expected-number", f"{what} must be a number, not {readable(text, 40)!r}", hint)
+                hint = _("parameters must be finite numbers")
+            self.error(node, "expected-number", _("{what} must be a number, not {text!r}",
+                                                  what=what, text=readable(text, 40)), hint)
             return None
         digits = text.lstrip("-").replace(".", "").lstrip("0")
         if len(digits) > 30:
-            self.error(node, "limit-literal", f"{what} has {len(digits)} significant digits; the limit is 30")
+            self.error(node, "limit-literal", _("{what} has {n} significant digits; the limit is 30",
+                                                what=what, n=len(digits)))
             return None
         value = Decimal(text)
         if kind == "money":
             if value < 0:
-                self.error(node, "negative-money", f"{what} must not be negative")
+                self.error(node, "negative-money", _("{what} must not be negative", what=what))
                 return None
             exp = value.as_tuple().exponent
             if isinstance(exp, int) and exp < -2:
-                self.error(node, "money-precision", f"{what} has more than 2 decimal places")
+                self.error(node, "money-precision", _("{what} has more than 2 decimal places", what=what))
                 return None
         if abs(value) >= Decimal(10) ** 18:
-            self.error(node, "limit-literal", f"{what} is too large (limit 10^18)")
+            self.error(node, "limit-literal", _("{what} is too large (limit 10^18)", what=what))
             return None
         return value
 
@@ -160,18 +172,19 @@ class Reader:
         n = key.value
         problem = None
         if len(n) > MAX_NAME:
-            problem = f"is {len(n)} characters long; the limit is {MAX_NAME}"
+            problem = _("is {n} characters long; the limit is {MAX_NAME}", n=len(n), MAX_NAME=MAX_NAME)
         elif not NAME_RE.match(n):
-            problem = "must be lower-case ASCII letters, digits and underscores, starting with a letter"
+            problem = _("must be lower-case ASCII letters, digits and underscores, starting with a letter")
         elif keyword.iskeyword(n):
-            problem = "is reserved: a Python keyword"
+            problem = _("is reserved: a Python keyword")
         elif what != "field" and n in RESERVED:
-            problem = "is reserved: a function or name of the expression language"
+            problem = _("is reserved: a function or name of the expression language")
         elif what != "field" and hasattr(builtins, n):
-            problem = "is reserved: a Python built-in name"
+            problem = _("is reserved: a Python built-in name")
         if problem:
-            self.error(key, "invalid-name", f"{what} name '{readable(n, 70)}' {problem}",
-                       "use a name like income_test")
+            self.error(key, "invalid-name", _("{what} name '{n}' {problem}",
+                                              what=_(NAME_OWNERS.get(what, what)), n=readable(n, 70), problem=problem),
+                       _("use a name like income_test"))
             return None
         return n
 
@@ -182,8 +195,9 @@ class Reader:
         text = self.text(node, "each") or ""
         m = EACH_RE.match(text.strip())
         if m is None or keyword.iskeyword(m.group(1)) or m.group(1) in RESERVED or hasattr(builtins, m.group(1)):
-            self.error(node, "each", f"`each` must read like 'member in household.members', not {readable(text, 60)!r}",
-                       "name the record, then the list of records it comes from")
+            self.error(node, "each", _("`each` must read like 'member in household.members', not {text!r}",
+                                       text=readable(text, 60)),
+                       _("name the record, then the list of records it comes from"))
             return None
         return m.group(1), m.group(2)
 
@@ -191,7 +205,7 @@ class Reader:
         if node is None:
             return None
         if not isinstance(node, YScalar) or node.is_null or node.value.strip() == "":
-            self.error(node, "missing-expression", f"{what} must be an expression (text)")
+            self.error(node, "missing-expression", _("{what} must be an expression (text)", what=what))
             return None
         if node.style is None and node.value in ("true", "false"):
             return Expr(node.value.capitalize(), node, self.source)

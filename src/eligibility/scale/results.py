@@ -29,15 +29,17 @@ _INT_RE = re.compile(r"-?[0-9]{1,18}\Z")
 
 @attrs.frozen
 class ProgramOutcome:
-    """One program's outcome for one record: eligible True/False, or None with the error."""
+    """One program's outcome for one record: eligible True/False, or None with the error or the unknown facts."""
 
     eligible: bool | None
     amount: Decimal | None
     tier: str | None
     error: str | None = None
+    #: For an undetermined program: the unknown facts it waits on that can change it (their paths).
+    unknown: tuple[str, ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:  # a tuple pickles in a fraction of attrs' default state dict
-        return ProgramOutcome, (self.eligible, self.amount, self.tier, self.error)
+        return ProgramOutcome, (self.eligible, self.amount, self.tier, self.error, self.unknown)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"eligible": self.eligible,
@@ -45,6 +47,8 @@ class ProgramOutcome:
                                "tier": self.tier}
         if self.error is not None:
             out["error"] = self.error
+        if self.unknown:
+            out["unknown"] = list(self.unknown)
         return out
 
 
@@ -114,6 +118,7 @@ class BatchResult:
             row[f"{p}_eligible"] = o.eligible if o else None
             row[f"{p}_amount"] = decimal_text(o.amount) if o and o.amount is not None else None
             row[f"{p}_tier"] = o.tier if o else None
+            row[f"{p}_unknown"] = " ".join(o.unknown) if o and o.unknown else None
         row["policy_hash"] = self.policy_hash
         if self.error is not None:
             row["error_kind"], row["error"] = self.error.kind, _clean(_one_line(self.error.message))
@@ -128,11 +133,11 @@ class BatchResult:
 
 
 def flat_columns(programs: Sequence[str], trace: bool = False) -> list[str]:
-    """Return the columns of the flat output: index, id, on, each program's eligible/amount/tier, then
+    """Return the columns of the flat output: index, id, on, each program's eligible/amount/tier/unknown, then
     policy_hash, error_kind, error (and trace)."""
     cols = ["index", "id", "on"]
     for p in programs:
-        cols += [f"{p}_eligible", f"{p}_amount", f"{p}_tier"]
+        cols += [f"{p}_eligible", f"{p}_amount", f"{p}_tier", f"{p}_unknown"]
     cols += ["policy_hash", "error_kind", "error"]
     return [*cols, "trace"] if trace else cols
 

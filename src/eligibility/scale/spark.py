@@ -66,7 +66,7 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
     Returns:
         A DataFrame with the input's columns except the household, then for each program
         `<p>_eligible` (boolean), `<p>_amount` (the amount as a decimal string, e.g. "1446.00")
-        and `<p>_tier`, then `policy_hash`, `error_kind`, `error` (null when every program was
+        `<p>_tier` and `<p>_unknown`, then `policy_hash`, `error_kind`, `error` (null when every program was
         decided; see docs/how-to/batch-and-spark.md) and, with trace, `trace`. It is lazy, like
         any DataFrame.
 
@@ -91,11 +91,7 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
                           for c in clash])
     if not isinstance(df.schema[household_col].dataType, types.StringType):
         df = df.withColumn(household_col, functions.to_json(functions.col(household_col)))
-    root = engine.root
-    if root is None:  # load() always sets it
-        raise PolicyError([Diagnostic(None, "no-policy-folder", "the engine has no policy folder")])
-    files = tuple((p.relative_to(root).as_posix(), p.read_bytes())
-                  for p in sorted(root.rglob("*.yaml")) if p.is_file())
+    files = policy_files(engine)
     spec = _SparkJob(files, engine.policy_hash, jurisdiction, job, household_col, on_col, keep, columns)
     out = types.StructType(
         [df.schema[c] for c in keep]
@@ -121,6 +117,27 @@ def _map_batches(spec: _SparkJob, batches: Iterator[Any]) -> Iterator[Any]:
         yield pa.RecordBatch.from_arrays(arrays, names=[*spec.keep, *spec.columns])
 
 
+def policy_files(engine: Engine) -> tuple[tuple[str, bytes], ...]:
+    """Return the policy files of an engine made by load(), as (path in the folder, bytes), to send to executors.
+
+    Raises:
+        PolicyError: the engine has no policy folder.
+    """
+    root = engine.root
+    if root is None:  # load() always sets it
+        raise PolicyError([Diagnostic(None, "no-policy-folder", "the engine has no policy folder")])
+    return tuple((p.relative_to(root).as_posix(), p.read_bytes()) for p in sorted(root.rglob("*.yaml")) if p.is_file())
+
+
+def executor_engine(files: tuple[tuple[str, bytes], ...], policy_hash: str, jurisdiction: str | None) -> Engine:
+    """Return this Python worker's engine for these policy files, writing and compiling them the first time.
+
+    Raises:
+        PolicyError: they compile to another hash than the driver's (another eligibility version?).
+    """
+    return _executor_engine(_SparkJob(files, policy_hash, jurisdiction, Job(None, (), False), "", None, (), ()))
+
+
 def _executor_engine(spec: _SparkJob) -> Engine:
     """Return this worker's engine for the job's policies, writing and compiling them the first time."""
     key = (spec.policy_hash, spec.jurisdiction)
@@ -142,4 +159,4 @@ def _executor_engine(spec: _SparkJob) -> Engine:
     return engine
 
 
-__all__ = ["decide"]
+__all__ = ["decide", "executor_engine", "policy_files"]

@@ -93,7 +93,8 @@ def _decide_record(engine: Engine, job: Job, index: int, value: object, line: in
             raise InputError([InputProblem("on", "missing",
                                            "no decision date: give the record an \"on\" or the batch a default")])
         decision = engine.decide(household, day, job.programs, trace=job.trace)
-        programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error))
+        programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
+                                         p.unknown if p.undetermined else ())
                     for name, p in decision.programs.items()}
         trace = decision.to_json() if job.trace else None
     except InputError as e:
@@ -225,23 +226,26 @@ def _same(result: BatchResult) -> BatchResult:
     return result
 
 
-def stream(engine: Engine, job: Job, items: Iterable[Item], workers: int, chunk_size: int,
-            finish: Callable[[BatchResult], T] = _same) -> Generator[T, None, None]:  # type: ignore[assignment]
+def stream(engine: Engine, job: Any, items: Iterable[Item], workers: int, chunk_size: int,
+           finish: Callable[[Any], T] = _same,  # type: ignore[assignment]
+           decide: Callable[[Engine, Any, Item], Any] = decide_item) -> Generator[T, None, None]:
     """Decide items in order, here or in a pool of spawned workers with a bounded number of chunks in flight.
 
     `finish` (picklable) turns each result into what is yielded, in the worker: rendering output
-    lines there keeps the parent's share of the work small.
+    lines there keeps the parent's share of the work small. `decide` (a picklable module-level
+    function, `decide_item` by default) turns an item into a result; it must never raise: discovery
+    passes its own, which reads a joined household and classifies its decision.
     """
     if workers == 1:
         for item in items:
-            yield finish(decide_item(engine, job, item))
+            yield finish(decide(engine, job, item))
         return
     if engine.root is None:  # checked by make_job; kept for the type checker
         return
     ctx = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=_init_worker,
-        initargs=(str(engine.root), engine.model.jurisdiction, engine.policy_hash, job, finish))
+        initargs=(str(engine.root), engine.model.jurisdiction, engine.policy_hash, job, finish, decide))
     pending: collections.deque[tuple[list[Item], concurrent.futures.Future[Any] | None]] = collections.deque()
     broken = False
 
@@ -259,7 +263,7 @@ def stream(engine: Engine, job: Job, items: Iterable[Item], workers: int, chunk_
                     raise PolicyError([_diagnostic(out)])
                 results: list[T] = out
                 return results
-        return [finish(decide_item(engine, job, item)) for item in chunk]
+        return [finish(decide(engine, job, item)) for item in chunk]
 
     def submit(chunk: list[Item]) -> concurrent.futures.Future[Any] | None:
         nonlocal broken
@@ -300,11 +304,11 @@ def _diagnostic(message: str) -> Diagnostic:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(root: str, jurisdiction: str | None, policy_hash: str, job: Job,
-                 finish: Callable[[BatchResult], Any]) -> None:
+def _init_worker(root: str, jurisdiction: str | None, policy_hash: str, job: Any,
+                 finish: Callable[[Any], Any], decide: Callable[[Engine, Any, Item], Any] = decide_item) -> None:
     """Load the policies once in a worker and check they are the ones the batch was started with."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    _WORKER["job"], _WORKER["finish"] = job, finish
+    _WORKER["job"], _WORKER["finish"], _WORKER["decide"] = job, finish, decide
     try:
         engine = load(root, jurisdiction=jurisdiction)
     except PolicyError as e:
@@ -321,8 +325,8 @@ def _run_chunk(chunk: list[Item]) -> list[Any] | str:
     """Decide a chunk in a worker; return the error text if the worker has no engine."""
     if "engine" not in _WORKER:
         return str(_WORKER.get("error", "the worker was not initialised"))
-    engine, job, finish = _WORKER["engine"], _WORKER["job"], _WORKER["finish"]
-    return [finish(decide_item(engine, job, item)) for item in chunk]
+    engine, job, finish, decide = _WORKER["engine"], _WORKER["job"], _WORKER["finish"], _WORKER["decide"]
+    return [finish(decide(engine, job, item)) for item in chunk]
 
 
 __all__ = ["DEFAULT_CHUNK", "IN_FLIGHT", "Item", "Job", "decide_item", "decide_many", "engine_of", "make_job",

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from eligibility.base.errors import PolicyError
+from eligibility.base.i18n import language_from_locale, use_language
 from eligibility.testing.cases import run_case
 
 _ENGINES: dict[Path, Any] = {}
@@ -50,13 +51,15 @@ class PolicyTestFile(pytest.File):
             from eligibility.engine.runtime import load
 
             try:
-                engine = load(root)
+                with use_language(language_from_locale()):  # messages follow the locale, as in `eligibility test`
+                    engine = load(root)
             except PolicyError as e:
                 raise PolicyLoadFailed(e.render()) from None
             _ENGINES[root] = engine
         rel = self.path.relative_to(root).as_posix()
         try:
-            cases = engine.model.tests
+            with use_language(language_from_locale()):
+                cases = engine.model.tests
         except PolicyError as e:
             raise PolicyLoadFailed(e.render()) from None
         for case in cases:
@@ -87,7 +90,8 @@ class _PolicyItem(pytest.Item):
         raise NotImplementedError
 
     def runtest(self) -> None:
-        result = self.run()
+        with use_language(language_from_locale()):
+            result = self.run()
         if not result.passed:
             raise CaseFailed(result)
 
