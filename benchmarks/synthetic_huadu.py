@@ -355,6 +355,8 @@ extracts:
       guangdong_hukou: {column: hukou_district, prefix: "44"}
       hukou_local: {column: hukou_district, equals: "440114"}
       resides_locally: {column: residence_district, equals: "440114"}
+      hukou_district: hukou_district
+      residence_district: residence_district
   wages:
     department: 人社
     source: 人社 wage record

@@ -130,3 +130,16 @@ def test_no_identity_number_of_the_extracts_is_in_the_outputs(district: tuple[Pa
 def _header(path: Path) -> list[str]:
     with open(path, encoding="utf-8") as f:
         return f.readline().strip().split(",")
+
+
+def test_split_households_are_sent_to_their_hukou_place(district: tuple[Path, dict[str, Any]]) -> None:
+    """人户分离 planted cases: where_to_apply on the joined household names the hukou district's office for dibao."""
+    out, _ = district
+    joined = {h["id"]: h for h in read_joined(out / "joined.jsonl")}
+    engine = eligibility.load()
+    truth = [json.loads(line) for line in (out / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    splits = [t for t in truth if t["kind"] == "hukou_residence_split"]
+    assert splits
+    for t in splits:
+        where = engine.where_to_apply(joined[t["household"]]["household"], on=ON).to_json()
+        assert [o["code"] for o in where["programs"]["dibao"]["offices"]] == [t["detail"]["hukou"]], t
