@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ if os.environ.get("CI") and importlib.util.find_spec("pyspark") is None:
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'eligibility[spark]'")
 pytest.importorskip("pyarrow", reason="pyspark's mapInArrow needs pyarrow: pip install 'eligibility[spark]'")
 
-from pyspark.sql import SparkSession
 
 from eligibility.discover.report import run_discover
 from eligibility.discover.spark import discover
@@ -26,16 +23,10 @@ from test_discover import write_joined
 ON = "2026-12-01"
 
 
-@pytest.fixture(scope="module")
-def session() -> Iterator[Any]:
-    """A local Spark session with two executor threads, its Python workers this interpreter."""
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    s = (SparkSession.builder.master("local[2]").appName("eligibility-discover-test")
-         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-         .config("spark.driver.memory", "1g").getOrCreate())
-    s.sparkContext.setLogLevel("ERROR")
-    yield s
-    s.stop()
+@pytest.fixture
+def session(spark_session: Any) -> Any:
+    """The run's local Spark session (tests/conftest.py)."""
+    return spark_session
 
 
 def test_spark_discovery_equals_the_local_run(session: Any, tmp_path: Path) -> None:

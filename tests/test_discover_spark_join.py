@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ if os.environ.get("CI") and importlib.util.find_spec("pyspark") is None:
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'eligibility[spark]'")
 pytest.importorskip("duckdb", reason="the join needs DuckDB: pip install 'eligibility[discover]'")
 
-from pyspark.sql import SparkSession
 
 from eligibility.discover.join import join
 from eligibility.discover.mapping import load_mapping
@@ -34,16 +31,10 @@ def _generator() -> Any:
     return module
 
 
-@pytest.fixture(scope="module")
-def session() -> Iterator[Any]:
-    """A local Spark session with two executor threads, its Python workers this interpreter."""
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    s = (SparkSession.builder.master("local[2]").appName("eligibility-join-test")
-         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-         .config("spark.driver.memory", "1g").getOrCreate())
-    s.sparkContext.setLogLevel("ERROR")
-    yield s
-    s.stop()
+@pytest.fixture
+def session(spark_session: Any) -> Any:
+    """The run's local Spark session (tests/conftest.py)."""
+    return spark_session
 
 
 def test_spark_join_writes_the_duckdb_lines(session: Any, tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ if os.environ.get("CI") and importlib.util.find_spec("pyspark") is None:
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'eligibility[spark]'")
 pytest.importorskip("pyarrow", reason="pyspark's mapInArrow needs pyarrow: pip install 'eligibility[spark]'")
 
-from pyspark.sql import SparkSession  # noqa: E402
 
 from eligibility import spark  # noqa: E402
 
@@ -29,16 +26,10 @@ EXAMPLE = json.loads((ROOT / "examples" / "huadu-family.json").read_text(encodin
 ON = "2024-09-01"
 
 
-@pytest.fixture(scope="module")
-def session() -> Iterator[Any]:
-    """A local Spark session with two executor threads, its Python workers this interpreter."""
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    s = (SparkSession.builder.master("local[2]").appName("eligibility-test")
-         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-         .config("spark.driver.memory", "1g").getOrCreate())
-    s.sparkContext.setLogLevel("ERROR")
-    yield s
-    s.stop()
+@pytest.fixture
+def session(spark_session: Any) -> Any:
+    """The run's local Spark session (tests/conftest.py)."""
+    return spark_session
 
 
 def households() -> list[tuple[str, str | None, str]]:
