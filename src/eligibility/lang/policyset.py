@@ -103,6 +103,8 @@ class PolicySetModel:
     program_names: frozenset[str] = frozenset()
     #: Warnings the policy staff know and accept (an `acknowledged:` file), each with its reason.
     acknowledged: tuple[Acknowledgement, ...] = ()
+    #: `monitoring:` files (paths in the set): rules of eligibility.monitor, not of deciding; not in the hash.
+    monitoring_files: tuple[str, ...] = ()
     _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
@@ -222,6 +224,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     label_files: set[str] = set()
     acknowledged: list[Acknowledgement] = []
     deferred: list[tuple[str, str]] = []
+    monitoring: list[str] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
         if not with_tests and _is_test_file(path):
@@ -259,6 +262,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 label_files.add(rel)
         elif first == "properties":
             properties.extend(read_properties(r, node))
+        elif first == "monitoring":
+            monitoring.append(rel)  # monitoring rules: checked by eligibility.monitor against the compiled set
         elif first == "acknowledged":
             acknowledged.extend(_read_acknowledged(r, node))
         elif first == "sources":
@@ -276,7 +281,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
         else:
             r.error(node.items[0][0], "file-kind", f"unknown kind of file (first key '{first}')",
                     "a policy file starts with `program:`, `facts:`, `sources:`, `tests:`, `properties:`, "
-                    "`labels:` or `acknowledged:`")
+                    "`labels:`, `acknowledged:` or `monitoring:`")
     if not facts:
         diags.append(Diagnostic(None, "no-facts",
                                 "the policy set has no facts vocabulary (a file starting with `facts:`)"))
@@ -315,7 +320,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                           policy_hash(hashes), jurisdiction, tuple(diags), labels or None, tuple(deferred),
                           declared_properties=tuple(properties),
                           program_names=frozenset(x.program for x in layers.values()),
-                          acknowledged=tuple(acknowledged))
+                          acknowledged=tuple(acknowledged), monitoring_files=tuple(monitoring))
 
 
 def _unknown_jurisdiction(layers: dict[str, Layer], jurisdiction: str | None) -> Diagnostic | None:
