@@ -410,6 +410,7 @@ def build() -> Any:
     _add_audit_commands(main, jur)
     _add_batch_command(main, jur)
     _add_service_commands(main, jur)
+    _add_monitor_command(main, jur)
     return main
 
 
@@ -819,7 +820,70 @@ def _add_service_commands(main: Any, jur: Any) -> None:
             raise click.UsageError(str(e)) from None
 
 
-def _progress_reporter() -> Any:
+def _add_monitor_command(main: Any, jur: Any) -> None:
+    """Add `monitor`: an event log in, alerts out (eligibility.monitor; docs/how-to/monitoring.md)."""
+
+    @main.command()
+    @click.argument("events", metavar="EVENTS.jsonl", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+    @click.option("--state", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="SQLite state file: created, or resumed from where it stopped.")
+    @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write every alert of the state as JSONL here [default: EVENTS with .alerts.jsonl].")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder with its monitoring/ rules (default: the bundled policies).")
+    @jur
+    @click.option("--engine", "engine_name", type=click.Choice(["reference", "durable"]), default="reference",
+                  show_default=True, help="The monitoring engine.")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                  help="Language of the summary.")
+    @click.option("--progress", is_flag=True, help="Report progress on stderr even when it is not a terminal.")
+    def monitor(events: Path, state: Path, out: Path | None, policies: Path | None, jurisdiction: str | None,
+                engine_name: str, lang: str, progress: bool) -> None:
+        """Read timestamped events, raise alerts (re-decisions, thresholds, indicators, reviews due, repeat use).
+
+        Bad and late events are listed on stderr with their line and reason, and processing goes on.
+        Exit codes: 0 done, 1 the policies or monitoring rules do not load, 2 usage error (also a
+        state file made by other rules or another log), 130 interrupted (run again to resume).
+        """
+        from eligibility.engine.runtime import bundled_policies
+        from eligibility.monitor.rules import load_rules
+        from eligibility.monitor.run import MonitorUnavailable, identity, make_monitor, summary, write_alerts
+        from eligibility.monitor.store import StateMismatch, Store
+
+        engine = _load(policies, jurisdiction)
+        try:
+            rules = load_rules(policies or bundled_policies(), engine)
+        except PolicyError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        store = Store(state)
+        try:
+            store.check_identity(identity(engine, rules, engine_name, events))
+            mon = make_monitor(engine_name, engine, rules, store)
+        except (StateMismatch, MonitorUnavailable) as e:
+            raise click.UsageError(str(e)) from None
+        _, reports_before = store.counts()
+        report = _progress_reporter("monitoring", "bytes") if (progress or sys.stderr.isatty()) else None
+        try:
+            stats = mon.run(events, None if report is None else (lambda done, total: report(done, total)))
+        except KeyboardInterrupt:
+            click.echo("interrupted: run the same command again to resume", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        finally:
+            if report is not None:
+                report(-1, None)
+        for line in itertools.islice(store.reports(), reports_before, None):
+            r = json.loads(line)
+            where = f"line {r['line']}" if r["line"] else f"household {r['household']}"
+            click.echo(f"{events.name}: {where}: {r['kind']}: " + "; ".join(r["problems"]), err=True)
+        target = out or events.with_name(events.stem + ".alerts.jsonl")
+        write_alerts(store, target)
+        click.echo(summary(store, rules, stats, lang), nl=False)
+        store.close()
+        sys.exit(EXIT_OK)
+
+
+def _progress_reporter(label: str = "deciding", unit: str = "records") -> Any:
     """Return progress(done, total): a bar with rate and ETA on a terminal, else a line on stderr every 5 s.
 
     The first call gives the records already done (a resumed run); progress(-1, None) closes the bar.
@@ -831,7 +895,7 @@ def _progress_reporter() -> Any:
     def rate(done: int) -> str:
         first, since = state["first"]
         elapsed = time.monotonic() - since
-        return f"{(done - first) / elapsed:,.0f} records/s" if elapsed > 0 and done > first else ""
+        return f"{(done - first) / elapsed:,.0f} {unit}/s" if elapsed > 0 and done > first else ""
 
     def progress(done: int, total: int | None) -> None:
         now = time.monotonic()
@@ -844,7 +908,7 @@ def _progress_reporter() -> Any:
             state["last"] = now
         if sys.stderr.isatty() and total:
             if state["bar"] is None:
-                bar: Any = click.progressbar(length=total, label="deciding", file=sys.stderr, show_eta=True,
+                bar: Any = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True,
                                              show_pos=True, item_show_func=lambda d: rate(d) if d else None)
                 state["bar"], state["shown"] = bar, 0
             step = min(done, total) - state["shown"]
@@ -858,7 +922,8 @@ def _progress_reporter() -> Any:
                 left = (total - done) * (now - since) / (done - first)
                 eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
             of = f"/{total:,}" if total else ""
-            click.echo(f"batch: {done:,}{of} records, {rate(done) or '-'}{eta}", err=True)
+            name = "batch" if label == "deciding" else label
+            click.echo(f"{name}: {done:,}{of} {unit}, {rate(done) or '-'}{eta}", err=True)
 
     return progress
 

@@ -1,0 +1,116 @@
+"""The monitor's state and alert log: one SQLite file (WAL), committed one batch at a time.
+
+Each commit writes, in one transaction, the subjects changed since the last one, the new alerts,
+traces and reports, the events still held for reordering, and the input offset; a run killed at
+any point resumes from the last commit and neither loses nor repeats an alert.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS subjects (id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY, line INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, alert TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS traces (hash TEXT PRIMARY KEY, trace TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (seq INTEGER PRIMARY KEY, report TEXT NOT NULL);
+"""
+
+
+def dumps(obj: Any) -> str:
+    """The canonical JSON text of the monitor (sorted keys, no spaces, UTF-8 as is)."""
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class StateMismatch(ValueError):
+    """The state file was made by other rules, another policy set or another input."""
+
+
+class Store:
+    """The SQLite file of one monitor run (and of its resumptions)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def check_identity(self, identity: dict[str, str]) -> None:
+        """Record what this state belongs to, or raise StateMismatch if it belongs to something else."""
+        have = self.meta()
+        wrong = [f"{k}: the state has {have[k]}, this run {v}" for k, v in identity.items()
+                 if k in have and have[k] != v]
+        if wrong:
+            raise StateMismatch("the state file was made by another run: " + "; ".join(wrong))
+        if not have:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                [("schema", SCHEMA_VERSION), *identity.items()])
+            self.db.execute("COMMIT")
+
+    def subjects(self) -> Iterator[tuple[str, Any]]:
+        for sid, text in self.db.execute("SELECT id, state FROM subjects"):
+            yield sid, json.loads(text)
+
+    def held(self) -> list[tuple[int, int, str]]:
+        return list(self.db.execute("SELECT seq, line, text FROM held ORDER BY seq"))
+
+    def alerts(self) -> Iterator[dict[str, Any]]:
+        for (text,) in self.db.execute("SELECT alert FROM alerts ORDER BY seq"):
+            yield json.loads(text)
+
+    def alert_lines(self) -> Iterator[str]:
+        for (text,) in self.db.execute("SELECT alert FROM alerts ORDER BY seq"):
+            yield text
+
+    def reports(self) -> Iterator[str]:
+        for (text,) in self.db.execute("SELECT report FROM reports ORDER BY seq"):
+            yield text
+
+    def trace(self, ref: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT trace FROM traces WHERE hash = ?", (ref,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def counts(self) -> tuple[int, int]:
+        """The number of alerts and of reports stored."""
+        a = self.db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        r = self.db.execute("SELECT count(*) FROM reports").fetchone()[0]
+        return int(a), int(r)
+
+    def commit(self, *, subjects: Iterable[tuple[str, str]], alerts: Iterable[tuple[int, str, str]],
+               traces: Iterable[tuple[str, str]], reports: Iterable[tuple[int, str]],
+               held_added: Iterable[tuple[int, int, str]], held_removed: Iterable[int],
+               meta: dict[str, str]) -> None:
+        """Write one batch in one transaction."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.executemany("INSERT OR REPLACE INTO subjects VALUES (?, ?)", subjects)
+            db.executemany("INSERT INTO alerts VALUES (?, ?, ?)", alerts)
+            db.executemany("INSERT OR IGNORE INTO traces VALUES (?, ?)", traces)
+            db.executemany("INSERT INTO reports VALUES (?, ?)", reports)
+            db.executemany("INSERT INTO held VALUES (?, ?, ?)", held_added)
+            db.executemany("DELETE FROM held WHERE seq = ?", ((s,) for s in held_removed))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+__all__ = ["StateMismatch", "Store", "dumps"]
