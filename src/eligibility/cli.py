@@ -201,6 +201,8 @@ def build() -> Any:
             model = read_policy_set(root, jurisdiction, [])
             sources = dict(model.sources)
             found += check_households(model.facts, model.tests)  # the households of the test cases
+            if model.monitoring_files and not any(d.severity == "error" for d in found):
+                found += _check_monitoring(root, jurisdiction, sources)
         except PolicyError as e:
             sources = dict(e.sources)
         # At most 100 a file (then one that counts the rest); errors first, then warnings, each by position.
@@ -818,6 +820,23 @@ def _add_service_commands(main: Any, jur: Any) -> None:
                         limits=Limits(max_body=max_body, time_limit=time_limit))
         except ServeError as e:
             raise click.UsageError(str(e)) from None
+
+
+def _check_monitoring(root: Path, jurisdiction: str | None, sources: dict[str, Any]) -> list[Any]:
+    """The problems of the monitoring rules and their event-sequence tests (eligibility.monitor)."""
+    from eligibility.engine.runtime import load
+    from eligibility.monitor.cases import read_cases
+    from eligibility.monitor.rules import check_rules
+
+    found: list[Any] = []
+    _, texts = check_rules(root, load(root, jurisdiction=jurisdiction), found)
+    sources.update(texts)
+    try:
+        read_cases(root)
+    except PolicyError as e:
+        found += e.diagnostics
+        sources.update(e.sources)
+    return found
 
 
 def _add_monitor_command(main: Any, jur: Any) -> None:

@@ -262,7 +262,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 label_files.add(rel)
         elif first == "properties":
             properties.extend(read_properties(r, node))
-        elif first == "monitoring":
+        elif first in ("monitoring", "monitoring_tests"):
             monitoring.append(rel)  # monitoring rules: checked by eligibility.monitor against the compiled set
         elif first == "acknowledged":
             acknowledged.extend(_read_acknowledged(r, node))

@@ -299,8 +299,10 @@ def _rule(r: Reader, key: YScalar, spec: YNode, engine: Engine, registry: set[st
     title = r.label(spec.get("title"), "title")
     message = r.label(spec.get("message"), "message")
     if message is not None:
+        node = spec.get("message")
         for lang in ("zh", "en"):
-            _check_template(r, spec.get("message"), message.get(lang), kind, lang)
+            where = node.get(lang) if isinstance(node, YMap) else node
+            _check_template(r, where, message.get(lang), kind, lang)
     level = _level(r, spec.get("level"))
     citation = _citation(r, spec, registry)
     settings = _settings(r, kind, spec, engine)
