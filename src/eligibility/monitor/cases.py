@@ -8,8 +8,10 @@ monitoring_tests:
   - name: a drop of income by more than 30% within 90 days alerts once
     restart_after: [2]              # stop after 2 lines and resume from the state file (optional)
     events:
-      - {id: e1, time: "2024-09-01T09:00:00", type: facts, household: h1, source: tax, set: {assessed_monthly_income: "2000.00"}}
-      - {id: e2, time: "2024-09-20T09:00:00", type: facts, household: h1, source: tax, set: {assessed_monthly_income: "1000.00"}}
+      - {id: e1, time: "2024-09-01T09:00:00", type: facts, household: h1, source: tax,
+         set: {assessed_monthly_income: "2000.00"}}
+      - {id: e2, time: "2024-09-20T09:00:00", type: facts, household: h1, source: tax,
+         set: {assessed_monthly_income: "1000.00"}}
     expect:                         # exactly these alerts, in this order
       - {rule: income_drop, subject: "household:h1", scope: assessed_monthly_income, window: "2024-09-20"}
     reports: [{line: 3, kind: late}]   # exactly these reports (optional: default none)
