@@ -204,7 +204,7 @@ def _share(r: Reader, node: YNode | None, what: str) -> Decimal | None:
     if not isinstance(v, Decimal):
         return None
     if not Decimal(0) < v < Decimal(1):
-        r.error(node, "out-of-range", f"{what} is a share: more than 0 and less than 1, not {v}",
+        r.error(node, "out-of-range", f"{what} must be a share, more than 0 and less than 1, not {v}",
                 "write 30% as 0.30")
         return None
     return v
@@ -335,7 +335,7 @@ def _check_template(r: Reader, node: YNode | None, text: str, kind: str, lang: s
         if field not in allowed or spec or conv:
             guess = did_you_mean(field, allowed)
             r.error(node or r.source.span(0, 0), "message",
-                    f"message.{lang}: {{{readable(field, 40)}}} is not a value of a {kind} alert",
+                    f"message.{lang}: {{{readable(field, 40)}}} is not a value of an alert of kind {kind}",
                     (f"did you mean {{{guess}}}? " if guess else "") + "values: " + ", ".join(allowed))
 
 
