@@ -38,7 +38,6 @@ MAX_LINE = 1 << 16
 _ID = re.compile(r"[^\x00-\x1f]{1,128}\Z")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DAY = 86400
 _OFFSET = 8 * 3600
 
@@ -85,8 +84,8 @@ class Event:
     as_of: str | None = None
     #: `facts`: the facts set (name -> value as given); `member_added`: the member's record.
     data: dict[str, Any] | None = None
-    #: The event's text as read (kept while held for reordering).
-    text: str = ""
+    #: Where the event's line starts in the log (bytes): a resumed run reads held events again from there.
+    offset: int = 0
 
     @property
     def order(self) -> tuple[int, str]:
@@ -113,29 +112,25 @@ def parse_time(text: object) -> tuple[int, dt.date] | None:
         return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=LOCAL)
-    seconds = int((t - _EPOCH).total_seconds())
+    seconds = int(t.timestamp())
     return seconds, local_day(seconds)
 
 
 def local_day(seconds: int) -> dt.date:
     """The local (+08:00) date of a time in seconds since 1970 UTC."""
-    return dt.date.fromordinal(719163 + (seconds + _OFFSET) // _DAY)
+    n = (seconds + _OFFSET) // _DAY
+    day = _DAYS.get(n)
+    if day is None:
+        day = _DAYS[n] = dt.date.fromordinal(719163 + n)
+    return day
+
+
+_DAYS: dict[int, dt.date] = {}
 
 
 def day_start(day: dt.date) -> int:
     """The first second of a local date, in seconds since 1970 UTC."""
     return (day.toordinal() - 719163) * _DAY - _OFFSET
-
-
-def _text(obj: dict[str, Any], key: str, problems: list[str], pattern: re.Pattern[str] = _ID) -> str | None:
-    v = obj.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, str) or not pattern.match(v):
-        problems.append(f"{key}: must be {'a name' if pattern is _NAME else 'text'} of at most "
-                        f"{64 if pattern is _NAME else 128} characters")
-        return None
-    return v
 
 
 def _plain(v: Any) -> bool:
@@ -158,23 +153,23 @@ def parse_event(text: str, line: int) -> Event:
     if len(text) > MAX_LINE:
         raise BadEvent(line, [f"the line is {len(text)} characters long; the limit is {MAX_LINE}"])
     try:
-        obj = json.loads(text, parse_float=_no_float)
+        obj = _DECODER.decode(text)
     except _FloatError:
         raise BadEvent(line, ["a number with a decimal point or exponent: write money as text, e.g. \"1200.50\""]) \
             from None
     except (ValueError, RecursionError) as e:
         raise BadEvent(line, [f"not JSON: {str(e)[:120]}"]) from None
-    if not isinstance(obj, dict):
+    if obj.__class__ is not dict:
         raise BadEvent(line, ["an event is a JSON object"])
     problems: list[str] = []
     kind = obj.get("type")
-    if kind not in TYPES:
+    if kind not in _NEEDS:
         problems.append(f"type: must be one of {', '.join(TYPES)}" if kind is not None else "type: missing")
         kind = None
     eid = obj.get("id")
     if eid is None:
         problems.append("id: missing")
-    elif not isinstance(eid, str) or not _ID.match(eid):
+    elif eid.__class__ is not str or not _ID.match(eid):
         problems.append("id: must be text of 1 to 128 characters")
         eid = None
     when = parse_time(obj.get("time"))
@@ -184,74 +179,92 @@ def parse_event(text: str, line: int) -> Event:
         problems.append("time: must be an ISO 8601 date-time like 2024-09-01T09:30:00+08:00")
     if kind is None:
         raise BadEvent(line, problems)
-    allowed = {"id", "time", "type", *_NEEDS[kind], *_MAY[kind]}
-    for key in sorted(obj):
+    allowed = _ALLOWED[kind]
+    for key in sorted(obj) if not obj.keys() <= allowed else ():
         if key not in allowed:
             problems.append(f"{key}: not a field of a {kind} event")
     for key in _NEEDS[kind]:
         if obj.get(key) is None:
             problems.append(f"{key}: missing")
-    ev = Event(eid or "", when[0] if when else 0, when[1] if when else dt.date(1970, 1, 1), kind, line, text=text)
-    ev.household = _text(obj, "household", problems)
-    ev.person = _text(obj, "person", problems)
-    ev.station = _text(obj, "station", problems)
-    ev.office = _text(obj, "office", problems)
-    ev.source = _text(obj, "source", problems)
-    ev.program = _text(obj, "program", problems, _NAME)
+    ev = Event(eid or "", when[0] if when else 0, when[1] if when else _EPOCH_DAY, kind, line)
+    for key in _TEXTS:
+        v = obj.get(key)
+        if v is not None:
+            if v.__class__ is str and _ID.match(v):
+                setattr(ev, key, v)
+            else:
+                problems.append(f"{key}: must be text of at most 128 characters")
+    program = obj.get("program")
+    if program is not None:
+        if program.__class__ is str and _NAME.match(program):
+            ev.program = program
+        else:
+            problems.append("program: must be a name of at most 64 characters")
+    member = obj.get("member")
     if kind == "member_added":
-        rec = obj.get("member")
-        if rec is not None:
-            if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not _ID.match(rec["id"]):
+        if member is not None:
+            if member.__class__ is not dict or member.get("id").__class__ is not str or not _ID.match(member["id"]):
                 problems.append("member: must be the member's facts, an object with its `id` (text)")
-            elif not _plain(rec):
+            elif not _plain(member):
                 problems.append("member: numbers must be integers or text (money as text, e.g. \"1200.50\")")
             else:
-                ev.member, ev.data = rec["id"], rec
-    else:
-        ev.member = _text(obj, "member", problems)
+                ev.member, ev.data = member["id"], member
+    elif member is not None:
+        if member.__class__ is str and _ID.match(member):
+            ev.member = member
+        else:
+            problems.append("member: must be text of at most 128 characters")
     if kind == "facts":
-        facts = obj.get("set")
-        if facts is not None:
-            if not isinstance(facts, dict) or not facts:
-                problems.append("set: must be an object of facts by name, not empty")
-            else:
-                for name, v in facts.items():
-                    if not isinstance(name, str) or not _NAME.match(name):
-                        problems.append(f"set.{str(name)[:64]}: not a fact name")
-                    elif name in ("members", "id"):
-                        problems.append(f"set.{name}: use member_added / member_removed events")
-                    elif not _plain(v):
-                        problems.append(f"set.{name}: numbers must be integers or text (money as text)")
-                ev.data = facts
-        as_of = obj.get("as_of")
-        if as_of is not None:
-            if not isinstance(as_of, str) or not _DATE.match(as_of):
-                problems.append("as_of: must be a date YYYY-MM-DD")
-            else:
-                ev.as_of = as_of
-    if kind == "enrolment":
+        _read_facts(obj, ev, problems)
+    elif kind == "enrolment":
         status = obj.get("status")
         if status is not None and status not in STATUSES:
             problems.append(f"status: must be one of {', '.join(STATUSES)}")
         else:
             ev.status = status
-    if kind == "document":
-        doc = obj.get("document")
-        if doc is not None and doc not in DOCUMENTS:
-            problems.append(f"document: must be one of {', '.join(DOCUMENTS)}")
-        else:
-            ev.document = doc
-        until = obj.get("valid_until")
-        if until is not None:
-            try:
-                if not isinstance(until, str) or not _DATE.match(until):
-                    raise ValueError
-                ev.valid_until = dt.date.fromisoformat(until)
-            except ValueError:
-                problems.append("valid_until: must be a date YYYY-MM-DD")
+    elif kind == "document":
+        _read_document(obj, ev, problems)
     if problems:
         raise BadEvent(line, problems)
     return ev
+
+
+def _read_facts(obj: dict[str, Any], ev: Event, problems: list[str]) -> None:
+    facts = obj.get("set")
+    if facts is not None:
+        if not isinstance(facts, dict) or not facts:
+            problems.append("set: must be an object of facts by name, not empty")
+        else:
+            for name, v in facts.items():
+                if not isinstance(name, str) or not _NAME.match(name):
+                    problems.append(f"set.{str(name)[:64]}: not a fact name")
+                elif name in ("members", "id"):
+                    problems.append(f"set.{name}: use member_added / member_removed events")
+                elif not _plain(v):
+                    problems.append(f"set.{name}: numbers must be integers or text (money as text)")
+            ev.data = facts
+    as_of = obj.get("as_of")
+    if as_of is not None:
+        if not isinstance(as_of, str) or not _DATE.match(as_of):
+            problems.append("as_of: must be a date YYYY-MM-DD")
+        else:
+            ev.as_of = as_of
+
+
+def _read_document(obj: dict[str, Any], ev: Event, problems: list[str]) -> None:
+    doc = obj.get("document")
+    if doc is not None and doc not in DOCUMENTS:
+        problems.append(f"document: must be one of {', '.join(DOCUMENTS)}")
+    else:
+        ev.document = doc
+    until = obj.get("valid_until")
+    if until is not None:
+        try:
+            if not isinstance(until, str) or not _DATE.match(until):
+                raise ValueError
+            ev.valid_until = dt.date.fromisoformat(until)
+        except ValueError:
+            problems.append("valid_until: must be a date YYYY-MM-DD")
 
 
 class _FloatError(Exception):
@@ -260,6 +273,13 @@ class _FloatError(Exception):
 
 def _no_float(text: str) -> Decimal:
     raise _FloatError
+
+
+_DECODER = json.JSONDecoder(parse_float=_no_float)
+_EPOCH_DAY = dt.date(1970, 1, 1)
+#: The text fields of events besides id, type, program and member (checked alike).
+_TEXTS = ("household", "person", "station", "office", "source")
+_ALLOWED = {kind: frozenset({"id", "time", "type", *_NEEDS[kind], *_MAY[kind]}) for kind in _NEEDS}
 
 
 def decimal_of(value: Any) -> Decimal | None:

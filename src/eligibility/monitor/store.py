@@ -1,8 +1,9 @@
 """The monitor's state and alert log: one SQLite file (WAL), committed one batch at a time.
 
 Each commit writes, in one transaction, the subjects changed since the last one, the new alerts,
-traces and reports, the events still held for reordering, and the input offset; a run killed at
-any point resumes from the last commit and neither loses nor repeats an alert.
+traces and reports, and the input offset with the offset of the oldest event still held for
+reordering (a resumed run reads the log again from there); a run killed at any point resumes from
+the last commit and neither loses nor repeats an alert.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ SCHEMA_VERSION = "1"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS subjects (id TEXT PRIMARY KEY, state TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY, line INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, alert TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS traces (hash TEXT PRIMARY KEY, trace TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reports (seq INTEGER PRIMARY KEY, report TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (seq INTEGER PRIMARY KEY, line INTEGER NOT NULL, report TEXT NOT NULL);
 """
 
 
@@ -67,8 +67,9 @@ class Store:
         for sid, text in self.db.execute("SELECT id, state FROM subjects"):
             yield sid, json.loads(text)
 
-    def held(self) -> list[tuple[int, int, str]]:
-        return list(self.db.execute("SELECT seq, line, text FROM held ORDER BY seq"))
+    def reported_lines(self, since: int) -> set[int]:
+        """The lines, from `since` on, that have a report (bad or late events were not held)."""
+        return {int(n) for (n,) in self.db.execute("SELECT line FROM reports WHERE line >= ?", (since,))}
 
     def alerts(self) -> Iterator[dict[str, Any]]:
         for (text,) in self.db.execute("SELECT alert FROM alerts ORDER BY seq"):
@@ -93,8 +94,7 @@ class Store:
         return int(a), int(r)
 
     def commit(self, *, subjects: Iterable[tuple[str, str]], alerts: Iterable[tuple[int, str, str]],
-               traces: Iterable[tuple[str, str]], reports: Iterable[tuple[int, str]],
-               held_added: Iterable[tuple[int, int, str]], held_removed: Iterable[int],
+               traces: Iterable[tuple[str, str]], reports: Iterable[tuple[int, int, str]],
                meta: dict[str, str]) -> None:
         """Write one batch in one transaction."""
         db = self.db
@@ -103,9 +103,7 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO subjects VALUES (?, ?)", subjects)
             db.executemany("INSERT INTO alerts VALUES (?, ?, ?)", alerts)
             db.executemany("INSERT OR IGNORE INTO traces VALUES (?, ?)", traces)
-            db.executemany("INSERT INTO reports VALUES (?, ?)", reports)
-            db.executemany("INSERT INTO held VALUES (?, ?, ?)", held_added)
-            db.executemany("DELETE FROM held WHERE seq = ?", ((s,) for s in held_removed))
+            db.executemany("INSERT INTO reports VALUES (?, ?, ?)", reports)
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         except BaseException:
             db.execute("ROLLBACK")

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""By-hand benchmark of the monitor's reference engine: events/s, re-decisions, memory, alert volume.
+
+Not a test: nothing here asserts a speed. Three measurements, on synthetic logs written to a
+temporary folder (`eligibility.monitor.synthetic`):
+
+    .venv/bin/python benchmarks/bench_monitor.py checkins --n 1000000     # check-in events/s
+    .venv/bin/python benchmarks/bench_monitor.py facts --households 20000 --n 500000
+    .venv/bin/python benchmarks/bench_monitor.py month --households 300000   # memory, alerts per kind
+
+`checkins` and `facts` print two rates: *end to end* (reading and parsing each JSONL line,
+ordering within the lateness, applying it, committing the state and alerts to SQLite every
+batch) and *applying* (events already parsed, no commits). The re-decisions the fact changes
+cause (each changed household decided again when its day closes) are timed apart and reported
+apart, with their count. `month` runs `eligibility monitor` on a month of events for the whole
+synthetic district in a child process and prints its peak resident memory (ru_maxrss), the time,
+and the alerts per rule: what each setting costs in caseworkers' attention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+import eligibility  # noqa: E402 - after the path of the checkout
+from eligibility.monitor.events import parse_event  # noqa: E402
+from eligibility.monitor.reference import Monitor  # noqa: E402
+from eligibility.monitor.rules import load_rules  # noqa: E402
+from eligibility.monitor.store import Store  # noqa: E402
+from eligibility.monitor.synthetic import generate  # noqa: E402
+
+START = dt.datetime(2024, 9, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _checkins(n: int, people: int, days: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    step = days * 86400 / n
+    return [json.dumps({"id": f"c{i}", "time": (START + dt.timedelta(seconds=int(i * step))).isoformat(),
+                        "type": "checkin", "person": f"R{rng.randrange(people):06d}",
+                        "station": rng.choice(("HD-01", "HD-02", "BY-01"))}, separators=(",", ":"))
+            for i in range(n)]
+
+
+def _facts(n: int, households: int, days: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    step = days * 86400 / n
+    return [json.dumps({"id": f"f{i}", "time": (START + dt.timedelta(days=1, seconds=int(i * step))).isoformat(),
+                        "type": "facts", "household": f"h{rng.randrange(households):06d}", "source": "人社工资记录",
+                        "set": {"assessed_monthly_income": f"{rng.randint(0, 5000)}.00"}}, separators=(",", ":"))
+            for i in range(n)]
+
+
+def _timed_run(engine: eligibility.Engine, rules: object, lines: list[str], folder: Path, name: str,
+               state: Path | None = None) -> None:
+    log = folder / f"{name}.jsonl"
+    log.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    db = state or folder / f"{name}.db"
+    store = Store(db)
+    mon = Monitor(engine, rules, store)  # type: ignore[arg-type]
+    t = time.perf_counter()
+    stats = mon.run(log)
+    elapsed = time.perf_counter() - t
+    store.close()
+    other = elapsed - stats.decide_seconds
+    print(f"  end to end: {len(lines):,} events in {elapsed:.2f} s; without the re-decisions "
+          f"{other:.2f} s = {len(lines) / other:,.0f} events/s")
+    if stats.redecisions:
+        print(f"  re-decisions: {stats.redecisions:,} in {stats.decide_seconds:.2f} s "
+              f"= {stats.redecisions / stats.decide_seconds:,.0f} decisions/s")
+    print(f"  alerts: {dict(sorted(stats.alerts.items()))}")
+    # Applying only: the same events parsed beforehand, into a monitor whose commits are not counted.
+    store = Store(folder / f"{name}-apply.db")
+    mon = Monitor(engine, rules, store)  # type: ignore[arg-type]
+    if state is not None:
+        _establish(mon, state)
+    events = [parse_event(x, i + 1) for i, x in enumerate(lines)]
+    events.sort(key=lambda e: e.order)
+    t = time.perf_counter()
+    before = mon.stats.decide_seconds
+    for ev in events:
+        mon.apply(ev)
+    mon.finish()
+    elapsed = time.perf_counter() - t - (mon.stats.decide_seconds - before)
+    store.close()
+    print(f"  applying only (parsed, in order, no commits, no re-decisions): {len(events) / elapsed:,.0f} events/s")
+
+
+def _establish(mon: Monitor, state: Path) -> None:
+    """Load the households of a measured state into a fresh monitor (for the applying-only rate)."""
+    src = Store(state)
+    for sid, st in src.subjects():
+        if sid.startswith("h:"):
+            mon.households[sid[2:]] = st
+    mon.day = dt.date(2024, 9, 1)
+    src.close()
+
+
+def checkins(args: argparse.Namespace) -> None:
+    engine = eligibility.load()
+    rules = load_rules(eligibility.engine.runtime.bundled_policies(), engine)
+    print(f"check-ins: {args.n:,} events by {args.people:,} people over {args.days} days")
+    with tempfile.TemporaryDirectory() as tmp:
+        _timed_run(engine, rules, _checkins(args.n, args.people, args.days, args.seed), Path(tmp), "checkins")
+
+
+def facts(args: argparse.Namespace) -> None:
+    engine = eligibility.load()
+    rules = load_rules(eligibility.engine.runtime.bundled_policies(), engine)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        setup = list(generate(args.households, 1, seed=args.seed, checkin_people=0, late_share=0))
+        log = folder / "setup.jsonl"
+        log.write_text("".join(x + "\n" for x in setup), encoding="utf-8")
+        state = folder / "facts.db"
+        store = Store(state)
+        t = time.perf_counter()
+        Monitor(engine, rules, store).run(log)
+        store.close()
+        print(f"setup: {args.households:,} households established ({len(setup):,} events) "
+              f"in {time.perf_counter() - t:.1f} s")
+        print(f"fact changes: {args.n:,} income changes over {args.days} days")
+        _timed_run(engine, rules, _facts(args.n, args.households, args.days, args.seed), folder, "facts", state)
+
+
+def month(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "month.jsonl"
+        t = time.perf_counter()
+        n = 0
+        with open(log, "w", encoding="utf-8") as f:
+            for line in generate(args.households, args.days, seed=args.seed):
+                f.write(line + "\n")
+                n += 1
+        print(f"month: {args.households:,} households, {args.days} days, {n:,} events "
+              f"({log.stat().st_size / 2**20:.0f} MiB; generated in {time.perf_counter() - t:.0f} s)")
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "eligibility", "monitor", str(log), "--state",
+                              str(Path(tmp) / "month.db"), "--lang", "en", "--progress"],
+                             env=env, capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(out.stdout, end="")
+        if out.returncode:
+            print(out.stderr[-3000:])
+        print(f"  {elapsed:.0f} s ({n / elapsed:,.0f} events/s with every re-decision), "
+              f"peak memory {peak:,.0f} MiB, state file {(Path(tmp) / 'month.db').stat().st_size / 2**20:.0f} MiB")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    c = sub.add_parser("checkins")
+    c.add_argument("--n", type=int, default=1_000_000)
+    c.add_argument("--people", type=int, default=20_000)
+    c.add_argument("--days", type=int, default=30)
+    f = sub.add_parser("facts")
+    f.add_argument("--n", type=int, default=500_000)
+    f.add_argument("--households", type=int, default=20_000)
+    f.add_argument("--days", type=int, default=28)
+    m = sub.add_parser("month")
+    m.add_argument("--households", type=int, default=300_000)
+    m.add_argument("--days", type=int, default=30)
+    for s in (c, f, m):
+        s.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    {"checkins": checkins, "facts": facts, "month": month}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
