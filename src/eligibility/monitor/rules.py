@@ -159,7 +159,8 @@ def check_rules(root: Path, engine: Engine, diags: list[Diagnostic]) -> tuple[Ru
     if title is None:
         diags.append(Diagnostic(None, "monitoring-header", "no monitoring file has a `title` in its `monitoring:`"))
         return None, sources
-    return RuleSet(title, jurisdiction, lateness or 0, tuple(rules), digest.hexdigest(), tuple(names)), sources
+    rule_set = RuleSet(title, jurisdiction, lateness or 0, tuple(rules), "sha256:" + digest.hexdigest(), tuple(names))
+    return rule_set, sources
 
 
 def _header(r: Reader, node: YNode, prev: tuple[Label | None, str | None, int | None]
