@@ -255,7 +255,8 @@ def build() -> Any:
         out: dict[str, Any] = {"passed": 0, "failed": failures}
         cases = ((r.where, r.case.name, r.passed, r.message) for r in run_tests(engine, name_filter))
         props = _properties(engine, name_filter, profile, seed, fmt, out)
-        for where, name, ok, message in itertools.chain(cases, props):
+        sequences = _monitoring_cases(engine, policies, name_filter)
+        for where, name, ok, message in itertools.chain(cases, sequences, props):
             if ok:
                 passed += 1
                 if not quiet and fmt == "text":
@@ -837,6 +838,27 @@ def _check_monitoring(root: Path, jurisdiction: str | None, sources: dict[str, A
         found += e.diagnostics
         sources.update(e.sources)
     return found
+
+
+def _monitoring_cases(engine: Any, policies: Path | None,
+                      name_filter: str | None) -> Iterator[tuple[str, str, bool, str]]:
+    """Run the event-sequence tests of the monitoring rules for `test`, if the folder has any."""
+    from eligibility.engine.runtime import bundled_policies
+    from eligibility.monitor.cases import read_cases, run_case
+    from eligibility.monitor.rules import load_rules
+
+    root = policies or bundled_policies()
+    try:
+        cases = [c for c in read_cases(root) if not name_filter or name_filter in c.name]
+        if not cases:
+            return
+        rules = load_rules(root, engine)
+    except PolicyError as e:
+        yield "monitoring", "monitoring rules and their tests load", False, e.render()
+        return
+    for case in cases:
+        r = run_case(case, engine, rules)
+        yield case.span.short, case.name, r.passed, r.message
 
 
 def _add_monitor_command(main: Any, jur: Any) -> None:
