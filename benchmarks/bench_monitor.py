@@ -7,6 +7,7 @@ temporary folder (`eligibility.monitor.synthetic`):
     .venv/bin/python benchmarks/bench_monitor.py checkins --n 1000000     # check-in events/s
     .venv/bin/python benchmarks/bench_monitor.py facts --households 20000 --n 500000
     .venv/bin/python benchmarks/bench_monitor.py month --households 300000   # memory, alerts per kind
+    .venv/bin/python benchmarks/bench_monitor.py kill --points 100   # SIGKILL at 100 points, resume
 
 `checkins` and `facts` print two rates: *end to end* (reading and parsing each JSONL line,
 ordering within the lateness, applying it, committing the state and alerts to SQLite every
@@ -159,6 +160,81 @@ def month(args: argparse.Namespace) -> None:
               f"peak memory {peak:,.0f} MiB, state file {(Path(tmp) / 'month.db').stat().st_size / 2**20:.0f} MiB")
 
 
+CHILD = """\
+import os, signal, sys
+from pathlib import Path
+import eligibility
+from eligibility.monitor.reference import Monitor
+from eligibility.monitor.rules import load_rules
+from eligibility.monitor.store import Store
+
+root, log, db, kill_at, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+engine = eligibility.load(root)
+store = Store(db)
+real = store.commit
+count = [0]
+
+def commit(**kw):
+    count[0] += 1
+    if count[0] == kill_at and kill_at % 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(**kw)
+    if count[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+store.commit = commit
+Monitor(engine, load_rules(Path(root), engine), store, batch=batch).run(log)
+"""
+
+
+def kill(args: argparse.Namespace) -> None:
+    """Kill the monitor with SIGKILL at random commits (before or after), resume, compare the alert files."""
+    import hashlib
+
+    from eligibility.engine.runtime import bundled_policies
+    from eligibility.monitor.run import write_alerts
+
+    root = bundled_policies()
+    engine = eligibility.load(root)
+    rules = load_rules(root, engine)
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        log = folder / "events.jsonl"
+        lines = list(generate(args.households, args.days, seed=args.seed, checkins_per_day=0.5))
+        log.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+        store = Store(folder / "whole.db")
+        Monitor(engine, rules, store).run(log)
+        write_alerts(store, folder / "whole.jsonl")
+        store.close()
+        expected = hashlib.sha256((folder / "whole.jsonl").read_bytes()).hexdigest()
+        script = folder / "child.py"
+        script.write_text(CHILD, encoding="utf-8")
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        kills = rounds = same = 0
+        while kills < args.points:
+            rounds += 1
+            db = folder / f"run{rounds}.db"
+            batch = rng.randint(5, 60)
+            while True:
+                child = subprocess.run([sys.executable, str(script), str(root), str(log), str(db),
+                                        str(rng.randint(1, 4)), str(batch)], env=env, capture_output=True,
+                                       text=True, check=False)
+                if child.returncode == -9:
+                    kills += 1
+                    continue
+                if child.returncode != 0:
+                    raise SystemExit(child.stderr)
+                break
+            store = Store(db)
+            write_alerts(store, folder / "resumed.jsonl")
+            store.close()
+            same += hashlib.sha256((folder / "resumed.jsonl").read_bytes()).hexdigest() == expected
+        print(f"kill: {len(lines):,} events; {kills} SIGKILLs at random commits (before or after) over {rounds} "
+              f"resumed runs; alert files identical to the uninterrupted run (SHA-256 {expected[:16]}...): "
+              f"{same} of {rounds}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -173,10 +249,14 @@ def main() -> None:
     m = sub.add_parser("month")
     m.add_argument("--households", type=int, default=300_000)
     m.add_argument("--days", type=int, default=30)
-    for s in (c, f, m):
+    k = sub.add_parser("kill")
+    k.add_argument("--points", type=int, default=100)
+    k.add_argument("--households", type=int, default=150)
+    k.add_argument("--days", type=int, default=10)
+    for s in (c, f, m, k):
         s.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    {"checkins": checkins, "facts": facts, "month": month}[args.what](args)
+    {"checkins": checkins, "facts": facts, "month": month, "kill": kill}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -209,6 +209,19 @@ def test_replay_gives_byte_identical_alerts(tmp_path: Path, bundled: eligibility
     assert {"outcome_changed", "indicator_change", "station_repeat", "near_threshold"} <= kinds
 
 
+def test_events_held_as_text_give_the_same_alerts(tmp_path: Path, bundled: eligibility.Engine, rules: RuleSet,
+                                                  district_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond HOLD_PARSED held events the rest are held as text (less memory): the alerts are the same."""
+    from eligibility.monitor import reference
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _run(bundled, rules, district_log, tmp_path / "a")
+    monkeypatch.setattr(reference, "HOLD_PARSED", 3)
+    second = _run(bundled, rules, district_log, tmp_path / "b")
+    assert _sha(first) == _sha(second)
+
+
 def test_running_a_finished_state_again_adds_nothing(tmp_path: Path, bundled: eligibility.Engine, rules: RuleSet,
                                                      district_log: Path) -> None:
     """A run over a log the state has already read raises no alert again and writes the same file."""

@@ -84,8 +84,6 @@ class Event:
     as_of: str | None = None
     #: `facts`: the facts set (name -> value as given); `member_added`: the member's record.
     data: dict[str, Any] | None = None
-    #: Where the event's line starts in the log (bytes): a resumed run reads held events again from there.
-    offset: int = 0
 
     @property
     def order(self) -> tuple[int, str]:

@@ -39,6 +39,9 @@ from eligibility.monitor.store import Store, dumps
 
 #: Events read between two commits.
 BATCH = 20_000
+#: Events held for reordering kept parsed; beyond them an event is held as its text (a fraction of
+#: the memory) and read again when released.
+HOLD_PARSED = 100_000
 #: How far ahead the retirement date is searched (days); a member further from it is looked at again later.
 RETIREMENT_HORIZON = 400
 _CENT = Decimal("0.01")
@@ -146,7 +149,7 @@ class Monitor:
         self.wakes: list[tuple[int, str]] = []
         self.keys: set[str] = set()
         self.last_window: dict[tuple[str, str, str], int] = {}
-        self.heap: list[tuple[int, str, int, Event]] = []
+        self.heap: list[tuple[int, str, int, Event | bytes, int, int]] = []
         # Pending writes of the batch.
         self._alerts: list[tuple[int, str, str]] = []
         self._traces: list[tuple[str, str]] = []
@@ -196,8 +199,7 @@ class Monitor:
             state = self.households.get(sid[2:]) if sid[0] == "h" else self.persons.get(sid[2:])
             if state is not None:
                 subjects.append((sid, _STATE(state)))
-        held_offset, held_line = min(((e.offset, e.line) for _, _, _, e in self.heap),
-                                     default=(self.offset, self.line))
+        held_offset, held_line = min(((h[5], h[4]) for h in self.heap), default=(self.offset, self.line))
         meta = {"offset": str(self.offset), "line": str(self.line), "alert_seq": str(self.alert_seq),
                 "report_seq": str(self.report_seq), "held_seq": str(self.held_seq),
                 "held_offset": str(held_offset), "held_line": str(held_line)}
@@ -264,10 +266,8 @@ class Monitor:
             if not text or line in reported:
                 continue
             ev = parse_event(text, line)
-            ev.offset = start
             if self.last_order is None or ev.order > self.last_order:
-                self.held_seq += 1
-                heapq.heappush(self.heap, (ev.time, ev.id, self.held_seq, ev))
+                self._hold(ev, raw, start)
 
     def feed(self, raw: bytes, line: int, offset: int = 0) -> None:
         """Read one line: report it if bad or late, else hold it and release what the watermark allows."""
@@ -291,20 +291,28 @@ class Monitor:
             return
         if self.max_time is None or ev.time > self.max_time:
             self.max_time = ev.time
-        ev.offset = offset
-        self.held_seq += 1
+        self._hold(ev, raw, offset)
         heap = self.heap
-        heapq.heappush(heap, (ev.time, ev.id, self.held_seq, ev))
         watermark = self.max_time - self.lateness
         while heap[0][0] < watermark:
-            self.apply(heapq.heappop(heap)[3])
+            self._release(heapq.heappop(heap))
             if not heap:
                 break
+
+    def _hold(self, ev: Event, raw: bytes, offset: int) -> None:
+        """Hold an event for reordering: parsed, or as its line when HOLD_PARSED events are held already."""
+        self.held_seq += 1
+        payload: Event | bytes = ev if len(self.heap) < HOLD_PARSED else raw
+        heapq.heappush(self.heap, (ev.time, ev.id, self.held_seq, payload, ev.line, offset))
+
+    def _release(self, held: tuple[int, str, int, Event | bytes, int, int]) -> None:
+        payload = held[3]
+        self.apply(payload if isinstance(payload, Event) else parse_event(payload.decode("utf-8").strip(), held[4]))
 
     def finish(self) -> None:
         """The end of the log: apply every held event, then close the current day."""
         while self.heap:
-            self.apply(heapq.heappop(self.heap)[3])
+            self._release(heapq.heappop(self.heap))
         if self.day is not None:
             self.close_day(self.day)
 
