@@ -23,6 +23,7 @@ import eligibility
 from eligibility.cli import build
 from eligibility.engine.runtime import bundled_policies
 from eligibility.monitor import run as monitor_run
+from eligibility.monitor import store as monitor_store
 from eligibility.monitor.events import BadEvent, parse_event
 from eligibility.monitor.model import KINDS, RuleSet
 from eligibility.monitor.reference import Monitor, add_months, birthday
@@ -237,6 +238,7 @@ from pathlib import Path
 import eligibility
 from eligibility.monitor.reference import Monitor
 from eligibility.monitor.rules import load_rules
+from eligibility.monitor import store as monitor_store
 from eligibility.monitor.store import Store
 
 root, log, db, kill_at, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -285,13 +287,17 @@ def test_killed_at_random_points_and_resumed_gives_the_same_file(tmp_path: Path,
 
 def test_an_alert_refers_to_its_stored_trace(tmp_path: Path, bundled: eligibility.Engine, rules: RuleSet,
                                              district_log: Path) -> None:
-    """A re-decision alert names the stored trace of its decision, the policy hash and the rules hash."""
+    """A re-decision alert names its stored decision, whose full trace is rebuilt; and the policy and rules hashes."""
     _run(bundled, rules, district_log, tmp_path)
     store = Store(tmp_path / "state.db")
     alert = next(a for a in store.alerts() if a["kind"] == "outcome_changed")
-    trace = store.trace(alert["trace"])
+    trace = store.trace(alert["trace"], bundled)
+    stored = store.decision(alert["trace"])
     store.close()
-    assert trace is not None
+    assert trace is not None and stored is not None
+    assert alert["trace"] == "sha256:" + hashlib.sha256(monitor_store.dumps(stored).encode()).hexdigest()
+    assert trace["policy"]["hash"] == bundled.policy_hash and trace["decided_for"] == alert["decision"]["on"]
+    assert trace["provenance"], "the facts' provenance is carried into the trace"
     program = alert["decision"]["program"]
     assert trace["programs"][program]["eligible"] == alert["decision"]["after"]["eligible"]
     assert alert["policy_hash"] == bundled.policy_hash and alert["rules_hash"] == rules.hash

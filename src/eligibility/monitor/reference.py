@@ -8,10 +8,12 @@ and commits state, alerts and the input offset together every `batch` events.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import hashlib
 import heapq
 import json
+import mmap
 import os
 import time
 from collections import Counter
@@ -39,8 +41,11 @@ from eligibility.monitor.store import Store, dumps
 
 #: Events read between two commits.
 BATCH = 20_000
-#: Events held for reordering kept parsed; beyond them an event is held as its text (a fraction of
-#: the memory) and read again when released.
+#: The schema of a stored decision: what the engine was given (facts as known then, with their
+#: provenance; date; programs; policy hash), from which `Store.trace` rebuilds the full trace.
+DECISION_SCHEMA = "eligibility.monitor.decision/1"
+#: Events held for reordering kept parsed; beyond them an event is held as where its line is (a
+#: tenth of the memory) and read again from the log when released.
 HOLD_PARSED = 100_000
 #: How far ahead the retirement date is searched (days); a member further from it is looked at again later.
 RETIREMENT_HORIZON = 400
@@ -149,7 +154,8 @@ class Monitor:
         self.wakes: list[tuple[int, str]] = []
         self.keys: set[str] = set()
         self.last_window: dict[tuple[str, str, str], int] = {}
-        self.heap: list[tuple[int, str, int, Event | bytes, int, int]] = []
+        self.heap: list[tuple[int, str, int, Event | None, int, int]] = []
+        self._log: Any = None
         # Pending writes of the batch.
         self._alerts: list[tuple[int, str, str]] = []
         self._traces: list[tuple[str, str]] = []
@@ -224,11 +230,15 @@ class Monitor:
         """
         size = os.path.getsize(path)
         since_commit = 0
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, (mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else
+                                     contextlib.nullcontext()) as log:
+            self._log = log
             self._hold_again(f)
             f.seek(self.offset)
-            for raw in f:
+            for raw in f:  # the log as it was when the run started (lines appended since wait for the next)
                 start = self.offset
+                if start >= size:
+                    break
                 self.offset += len(raw)
                 self.line += 1
                 self.stats.lines += 1
@@ -242,7 +252,7 @@ class Monitor:
                 if stop_after is not None and self.stats.lines >= stop_after:
                     self.commit()
                     return self.stats
-        self.finish()
+            self.finish()
         self.commit()
         if progress is not None:
             progress(self.offset, size)
@@ -300,14 +310,20 @@ class Monitor:
                 break
 
     def _hold(self, ev: Event, raw: bytes, offset: int) -> None:
-        """Hold an event for reordering: parsed, or as its line when HOLD_PARSED events are held already."""
+        """Hold an event for reordering: parsed, or (when HOLD_PARSED events are held already) only where
+        its line is, to be read again from the log when it is released."""
         self.held_seq += 1
-        payload: Event | bytes = ev if len(self.heap) < HOLD_PARSED else raw
+        payload: Event | None = ev if len(self.heap) < HOLD_PARSED else None
         heapq.heappush(self.heap, (ev.time, ev.id, self.held_seq, payload, ev.line, offset))
 
-    def _release(self, held: tuple[int, str, int, Event | bytes, int, int]) -> None:
+    def _release(self, held: tuple[int, str, int, Event | None, int, int]) -> None:
         payload = held[3]
-        self.apply(payload if isinstance(payload, Event) else parse_event(payload.decode("utf-8").strip(), held[4]))
+        if payload is None:
+            start = held[5]
+            end = self._log.find(b"\n", start)
+            payload = parse_event(self._log[start:end if end >= 0 else len(self._log)].decode("utf-8").strip(),
+                                  held[4])
+        self.apply(payload)
 
     def finish(self) -> None:
         """The end of the log: apply every held event, then close the current day."""
@@ -836,12 +852,14 @@ class Monitor:
         ref = None
         if trace is not None:
             facts, day, program = trace
-            d = self._decide(facts, day, (program,), trace=True)
-            start = time.perf_counter()
-            text = dumps(d.to_json())
-            self.stats.decide_seconds += time.perf_counter() - start
+            text = dumps({"schema": DECISION_SCHEMA, "policy_hash": self.engine.policy_hash, "on": day.isoformat(),
+                          "programs": [program], "facts": facts})
             ref = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
             self._traces.append((ref, text))
+            if len(self._traces) >= 1000:
+                # Content-addressed and written alone: a trace stored before its alert is harmless.
+                self.store.add_traces(self._traces)
+                self._traces = []
         self.alert_seq += 1
         self.stats.alerts[rule.id] += 1
         alert = {

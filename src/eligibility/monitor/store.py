@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from eligibility.engine.runtime import Engine
+
 SCHEMA_VERSION = "1"
 
 _SCHEMA = """
@@ -83,9 +85,32 @@ class Store:
         for (text,) in self.db.execute("SELECT report FROM reports ORDER BY seq"):
             yield text
 
-    def trace(self, ref: str) -> dict[str, Any] | None:
+    def decision(self, ref: str) -> dict[str, Any] | None:
+        """The stored decision an alert refers to (`trace: sha256:...`): facts, date, programs, policy hash."""
         row = self.db.execute("SELECT trace FROM traces WHERE hash = ?", (ref,)).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def trace(self, ref: str, engine: Engine) -> dict[str, Any] | None:
+        """The full decision trace an alert refers to, rebuilt by deciding its stored inputs again.
+
+        Raises:
+            StateMismatch: the engine's policy set is not the one the alert was raised with.
+        """
+        stored = self.decision(ref)
+        if stored is None:
+            return None
+        if stored["policy_hash"] != engine.policy_hash:
+            raise StateMismatch(f"the alert was raised with policies {stored['policy_hash']}, "
+                                f"not {engine.policy_hash}: load those policies to rebuild its trace")
+        decision = engine.decide(stored["facts"], stored["on"], programs=stored["programs"])
+        trace: dict[str, Any] = decision.to_json()
+        return trace
+
+    def add_traces(self, traces: Iterable[tuple[str, str]]) -> None:
+        """Store decisions now, in their own transaction (content-addressed: storing one twice is harmless)."""
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT OR IGNORE INTO traces VALUES (?, ?)", traces)
+        self.db.execute("COMMIT")
 
     def counts(self) -> tuple[int, int]:
         """The number of alerts and of reports stored."""
