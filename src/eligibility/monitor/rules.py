@@ -265,6 +265,9 @@ def _definition(r: Reader, node: YNode | None, program: str | None, engine: Engi
     params = engine.model.programs[program].parameters
     if (program, t) in defs:
         kind = defs[(program, t)].type
+        if defs[(program, t)].definition.each is not None:
+            r.error(node, "type", f"{program}.{t} is a value of each record; {what} must be one value of the household")
+            return None
     elif parameters and t in params:
         kind = params[t].type
     else:
