@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -31,13 +31,19 @@ from eligibility.monitor.model import (
     LEVELS,
     AgeReached,
     DocumentExpiry,
+    HouseholdChanged,
+    IndicatorChange,
     NearThreshold,
+    OutcomeChanged,
     ReviewDue,
     Rule,
     RuleSet,
     StationRepeat,
+    TwoOffices,
 )
 from eligibility.monitor.store import Store, dumps
+
+_S = TypeVar("_S")
 
 #: Events read between two commits.
 BATCH = 20_000
@@ -127,25 +133,19 @@ class Monitor:
         self.store = store
         self.batch = batch
         self.lateness = rules.lateness_seconds
-        by_kind: dict[str, list[Rule]] = {}
-        for r in rules.rules:
-            by_kind.setdefault(r.kind, []).append(r)
-        self.by_kind = by_kind
-        progs: set[str] = set()
-        for r in by_kind.get("outcome_changed", []):
-            progs.update(r.settings.programs)  # type: ignore[union-attr]
-        for r in by_kind.get("near_threshold", []):
-            progs.add(r.settings.program)  # type: ignore[union-attr]
+        self.outcome_rules = _of(rules, OutcomeChanged)
+        self.near_rules = _of(rules, NearThreshold)
+        self.indicator_rules = _of(rules, IndicatorChange)
+        self.composition_rules = _of(rules, HouseholdChanged)
+        self.review_rules = _of(rules, ReviewDue)
+        self.office_rules = _of(rules, TwoOffices)
+        self.station_rules = _of(rules, StationRepeat)
+        progs = {p for _, s in self.outcome_rules for p in s.programs} | {s.program for _, s in self.near_rules}
         self.decide_programs = tuple(sorted(progs))
-        self.indicator_facts = {r.settings.fact for r in by_kind.get("indicator_change", [])}  # type: ignore[union-attr]
-        self.history_days = max((r.settings.window_days for r in by_kind.get("indicator_change", [])),  # type: ignore[union-attr]
-                                default=0)
-        self.checkin_days = max((r.settings.days for r in by_kind.get("station_repeat", [])),  # type: ignore[union-attr]
-                                default=0)
-        self.station_rules = by_kind.get("station_repeat", [])
-        self.scheduled = (by_kind.get("review_due", []) + by_kind.get("age_reached", [])
-                          + by_kind.get("document_expiry", []))
-        self.scheduled.sort(key=lambda r: rules.rules.index(r))
+        self.indicator_facts = {s.fact for _, s in self.indicator_rules}
+        self.history_days = max((s.window_days for _, s in self.indicator_rules), default=0)
+        self.checkin_days = max((s.days for _, s in self.station_rules), default=0)
+        self.scheduled = [r for r in rules.rules if r.kind in ("review_due", "age_reached", "document_expiry")]
         # State (persisted as subjects): households and persons.
         self.households: dict[str, dict[str, Any]] = {}
         self.persons: dict[str, dict[str, Any]] = {}
@@ -389,7 +389,7 @@ class Monitor:
             if ev.member not in hh["m"]:
                 self.report(ev.line, "unknown_member", [f"household {hid} has no member {ev.member}"], ev.id, hid)
                 return
-            hh.setdefault("doc", {})[f"{ev.member}/{ev.document}"] = ev.valid_until.isoformat()  # type: ignore[union-attr]
+            hh.setdefault("doc", {})[f"{ev.member}/{ev.document}"] = str(ev.valid_until)
             self._dirty(hid, hh, ev, decide=False)
 
     def _wrap(self, value: Any, ev: Event) -> Any:
@@ -424,32 +424,30 @@ class Monitor:
         hist: list[list[Any]] = hh.setdefault("h", {}).setdefault(name, [])
         new = decimal_of(value)
         t = ev.time
-        for rule in self.by_kind["indicator_change"]:
-            s = rule.settings
-            if s.fact != name or new is None:  # type: ignore[union-attr]
+        for rule, s in self.indicator_rules:
+            if s.fact != name or new is None:
                 continue
-            start = t - s.window_days * 86400  # type: ignore[union-attr]
+            start = t - s.window_days * 86400
             i = bisect.bisect_right([h[0] for h in hist], start)
             window = hist[max(i - 1, 0):]
             known = [(Decimal(v), eid) for _, v, eid in window if v is not None]
             if not known:
                 continue
-            if s.direction == "down":  # type: ignore[union-attr]
+            if s.direction == "down":
                 ref, ref_id = max(known, key=lambda x: x[0])
                 change = (ref - new) / ref if ref > 0 else Decimal(0)
             else:
                 ref, ref_id = min(known, key=lambda x: x[0])
                 change = (new - ref) / ref if ref > 0 else Decimal(0)
-            if change <= s.share:  # type: ignore[union-attr]
+            if change <= s.share:
                 continue
-            window_ord = self._open_window("household:" + hid, rule, name, ev.day,
-                                           s.repeat_after_days)  # type: ignore[union-attr]
+            window_ord = self._open_window("household:" + hid, rule, name, ev.day, s.repeat_after_days)
             if window_ord is None:
                 continue
             pct = f"{(change * 100).quantize(Decimal('0.1'))}%"
             self.raise_alert(rule, "household:" + hid, name, window_ord, ev_time(ev),
                              {"fact": name, "before": _money(ref), "after": _money(new), "change": pct,
-                              "window_days": str(s.window_days)},  # type: ignore[union-attr]
+                              "window_days": str(s.window_days)},
                              [ref_id, ev.id], household=hid)
         hist.append([t, None if new is None else str(new), ev.id])
         keep = t - self.history_days * 86400
@@ -485,8 +483,8 @@ class Monitor:
         self._dirty(hid, hh, ev)
 
     def _composition(self, hid: str, change: str, mid: str, ev: Event) -> None:
-        for rule in self.by_kind.get("household_changed", []):
-            if change in rule.settings.changes:  # type: ignore[union-attr]
+        for rule, s in self.composition_rules:
+            if change in s.changes:
                 self.raise_alert(rule, "household:" + hid, "", ev.day.toordinal(), ev_time(ev),
                                  {"change": change, "member": mid}, [ev.id], household=hid, member=mid)
 
@@ -504,10 +502,9 @@ class Monitor:
         enrol = hh.setdefault("e", {})
         rec: dict[str, Any] = {"o": ev.office, "s": ev.day.isoformat(), "st": ev.status, "ev": ev.id}
         if ev.status != "ended":
-            for rule in self.by_kind.get("review_due", []):
-                s = rule.settings
-                if s.program == program and s.months_value is not None:  # type: ignore[union-attr]
-                    rec["n"] = self._months(hid, hh, program, s.months_value, ev)  # type: ignore[union-attr]
+            for _, s in self.review_rules:
+                if s.program == program and s.months_value is not None:
+                    rec["n"] = self._months(hid, hh, program, s.months_value, ev)
         enrol[key] = rec
         self._offices(hid, hh, ev)
         self._dirty(hid, hh, ev, decide=False)
@@ -525,7 +522,7 @@ class Monitor:
 
     def _offices(self, hid: str, hh: dict[str, Any], ev: Event) -> None:
         """Index the persons this enrolment covers by office; two offices for one person raise `two_offices`."""
-        rules = [r for r in self.by_kind.get("two_offices", []) if ev.program in r.settings.programs]  # type: ignore
+        rules = [(r, s) for r, s in self.office_rules if ev.program in s.programs]
         persons = hh.get("p", {})
         covered = [persons[ev.member]] if ev.member is not None and ev.member in persons else (
             [] if ev.member is not None else [persons[m] for m in sorted(persons) if m in hh["m"]])
@@ -538,11 +535,10 @@ class Monitor:
                 continue
             offices[ev.office or ""] = [hid, ev.id]
             others = sorted(o for o in offices if o != ev.office)
-            for rule in rules:
+            for rule, s in rules:
                 for other in others:
                     pair = "|".join(sorted((other, ev.office or "")))
-                    w = self._open_window("person:" + pid, rule, pair, ev.day,
-                                          rule.settings.repeat_after_days)  # type: ignore[union-attr]
+                    w = self._open_window("person:" + pid, rule, pair, ev.day, s.repeat_after_days)
                     if w is None:
                         continue
                     self.raise_alert(rule, "person:" + pid, pair, w, ev_time(ev),
@@ -564,9 +560,7 @@ class Monitor:
             while c[i][0] <= keep:
                 i += 1
             del c[:i]
-        for rule in self.station_rules:
-            s = rule.settings
-            assert isinstance(s, StationRepeat)
+        for rule, s in self.station_rules:
             if len(c) < s.count:
                 continue
             start = t - s.days * 86400
@@ -637,10 +631,10 @@ class Monitor:
         hh["o"] = new
         events = list(hh.get("de", []))
         if old is not None:
-            for rule in self.by_kind.get("outcome_changed", []):
-                for p in rule.settings.programs:  # type: ignore[union-attr]
+            for rule, oc in self.outcome_rules:
+                for p in oc.programs:
                     change = _change(old.get(p), new.get(p))
-                    if change is None or change not in rule.settings.changes:  # type: ignore[union-attr]
+                    if change is None or change not in oc.changes:
                         continue
                     before, after = old[p], new[p]
                     self.raise_alert(
@@ -651,12 +645,11 @@ class Monitor:
                         decision={"program": p, "on": day.isoformat(), "before": _outcome(before),
                                   "after": _outcome(after)},
                         trace=(facts, day, p))
-        for rule in self.by_kind.get("near_threshold", []):
-            self.near(hid, rule, d, facts, day, events)
+        for rule, nt in self.near_rules:
+            self.near(hid, rule, nt, d, facts, day, events)
 
-    def near(self, hid: str, rule: Rule, d: Any, facts: dict[str, Any], day: dt.date, events: list[str]) -> None:
-        s = rule.settings
-        assert isinstance(s, NearThreshold)
+    def near(self, hid: str, rule: Rule, s: NearThreshold, d: Any, facts: dict[str, Any], day: dt.date,
+             events: list[str]) -> None:
         pd = d.programs.get(s.program)
         if pd is None or pd.eligible is None or pd.error is not None:
             return  # only a decided program is compared: never a guess
@@ -892,6 +885,11 @@ class Monitor:
 
 #: The JSON of a subject's state: compact, in insertion order (the state is never compared as text).
 _STATE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
+def _of(rules: RuleSet, cls: type[_S]) -> list[tuple[Rule, _S]]:
+    """The rules whose settings are of one class, with their settings typed."""
+    return [(r, r.settings) for r in rules.rules if isinstance(r.settings, cls)]
 
 
 def ev_time(ev: Event) -> str:
