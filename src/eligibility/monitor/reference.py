@@ -147,8 +147,14 @@ class Monitor:
         self.checkin_days = max((s.days for _, s in self.station_rules), default=0)
         self.scheduled = [r for r in rules.rules if r.kind in ("review_due", "age_reached", "document_expiry")]
         # State (persisted as subjects): households and persons.
-        self.households: dict[str, dict[str, Any]] = {}
-        self.persons: dict[str, dict[str, Any]] = {}
+        #: Each household's state: a dict while it changes, its JSON text once committed (a fraction
+        #: of the memory; read again when the household is next touched).
+        self.households: dict[str, Any] = {}
+        self.persons: dict[str, Any] = {}
+        #: Where the event being applied starts (offset, line): it counts as held until applied.
+        self._applying: tuple[int, int] | None = None
+        self._pending = 0
+        self._progress: Callable[[], None] | None = None
         self.changed: set[str] = set()
         self.day_dirty: set[str] = set()
         self.wakes: list[tuple[int, str]] = []
@@ -179,16 +185,17 @@ class Monitor:
         #: Where the oldest event still held for reordering starts (byte offset, line): a resumed
         #: run reads the log again from there to hold those events again.
         self.held_from = (int(m.get("held_offset", self.offset)), int(m.get("held_line", self.line)))
-        for sid, state in self.store.subjects():
+        for sid, text in self.store.subject_texts():
             if sid.startswith("h:"):
                 hid = sid[2:]
-                self.households[hid] = state
+                self.households[hid] = text
+                state = json.loads(text)
                 if "d" in state:
                     self.day_dirty.add(hid)
                 if "w" in state:
                     self.wakes.append((state["w"], hid))
             else:
-                self.persons[sid[2:]] = state
+                self.persons[sid[2:]] = text
         heapq.heapify(self.wakes)
         for alert in self.store.alerts():
             key = alert["key"]
@@ -202,10 +209,14 @@ class Monitor:
         """Write the batch: changed subjects, alerts, traces, reports, held events and the offset."""
         subjects = []
         for sid in sorted(self.changed):
-            state = self.households.get(sid[2:]) if sid[0] == "h" else self.persons.get(sid[2:])
-            if state is not None:
-                subjects.append((sid, _STATE(state)))
-        held_offset, held_line = min(((h[5], h[4]) for h in self.heap), default=(self.offset, self.line))
+            table = self.households if sid[0] == "h" else self.persons
+            state = table.get(sid[2:])
+            if state is not None and state.__class__ is not str:
+                text = _STATE(state)
+                subjects.append((sid, text))
+                table[sid[2:]] = text
+        held = [(h[5], h[4]) for h in self.heap] + ([self._applying] if self._applying is not None else [])
+        held_offset, held_line = min(held, default=(self.offset, self.line))
         meta = {"offset": str(self.offset), "line": str(self.line), "alert_seq": str(self.alert_seq),
                 "report_seq": str(self.report_seq), "held_seq": str(self.held_seq),
                 "held_offset": str(held_offset), "held_line": str(held_line)}
@@ -219,6 +230,9 @@ class Monitor:
                           meta=meta)
         self.changed.clear()
         self._alerts, self._traces, self._reports = [], [], []
+        self._pending = 0
+        if self._progress is not None:
+            self._progress()
 
     # ------------------------------------------------------------------ the log
 
@@ -229,7 +243,7 @@ class Monitor:
         `stop_after` (for tests) stops after that many lines, committed, without closing anything.
         """
         size = os.path.getsize(path)
-        since_commit = 0
+        self._progress = None if progress is None else (lambda: progress(self.offset, size))
         with open(path, "rb") as f, (mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else
                                      contextlib.nullcontext()) as log:
             self._log = log
@@ -243,12 +257,7 @@ class Monitor:
                 self.line += 1
                 self.stats.lines += 1
                 self.feed(raw, self.line, start)
-                since_commit += 1
-                if since_commit >= self.batch:
-                    self.commit()
-                    since_commit = 0
-                    if progress is not None:
-                        progress(self.offset, size)
+                self._tick()
                 if stop_after is not None and self.stats.lines >= stop_after:
                     self.commit()
                     return self.stats
@@ -323,7 +332,10 @@ class Monitor:
             end = self._log.find(b"\n", start)
             payload = parse_event(self._log[start:end if end >= 0 else len(self._log)].decode("utf-8").strip(),
                                   held[4])
+        self._applying = (held[5], held[4])
         self.apply(payload)
+        self._applying = None
+        self._tick()
 
     def finish(self) -> None:
         """The end of the log: apply every held event, then close the current day."""
@@ -346,11 +358,34 @@ class Monitor:
     # ------------------------------------------------------------------ applying events
 
     def _hh(self, hid: str) -> dict[str, Any]:
-        hh = self.households.get(hid)
+        """A household's state, to change it (created when new)."""
+        hh = self._household(hid)
         if hh is None:
             hh = self.households[hid] = {"f": {}, "m": {}}
         self.changed.add("h:" + hid)
         return hh
+
+    def _household(self, hid: str) -> dict[str, Any] | None:
+        hh = self.households.get(hid)
+        if hh.__class__ is str:
+            hh = self.households[hid] = json.loads(hh)
+        return hh
+
+    def _person(self, pid: str) -> dict[str, Any]:
+        """A person's state, to change it (created when new)."""
+        p = self.persons.get(pid)
+        if p is None:
+            p = self.persons[pid] = {}
+        elif p.__class__ is str:
+            p = self.persons[pid] = json.loads(p)
+        self.changed.add("p:" + pid)
+        return p
+
+    def _tick(self) -> None:
+        """Count a unit of work (a line read, an event applied, a household closed); commit every `batch`."""
+        self._pending += 1
+        if self._pending >= self.batch:
+            self.commit()
 
     def _dirty(self, hid: str, hh: dict[str, Any], ev: Event, decide: bool = True) -> None:
         """Mark the household changed today: decided again at the day's close (or only rescheduled)."""
@@ -527,8 +562,7 @@ class Monitor:
         covered = [persons[ev.member]] if ev.member is not None and ev.member in persons else (
             [] if ev.member is not None else [persons[m] for m in sorted(persons) if m in hh["m"]])
         for pid in covered:
-            p = self.persons.setdefault(pid, {})
-            self.changed.add("p:" + pid)
+            p = self._person(pid)
             offices: dict[str, list[str]] = p.setdefault("x", {}).setdefault(ev.program, {})
             if ev.status == "ended":
                 offices.pop(ev.office or "", None)
@@ -547,10 +581,7 @@ class Monitor:
 
     def checkin(self, ev: Event) -> None:
         pid = ev.person or ""
-        p = self.persons.get(pid)
-        if p is None:
-            p = self.persons[pid] = {"c": []}
-        self.changed.add("p:" + pid)
+        p = self._person(pid)
         c: list[list[Any]] = p.setdefault("c", [])
         t = ev.time
         c.append([t, ev.station, ev.id])
@@ -594,13 +625,13 @@ class Monitor:
     def close_day(self, day: dt.date) -> None:
         """Decide again every household changed on `day`, then raise what falls due on it."""
         for hid in sorted(self.day_dirty):
-            hh = self.households[hid]
+            hh = self._hh(hid)
             if hh.pop("d", None) == 1:
                 self.redecide(hid, hh, day)
             events = hh.pop("de", [])
             self.schedule(hid, hh, day, events)
-            self.changed.add("h:" + hid)
-        self.day_dirty.clear()
+            self.day_dirty.discard(hid)
+            self._tick()
         self.schedule_day(day)
 
     def schedule_day(self, day: dt.date) -> None:
@@ -608,11 +639,12 @@ class Monitor:
         o = day.toordinal()
         while self.wakes and self.wakes[0][0] <= o:
             w, hid = heapq.heappop(self.wakes)
-            hh = self.households.get(hid)
+            hh = self._household(hid)
             if hh is None or hh.get("w") != w:
                 continue  # a stale wake-up: the household's schedule was computed again since
-            self.schedule(hid, hh, day, [])
             self.changed.add("h:" + hid)
+            self.schedule(hid, hh, day, [])
+            self._tick()
 
     def redecide(self, hid: str, hh: dict[str, Any], day: dt.date) -> None:
         if not self.decide_programs or not hh["m"]:

@@ -69,6 +69,10 @@ class Store:
         for sid, text in self.db.execute("SELECT id, state FROM subjects"):
             yield sid, json.loads(text)
 
+    def subject_texts(self) -> Iterator[tuple[str, str]]:
+        """Each subject's id and state as its JSON text."""
+        yield from self.db.execute("SELECT id, state FROM subjects")
+
     def reported_lines(self, since: int) -> set[int]:
         """The lines, from `since` on, that have a report (bad or late events were not held)."""
         return {int(n) for (n,) in self.db.execute("SELECT line FROM reports WHERE line >= ?", (since,))}
