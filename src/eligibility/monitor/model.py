@@ -20,13 +20,15 @@ log releases every held event.
 A *day* is a local calendar date (+08:00). When the applied events move past a day (an event of a
 later date, a `day` event, or the end of the log), the day *closes*:
 
-1. every household whose facts, members or enrolments changed that day is decided again with the
-   policy engine on that date (untraced; traced once more only when an alert is raised, and the
-   trace is stored and referenced by its SHA-256);
+1. every household whose facts or members changed that day is decided again with the policy
+   engine on that date; an alert from a re-decision refers (by SHA-256) to the stored decision:
+   the facts as known then with their provenance, the date, the program and the policy hash, from
+   which the full trace is rebuilt exactly;
 2. `outcome_changed` compares each program's outcome with the one stored at the household's
    previous decision; `near_threshold` compares a value of the decision with its limit;
 3. schedules (`review_due`, `age_reached`, `document_expiry`) raise the alerts whose notice date
-   is on or before the closed day.
+   is on or before the closed day (and no later than the date itself, except an overdue review);
+   enrolments and documents change the schedules, not the decisions.
 
 Other kinds are raised when their event is applied: `indicator_change` and `household_changed`
 on facts and member events, `station_repeat` on check-ins, `two_offices` on enrolments.
