@@ -383,7 +383,7 @@ def test_monitor_command_writes_alerts_reports_bad_lines_and_sums_up(tmp_path: P
     assert result.exit_code == 0, result.output
     assert "events.jsonl: line 4: bad: time: missing; person: missing; station: missing" in result.stderr
     alerts = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
-    assert result.stdout.startswith(f"{len(alerts)} alerts (1 bad events, 0 late events")
+    assert result.stdout.startswith(f"{len(alerts)} alert(s) (1 bad event(s), 0 late event(s)")
     assert "by level:" in result.stdout and "Sudden drop in income (income_drop)" in result.stdout
 
 
@@ -406,3 +406,26 @@ def test_an_engine_that_is_not_installed_is_named(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(monitor_run.MonitorUnavailable, match="install eligibility\\[monitor\\]"):
         monitor_run.make_monitor("durable", bundled, rules, store)
     store.close()
+
+
+SMALL_LOG = """\
+{"id":"a1","time":"2024-09-01T09:00:00","type":"member_added","household":"h1","person":"P1","member":{"id":"m1","birth_date":"1970-05-01","sex":"male","relation":"applicant","guangdong_hukou":true,"hukou_local":true}}
+{"id":"a2","time":"2024-09-01T09:00:01","type":"facts","household":"h1","source":"tax","set":{"assessed_monthly_income":"1250.00","financial_assets":"0.00"}}
+{"id":"a3","time":"2024-09-20T10:00:00","type":"facts","household":"h1","source":"tax","set":{"assessed_monthly_income":"500.00"}}
+{"id":"c1","time":"2024-09-21T20:00:00","type":"checkin","person":"P9","station":"HD-01"}
+{"id":"c2","time":"2024-09-22T20:00:00","type":"checkin","person":"P9","station":"HD-01"}
+{"id":"c3","time":"2024-09-23T20:00:00","type":"checkin","person":"P9","station":"HD-02"}
+{"id":"bad","time":"2024-09-23T21:00:00","type":"checkin","person":"P9"}
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_summary_counts_by_level_and_rule(tmp_path: Path, golden: Any, lang: str) -> None:
+    """The summary counts alerts by level and by rule in Chinese or English, and lists the busiest subjects."""
+    log = tmp_path / "events.jsonl"
+    log.write_text(SMALL_LOG, encoding="utf-8")
+    result = CliRunner().invoke(build(), ["monitor", str(log), "--state", str(tmp_path / "s.db"), "--lang", lang],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    golden(f"monitor/summary-{lang}.txt", result.stdout)
+    assert result.stderr == "events.jsonl: line 7: bad: station: missing\n"

@@ -76,10 +76,10 @@ def write_alerts(store: Store, out: Path) -> int:
 
 
 _HEAD = {
-    "zh": ("预警 {n} 条（坏事件 {bad} 条，迟到事件 {late} 条，重新判定 {redecisions} 次）", "按等级", "按类型",
+    "zh": ("预警 {n} 条（坏事件 {bad} 条，迟到事件 {late} 条；本次运行重新判定 {redecisions} 次）", "按等级", "按规则",
            "预警最多的对象"),
-    "en": ("{n} alerts ({bad} bad events, {late} late events, {redecisions} re-decisions)", "by level", "by kind",
-           "subjects with most alerts"),
+    "en": ("{n} alert(s) ({bad} bad event(s), {late} late event(s); {redecisions} re-decision(s) in this run)",
+           "by level", "by rule", "subjects with most alerts"),
 }
 
 
