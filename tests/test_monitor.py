@@ -210,6 +210,16 @@ def test_replay_gives_byte_identical_alerts(tmp_path: Path, bundled: eligibility
     assert {"outcome_changed", "indicator_change", "station_repeat", "near_threshold"} <= kinds
 
 
+def test_each_alert_line_is_canonical_json(tmp_path: Path, bundled: eligibility.Engine, rules: RuleSet,
+                                           district_log: Path) -> None:
+    """Every alert line is the canonical JSON of its content (sorted keys, no spaces): a consumer can re-hash it."""
+    out = _run(bundled, rules, district_log, tmp_path)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines
+    for line in lines:
+        assert monitor_store.dumps(json.loads(line)) == line
+
+
 def test_events_held_as_text_give_the_same_alerts(tmp_path: Path, bundled: eligibility.Engine, rules: RuleSet,
                                                   district_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond HOLD_PARSED held events the rest are held as text (less memory): the alerts are the same."""

@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS subjects (id TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, alert TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS traces (hash TEXT PRIMARY KEY, trace TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reports (seq INTEGER PRIMARY KEY, line INTEGER NOT NULL, report TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkins (person TEXT NOT NULL, time INTEGER NOT NULL, station TEXT NOT NULL,
+                                     id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS checkins_time ON checkins (time);
 """
 
 
@@ -72,6 +75,10 @@ class Store:
     def subject_texts(self) -> Iterator[tuple[str, str]]:
         """Each subject's id and state as its JSON text."""
         yield from self.db.execute("SELECT id, state FROM subjects")
+
+    def checkins(self) -> Iterator[tuple[str, int, str, str]]:
+        """The check-ins kept (person, time, station, event id), in the order they were applied."""
+        yield from self.db.execute("SELECT person, time, station, id FROM checkins ORDER BY rowid")
 
     def reported_lines(self, since: int) -> set[int]:
         """The lines, from `since` on, that have a report (bad or late events were not held)."""
@@ -124,7 +131,8 @@ class Store:
 
     def commit(self, *, subjects: Iterable[tuple[str, str]], alerts: Iterable[tuple[int, str, str]],
                traces: Iterable[tuple[str, str]], reports: Iterable[tuple[int, int, str]],
-               meta: dict[str, str]) -> None:
+               meta: dict[str, str], checkins: Iterable[tuple[str, int, str, str]] = (),
+               forget_checkins_before: int | None = None) -> None:
         """Write one batch in one transaction."""
         db = self.db
         db.execute("BEGIN")
@@ -133,6 +141,9 @@ class Store:
             db.executemany("INSERT INTO alerts VALUES (?, ?, ?)", alerts)
             db.executemany("INSERT OR IGNORE INTO traces VALUES (?, ?)", traces)
             db.executemany("INSERT INTO reports VALUES (?, ?, ?)", reports)
+            db.executemany("INSERT INTO checkins VALUES (?, ?, ?, ?)", checkins)
+            if forget_checkins_before is not None:
+                db.execute("DELETE FROM checkins WHERE time < ?", (forget_checkins_before,))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
         except BaseException:
             db.execute("ROLLBACK")
