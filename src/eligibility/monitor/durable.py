@@ -24,9 +24,9 @@ none is lost or repeated.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -100,11 +100,10 @@ class Worker:
         self.pids: list[int] = []
 
     def start(self) -> None:
-        env = dict(os.environ if self.env is None else self.env)
-        src = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self.proc = subprocess.Popen([sys.executable, "-m", "eligibility.monitor.durable_worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+        # The worker imports only the standard library and durable: run as a file (-P: its folder is not put on
+        # sys.path), it starts in a fraction of the time `-m eligibility...` would take to import the package.
+        self.proc = subprocess.Popen([sys.executable, "-P", str(Path(__file__).with_name("durable_worker.py"))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env, text=True,
                                      encoding="utf-8", bufsize=1 << 16)
         reply = self._ask(self.setup)
         self.pids.append(int(reply["ready"]))
@@ -148,10 +147,8 @@ class Worker:
             code = proc.wait()
             for f in (proc.stdin, proc.stdout):
                 if f is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         f.close()
-                    except OSError:
-                        pass
         how = (f"signal {signal.Signals(-code).name}" if code is not None and code < 0
                else f"exit code {code}" if code is not None else type(error).__name__)
         self.restarts += 1
@@ -162,10 +159,8 @@ class Worker:
         if proc is None:
             return
         if proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 proc.stdin.close()
-            except OSError:
-                pass
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

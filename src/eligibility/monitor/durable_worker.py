@@ -1,6 +1,7 @@
 """The durable_rules worker: a child process that matches alert candidates with durable_rules' rete.
 
-Run as `python -m eligibility.monitor.durable_worker` by `eligibility.monitor.durable`; it speaks JSON
+Run as `python -P .../durable_worker.py` by `eligibility.monitor.durable` (it imports only the standard
+library and durable); it speaks JSON
 lines on stdin/stdout, one request and one reply a line, single-threaded:
 
 - `{"rules": [...]}`: the rule specs (`eligibility.monitor.durable.rule_specs`, built from the
@@ -18,6 +19,7 @@ The worker can therefore be killed and restarted at any point and the batch sent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -44,7 +46,7 @@ def build(name: str, specs: list[dict[str, Any]], matched: list[str], errors: li
     def action(c: Any) -> None:
         try:
             matched.append(c.m.cid)
-        except Exception:  # noqa: BLE001 - durable would store it silently; surface it with the batch
+        except Exception:
             errors.append(traceback.format_exc())
 
     n = 0
@@ -91,14 +93,15 @@ def serve(stdin: Any, stdout: Any) -> None:
     crash_at = int(os.environ.get(CRASH_ENV, "0") or "0")
     batches = 0
     for raw in stdin:
+        if not raw.strip():
+            continue
         request = json.loads(raw)
         if "rules" in request:
             name = request["name"]
             build(name, request["rules"], matched, errors)
-            try:  # warm the host on this thread (durable's first use races with its timer thread)
+            # Warm the host on this thread (durable's first use races with its timer thread on a cold host).
+            with contextlib.suppress(MessageNotHandledException):
                 lang.post(name, {"id": "warm", "sid": "0", "r": ""})
-            except MessageNotHandledException:
-                pass
             reply: dict[str, Any] = {"ready": os.getpid()}
         else:
             batches += 1
@@ -108,7 +111,7 @@ def serve(stdin: Any, stdout: Any) -> None:
             for cid, rule, fields in request["batch"]:
                 event = dict(fields)
                 event["id"], event["cid"], event["sid"], event["r"] = "c" + cid, cid, "0", rule
-                try:
+                try:  # noqa: SIM105 - a try costs less than contextlib.suppress on every event
                     lang.post(name, event)
                 except MessageNotHandledException:
                     pass
