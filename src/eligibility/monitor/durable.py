@@ -47,8 +47,8 @@ from eligibility.monitor.reference import BATCH, RunStats, _change, _end_of, _mo
 from eligibility.monitor.reference import Monitor as Reference
 from eligibility.monitor.store import Store
 
-#: Candidates sent to the worker in one request (at most; a batch is also sent before each commit,
-#: day close and schedule, so that alerts keep the reference engine's order).
+#: Candidates sent to the worker in one request (at most; a batch is also sent before each commit and
+#: day close).
 FLUSH = 4096
 #: Consecutive failures of one batch after which the run stops (the worker cannot get past it).
 MAX_RESTARTS = 5
@@ -178,8 +178,10 @@ class Monitor(Reference):
         super().__init__(engine, rules, store, batch=batch)
         self.worker = Worker(rules, env, notify)
         #: Candidates in the order they arose: (id, rule, fields) for the worker, and what to do on a match.
-        self._candidates: list[tuple[list[Any], Callable[[], None]]] = []
+        #: None for an alert decided by the host (a schedule), raised in its turn.
+        self._candidates: list[tuple[list[Any] | None, Callable[[], None]]] = []
         self._cid = 0
+        self._deferring = False
 
     # ------------------------------------------------------------------ the worker
 
@@ -194,9 +196,10 @@ class Monitor(Reference):
         if not self._candidates:
             return
         pending, self._candidates = self._candidates, []
-        matched = self.worker.match([p[0] for p in pending])
+        batch = [p[0] for p in pending if p[0] is not None]
+        matched = self.worker.match(batch) if batch else set()
         for (cand, then) in pending:
-            if cand[0] in matched:
+            if cand is None or cand[0] in matched:
                 then()
 
     def run(self, path: Path | str, progress: Callable[[int, int], None] | None = None, *,
@@ -215,8 +218,20 @@ class Monitor(Reference):
         super().close_day(day)
 
     def schedule(self, hid: str, hh: dict[str, Any], day: dt.date, events: list[str]) -> None:
-        self.flush()
-        super().schedule(hid, hh, day, events)
+        # Scheduled alerts are decided here, not matched; they queue behind the candidates so that the
+        # alerts keep the reference engine's order without a round trip to the worker per household.
+        # (Their key check before raising only skips work: raise_alert checks the key again when it runs.)
+        self._deferring = True
+        try:
+            super().schedule(hid, hh, day, events)
+        finally:
+            self._deferring = False
+
+    def raise_alert(self, *args: Any, **kwargs: Any) -> None:
+        if self._deferring:
+            self._candidates.append((None, lambda: Reference.raise_alert(self, *args, **kwargs)))
+        else:
+            super().raise_alert(*args, **kwargs)
 
     # ------------------------------------------------------------------ the matched kinds
 
