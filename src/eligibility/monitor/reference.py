@@ -14,6 +14,7 @@ import hashlib
 import heapq
 import json
 import mmap
+import operator
 import os
 import time
 from collections import Counter
@@ -44,6 +45,7 @@ from eligibility.monitor.model import (
 from eligibility.monitor.store import Store, dumps
 
 _S = TypeVar("_S")
+_OFFSET = operator.itemgetter(5)  # where a held event's line starts
 
 #: Events read between two commits.
 BATCH = 20_000
@@ -221,7 +223,10 @@ class Monitor:
                 text = _STATE(state)
                 subjects.append((sid, text))
                 table[sid[2:]] = text
-        held = [(h[5], h[4]) for h in self.heap] + ([self._applying] if self._applying is not None else [])
+        oldest = min(self.heap, key=_OFFSET, default=None)
+        held = [(oldest[5], oldest[4])] if oldest is not None else []
+        if self._applying is not None:
+            held.append(self._applying)
         held_offset, held_line = min(held, default=(self.offset, self.line))
         meta = {"offset": str(self.offset), "line": str(self.line), "alert_seq": str(self.alert_seq),
                 "report_seq": str(self.report_seq), "held_seq": str(self.held_seq),

@@ -30,9 +30,12 @@ CREATE INDEX IF NOT EXISTS checkins_time ON checkins (time);
 """
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def dumps(obj: Any) -> str:
     """The canonical JSON text of the monitor (sorted keys, no spaces, UTF-8 as is)."""
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(obj)
 
 
 class StateMismatch(ValueError):
