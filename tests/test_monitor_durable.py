@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -195,3 +196,50 @@ def test_exact_integers_keep_the_order_of_money_and_shares() -> None:
     assert durable._ints(Decimal("300.00"), Decimal("0.3") * Decimal("1000.00")) == [300, 300]
     big = durable._ints(Decimal("1e30"), Decimal("1000000000000000000000000000001"), Decimal(-5))
     assert big[2] < 0 < big[0] < big[1]
+
+
+HOST = """\
+import os, signal, sys
+from pathlib import Path
+import eligibility
+from eligibility.monitor.durable import Monitor
+from eligibility.monitor.rules import load_rules
+from eligibility.monitor.store import Store
+
+root, log, db, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+engine = eligibility.load(root)
+store = Store(db)
+real = store.commit
+count = [0]
+
+def commit(**kw):
+    count[0] += 1
+    if count[0] == kill_at and kill_at % 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed before this batch is committed
+    real(**kw)
+    if count[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed just after it
+
+store.commit = commit
+Monitor(engine, load_rules(Path(root), engine), store, batch=40).run(log)
+"""
+
+
+def test_the_host_killed_mid_log_and_resumed_gives_the_same_file(district: list[str], district_alerts: bytes,
+                                                                 tmp_path: Path) -> None:
+    """The monitor process itself killed with SIGKILL (its worker with it) and resumed: the reference's alert file."""
+    log = tmp_path / "events.jsonl"
+    log.write_text("".join(x + "\n" for x in district), encoding="utf-8")
+    script = tmp_path / "host.py"
+    script.write_text(HOST, encoding="utf-8")
+    db = tmp_path / "killed.db"
+    env = dict(os.environ, PYTHONPATH=str(Path(durable.__file__).parents[2]))
+    for kill_at in (3, 2, 0):
+        child = subprocess.run([sys.executable, str(script), str(ROOT), str(log), str(db), str(kill_at)],
+                               env=env, capture_output=True, text=True, check=False, timeout=300)
+        assert child.returncode == (-signal.SIGKILL if kill_at else 0), child.stderr
+    store = Store(db)
+    out = tmp_path / "resumed.jsonl"
+    monitor_run.write_alerts(store, out)
+    store.close()
+    assert out.read_bytes() == district_alerts
