@@ -243,3 +243,16 @@ def test_the_host_killed_mid_log_and_resumed_gives_the_same_file(district: list[
     monitor_run.write_alerts(store, out)
     store.close()
     assert out.read_bytes() == district_alerts
+
+
+def test_monitor_command_says_when_the_worker_keeps_dying(tmp_path: Path, district: list[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that dies on every try: the command lists each death, says how to resume, and exits 1."""
+    log = tmp_path / "events.jsonl"
+    log.write_text("".join(x + "\n" for x in district), encoding="utf-8")
+    monkeypatch.setenv(CRASH_ENV, "1")
+    result = CliRunner().invoke(build(), ["monitor", str(log), "--state", str(tmp_path / "s.db"), "--engine",
+                                          "durable"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("durable_rules worker died (signal SIGSEGV); restarted") == 5
+    assert "run the same command again to resume" in result.stderr

@@ -910,6 +910,9 @@ def _add_monitor_command(main: Any, jur: Any) -> None:
         except KeyboardInterrupt:
             click.echo("interrupted: run the same command again to resume", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except MonitorUnavailable as e:  # the engine gave up mid-run (durable: its worker kept dying)
+            click.echo(f"{e}\nstopped at the last commit: run the same command again to resume", err=True)
+            sys.exit(EXIT_FAIL)
         finally:
             if report is not None:
                 report(-1, None)

@@ -45,6 +45,7 @@ from eligibility.monitor.events import Event, decimal_of
 from eligibility.monitor.model import NearThreshold, Rule, RuleSet
 from eligibility.monitor.reference import BATCH, RunStats, _change, _end_of, _money, _outcome, _word, ev_time
 from eligibility.monitor.reference import Monitor as Reference
+from eligibility.monitor.run import MonitorUnavailable
 from eligibility.monitor.store import Store
 
 #: Candidates sent to the worker in one request (at most; a batch is also sent before each commit and
@@ -56,7 +57,7 @@ MAX_RESTARTS = 5
 _EXACT = 2**53
 
 
-class WorkerFailed(RuntimeError):
+class WorkerFailed(MonitorUnavailable):
     """The durable_rules worker failed on the same batch MAX_RESTARTS times, or an action raised."""
 
 
