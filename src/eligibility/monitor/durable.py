@@ -48,13 +48,17 @@ from eligibility.monitor.reference import Monitor as Reference
 from eligibility.monitor.run import MonitorUnavailable
 from eligibility.monitor.store import Store
 
-#: Candidates sent to the worker in one request (at most; a batch is also sent before each commit and
-#: day close).
+#: Candidates sent to the worker in one request (at most; the pending ones are also sent, and every
+#: reply awaited, before each commit).
 FLUSH = 4096
 #: Consecutive failures of one batch after which the run stops (the worker cannot get past it).
 MAX_RESTARTS = 5
 #: Integers beyond this lose precision in durable_rules' number handling.
 _EXACT = 2**53
+
+
+#: What a dead worker looks like from here: a broken pipe, no reply, or half a line.
+_DEAD = (BrokenPipeError, ConnectionResetError, ValueError, OSError)
 
 
 class WorkerFailed(MonitorUnavailable):
@@ -97,6 +101,8 @@ class Worker:
         self.env = env
         self.notify = notify or (lambda text: print(text, file=sys.stderr))
         self.proc: subprocess.Popen[str] | None = None
+        self._batch: list[list[Any]] = []
+        self._send_error: Exception | None = None
         self.restarts = 0
         self.pids: list[int] = []
 
@@ -121,24 +127,61 @@ class Worker:
         reply: dict[str, Any] = json.loads(line)
         return reply
 
-    def match(self, batch: list[list[Any]]) -> set[str]:
-        """The ids of the candidates whose rule fired; the worker is restarted as often as it dies."""
-        failures = 0
+    def send(self, batch: list[list[Any]]) -> None:
+        """Send a batch without waiting for the reply (`receive` reads it); the worker is started when needed."""
+        self._batch, self._send_error = batch, None
+        try:
+            if self.proc is None:
+                self.start()
+            self._write(batch)
+        except _DEAD as e:
+            self._send_error = e
+
+    def receive(self) -> set[str]:
+        """The ids of the sent batch's candidates whose rule fired; a dead worker is restarted and asked again."""
+        batch, error, failures = self._batch, self._send_error, 0
+        self._send_error = None
         while True:
+            if error is None:
+                try:
+                    reply = self._read()
+                    break
+                except _DEAD as e:
+                    error = e
+            failures += 1
+            self._died(error, len(batch))
+            if failures >= MAX_RESTARTS:
+                raise WorkerFailed(f"the durable_rules worker died {failures} times on one batch of "
+                                   f"{len(batch)} candidate(s)")
+            error = None
             try:
-                if self.proc is None:
-                    self.start()
-                reply = self._ask(json.dumps({"batch": batch}, separators=(",", ":")))
-            except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as e:
-                failures += 1
-                self._died(e, len(batch))
-                if failures >= MAX_RESTARTS:
-                    raise WorkerFailed(f"the durable_rules worker died {failures} times on one batch of "
-                                       f"{len(batch)} candidate(s)") from None
-                continue
-            if "error" in reply:
-                raise WorkerFailed("a durable_rules action raised:\n" + str(reply["error"]))
-            return set(reply["matched"])
+                self.start()
+                self._write(batch)
+            except _DEAD as e:
+                error = e
+        if "error" in reply:
+            raise WorkerFailed("a durable_rules action raised:\n" + str(reply["error"]))
+        return set(reply["matched"])
+
+    def match(self, batch: list[list[Any]]) -> set[str]:
+        """Send a batch and wait for its reply."""
+        self.send(batch)
+        return self.receive()
+
+    def _write(self, batch: list[list[Any]]) -> None:
+        proc = self.proc
+        assert proc is not None and proc.stdin is not None
+        proc.stdin.write(json.dumps({"batch": batch}, separators=(",", ":")) + "\n")
+        proc.stdin.flush()
+
+    def _read(self) -> dict[str, Any]:
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise BrokenPipeError("the worker closed its output")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
 
     def _died(self, error: Exception, n: int) -> None:
         proc, self.proc = self.proc, None
@@ -183,6 +226,8 @@ class Monitor(Reference):
         self._candidates: list[tuple[list[Any] | None, Callable[[], None]]] = []
         self._cid = 0
         self._deferring = False
+        #: The entries of the batch the worker is matching while the host goes on.
+        self._in_flight: list[tuple[list[Any] | None, Callable[[], None]]] | None = None
 
     # ------------------------------------------------------------------ the worker
 
@@ -190,16 +235,33 @@ class Monitor(Reference):
         self._cid += 1
         self._candidates.append(([str(self._cid), rule.id, fields], then))
         if len(self._candidates) >= FLUSH:
-            self.flush()
+            self.flush(wait=False)
 
-    def flush(self) -> None:
-        """Send the pending candidates to durable_rules; raise the alerts of those matched, in order."""
+    def flush(self, wait: bool = True) -> None:
+        """Send the pending candidates to durable_rules; raise the alerts of those matched, in order.
+
+        With `wait` false the batch is left in flight: the host goes on reading events while the
+        worker matches it, and its alerts are raised (before any later one) at the next flush.
+        """
+        if self._in_flight is not None:
+            entries, self._in_flight = self._in_flight, None
+            self._raise(entries, self.worker.receive())
         if not self._candidates:
             return
         pending, self._candidates = self._candidates, []
         batch = [p[0] for p in pending if p[0] is not None]
-        matched = self.worker.match(batch) if batch else set()
-        for (cand, then) in pending:
+        if not batch:
+            self._raise(pending, set())
+            return
+        self.worker.send(batch)
+        if wait:
+            self._raise(pending, self.worker.receive())
+        else:
+            self._in_flight = pending
+
+    @staticmethod
+    def _raise(entries: list[tuple[list[Any] | None, Callable[[], None]]], matched: set[str]) -> None:
+        for cand, then in entries:
             if cand is None or cand[0] in matched:
                 then()
 
@@ -213,10 +275,6 @@ class Monitor(Reference):
     def commit(self) -> None:
         self.flush()
         super().commit()
-
-    def close_day(self, day: dt.date) -> None:
-        self.flush()
-        super().close_day(day)
 
     def schedule(self, hid: str, hh: dict[str, Any], day: dt.date, events: list[str]) -> None:
         # Scheduled alerts are decided here, not matched; they queue behind the candidates so that the
