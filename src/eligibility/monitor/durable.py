@@ -18,8 +18,9 @@
 
 The worker is stateless between batches, so a crash of its C core costs only a restart: the host
 sees the dead pipe, reports it on stderr, starts a new worker and sends the same batch again.
-Alerts are raised by the host, in order, only from the replies, and committed with the state, so
-none is lost or repeated.
+Alerts are raised by the host, in order, only from the replies (scheduled alerts queue behind the
+candidates), and committed with the state after every reply is in, so none is lost or repeated.
+One batch is in flight at a time, so the host's work and the worker's overlap.
 """
 
 from __future__ import annotations
