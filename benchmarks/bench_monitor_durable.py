@@ -63,9 +63,11 @@ def _run(cls: Any, engine: eligibility.Engine, rules: Any, log: Path, folder: Pa
     out = folder / f"{name}.alerts.jsonl"
     write_alerts(store, out)
     store.close()
-    restarts = getattr(getattr(mon, "worker", None), "restarts", 0)
-    if restarts:
-        print(f"    worker restarts: {restarts}")
+    worker = getattr(mon, "worker", None)
+    if worker is not None:
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"    worker: peak memory {peak:,.0f} MiB, {len(worker.pids)} process(es) started, "
+              f"{worker.restarts} restart(s)")
     return hashlib.sha256(out.read_bytes()).hexdigest()
 
 
