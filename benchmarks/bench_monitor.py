@@ -56,12 +56,20 @@ def _checkins(n: int, people: int, days: int, seed: int) -> list[str]:
 
 
 def _facts(n: int, households: int, days: int, seed: int) -> list[str]:
+    """Income reports: each household's income moves by up to 5% a report, and one report in 20 is a drop."""
     rng = random.Random(seed)
     step = days * 86400 / n
-    return [json.dumps({"id": f"f{i}", "time": (START + dt.timedelta(days=1, seconds=int(i * step))).isoformat(),
-                        "type": "facts", "household": f"h{rng.randrange(households):06d}", "source": "人社工资记录",
-                        "set": {"assessed_monthly_income": f"{rng.randint(0, 5000)}.00"}}, separators=(",", ":"))
-            for i in range(n)]
+    income: dict[int, int] = {}
+    out = []
+    for i in range(n):
+        h = rng.randrange(households)
+        old = income.get(h, rng.randint(0, 5000))
+        new = old * rng.randint(40, 65) // 100 if rng.random() < 0.05 else max(0, old + old * rng.randint(-5, 5) // 100)
+        income[h] = new
+        out.append(json.dumps({"id": f"f{i}", "time": (START + dt.timedelta(days=1, seconds=int(i * step))).isoformat(),
+                               "type": "facts", "household": f"h{h:06d}", "source": "人社工资记录",
+                               "set": {"assessed_monthly_income": f"{new}.00"}}, separators=(",", ":")))
+    return out
 
 
 def _timed_run(engine: eligibility.Engine, rules: object, lines: list[str], folder: Path, name: str,
