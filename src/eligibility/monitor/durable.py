@@ -31,6 +31,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
@@ -436,11 +437,14 @@ class Monitor(Reference):
         pd = d.programs.get(s.program)
         if pd is None or pd.eligible is None or pd.error is not None:
             return  # only a decided program is compared: never a guess
+        start = time.perf_counter()
         try:
             value = d.value(s.program, s.value)
             limit, param = self._limit(d, s, day)
         except EligibilityError:
             return
+        finally:
+            self.stats.decide_seconds += time.perf_counter() - start  # the engine's work, counted with decisions
         if not isinstance(value, Decimal) or not isinstance(limit, Decimal) or limit <= 0:
             return
         gap = limit - value
