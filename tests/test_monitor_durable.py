@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -110,6 +111,36 @@ def test_same_alert_file_as_reference_on_generated_logs(bundled: eligibility.Eng
         got = _alerts(durable.Monitor, bundled, rules, lines, folder / "d", batch=50)
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(want).hexdigest()
     assert want  # a log that raises nothing would prove nothing
+
+
+MEMBER = ('{"id":"a1","time":"2024-09-01T09:00:00","type":"member_added","household":"h1","person":"P1",'
+          '"member":{"id":"m1","birth_date":"1970-05-01","sex":"male","relation":"applicant",'
+          '"guangdong_hukou":true,"hukou_local":true}}')
+
+
+@settings(max_examples=4, deadline=None)
+@given(incomes=st.lists(st.tuples(st.integers(1, 120), st.sampled_from(
+           ["1000.00", "700.00", "699.99", "700.01", "1250.00", "1330.00", "1197.00", "1196.99", "0.00", "1463.00"])),
+           min_size=1, max_size=6),
+       checkins=st.lists(st.tuples(st.integers(0, 100), st.sampled_from(["HD-01", "HD-02"])), max_size=8))
+def test_same_alerts_as_reference_at_the_edges_of_shares_bands_and_windows(
+        bundled: eligibility.Engine, rules: RuleSet, tmp_path_factory: pytest.TempPathFactory,
+        incomes: list[tuple[int, str]], checkins: list[tuple[int, str]]) -> None:
+    """Incomes exactly at a 30% drop or a band's edge, check-ins exactly 30 days apart: the engines agree."""
+    import datetime as dt
+
+    start = dt.datetime(2024, 9, 1, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    lines = [MEMBER]
+    timed = [(day * 86400 + 3600, {"type": "facts", "household": "h1", "source": "tax",
+                                   "set": {"assessed_monthly_income": value, "financial_assets": "0.00"}})
+             for day, value in incomes]
+    timed += [(day * 86400, {"type": "checkin", "person": "P9", "station": station}) for day, station in checkins]
+    for i, (sec, obj) in enumerate(sorted(timed, key=lambda x: x[0])):
+        lines.append(json.dumps({"id": f"e{i}", "time": (start + dt.timedelta(seconds=sec)).isoformat(), **obj}))
+    folder = tmp_path_factory.mktemp("edge")
+    want = _alerts(reference.Monitor, bundled, rules, lines, folder / "r")
+    got = _alerts(durable.Monitor, bundled, rules, lines, folder / "d")
+    assert got == want
 
 
 @pytest.fixture(scope="module")
