@@ -291,3 +291,18 @@ def test_monitor_command_says_when_the_worker_keeps_dying(tmp_path: Path, distri
     assert result.exit_code == 1, result.output
     assert result.stderr.count("durable_rules worker died (signal SIGSEGV); restarted") == 5
     assert "run the same command again to resume" in result.stderr
+
+
+def test_without_durable_rules_the_engine_is_refused_up_front(monkeypatch: pytest.MonkeyPatch,
+                                                              bundled: eligibility.Engine, rules: RuleSet,
+                                                              tmp_path: Path) -> None:
+    """Where durable-rules is missing, `--engine durable` is refused before the run, saying how to install it."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "durable" else real(name, *a))
+    monkeypatch.delitem(sys.modules, "eligibility.monitor.durable")
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(monitor_run.MonitorUnavailable, match=r"durable-rules is not installed.*eligibility\[monitor\]"):
+        monitor_run.make_monitor("durable", bundled, rules, store)
+    store.close()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import signal
 import subprocess
@@ -49,6 +50,13 @@ from eligibility.monitor.reference import BATCH, RunStats, _change, _end_of, _mo
 from eligibility.monitor.reference import Monitor as Reference
 from eligibility.monitor.run import MonitorUnavailable
 from eligibility.monitor.store import Store
+
+# The worker needs durable-rules in this interpreter: say so now (make_monitor turns it into a usage error)
+# rather than after five dead workers.
+if sys.version_info >= (3, 13):
+    raise ImportError("durable-rules 2.0.28 does not import on Python 3.13 or later")
+if importlib.util.find_spec("durable") is None:
+    raise ImportError("durable-rules is not installed")
 
 #: Candidates sent to the worker in one request (at most; the pending ones are also sent, and every
 #: reply awaited, before each commit).
