@@ -282,6 +282,8 @@ def build() -> Any:
             model = read_policy_set(root, jurisdiction, [])
             sources = dict(model.sources)
             found += check_households(model.facts, model.tests)  # the households of the test cases
+            if model.monitoring_files and not any(d.severity == "error" for d in found):
+                found += _check_monitoring(root, jurisdiction, sources)
         except PolicyError as e:
             sources = dict(e.sources)
         # At most 100 a file (then one that counts the rest); errors first, then warnings, each by position.
@@ -335,7 +337,8 @@ def build() -> Any:
         out: dict[str, Any] = {"passed": 0, "failed": failures}
         cases = ((r.where, r.case.name, r.passed, r.message) for r in run_tests(engine, name_filter))
         props = _properties(engine, name_filter, profile, seed, fmt, out)
-        for where, name, ok, message in itertools.chain(cases, props):
+        sequences = _monitoring_cases(engine, policies, name_filter)
+        for where, name, ok, message in itertools.chain(cases, sequences, props):
             if ok:
                 passed += 1
                 if not quiet and fmt == "text":
@@ -497,6 +500,7 @@ def build() -> Any:
     _add_discover_command(main, jur)
     _add_where_command(main, jur)
     _add_join_command(main)
+    _add_monitor_command(main, jur)
     _lang_option(main)
     return main
 
@@ -1092,7 +1096,111 @@ def _add_join_command(main: Any) -> None:
         sys.exit(EXIT_OK)
 
 
-def _progress_reporter(label: str = "batch") -> Any:
+def _check_monitoring(root: Path, jurisdiction: str | None, sources: dict[str, Any]) -> list[Any]:
+    """The problems of the monitoring rules and their event-sequence tests (eligibility.monitor)."""
+    from eligibility.engine.runtime import load
+    from eligibility.monitor.cases import read_cases
+    from eligibility.monitor.rules import check_rules
+
+    found: list[Any] = []
+    _, texts = check_rules(root, load(root, jurisdiction=jurisdiction), found)
+    sources.update(texts)
+    try:
+        read_cases(root)
+    except PolicyError as e:
+        found += e.diagnostics
+        sources.update(e.sources)
+    return found
+
+
+def _monitoring_cases(engine: Any, policies: Path | None,
+                      name_filter: str | None) -> Iterator[tuple[str, str, bool, str]]:
+    """Run the event-sequence tests of the monitoring rules for `test`, if the folder has any."""
+    from eligibility.engine.runtime import bundled_policies
+    from eligibility.monitor.cases import read_cases, run_case
+    from eligibility.monitor.rules import load_rules
+
+    root = policies or bundled_policies()
+    try:
+        cases = [c for c in read_cases(root) if not name_filter or name_filter in c.name]
+        if not cases:
+            return
+        rules = load_rules(root, engine)
+    except PolicyError as e:
+        yield "monitoring", "monitoring rules and their tests load", False, e.render()
+        return
+    for case in cases:
+        r = run_case(case, engine, rules)
+        yield case.span.short, case.name, r.passed, r.message
+
+
+def _add_monitor_command(main: Any, jur: Any) -> None:
+    """Add `monitor`: an event log in, alerts out (eligibility.monitor; docs/how-to/monitoring.md)."""
+
+    @main.command()
+    @click.argument("events", metavar="EVENTS.jsonl", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+    @click.option("--state", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="SQLite state file: created, or resumed from where it stopped.")
+    @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write every alert of the state as JSONL here [default: EVENTS with .alerts.jsonl].")
+    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Policy folder with its monitoring/ rules (default: the bundled policies).")
+    @jur
+    @click.option("--engine", "engine_name", type=click.Choice(["reference", "durable"]), default="reference",
+                  show_default=True, help="The monitoring engine.")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                  help="Language of the summary.")
+    @click.option("--progress", is_flag=True, help="Report progress on stderr even when it is not a terminal.")
+    def monitor(events: Path, state: Path, out: Path | None, policies: Path | None, jurisdiction: str | None,
+                engine_name: str, lang: str, progress: bool) -> None:
+        """Read timestamped events, raise alerts (re-decisions, thresholds, indicators, reviews due, repeat use).
+
+        Bad and late events are listed on stderr with their line and reason, and processing goes on.
+        Exit codes: 0 done, 1 the policies or monitoring rules do not load, 2 usage error (also a
+        state file made by other rules or another log), 130 interrupted (run again to resume).
+        """
+        from eligibility.engine.runtime import bundled_policies
+        from eligibility.monitor.rules import load_rules
+        from eligibility.monitor.run import MonitorUnavailable, identity, make_monitor, summary, write_alerts
+        from eligibility.monitor.store import StateMismatch, Store
+
+        engine = _load(policies, jurisdiction)
+        try:
+            rules = load_rules(policies or bundled_policies(), engine)
+        except PolicyError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_FAIL)
+        store = Store(state)
+        try:
+            store.check_identity(identity(engine, rules, engine_name, events))
+            mon = make_monitor(engine_name, engine, rules, store)
+        except (StateMismatch, MonitorUnavailable) as e:
+            raise click.UsageError(str(e)) from None
+        _, reports_before = store.counts()
+        report = _progress_reporter("monitoring", "bytes") if (progress or sys.stderr.isatty()) else None
+        try:
+            stats = mon.run(events, None if report is None else (lambda done, total: report(done, total)))
+        except KeyboardInterrupt:
+            click.echo("interrupted: run the same command again to resume", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except MonitorUnavailable as e:  # the engine gave up mid-run (durable: its worker kept dying)
+            click.echo(f"{e}\nstopped at the last commit: run the same command again to resume", err=True)
+            sys.exit(EXIT_FAIL)
+        finally:
+            if report is not None:
+                report(-1, None)
+        for line in itertools.islice(store.reports(), reports_before, None):
+            r = json.loads(line)
+            where = f"line {r['line']}" if r["line"] else f"household {r['household']}"
+            click.echo(f"{events.name}: {where}: {r['kind']}: " + "; ".join(r["problems"]), err=True)
+        target = out or events.with_name(events.stem + ".alerts.jsonl")
+        write_alerts(store, target)
+        click.echo(summary(store, rules, stats, lang), nl=False)
+        store.close()
+        sys.exit(EXIT_OK)
+
+
+def _progress_reporter(label: str = "batch", unit: str = "records") -> Any:
     """Return progress(done, total): a bar with rate and ETA on a terminal, else a line on stderr every 5 s.
 
     The first call gives the records already done (a resumed run); progress(-1, None) closes the bar.
@@ -1104,7 +1212,7 @@ def _progress_reporter(label: str = "batch") -> Any:
     def rate(done: int) -> str:
         first, since = state["first"]
         elapsed = time.monotonic() - since
-        return f"{(done - first) / elapsed:,.0f} records/s" if elapsed > 0 and done > first else ""
+        return f"{(done - first) / elapsed:,.0f} {unit}/s" if elapsed > 0 and done > first else ""
 
     def progress(done: int, total: int | None) -> None:
         now = time.monotonic()
@@ -1132,8 +1240,12 @@ def _progress_reporter(label: str = "batch") -> Any:
                 left = (total - done) * (now - since) / (done - first)
                 eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
             of = f"/{total:,}" if total else ""
-            click.echo(_("{label}: {done:,}{of} records, {rate}{eta}",
-                         label=label, done=done, of=of, rate=rate(done) or "-", eta=eta), err=True)
+            if unit == "bytes":
+                click.echo(_("{label}: {done:,}{of} bytes, {rate}{eta}",
+                             label=label, done=done, of=of, rate=rate(done) or "-", eta=eta), err=True)
+            else:
+                click.echo(_("{label}: {done:,}{of} records, {rate}{eta}",
+                             label=label, done=done, of=of, rate=rate(done) or "-", eta=eta), err=True)
 
     return progress
 

@@ -113,6 +113,8 @@ class PolicySetModel:
     #: The `where_to_apply:` rules as one program (checked and compiled apart from the others), or None.
     where: Program | None = None
     where_rules: WhereRules | None = None
+    #: `monitoring:` files (paths in the set): rules of eligibility.monitor, not of deciding; not in the hash.
+    monitoring_files: tuple[str, ...] = ()
     _cache: dict[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
@@ -236,6 +238,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     acknowledged: list[Acknowledgement] = []
     deferred: list[tuple[str, str]] = []
     wheres: list[WhereRules] = []
+    monitoring: list[str] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
         if not with_tests and _is_test_file(path):
@@ -273,6 +276,8 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                 label_files.add(rel)
         elif first == "properties":
             properties.extend(read_properties(r, node))
+        elif first in ("monitoring", "monitoring_tests"):
+            monitoring.append(rel)  # monitoring rules: checked by eligibility.monitor against the compiled set
         elif first == "acknowledged":
             acknowledged.extend(_read_acknowledged(r, node))
         elif first == "where_to_apply":
@@ -297,7 +302,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
         else:
             r.error(node.items[0][0], "file-kind", _("unknown kind of file (first key '{first}')", first=first),
                     _("a policy file starts with `program:`, `facts:`, `sources:`, `tests:`, `properties:`, "
-                      "`labels:`, `acknowledged:` or `where_to_apply:`"))
+                      "`labels:`, `acknowledged:`, `where_to_apply:` or `monitoring:`"))
     if not facts:
         diags.append(Diagnostic(None, "no-facts",
                                 _("the policy set has no facts vocabulary (a file starting with `facts:`)")))
@@ -348,7 +353,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
                           declared_properties=tuple(properties),
                           program_names=frozenset(x.program for x in layers.values()),
                           acknowledged=tuple(acknowledged), where=where_prog,
-                          where_rules=wheres[0] if wheres else None)
+                          where_rules=wheres[0] if wheres else None, monitoring_files=tuple(monitoring))
 
 
 def _unknown_jurisdiction(layers: dict[str, Layer], jurisdiction: str | None) -> Diagnostic | None:
