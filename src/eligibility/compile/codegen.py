@@ -153,7 +153,8 @@ class _Gen(nd.NodeVisitor):
     def member_ref(self, k: int, rec: str, idx: str, traced: bool) -> str:
         if traced:
             return f"tpm(c, {k}, t{k}, h, pv, on, T, {rec}, {idx})"
-        return f"pm(c, {k}, d{k}, h, pv, on, {rec})"
+        # The memo looked up in line (no call when the value is known); pm evaluates and keeps it.
+        return f"(_m if (_m := c[{k}].get(id({rec}), U)) is not U else pm(c, {k}, d{k}, h, pv, on, {rec}))"
 
     def rounding(self, value: str, step: Decimal, mode: str) -> str:
         """Source rounding `value` to a step; a decimal power of ten quantizes directly."""

@@ -20,6 +20,10 @@ class Unset:
     def __repr__(self) -> str:
         return "<not evaluated>"
 
+    def get(self, key: object, default: object = None) -> object:
+        """As an empty memo of a per-record value: generated code looks a record up before the memo exists."""
+        return default
+
 
 U = Unset()
 
@@ -158,5 +162,5 @@ HELPERS: dict[str, object] = {**KLEENE,
     "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
     "rdn": _quant(ROUND_FLOOR), "RHU": ROUND_HALF_UP, "RUP": ROUND_CEILING, "RDN": ROUND_FLOOR,
     "NotInForce": NotInForce, "sum": sum, "any": any, "all": all,
-    "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate,
+    "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate, "id": id,
 }

@@ -47,6 +47,8 @@ MAX_WORK = 2_000_000
 FORMATS = ("text", "markdown", "html")
 
 
+#: Per-thread state: the thread's own copy of the engine's decimal context.
+_THREAD = threading.local()
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _JURISDICTION_RE = re.compile(r"[0-9]{6}\Z")
 
@@ -295,6 +297,8 @@ class Engine:
         self._titles = {name: {"zh": p.title.zh, "en": p.title.en} for name, p in compiled.model.programs.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
+        #: Program names as given (a list or tuple) -> the checked tuple.
+        self._names: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._latest = {k: self.model.programs[k[0]].parameters[k[1]].values[-1].start
                         for k, _ in self._params if self.model.programs[k[0]].parameters[k[1]].values}
 
@@ -369,7 +373,17 @@ class Engine:
                 this date (otherwise the program's `error` holds it).
         """
         day = on if on.__class__ is dt.date else parse_date(on)
-        names = self.programs if programs is None else self.check_programs(programs)
+        if programs is None:
+            names = self.programs
+        else:  # a list or tuple of names seen before is known to be valid
+            try:
+                names = self._names.get(tuple(programs) if programs.__class__ in (list, tuple) else None)  # type: ignore[arg-type]
+            except TypeError:  # an unhashable item: check_programs names it
+                names = None
+            if names is None:
+                names = self.check_programs(programs)
+                if programs.__class__ in (list, tuple) and len(self._names) < 1024:
+                    self._names[tuple(programs)] = names  # type: ignore[arg-type]
         if trace is not True and trace is not False:
             _flag(trace, "trace")
         if strict is not False and strict is not True:
@@ -378,16 +392,30 @@ class Engine:
             _flag(complete, "complete")
         if assume_defaults is not False and assume_defaults is not True:
             _flag(assume_defaults, "assume_defaults")
-        with decimal.localcontext(ENGINE_CONTEXT):
+        # The engine's decimal context, as decimal.localcontext(ENGINE_CONTEXT) would enter it, without
+        # copying a context at every decision: each thread keeps its own copy (its flags cleared here).
+        before = decimal.getcontext()
+        mine = _THREAD.__dict__.get("context")
+        if mine is None:
+            mine = _THREAD.context = ENGINE_CONTEXT.copy()
+        if before is not mine:
+            mine.clear_flags()
+            decimal.setcontext(mine)
+        try:
             read = self.validator.validate_partial(household, assume_defaults or complete, on=day,
                                                    complete=complete)
-            h, defaulted = read.values, read.defaulted
-            records: Any = h
-            if sum(len(records[n]) for n in self._list_fields) > self._small:
-                self._check_work(records)
+            h = read.values
+            records = 0
+            for n in self._list_fields:
+                records += len(h[n])  # type: ignore[arg-type]
+            if records > self._small:
+                self._check_work(h)
             if not (read.unknown or read.provenance):
-                return self._run(h, defaulted, day, names, trace, strict)
-            return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
+                return self._run(h, read.defaulted, day, names, trace, strict)
+            return self._run(h, read.defaulted, day, names, trace, strict, read.unknown, read.provenance)
+        finally:
+            if before is not mine:
+                decimal.setcontext(before)
 
     def rerun(self, facts: dict[str, Any], decision: Decision, unknown: Sequence[str]) -> Decision:
         """Decide validated facts again, as `decision` was (date, programs), with these facts still unknown."""
@@ -522,6 +550,8 @@ class Engine:
         has_amount = prog.amount is not None
         if prog.each is None:
             e, a, t = result
+            if e is False and a is None and t is None:  # the common refusal: nothing more to read
+                return ProgramDecision(name, False, ZERO if has_amount else None, title)
             if e.__class__ is MissingValue:
                 raise MissingParameter(e.index)
             if e.__class__ is Unknown or a.__class__ is Unknown:
@@ -623,7 +653,6 @@ class Engine:
     def _evaluation_error(self, exc: BaseException, day: dt.date, h: dict[str, Any],
                           program: str | None = None) -> EvaluationError:
         key = self._failing_def(exc.__traceback__)
-        path = self._failing_record(exc.__traceback__, h)
         prog, rule = key if key else (program, None)
         span = None
         if key is not None:
@@ -653,6 +682,8 @@ class Engine:
             msg = "the evaluation is nested too deeply"
         else:
             msg = f"internal error while evaluating ({type(exc).__name__}); please report it"
+        # Which record and field was being read: walks the frames, so only for the messages that say it.
+        path = self._failing_record(exc.__traceback__, h)
         if path:
             msg += f" (for {path})"
         return EvaluationError(msg, program=prog, rule=rule, span=span, path=path)
@@ -738,7 +769,8 @@ def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool)
 def _money(a: Any) -> Decimal:
     if a.__class__ is MissingValue:
         raise MissingParameter(a.index)
-    v = Decimal(a).quantize(CENT, rounding=decimal.ROUND_HALF_UP, context=ENGINE_CONTEXT)
+    v = (a if a.__class__ is Decimal else Decimal(a)).quantize(CENT, rounding=decimal.ROUND_HALF_UP,
+                                                                context=ENGINE_CONTEXT)
     if v < 0:
         raise NegativeAmount(v)
     return v if v != 0 else ZERO
