@@ -78,6 +78,7 @@ class _Builder(NodeVisitor):
         self.gen = gen
         self.node_number = gen.node_ids
         self.vocab = engine.model.facts
+        self.static = _static(engine)
 
     def complete(self, program: Program) -> None:
         """Evaluate, in the scratch copy, every household-level rule the decision skipped."""
@@ -131,6 +132,16 @@ class _Builder(NodeVisitor):
         return True, rec[nid]
 
     def label_of(self, node: Node, program: Program) -> dict[str, str] | None:
+        """The label of what a node reads (a fact, parameter or value): looked up once an engine."""
+        labels = self.static.labels
+        key = id(node)
+        if key in labels:
+            found = labels[key]
+        else:
+            found = labels[key] = self._label_of(node, program)
+        return dict(found) if found is not None else None
+
+    def _label_of(self, node: Node, program: Program) -> dict[str, str] | None:
         if isinstance(node, Name) and node.ref:
             if node.ref[0] == "param":
                 return _label(program.parameters[node.id].title)
@@ -182,9 +193,9 @@ class _Builder(NodeVisitor):
         """Return the trace entries of what an expression read: parameters, facts, other values."""
         out: list[dict[str, Any]] = []
         seen: set[tuple[Any, ...]] = set()
-        for node in walk(tree):
-            nid = self.node_number.get(id(node))
-            if nid is None or nid not in self.rec:
+        rec = self.rec
+        for node, nid in self.static.numbered(tree, self.node_number):
+            if nid not in rec:
                 continue
             for entry in self.visit(node, program, nid):
                 entry_key = entry.pop("_key", None) or (entry["kind"], entry.get("name") or entry.get("path"))
@@ -268,16 +279,18 @@ class _Builder(NodeVisitor):
         return entry
 
     def side(self, node: Node, program: Program, value: Any) -> dict[str, Any]:
-        return {"expression": " ".join(node.text.split()), "label": self.label_of(node, program),
+        texts = self.static.texts
+        text = texts.get(id(node))
+        if text is None:
+            text = texts[id(node)] = " ".join(node.text.split())
+        return {"expression": text, "label": self.label_of(node, program),
                 "value": encode(value, node.type), "value_label": self.enum_label(node, value)}
 
     def comparisons(self, tree: Node, program: Program) -> list[dict[str, Any]]:
         out = []
-        for node in walk(tree):
-            if not isinstance(node, Compare):
-                continue
+        for node, text, at in self.static.compares(tree):
             nid = self.node_number.get(id(node))
-            entry: dict[str, Any] = {"expression": " ".join(node.text.split()), "at": str(node.span)}
+            entry: dict[str, Any] = {"expression": text, "at": at}
             if nid is None or nid not in self.rec:
                 entry["evaluated"] = False
                 out.append(entry)
@@ -331,8 +344,8 @@ class _Builder(NodeVisitor):
 
     def skipped(self, tree: Node) -> list[str]:
         out = []
-        for node in walk(tree):
-            if isinstance(node, BoolOp):
+        for node in self.static.boolops(tree):
+            if True:
                 for v in node.values:
                     known, _ = self.value_of(v, needed=True)
                     if not known and self.value_of(node, needed=True)[0]:
@@ -367,11 +380,11 @@ class _Builder(NodeVisitor):
         vi: int | None = int(version_index) if version_index is not None else None
         dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
         in_force = not (dated and evaluated and vi is None)
-        src = None
-        if in_force and vi is not None and d.versions[vi].source:
-            src = d.versions[vi].source
-        src = src or d.source
-        source = program.sources.get(src) if src else None
+        static_key = (k, vi if in_force else None)
+        template = self.static.steps.get(static_key)
+        if template is None:
+            template = self.static.steps[static_key] = self.static_step(program, d, cd.type, vi, in_force, dated)
+        source = template[1]
         if source is not None:
             self.sources[source.id] = source
         if k in self.errors:
@@ -384,22 +397,17 @@ class _Builder(NodeVisitor):
             outcome = "per_record"
         else:
             outcome = _outcome(d, value)
-        version = d.versions[vi] if (vi is not None and evaluated and in_force) else d.versions[0]
-        step: dict[str, Any] = {
-            "name": d.name, "kind": d.kind, "title": _label(d.title), "type": cd.type,
-            "at": str(d.span), "layer": d.file,
-            "source": source.to_json() if source else None, "article": d.article,
-            "expression": version.expr.text.strip(),
-            "version": ({"from": version.start.isoformat() if version.start else None,
-                         "until": version.until.isoformat() if version.until else None} if dated else None),
-            "evaluated": evaluated, "needed": needed, "outcome": outcome,
-            "used_by": self.used_by(program.name).get(d.name, []),
-            "error": self.errors.get(k),
-            "value": (per_record if per_record is not None else encode(value, cd.type))
-            if evaluated and in_force else None,
-            "each": f"{d.each[0]} in household.{d.each[1]}" if d.each else None,
-            "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
-        }
+        step = dict(template[0])  # each trace owns its dicts: the static ones copied
+        for name in ("title", "source", "version", "rounding"):
+            if step[name] is not None:
+                step[name] = dict(step[name])
+        step["used_by"] = list(step["used_by"])
+        step["evaluated"] = evaluated
+        step["needed"] = needed
+        step["outcome"] = outcome
+        step["error"] = self.errors.get(k)
+        step["value"] = (per_record if per_record is not None else encode(value, cd.type)) \
+            if evaluated and in_force else None
         tree = cd.trees[vi] if (evaluated and in_force and vi is not None) else None
         if tree is not None:
             step["inputs"] = self.inputs(tree, program)
@@ -408,6 +416,30 @@ class _Builder(NodeVisitor):
         else:
             step["inputs"], step["comparisons"], step["not_evaluated"] = [], [], []
         return step
+
+    def static_step(self, program: Program, d: Definition, type_: str, vi: int | None, in_force: bool,
+                    dated: bool) -> tuple[dict[str, Any], Any]:
+        """The part of a step that depends only on the definition and its version: built once an engine."""
+        src = None
+        if in_force and vi is not None and d.versions[vi].source:
+            src = d.versions[vi].source
+        src = src or d.source
+        source = program.sources.get(src) if src else None
+        version = d.versions[vi] if (vi is not None and in_force) else d.versions[0]
+        step: dict[str, Any] = {
+            "name": d.name, "kind": d.kind, "title": _label(d.title), "type": type_,
+            "at": str(d.span), "layer": d.file,
+            "source": source.to_json() if source else None, "article": d.article,
+            "expression": version.expr.text.strip(),
+            "version": ({"from": version.start.isoformat() if version.start else None,
+                         "until": version.until.isoformat() if version.until else None} if dated else None),
+            "evaluated": None, "needed": None, "outcome": None,
+            "used_by": self.used_by(program.name).get(d.name, []),
+            "error": None, "value": None,
+            "each": f"{d.each[0]} in household.{d.each[1]}" if d.each else None,
+            "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
+        }
+        return step, source
 
     def used_by(self, program: str) -> dict[str, list[str]]:
         """For each definition of a program, the outputs whose expressions reach it."""
@@ -466,6 +498,50 @@ class _Builder(NodeVisitor):
             "sources": {sid: self.sources[sid].to_json() for sid in sorted(self.sources)},
             **({"labels": m.labels} if m.labels else {}),
         }
+
+
+class _Static:
+    """What the trace reads of the checked model, the same for every decision of an engine: built once."""
+
+    def __init__(self) -> None:
+        self.walks: dict[int, list[tuple[Node, int]]] = {}
+        self.compare_nodes: dict[int, list[tuple[Compare, str, str]]] = {}
+        self.boolop_nodes: dict[int, list[BoolOp]] = {}
+        #: id(node) -> the label of what it reads, and its text on one line
+        self.labels: dict[int, dict[str, str] | None] = {}
+        self.texts: dict[int, str] = {}
+        #: (definition index, version index or None) -> (the step's static keys, its source)
+        self.steps: dict[tuple[int, int | None], tuple[dict[str, Any], Any]] = {}
+
+    def numbered(self, tree: Node, numbers: dict[int, int]) -> list[tuple[Node, int]]:
+        """The nodes of a tree that the traced code records, parents first, with their numbers."""
+        hit = self.walks.get(id(tree))
+        if hit is None:
+            hit = self.walks[id(tree)] = [(n, numbers[id(n)]) for n in walk(tree) if id(n) in numbers]
+        return hit
+
+    def compares(self, tree: Node) -> list[tuple[Compare, str, str]]:
+        """The comparisons of a tree, with their text on one line and their position."""
+        hit = self.compare_nodes.get(id(tree))
+        if hit is None:
+            hit = self.compare_nodes[id(tree)] = [(n, " ".join(n.text.split()), str(n.span))
+                                                  for n in walk(tree) if isinstance(n, Compare)]
+        return hit
+
+    def boolops(self, tree: Node) -> list[BoolOp]:
+        """The `and`/`or` nodes of a tree."""
+        hit = self.boolop_nodes.get(id(tree))
+        if hit is None:
+            hit = self.boolop_nodes[id(tree)] = [n for n in walk(tree) if isinstance(n, BoolOp)]
+        return hit
+
+
+def _static(engine: Engine) -> _Static:
+    """The engine's static trace tables (its checked trees live as long as it does)."""
+    found: _Static | None = engine.__dict__.get("_trace_static")
+    if found is None:
+        found = engine.__dict__["_trace_static"] = _Static()
+    return found
 
 
 def _outcome(d: Definition, value: Any) -> str:
