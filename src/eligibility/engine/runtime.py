@@ -33,7 +33,7 @@ from eligibility.compile.pipeline import CompiledPolicy, compile_policy
 from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator, stale_warnings
 from eligibility.engine.questions import next_questions
-from eligibility.engine.trace import build_trace
+from eligibility.engine.trace import build_trace, compact_trace
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
 from eligibility.engine.whynot import why_not as analyse_why_not
 from eligibility.explain.text import render
@@ -209,6 +209,15 @@ class Decision:
             out["why_not"] = analyse_why_not(self, trace=out)
         return out
 
+    def to_compact(self) -> dict[str, Any]:
+        """Return the compact trace: the values this decision computed, a few KB instead of a few hundred.
+
+        The full trace (`to_json()`) follows from it, the household and the same policy set:
+        `eligibility.audit.replay.full_trace` decides again and checks the values. Cheap on an
+        untraced decision too (batch and Spark write it with `--trace compact`).
+        """
+        return compact_trace(self._engine, self, self._facts, self._memo or [])
+
     def why_not(self, programs: Iterable[str] | str | None = None, *, near_miss: object = Decimal("0.05"),
                 max_probes: int = 4000, max_work: int | None = None) -> dict[str, Any]:
         """Say, for each program not eligible, the smallest change to one fact that makes each failed rule pass.
@@ -373,17 +382,18 @@ class Engine:
                 this date (otherwise the program's `error` holds it).
         """
         day = on if on.__class__ is dt.date else parse_date(on)
-        if programs is None:
-            names = self.programs
-        else:  # a list or tuple of names seen before is known to be valid
+        names: tuple[str, ...] | None = self.programs if programs is None else None
+        if names is None:  # a list or tuple of names seen before is known to be valid
+            given: Any = programs
+            as_given = tuple(given) if given.__class__ in (list, tuple) else None
             try:
-                names = self._names.get(tuple(programs) if programs.__class__ in (list, tuple) else None)  # type: ignore[arg-type]
+                names = self._names.get(as_given) if as_given is not None else None
             except TypeError:  # an unhashable item: check_programs names it
-                names = None
+                as_given = None
             if names is None:
-                names = self.check_programs(programs)
-                if programs.__class__ in (list, tuple) and len(self._names) < 1024:
-                    self._names[tuple(programs)] = names  # type: ignore[arg-type]
+                names = self.check_programs(given)
+                if as_given is not None and len(self._names) < 1024:
+                    self._names[as_given] = names
         if trace is not True and trace is not False:
             _flag(trace, "trace")
         if strict is not False and strict is not True:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from eligibility.engine.runtime import Decision, Engine
 
 SCHEMA = "eligibility.decision/1"
+#: The compact trace: the values a decision computed, without what the policy and household say.
+COMPACT_SCHEMA = "eligibility.compact/1"
 
 
 def encode(value: Any, type_: str = "?") -> Any:
@@ -584,4 +586,41 @@ def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defau
         return _Builder(engine, decision, facts, defaulted, memo, recorded, params).build()
 
 
-__all__ = ["SCHEMA", "build_trace", "encode"]
+def compact_trace(engine: Engine, decision: Decision, facts: dict[str, Any], memo: list[Any]) -> dict[str, Any]:
+    """The values a decision computed, a few KB: with the household and the policy, the full trace follows.
+
+    For each program decided, each rule and value the decision evaluated (the steps the full trace
+    marks `"needed": true`), in the trace's order, as the trace encodes it; a value decided per
+    record as `[[record index, value], ...]`. Everything descriptive (texts, labels, citations,
+    comparisons, inputs) is the policy's and the household's: `audit.replay.full_trace` decides
+    again and checks that the values are these.
+    """
+    gen = engine.compiled.generated
+    defs = engine.compiled.checked.defs
+    programs: dict[str, Any] = {}
+    with decimal.localcontext(ENGINE_CONTEXT):
+        for name in decision.programs:
+            prog = engine.model.programs[name]
+            values: dict[str, Any] = {}
+            for d in (*prog.definitions.values(), prog.eligible, *(x for x in (prog.amount, prog.tier) if x)):
+                key = (name, d.name)
+                v = memo[gen.def_index[key]]
+                if v is U:
+                    continue
+                type_ = defs[key].type
+                if d.each is not None:
+                    records = facts.get(d.each[1]) or []
+                    values[d.name] = [[i, _compact_value(v[id(r)], type_)] for i, r in enumerate(records)
+                                      if id(r) in v]
+                else:
+                    values[d.name] = _compact_value(v, type_)
+            programs[name] = values
+    return {"schema": COMPACT_SCHEMA, "library_version": decision.library_version, "policy": engine.model.hash,
+            "decided_for": decision.on.isoformat(), "programs": programs}
+
+
+def _compact_value(value: Any, type_: str) -> Any:
+    return None if value.__class__ is MissingValue else encode(value, type_)
+
+
+__all__ = ["COMPACT_SCHEMA", "SCHEMA", "build_trace", "compact_trace", "encode"]
