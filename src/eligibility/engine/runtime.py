@@ -573,10 +573,12 @@ class Engine:
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
                 raise MissingParameter(pe.index)
-        per = tuple(_record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
+        none = ZERO if has_amount else None
+        per = tuple(RecordDecision(i, rec.get("id"), False, none, pt) if pe is False and pa is None
+                    and pt.__class__ is not Unknown else _record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
                     for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
         # Kleene's `any` over the members; the total is known when every member's amount is.
-        unknown = tuple(sorted({p for r in per for p in r.unknown}))
+        unknown = tuple(sorted({p for r in per if r.unknown for p in r.unknown}))
         eligible: bool | None = True if any(r.eligible is True for r in per) else (None if unknown else False)
         if eligible is False or not unknown:
             total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
