@@ -30,7 +30,10 @@ def encode(value: Any, type_: str = "?") -> Any:
     Money is always a decimal string with at least two decimals, even when the policy computed
     it from whole numbers (a literal `0` is `"0.00"`), never a JSON number.
     """
-    if type_ == "money" and value.__class__ is int:
+    cls = value.__class__
+    if cls is str or cls is bool or value is None or (cls is int and type_ != "money"):
+        return value  # the common cases first: as they are
+    if type_ == "money" and cls is int:
         value = Decimal(value)
     if value.__class__ is Unknown:  # a value that waits on facts not known: which ones
         return {"unknown": sorted(value.paths)}
@@ -199,7 +202,8 @@ class _Builder(NodeVisitor):
         for node, nid in self.static.numbered(tree, self.node_number):
             if nid not in rec:
                 continue
-            for entry in self.visit(node, program, nid):
+            for entry in (self.visit_Name(node, program, nid) if node.__class__ is Name  # type: ignore[arg-type]
+                          else self.visit_Attr(node, program, nid)):  # type: ignore[arg-type]
                 entry_key = entry.pop("_key", None) or (entry["kind"], entry.get("name") or entry.get("path"))
                 if entry_key not in seen:
                     seen.add(entry_key)
@@ -516,10 +520,15 @@ class _Static:
         self.steps: dict[tuple[int, int | None], tuple[dict[str, Any], Any]] = {}
 
     def numbered(self, tree: Node, numbers: dict[int, int]) -> list[tuple[Node, int]]:
-        """The nodes of a tree that the traced code records, parents first, with their numbers."""
+        """The names and attributes of a tree that the traced code records (the inputs), parents first, numbered.
+
+        Only names and attributes stand for inputs (facts, parameters, other values): the other nodes
+        are operators, calls and literals, whose operands are the inputs.
+        """
         hit = self.walks.get(id(tree))
         if hit is None:
-            hit = self.walks[id(tree)] = [(n, numbers[id(n)]) for n in walk(tree) if id(n) in numbers]
+            hit = self.walks[id(tree)] = [(n, numbers[id(n)]) for n in walk(tree)
+                                          if id(n) in numbers and n.__class__ in (Name, Attr)]
         return hit
 
     def compares(self, tree: Node) -> list[tuple[Compare, str, str]]:
