@@ -586,9 +586,10 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
     optional = tuple(f.name for f in fields if not f.required)
     lists = {f.name: f.default for f in fields if not f.required and isinstance(f.default, list)}
     defaults = const({f.name: (None if f.required or isinstance(f.default, list) else f.default) for f in fields})
+    inline = len(optional) <= _INLINE_OPTIONAL
     checks: list[str] = []
     for n, f in enumerate(fields):
-        if not f.required:
+        if not f.required and not inline:
             check = f"{fn}_{n}"
             checks.append(f"{f.name!r}: {check}")
             out.append(f"def {check}(v, miss):")
@@ -604,7 +605,16 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
         out.append(f"    v = d.get({f.name!r})")
         out.append("    if v is None: raise M")
         _fast_check(f, const, out, "    ", f"o[{f.name!r}]")
-    if optional:
+    if inline:  # few optional fields: each looked up in line, as the required ones
+        for f in fields:
+            if f.required:
+                continue
+            out.append(f"    v = d.get({f.name!r})")
+            fresh = f" o[{f.name!r}] = list({const(tuple(f.default))});" if f.name in lists else ""  # type: ignore[arg-type]
+            out.append(f"    if v is None:{fresh} miss.append(({where}, {f.name!r}))")
+            out.append("    else:")
+            _fast_check(f, const, out, "        ", f"o[{f.name!r}]")
+    elif optional:
         fill = [f"if {name!r} not in d: o[{name!r}] = list({const(tuple(default))})"
                 for name, default in lists.items()]
         out += [f"    if len(d) > {len(required)}:",
@@ -626,6 +636,11 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
                 f"    miss.append(({where}, (), {const(optional)}))",
                 *(f"    {line}" for line in fill)]
     out.append("    return o")
+
+
+#: A record type with at most this many optional fields has each looked up in line; one with more
+#: (the members of the bundled vocabulary have 29) looks only at the fields a record gives.
+_INLINE_OPTIONAL = 8
 
 
 def _fast_check(f: FieldSpec, const: Callable[[object], str], out: list[str], ind: str, target: str | None) -> None:
