@@ -202,7 +202,7 @@ class _Builder(NodeVisitor):
         for node, nid in self.static.numbered(tree, self.node_number):
             if nid not in rec:
                 continue
-            for entry in (self.visit_Name(node, program, nid) if node.__class__ is Name  # type: ignore[arg-type]
+            for entry in (self.visit_Name(node, program, nid) if node.__class__ is Name
                           else self.visit_Attr(node, program, nid)):  # type: ignore[arg-type]
                 entry_key = entry.pop("_key", None) or (entry["kind"], entry.get("name") or entry.get("path"))
                 if entry_key not in seen:
