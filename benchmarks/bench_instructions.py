@@ -18,6 +18,8 @@ bundled set decides every program):
     all           the bundled set, every program, trace=False
     json_fixture  to_json() of the fixture's traced dibao decision
     compact_all   to_compact() of the bundled set's untraced decision of every program
+    batch         one record of a batch in one process: decide_many over bench_batch.py's JSONL lines
+                  (every program) and the output line (scale.results.jsonl_line)
 
 Needs valgrind on PATH; standard library plus eligibility only.
 """
@@ -36,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROWS = ("handwritten", "fixture", "bundled", "all", "json_fixture", "compact_all")
-CALLS = {"handwritten": 400, "fixture": 400, "bundled": 200, "all": 60, "json_fixture": 30, "compact_all": 60}
+ROWS = ("handwritten", "fixture", "bundled", "all", "json_fixture", "compact_all", "batch")
+CALLS = {"handwritten": 400, "fixture": 400, "bundled": 200, "all": 60, "json_fixture": 30, "compact_all": 60,
+         "batch": 100}
 
 
 def _calls(row: str) -> Callable[[], Any]:
@@ -50,6 +53,8 @@ def _calls(row: str) -> Callable[[], Any]:
 
     on = datetime.date(2024, 9, 1)
     h = complete_for_bundled(households()[2][1])
+    if row == "batch":
+        return _batch()
     if row == "handwritten":
         return lambda: decide_dibao(h, on)
     if row in ("fixture", "json_fixture"):
@@ -65,6 +70,20 @@ def _calls(row: str) -> Callable[[], Any]:
         return lambda: bundled.decide(h, on=on, trace=False)
     untraced = bundled.decide(h, on=on, trace=False)
     return untraced.to_compact
+
+
+def _batch() -> Callable[[], Any]:
+    """One record a call: the next line of bench_batch.py's households through decide_many, rendered."""
+    import json
+
+    from bench_batch import households as batch_households
+
+    from eligibility.scale.results import jsonl_line
+    from eligibility.scale.stream import decide_many
+
+    lines = [json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in batch_households(1000)]
+    results = decide_many(None, iter(lines * 10), on="2024-09-01", workers=1)
+    return lambda: jsonl_line(next(results))
 
 
 def child(row: str, n: int) -> None:
