@@ -2,7 +2,7 @@
 """Instructions per call under valgrind's callgrind: the issue 16 ratios, reproducible on a busy machine.
 
 Not a test. Timings on a machine shared with other work vary by 2x from one minute to the next;
-instruction counts do not (within about 1%). Each measurement runs this script under
+instruction counts stay within a few per cent. Each measurement runs this script under
 `valgrind --tool=callgrind` twice, making N1 and then N2 calls after the same start-up, and
 reports (instructions(N2) - instructions(N1)) / (N2 - N1): the cost of one call, start-up excluded.
 
