@@ -13,6 +13,7 @@ the command line (`eligibility batch IN -o OUT.jsonl`, the default) or through
     .venv/bin/python benchmarks/bench_batch.py --n 1000000 --workers 2
     .venv/bin/python benchmarks/bench_batch.py --api --workers 2     # decide_many(workers=2)
     .venv/bin/python benchmarks/bench_batch.py --program dibao --on 2024-09-01
+    .venv/bin/python benchmarks/bench_batch.py --n 20000 --workers 1 --trace compact   # bytes a line too
 
 The households are varied (1 to 6 members, incomes around the dibao standard, a few vehicles),
 deterministic for a --seed, and valid for the bundled policies; --bad 0.01 makes one line in a
@@ -80,10 +81,13 @@ def write_input(path: Path, n: int, seed: int, bad: float) -> None:
                 f.write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
-def run_cli(source: Path, out: Path, workers: int, on: str, programs: list[str]) -> tuple[float, float]:
+def run_cli(source: Path, out: Path, workers: int, on: str, programs: list[str],
+            trace: str | None = None) -> tuple[float, float]:
     """Run `eligibility batch` in a child process; return (seconds, peak RSS of it or of a worker, MiB)."""
     args = [sys.executable, "-m", "eligibility", "batch", str(source), "-o", str(out), "--on", on,
             "--workers", str(workers)]
+    if trace:
+        args += ["--trace", trace]
     for p in programs:
         args += ["--program", p]
     start = time.perf_counter()
@@ -98,14 +102,16 @@ def run_cli(source: Path, out: Path, workers: int, on: str, programs: list[str])
     return seconds, usage.ru_maxrss / 1024
 
 
-def run_api(source: Path, out: Path, workers: int, on: str, programs: list[str]) -> tuple[float, float]:
+def run_api(source: Path, out: Path, workers: int, on: str, programs: list[str],
+            trace: str | None = None) -> tuple[float, float]:
     """Decide the lines with decide_many here, writing JSONL; return (seconds, peak RSS of this process, MiB)."""
     from eligibility.scale.results import jsonl_line
     from eligibility.scale.stream import decide_many
 
     start = time.perf_counter()
     with source.open("rb") as lines, out.open("wb") as f:
-        for result in decide_many(None, lines, on=on, programs=programs or None, workers=workers):
+        for result in decide_many(None, lines, on=on, programs=programs or None, workers=workers,
+                                  trace=trace or False):
             f.write(jsonl_line(result))
     return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -119,6 +125,7 @@ def main() -> None:
     parser.add_argument("--program", action="append", default=[], help="decide only this program (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bad", type=float, default=0.0, help="fraction of malformed lines")
+    parser.add_argument("--trace", choices=("full", "compact"), help="also write each decision's trace")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         source = Path(tmp) / "households.jsonl"
@@ -129,14 +136,17 @@ def main() -> None:
               f"{os.cpu_count()} CPUs; {'decide_many' if args.api else 'eligibility batch'}")
         for workers in args.workers or [1, 2]:
             out = Path(tmp) / f"out-{workers}.jsonl"
-            seconds, rss = (run_api if args.api else run_cli)(source, out, workers, args.on, args.program)
+            seconds, rss = (run_api if args.api else run_cli)(source, out, workers, args.on, args.program,
+                                                              args.trace)
             lines = sum(1 for _ in out.open("rb"))
+            widths = [len(line) for line in out.open("rb")]
             if lines != args.n:
                 sys.exit(f"{lines:,} output lines for {args.n:,} input lines")
             workers_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             extra = f" (its workers so far: {workers_rss:,.0f} MiB)" if args.api and workers > 1 else ""
             print(f"workers={workers}: {args.n / seconds:,.0f} records/s ({seconds:.1f} s); "
-                  f"peak RSS {rss:,.0f} MiB{extra}")
+                  f"peak RSS {rss:,.0f} MiB{extra}; output lines {sum(widths) / len(widths):,.0f} bytes "
+                  f"on average, {max(widths):,} at most")
             out.unlink()
 
 

@@ -507,3 +507,26 @@ def test_an_undetermined_program_lists_the_facts_it_waits_on(policies: Path) -> 
     (decided,) = decide_many(policies, [household(1)], on=ON)
     assert decided.to_row(["demo"])["demo_unknown"] is None
     assert "unknown" not in decided.to_json()["programs"]["demo"]
+
+
+def test_batch_trace_compact_writes_values_that_replay_to_the_full_trace(policies: Path, tmp_path: Path) -> None:
+    """`batch --trace compact` writes each decision's compact trace; with its household it rebuilds the full one."""
+    from eligibility.audit.replay import full_trace
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(src, 4)
+    result = run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies), "--trace", "compact")
+    assert result.exit_code in (0, 1), result.output
+    engine = eligibility.load(policies)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    records = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines()]
+    decided = [(line, record) for line, record in zip(lines, records, strict=True) if "programs" in line]
+    assert decided
+    for line, record in decided:
+        assert line["trace"]["schema"] == "eligibility.compact/1"
+        household = record.get("household", record)
+        full = full_trace(line["trace"], household, engine)
+        assert full == engine.decide(household, on=ON).to_json()
+    # resuming asks for the same kind of trace
+    again = run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies), "--resume", "--trace")
+    assert again.exit_code == 2 and "--trace compact" in again.output

@@ -532,3 +532,28 @@ def test_a_float_that_is_not_a_plain_amount_is_refused_with_its_path(engine: eli
     h["assessed_monthly_income"] = amount
     err = rejected(engine, h)
     assert problem_at(err, "assessed_monthly_income") is not None
+
+
+@pytest.mark.parametrize("amount", [Decimal("2400"), Decimal("2400.50"), Decimal("0.07"), Decimal("-0"), 2400])
+def test_money_as_a_decimal_or_int_takes_the_fast_path_and_decides_as_the_text(engine: eligibility.Engine,
+                                                                              amount: object) -> None:
+    """A Decimal or int amount is read by the fast validator, exactly as the same amount in text."""
+    given = family()
+    given["assessed_monthly_income"] = amount
+    as_text = family()
+    as_text["assessed_monthly_income"] = str(Decimal(amount) + 0)
+    values = engine.validator.fast(given, [])  # raises the fast path's miss on any doubt
+    assert str(values["assessed_monthly_income"]) == as_text["assessed_monthly_income"]
+    assert engine.decide(given, on=ON).to_json() == engine.decide(as_text, on=ON).to_json()
+
+
+def test_defaulted_paths_follow_the_vocabulary_whatever_the_order_given(engine: eligibility.Engine) -> None:
+    """The defaulted facts are listed in the vocabulary's order, a list's records at the list's place."""
+    h = family()
+    h["members"][0]["disability_type"] = None  # given as null: defaulted like an absent one
+    shuffled = {k: h[k] for k in reversed(list(h))}
+    a = engine.decide(h, on=ON, trace=False).defaulted
+    b = engine.decide(shuffled, on=ON, trace=False).defaulted
+    full = engine.validator.read(h, complete=False).defaulted
+    assert list(a) == list(b) == list(full)
+    assert "members[0].disability_type" in a

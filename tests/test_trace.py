@@ -300,3 +300,79 @@ def test_amount_replays_from_its_inputs(engine: eligibility.Engine) -> None:
 
         assert str(raw.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) == step["value"], name
         assert step["value"] == trace["programs"]["dibao"]["amount"]
+
+
+# ------------------------------------------------------------------ the compact trace
+
+
+def _households() -> list[dict[str, Any]]:
+    return [readme_family(), failing_family(),
+            {"members": [{"id": "m1", "relation": "applicant"}]}]  # most facts unknown: undetermined
+
+
+def test_compact_trace_rebuilds_the_full_trace_byte_for_byte(engine: eligibility.Engine) -> None:
+    """compact trace + household + policy -> the same full trace JSON, for every program, unknown facts included."""
+    from eligibility.audit.replay import full_trace
+
+    for household in _households():
+        decision = engine.decide(household, on=ON)
+        compact = json.loads(json.dumps(decision.to_compact()))  # as written to a file and read back
+        rebuilt = full_trace(compact, household, engine)
+        assert json.dumps(rebuilt, ensure_ascii=False) == json.dumps(decision.to_json(), ensure_ascii=False)
+
+
+def test_compact_trace_is_the_same_from_an_untraced_decision(engine: eligibility.Engine) -> None:
+    """An untraced decision gives the compact trace a traced one gives (batch writes it without tracing)."""
+    for household in _households():
+        assert engine.decide(household, on=ON, trace=False).to_compact() == engine.decide(household, on=ON).to_compact()
+
+
+def test_compact_trace_holds_the_values_the_decision_needed(engine: eligibility.Engine) -> None:
+    """Its values are the full trace's needed steps' values; it is a few KB where the full trace is hundreds."""
+    decision = engine.decide(readme_family(), on=ON)
+    compact, full = decision.to_compact(), decision.to_json()
+    assert compact["schema"] == "eligibility.compact/1" and compact["policy"] == engine.policy_hash
+    dibao = steps(full)
+    needed = [name for name, s in dibao.items() if s["needed"]]
+    assert list(compact["programs"]["dibao"]) == needed
+    assert compact["programs"]["dibao"]["eligible"] is True
+    assert compact["programs"]["dibao"]["amount"] == dibao["amount"]["value"] == "1446.00"
+    size = len(json.dumps(compact, ensure_ascii=False, separators=(",", ":")).encode())
+    assert size < 10_000 and size * 5 < len(json.dumps(full, ensure_ascii=False).encode())
+
+
+def test_a_compact_trace_of_another_household_is_refused_naming_the_values(engine: eligibility.Engine) -> None:
+    """Replaying a compact trace with another household raises, naming each value that differs."""
+    from eligibility.audit.replay import CompactMismatch, full_trace
+
+    compact = engine.decide(readme_family(), on=ON, programs=["dibao"]).to_compact()
+    other = readme_family()
+    other["assessed_monthly_income"] = "9000.00"
+    with pytest.raises(CompactMismatch) as caught:
+        full_trace(compact, other, engine)
+    assert "dibao.eligible: True then, False now" in str(caught.value)
+
+
+def test_a_compact_trace_of_another_policy_set_is_an_input_error(engine: eligibility.Engine) -> None:
+    """A compact trace made with another policy set, or not a compact trace at all, is an InputError."""
+    from eligibility.audit.replay import full_trace
+
+    compact = engine.decide(readme_family(), on=ON, programs=["dibao"]).to_compact()
+    for bad in ({**compact, "policy": "sha256:0"}, {"schema": "eligibility.decision/1"}, []):
+        with pytest.raises(eligibility.InputError):
+            full_trace(bad, readme_family(), engine)  # type: ignore[arg-type]
+
+
+def test_compact_trace_of_every_bundled_program_is_small_and_rebuilds_the_full_trace() -> None:
+    """On the bundled policies (every program), the compact trace is under 10 KB and replays to the full trace."""
+    from eligibility.audit.replay import full_trace
+
+    bundled = eligibility.load()
+    household = readme_family()
+    for member in household["members"]:
+        member.setdefault("hukou_local", True)
+    decision = bundled.decide(household, on=ON)
+    compact = decision.to_compact()
+    assert set(compact["programs"]) == set(bundled.programs)
+    assert len(json.dumps(compact, ensure_ascii=False, separators=(",", ":")).encode()) < 10_000
+    assert json.dumps(full_trace(compact, household, bundled)) == json.dumps(decision.to_json())

@@ -850,11 +850,13 @@ def _add_batch_command(main: Any, jur: Any) -> None:
     @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
                   help="Processes deciding in parallel.")
     @click.option("--resume", is_flag=True, help="Continue an interrupted run after the records OUT holds.")
-    @click.option("--trace", is_flag=True, help="Also write each decision's trace (much slower, much larger).")
+    @click.option("--trace", type=click.Choice(["full", "compact"]), is_flag=False, flag_value="full", default=None,
+                  help="Also write each decision's trace: full (much slower, ~300 KB a line) or compact "
+                       "(values only, a few KB; the full one is rebuilt by replay).")
     @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
                   help="Output format [default: from OUT's extension].")
     def batch(source: Path, out: Path, on: Any, policies: Path | None, jurisdiction: str | None,
-              programs: tuple[str, ...], workers: int, resume: bool, trace: bool, fmt: str | None) -> None:
+              programs: tuple[str, ...], workers: int, resume: bool, trace: str | None, fmt: str | None) -> None:
         """Decide every household of a .jsonl, .csv or .parquet file; one result a record, in input order.
 
         Exit codes: 0 every record decided, 1 a record could not be decided (its output line says
@@ -866,7 +868,8 @@ def _add_batch_command(main: Any, jur: Any) -> None:
         report = _progress_reporter()
         try:
             summary = run_file(source, out, engine, on=on, programs=programs or None, workers=workers,
-                               trace=trace, resume=resume, out_format=fmt, progress=report)
+                               trace="compact" if trace == "compact" else trace is not None, resume=resume,
+                               out_format=fmt, progress=report)
         except InputError as e:
             raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
         except PolicyError as e:

@@ -10,9 +10,10 @@ import attrs
 
 from eligibility.audit.canonical import canonical_bytes, normalise, short_json
 from eligibility.audit.verify import verify_record
-from eligibility.base.errors import EligibilityError
+from eligibility.base.errors import EligibilityError, InputError, InputProblem
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.version import __version__
+from eligibility.engine.trace import COMPACT_SCHEMA
 from eligibility.engine.trace import SCHEMA as TRACE_SCHEMA
 
 if TYPE_CHECKING:
@@ -310,3 +311,51 @@ def _paths(old: Any, new: Any) -> list[tuple[str, Any, Any]]:
 
 
 __all__ = ["Difference", "FileChange", "ReplayResult", "replay"]
+
+
+class CompactMismatch(EligibilityError):
+    """Deciding again did not give the values a compact trace holds: the household, policy or library differ."""
+
+    def __init__(self, differences: list[str]) -> None:
+        self.differences = differences
+        super().__init__("the decision made again differs from the compact trace: " + "; ".join(differences[:10])
+                         + (f"; and {len(differences) - 10} more" if len(differences) > 10 else ""))
+
+
+def full_trace(compact: Mapping[str, Any], household: Mapping[str, Any], engine: Engine) -> dict[str, Any]:
+    """Rebuild the full trace JSON of a decision from its compact trace, its household and its policy set.
+
+    The household is decided again on the compact trace's date for its programs, with the trace;
+    the values it computes must be those the compact trace holds, so the trace returned is the one
+    `Decision.to_json()` gave when the decision was made (byte for byte, with the same library).
+
+    Raises:
+        InputError: `compact` is not an eligibility.compact/1 trace, or was made with another policy set.
+        CompactMismatch: the values differ (another household, library version or policy), each named.
+    """
+    with decimal.localcontext(ENGINE_CONTEXT):
+        if not isinstance(compact, Mapping) or compact.get("schema") != COMPACT_SCHEMA \
+                or not isinstance(compact.get("programs"), Mapping):
+            raise InputError([InputProblem("compact", "format", f"is not an {COMPACT_SCHEMA} trace")], "arguments")
+        if compact.get("policy") != engine.policy_hash:
+            raise InputError([InputProblem("compact", "policy",
+                                           f"was made with the policy set {compact.get('policy')}, "
+                                           f"not this one ({engine.policy_hash})")], "arguments")
+        decision = engine.decide(household, on=compact.get("decided_for"), programs=list(compact["programs"]))
+        again = decision.to_compact()
+        differences = [f"{name}.{rule}: {old!r} then, {new!r} now" for name, rule, old, new in
+                       _value_differences(compact["programs"], again["programs"])]
+        if compact.get("library_version") != again["library_version"]:
+            differences.insert(0, f"library {compact.get('library_version')} then, {again['library_version']} now")
+        if differences:
+            raise CompactMismatch(differences)
+        return decision.to_json()
+
+
+def _value_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    out: list[tuple[str, str, Any, Any]] = []
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name) or {}, new.get(name) or {}
+        out.extend((name, rule, a.get(rule), b.get(rule)) for rule in [*a, *(r for r in b if r not in a)]
+                   if a.get(rule) != b.get(rule))
+    return out

@@ -153,7 +153,9 @@ class _Gen(nd.NodeVisitor):
     def member_ref(self, k: int, rec: str, idx: str, traced: bool) -> str:
         if traced:
             return f"tpm(c, {k}, t{k}, h, pv, on, T, {rec}, {idx})"
-        return f"pm(c, {k}, d{k}, h, pv, on, {rec})"
+        # The memo looked up and filled in line: no helper call, whether the value is known or not.
+        return (f"(_m if (_m := c[{k}].get(id({rec}), U)) is not U else "
+                f"(c[{k}] if c[{k}] is not U else NEWD(c, {k})).setdefault(id({rec}), d{k}(h, pv, c, on, {rec})))")
 
     def rounding(self, value: str, step: Decimal, mode: str) -> str:
         """Source rounding `value` to a step; a decimal power of ten quantizes directly."""

@@ -20,6 +20,10 @@ class Unset:
     def __repr__(self) -> str:
         return "<not evaluated>"
 
+    def get(self, key: object, default: object = None) -> object:
+        """As an empty memo of a per-record value: generated code looks a record up before the memo exists."""
+        return default
+
 
 U = Unset()
 
@@ -92,6 +96,13 @@ def _per_record(c: list[Any], k: int, f: Any, h: Any, pv: Any, on: Any, x: Any) 
     return v
 
 
+def _new_memo(c: list[Any], k: int) -> dict[int, Any]:
+    """The memo of a per-record value, created at its first evaluation in a decision."""
+    memo: dict[int, Any] = {}
+    c[k] = memo
+    return memo
+
+
 def _per_record_traced(c: list[Any], k: int, f: Any, h: Any, pv: Any, on: Any, t: Any, x: Any, i: int) -> Any:
     memo = c[k]
     if memo is U:
@@ -154,9 +165,9 @@ def _quant(mode: str) -> Any:
 
 HELPERS: dict[str, object] = {**KLEENE,
     "U": U, "D": _dec, "r": _record, "ri": _record_item, "age": _age, "days": _days,
-    "min_of": _min_of, "max_of": _max_of, "pm": _per_record, "tpm": _per_record_traced,
+    "min_of": _min_of, "max_of": _max_of, "pm": _per_record, "tpm": _per_record_traced, "NEWD": _new_memo,
     "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
     "rdn": _quant(ROUND_FLOOR), "RHU": ROUND_HALF_UP, "RUP": ROUND_CEILING, "RDN": ROUND_FLOOR,
     "NotInForce": NotInForce, "sum": sum, "any": any, "all": all,
-    "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate,
+    "len": len, "min": min, "max": max, "abs": abs, "enumerate": enumerate, "id": id,
 }

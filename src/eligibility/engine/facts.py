@@ -217,6 +217,10 @@ class Validator:
         self.structural = {f.name: frozenset({"id"} | {c.field for c in constraints(f) if c.field})
                            for f in facts.fields if f.type == "list"}
         self.fast, self.fast_source = compile_fast(facts)
+        #: Where each field stands in the vocabulary: the defaulted paths are listed in this order.
+        self.order: dict[tuple[str | None, str], int] = {(None, f.name): n for n, f in enumerate(facts.fields)}
+        self.order.update({(f.name, g.name): n for f in facts.fields if f.type == "list"
+                           for n, g in enumerate(f.fields)})
 
     @staticmethod
     def _table(fields: tuple[FieldSpec, ...]) -> list[tuple[str, FieldSpec, Converter | None]]:
@@ -229,9 +233,9 @@ class Validator:
         decide (an error, a float, a bounded decimal) goes to the full validator, which
         reports every problem with its path.
         """
-        miss: list[tuple[str | None, int, str]] = []
+        miss: list[Any] = []
         try:
-            return self.fast(household, miss), Defaulted(miss)
+            return self.fast(household, miss), Defaulted(miss, self.order)
         except (_Miss, ValueError, TypeError):
             pass
         return self.validate_full(household)
@@ -246,11 +250,11 @@ class Validator:
         vocabulary's `fresh_for` is stale (unknown, or kept with a warning). With `complete`, every
         fact without a default must be given, as in `validate`.
         """
-        miss: list[tuple[str | None, int, str]] = []
+        miss: list[Any] = []
         try:
             values = self.fast(household, miss)
             if assume_defaults or not miss:
-                return ReadFacts(values, Defaulted(miss), (), {})
+                return ReadFacts(values, Defaulted(miss, self.order), (), {})
         except (_Miss, ValueError, TypeError):
             pass
         return self.read(household, complete=complete, assume_defaults=assume_defaults, on=on)
@@ -609,22 +613,35 @@ def _constraint(c: Constraint, records: list[dict[str, object]], path: str, prob
 class Defaulted(Sequence[str]):
     """The paths of facts that took their declared default, formatted only when read."""
 
-    __slots__ = ("_paths", "_raw")
+    __slots__ = ("_order", "_paths", "_raw")
 
-    def __init__(self, raw: list[tuple[str | None, int, str]]) -> None:
+    def __init__(self, raw: list[Any], order: Mapping[tuple[str | None, str], int] | None = None) -> None:
+        # (list, index, name) a field, or (list, index, the names given, the optional names) a record
         self._raw = raw
+        self._order = order
         self._paths: tuple[str, ...] | None = None
 
     def _all(self) -> tuple[str, ...]:
         if self._paths is None:
-            self._paths = tuple(name if lst is None else f"{lst}[{i}].{name}" for lst, i, name in self._raw)
+            named: list[tuple[str | None, int, str]] = []
+            for entry in self._raw:
+                if len(entry) == 3:
+                    named.append(entry)
+                else:
+                    lst, i, given, optional = entry
+                    named.extend((lst, i, name) for name in optional if name not in given)
+            if self._order is not None:  # the vocabulary's order, a list's records at the list's place
+                order = self._order
+                named.sort(key=lambda e: (order.get((None, e[2] if e[0] is None else e[0]), 0),
+                                          e[1], -1 if e[0] is None else order.get((e[0], e[2]), 0)))
+            self._paths = tuple(name if lst is None else f"{lst}[{i}].{name}" for lst, i, name in named)
         return self._paths
 
     def __getitem__(self, i: Any) -> Any:
         return self._all()[i]
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._all())
 
 
 class _Miss(Exception):
@@ -633,73 +650,129 @@ class _Miss(Exception):
 
 def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const: Callable[[object], str],
                  out: list[str]) -> None:
-    """Append the source of a straight-line validator for one record type."""
+    """Append the source of a validator for one record type.
+
+    The required fields are checked in line; of the optional ones, only those a record gives are
+    looked at (most records give few of the vocabulary's fields): the defaults of the others come
+    from one dict copied, and the paths that took them are named only when read (see `Defaulted`).
+    """
     known = const(frozenset(f.name for f in fields))
-    args = "d, miss" if lst is None else "d, miss, i"
-    out += [f"def {fn}({args}):",
-            f"    if d.__class__ is not dict or not {known}.issuperset(d): raise M",
-            "    g = d.get"]
-    where = repr(lst) + ", i" if lst is not None else "None, 0"
-    results = []
+    required = [f for f in fields if f.required]
+    required_names = const(frozenset(f.name for f in required))
+    optional = tuple(f.name for f in fields if not f.required)
+    lists = {f.name: f.default for f in fields if not f.required and isinstance(f.default, list)}
+    defaults = const({f.name: (None if f.required or isinstance(f.default, list) else f.default) for f in fields})
+    inline = len(optional) <= _INLINE_OPTIONAL
+    checks: list[str] = []
     for n, f in enumerate(fields):
-        r = f"r{n}"
-        results.append(f"{f.name!r}: {r}")
-        out.append(f"    v = g({f.name!r})")
-        if f.required:
-            out.append("    if v is None: raise M")
-            ind = "    "
-        else:
-            default = f"list({const(tuple(f.default))})" if isinstance(f.default, list) else const(f.default)
-            out.append(f"    if v is None: {r} = {default}; miss.append(({where}, {f.name!r}))")
+        if not f.required and not inline:
+            check = f"{fn}_{n}"
+            checks.append(f"{f.name!r}: {check}")
+            out.append(f"def {check}(v, miss):")
+            _fast_check(f, const, out, "    ", None)
+    table = const(None)  # the table of the check functions, assigned in the generated source
+    args = "d, miss" if lst is None else "d, miss, i"
+    where = f"{lst!r}, i" if lst is not None else "None, 0"
+    out += [f"{table} = {{{', '.join(checks)}}}",
+            f"def {fn}({args}):",
+            f"    if d.__class__ is not dict or not {known}.issuperset(d): raise M",
+            f"    o = {defaults}.copy()"]
+    for f in required:
+        out.append(f"    v = d.get({f.name!r})")
+        out.append("    if v is None: raise M")
+        _fast_check(f, const, out, "    ", f"o[{f.name!r}]")
+    if inline:  # few optional fields: each looked up in line, as the required ones
+        for f in fields:
+            if f.required:
+                continue
+            out.append(f"    v = d.get({f.name!r})")
+            fresh = f" o[{f.name!r}] = list({const(tuple(f.default))});" if f.name in lists else ""  # type: ignore[arg-type]
+            out.append(f"    if v is None:{fresh} miss.append(({where}, {f.name!r}))")
             out.append("    else:")
-            ind = "        "
-        t = f.type
-        lo = f.minimum
-        hi = f.maximum
-        if t == "bool":
-            out.append(f"{ind}if v.__class__ is not bool: raise M")
-            out.append(f"{ind}{r} = v")
-        elif t == "enum":
-            allowed = const(frozenset(x for x, _ in f.values))
-            out.append(f"{ind}if v.__class__ is not str or v not in {allowed}: raise M")
-            out.append(f"{ind}{r} = v")
-        elif t == "text":
-            empty = " or not v" if f.name == "id" else ""
-            out.append(f"{ind}if v.__class__ is not str or len(v) > {MAX_TEXT}{empty}: raise M")
-            out.append(f"{ind}{r} = v")
-        elif t == "integer":
-            low = int(lo) if lo is not None else -(10 ** 15)
-            high = int(hi) if hi is not None else 10 ** 15
-            out.append(f"{ind}if v.__class__ is not int or not {low} <= v <= {high}: raise M")
-            out.append(f"{ind}{r} = v")
-        elif t == "date":
-            out.append(f"{ind}if v.__class__ is str and DRE(v): {r} = FIS(v)")
-            out.append(f"{ind}elif v.__class__ is DATE: {r} = v")
-            out.append(f"{ind}else: raise M")
-        elif t == "money" and lo is None and hi is None:
-            out.append(f"{ind}if v.__class__ is str and MRE(v): {r} = DEC(v)")
-            out.append(f"{ind}elif v.__class__ is int and 0 <= v < {10 ** 15}: {r} = DEC(v)")
-            # A float whose repr is a plain amount is exact as that amount (as the full validator reads it).
-            out.append(f"{ind}elif v.__class__ is float and MRE(FR(v)): {r} = DEC(FR(v))")
-            out.append(f"{ind}else: raise M")
-        elif t == "list":
-            sub = f"rec_{f.name}"
-            out.append(f"{ind}if v.__class__ is not list or not {f.min_items} <= len(v) <= {f.max_items}: raise M")
-            out.append(f"{ind}{r} = [{sub}(x, miss, i) for i, x in enumerate(v)]")
-            for c in constraints(f):
-                if c.kind == "max_items":
-                    out.append(f"{ind}if len({r}) > {c.maximum}: raise M")
-                elif c.kind == "unique":
-                    out.append(f"{ind}if len({{x[{c.field!r}] for x in {r}}}) != len({r}): raise M")
-                else:
-                    cls = const(type(c.value))
-                    count = f"sum(1 for x in {r} if x[{c.field!r}] == {const(c.value)} " \
-                            f"and x[{c.field!r}].__class__ is {cls})"
-                    upper = f" <= {c.maximum}" if c.maximum is not None else ""
-                    out.append(f"{ind}if not {c.minimum or 0} <= {count}{upper}: raise M")
-        else:  # decimal, bounded money: rare; the full validator handles them
-            out.append(f"{ind}raise M")
-    out.append("    return {" + ", ".join(results) + "}")
+            _fast_check(f, const, out, "        ", f"o[{f.name!r}]")
+    elif optional:
+        fill = [f"if {name!r} not in d: o[{name!r}] = list({const(tuple(default))})"
+                for name, default in lists.items()]
+        out += [f"    if len(d) > {len(required)}:",
+                "        for k, v in d.items():",
+                f"            if k in {required_names}: continue",
+                # A field given as null takes its default, as an absent one: named one by one.
+                "            if v is None: break",
+                f"            o[k] = {table}[k](v, miss)",
+                "        else:",
+                f"            if len(d) < {len(fields)}: miss.append(({where}, tuple(d), {const(optional)}))",
+                *(f"            {line}" for line in fill),
+                "            return o",
+                "        for k, v in d.items():",
+                f"            if v is not None and k not in {required_names}: o[k] = {table}[k](v, miss)",
+                f"        miss.extend(({where}, name) for name in {const(optional)} if d.get(name) is None)",
+                *(f"        if d.get({name!r}) is None: o[{name!r}] = list({const(tuple(default))})"
+                  for name, default in lists.items()),
+                "        return o",
+                f"    miss.append(({where}, (), {const(optional)}))",
+                *(f"    {line}" for line in fill)]
+    out.append("    return o")
+
+
+#: A record type with at most this many optional fields has each looked up in line; one with more
+#: (the members of the bundled vocabulary have 29) looks only at the fields a record gives.
+_INLINE_OPTIONAL = 8
+
+
+def _fast_check(f: FieldSpec, const: Callable[[object], str], out: list[str], ind: str, target: str | None) -> None:
+    """Append one field's check of `v`: return the value read (or assign it to `target`), or raise M."""
+    ret = "return " if target is None else f"{target} = "
+    t = f.type
+    lo = f.minimum
+    hi = f.maximum
+    if t == "bool":
+        out.append(f"{ind}if v.__class__ is not bool: raise M")
+        out.append(f"{ind}{ret}v")
+    elif t == "enum":
+        allowed = const(frozenset(x for x, _ in f.values))
+        out.append(f"{ind}if v.__class__ is not str or v not in {allowed}: raise M")
+        out.append(f"{ind}{ret}v")
+    elif t == "text":
+        empty = " or not v" if f.name == "id" else ""
+        out.append(f"{ind}if v.__class__ is not str or len(v) > {MAX_TEXT}{empty}: raise M")
+        out.append(f"{ind}{ret}v")
+    elif t == "integer":
+        low = int(lo) if lo is not None else -(10 ** 15)
+        high = int(hi) if hi is not None else 10 ** 15
+        out.append(f"{ind}if v.__class__ is not int or not {low} <= v <= {high}: raise M")
+        out.append(f"{ind}{ret}v")
+    elif t == "date":
+        out.append(f"{ind}if v.__class__ is str and DRE(v): {ret}FIS(v)")
+        out.append(f"{ind}elif v.__class__ is DATE: {ret}v")
+        out.append(f"{ind}else: raise M")
+    elif t == "money" and lo is None and hi is None:
+        out.append(f"{ind}if v.__class__ is str and MRE(v): {ret}DEC(v)")
+        out.append(f"{ind}elif v.__class__ is int and 0 <= v < {10 ** 15}: {ret}DEC(v)")
+        # A float whose repr is a plain amount is exact as that amount (as the full validator reads it).
+        out.append(f"{ind}elif v.__class__ is float and MRE(FR(v)): {ret}DEC(FR(v))")
+        # A Decimal of at most two places, finite, not negative and below the limit: itself, normalised
+        # as the full validator does (`d + 0`: no negative zero).
+        out.append(f"{ind}elif v.__class__ is DEC and v.is_finite() and 0 <= v < {10 ** 15} "
+                   f"and v.as_tuple().exponent >= -2: {ret}v + 0")
+        out.append(f"{ind}else: raise M")
+    elif t == "list":
+        sub = f"rec_{f.name}"
+        out.append(f"{ind}if v.__class__ is not list or not {f.min_items} <= len(v) <= {f.max_items}: raise M")
+        out.append(f"{ind}r = [{sub}(x, miss, i) for i, x in enumerate(v)]")
+        for c in constraints(f):
+            if c.kind == "max_items":
+                out.append(f"{ind}if len(r) > {c.maximum}: raise M")
+            elif c.kind == "unique":
+                out.append(f"{ind}if len({{x[{c.field!r}] for x in r}}) != len(r): raise M")
+            else:
+                cls = const(type(c.value))
+                count = f"sum(1 for x in r if x[{c.field!r}] == {const(c.value)} " \
+                        f"and x[{c.field!r}].__class__ is {cls})"
+                upper = f" <= {c.maximum}" if c.maximum is not None else ""
+                out.append(f"{ind}if not {c.minimum or 0} <= {count}{upper}: raise M")
+        out.append(f"{ind}{ret}r")
+    else:  # decimal, bounded money: rare; the full validator handles them
+        out.append(f"{ind}raise M")
 
 
 def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, object]], str]:
@@ -720,7 +793,7 @@ def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, 
                           "DRE": DATE_RE.match, "MRE": MONEY_RE.match,
                           "DEC": Decimal, "FR": repr, "float": float, "FIS": dt.date.fromisoformat,
                           "DATE": dt.date, "len": len,
-                          "list": list, "enumerate": enumerate, "sum": sum, **consts}
+                          "list": list, "tuple": tuple, "enumerate": enumerate, "sum": sum, **consts}
     text = "\n".join(src) + "\n"
     exec(compile(text, "<eligibility facts validator>", "exec", dont_inherit=True), ns)  # generated from the vocabulary
     return ns["validate_fast"], text

@@ -34,7 +34,7 @@ from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator, stale_warnings
 from eligibility.engine.questions import next_questions
 from eligibility.engine.relevance import Relevance
-from eligibility.engine.trace import build_trace
+from eligibility.engine.trace import build_trace, compact_trace
 from eligibility.engine.where import WhereToApply, where_to_apply
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
 from eligibility.engine.whynot import why_not as analyse_why_not
@@ -49,6 +49,8 @@ MAX_WORK = 2_000_000
 FORMATS = ("text", "markdown", "html")
 
 
+#: Per-thread state: the thread's own copy of the engine's decimal context.
+_THREAD = threading.local()
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _JURISDICTION_RE = re.compile(r"[0-9]{6}\Z")
 
@@ -241,6 +243,15 @@ class Decision:
             out["why_not"] = analyse_why_not(self, trace=out)
         return out
 
+    def to_compact(self) -> dict[str, Any]:
+        """Return the compact trace: the values this decision computed, a few KB instead of a few hundred.
+
+        The full trace (`to_json()`) follows from it, the household and the same policy set:
+        `eligibility.audit.replay.full_trace` decides again and checks the values. Cheap on an
+        untraced decision too (batch and Spark write it with `--trace compact`).
+        """
+        return compact_trace(self._engine, self, self._facts, self._memo or [])
+
     def why_not(self, programs: Iterable[str] | str | None = None, *, near_miss: object = Decimal("0.05"),
                 max_probes: int = 4000, max_work: int | None = None) -> dict[str, Any]:
         """Say, for each program not eligible, the smallest change to one fact that makes each failed rule pass.
@@ -329,6 +340,8 @@ class Engine:
         self._titles = {name: {"zh": p.title.zh, "en": p.title.en} for name, p in compiled.model.programs.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
+        #: Program names as given (a list or tuple) -> the checked tuple.
+        self._names: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._latest = {k: self.model.programs[k[0]].parameters[k[1]].values[-1].start
                         for k, _ in self._params if self.model.programs[k[0]].parameters[k[1]].values}
 
@@ -403,7 +416,18 @@ class Engine:
                 this date (otherwise the program's `error` holds it).
         """
         day = on if on.__class__ is dt.date else parse_date(on)
-        names = self.programs if programs is None else self.check_programs(programs)
+        names: tuple[str, ...] | None = self.programs if programs is None else None
+        if names is None:  # a list or tuple of names seen before is known to be valid
+            given: Any = programs
+            as_given = tuple(given) if given.__class__ in (list, tuple) else None
+            try:
+                names = self._names.get(as_given) if as_given is not None else None
+            except TypeError:  # an unhashable item: check_programs names it
+                as_given = None
+            if names is None:
+                names = self.check_programs(given)
+                if as_given is not None and len(self._names) < 1024:
+                    self._names[as_given] = names
         if trace is not True and trace is not False:
             _flag(trace, "trace")
         if strict is not False and strict is not True:
@@ -412,16 +436,30 @@ class Engine:
             _flag(complete, "complete")
         if assume_defaults is not False and assume_defaults is not True:
             _flag(assume_defaults, "assume_defaults")
-        with decimal.localcontext(ENGINE_CONTEXT):
+        # The engine's decimal context, as decimal.localcontext(ENGINE_CONTEXT) would enter it, without
+        # copying a context at every decision: each thread keeps its own copy (its flags cleared here).
+        before = decimal.getcontext()
+        mine = _THREAD.__dict__.get("context")
+        if mine is None:
+            mine = _THREAD.context = ENGINE_CONTEXT.copy()
+        if before is not mine:
+            mine.clear_flags()
+            decimal.setcontext(mine)
+        try:
             read = self.validator.validate_partial(household, assume_defaults or complete, on=day,
                                                    complete=complete)
-            h, defaulted = read.values, read.defaulted
-            records: Any = h
-            if sum(len(records[n]) for n in self._list_fields) > self._small:
-                self._check_work(records)
+            h = read.values
+            records = 0
+            for n in self._list_fields:
+                records += len(h[n])  # type: ignore[arg-type]
+            if records > self._small:
+                self._check_work(h)
             if not (read.unknown or read.provenance):
-                return self._run(h, defaulted, day, names, trace, strict)
-            return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
+                return self._run(h, read.defaulted, day, names, trace, strict)
+            return self._run(h, read.defaulted, day, names, trace, strict, read.unknown, read.provenance)
+        finally:
+            if before is not mine:
+                decimal.setcontext(before)
 
     def where_to_apply(self, household: Mapping[str, Any], on: object,
                        programs: Iterable[str] | None = None, *, trace: bool = True) -> WhereToApply:
@@ -585,6 +623,8 @@ class Engine:
         has_amount = prog.amount is not None
         if prog.each is None:
             e, a, t = result
+            if e is False and a is None and t is None:  # the common refusal: nothing more to read
+                return ProgramDecision(name, False, ZERO if has_amount else None, title)
             if e.__class__ is MissingValue:
                 raise MissingParameter(e.index)
             if e.__class__ is Unknown or a.__class__ is Unknown:
@@ -596,10 +636,12 @@ class Engine:
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
                 raise MissingParameter(pe.index)
-        per = tuple(_record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
+        none = ZERO if has_amount else None
+        per = tuple(RecordDecision(i, rec.get("id"), False, none, pt) if pe is False and pa is None
+                    and pt.__class__ is not Unknown else _record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
                     for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
         # Kleene's `any` over the members; the total is known when every member's amount is.
-        unknown = tuple(sorted({p for r in per for p in r.unknown}))
+        unknown = tuple(sorted({p for r in per if r.unknown for p in r.unknown}))
         eligible: bool | None = True if any(r.eligible is True for r in per) else (None if unknown else False)
         if eligible is False or not unknown:
             total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
@@ -686,7 +728,6 @@ class Engine:
     def _evaluation_error(self, exc: BaseException, day: dt.date, h: dict[str, Any],
                           program: str | None = None) -> EvaluationError:
         key = self._failing_def(exc.__traceback__)
-        path = self._failing_record(exc.__traceback__, h)
         prog, rule = key if key else (program, None)
         span = None
         if key is not None:
@@ -716,6 +757,8 @@ class Engine:
             msg = "the evaluation is nested too deeply"
         else:
             msg = f"internal error while evaluating ({type(exc).__name__}); please report it"
+        # Which record and field was being read: walks the frames, so only for the messages that say it.
+        path = self._failing_record(exc.__traceback__, h)
         if path:
             msg += f" (for {path})"
         return EvaluationError(msg, program=prog, rule=rule, span=span, path=path)
@@ -801,7 +844,8 @@ def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool)
 def _money(a: Any) -> Decimal:
     if a.__class__ is MissingValue:
         raise MissingParameter(a.index)
-    v = Decimal(a).quantize(CENT, rounding=decimal.ROUND_HALF_UP, context=ENGINE_CONTEXT)
+    v = (a if a.__class__ is Decimal else Decimal(a)).quantize(CENT, rounding=decimal.ROUND_HALF_UP,
+                                                                context=ENGINE_CONTEXT)
     if v < 0:
         raise NegativeAmount(v)
     return v if v != 0 else ZERO

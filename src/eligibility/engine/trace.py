@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from eligibility.engine.runtime import Decision, Engine
 
 SCHEMA = "eligibility.decision/1"
+#: The compact trace: the values a decision computed, without what the policy and household say.
+COMPACT_SCHEMA = "eligibility.compact/1"
 
 
 def encode(value: Any, type_: str = "?") -> Any:
@@ -28,7 +30,10 @@ def encode(value: Any, type_: str = "?") -> Any:
     Money is always a decimal string with at least two decimals, even when the policy computed
     it from whole numbers (a literal `0` is `"0.00"`), never a JSON number.
     """
-    if type_ == "money" and value.__class__ is int:
+    cls = value.__class__
+    if cls is str or cls is bool or value is None or (cls is int and type_ != "money"):
+        return value  # the common cases first: as they are
+    if type_ == "money" and cls is int:
         value = Decimal(value)
     if value.__class__ is Unknown:  # a value that waits on facts not known: which ones
         return {"unknown": sorted(value.paths)}
@@ -78,6 +83,7 @@ class _Builder(NodeVisitor):
         self.gen = gen
         self.node_number = gen.node_ids
         self.vocab = engine.model.facts
+        self.static = _static(engine)
 
     def complete(self, program: Program) -> None:
         """Evaluate, in the scratch copy, every household-level rule the decision skipped."""
@@ -131,6 +137,16 @@ class _Builder(NodeVisitor):
         return True, rec[nid]
 
     def label_of(self, node: Node, program: Program) -> dict[str, str] | None:
+        """The label of what a node reads (a fact, parameter or value): looked up once an engine."""
+        labels = self.static.labels
+        key = id(node)
+        if key in labels:
+            found = labels[key]
+        else:
+            found = labels[key] = self._label_of(node, program)
+        return dict(found) if found is not None else None
+
+    def _label_of(self, node: Node, program: Program) -> dict[str, str] | None:
         if isinstance(node, Name) and node.ref:
             if node.ref[0] == "param":
                 return _label(program.parameters[node.id].title)
@@ -182,11 +198,12 @@ class _Builder(NodeVisitor):
         """Return the trace entries of what an expression read: parameters, facts, other values."""
         out: list[dict[str, Any]] = []
         seen: set[tuple[Any, ...]] = set()
-        for node in walk(tree):
-            nid = self.node_number.get(id(node))
-            if nid is None or nid not in self.rec:
+        rec = self.rec
+        for node, nid in self.static.numbered(tree, self.node_number):
+            if nid not in rec:
                 continue
-            for entry in self.visit(node, program, nid):
+            for entry in (self.visit_Name(node, program, nid) if node.__class__ is Name
+                          else self.visit_Attr(node, program, nid)):  # type: ignore[arg-type]
                 entry_key = entry.pop("_key", None) or (entry["kind"], entry.get("name") or entry.get("path"))
                 if entry_key not in seen:
                     seen.add(entry_key)
@@ -268,16 +285,18 @@ class _Builder(NodeVisitor):
         return entry
 
     def side(self, node: Node, program: Program, value: Any) -> dict[str, Any]:
-        return {"expression": " ".join(node.text.split()), "label": self.label_of(node, program),
+        texts = self.static.texts
+        text = texts.get(id(node))
+        if text is None:
+            text = texts[id(node)] = " ".join(node.text.split())
+        return {"expression": text, "label": self.label_of(node, program),
                 "value": encode(value, node.type), "value_label": self.enum_label(node, value)}
 
     def comparisons(self, tree: Node, program: Program) -> list[dict[str, Any]]:
         out = []
-        for node in walk(tree):
-            if not isinstance(node, Compare):
-                continue
+        for node, text, at in self.static.compares(tree):
             nid = self.node_number.get(id(node))
-            entry: dict[str, Any] = {"expression": " ".join(node.text.split()), "at": str(node.span)}
+            entry: dict[str, Any] = {"expression": text, "at": at}
             if nid is None or nid not in self.rec:
                 entry["evaluated"] = False
                 out.append(entry)
@@ -331,8 +350,8 @@ class _Builder(NodeVisitor):
 
     def skipped(self, tree: Node) -> list[str]:
         out = []
-        for node in walk(tree):
-            if isinstance(node, BoolOp):
+        for node in self.static.boolops(tree):
+            if True:
                 for v in node.values:
                     known, _ = self.value_of(v, needed=True)
                     if not known and self.value_of(node, needed=True)[0]:
@@ -367,11 +386,11 @@ class _Builder(NodeVisitor):
         vi: int | None = int(version_index) if version_index is not None else None
         dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
         in_force = not (dated and evaluated and vi is None)
-        src = None
-        if in_force and vi is not None and d.versions[vi].source:
-            src = d.versions[vi].source
-        src = src or d.source
-        source = program.sources.get(src) if src else None
+        static_key = (k, vi if in_force else None)
+        template = self.static.steps.get(static_key)
+        if template is None:
+            template = self.static.steps[static_key] = self.static_step(program, d, cd.type, vi, in_force, dated)
+        source = template[1]
         if source is not None:
             self.sources[source.id] = source
         if k in self.errors:
@@ -384,22 +403,17 @@ class _Builder(NodeVisitor):
             outcome = "per_record"
         else:
             outcome = _outcome(d, value)
-        version = d.versions[vi] if (vi is not None and evaluated and in_force) else d.versions[0]
-        step: dict[str, Any] = {
-            "name": d.name, "kind": d.kind, "title": _label(d.title), "type": cd.type,
-            "at": str(d.span), "layer": d.file,
-            "source": source.to_json() if source else None, "article": d.article,
-            "expression": version.expr.text.strip(),
-            "version": ({"from": version.start.isoformat() if version.start else None,
-                         "until": version.until.isoformat() if version.until else None} if dated else None),
-            "evaluated": evaluated, "needed": needed, "outcome": outcome,
-            "used_by": self.used_by(program.name).get(d.name, []),
-            "error": self.errors.get(k),
-            "value": (per_record if per_record is not None else encode(value, cd.type))
-            if evaluated and in_force else None,
-            "each": f"{d.each[0]} in household.{d.each[1]}" if d.each else None,
-            "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
-        }
+        step = dict(template[0])  # each trace owns its dicts: the static ones copied
+        for name in ("title", "source", "version", "rounding"):
+            if step[name] is not None:
+                step[name] = dict(step[name])
+        step["used_by"] = list(step["used_by"])
+        step["evaluated"] = evaluated
+        step["needed"] = needed
+        step["outcome"] = outcome
+        step["error"] = self.errors.get(k)
+        step["value"] = (per_record if per_record is not None else encode(value, cd.type)) \
+            if evaluated and in_force else None
         tree = cd.trees[vi] if (evaluated and in_force and vi is not None) else None
         if tree is not None:
             step["inputs"] = self.inputs(tree, program)
@@ -408,6 +422,30 @@ class _Builder(NodeVisitor):
         else:
             step["inputs"], step["comparisons"], step["not_evaluated"] = [], [], []
         return step
+
+    def static_step(self, program: Program, d: Definition, type_: str, vi: int | None, in_force: bool,
+                    dated: bool) -> tuple[dict[str, Any], Any]:
+        """The part of a step that depends only on the definition and its version: built once an engine."""
+        src = None
+        if in_force and vi is not None and d.versions[vi].source:
+            src = d.versions[vi].source
+        src = src or d.source
+        source = program.sources.get(src) if src else None
+        version = d.versions[vi] if (vi is not None and in_force) else d.versions[0]
+        step: dict[str, Any] = {
+            "name": d.name, "kind": d.kind, "title": _label(d.title), "type": type_,
+            "at": str(d.span), "layer": d.file,
+            "source": source.to_json() if source else None, "article": d.article,
+            "expression": version.expr.text.strip(),
+            "version": ({"from": version.start.isoformat() if version.start else None,
+                         "until": version.until.isoformat() if version.until else None} if dated else None),
+            "evaluated": None, "needed": None, "outcome": None,
+            "used_by": self.used_by(program.name).get(d.name, []),
+            "error": None, "value": None,
+            "each": f"{d.each[0]} in household.{d.each[1]}" if d.each else None,
+            "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
+        }
+        return step, source
 
     def used_by(self, program: str) -> dict[str, list[str]]:
         """For each definition of a program, the outputs whose expressions reach it."""
@@ -468,6 +506,55 @@ class _Builder(NodeVisitor):
         }
 
 
+class _Static:
+    """What the trace reads of the checked model, the same for every decision of an engine: built once."""
+
+    def __init__(self) -> None:
+        self.walks: dict[int, list[tuple[Node, int]]] = {}
+        self.compare_nodes: dict[int, list[tuple[Compare, str, str]]] = {}
+        self.boolop_nodes: dict[int, list[BoolOp]] = {}
+        #: id(node) -> the label of what it reads, and its text on one line
+        self.labels: dict[int, dict[str, str] | None] = {}
+        self.texts: dict[int, str] = {}
+        #: (definition index, version index or None) -> (the step's static keys, its source)
+        self.steps: dict[tuple[int, int | None], tuple[dict[str, Any], Any]] = {}
+
+    def numbered(self, tree: Node, numbers: dict[int, int]) -> list[tuple[Node, int]]:
+        """The names and attributes of a tree that the traced code records (the inputs), parents first, numbered.
+
+        Only names and attributes stand for inputs (facts, parameters, other values): the other nodes
+        are operators, calls and literals, whose operands are the inputs.
+        """
+        hit = self.walks.get(id(tree))
+        if hit is None:
+            hit = self.walks[id(tree)] = [(n, numbers[id(n)]) for n in walk(tree)
+                                          if id(n) in numbers and n.__class__ in (Name, Attr)]
+        return hit
+
+    def compares(self, tree: Node) -> list[tuple[Compare, str, str]]:
+        """The comparisons of a tree, with their text on one line and their position."""
+        hit = self.compare_nodes.get(id(tree))
+        if hit is None:
+            hit = self.compare_nodes[id(tree)] = [(n, " ".join(n.text.split()), str(n.span))
+                                                  for n in walk(tree) if isinstance(n, Compare)]
+        return hit
+
+    def boolops(self, tree: Node) -> list[BoolOp]:
+        """The `and`/`or` nodes of a tree."""
+        hit = self.boolop_nodes.get(id(tree))
+        if hit is None:
+            hit = self.boolop_nodes[id(tree)] = [n for n in walk(tree) if isinstance(n, BoolOp)]
+        return hit
+
+
+def _static(engine: Engine) -> _Static:
+    """The engine's static trace tables (its checked trees live as long as it does)."""
+    found: _Static | None = engine.__dict__.get("_trace_static")
+    if found is None:
+        found = engine.__dict__["_trace_static"] = _Static()
+    return found
+
+
 def _outcome(d: Definition, value: Any) -> str:
     """A rule's or an output's outcome from its value: unknown when it waits on unknown facts."""
     if value.__class__ is Unknown:
@@ -508,4 +595,41 @@ def build_trace(engine: Engine, decision: Decision, facts: dict[str, Any], defau
         return _Builder(engine, decision, facts, defaulted, memo, recorded, params).build()
 
 
-__all__ = ["SCHEMA", "build_trace", "encode"]
+def compact_trace(engine: Engine, decision: Decision, facts: dict[str, Any], memo: list[Any]) -> dict[str, Any]:
+    """The values a decision computed, a few KB: with the household and the policy, the full trace follows.
+
+    For each program decided, each rule and value the decision evaluated (the steps the full trace
+    marks `"needed": true`), in the trace's order, as the trace encodes it; a value decided per
+    record as `[[record index, value], ...]`. Everything descriptive (texts, labels, citations,
+    comparisons, inputs) is the policy's and the household's: `audit.replay.full_trace` decides
+    again and checks that the values are these.
+    """
+    gen = engine.compiled.generated
+    defs = engine.compiled.checked.defs
+    programs: dict[str, Any] = {}
+    with decimal.localcontext(ENGINE_CONTEXT):
+        for name in decision.programs:
+            prog = engine.model.programs[name]
+            values: dict[str, Any] = {}
+            for d in (*prog.definitions.values(), prog.eligible, *(x for x in (prog.amount, prog.tier) if x)):
+                key = (name, d.name)
+                v = memo[gen.def_index[key]]
+                if v is U:
+                    continue
+                type_ = defs[key].type
+                if d.each is not None:
+                    records = facts.get(d.each[1]) or []
+                    values[d.name] = [[i, _compact_value(v[id(r)], type_)] for i, r in enumerate(records)
+                                      if id(r) in v]
+                else:
+                    values[d.name] = _compact_value(v, type_)
+            programs[name] = values
+    return {"schema": COMPACT_SCHEMA, "library_version": decision.library_version, "policy": engine.model.hash,
+            "decided_for": decision.on.isoformat(), "programs": programs}
+
+
+def _compact_value(value: Any, type_: str) -> Any:
+    return None if value.__class__ is MissingValue else encode(value, type_)
+
+
+__all__ = ["COMPACT_SCHEMA", "SCHEMA", "build_trace", "compact_trace", "encode"]

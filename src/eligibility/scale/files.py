@@ -233,7 +233,7 @@ def _parquet() -> tuple[Any, Any]:
 
 
 def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike[str] | None = None, *,
-             on: object = None, programs: Iterable[str] | None = None, workers: int = 1, trace: bool = False,
+             on: object = None, programs: Iterable[str] | None = None, workers: int = 1, trace: bool | str = False,
              resume: bool = False, out_format: str | None = None, jurisdiction: str | None = None,
              chunk_size: int = DEFAULT_CHUNK,
              progress: Callable[[int, int | None], None] | None = None) -> BatchSummary:
@@ -271,7 +271,7 @@ def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike
     columns = flat_columns(job.programs, job.trace)
     options = run_options(on=None if job.on is None else job.on.isoformat(), programs=job.programs,
                           jurisdiction=engine.model.jurisdiction, policy_hash=engine.policy_hash, out_format=fmt,
-                          trace=job.trace, source=source.name)
+                          trace="compact" if job.compact else job.trace, source=source.name)
     if resume and fmt != "parquet" and out.is_file() and out.stat().st_size > 0:
         check_options(out, options)
     done = completed_records(out, fmt, columns, engine.policy_hash) if resume else 0

@@ -27,7 +27,7 @@ def options_path(out: Path) -> Path:
 
 
 def run_options(*, on: str | None, programs: Sequence[str], jurisdiction: str | None, policy_hash: str,
-                out_format: str, trace: bool, source: str) -> dict[str, Any]:
+                out_format: str, trace: bool | str, source: str) -> dict[str, Any]:
     """Return the options of a batch run as they are recorded next to its output."""
     return {"schema": RUN_SCHEMA, "on": on, "programs": list(programs), "jurisdiction": jurisdiction,
             "policy_hash": policy_hash, "library_version": __version__, "format": out_format,
@@ -64,7 +64,7 @@ def _show(key: str, value: Any) -> str:
     if key == "format":
         return f"--format {value}"
     if key == "trace":
-        return "--trace" if value else "no --trace"
+        return f"--trace {value}" if isinstance(value, str) else "--trace" if value else "no --trace"
     if key == "source":
         return f"the input {value}"
     return f"{key} {value}"

@@ -46,7 +46,7 @@ class _SparkJob:
 
 
 def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
-           programs: Iterable[str] | None = None, household_col: str = "household", trace: bool = False, *,
+           programs: Iterable[str] | None = None, household_col: str = "household", trace: bool | str = False, *,
            jurisdiction: str | None = None, on_col: str | None = None) -> DataFrame:
     """Decide the household of every row of a DataFrame; return the rows with their decisions.
 
@@ -58,7 +58,8 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
         on: the decision date of every row ("YYYY-MM-DD" or a date), unless `on_col` gives one.
         programs: the programs to decide; all by default.
         household_col: the name of the household column.
-        trace: add a `trace` column holding each decision's JSON trace (much slower).
+        trace: add a `trace` column holding each decision's JSON trace (much slower); "compact"
+            for the values only (a few KB a row; `eligibility.audit.replay.full_trace` rebuilds the full one).
         jurisdiction: the GB/T 2260 code choosing each program's layer.
         on_col: a column holding each row's decision date (a date, or "YYYY-MM-DD"); rows where
             it is null use `on`.

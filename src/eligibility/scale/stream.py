@@ -47,6 +47,8 @@ class Job:
     on: dt.date | None
     programs: tuple[str, ...]
     trace: bool
+    #: With trace: the compact trace (Decision.to_compact) instead of the full one.
+    compact: bool = False
 
 
 def decide_item(engine: Engine, job: Job, item: Item) -> BatchResult:
@@ -92,11 +94,11 @@ def _decide_record(engine: Engine, job: Job, index: int, value: object, line: in
         if day is None:
             raise InputError([InputProblem("on", "missing",
                                            "no decision date: give the record an \"on\" or the batch a default")])
-        decision = engine.decide(household, day, job.programs, trace=job.trace)
+        decision = engine.decide(household, day, job.programs, trace=job.trace and not job.compact)
         programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
                                          p.unknown if p.undetermined else ())
                     for name, p in decision.programs.items()}
-        trace = decision.to_json() if job.trace else None
+        trace = (decision.to_compact() if job.compact else decision.to_json()) if job.trace else None
     except InputError as e:
         return BatchResult(index, record_id, day, engine.policy_hash, error=_input_failure(e, line))
     except EligibilityError as e:
@@ -160,7 +162,7 @@ def _unwrap(value: object, line: int | None) -> tuple[str | None, object, Any]:
 
 def decide_many(engine_or_path: Engine | str | os.PathLike[str] | None, records: Iterable[object], *,
                 on: object = None, programs: Iterable[str] | None = None, workers: int = 1,
-                trace: bool = False, chunk_size: int = DEFAULT_CHUNK,
+                trace: bool | str = False, chunk_size: int = DEFAULT_CHUNK,
                 jurisdiction: str | None = None) -> Iterator[BatchResult]:
     """Decide every record, yielding exactly one BatchResult a record, in input order.
 
@@ -175,7 +177,9 @@ def decide_many(engine_or_path: Engine | str | os.PathLike[str] | None, records:
         programs: the programs to decide; all by default.
         workers: processes deciding in parallel (spawned; each loads the policies once and checks
             their hash). 1 decides in this process.
-        trace: also record each decision's trace (`BatchResult.trace`); much slower.
+        trace: also record each decision's trace (`BatchResult.trace`): True or "full" the full
+            trace (much slower, a few hundred KB), "compact" the values only (`Decision.to_compact`,
+            a few KB; `eligibility.audit.replay.full_trace` rebuilds the full one).
         chunk_size: records sent to a worker at a time.
         jurisdiction: with a folder, the GB/T 2260 code choosing each program's layer.
 
@@ -199,7 +203,7 @@ def engine_of(engine_or_path: Engine | str | os.PathLike[str] | None, jurisdicti
     return load(None if engine_or_path is None else Path(engine_or_path), jurisdiction=jurisdiction)
 
 
-def make_job(engine: Engine, on: object, programs: Iterable[str] | None, trace: bool, workers: int,
+def make_job(engine: Engine, on: object, programs: Iterable[str] | None, trace: bool | str, workers: int,
          chunk_size: int) -> tuple[Job, int, int]:
     """Check a batch's arguments; return its Job, workers and chunk size.
 
@@ -211,6 +215,8 @@ def make_job(engine: Engine, on: object, programs: Iterable[str] | None, trace: 
         problems.append(InputProblem("workers", "range", "must be a whole number of at least 1"))
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         problems.append(InputProblem("chunk_size", "range", "must be a whole number of at least 1"))
+    if trace not in (True, False, "full", "compact"):
+        problems.append(InputProblem("trace", "format", 'must be True, False, "full" or "compact"'))
     if problems:
         raise InputError(problems)
     if workers > 1 and engine.root is None:
@@ -219,7 +225,7 @@ def make_job(engine: Engine, on: object, programs: Iterable[str] | None, trace: 
                                        "or an engine made by eligibility.load()")])
     day = None if on is None else parse_date(on)
     names = engine.programs if programs is None else engine.check_programs(programs)
-    return Job(day, names, bool(trace)), workers, chunk_size
+    return Job(day, names, trace is not False, trace == "compact"), workers, chunk_size
 
 
 def _same(result: BatchResult) -> BatchResult:
