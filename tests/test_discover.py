@@ -307,3 +307,16 @@ def test_an_invalid_household_is_an_error_line_with_its_id_and_field_paths() -> 
     out = json.loads(discover_item(engine, job, (0, "json", line, 4)).decision)
     assert out["id"] == "h_9" and out["error"]["kind"] == "input"
     assert out["error"]["message"].startswith("line 4: household.members[0].relation:")
+
+
+def test_an_enrolled_household_whose_program_cannot_be_decided_is_listed_with_the_reason(
+        complete: dict[str, Any], tmp_path: Path) -> None:
+    """A member born after the decision date stops the decision: the enrolled household is listed, not dropped."""
+    h = _household(complete, "2400.00")
+    h["members"][2]["birth_date"] = "2026-12-24"
+    path = tmp_path / "j.jsonl"
+    path.write_text(_line("h_born_later", h, [_dibao("1282.00")]) + "\n", encoding="utf-8")
+    run_discover(path, tmp_path / "o", on=ON)
+    (f,) = _findings(tmp_path / "o")
+    assert (f["kind"], f["status"], f["programs"]) == ("not_decided", "to_verify", ["dibao"])
+    assert "2026-12-24 is after the date 2026-12-01" in f["error"]

@@ -15,6 +15,8 @@ The findings of a household, each one row of the report:
   another of them instead;
 - `wrong_tier`, `wrong_amount`: enrolled and eligible, but the tier or the amount paid differs from
   the one decided;
+- `not_decided`: enrolled in a program that cannot be decided on the data (a birth date after the
+  decision date, say), with the reason;
 - `residence_split` (人户分离), `two_households`, `enrolled_twice`, `values_disagree`: the join's
   conflicts, with the office to apply at for a residence split when the engine can say.
 
@@ -53,8 +55,8 @@ CONFLICT_KINDS = ("two_households", "hukou_residence_split", "enrolled_twice", "
 #: The finding kind of each conflict kind of the joined file.
 CONFLICT_FINDING = {"two_households": "two_households", "hukou_residence_split": "residence_split",
                     "enrolled_twice": "enrolled_twice", "values_disagree": "values_disagree"}
-KINDS = ("missed", "exit", "wrong_program", "wrong_tier", "wrong_amount", "residence_split", "two_households",
-         "enrolled_twice", "values_disagree")
+KINDS = ("missed", "exit", "wrong_program", "wrong_tier", "wrong_amount", "not_decided", "residence_split",
+         "two_households", "enrolled_twice", "values_disagree")
 #: How many unknown facts to verify a row lists (ranked by `Decision.next_questions`).
 MAX_QUESTIONS = 8
 #: A pseudonymous id: it names files in the output folder, so it is kept to safe characters.
@@ -74,6 +76,8 @@ REASONS: dict[tuple[str, str], dict[str, str]] = {
                                      "en": "may be enrolled in the wrong program (to verify)"},
     ("wrong_tier", "likely"): {"zh": "类别（档次）与认定不符", "en": "tier differs from the one decided"},
     ("wrong_amount", "likely"): {"zh": "发放金额与认定金额不符", "en": "amount paid differs from the one decided"},
+    ("not_decided", "to_verify"): {"zh": "已纳入，但数据无法认定（待核实）",
+                                   "en": "enrolled, but the data cannot be decided on (to verify)"},
     ("residence_split", "to_verify"): {"zh": "人户分离，需确定申请地", "en": "lives away from hukou: where to apply"},
     ("two_households", "to_verify"): {"zh": "同一人在两个家庭中", "en": "a person in two households"},
     ("enrolled_twice", "likely"): {"zh": "同一人被重复纳入", "en": "a person enrolled twice"},
@@ -339,7 +343,11 @@ def _raw_findings(decision: Decision, states: dict[str, str], assumed: dict[str,
             continue
         entry = entries[0]
         paid = _paid(entries)
-        if state == "no":
+        if state == "error":  # enrolled, and the data cannot be decided on: a finding, never a silence
+            f = _raw("not_decided", "to_verify", [name], entry, None)
+            f["error"] = str(p.error)
+            out.append(f)
+        elif state == "no":
             out.append(_raw("exit", "likely", [name], entry, paid))
         elif state == "open" and p.eligible is None and if_defaults == "no":
             out.append(_raw("exit", "to_verify", [name], entry, paid))
@@ -410,6 +418,8 @@ def _finish(f: dict[str, Any], joined: Joined, index: int, trace: dict[str, Any]
     }
     if "conflict" in f:
         row["conflict"] = f["conflict"]
+    if "error" in f:
+        row["error"] = f["error"]
     if f["kind"] == "residence_split":
         row["office"] = office
     return row
