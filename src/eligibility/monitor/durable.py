@@ -15,6 +15,8 @@
   offices), `outcome_changed` (a watched program changed in a watched way) and `near_threshold`
   (the gap is within the band on the watched side). The durable rules are generated from the
   checked model (`rule_specs`), one ruleset per rule set, one durable rule per monitoring rule.
+  The host computes each candidate's fields in the reference engine's code (`Reference._candidate`
+  is its one matching step, replaced here); Decimal fields are sent as exactly scaled integers.
 
 The worker is stateless between batches, so a crash of its C core costs only a restart: the host
 sees the dead pipe, reports it on stderr, starts a new worker and sends the same batch again.
@@ -32,7 +34,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
@@ -42,11 +43,9 @@ from typing import IO, Any
 
 import attrs
 
-from eligibility.base.errors import EligibilityError
 from eligibility.engine.runtime import Engine
-from eligibility.monitor.events import Event, decimal_of
-from eligibility.monitor.model import NearThreshold, Rule, RuleSet
-from eligibility.monitor.reference import BATCH, RunStats, _change, _end_of, _money, _outcome, _word, ev_time
+from eligibility.monitor.model import Rule, RuleSet
+from eligibility.monitor.reference import BATCH, RunStats
 from eligibility.monitor.reference import Monitor as Reference
 from eligibility.monitor.run import MonitorUnavailable
 from eligibility.monitor.store import Store
@@ -242,6 +241,11 @@ class Monitor(Reference):
     # ------------------------------------------------------------------ the worker
 
     def _candidate(self, rule: Rule, fields: dict[str, Any], then: Callable[[], None]) -> None:
+        """Queue the candidate for the worker (the reference engine matches it in place)."""
+        exact = [k for k, v in fields.items() if isinstance(v, Decimal)]
+        if exact:  # compared as integers scaled by one common factor (exact in durable's numbers)
+            fields = dict(fields)
+            fields.update(zip(exact, _ints(*(fields[k] for k in exact)), strict=True))
         self._cid += 1
         self._candidates.append(([str(self._cid), rule.id, fields], then))
         if len(self._candidates) >= FLUSH:
@@ -301,176 +305,6 @@ class Monitor(Reference):
             self._candidates.append((None, lambda: Reference.raise_alert(self, *args, **kwargs)))
         else:
             super().raise_alert(*args, **kwargs)
-
-    # ------------------------------------------------------------------ the matched kinds
-
-    def checkin(self, ev: Event) -> None:
-        pid = ev.person or ""
-        c = self.checkins.get(pid)
-        if c is None:
-            c = self.checkins[pid] = []
-        t = ev.time
-        c.append((t, ev.station or "", ev.id))
-        self._new_checkins.append((pid, t, ev.station or "", ev.id))
-        keep = t - self.checkin_days * 86400
-        if c[0][0] <= keep:  # our own expiry of check-ins older than the longest window
-            i = 1
-            while c[i][0] <= keep:
-                i += 1
-            del c[:i]
-        for rule, s in self.station_rules:
-            start = t - s.days * 86400
-            counted = [x for x in c if x[0] > start and (not s.per_station or x[1] == ev.station)]
-            scope = (ev.station or "") if s.per_station else ""
-
-            def then(rule: Rule = rule, s: Any = s, counted: list[Any] = counted, scope: str = scope) -> None:
-                w = self._open_window("person:" + pid, rule, scope, ev.day, s.repeat_after_days)
-                if w is not None:
-                    self.raise_alert(rule, "person:" + pid, scope, w, ev_time(ev),
-                                     {"person": pid, "count": str(len(counted)), "days": str(s.days),
-                                      "station": scope}, [x[2] for x in counted], person=pid)
-            self._candidate(rule, {"n": len(counted)}, then)
-
-    def indicator(self, hid: str, hh: dict[str, Any], name: str, value: Any, ev: Event) -> None:
-        import bisect
-
-        hist: list[list[Any]] = hh.setdefault("h", {}).setdefault(name, [])
-        new = decimal_of(value)
-        t = ev.time
-        for rule, s in self.indicator_rules:
-            if s.fact != name or new is None:
-                continue
-            i = bisect.bisect_right([h[0] for h in hist], t - s.window_days * 86400)
-            known = [(Decimal(v), eid) for _, v, eid in hist[max(i - 1, 0):] if v is not None]
-            if not known:
-                continue
-            if s.direction == "down":
-                ref, ref_id = max(known, key=lambda x: x[0])
-                diff = ref - new
-            else:
-                ref, ref_id = min(known, key=lambda x: x[0])
-                diff = new - ref
-            # change > share, with change = diff / ref (0 when ref <= 0), as exact integers for durable
-            lhs, rhs = _ints(diff, s.share * ref) if ref > 0 else _ints(Decimal(0), s.share)
-
-            def then(rule: Rule = rule, s: Any = s, ref: Decimal = ref, ref_id: str = ref_id,
-                     diff: Decimal = diff, new: Decimal = new) -> None:
-                w = self._open_window("household:" + hid, rule, name, ev.day, s.repeat_after_days)
-                if w is None:
-                    return
-                pct = f"{(diff / ref * 100).quantize(Decimal('0.1'))}%"
-                self.raise_alert(rule, "household:" + hid, name, w, ev_time(ev),
-                                 {"fact": name, "before": _money(ref), "after": _money(new), "change": pct,
-                                  "window_days": str(s.window_days)}, [ref_id, ev.id], household=hid)
-            self._candidate(rule, {"lhs": lhs, "rhs": rhs}, then)
-        hist.append([t, None if new is None else str(new), ev.id])
-        keep = t - self.history_days * 86400
-        i = bisect.bisect_right([h[0] for h in hist], keep)
-        if i > 1:
-            del hist[:i - 1]
-
-    def _composition(self, hid: str, change: str, mid: str, ev: Event) -> None:
-        for rule, _ in self.composition_rules:
-            def then(rule: Rule = rule) -> None:
-                self.raise_alert(rule, "household:" + hid, "", ev.day.toordinal(), ev_time(ev),
-                                 {"change": change, "member": mid}, [ev.id], household=hid, member=mid)
-            self._candidate(rule, {"change": change}, then)
-
-    def _offices(self, hid: str, hh: dict[str, Any], ev: Event) -> None:
-        persons = hh.get("p", {})
-        covered = [persons[ev.member]] if ev.member is not None and ev.member in persons else (
-            [] if ev.member is not None else [persons[m] for m in sorted(persons) if m in hh["m"]])
-        for pid in covered:
-            p = self._person(pid)
-            offices: dict[str, list[str]] = p.setdefault("x", {}).setdefault(ev.program, {})
-            if ev.status == "ended":
-                offices.pop(ev.office or "", None)
-                continue
-            offices[ev.office or ""] = [hid, ev.id]
-            others = [(o, offices[o][1]) for o in sorted(o for o in offices if o != ev.office)]
-            for rule, s in self.office_rules:
-                def then(rule: Rule = rule, s: Any = s, pid: str = pid,
-                         others: list[tuple[str, str]] = others) -> None:
-                    for other, other_ev in others:
-                        pair = "|".join(sorted((other, ev.office or "")))
-                        w = self._open_window("person:" + pid, rule, pair, ev.day, s.repeat_after_days)
-                        if w is None:
-                            continue
-                        self.raise_alert(rule, "person:" + pid, pair, w, ev_time(ev),
-                                         {"person": pid, "program": ev.program or "",
-                                          "offices": pair.replace("|", ", ")},
-                                         [other_ev, ev.id], household=hid, person=pid)
-                self._candidate(rule, {"program": ev.program or "", "offices": len(offices)}, then)
-
-    def redecide(self, hid: str, hh: dict[str, Any], day: dt.date) -> None:
-        if not self.decide_programs or not hh["m"]:
-            return
-        facts = self.household_json(hh)
-        try:
-            d = self._decide(facts, day, self.decide_programs)
-        except EligibilityError as e:
-            self.report(0, "invalid_household", str(e).splitlines()[1:21] or [str(e)], None, hid)
-            return
-        new: dict[str, list[Any]] = {}
-        for p, pd in d.programs.items():
-            elig = None if pd.error is not None else pd.eligible
-            new[p] = [elig, pd.tier or "", None if pd.amount is None or elig is not True else _money(pd.amount)]
-        old = hh.get("o")
-        hh["o"] = new
-        events = list(hh.get("de", []))
-        if old is not None:
-            for rule, oc in self.outcome_rules:
-                for p in oc.programs:
-                    change = _change(old.get(p), new.get(p))
-                    if change is None:
-                        continue
-                    before, after = old[p], new[p]
-
-                    def then(rule: Rule = rule, p: str = p, change: str = change, before: list[Any] = before,
-                             after: list[Any] = after) -> None:
-                        self.raise_alert(
-                            rule, "household:" + hid, p, day.toordinal(), _end_of(day),
-                            {"program": p, "change": change, "before": _word(before[0]), "after": _word(after[0]),
-                             "before_amount": before[2] or "", "after_amount": after[2] or ""},
-                            events, household=hid,
-                            decision={"program": p, "on": day.isoformat(), "before": _outcome(before),
-                                      "after": _outcome(after)},
-                            trace=(facts, day, p))
-                    self._candidate(rule, {"program": p, "change": change}, then)
-        for rule, nt in self.near_rules:
-            self.near(hid, rule, nt, d, facts, day, events)
-
-    def near(self, hid: str, rule: Rule, s: NearThreshold, d: Any, facts: dict[str, Any], day: dt.date,
-             events: list[str]) -> None:
-        pd = d.programs.get(s.program)
-        if pd is None or pd.eligible is None or pd.error is not None:
-            return  # only a decided program is compared: never a guess
-        start = time.perf_counter()
-        try:
-            value = d.value(s.program, s.value)
-            limit, param = self._limit(d, s, day)
-        except EligibilityError:
-            return
-        finally:
-            self.stats.decide_seconds += time.perf_counter() - start  # the engine's work, counted with decisions
-        if not isinstance(value, Decimal) or not isinstance(limit, Decimal) or limit <= 0:
-            return
-        gap = limit - value
-        gap_i, neg_i, band_i = _ints(gap, -gap, limit * s.margin)
-
-        def then() -> None:
-            scope = f"{s.program}.{s.value}"
-            w = self._open_window("household:" + hid, rule, scope, day, s.repeat_after_days)
-            if w is None:
-                return
-            self.raise_alert(rule, "household:" + hid, scope, w, _end_of(day),
-                             {"program": s.program, "value": _money(value), "limit": _money(limit),
-                              "gap": _money(abs(gap)), "margin": str(s.margin)},
-                             events, household=hid, policy_parameters=param, trace=(facts, day, s.program),
-                             decision={"program": s.program, "on": day.isoformat(),
-                                       "after": _outcome([pd.eligible, pd.tier or "",
-                                                          None if pd.amount is None else _money(pd.amount)])})
-        self._candidate(rule, {"gap": gap_i, "neg": neg_i, "band": band_i}, then)
 
 
 __all__ = ["FLUSH", "Monitor", "Worker", "WorkerFailed", "rule_specs"]

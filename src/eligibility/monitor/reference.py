@@ -483,20 +483,23 @@ class Monitor:
                 continue
             if s.direction == "down":
                 ref, ref_id = max(known, key=lambda x: x[0])
-                change = (ref - new) / ref if ref > 0 else Decimal(0)
+                diff = ref - new
             else:
                 ref, ref_id = min(known, key=lambda x: x[0])
-                change = (new - ref) / ref if ref > 0 else Decimal(0)
-            if change <= s.share:
-                continue
-            window_ord = self._open_window("household:" + hid, rule, name, ev.day, s.repeat_after_days)
-            if window_ord is None:
-                continue
-            pct = f"{(change * 100).quantize(Decimal('0.1'))}%"
-            self.raise_alert(rule, "household:" + hid, name, window_ord, ev_time(ev),
-                             {"fact": name, "before": _money(ref), "after": _money(new), "change": pct,
-                              "window_days": str(s.window_days)},
-                             [ref_id, ev.id], household=hid)
+                diff = new - ref
+
+            def then(rule: Rule = rule, s: Any = s, ref: Decimal = ref, ref_id: str = ref_id,
+                     diff: Decimal = diff, new: Decimal = new) -> None:
+                w = self._open_window("household:" + hid, rule, name, ev.day, s.repeat_after_days)
+                if w is None:
+                    return
+                pct = f"{(diff / ref * 100).quantize(Decimal('0.1'))}%"
+                self.raise_alert(rule, "household:" + hid, name, w, ev_time(ev),
+                                 {"fact": name, "before": _money(ref), "after": _money(new), "change": pct,
+                                  "window_days": str(s.window_days)}, [ref_id, ev.id], household=hid)
+            # change > share, with change = diff / ref (0 when ref <= 0)
+            self._candidate(rule, {"lhs": diff, "rhs": s.share * ref} if ref > 0
+                            else {"lhs": Decimal(0), "rhs": s.share}, then)
         hist.append([t, None if new is None else str(new), ev.id])
         keep = t - self.history_days * 86400
         i = bisect.bisect_right([h[0] for h in hist], keep)
@@ -531,10 +534,11 @@ class Monitor:
         self._dirty(hid, hh, ev)
 
     def _composition(self, hid: str, change: str, mid: str, ev: Event) -> None:
-        for rule, s in self.composition_rules:
-            if change in s.changes:
+        for rule, _ in self.composition_rules:
+            def then(rule: Rule = rule) -> None:
                 self.raise_alert(rule, "household:" + hid, "", ev.day.toordinal(), ev_time(ev),
                                  {"change": change, "member": mid}, [ev.id], household=hid, member=mid)
+            self._candidate(rule, {"change": change}, then)
 
     def enrolment(self, ev: Event) -> None:
         hid = ev.household or ""
@@ -570,7 +574,6 @@ class Monitor:
 
     def _offices(self, hid: str, hh: dict[str, Any], ev: Event) -> None:
         """Index the persons this enrolment covers by office; two offices for one person raise `two_offices`."""
-        rules = [(r, s) for r, s in self.office_rules if ev.program in s.programs]
         persons = hh.get("p", {})
         covered = [persons[ev.member]] if ev.member is not None and ev.member in persons else (
             [] if ev.member is not None else [persons[m] for m in sorted(persons) if m in hh["m"]])
@@ -581,16 +584,20 @@ class Monitor:
                 offices.pop(ev.office or "", None)
                 continue
             offices[ev.office or ""] = [hid, ev.id]
-            others = sorted(o for o in offices if o != ev.office)
-            for rule, s in rules:
-                for other in others:
-                    pair = "|".join(sorted((other, ev.office or "")))
-                    w = self._open_window("person:" + pid, rule, pair, ev.day, s.repeat_after_days)
-                    if w is None:
-                        continue
-                    self.raise_alert(rule, "person:" + pid, pair, w, ev_time(ev),
-                                     {"person": pid, "program": ev.program or "", "offices": pair.replace("|", ", ")},
-                                     [offices[other][1], ev.id], household=hid, person=pid)
+            others = [(o, offices[o][1]) for o in sorted(o for o in offices if o != ev.office)]
+            for rule, s in self.office_rules:
+                def then(rule: Rule = rule, s: Any = s, pid: str = pid,
+                         others: list[tuple[str, str]] = others) -> None:
+                    for other, other_ev in others:
+                        pair = "|".join(sorted((other, ev.office or "")))
+                        w = self._open_window("person:" + pid, rule, pair, ev.day, s.repeat_after_days)
+                        if w is None:
+                            continue
+                        self.raise_alert(rule, "person:" + pid, pair, w, ev_time(ev),
+                                         {"person": pid, "program": ev.program or "",
+                                          "offices": pair.replace("|", ", ")},
+                                         [other_ev, ev.id], household=hid, person=pid)
+                self._candidate(rule, {"program": ev.program or "", "offices": len(offices)}, then)
 
     def checkin(self, ev: Event) -> None:
         """Count the person's check-ins within each rule's days (kept in memory and in the checkins table)."""
@@ -608,19 +615,17 @@ class Monitor:
                 i += 1
             del c[:i]
         for rule, s in self.station_rules:
-            if len(c) < s.count:
-                continue
             start = t - s.days * 86400
             counted = [x for x in c if x[0] > start and (not s.per_station or x[1] == ev.station)]
-            if len(counted) < s.count:
-                continue
             scope = (ev.station or "") if s.per_station else ""
-            w = self._open_window("person:" + pid, rule, scope, ev.day, s.repeat_after_days)
-            if w is None:
-                continue
-            self.raise_alert(rule, "person:" + pid, scope, w, ev_time(ev),
-                             {"person": pid, "count": str(len(counted)), "days": str(s.days), "station": scope},
-                             [x[2] for x in counted], person=pid)
+
+            def then(rule: Rule = rule, s: Any = s, counted: list[Any] = counted, scope: str = scope) -> None:
+                w = self._open_window("person:" + pid, rule, scope, ev.day, s.repeat_after_days)
+                if w is not None:
+                    self.raise_alert(rule, "person:" + pid, scope, w, ev_time(ev),
+                                     {"person": pid, "count": str(len(counted)), "days": str(s.days),
+                                      "station": scope}, [x[2] for x in counted], person=pid)
+            self._candidate(rule, {"n": len(counted)}, then)
 
     # ------------------------------------------------------------------ days
 
@@ -682,17 +687,21 @@ class Monitor:
             for rule, oc in self.outcome_rules:
                 for p in oc.programs:
                     change = _change(old.get(p), new.get(p))
-                    if change is None or change not in oc.changes:
+                    if change is None:
                         continue
                     before, after = old[p], new[p]
-                    self.raise_alert(
-                        rule, "household:" + hid, p, day.toordinal(), _end_of(day),
-                        {"program": p, "change": change, "before": _word(before[0]), "after": _word(after[0]),
-                         "before_amount": before[2] or "", "after_amount": after[2] or ""},
-                        events, household=hid,
-                        decision={"program": p, "on": day.isoformat(), "before": _outcome(before),
-                                  "after": _outcome(after)},
-                        trace=(facts, day, p))
+
+                    def then(rule: Rule = rule, p: str = p, change: str = change, before: list[Any] = before,
+                             after: list[Any] = after) -> None:
+                        self.raise_alert(
+                            rule, "household:" + hid, p, day.toordinal(), _end_of(day),
+                            {"program": p, "change": change, "before": _word(before[0]), "after": _word(after[0]),
+                             "before_amount": before[2] or "", "after_amount": after[2] or ""},
+                            events, household=hid,
+                            decision={"program": p, "on": day.isoformat(), "before": _outcome(before),
+                                      "after": _outcome(after)},
+                            trace=(facts, day, p))
+                    self._candidate(rule, {"program": p, "change": change}, then)
         for rule, nt in self.near_rules:
             self.near(hid, rule, nt, d, facts, day, events)
 
@@ -712,21 +721,20 @@ class Monitor:
         if not isinstance(value, Decimal) or not isinstance(limit, Decimal) or limit <= 0:
             return
         gap = limit - value
-        band = limit * s.margin
-        if not ((s.side in ("below", "either") and Decimal(0) <= gap <= band)
-                or (s.side in ("above", "either") and Decimal(0) <= -gap <= band)):
-            return
-        scope = f"{s.program}.{s.value}"
-        w = self._open_window("household:" + hid, rule, scope, day, s.repeat_after_days)
-        if w is None:
-            return
-        self.raise_alert(rule, "household:" + hid, scope, w, _end_of(day),
-                         {"program": s.program, "value": _money(value), "limit": _money(limit),
-                          "gap": _money(abs(gap)), "margin": str(s.margin)},
-                         events, household=hid, policy_parameters=param, trace=(facts, day, s.program),
-                         decision={"program": s.program, "on": day.isoformat(),
-                                   "after": _outcome([pd.eligible, pd.tier or "",
-                                                      None if pd.amount is None else _money(pd.amount)])})
+
+        def then() -> None:
+            scope = f"{s.program}.{s.value}"
+            w = self._open_window("household:" + hid, rule, scope, day, s.repeat_after_days)
+            if w is None:
+                return
+            self.raise_alert(rule, "household:" + hid, scope, w, _end_of(day),
+                             {"program": s.program, "value": _money(value), "limit": _money(limit),
+                              "gap": _money(abs(gap)), "margin": str(s.margin)},
+                             events, household=hid, policy_parameters=param, trace=(facts, day, s.program),
+                             decision={"program": s.program, "on": day.isoformat(),
+                                       "after": _outcome([pd.eligible, pd.tier or "",
+                                                          None if pd.amount is None else _money(pd.amount)])})
+        self._candidate(rule, {"gap": gap, "neg": -gap, "band": limit * s.margin}, then)
 
     def _limit(self, d: Any, s: NearThreshold, day: dt.date) -> tuple[Any, dict[str, str]]:
         params = self.engine.model.programs[s.program].parameters
@@ -869,6 +877,15 @@ class Monitor:
 
     # ------------------------------------------------------------------ alerts
 
+    def _candidate(self, rule: Rule, fields: dict[str, Any], then: Callable[[], None]) -> None:
+        """An alert candidate of a matched kind: `then()` raises it if `fields` match the rule.
+
+        The durable backend replaces only this step (durable_rules matches the same fields).
+        """
+        if matches(rule, fields):
+            then()
+
+
     def _open_window(self, subject: str, rule: Rule, scope: str, day: dt.date | int, repeat: int) -> int | None:
         """The window of a new alert, or None when an alert of the same scope is less than `repeat` days old."""
         o = day if isinstance(day, int) else day.toordinal()
@@ -949,6 +966,27 @@ def _static_parts(rule: Rule, policy_hash: str, rules_hash: str) -> tuple[str, .
         ',"rule":' + dumps(rule.id) + ',"rules_hash":' + dumps(rules_hash),
         ',"title":' + dumps({"zh": rule.title.zh, "en": rule.title.en}) + ',"trace":',
     )
+
+
+def matches(rule: Rule, f: dict[str, Any]) -> bool:
+    """Whether a candidate's fields raise its rule (the conditions of `durable_worker.build`)."""
+    s: Any = rule.settings
+    kind = rule.kind
+    if kind == "station_repeat":
+        return bool(f["n"] >= s.count)
+    if kind == "indicator_change":
+        return bool(f["lhs"] > f["rhs"])
+    if kind == "household_changed":
+        return f["change"] in s.changes
+    if kind == "two_offices":
+        return f["program"] in s.programs and f["offices"] >= 2
+    if kind == "outcome_changed":
+        return f["program"] in s.programs and f["change"] in s.changes
+    if kind == "near_threshold":
+        below = 0 <= f["gap"] <= f["band"]
+        above = 0 <= f["neg"] <= f["band"]
+        return bool(below if s.side == "below" else above if s.side == "above" else below or above)
+    return False
 
 
 def _of(rules: RuleSet, cls: type[_S]) -> list[tuple[Rule, _S]]:
