@@ -39,6 +39,7 @@ from eligibility.monitor.reference import Monitor
 from eligibility.monitor.store import Store
 
 _EXPECT_KEYS = ("rule", "subject", "scope", "window")
+_EXPECT_ALL = (*_EXPECT_KEYS, "values")
 
 
 @attrs.frozen
@@ -51,6 +52,8 @@ class SequenceCase:
     expect: tuple[tuple[str, str, str, str], ...]
     reports: tuple[tuple[int, str], ...]
     span: Span
+    #: For each expected alert, the `values` it must have (those named; others are not compared).
+    values: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
 @attrs.frozen
@@ -143,13 +146,18 @@ def _case(r: Reader, item: Any) -> SequenceCase | None:
     elif rn is not None:
         r.error(rn, "expected-list", "restart_after must be a list of line numbers")
     expect: list[tuple[str, str, str, str]] = []
+    values: list[tuple[tuple[str, str], ...]] = []
     xn = m.get("expect")
     if isinstance(xn, YSeq):
         for x in xn.items:
-            xm = r.mapping(x, "an expected alert", _EXPECT_KEYS, ("rule", "subject", "window"))
+            xm = r.mapping(x, "an expected alert", _EXPECT_ALL, ("rule", "subject", "window"))
             if xm is not None:
                 vals = [r.text(xm.get(k), k) if xm.get(k) is not None else "" for k in _EXPECT_KEYS]
                 expect.append((vals[0] or "", vals[1] or "", vals[2] or "", vals[3] or ""))
+                vn = xm.get("values")
+                vm = r.mapping(vn, "an alert's values", None) if vn is not None else None
+                values.append(tuple((k.value, r.text(v, f"values.{k.value}") or "") for k, v in vm.items)
+                              if vm is not None else ())
     elif xn is not None:
         r.error(xn, "expected-list", "expect must be a list of alerts (or [] for none)")
     reports: list[tuple[int, str]] = []
@@ -164,7 +172,8 @@ def _case(r: Reader, item: Any) -> SequenceCase | None:
                     reports.append((line, kind))
     elif pn is not None:
         r.error(pn, "expected-list", "reports must be a list")
-    return SequenceCase(name, tuple(lines), tuple(sorted(set(restarts))), tuple(expect), tuple(reports), item.span)
+    return SequenceCase(name, tuple(lines), tuple(sorted(set(restarts))), tuple(expect), tuple(reports), item.span,
+                        tuple(values))
 
 
 def run_case(case: SequenceCase, engine: Engine, rules: RuleSet, folder: Path | None = None) -> SequenceResult:
@@ -193,6 +202,11 @@ def run_case(case: SequenceCase, engine: Engine, rules: RuleSet, folder: Path | 
     if got != want:
         problems.append("alerts differ:\n  expected:\n" + "".join(f"    {w}\n" for w in want)
                         + "  got:\n" + "".join(f"    {g}\n" for g in got))
+    else:
+        for i, named in enumerate(case.values):
+            have = {k: alerts[i]["values"].get(k) for k, _ in named}
+            if have != dict(named):
+                problems.append(f"alert {i + 1} values differ: expected {dict(named)}, got {have}\n")
     if got_reports != list(case.reports):
         problems.append(f"reports differ: expected {list(case.reports)}, got {got_reports}")
     return SequenceResult(case, not problems, "".join(problems), alerts)

@@ -74,7 +74,8 @@ KIND_VALUES: dict[str, tuple[str, ...]] = {
     "age_reached": ("member", "age", "date"),
     "document_expiry": ("member", "document", "date"),
     "station_repeat": ("person", "count", "days", "station"),
-    "two_offices": ("person", "program", "offices"),
+    "two_offices": ("person", "program", "offices", "office_a", "office_a_accepts", "office_b",
+                    "office_b_accepts"),
 }
 
 #: Documents a `document` event may carry and `document_expiry` may watch.

@@ -16,6 +16,7 @@ import json
 import mmap
 import operator
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -68,6 +69,15 @@ _WORDS: dict[str, tuple[str, str]] = {
     "disability_certificate": ("残疾证", "disability certificate"), "residence_permit": ("居住证", "residence permit"),
     "tekun_certificate": ("特困人员证", "tekun certificate"),
     "rigid_expense_recognition": ("刚性支出困难认定", "rigid-expense recognition"),
+}
+
+#: An office code that names its district: 6 digits, or 9 (a township within it); ASCII digits only.
+_OFFICE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?")
+#: What where-to-apply says of an office (the `office_*_accepts` values of `two_offices`).
+_ACCEPTS: dict[str, tuple[str, str]] = {
+    "yes": ("所在区属受理地", "is in a district where to apply"),
+    "no": ("所在区非受理地", "is not in a district where to apply"),
+    "unknown": ("受理地待定", "where to apply unknown"),
 }
 
 
@@ -585,19 +595,42 @@ class Monitor:
                 continue
             offices[ev.office or ""] = [hid, ev.id]
             others = [(o, offices[o][1]) for o in sorted(o for o in offices if o != ev.office)]
+            # What where-to-apply says of each office, for the household that enrolled there, as of
+            # this event (computed now: the durable backend raises the alert after later events).
+            accepts = {o: self._accepts(offices[o][0], ev.program or "", o, ev.day) for o in offices} if others else {}
             for rule, s in self.office_rules:
                 def then(rule: Rule = rule, s: Any = s, pid: str = pid,
-                         others: list[tuple[str, str]] = others) -> None:
+                         others: list[tuple[str, str]] = others, accepts: dict[str, str] = accepts) -> None:
                     for other, other_ev in others:
-                        pair = "|".join(sorted((other, ev.office or "")))
+                        a, b = sorted((other, ev.office or ""))
+                        pair = f"{a}|{b}"
                         w = self._open_window("person:" + pid, rule, pair, ev.day, s.repeat_after_days)
                         if w is None:
                             continue
                         self.raise_alert(rule, "person:" + pid, pair, w, ev_time(ev),
-                                         {"person": pid, "program": ev.program or "",
-                                          "offices": pair.replace("|", ", ")},
+                                         {"person": pid, "program": ev.program or "", "offices": f"{a}, {b}",
+                                          "office_a": a, "office_a_accepts": accepts[a],
+                                          "office_b": b, "office_b_accepts": accepts[b]},
                                          [other_ev, ev.id], household=hid, person=pid)
                 self._candidate(rule, {"program": ev.program or "", "offices": len(offices)}, then)
+
+    def _accepts(self, hid: str, program: str, code: str, day: dt.date) -> str:
+        """Whether where-to-apply says office `code` may accept `program` for household `hid` on `day`.
+
+        Where-to-apply names districts (6-digit division codes); an office's 9-digit township code
+        is compared by its district. "yes", "no", or "unknown" (a fact it waits on is unknown, the
+        code is of another form, or it cannot be answered): never a guess.
+        """
+        hh = self._household(hid)
+        district = code[:6] if _OFFICE_CODE.fullmatch(code) else None
+        if hh is None or not hh["m"] or district is None:
+            return "unknown"
+        try:
+            answer = self.engine.where_to_apply(self.household_json(hh), day, [program], trace=False)
+            ok = answer.accepts(program, district)
+        except EligibilityError:
+            return "unknown"
+        return "unknown" if ok is None else ("yes" if ok else "no")
 
     def checkin(self, ev: Event) -> None:
         """Count the person's check-ins within each rule's days (kept in memory and in the checkins table)."""
@@ -945,6 +978,8 @@ class Monitor:
             elif k == "fact":
                 f = self.engine.model.facts.field(v)
                 out[k] = f.label.get(lang) if f is not None else v
+            elif k.endswith("_accepts"):
+                out[k] = _ACCEPTS.get(v, (v, v))[i]
             elif v in _WORDS:
                 out[k] = _WORDS[v][i]
             else:
