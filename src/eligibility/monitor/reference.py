@@ -152,6 +152,7 @@ class Monitor:
         self.review_rules = _of(rules, ReviewDue)
         self.office_rules = _of(rules, TwoOffices)
         self.station_rules = _of(rules, StationRepeat)
+        self.office_programs = {p for _, s in self.office_rules for p in s.programs}
         progs = {p for _, s in self.outcome_rules for p in s.programs} | {s.program for _, s in self.near_rules}
         self.decide_programs = tuple(sorted(progs))
         self.indicator_facts = {s.fact for _, s in self.indicator_rules}
@@ -597,7 +598,9 @@ class Monitor:
             others = [(o, offices[o][1]) for o in sorted(o for o in offices if o != ev.office)]
             # What where-to-apply says of each office, for the household that enrolled there, as of
             # this event (computed now: the durable backend raises the alert after later events).
-            accepts = {o: self._accepts(offices[o][0], ev.program or "", o, ev.day) for o in offices} if others else {}
+            # Only for a program some rule watches (the only ones whose candidates can match).
+            accepts = ({o: self._accepts(offices[o][0], ev.program or "", o, ev.day) for o in offices}
+                       if others and ev.program in self.office_programs else {})
             for rule, s in self.office_rules:
                 def then(rule: Rule = rule, s: Any = s, pid: str = pid,
                          others: list[tuple[str, str]] = others, accepts: dict[str, str] = accepts) -> None:
