@@ -576,8 +576,10 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                        "truncation and rewriting).")
     @click.option("--verify-key", "verify_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="PUB.pem", help="For a record log: every entry must be signed by this Ed25519 public key.")
+    @click.option("--view", type=click.Choice(["auditor", "applicant"]), default="auditor", show_default=True,
+                  help="The explanation's reader (with --explain): the auditor (everything) or the applicant.")
     def verify(record: Path, fmt: str | None, lang: str, policies: Path | None, head: str | None = None,
-               verify_key: Path | None = None) -> None:
+               verify_key: Path | None = None, view: str = "auditor") -> None:
         """Check that a decision record, or a record log, is intact; optionally print a record's explanation.
 
         Exit codes: 0 intact, 1 changed after it was made (or the policies do not load), 2 usage error
@@ -613,7 +615,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
             click.echo(f"  {note}")
         else:
             try:
-                text = render(data["decision"], lang=lang, fmt=fmt)
+                text = render(data["decision"], lang=lang, fmt=fmt, view=view)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError):
                 click.echo("the recorded decision is not an eligibility.decision/1 trace; it cannot be explained",
                            err=True)
