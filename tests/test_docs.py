@@ -20,6 +20,7 @@ import contextlib
 import io
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -152,6 +153,9 @@ class Shell:
                 self.server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.server.kill()
+                self.server.wait()
+            if self.server.stderr is not None:
+                self.server.stderr.close()
 
 
 def commands(text: str) -> Iterator[tuple[str, str]]:
@@ -166,9 +170,9 @@ def commands(text: str) -> Iterator[tuple[str, str]]:
             if command is not None:
                 yield command, "\n".join(output)
             command, output = line[2:], []
-            while command.endswith("\\") and i + 1 < len(lines):
+            while not complete(command) and i + 1 < len(lines):
                 i += 1
-                command = command[:-1] + "\n" + lines[i]
+                command = command + "\n" + lines[i]
         elif command is not None:
             output.append(line)
         i += 1
@@ -176,19 +180,30 @@ def commands(text: str) -> Iterator[tuple[str, str]]:
         yield command, "\n".join(output)
 
 
+def complete(command: str) -> bool:
+    """Whether a command is complete: no trailing backslash, no quote left open."""
+    if command.endswith("\\"):
+        return False
+    try:
+        shlex.split(command, comments=True)
+    except ValueError:
+        return False
+    return True
+
+
 def sh_commands(text: str) -> list[str]:
-    """The commands of an sh block: its lines, continuations joined, comments and blanks left out."""
+    """The commands of an sh block: its lines, continued lines and open quotes joined, comments left out."""
     out: list[str] = []
     current = ""
     for line in text.splitlines():
         if not current and (not line.strip() or line.lstrip().startswith("#")):
             continue
-        current += line
-        if current.endswith("\\"):
-            current = current[:-1] + "\n"
-            continue
+        current = f"{current}\n{line}" if current else line
+        if complete(current):
+            out.append(current)
+            current = ""
+    if current:
         out.append(current)
-        current = ""
     return out
 
 
@@ -264,8 +279,8 @@ def test_the_runner_reads_the_conventions() -> None:
     assert matches("sha256:e4d8…  programs: a, b", "sha256:e4d8ffff  programs: a, b")
     assert not matches("262 passed, 0 failed", "263 passed, 0 failed")
     assert not matches("intact: record", "tampered: the record is not intact")
-    assert list(commands("$ a \\\n  b\nout\n$ c\n")) == [("a \n  b", "out"), ("c", "")]
-    assert sh_commands("# note\na \\\n b\n\nc  # why\n") == ["a \n b", "c  # why"]
+    assert list(commands("$ a \\\n  b\nout\n$ c\n")) == [("a \\\n  b", "out"), ("c", "")]
+    assert sh_commands("# note\na \\\n b\n\nc  # why\nd '{\n}'\n") == ["a \\\n b", "c  # why", "d '{\n}'"]
 
 
 def test_norun_blocks_are_few() -> None:
