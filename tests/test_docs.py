@@ -5,7 +5,8 @@ one namespace; the full-line comments right after an expression (or a `print`) a
 result. A ```console block runs each `$ ` command with bash and compares what it prints (standard
 output and error, as a terminal shows them) with the lines below it. A ```sh block runs each command
 and needs exit status 0. In expected text `…` (or `...`) stands for any text, over several lines
-too, and runs of spaces compare equal. An info string with `norun` (```console norun: the reason)
+too, runs of spaces compare equal, and a hash (`sha256:` and hex digits, or 12 hex digits) matches
+any hash: hashes change with every edit of a policy file. An info string with `norun` (```console norun: the reason)
 is not run; the reason is required. ```yaml, ```json, ```text and other blocks are data, not run.
 `<!-- doc-run: COMMAND -->` runs a hidden shell command before the next block (setup a reader does
 not need to see). Commands run in a temporary folder holding a copy of examples/ and policies/;
@@ -92,8 +93,15 @@ def pattern(expected: str) -> re.Pattern[str]:
     return re.compile(".*".join(r"\s*".join(re.escape(w) for w in p.split(" ")) for p in parts), re.S)
 
 
+def masked(text: str) -> str:
+    """Hashes masked: they change with every edit of a policy file, and the docs say so."""
+    text = re.sub(r"sha256:[0-9a-f]{4,64}", "sha256:HASH", text)
+    return re.sub(r"(?<![0-9a-f])[0-9a-f]{12}(?![0-9a-f])", "HASH", text)
+
+
 def matches(expected: str, actual: str) -> bool:
-    return pattern(expected).fullmatch(" ".join(actual.split())) is not None
+    """Whether the printed text is what the doc shows, by the conventions above."""
+    return pattern(masked(expected)).fullmatch(" ".join(masked(actual).split())) is not None
 
 
 class Shell:
@@ -279,6 +287,8 @@ def test_the_runner_reads_the_conventions() -> None:
     assert matches("sha256:e4d8…  programs: a, b", "sha256:e4d8ffff  programs: a, b")
     assert not matches("262 passed, 0 failed", "263 passed, 0 failed")
     assert not matches("intact: record", "tampered: the record is not intact")
+    assert matches("record sha256:5785…, files 5dd0292408d3", "record sha256:1652140a98d5…, files fe3526a2a08b")
+    assert not matches("record sha256:5785…", "record 1652140a98d5…")
     assert list(commands("$ a \\\n  b\nout\n$ c\n")) == [("a \\\n  b", "out"), ("c", "")]
     assert sh_commands("# note\na \\\n b\n\nc  # why\nd '{\n}'\n") == ["a \\\n b", "c  # why", "d '{\n}'"]
 
