@@ -9,7 +9,8 @@ too, runs of spaces compare equal, and a hash (`sha256:` and hex digits, or 12 h
 any hash: hashes change with every edit of a policy file. An info string with `norun` (```console norun: the reason)
 is not run; the reason is required. ```yaml, ```json, ```text and other blocks are data, not run.
 `<!-- doc-run: COMMAND -->` runs a hidden shell command before the next block (setup a reader does
-not need to see). Commands run in a temporary folder holding a copy of examples/ and policies/;
+not need to see). Commands run in a temporary folder holding a copy of examples/, policies/ and
+docs/policies/;
 `eligibility` is `python -m eligibility` of this source tree; a file whose commands call `curl`
 gets a server (`eligibility serve`) on a free port, with its token in `$TOKEN`.
 """
@@ -251,6 +252,7 @@ def test_doc_blocks_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
             assert reason, f"{doc.name}:{b.line}: a norun block needs its reason in the info string"
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    shutil.copytree(ROOT / "docs" / "policies", tmp_path / "docs" / "policies")
     shell = Shell(tmp_path)
     namespace: dict[str, Any] = {"__name__": "__doc__"}
     monkeypatch.chdir(tmp_path)
