@@ -1,8 +1,8 @@
 """Every code block of README.md and docs/ runs, and shows what it prints: a doc that drifts fails.
 
 The conventions (docs/how-to/write-docs.md): a ```python block runs, blocks of one file in order in
-one namespace; the full-line comments right after an expression (or a `print`) are its expected
-result. A ```console block runs each `$ ` command with bash and compares what it prints (standard
+one namespace, as a script (`__name__ == "__main__"`); the full-line comments right after a statement
+are what it prints, or for an expression that prints nothing, its value's repr. A ```console block runs each `$ ` command with bash and compares what it prints (standard
 output and error, as a terminal shows them) with the lines below it. A ```sh block runs each command
 and needs exit status 0. In expected text `…` (or `...`) stands for any text, over several lines
 too, runs of spaces compare equal, and a hash (`sha256:` and hex digits, or 12 hex digits) matches
@@ -217,7 +217,8 @@ def sh_commands(text: str) -> list[str]:
 
 
 def run_python(block: Block, namespace: dict[str, Any], where: str) -> None:
-    """Run a python block statement by statement; check each expression's result against the comments after it."""
+    """Run a python block statement by statement; check what each prints, or each expression's value, against the
+    full-line comments right after it."""
     tree = ast.parse(block.text, filename=where)
     lines = block.text.splitlines()
     for stmt in tree.body:
@@ -234,8 +235,8 @@ def run_python(block: Block, namespace: dict[str, Any], where: str) -> None:
             else:
                 exec(compile(ast.Module([stmt], []), where, "exec"), namespace)  # noqa: S102 - the docs' own code
                 value = None
-        if expected and isinstance(stmt, ast.Expr):
-            actual = out.getvalue() if out.getvalue() else repr(value)
+        if expected and (isinstance(stmt, ast.Expr) or out.getvalue()):
+            actual = out.getvalue() if out.getvalue() or not isinstance(stmt, ast.Expr) else repr(value)
             shown = "\n".join(expected)
             assert matches(shown, actual), (f"{where}, line {block.line + stmt.lineno}: "
                                             f"{ast.get_source_segment(block.text, stmt)}\n"
@@ -254,7 +255,7 @@ def test_doc_blocks_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     shutil.copytree(ROOT / "policies", tmp_path / "policies")
     shutil.copytree(ROOT / "docs" / "policies", tmp_path / "docs" / "policies")
     shell = Shell(tmp_path)
-    namespace: dict[str, Any] = {"__name__": "__doc__"}
+    namespace: dict[str, Any] = {"__name__": "__main__"}
     monkeypatch.chdir(tmp_path)
     for key in ("HOME", "TMPDIR"):
         monkeypatch.setenv(key, shell.env[key])
@@ -296,10 +297,10 @@ def test_the_runner_reads_the_conventions() -> None:
 
 
 def test_norun_blocks_are_few() -> None:
-    """Blocks that cannot run in CI are marked, each with its reason, and stay a small share of the blocks."""
+    """Blocks that cannot run in CI are marked, each with its reason, and stay few (at most 20)."""
     runnable = [b for doc in DOCS for b in blocks(doc) if b.kind in RUN_KINDS]
     marked = [b for b in runnable if b.norun]
-    assert runnable and len(marked) <= len(runnable) // 5, f"{len(marked)} of {len(runnable)} blocks are norun"
+    assert runnable and len(marked) <= 20, f"{len(marked)} of {len(runnable)} blocks are norun"
 
 
 def test_docs_name_no_path_users_do_not_have() -> None:
