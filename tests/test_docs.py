@@ -39,6 +39,9 @@ ROOT = Path(__file__).parent.parent
 DOCS = sorted([ROOT / "README.md", *(p for p in (ROOT / "docs").rglob("*.md") if "policies" not in p.parts)])
 RUN_KINDS = ("python", "console", "sh")
 TOKEN = "doc-runner-token-0123456789abcdef"
+#: Docs whose blocks after a `<!-- doc-stop: reason -->` line do not run yet: a debt, to be paid.
+STOPS = {"docs/tutorial/policy-staff.md": "sections 6 to 9 edit the test cases by hand; those edits are not yet "
+                                          "given to the runner as doc-run setup"}
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^`\n]*)$")
 
 
@@ -67,6 +70,8 @@ def blocks(path: Path) -> list[Block]:
         run = re.match(r"^<!-- doc-run: (.*) -->$", lines[i].strip())
         if run:
             setup.append(run.group(1))
+        if lines[i].startswith("<!-- doc-stop:"):  # the blocks after it are not run yet (see STOPS)
+            break
         m = FENCE.match(lines[i])
         if m and m.group("info").strip():
             info = m.group("info").strip()
@@ -110,6 +115,7 @@ class Shell:
 
     def __init__(self, work: Path) -> None:
         self.work = work
+        self.cwd = work
         self.status = 0
         bindir = work / ".bin"
         bindir.mkdir()
@@ -132,9 +138,13 @@ class Shell:
         """Run one command with bash (the previous command's status in `$?`); its status and output."""
         if self.port is not None:
             command = command.replace("127.0.0.1:8000", f"127.0.0.1:{self.port}")
-        done = subprocess.run(["bash", "-c", f"(exit {self.status}); {command}"], cwd=self.work, env=self.env,
+        state = self.work / ".doc-cwd"
+        script = f'(exit {self.status}); {command}\n__status=$?; pwd > "{state}"; exit $__status'
+        done = subprocess.run(["bash", "-c", script], cwd=self.cwd, env=self.env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False)
         self.status = done.returncode
+        if state.is_file():  # a `cd` holds for the commands after it, as in a terminal
+            self.cwd = Path(state.read_text(encoding="utf-8").strip())
         return done.returncode, done.stdout.decode("utf-8", "replace")
 
     def serve(self) -> None:
@@ -294,6 +304,12 @@ def test_the_runner_reads_the_conventions() -> None:
     assert not matches("record sha256:5785…", "record 1652140a98d5…")
     assert list(commands("$ a \\\n  b\nout\n$ c\n")) == [("a \\\n  b", "out"), ("c", "")]
     assert sh_commands("# note\na \\\n b\n\nc  # why\nd '{\n}'\n") == ["a \\\n b", "c  # why", "d '{\n}'"]
+
+
+def test_doc_stops_are_known() -> None:
+    """A doc that stops running part way (`<!-- doc-stop: reason -->`) is listed here, with its reason."""
+    stopped = {str(d.relative_to(ROOT)) for d in DOCS if "<!-- doc-stop:" in d.read_text(encoding="utf-8")}
+    assert stopped == set(STOPS), f"doc-stop markers in {sorted(stopped)}; STOPS lists {sorted(STOPS)}"
 
 
 def test_norun_blocks_are_few() -> None:
