@@ -1,18 +1,18 @@
 """Every code block of README.md and docs/ runs, and shows what it prints: a doc that drifts fails.
 
-The conventions (docs/how-to/write-docs.md): a ```python block runs, blocks of one file in order in
-one namespace, as a script (`__name__ == "__main__"`); the full-line comments right after a statement
-are what it prints, or for an expression that prints nothing, its value's repr. A ```console block runs each `$ ` command with bash and compares what it prints (standard
-output and error, as a terminal shows them) with the lines below it. A ```sh block runs each command
-and needs exit status 0. In expected text `…` (or `...`) stands for any text, over several lines
-too, runs of spaces compare equal, and a hash (`sha256:` and hex digits, or 12 hex digits) matches
-any hash: hashes change with every edit of a policy file. An info string with `norun` (```console norun: the reason)
-is not run; the reason is required. ```yaml, ```json, ```text and other blocks are data, not run.
+The conventions are in docs/how-to/write-docs.md. A ```python block runs as a script (`__name__ ==
+"__main__"`), the blocks of one file in order in one namespace; the full-line comments right after a
+statement are what it prints, or for an expression that prints nothing, its value's repr. A ```console
+block runs each `$ ` command with bash and compares what it prints (standard output and error, as a
+terminal shows them) with the lines below it. A ```sh block runs each command and needs exit status 0.
+In expected text `…` (or `...`) stands for any text, over several lines too, runs of spaces compare
+equal, and a hash (`sha256:` and hex digits, or 12 hex digits) matches any hash: hashes change with
+every edit of a policy file. An info string with `norun` (```console norun: the reason) is not run;
+the reason is required. ```yaml, ```json, ```text and other blocks are data, not run.
 `<!-- doc-run: COMMAND -->` runs a hidden shell command before the next block (setup a reader does
 not need to see). Commands run in a temporary folder holding a copy of examples/, policies/ and
-docs/policies/;
-`eligibility` is `python -m eligibility` of this source tree; a file whose commands call `curl`
-gets a server (`eligibility serve`) on a free port, with its token in `$TOKEN`.
+docs/policies/; `eligibility` is `python -m eligibility` of this source tree; a file whose commands
+call `curl` gets a server (`eligibility serve`) on a free port, with its token in `$TOKEN`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import os
 import re
 import shlex
 import shutil
@@ -241,9 +240,9 @@ def run_python(block: Block, namespace: dict[str, Any], where: str) -> None:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             if isinstance(stmt, ast.Expr):
-                value = eval(compile(ast.Expression(stmt.value), where, "eval"), namespace)  # noqa: S307 - the docs' own code
+                value = eval(compile(ast.Expression(stmt.value), where, "eval"), namespace)
             else:
-                exec(compile(ast.Module([stmt], []), where, "exec"), namespace)  # noqa: S102 - the docs' own code
+                exec(compile(ast.Module([stmt], []), where, "exec"), namespace)
                 value = None
         if expected and (isinstance(stmt, ast.Expr) or out.getvalue()):
             actual = out.getvalue() if out.getvalue() or not isinstance(stmt, ast.Expr) else repr(value)
@@ -296,7 +295,7 @@ def test_doc_blocks_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_the_runner_reads_the_conventions() -> None:
     """Wildcards match any text, spaces are loose, and a wrong count or word does not match."""
     assert matches("262 passed, 0 failed", "262 passed,  0 failed\n")
-    assert matches("wrote /tmp/book/a.md\n…\nwrote /tmp/book/index.md", "wrote /tmp/book/a.md\nx\ny\nwrote /tmp/book/index.md")
+    assert matches("wrote book/a.md\n…\nwrote book/index.md", "wrote book/a.md\nx\ny\nwrote book/index.md")
     assert matches("sha256:e4d8…  programs: a, b", "sha256:e4d8ffff  programs: a, b")
     assert not matches("262 passed, 0 failed", "263 passed, 0 failed")
     assert not matches("intact: record", "tampered: the record is not intact")
