@@ -227,6 +227,17 @@ def test_explanation_in_each_language_and_format(server: Server, engine: eligibi
     assert ("最低生活保障" if lang == "zh" else "Minimum subsistence allowance") in r.text
 
 
+def test_explain_for_the_applicant(server: Server, engine: eligibility.Engine) -> None:
+    """POST /explain with "view": "applicant" gives the applicant's page; another view is a 422 naming it."""
+    r = post(server, "/explain", {"household": example(), "on": ON, "format": "html", "view": "applicant"})
+    assert r.status_code == 200
+    assert r.text == engine.decide(example(), ON).explain(fmt="html", view="applicant")
+    assert "您家每月可领取合计" in r.text
+    body = problem(post(server, "/explain", {"household": example(), "on": ON, "view": ["applicant"]}), 422,
+                   "invalid-input")
+    assert [e["path"] for e in body["errors"]] == ["view"]
+
+
 def test_household_schema_endpoint_is_the_engines_schema(server: Server, engine: eligibility.Engine) -> None:
     """GET /schema/household returns the vocabulary's JSON Schema, titled in zh or (?lang=en) en."""
     with server.client() as c:

@@ -361,6 +361,10 @@ def build() -> Any:
                            help="Also say, for each program not eligible, what change to one fact would change it, "
                                 "and flag near misses.")
 
+    view_opt = click.option(
+        "--view", type=click.Choice(["auditor", "applicant"]), default="auditor", show_default=True,
+        help="auditor: every rule, number and citation; applicant: plain words only, the outcome and total first.")
+
     complete_opt = click.option(
         "--complete", is_flag=True,
         help="Every fact without a declared default must be given: an absent one is an input error "
@@ -386,10 +390,11 @@ def build() -> Any:
     @click.option("--sign-key", "sign_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="KEY.pem", help="Sign the log entry with this Ed25519 private key (needs the sign extra).")
     @why_opt
+    @view_opt
     def decide(household: str, on: Any, policies: Path | None, jurisdiction: str | None,
                programs: tuple[str, ...], fmt: str, lang: str, strict: bool, record_out: Path | None = None,
                why_not: bool = False, complete: bool = False, record_log: Path | None = None,
-               sign_key: Path | None = None) -> None:
+               sign_key: Path | None = None, view: str = "auditor") -> None:
         """Decide a household given as JSON (a file, or - for standard input)."""
         key = _signing_key(sign_key, record_log)
         engine = _load(policies, jurisdiction)
@@ -418,7 +423,7 @@ def build() -> Any:
             click.echo(json.dumps(decision.to_json(why_not=why_not), ensure_ascii=False, indent=2,
                                   default=_json_default))
         else:
-            click.echo(decision.explain(lang=lang, fmt=fmt, why_not=why_not), nl=False)
+            click.echo(decision.explain(lang=lang, fmt=fmt, why_not=why_not, view=view), nl=False)
         # A program that cannot be decided is part of the answer (printed with its reason): exit 0.
         # --strict asks for every program decided, and stops at the first that is not (exit 1 above).
 
@@ -433,16 +438,17 @@ def build() -> Any:
     @click.option("--html", is_flag=True, help="One printable HTML page instead of plain text.")
     @why_opt
     @complete_opt
+    @view_opt
     @click.pass_context
     def explain(ctx: Any, household: str, on: Any, policies: Path | None, jurisdiction: str | None,
                 programs: tuple[str, ...], lang: str, markdown: bool, html: bool = False,
-                why_not: bool = False, complete: bool = False) -> None:
+                why_not: bool = False, complete: bool = False, view: str = "auditor") -> None:
         """Explain the decision for a household in Chinese or English."""
         if markdown and html:
             raise click.UsageError(_("--markdown and --html cannot be used together"))
         ctx.invoke(decide, household=household, on=on, policies=policies, jurisdiction=jurisdiction,
                    programs=programs, fmt="html" if html else "markdown" if markdown else "text", lang=lang,
-                   strict=False, why_not=why_not, complete=complete)
+                   strict=False, why_not=why_not, complete=complete, view=view)
 
     @main.command(name="compile")
     @_policy_arg()
@@ -702,8 +708,10 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
                        "truncation and rewriting).")
     @click.option("--verify-key", "verify_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   metavar="PUB.pem", help="For a record log: every entry must be signed by this Ed25519 public key.")
+    @click.option("--view", type=click.Choice(["auditor", "applicant"]), default="auditor", show_default=True,
+                  help="The explanation's reader (with --explain): the auditor (everything) or the applicant.")
     def verify(record: Path, fmt: str | None, lang: str, policies: Path | None, head: str | None = None,
-               verify_key: Path | None = None) -> None:
+               verify_key: Path | None = None, view: str = "auditor") -> None:
         """Check that a decision record, or a record log, is intact; optionally print a record's explanation.
 
         Exit codes: 0 intact, 1 changed after it was made (or the policies do not load), 2 usage error
@@ -740,7 +748,7 @@ def _add_audit_commands(main: Any, jur: Any) -> None:
             click.echo(f"  {note}")
         else:
             try:
-                text = render(data["decision"], lang=lang, fmt=fmt)
+                text = render(data["decision"], lang=lang, fmt=fmt, view=view)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError):
                 click.echo(_("the recorded decision is not an eligibility.decision/1 trace; it cannot be explained"),
                            err=True)

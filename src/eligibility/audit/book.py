@@ -68,6 +68,10 @@ def render_program(program: Program) -> str:
            + " → ".join(f"`{f}`" for f in program.layers) + ".", ""]
     if program.each:
         out += [f"Decided for each record: `{program.each[0]} in household.{program.each[1]}`.", ""]
+    if program.role != "benefit":
+        what = {"helper": "read by other programs; not shown to an applicant as a benefit",
+                "notice": "a notice: shown to an applicant as a warning when it applies, not as a benefit"}
+        out += [f"Role: `{program.role}` ({what[program.role]}).", ""]
     out += ["## Outcome", ""]
     for d in (program.eligible, program.amount, program.tier):
         if d is not None:

@@ -42,7 +42,8 @@ def _load_defaults() -> dict[str, dict[str, dict[str, Any]]]:
     text = Path(__file__).with_name("labels.yaml").read_text(encoding="utf-8")
     labels = yaml.load(text, Loader=yaml.BaseLoader)["labels"]
     return {"words": by_language(labels["words"]), "ops": by_language(labels["ops"], ops=True),
-            "page": by_language(labels["page"])}
+            "page": by_language(labels["page"]), "applicant": by_language(labels["applicant"]),
+            "values": by_language(labels["values"])}
 
 
 DEFAULT_LABELS = _load_defaults()
@@ -52,6 +53,10 @@ WORDS = _Labels("words")
 #: How a comparison reads when it holds, and when it does not.
 OPS = _Labels("ops")
 PAGE_WORDS = _Labels("page")
+#: The applicant's view: plain words.
+APPLICANT_WORDS = _Labels("applicant")
+#: Words for output values (tiers), keyed `program.value`.
+VALUE_WORDS = _Labels("values")
 
 
 @contextmanager
@@ -62,7 +67,7 @@ def labels_scope(trace: dict[str, Any]) -> Iterator[None]:
         yield
         return
     merged = {name: {lang: dict(table[lang]) for lang in ("zh", "en")} for name, table in DEFAULT_LABELS.items()}
-    for section in ("words", "ops", "page"):
+    for section in DEFAULT_LABELS:
         if section in given:
             extra = by_language(given[section], ops=section == "ops")
             for lang in ("zh", "en"):

@@ -38,7 +38,7 @@ from eligibility.engine.trace import build_trace, compact_trace
 from eligibility.engine.where import WhereToApply, where_to_apply
 from eligibility.engine.whynot import MAX_WORK as WHY_NOT_MAX_WORK
 from eligibility.engine.whynot import why_not as analyse_why_not
-from eligibility.explain.text import render
+from eligibility.explain.text import VIEWS, render
 from eligibility.lang.model import ParamValue
 
 #: Validators by the sha256 of their facts file: compiling one takes milliseconds.
@@ -285,23 +285,27 @@ class Decision:
         """
         return self._engine._value(self, _name(program, "program"), _name(name, "name"))
 
-    def explain(self, lang: str = "zh", fmt: str = "text", *, why_not: bool = False) -> str:
+    def explain(self, lang: str = "zh", fmt: str = "text", *, why_not: bool = False, view: str = "auditor") -> str:
         """Render the explanation of this decision in Chinese (`zh`) or English (`en`).
 
-        `fmt` is `text`, `markdown` or `html`. With `why_not=True` it also says under each failed
-        rule what single change would make it pass, and flags near misses at the top.
+        `fmt` is `text`, `markdown` or `html`. `view` is `auditor` (every rule, number, expression
+        and citation) or `applicant` (plain words only: the outcome and the monthly total first,
+        what cannot be decided yet, the reasons of each refusal). With `why_not=True` the auditor's
+        view also says under each failed rule what single change would make it pass.
 
         Raises:
-            InputError: `lang`, `fmt` or `why_not` is not one of its values.
+            InputError: `lang`, `fmt`, `view` or `why_not` is not one of its values.
         """
         if lang not in ("zh", "en"):
             raise argument_error("lang", "format", f"must be 'zh' or 'en', not {readable(repr(lang), 40)}")
         if fmt not in FORMATS:
             raise argument_error("fmt", "format", f"must be one of {', '.join(map(repr, FORMATS))}, "
                                  f"not {readable(repr(fmt), 40)}")
+        if view not in VIEWS:
+            raise argument_error("view", "format", f"must be 'auditor' or 'applicant', not {readable(repr(view), 40)}")
         _flag(why_not, "why_not")
         with decimal.localcontext(ENGINE_CONTEXT):
-            return render(self.to_json(why_not=why_not), lang=lang, fmt=fmt)
+            return render(self.to_json(why_not=why_not), lang=lang, fmt=fmt, view=view)
 
 
 class Engine:

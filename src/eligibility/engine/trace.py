@@ -484,6 +484,7 @@ class _Builder(NodeVisitor):
                          "unknown": list(r.unknown)}
                         for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
+            **({"role": prog.role} if prog.role != "benefit" else {}),
             "steps": [self.step(prog, d) for d in defs],
         }
 

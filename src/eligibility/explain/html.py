@@ -79,13 +79,30 @@ dl{margin:.2rem 0}
 dt{font-weight:600;margin-top:.4rem}
 dd{margin:0 0 0 1rem}
 footer{margin-top:1.5rem;color:#555;font-size:.85rem}
+@page{size:A4;margin:10mm 9mm}
 @media print{
-body{padding:0;font-size:11pt}
-details{border:0;padding:0}
+body{padding:0;font:8pt/1.3 system-ui,"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif}
+main{max-width:none;columns:2;column-gap:6mm;column-rule:1px solid #ddd}
+header,main>h2:first-of-type{column-span:all}
+h1{font-size:12pt;margin:0 0 2pt}
+h2{font-size:10pt;margin:6pt 0 2pt;padding-top:3pt;border-top-width:1px;break-after:avoid}
+h3{font-size:9pt;margin:4pt 0 1pt;break-after:avoid}
+h4{font-size:8pt;margin:0}
+p,li{margin:0}
+ul{padding-left:9pt}
+code{font-size:7.5pt;background:none;padding:0}
+.verdict{font-size:9pt;padding:1pt 4pt;margin:2pt 0;border-left-width:3pt}
+.summary{column-span:all;columns:2;column-gap:6mm}
+.summary li{margin:0 0 1pt;break-inside:avoid}
+section[id^="program-"]>*:not(h2):not(.verdict):not(.meta):not(.warn){font-size:7.5pt}
+.step{break-inside:avoid;border:0;border-left:2pt solid #999;border-radius:0;padding:0 0 0 4pt;margin:2pt 0}
+.cite,.at,.prov,.meta{font-size:7pt}
+details{border:0;padding:0;margin:2pt 0}
 details::details-content{content-visibility:visible;display:block}
-summary{list-style:none}
-.step{break-inside:avoid}
-a[href]::after{content:" <" attr(href) ">";font-size:.85em}
+summary{list-style:none;font-size:8.5pt}
+summary::-webkit-details-marker{display:none}
+dt{margin-top:2pt;break-after:avoid}
+footer{margin-top:4pt;font-size:7pt}
 }
 """
 

@@ -194,18 +194,34 @@ def assumed_lines(trace: dict[str, Any], lang: str, md: bool) -> list[str]:
     return out
 
 
-def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text") -> str:
+#: Who reads the explanation: the applicant (plain words, the outcome first) or the auditor (everything).
+VIEWS = ("auditor", "applicant")
+
+
+def render(trace: dict[str, Any], lang: str = "zh", fmt: str = "text", view: str = "auditor") -> str:
     """Render the JSON trace of a decision as text (`fmt="text"`), Markdown (`"markdown"`) or HTML (`"html"`).
 
+    `view="auditor"` shows every rule, number, expression and citation; `view="applicant"` only
+    plain words: what the household receives, what cannot be decided yet, and why not.
     Numbers are shown under the engine's decimal context, whatever the caller's context is.
     """
     with decimal.localcontext(ENGINE_CONTEXT), labels_scope(trace):
-        return _render(trace, lang, fmt)
+        return _render(trace, lang, fmt, view)
 
 
-def _render(trace: dict[str, Any], lang: str, fmt: str) -> str:
+def _render(trace: dict[str, Any], lang: str, fmt: str, view: str = "auditor") -> str:
     if lang not in WORDS:
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if view not in VIEWS:
+        raise ValueError(f"view must be 'auditor' or 'applicant', not {view!r}")
+    if view == "applicant":
+        from eligibility.explain.applicant import render_applicant_html, render_applicant_text
+
+        if fmt == "html":
+            return render_applicant_html(trace, lang)
+        if fmt not in ("text", "markdown"):
+            raise ValueError(f"fmt must be 'text', 'markdown' or 'html', not {fmt!r}")
+        return render_applicant_text(trace, lang, md=fmt == "markdown")
     if fmt == "html":
         from eligibility.explain.html import render_html
 

@@ -21,6 +21,9 @@ ROUND_MODES = ("half_up", "up", "down")
 MAX_DEFINITIONS = 2000
 #: The outputs a program may declare, with their types.
 OUTPUTS = {"eligible": "bool", "amount": "money", "tier": "text"}
+#: What a program is to an applicant: a benefit (the default), a helper other programs read (household
+#: membership, the tiers), or a notice (a warning shown when it is "eligible"); see policy-format.md.
+ROLES = ("benefit", "helper", "notice")
 
 
 @attrs.define
@@ -43,6 +46,7 @@ class Layer:
     tier: Definition | None = None
     #: Names whose definitions could not be read; uses of them are not reported again.
     failed: set[str] = attrs.Factory(set)
+    role: str | None = None
 
 
 def _span(node: YNode | None) -> Span | None:
@@ -50,7 +54,7 @@ def _span(node: YNode | None) -> Span | None:
 
 
 _PROGRAM_KEYS = ("program", "title", "jurisdiction", "extends", "each", "sources", "parameters", "computed",
-                 "rules", "eligible", "amount", "tier", "description")
+                 "rules", "eligible", "amount", "tier", "role", "description")
 _SOURCE_KEYS = ("title", "document", "articles", "article", "date", "url", "confidence", "note")
 _PARAM_KEYS = ("type", "unit", "title", "source", "values", "note", "description")
 _VALUE_KEYS = ("value", "source", "note")
@@ -76,6 +80,13 @@ def read_layer(r: Reader, root: YMap) -> Layer | None:
     ext = root.get("extends")
     layer = Layer(prog, r.label(root.get("title"), "title"), jur, r.text(ext, "extends"),
                   ext.span if ext else None, {}, {}, {}, None, None, r.file, root.span, r.each(root.get("each")))
+    rn = root.get("role")
+    role = r.text(rn, "role")
+    if rn is not None and role is not None and role not in ROLES:
+        r.error(rn, "role", f"role must be one of {', '.join(ROLES)}, not {readable(role, 20)!r}",
+                "helper: read by other programs, not a benefit (membership, tiers); notice: a warning")
+    elif role is not None:
+        layer.role = role
     sn = root.get("sources")
     if sn is not None and (m := r.mapping(sn, "sources", None)) is not None:
         for key, spec in m.items:

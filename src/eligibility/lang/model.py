@@ -240,6 +240,8 @@ class Program:
     each: tuple[str, str] | None = None
     #: Names that failed to read; the checker stays silent about their uses.
     failed: frozenset[str] = frozenset()
+    #: `benefit`, `helper` (read by other programs, not shown to applicants as a benefit) or `notice`.
+    role: str = "benefit"
 
 
 @attrs.frozen

@@ -180,7 +180,10 @@ def _check_labels(r: Reader, node: YMap) -> bool:
         return False
     for skey, entries in m.items:
         known = tuple(DEFAULT_LABELS.get(skey.value, {}).get("zh", {}))
-        if not known or (em := r.mapping(entries, skey.value, known)) is None:
+        if skey.value == "values":  # any program.value may be labelled
+            if (em := r.mapping(entries, skey.value, None)) is None:
+                continue
+        elif not known or (em := r.mapping(entries, skey.value, known)) is None:
             continue
         for key, value in em.items:
             if skey.value == "ops":
@@ -476,8 +479,10 @@ def _merge(chain: list[Layer], registry: dict[str, Source], diags: list[Diagnost
     eligible = amount = tier = None
     title = None
     each = None
+    role = "benefit"
     failed: set[str] = set()
     for layer in chain:
+        role = layer.role or role
         failed |= layer.failed
         each = layer.each or each
         sources.update(layer.sources)
@@ -504,7 +509,7 @@ def _merge(chain: list[Layer], registry: dict[str, Source], diags: list[Diagnost
         tier = attrs.evolve(tier, each=each) if tier is not None else None
     return Program(leaf.program, title or _default_title(leaf.program), leaf.jurisdiction, leaf.file,
                    tuple(layer.file for layer in chain), sources, params, defs, eligible, amount, leaf.span, tier, each,
-                   frozenset(failed - set(params) - set(defs)))
+                   frozenset(failed - set(params) - set(defs)), role)
 
 
 def _default_title(name: str) -> Label:

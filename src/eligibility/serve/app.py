@@ -57,7 +57,7 @@ SECURITY_HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options",
                     (b"referrer-policy", b"no-referrer")]
 #: Keys of the POST bodies (the household goes under "household").
 DECIDE_KEYS = ("household", "on", "programs", "why_not", "lang")
-EXPLAIN_KEYS = (*DECIDE_KEYS, "format")
+EXPLAIN_KEYS = (*DECIDE_KEYS, "format", "view")
 SCREEN_KEYS = ("household", "on", "programs", "lang", "max_questions")
 
 RID = "eligibility.request_id"
@@ -235,6 +235,9 @@ class _Request:
         self.format = data.get("format")
         if self.format is not None and not (isinstance(self.format, str) and self.format in FORMATS):
             bad("format", "format", f"must be one of {', '.join(FORMATS)}")
+        self.view = data.get("view", "auditor")
+        if self.view not in ("auditor", "applicant"):
+            bad("view", "format", 'must be "auditor" or "applicant"')
         self.max_questions = data.get("max_questions", QUESTIONS)
         if not (isinstance(self.max_questions, int) and not isinstance(self.max_questions, bool)
                 and 0 <= self.max_questions <= MAX_QUESTIONS):
@@ -296,7 +299,9 @@ def _openapi_base(engine: Engine, auth: bool) -> dict[str, Any]:
                    "lang": {"enum": ["zh", "en"], "default": "zh",
                             "description": "Language of the explanation and of problem titles."}}}
     explain = {**request, "properties": {**request["properties"], "format": {
-        "enum": list(FORMATS), "description": "Overrides the Accept header."}}}
+        "enum": list(FORMATS), "description": "Overrides the Accept header."}, "view": {
+        "enum": ["auditor", "applicant"], "default": "auditor",
+        "description": "auditor: every rule, number and citation; applicant: plain words only, the outcome first."}}}
     screen_request: dict[str, Any] = {
         "type": "object", "required": ["household", "on"], "additionalProperties": False,
         "properties": {
@@ -460,8 +465,9 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
         summary: Explain the decision for a household
         description: >-
           The format is the body's "format", else the Accept header (text/plain, text/markdown,
-          text/html), else text. The language is the body's "lang" (zh by default). The HTML page
-          is self-contained and printable.
+          text/html), else text. The language is the body's "lang" (zh by default). The body's
+          "view" is "auditor" (default: every rule, number and citation) or "applicant" (plain words
+          only: the outcome and the monthly total first). The HTML page is self-contained and printable.
         requestBody:
           required: true
           content:
@@ -488,7 +494,8 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
         def work() -> tuple[str, str]:
             req = parsed(raw, EXPLAIN_KEYS, scope)
             fmt = req.format or _choose_format(accept)
-            return fmt, req.decide(engine, scope).explain(lang=req.lang, fmt=fmt, why_not=req.why_not)
+            return fmt, req.decide(engine, scope).explain(lang=req.lang, fmt=fmt, why_not=req.why_not,
+                                                                view=req.view)
 
         fmt, text = await run_in_worker(work)
         headers = {"Content-Security-Policy": _content_security_policy(text)} if fmt == "html" else {}
