@@ -8,6 +8,7 @@ benchmarks/bench_relevance.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -183,3 +184,38 @@ def test_every_fact_the_screening_asks_has_help_in_both_languages(bundled: eligi
     spec = _spec(bundled.model.facts, first["path"])
     assert spec is not None and spec.help is not None
     assert first["help"] == {"zh": spec.help.zh, "en": spec.help.en}
+
+
+def _no_sentinel(value: Any) -> bool:
+    from eligibility.compile.unknown import Unknown
+
+    return not isinstance(value, Unknown)
+
+
+@settings(hypothesis_settings(), max_examples=100)
+@given(data=st.data())
+def test_no_unknown_sentinel_leaves_a_decision(bundled: eligibility.Engine, data: st.DataObject) -> None:
+    """With facts unknown, every program's tier and amount are a value or null, and the traces serialise."""
+    household = data.draw(households(bundled, on=ON, max_members=3))
+    paths = _scalar_paths(bundled, household)
+    for path in data.draw(st.sets(st.sampled_from(paths), max_size=min(len(paths), 8))):
+        household = _set(household, path, {"unknown": True})
+    decision = bundled.decide(household, on=ON, assume_defaults=data.draw(st.booleans()))
+    for name, p in decision.programs.items():
+        assert all(map(_no_sentinel, (p.eligible, p.amount, p.tier))), (name, p)
+        if p.eligible is None and p.error is None:  # an outcome not known is undetermined, its amount null
+            assert p.undetermined and p.amount is None, (name, p)
+        for r in p.members or ():
+            assert all(map(_no_sentinel, (r.eligible, r.amount, r.tier))), (name, r)
+    json.dumps(decision.to_json())  # no default: an Unknown left anywhere raises TypeError
+    json.dumps(decision.to_compact())
+
+
+def test_a_refused_member_whose_tier_waits_on_unknown_facts_has_a_null_tier(bundled: eligibility.Engine) -> None:
+    """A member refused a tier while the tier reads unknown facts gets tier null, and the trace serialises."""
+    household = {"members": [{"id": "m1", "relation": "applicant", "absence_status": "religious_clergy",
+                              "years_apart": 67108864, "personal_monthly_income": "1434.24"}]}
+    decision = bundled.decide(household, on=ON, programs=["tiering"], assume_defaults=False)
+    (member,) = decision.programs["tiering"].members or ()
+    assert member.eligible is False and member.tier is None
+    assert json.loads(json.dumps(decision.to_json()))["programs"]["tiering"]["eligible"] is False

@@ -42,7 +42,6 @@ import attrs
 
 from eligibility.base.errors import EligibilityError, InputError, PolicyError
 from eligibility.base.numbers import ENGINE_CONTEXT, decimal_text
-from eligibility.compile.unknown import Unknown
 from eligibility.engine.jsonin import loads_household
 from eligibility.engine.runtime import Decision, Engine, ProgramDecision
 
@@ -235,16 +234,9 @@ def _line(obj: object) -> bytes:
 def _json_default(o: object) -> object:
     if isinstance(o, Decimal):
         return decimal_text(o)
-    if isinstance(o, Unknown):  # a tier that waits on unknown facts (the trace's own encoding of one)
-        return {"unknown": sorted(o.paths)}
     if isinstance(o, dt.date):
         return o.isoformat()
     raise TypeError(type(o).__name__)
-
-
-def _tier(p: ProgramDecision) -> str | None:
-    """The tier decided, or None when it is not known (a tier may wait on a fact the outcome does not)."""
-    return p.tier if isinstance(p.tier, str) else None
 
 
 def _state(p: ProgramDecision) -> str:
@@ -284,7 +276,7 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
         engine.decide(joined.household, job.on, job.programs, trace=False, assume_defaults=False)
     states = {name: _state(p) for name, p in decision.programs.items()}
     raw = _raw_findings(decision, states, assumed, enrolled, joined)
-    record.update(programs={name: {"eligible": p.eligible, "amount": p.amount, "tier": _tier(p),
+    record.update(programs={name: {"eligible": p.eligible, "amount": p.amount, "tier": p.tier,
                                    "unknown": len(p.unknown), "error": None if p.error is None else str(p.error)}
                             for name, p in decision.programs.items()},
                   enrolled=sorted(enrolled), findings=len(raw))
@@ -352,7 +344,7 @@ def _raw_findings(decision: Decision, states: dict[str, str], assumed: dict[str,
         elif state == "open" and p.eligible is None and if_defaults == "no":
             out.append(_raw("exit", "to_verify", [name], entry, paid))
         elif state == "yes":
-            if entry.get("tier") is not None and _tier(p) not in (None, "") and entry["tier"] != _tier(p):
+            if entry.get("tier") is not None and p.tier not in (None, "") and entry["tier"] != p.tier:
                 out.append(_raw("wrong_tier", "likely", [name], entry, p.amount))
             if paid is not None and p.amount is not None and paid != p.amount:
                 f = _raw("wrong_amount", "likely", [name], entry, abs(p.amount - paid))

@@ -634,8 +634,9 @@ class Engine:
             if e.__class__ is Unknown or a.__class__ is Unknown:
                 return ProgramDecision(name, None if e.__class__ is Unknown else e, None, title, None,
                                        None if t.__class__ is Unknown else t, unknown=_paths(e, a))
+            # A tier may read a fact the outcome does not: a refusal (or a decided outcome) keeps no Unknown.
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
-                                   title, None, t)
+                                   title, None, _known(t))
         records: list[dict[str, Any]] = h[prog.each[1]]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
@@ -842,7 +843,12 @@ def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool)
     if e.__class__ is Unknown or a.__class__ is Unknown:
         return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None,
                               None if t.__class__ is Unknown else t, _paths(e, a))
-    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), t)
+    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), _known(t))
+
+
+def _known(value: Any) -> Any:
+    """The value, or None when it is Unknown: the sentinel never leaves the engine in a decision's fields."""
+    return None if value.__class__ is Unknown else value
 
 
 def _money(a: Any) -> Decimal:
