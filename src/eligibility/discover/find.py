@@ -228,10 +228,11 @@ def _error(engine: Engine, index: int, line: int | None, hid: str | None, kind: 
 
 
 def _line(obj: object) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, default=_json_default, separators=(",", ":")) + "\n").encode()
+    return (json.dumps(obj, ensure_ascii=False, default=json_default, separators=(",", ":")) + "\n").encode()
 
 
-def _json_default(o: object) -> object:
+def json_default(o: object) -> object:
+    """JSON for the values findings hold: Decimal as its text, dates in ISO form."""
     if isinstance(o, Decimal):
         return decimal_text(o)
     if isinstance(o, dt.date):
@@ -309,7 +310,7 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
     if full is not None:
         trace_line["where_to_apply"] = full
     return Outcome(index, _line(record), findings, _line(trace_line),
-                   (json.dumps(household, ensure_ascii=False, indent=1, default=_json_default) + "\n").encode(),
+                   (json.dumps(household, ensure_ascii=False, indent=1, default=json_default) + "\n").encode(),
                    joined.id)
 
 
@@ -476,7 +477,7 @@ def where_to_apply(engine: Engine, household: Mapping[str, Any], on: dt.date,
         return manual, None
     except EligibilityError as e:
         return {"available": True, "error": str(e)}, None
-    full = json.loads(json.dumps(result.to_json(), ensure_ascii=False, default=_json_default))
+    full = json.loads(json.dumps(result.to_json(), ensure_ascii=False, default=json_default))
     wanted = set(programs)
     offices = [{"code": o["code"], "kind": o["kind"], "label": o["label"], "programs": o["programs"],
                 "reasons": [{"text": r["text"], "sources": r["sources"], "record_id": r["record_id"]}
@@ -493,7 +494,7 @@ def _explainable(household: Mapping[str, Any], decision: Decision) -> dict[str, 
     So that `eligibility explain` (which takes an absent fact at its default) decides it as
     discovery did.
     """
-    out = json.loads(json.dumps(household, default=_json_default))
+    out = json.loads(json.dumps(household, default=json_default))
     for path in decision.unknown_facts:
         m = re.match(r"(\w+)(?:\[(\d+)\]\.(\w+))?\Z", path)
         if m is None:

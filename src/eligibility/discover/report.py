@@ -31,8 +31,7 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import InputError, InputProblem
-from eligibility.base.numbers import decimal_text
-from eligibility.discover.find import DEFAULT_PROGRAMS, KINDS, DiscoverJob, Outcome, discover_item
+from eligibility.discover.find import DEFAULT_PROGRAMS, KINDS, DiscoverJob, Outcome, discover_item, json_default
 from eligibility.discover.html import render_html
 from eligibility.discover.words import WORDS, money, reason_label
 from eligibility.engine.runtime import Engine, parse_date
@@ -157,19 +156,11 @@ def run_discover(source: Path, out: Path, engine_or_path: Engine | str | os.Path
 
 def _write(outcome: Outcome, out: Path, find_f: Any, trace_f: Any) -> None:
     for f in outcome.findings:
-        find_f.write((json.dumps(f, ensure_ascii=False, default=_json_default, separators=(",", ":")) + "\n").encode())
+        find_f.write((json.dumps(f, ensure_ascii=False, default=json_default, separators=(",", ":")) + "\n").encode())
     if outcome.trace is not None:
         trace_f.write(outcome.trace)
     if outcome.household is not None and outcome.id is not None:
         (out / "households" / f"{outcome.id}.json").write_bytes(outcome.household)
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, Decimal):
-        return decimal_text(o)
-    if isinstance(o, dt.date):
-        return o.isoformat()
-    raise TypeError(type(o).__name__)
 
 
 def _keep_before(path: Path, done: int) -> None:

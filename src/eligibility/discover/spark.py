@@ -8,20 +8,17 @@ its trace line and its household file, exactly as `run_discover` writes them.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import importlib
 import json
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from eligibility.base.errors import InputError, InputProblem
-from eligibility.base.numbers import decimal_text
-from eligibility.discover.find import DEFAULT_PROGRAMS, DiscoverJob, discover_item
+from eligibility.discover.find import DEFAULT_PROGRAMS, DiscoverJob, discover_item, json_default
 from eligibility.engine.runtime import load, parse_date
 from eligibility.scale.spark import executor_engine, policy_files
 
@@ -77,14 +74,6 @@ def discover(df: DataFrame, policies: str | Path | None = None, *, on: object,
     return result
 
 
-def _json_default(o: object) -> object:
-    if isinstance(o, Decimal):
-        return decimal_text(o)
-    if isinstance(o, dt.date):
-        return o.isoformat()
-    raise TypeError(type(o).__name__)
-
-
 def _map_batches(spec: _Spec, batches: Iterator[Any]) -> Iterator[Any]:
     """Discover each Arrow batch's lines on an executor."""
     pa = importlib.import_module("pyarrow")
@@ -97,7 +86,7 @@ def _map_batches(spec: _Spec, batches: Iterator[Any]) -> Iterator[Any]:
             out = discover_item(engine, spec.job, (int(line) - 1, "json", text or "", int(line)))
             cols["id"].append(out.id)
             cols["decision"].append(out.decision.decode())
-            cols["findings"].append(json.dumps(list(out.findings), ensure_ascii=False, default=_json_default,
+            cols["findings"].append(json.dumps(list(out.findings), ensure_ascii=False, default=json_default,
                                                separators=(",", ":")) if out.findings else None)
             cols["trace"].append(None if out.trace is None else out.trace.decode())
             cols["household"].append(None if out.household is None else out.household.decode())
