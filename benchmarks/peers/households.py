@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -102,14 +102,15 @@ def generated_households(n: int, standard: Decimal, seed: int = 0) -> Iterator[d
         yield household
 
 
-def boundary_households(standard: Decimal) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield, for 1 to 6 members, households exactly on each money limit and one fen either side.
+def boundary_households(standard: Decimal, sizes: Iterable[int] = range(1, 7)
+                        ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield, for each size, households exactly on each money limit and one fen either side.
 
     Built from EXAMPLE_HOUSEHOLD (every other test passed): income = size x standard + offset
     with assets far below their limit, then assets = size x 24 x standard + offset with income
     one fen below its limit.
     """
-    for size in range(1, 7):
+    for size in sizes:
         for offset in BOUNDARY_OFFSETS:
             for what in ("income", "assets"):
                 h = copy.deepcopy(EXAMPLE_HOUSEHOLD)

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from openfisca_core.entities import build_entity
 from openfisca_core.parameters import ParameterNode
-from openfisca_core.periods import DateUnit, period as make_period
+from openfisca_core.periods import DateUnit
+from openfisca_core.periods import period as make_period
 from openfisca_core.simulations import SimulationBuilder
 from openfisca_core.taxbenefitsystems import TaxBenefitSystem
 from openfisca_core.variables import Variable
@@ -72,7 +73,7 @@ class household_size(Variable):
     entity = Household
     definition_period = MONTH
 
-    def formula(household, period, parameters):  # type: ignore[no-untyped-def]  # noqa: N805
+    def formula(household, period, parameters):
         return household.nb_persons()
 
 
@@ -81,7 +82,7 @@ class income_per_capita(Variable):
     entity = Household
     definition_period = MONTH
 
-    def formula(household, period, parameters):  # type: ignore[no-untyped-def]  # noqa: N805
+    def formula(household, period, parameters):
         return household("assessed_monthly_income", period) / household("household_size", period)
 
 
@@ -90,7 +91,7 @@ class dibao_eligible(Variable):
     entity = Household
     definition_period = MONTH
 
-    def formula(household, period, parameters):  # type: ignore[no-untyped-def]  # noqa: N805
+    def formula(household, period, parameters):
         p = parameters(period).dibao
         size = household("household_size", period)
         hukou = household.any(household.members("guangdong_hukou", period))  # R-DB-01
@@ -112,7 +113,7 @@ class dibao_amount(Variable):
     entity = Household
     definition_period = MONTH
 
-    def formula(household, period, parameters):  # type: ignore[no-untyped-def]  # noqa: N805
+    def formula(household, period, parameters):
         standard = parameters(period).dibao.standard
         gap = (standard - household("income_per_capita", period)) * household("household_size", period)
         rounded = np.floor(gap * 100 + 0.5) / 100  # R-DB-50, half up to the fen

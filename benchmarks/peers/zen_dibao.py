@@ -79,7 +79,7 @@ def graph() -> dict[str, Any]:
                  "rules": [{"_id": f"gd{since}", "on": f'>= date("{since}")',
                             **{f: str(v) for f, v in zip(GD_FIELDS, values, strict=True)}}
                            for since, *values in GUANGDONG]}
-    tests = [("size", _SIZE), ("income_per_capita", f"number(assessed_monthly_income) / $.size"),
+    tests = [("size", _SIZE), ("income_per_capita", "number(assessed_monthly_income) / $.size"),
              ("counted_vehicles", _COUNTED), ("livelihood_vehicles", _LIVELIHOOD), *TESTS,
              ("standard", "standard")]
     decision = [("eligible", " and ".join(k for k, _ in TESTS)),
