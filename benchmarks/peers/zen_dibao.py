@@ -8,7 +8,8 @@ Runs in the peers' virtual environment only. The rules are those of benchmarks/h
   the decision -> output), evaluated with `ZenEngine().create_decision(...).evaluate(context)`.
   `python zen_dibao.py > dibao.json` writes it, to open in the GoRules editor.
 - Expression mode: the same tests as one compiled Zen expression (`zen.compile_expression`)
-  returning `{eligible, amount}`, the dated parameters chosen inside it from `on`.
+  returning `{eligible, amount}`, the dated parameters chosen inside it from `on` (`expr`), or
+  chosen once for the date and given in the context (`expr_given`, the faster).
 
 Zen computes in decimal (rust_decimal: `0.1 + 0.2 == 0.3`, `round` half away from zero); the
 household goes in as given (money as text, read with `number()`), the date as "YYYY-MM-DD"
@@ -108,11 +109,21 @@ def _dated(pairs: list[tuple[str, Any]]) -> str:
     return expr
 
 
-def expression() -> str:
-    """The whole decision as one Zen expression: `map([eligible], {...})[0]` binds `#`."""
+def parameters() -> dict[str, str]:
+    """Each dated parameter as a Zen expression of `on`."""
     params = {"standard": _dated([(s, v) for s, v in STANDARD])}
     for i, field in enumerate(GD_FIELDS):
         params[field] = _dated([(s, values[i]) for s, *values in GUANGDONG])
+    return params
+
+
+def expression(given: bool = False) -> str:
+    """The whole decision as one Zen expression: `map([eligible], {...})[0]` binds `#`.
+
+    The dated parameters are chosen inside it from `on`, or with `given` read from the context
+    (`ZenDibao.parameters(on)` evaluates them once for a date).
+    """
+    params = {k: k for k in parameters()} if given else parameters()
     inline = {"$.income_per_capita": _IPC, "$.counted_vehicles": _COUNTED,
               "$.livelihood_vehicles": _LIVELIHOOD, **params}
     checks = []
@@ -132,6 +143,11 @@ class ZenDibao:
         self.decision = self.engine.create_decision(json.dumps(graph()))
         self.expression_text = expression()
         self.expression = zen.compile_expression(self.expression_text)
+        self.expression_given = zen.compile_expression(expression(given=True))
+
+    def parameters(self, on: str) -> dict[str, Any]:
+        """The dated parameters in force on `on`, for `expr_given`."""
+        return {k: zen.evaluate_expression(v, {"on": on}) for k, v in parameters().items()}
 
     def graph(self, household: dict[str, Any], on: str) -> tuple[bool, float]:
         """Decision-graph mode: (eligible, amount as a float)."""
@@ -141,6 +157,11 @@ class ZenDibao:
     def expr(self, household: dict[str, Any], on: str) -> tuple[bool, float]:
         """Expression mode: (eligible, amount as a float)."""
         result = self.expression.evaluate({**household, "on": on})
+        return result["eligible"], result["amount"]
+
+    def expr_given(self, household: dict[str, Any], params: dict[str, Any]) -> tuple[bool, float]:
+        """Expression mode with the date's parameters given: (eligible, amount as a float)."""
+        result = self.expression_given.evaluate({**household, **params})
         return result["eligible"], result["amount"]
 
 
