@@ -9,9 +9,10 @@ Not a test: nothing here asserts a speed. Run with any Python 3.11+ (the project
     python benchmarks/peers/run.py --setup-only        # only create or update the venv
 
 Set-up: the peers' pins must not disturb the project's environment, so the first run creates a
-virtual environment of its own, benchmarks/peers/.venv (git-ignored; --venv elsewhere), installs
-openfisca-core 46.x, zen-engine 2.x and this checkout (`pip install -e`), then runs itself again
-inside it. A stamp file skips the installation while the pins and pyproject.toml are unchanged.
+virtual environment of its own, build/peers-venv (git-ignored, and outside benchmarks/, which the
+doc tests copy; --venv elsewhere), installs openfisca-core 46.x, zen-engine 2.x and this checkout
+(`pip install -e`), then runs itself again inside it. A stamp file skips the installation while
+the pins and pyproject.toml are unchanged.
 
 What it does, inside that venv, on one decision date (--on, 2024-09-01):
 
@@ -205,7 +206,7 @@ def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--venv", type=Path, default=HERE / ".venv")
+    ap.add_argument("--venv", type=Path, default=ROOT / "build" / "peers-venv")
     ap.add_argument("--setup-only", action="store_true")
     ap.add_argument("--n", type=int, default=100_000, help="generated households (bulk)")
     ap.add_argument("--n-decision", type=int, default=10_000,
