@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from eligibility.base.errors import InputError, PolicyError
 from eligibility.cli.common import (
-    EXIT_FAIL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
     check_date,
     jurisdiction_option,
     load_policies,
     progress_reporter,
+    run_and_summarize,
 )
 
 
@@ -52,18 +48,7 @@ def add_commands(main: Any) -> None:
 
         engine = load_policies(policies, jurisdiction)
         report = progress_reporter()
-        try:
-            summary = run_file(source, out, engine, on=on, programs=programs or None, workers=workers,
-                               trace="compact" if trace == "compact" else trace is not None, resume=resume,
-                               out_format=fmt, progress=report)
-        except InputError as e:
-            raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
-        except PolicyError as e:
-            click.echo(e.render(), err=True)
-            sys.exit(EXIT_FAIL)
-        finally:
-            report(-1, None)
-        click.echo(summary.render(), nl=False)
-        if summary.interrupted:
-            sys.exit(EXIT_INTERRUPTED)
-        sys.exit(EXIT_FAIL if summary.failed else EXIT_OK)
+        run_and_summarize(lambda: run_file(source, out, engine, on=on, programs=programs or None, workers=workers,
+                                           trace="compact" if trace == "compact" else trace is not None,
+                                           resume=resume, out_format=fmt, progress=report),
+                          report, lambda summary: bool(summary.failed))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 try:
     import click
@@ -153,3 +154,25 @@ def progress_reporter(label: str = "batch", unit: str = "records") -> Any:
                              label=label, done=done, of=of, rate=rate(done) or "-", eta=eta), err=True)
 
     return progress
+
+
+def run_and_summarize(work: Callable[[], Any], report: Any, failed: Callable[[Any], bool]) -> NoReturn:
+    """Run a file-to-file command's work (`batch`, `discover`), print its summary and exit with its code.
+
+    Exit codes: 0 done; 1 `failed(summary)` or the policies do not load; 2 bad input (a usage error);
+    130 interrupted (rerun with --resume). `report` (a progress_reporter, or None) is closed either way.
+    """
+    try:
+        summary = work()
+    except InputError as e:
+        raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
+    except PolicyError as e:
+        click.echo(e.render(), err=True)
+        sys.exit(EXIT_FAIL)
+    finally:
+        if report is not None:
+            report(-1, None)
+    click.echo(summary.render(), nl=False)
+    if summary.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_FAIL if failed(summary) else EXIT_OK)

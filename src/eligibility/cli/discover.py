@@ -13,13 +13,13 @@ from eligibility.base.errors import InputError, PolicyError
 from eligibility.base.i18n import translate as _
 from eligibility.cli.common import (
     EXIT_FAIL,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     check_date,
     check_programs,
     jurisdiction_option,
     load_policies,
     progress_reporter,
+    run_and_summarize,
 )
 
 
@@ -65,44 +65,42 @@ def _add_discover(main: Any) -> None:
         if mapping is not None:
             joined = out / "joined.jsonl"
             if not (resume and joined.is_file()):
-                _join_for_discover(mapping, joined, key_file, key_env, policies)
+                key = _pseudonym_key(key_file, key_env, _("--mapping needs the pseudonym key: exactly one of "
+                                                          "--key-file or --key-env"))
+                _join(mapping, joined, key, policies)
         assert joined is not None
         report = progress_reporter("discover") if show_progress or sys.stderr.isatty() else None
-        try:
-            summary = run_discover(joined, out, engine, on=on, programs=checked, workers=workers, resume=resume,
-                                   progress=report)
-        except InputError as e:
-            raise click.UsageError("; ".join(f"{p.path}: {p.message}" for p in e.problems)) from None
-        except PolicyError as e:
-            click.echo(e.render(), err=True)
-            sys.exit(EXIT_FAIL)
-        finally:
-            if report is not None:
-                report(-1, None)
-        click.echo(summary.render(), nl=False)
-        if summary.interrupted:
-            sys.exit(EXIT_INTERRUPTED)
-        sys.exit(EXIT_FAIL if summary.bad else EXIT_OK)
+        run_and_summarize(lambda: run_discover(joined, out, engine, on=on, programs=checked, workers=workers,
+                                               resume=resume, progress=report),
+                          report, lambda summary: bool(summary.bad))
 
 
-def _join_for_discover(mapping: Path, joined: Path, key_file: Path | None, key_env: str | None,
-                       policies: Path | None) -> None:
-    """Run the join of `discover --mapping` into `joined` (exit 1 on a mapping problem, 2 without a key)."""
-    from eligibility.discover.join import join
-    from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
+def _pseudonym_key(key_file: Path | None, key_env: str | None, missing: str) -> bytes:
+    """Read the pseudonym key of `join` and `discover --mapping`: a usage error (exit 2) without exactly one of
+    --key-file or --key-env (saying `missing`), or for a key that cannot be read or is too short."""
     from eligibility.discover.pseudonym import read_key
 
     if (key_file is None) == (key_env is None):
-        raise click.UsageError(_("--mapping needs the pseudonym key: exactly one of --key-file or --key-env"))
+        raise click.UsageError(missing)
     try:
-        key = read_key(key_file, key_env)
+        return read_key(key_file, key_env)
     except InputError as e:
         raise click.UsageError("; ".join(p.message for p in e.problems)) from None
+
+
+def _join(mapping: Path, out: Path, key: bytes, policies: Path | None, memory_limit: str = "2GB") -> Any:
+    """Check the mapping (against the facts of `policies`, else the bundled ones) and join its extracts into `out`.
+
+    Returns the join's summary; exits 1 on a mapping problem or an extract that cannot be read, 2 if `out`
+    cannot be written.
+    """
+    from eligibility.discover.join import join
+    from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
+
     try:
-        joined.parent.mkdir(parents=True, exist_ok=True)
         facts = read_vocabulary(policies / "facts.yaml") if policies else None
-        join(load_mapping(mapping, facts), joined, key,
-             progress=lambda stage: click.echo(_("join: {stage}", stage=stage), err=True))
+        return join(load_mapping(mapping, facts), out, key, memory_limit=memory_limit,
+                    progress=lambda stage: click.echo(_("join: {stage}", stage=stage), err=True))
     except (MappingError, PolicyError) as e:
         click.echo(e.render(), err=True)
         sys.exit(EXIT_FAIL)
@@ -110,7 +108,7 @@ def _join_for_discover(mapping: Path, joined: Path, key_file: Path | None, key_e
         click.echo(str(e), err=True)
         sys.exit(EXIT_FAIL)
     except OSError as e:
-        raise click.UsageError(_("cannot write {out}: {strerror}", out=joined, strerror=e.strerror)) from None
+        raise click.UsageError(_("cannot write {out}: {strerror}", out=out, strerror=e.strerror)) from None
 
 
 def _add_join(main: Any) -> None:
@@ -138,27 +136,8 @@ def _add_join(main: Any) -> None:
         mapping has problems (each at file:line:col) or an extract cannot be read; 2 usage error
         (no key, a key too short).
         """
-        from eligibility.discover.join import join
-        from eligibility.discover.mapping import MappingError, load_mapping, read_vocabulary
-        from eligibility.discover.pseudonym import read_key
-
-        if (key_file is None) == (key_env is None):
-            raise click.UsageError(_("give the pseudonym key with exactly one of --key-file or --key-env"))
-        try:
-            key = read_key(key_file, key_env)
-        except InputError as e:
-            raise click.UsageError("; ".join(p.message for p in e.problems)) from None
-        try:
-            facts = read_vocabulary(policies / "facts.yaml") if policies else None
-            checked = load_mapping(mapping, facts)
-            result = join(checked, out, key, memory_limit=memory_limit,
-                          progress=lambda stage: click.echo(_("join: {stage}", stage=stage), err=True))
-        except (MappingError, PolicyError) as e:
-            click.echo(e.render(), err=True)
-            sys.exit(EXIT_FAIL)
-        except InputError as e:
-            click.echo(str(e), err=True)
-            sys.exit(EXIT_FAIL)
+        key = _pseudonym_key(key_file, key_env, _("give the pseudonym key with exactly one of --key-file or --key-env"))
+        result = _join(mapping, out, key, policies, memory_limit)
         if summary is not None:
             summary.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         click.echo(result.render(), nl=False)
