@@ -11,7 +11,15 @@ import click
 
 from eligibility.base.errors import InputError, PolicyError
 from eligibility.base.i18n import translate as _
-from eligibility.cli.common import EXIT_FAIL, EXIT_OK, check_date, json_default, jurisdiction_option, load_policies
+from eligibility.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    check_date,
+    json_default,
+    jurisdiction_option,
+    load_policies,
+    policies_option,
+)
 
 
 def _is_log(path: Path) -> bool:
@@ -116,10 +124,9 @@ def add_commands(main: Any) -> None:
     @click.option("--explain", "fmt", type=click.Choice(["text", "markdown", "html"]), default=None,
                   help="Print the recorded decision's explanation (when the record is intact).")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="The policy folder the record was decided with: also check its rule texts, parameter "
-                       "values and citations against it [default: the bundled policies, when they are the "
-                       "record's policy set].")
+    @policies_option("The policy folder the record was decided with: also check its rule texts, parameter "
+                     "values and citations against it [default: the bundled policies, when they are the "
+                     "record's policy set].")
     @click.option("--head", default=None, metavar="sha256:HEX",
                   help="For a record log: an entry hash kept elsewhere, which must be in the log (detects "
                        "truncation and rewriting).")
@@ -177,8 +184,7 @@ def add_commands(main: Any) -> None:
 
     @main.command()
     @click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Policy folder to replay with (default: the bundled policies).")
+    @policies_option("Policy folder to replay with (default: the bundled policies).")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     def replay(record: Path, policies: Path | None, fmt: str) -> None:
         """Decide a record's household again and say whether the decision is identical, or what differs and why.

@@ -11,6 +11,7 @@ from eligibility.cli.common import (
     check_date,
     jurisdiction_option,
     load_policies,
+    policies_option,
     progress_reporter,
     run_and_summarize,
 )
@@ -25,8 +26,7 @@ def add_commands(main: Any) -> None:
                   help="Output file: .jsonl, .csv or .parquet (or see --format).")
     @click.option("--on", "on", metavar="YYYY-MM-DD", default=None, callback=check_date,
                   help="Decision date of records without their own \"on\".")
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Policy folder (default: the bundled policies).")
+    @policies_option()
     @jurisdiction_option
     @click.option("--program", "programs", multiple=True, help="Decide only this program (repeatable).")
     @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,

@@ -14,7 +14,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the cli extra
     click = None  # type: ignore[assignment]
 
-from eligibility.base.errors import InputError, PolicyError
+from eligibility.base.errors import EvaluationError, InputError, PolicyError
 from eligibility.base.i18n import translate as _
 
 #: The exit codes of every command (docs/reference/cli.md#exit-codes): 0 success; 1 the command ran
@@ -60,6 +60,11 @@ def jurisdiction_option(command: Any) -> Any:
                         help="GB/T 2260 code choosing each program's most specific layer, e.g. 440114.")(command)
 
 
+def policies_option(text: str | None = "Policy folder (default: the bundled policies).") -> Any:
+    """The --policies/-p option (a folder) of the commands that take their policies as an option, with help `text`."""
+    return click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None, help=text)
+
+
 def check_programs(engine: Any, programs: tuple[str, ...]) -> tuple[str, ...] | None:
     """Check --program options against the policy set: an unknown program is a usage error (exit 2)."""
     if not programs:
@@ -93,6 +98,20 @@ def read_household(source: str) -> Any:
                                  source=source, lineno=e.lineno, colno=e.colno, msg=e.msg)) from None
     except RecursionError:
         raise click.UsageError(_("{source}: the JSON is nested too deeply", source=source)) from None
+
+
+def exit_undecided(error: InputError | EvaluationError, fmt: str) -> NoReturn:
+    """Say why a household could not be decided, and exit 1: with --format json as JSON on standard output
+    (`{"error": "input", "problems"}` or `{"error": "evaluation", "message", "program", "rule"}`), else as text
+    on standard error."""
+    if fmt != "json":
+        click.echo(str(error), err=True)
+    elif isinstance(error, InputError):
+        click.echo(json.dumps({"error": "input", "problems": error.to_json()}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(json.dumps({"error": "evaluation", "message": str(error), "program": error.program,
+                               "rule": error.rule}, ensure_ascii=False, indent=2))
+    sys.exit(EXIT_FAIL)
 
 
 def load_policies(policies: Path | None, jurisdiction: str | None) -> Any:

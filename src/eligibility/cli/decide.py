@@ -15,9 +15,11 @@ from eligibility.cli.common import (
     EXIT_FAIL,
     check_date,
     check_programs,
+    exit_undecided,
     json_default,
     jurisdiction_option,
     load_policies,
+    policies_option,
     policy_arg,
     read_household,
 )
@@ -43,8 +45,7 @@ def add_commands(main: Any) -> None:
     @click.argument("household", default="-")
     @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=check_date,
                   help="The date the decision is made for.")
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Policy folder (default: the bundled policies).")
+    @policies_option()
     @jurisdiction_option
     @click.option("--program", "programs", multiple=True, help="Decide only this program (repeatable).")
     @click.option("--format", "fmt", type=click.Choice(["json", "text", "markdown", "html"]), default="json",
@@ -71,19 +72,8 @@ def add_commands(main: Any) -> None:
         try:
             data = read_household(household)
             decision = engine.decide(data, on, names, strict=strict, complete=complete)
-        except InputError as e:
-            if fmt == "json":
-                click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
-            else:
-                click.echo(str(e), err=True)
-            sys.exit(EXIT_FAIL)
-        except EvaluationError as e:
-            if fmt == "json":
-                click.echo(json.dumps({"error": "evaluation", "message": str(e), "program": e.program,
-                                       "rule": e.rule}, ensure_ascii=False, indent=2))
-            else:
-                click.echo(str(e), err=True)
-            sys.exit(EXIT_FAIL)
+        except (InputError, EvaluationError) as e:
+            exit_undecided(e, fmt)
         if record_out is not None:
             _write_record(decision, data, record_out)
         if record_log is not None:
@@ -99,7 +89,7 @@ def add_commands(main: Any) -> None:
     @main.command()
     @click.argument("household", default="-")
     @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=check_date)
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None)
+    @policies_option(None)
     @jurisdiction_option
     @click.option("--program", "programs", multiple=True)
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
@@ -123,7 +113,7 @@ def add_commands(main: Any) -> None:
     @click.argument("household", default="-")
     @click.option("--on", "on", required=True, metavar="YYYY-MM-DD", callback=check_date,
                   help="The date of the application.")
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None)
+    @policies_option(None)
     @jurisdiction_option
     @click.option("--program", "programs", multiple=True, help="Only this program (repeatable).")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
@@ -138,11 +128,7 @@ def add_commands(main: Any) -> None:
         except InputError as e:
             if e.subject == "arguments":
                 raise click.BadParameter("; ".join(p.message for p in e.problems), param_hint="--program") from None
-            if fmt == "json":
-                click.echo(json.dumps({"error": "input", "problems": e.to_json()}, ensure_ascii=False, indent=2))
-            else:
-                click.echo(str(e), err=True)
-            sys.exit(EXIT_FAIL)
+            exit_undecided(e, fmt)
         except (EvaluationError, PolicyError) as e:
             click.echo(e.render() if isinstance(e, PolicyError) else str(e), err=True)
             sys.exit(EXIT_FAIL)

@@ -18,6 +18,7 @@ from eligibility.cli.common import (
     check_programs,
     jurisdiction_option,
     load_policies,
+    policies_option,
     progress_reporter,
     run_and_summarize,
 )
@@ -37,8 +38,7 @@ def _add_discover(main: Any) -> None:
     @click.option("--on", "on", metavar="YYYY-MM-DD", required=True, callback=check_date, help="The decision date.")
     @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
                   help="Output folder (created): findings, traces, summaries and report.html.")
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Policy folder (default: the bundled policies).")
+    @policies_option()
     @jurisdiction_option
     @click.option("--program", "programs", multiple=True,
                   help="Decide this program (repeatable) [default: dibao, marginal, tekun].")
@@ -122,8 +122,7 @@ def _add_join(main: Any) -> None:
                   help="File holding the pseudonym key (at least 16 characters; keep it apart from the outputs).")
     @click.option("--key-env", metavar="VAR", default=None,
                   help="Environment variable holding the pseudonym key (instead of --key-file).")
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Policy folder whose facts.yaml the mapping is checked against (default: the bundled one).")
+    @policies_option("Policy folder whose facts.yaml the mapping is checked against (default: the bundled one).")
     @click.option("--memory-limit", default="2GB", show_default=True,
                   help="DuckDB's memory limit; beyond it the join spills to a temporary folder.")
     @click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -17,6 +17,7 @@ from eligibility.cli.common import (
     EXIT_OK,
     jurisdiction_option,
     load_policies,
+    policies_option,
     progress_reporter,
 )
 
@@ -30,8 +31,7 @@ def add_commands(main: Any) -> None:
                   help="SQLite state file: created, or resumed from where it stopped.")
     @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Write every alert of the state as JSONL here [default: EVENTS with .alerts.jsonl].")
-    @click.option("--policies", "-p", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Policy folder with its monitoring/ rules (default: the bundled policies).")
+    @policies_option("Policy folder with its monitoring/ rules (default: the bundled policies).")
     @jurisdiction_option
     @click.option("--engine", "engine_name", type=click.Choice(["reference", "durable"]), default="reference",
                   show_default=True, help="The monitoring engine.")

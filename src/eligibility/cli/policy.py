@@ -24,7 +24,6 @@ def _seed(ctx: Any, param: Any, value: str | None) -> str | None:
     return value
 
 
-
 def _properties(engine: Any, name_filter: str | None, profile: str | None, seed: str | None,
                 fmt: str, out: dict[str, Any]) -> Iterator[tuple[str, str, bool, str]]:
     """Run the set's properties for `test`: (where, name, passed, message) each, as they finish.
@@ -82,7 +81,6 @@ def _quality(engine: Any, name_filter: str | None, coverage: bool, fail_under: f
         if fmt == "text":
             click.echo("\n" + mutation.render(), nl=False)
     return low
-
 
 
 def add_commands(main: Any) -> None:
