@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +204,66 @@ def chromium() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+# ------------------------------------------------------------------ monitor: event logs, alert files, killed runs
+
+
+def write_log(path: Path, lines: Iterable[str]) -> Path:
+    """Write event lines as a JSONL event log, one a line; return its path."""
+    path.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    return path
+
+
+def alert_file(db: Path, out: Path) -> Path:
+    """Write every alert of the monitor state `db` to `out`, as `eligibility monitor` does; return `out`."""
+    from eligibility.monitor.run import write_alerts
+    from eligibility.monitor.store import Store
+
+    store = Store(db)
+    try:
+        write_alerts(store, out)
+    finally:
+        store.close()
+    return out
+
+
+#: A monitor run (argv: ENGINE ROOT LOG DB KILL_AT BATCH, ENGINE a module of eligibility.monitor) that kills
+#: its process with SIGKILL just before (odd KILL_AT) or just after (even KILL_AT) its KILL_AT-th commit;
+#: KILL_AT 0 runs to the end.
+KILLED_RUN = """\
+import importlib, os, signal, sys
+from pathlib import Path
+import eligibility
+from eligibility.monitor.rules import load_rules
+from eligibility.monitor.store import Store
+
+name, root, log, db = sys.argv[1:5]
+kill_at, batch = int(sys.argv[5]), int(sys.argv[6])
+engine = eligibility.load(root)
+store = Store(db)
+real = store.commit
+count = [0]
+
+def commit(**kw):
+    count[0] += 1
+    if count[0] == kill_at and kill_at % 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed before this batch is committed
+    real(**kw)
+    if count[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed just after it
+
+store.commit = commit
+monitor = importlib.import_module(f"eligibility.monitor.{name}").Monitor
+monitor(engine, load_rules(Path(root), engine), store, batch=batch).run(log)
+"""
+
+
+def run_killed(engine: str, root: Path, log: Path, db: Path, kill_at: int,
+               batch: int) -> subprocess.CompletedProcess[str]:
+    """Run KILLED_RUN with the monitor `engine` (reference or durable) in a new process, on this checkout's package."""
+    script = db.with_name("killed_run.py")
+    script.write_text(KILLED_RUN, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, str(script), engine, str(root), str(log), str(db), str(kill_at),
+                           str(batch)], env=env, capture_output=True, text=True, check=False, timeout=300)

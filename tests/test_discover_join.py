@@ -296,6 +296,15 @@ def test_cli_join_needs_a_key(extracts: Path, capsys: pytest.CaptureFixture[str]
     assert not out.exists()
 
 
+def test_cli_join_to_a_place_it_cannot_write_is_a_usage_error(extracts: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An output below a file (not a folder): exit 2 saying it cannot write there, as `discover --mapping` does."""
+    (extracts / "k").write_text(KEY.decode(), encoding="utf-8")
+    out = extracts / "k" / "joined.jsonl"
+    assert main(["join", str(extracts / "mapping.yaml"), "-o", str(out), "--key-file", str(extracts / "k")]) == 2
+    assert f"cannot write {out}" in capsys.readouterr().err
+
+
 def test_cli_join_lists_mapping_problems(extracts: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A mapping with problems: exit 1, each problem at file:line:col on standard error."""
     (extracts / "k").write_text(KEY.decode(), encoding="utf-8")

@@ -8,8 +8,6 @@ import json
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eligibility
+from conftest import alert_file, run_killed, write_log
 from eligibility.cli import build
 from eligibility.engine.runtime import bundled_policies
 from eligibility.monitor import run as monitor_run
@@ -32,7 +31,6 @@ from eligibility.monitor.store import Store
 from eligibility.monitor.synthetic import generate
 
 ROOT = bundled_policies()
-SRC = Path(__file__).parent.parent / "src"
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +46,14 @@ def rules(bundled: eligibility.Engine) -> RuleSet:
 @pytest.fixture(scope="module")
 def district_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic log: 120 households over 12 days (about 700 events)."""
-    path = tmp_path_factory.mktemp("log") / "events.jsonl"
-    path.write_text("".join(x + "\n" for x in generate(120, 12, seed=7, checkins_per_day=0.5)), encoding="utf-8")
-    return path
+    return write_log(tmp_path_factory.mktemp("log") / "events.jsonl", generate(120, 12, seed=7, checkins_per_day=0.5))
 
 
 def _run(engine: eligibility.Engine, rules: RuleSet, log: Path, folder: Path, batch: int = 20_000) -> Path:
     store = Store(folder / "state.db")
     Monitor(engine, rules, store, batch=batch).run(log)
-    out = folder / "alerts.jsonl"
-    monitor_run.write_alerts(store, out)
     store.close()
-    return out
+    return alert_file(folder / "state.db", folder / "alerts.jsonl")
 
 
 def _sha(path: Path) -> str:
@@ -242,57 +236,19 @@ def test_running_a_finished_state_again_adds_nothing(tmp_path: Path, bundled: el
     assert _sha(again) == before
 
 
-CHILD = """\
-import os, signal, sys
-from pathlib import Path
-import eligibility
-from eligibility.monitor.reference import Monitor
-from eligibility.monitor.rules import load_rules
-from eligibility.monitor import store as monitor_store
-from eligibility.monitor.store import Store
-
-root, log, db, kill_at, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-engine = eligibility.load(root)
-store = Store(db)
-real = store.commit
-count = [0]
-
-def commit(**kw):
-    count[0] += 1
-    if count[0] == kill_at and kill_at % 2:
-        os.kill(os.getpid(), signal.SIGKILL)  # killed before this batch is committed
-    real(**kw)
-    if count[0] == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)  # killed just after it
-
-store.commit = commit
-Monitor(engine, load_rules(Path(root), engine), store, batch=batch).run(log)
-"""
-
-
 def test_killed_at_random_points_and_resumed_gives_the_same_file(tmp_path: Path, bundled: eligibility.Engine,
                                                                  rules: RuleSet, district_log: Path) -> None:
     """A run killed with SIGKILL at several points and resumed each time writes the uninterrupted run's alerts."""
     (tmp_path / "whole").mkdir()
     expected = _sha(_run(bundled, rules, district_log, tmp_path / "whole"))
-    script = tmp_path / "child.py"
-    script.write_text(CHILD, encoding="utf-8")
     db = tmp_path / "killed.db"
     rng = random.Random(14)
-    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
     for _ in range(8):
-        kill_at = rng.randint(1, 3)
-        child = subprocess.run([sys.executable, str(script), str(ROOT), str(district_log), str(db), str(kill_at),
-                                "10"], env=env, capture_output=True, text=True, check=False)
+        child = run_killed("reference", ROOT, district_log, db, rng.randint(1, 3), batch=10)
         assert child.returncode == -signal.SIGKILL, child.stderr
-    child = subprocess.run([sys.executable, str(script), str(ROOT), str(district_log), str(db), "0", "10"],
-                           env=env, capture_output=True, text=True, check=False)
+    child = run_killed("reference", ROOT, district_log, db, 0, batch=10)
     assert child.returncode == 0, child.stderr
-    store = Store(db)
-    out = tmp_path / "resumed.jsonl"
-    monitor_run.write_alerts(store, out)
-    store.close()
-    assert _sha(out) == expected
+    assert _sha(alert_file(db, tmp_path / "resumed.jsonl")) == expected
 
 
 def test_an_alert_refers_to_its_stored_trace(tmp_path: Path, bundled: eligibility.Engine, rules: RuleSet,
@@ -323,10 +279,8 @@ CHECKINS = st.lists(st.tuples(st.integers(0, 60 * 24 * 70), st.sampled_from(["P1
 
 def _checkin_alerts(engine: eligibility.Engine, rules: RuleSet, lines: list[str]) -> tuple[list[str], list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "events.jsonl"
-        log.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
         store = Store(Path(tmp) / "state.db")
-        Monitor(engine, rules, store).run(log)
+        Monitor(engine, rules, store).run(write_log(Path(tmp) / "events.jsonl", lines))
         out = list(store.alert_lines()), list(store.reports())
         store.close()
         return out

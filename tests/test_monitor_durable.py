@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eligibility
+from conftest import alert_file, run_killed, write_log
 from eligibility.cli import build
 from eligibility.engine.runtime import bundled_policies
 from eligibility.monitor import durable, reference
@@ -52,8 +52,7 @@ def _alerts(cls: Any, engine: eligibility.Engine, rules: RuleSet, lines: list[st
             restarts: tuple[int, ...] = (), **kw: Any) -> bytes:
     """Run `lines` with one engine (stopping and resuming after each line count of `restarts`); the alert file."""
     folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "events.jsonl"
-    log.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    log = write_log(folder / "events.jsonl", lines)
     done = 0
     for stop in (*restarts, None):
         store = Store(folder / "state.db")
@@ -62,11 +61,7 @@ def _alerts(cls: Any, engine: eligibility.Engine, rules: RuleSet, lines: list[st
         finally:
             store.close()
         done = stop or done
-    store = Store(folder / "state.db")
-    out = folder / "alerts.jsonl"
-    monitor_run.write_alerts(store, out)
-    store.close()
-    return out.read_bytes()
+    return alert_file(folder / "state.db", folder / "alerts.jsonl").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -205,16 +200,13 @@ def test_a_worker_that_cannot_get_past_a_batch_stops_the_run_and_a_resume_loses_
     monkeypatch.delenv(CRASH_ENV)
     store = Store(tmp_path / "d" / "state.db")
     durable.Monitor(bundled, rules, store, batch=40).run(tmp_path / "d" / "events.jsonl")
-    out = tmp_path / "d" / "alerts.jsonl"
-    monitor_run.write_alerts(store, out)
     store.close()
-    assert out.read_bytes() == want
+    assert alert_file(tmp_path / "d" / "state.db", tmp_path / "d" / "alerts.jsonl").read_bytes() == want
 
 
 def test_monitor_command_with_the_durable_engine(tmp_path: Path, district: list[str]) -> None:
     """`eligibility monitor --engine durable` writes the same alert file as `--engine reference`."""
-    log = tmp_path / "events.jsonl"
-    log.write_text("".join(x + "\n" for x in district), encoding="utf-8")
+    log = write_log(tmp_path / "events.jsonl", district)
     files = []
     for name in ("reference", "durable"):
         out = tmp_path / f"{name}.jsonl"
@@ -233,58 +225,21 @@ def test_exact_integers_keep_the_order_of_money_and_shares() -> None:
     assert big[2] < 0 < big[0] < big[1]
 
 
-HOST = """\
-import os, signal, sys
-from pathlib import Path
-import eligibility
-from eligibility.monitor.durable import Monitor
-from eligibility.monitor.rules import load_rules
-from eligibility.monitor.store import Store
-
-root, log, db, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-engine = eligibility.load(root)
-store = Store(db)
-real = store.commit
-count = [0]
-
-def commit(**kw):
-    count[0] += 1
-    if count[0] == kill_at and kill_at % 2:
-        os.kill(os.getpid(), signal.SIGKILL)  # killed before this batch is committed
-    real(**kw)
-    if count[0] == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)  # killed just after it
-
-store.commit = commit
-Monitor(engine, load_rules(Path(root), engine), store, batch=40).run(log)
-"""
-
-
 def test_the_host_killed_mid_log_and_resumed_gives_the_same_file(district: list[str], district_alerts: bytes,
                                                                  tmp_path: Path) -> None:
     """The monitor process itself killed with SIGKILL (its worker with it) and resumed: the reference's alert file."""
-    log = tmp_path / "events.jsonl"
-    log.write_text("".join(x + "\n" for x in district), encoding="utf-8")
-    script = tmp_path / "host.py"
-    script.write_text(HOST, encoding="utf-8")
+    log = write_log(tmp_path / "events.jsonl", district)
     db = tmp_path / "killed.db"
-    env = dict(os.environ, PYTHONPATH=str(Path(durable.__file__).parents[2]))
     for kill_at in (3, 2, 0):
-        child = subprocess.run([sys.executable, str(script), str(ROOT), str(log), str(db), str(kill_at)],
-                               env=env, capture_output=True, text=True, check=False, timeout=300)
+        child = run_killed("durable", ROOT, log, db, kill_at, batch=40)
         assert child.returncode == (-signal.SIGKILL if kill_at else 0), child.stderr
-    store = Store(db)
-    out = tmp_path / "resumed.jsonl"
-    monitor_run.write_alerts(store, out)
-    store.close()
-    assert out.read_bytes() == district_alerts
+    assert alert_file(db, tmp_path / "resumed.jsonl").read_bytes() == district_alerts
 
 
 def test_monitor_command_says_when_the_worker_keeps_dying(tmp_path: Path, district: list[str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker that dies on every try: the command lists each death, says how to resume, and exits 1."""
-    log = tmp_path / "events.jsonl"
-    log.write_text("".join(x + "\n" for x in district), encoding="utf-8")
+    log = write_log(tmp_path / "events.jsonl", district)
     monkeypatch.setenv(CRASH_ENV, "1")
     result = CliRunner().invoke(build(), ["monitor", str(log), "--state", str(tmp_path / "s.db"), "--engine",
                                           "durable"])

@@ -291,6 +291,25 @@ def test_openapi_describes_the_routes(server: Server) -> None:
     assert "next_questions" in spec["components"]["schemas"]["Screening"]["properties"]
 
 
+def test_openapi_lists_the_problems_each_route_answers(server: Server) -> None:
+    """Each route documents the problems it answers: 401 without the token (on all routes but the open ones), and
+    on a POST route 415 for another content type, 400 for a body that is not JSON, 422 for an invalid request."""
+    with server.client() as c:
+        spec = c.get("/openapi.json").json()
+    with server.client(token=None) as anonymous, server.client() as c:
+        for path, operations in spec["paths"].items():
+            for method, operation in operations.items():
+                answered = {anonymous.request(method.upper(), path).status_code}
+                if method == "post":
+                    answered |= {c.post(path, content=b"{}", headers={"Content-Type": "text/plain"}).status_code,
+                                 c.post(path, content=b"{", headers={"Content-Type": "application/json"}).status_code,
+                                 c.post(path, json={"on": ON}).status_code}
+                    assert answered == {401, 415, 400, 422}, path
+                documented = {int(status) for status in operation["responses"]}
+                assert answered - {200} <= documented, (method, path)
+                assert (401 in documented) == (401 in answered), (method, path)
+
+
 def test_twenty_four_concurrent_decisions_are_each_correct(server: Server, engine: eligibility.Engine) -> None:
     """24 households decided at once over separate connections each get their own, correct decision."""
     def household(i: int) -> dict[str, Any]:

@@ -269,6 +269,16 @@ def test_pytest_plugin_collects_yaml_cases(policy_dir: Callable[..., Path], tmp_
     assert "1 failed, 2 passed" in out
 
 
+def test_pytest_plugin_collects_a_tests_file_saved_with_a_bom(policy_dir: Callable[..., Path], tmp_path: Path) -> None:
+    """A tests file saved with a UTF-8 byte order mark (as Windows Notepad does) is collected like any other."""
+    root = folder(policy_dir)
+    tests = root / "tests" / "demo.yaml"
+    tests.write_bytes(b"\xef\xbb\xbf" + tests.read_bytes())
+    proc = run_pytest(root, tmp_path, "-v")
+    assert "tests/demo.yaml::gap to the standard PASSED" in proc.stdout, proc.stdout + proc.stderr
+    assert "1 failed, 2 passed" in proc.stdout
+
+
 def test_pytest_plugin_reports_a_broken_policy(policy_dir: Callable[..., Path], tmp_path: Path) -> None:
     """A YAML test file whose policy does not check is a collection error showing file:line:col."""
     broken = PROGRAM.replace("per_capita < standard", "per_capita < standrd")

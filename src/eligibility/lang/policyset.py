@@ -197,17 +197,19 @@ def _check_labels(r: Reader, node: YMap) -> bool:
     return len([d for d in r.diags if d.severity == "error"]) == before
 
 
-def _is_test_file(path: Path) -> bool:
-    """Peek at the first key of a file: `tests:` and `properties:` files are read only when the tests are."""
+def first_key_in(path: Path, keys: tuple[str, ...]) -> bool:
+    """Peek at a YAML file's first key (its first line that is not blank or a comment, in the first 4 KiB):
+    is it one of `keys`? A file that cannot be read is not. E.g. `tests:` and `properties:` files are read
+    only when the tests are; `monitoring:` files are eligibility.monitor's."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError:
         return False
     for line in head.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith(b"#") and not stripped.startswith(b"\xef\xbb\xbf#"):
-            return stripped.lstrip(b"\xef\xbb\xbf").startswith((b"tests:", b"properties:"))
+        stripped = line.strip().lstrip(b"\xef\xbb\xbf")
+        if stripped and not stripped.startswith(b"#"):
+            return stripped.startswith(tuple(f"{key}:".encode() for key in keys))
     return False
 
 
@@ -244,7 +246,7 @@ def read_policy_set(root: Path, jurisdiction: str | None = None,
     monitoring: list[str] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
-        if not with_tests and _is_test_file(path):
+        if not with_tests and first_key_in(path, ("tests", "properties")):
             deferred.append((str(path), rel))
             continue
         yf = load_file(path, rel, diags)

@@ -33,6 +33,7 @@ from eligibility.base.errors import Diagnostic, PolicyError
 from eligibility.base.source import Span
 from eligibility.engine.runtime import Engine
 from eligibility.lang.loader import YMap, YSeq, load_file
+from eligibility.lang.policyset import first_key_in
 from eligibility.lang.reader import Reader, to_plain
 from eligibility.monitor.model import RuleSet
 from eligibility.monitor.reference import Monitor
@@ -68,16 +69,7 @@ class SequenceResult:
 
 def is_sequence_file(path: Path) -> bool:
     """Peek at the first key of a file: does it start with `monitoring_tests:`?"""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    for line in head.splitlines():
-        s = line.strip().lstrip(b"\xef\xbb\xbf")
-        if s and not s.startswith(b"#"):
-            return s.startswith(b"monitoring_tests:")
-    return False
+    return first_key_in(path, ("monitoring_tests",))
 
 
 def _json(value: Any) -> Any:

@@ -18,6 +18,7 @@ from eligibility.engine.runtime import Engine
 from eligibility.lang.layers import read_registry
 from eligibility.lang.loader import YMap, YNode, YScalar, YSeq, load_file
 from eligibility.lang.model import Label
+from eligibility.lang.policyset import first_key_in
 from eligibility.lang.reader import Reader
 from eligibility.monitor.model import (
     DOCUMENTS,
@@ -69,16 +70,7 @@ MAX_DAYS = 3660
 
 def is_monitoring_file(path: Path) -> bool:
     """Peek at the first key of a file: does it start with `monitoring:`?"""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    for line in head.splitlines():
-        s = line.strip().lstrip(b"\xef\xbb\xbf")
-        if s and not s.startswith(b"#"):
-            return s.startswith(b"monitoring:")
-    return False
+    return first_key_in(path, ("monitoring",))
 
 
 def monitoring_files(root: Path) -> list[Path]:

@@ -368,6 +368,24 @@ def _openapi_base(engine: Engine, auth: bool) -> dict[str, Any]:
     return base
 
 
+#: The problems a POST route can answer besides 401 (`posted` in create_app), by status: components/responses.
+POST_PROBLEMS = {"400": "InvalidJSON", "413": "TooLarge", "415": "UnsupportedMediaType", "422": "InvalidInput",
+                 "503": "TimeLimit"}
+
+
+def _with_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add each route's problem responses to the OpenAPI its docstrings give: 401 to every route that needs
+    the token (all but those with `security: []`), and POST_PROBLEMS to every POST route."""
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            problems = dict(POST_PROBLEMS) if method == "post" else {}
+            if operation.get("security") != []:
+                problems["401"] = "Unauthorized"
+            operation["responses"] = {**operation["responses"], **{
+                status: {"$ref": f"#/components/responses/{problems[status]}"} for status in sorted(problems)}}
+    return schema
+
+
 def create_app(engine: Engine, *, token: str | None, limits: Limits | None = None) -> Starlette:
     """Return the service as an ASGI app.
 
@@ -416,13 +434,24 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             raise Problem("body-timeout", f"the body did not arrive within {limits.body_timeout:g} s",
                           headers={"Connection": "close"}) from None
 
-    def parsed(raw: bytes, keys: tuple[str, ...], scope: Scope) -> _Request:
-        try:
-            data = parse_json(raw, limits.max_depth)
-        except Problem as p:
-            p.errors = _household_path(p.errors)
-            raise
-        return _Request(data, keys, engine, scope)
+    async def posted(request: Request, keys: tuple[str, ...], answer: Callable[[_Request], T]) -> T:
+        """Read a POST route's JSON body, then check its fields (`keys`) and answer it in a worker thread.
+
+        Raises the route's problems: 415 not JSON, 413 too large, 400 not valid JSON, 422 an invalid
+        request or household, 503 no answer within the time limit (their `responses` in the OpenAPI).
+        """
+        raw = await body_of(request)
+        scope = request.scope
+
+        def work() -> T:
+            try:
+                data = parse_json(raw, limits.max_depth)
+            except Problem as p:
+                p.errors = _household_path(p.errors)
+                raise
+            return answer(_Request(data, keys, engine, scope))
+
+        return await run_in_worker(work)
 
     async def decide(request: Request) -> Response:
         """Decide a household: every requested program's outcome, with the trace that explains it.
@@ -443,21 +472,11 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             content:
               application/json:
                 schema: {$ref: '#/components/schemas/Decision'}
-          '400': {$ref: '#/components/responses/InvalidJSON'}
-          '401': {$ref: '#/components/responses/Unauthorized'}
-          '413': {$ref: '#/components/responses/TooLarge'}
-          '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-          '422': {$ref: '#/components/responses/InvalidInput'}
-          '503': {$ref: '#/components/responses/TimeLimit'}
         """
-        raw = await body_of(request)
-        scope = request.scope
+        def answer(req: _Request) -> bytes:
+            return _json_bytes(req.decide(engine, request.scope).to_json(why_not=req.why_not))
 
-        def work() -> bytes:
-            req = parsed(raw, DECIDE_KEYS, scope)
-            return _json_bytes(req.decide(engine, scope).to_json(why_not=req.why_not))
-
-        return Response(await run_in_worker(work), media_type="application/json")
+        return Response(await posted(request, DECIDE_KEYS, answer), media_type="application/json")
 
     async def explain(request: Request) -> Response:
         """Explain the decision for a household, in Chinese or English, as text, Markdown or HTML.
@@ -480,24 +499,15 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
               text/plain: {schema: {type: string}}
               text/markdown: {schema: {type: string}}
               text/html: {schema: {type: string}}
-          '400': {$ref: '#/components/responses/InvalidJSON'}
-          '401': {$ref: '#/components/responses/Unauthorized'}
-          '413': {$ref: '#/components/responses/TooLarge'}
-          '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-          '422': {$ref: '#/components/responses/InvalidInput'}
-          '503': {$ref: '#/components/responses/TimeLimit'}
         """
-        raw = await body_of(request)
-        scope = request.scope
         accept = request.headers.get("accept")
 
-        def work() -> tuple[str, str]:
-            req = parsed(raw, EXPLAIN_KEYS, scope)
+        def answer(req: _Request) -> tuple[str, str]:
             fmt = req.format or _choose_format(accept)
-            return fmt, req.decide(engine, scope).explain(lang=req.lang, fmt=fmt, why_not=req.why_not,
-                                                                view=req.view)
+            return fmt, req.decide(engine, request.scope).explain(lang=req.lang, fmt=fmt, why_not=req.why_not,
+                                                                  view=req.view)
 
-        fmt, text = await run_in_worker(work)
+        fmt, text = await posted(request, EXPLAIN_KEYS, answer)
         headers = {"Content-Security-Policy": _content_security_policy(text)} if fmt == "html" else {}
         return Response(text, media_type=f"{FORMATS[fmt]}; charset=utf-8", headers=headers)
 
@@ -526,26 +536,16 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             content:
               application/json:
                 schema: {$ref: '#/components/schemas/Screening'}
-          '400': {$ref: '#/components/responses/InvalidJSON'}
-          '401': {$ref: '#/components/responses/Unauthorized'}
-          '413': {$ref: '#/components/responses/TooLarge'}
-          '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-          '422': {$ref: '#/components/responses/InvalidInput'}
-          '503': {$ref: '#/components/responses/TimeLimit'}
         """
-        raw = await body_of(request)
-        scope = request.scope
-
-        def work() -> bytes:
-            req = parsed(raw, SCREEN_KEYS, scope)
+        def answer(req: _Request) -> bytes:
             if req.programs is None:
                 req.programs = default_programs(engine)
-            decision = req.decide(engine, scope, assume_defaults=False)
+            decision = req.decide(engine, request.scope, assume_defaults=False)
             programs = list(decision.programs)
             return _json_bytes(screen(engine, req.household, decision, req.on, programs, req.lang,
                                       req.max_questions))
 
-        return Response(await run_in_worker(work), media_type="application/json")
+        return Response(await posted(request, SCREEN_KEYS, answer), media_type="application/json")
 
     async def page_route(request: Request) -> Response:
         """The screening page: one question at a time, for a resident or a caseworker (no token needed to load it).
@@ -575,7 +575,6 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             description: The schema; also `eligibility schema` on the command line.
             content:
               application/schema+json: {schema: {type: object}}
-          '401': {$ref: '#/components/responses/Unauthorized'}
         """
         lang = "en" if request.query_params.get("lang") == "en" else "zh"
         return Response(schemas[lang], media_type="application/schema+json")
@@ -589,7 +588,6 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             description: docs/reference/trace.schema.json, as shipped in the package.
             content:
               application/schema+json: {schema: {type: object}}
-          '401': {$ref: '#/components/responses/Unauthorized'}
         """
         return Response(decision_schema, media_type="application/schema+json")
 
@@ -606,7 +604,6 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             description: The policy set.
             content:
               application/json: {schema: {type: object}}
-          '401': {$ref: '#/components/responses/Unauthorized'}
         """
         return Response(policies, media_type="application/json")
 
@@ -633,7 +630,7 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
         Route("/screen", screen_route, methods=["POST"]),
         Route("/", page_route, methods=["GET"]),
     ]
-    openapi = _json_bytes(SchemaGenerator(_openapi_base(engine, token is not None)).get_schema(routes))
+    openapi = _json_bytes(_with_problems(SchemaGenerator(_openapi_base(engine, token is not None)).get_schema(routes)))
 
     async def openapi_route(request: Request) -> Response:
         return Response(openapi, media_type="application/json")

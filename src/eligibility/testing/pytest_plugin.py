@@ -9,6 +9,7 @@ import pytest
 
 from eligibility.base.errors import PolicyError
 from eligibility.base.i18n import language_from_locale, use_language
+from eligibility.lang.policyset import first_key_in
 from eligibility.testing.cases import run_case
 
 _ENGINES: dict[Path, Any] = {}
@@ -21,21 +22,9 @@ def _policy_root(path: Path) -> Path | None:
     return None
 
 
-def _is_test_file(path: Path) -> bool:
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                stripped = line.strip()
-                if stripped and not stripped.startswith("#"):
-                    return stripped.startswith(("tests:", "properties:"))
-    except (OSError, UnicodeDecodeError):
-        return False
-    return False
-
-
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     """Collect `tests:` and `properties:` YAML files that sit inside a policy folder."""
-    if file_path.suffix == ".yaml" and _is_test_file(file_path) and _policy_root(file_path):
+    if file_path.suffix == ".yaml" and first_key_in(file_path, ("tests", "properties")) and _policy_root(file_path):
         return PolicyTestFile.from_parent(parent, path=file_path)
     return None
 
