@@ -107,6 +107,9 @@ class RecordDecision:
     tier: str | None = None
     #: The unknown facts the outcome (or, for an eligible record, the amount) depends on.
     unknown: tuple[str, ...] = ()
+    #: The unknown facts the tier waits on; not empty only when the tier is not decided (`tier` is
+    #: then None: not known, not "no tier"), every fact its three-valued evaluation read.
+    tier_unknown: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -128,6 +131,10 @@ class ProgramDecision:
     #: as three-valued evaluation found them; `unknown` keeps those that can matter. Given as `unknown=`.
     reads_unknown: tuple[str, ...] = attrs.field(default=(), alias="unknown")
     _relevance: Relevance | None = attrs.field(default=None, eq=False, repr=False, alias="relevance")
+    #: The unknown facts the tier waits on (for a per-record program, any member's tier): not empty
+    #: only when a tier is not decided, which `tier` None alone does not say. The outcome and the
+    #: amount may be decided all the same (`undetermined` is about them); not pruned as `unknown` is.
+    tier_unknown: tuple[str, ...] = attrs.field(default=(), kw_only=True)
 
     @property
     def undetermined(self) -> bool:
@@ -568,17 +575,31 @@ class Engine:
             pd = decision.programs.get(program)
             if pd is not None and pd.error is not None:
                 raise pd.error
+            # An amount that waits on unknown facts (the outcome's or its own) is an Unknown naming them,
+            # as rules are: never None, nor zero for an outcome not known.
             if d.each is None:
                 if pd is not None:
+                    if pd.amount is None and pd.reads_unknown:
+                        return Unknown(frozenset(pd.reads_unknown))
                     return pd.amount
-                if self._value(decision, program, "eligible") is not True:
+                eligible = self._value(decision, program, "eligible")
+                if eligible.__class__ is Unknown:
+                    try:  # the facts the amount itself waits on too, when it can be evaluated
+                        return eligible.merge(self._value_raw(decision, program, name))
+                    except EligibilityError:
+                        return eligible
+                if eligible is not True:
                     return ZERO
             elif pd is not None and pd.members is not None:
-                return {(r.id if r.id is not None else r.index): r.amount for r in pd.members}
+                return {(r.id if r.id is not None else r.index):
+                        (Unknown(frozenset(r.unknown)) if r.amount is None and r.unknown else r.amount)
+                        for r in pd.members}
             else:
                 eligible = self._value(decision, program, "eligible")
                 amounts = self._value_raw(decision, program, name)
-                return {rid: (v if eligible.get(rid) is True else ZERO) for rid, v in amounts.items()}
+                return {rid: (v if (e := eligible.get(rid)) is True
+                              else (e.merge(v) if e.__class__ is Unknown else ZERO))
+                        for rid, v in amounts.items()}
         return self._value_raw(decision, program, name)
 
     def _value_raw(self, decision: Decision, program: str, name: str) -> Any:
@@ -633,10 +654,11 @@ class Engine:
                 raise MissingParameter(e.index)
             if e.__class__ is Unknown or a.__class__ is Unknown:
                 return ProgramDecision(name, None if e.__class__ is Unknown else e, None, title, None,
-                                       None if t.__class__ is Unknown else t, unknown=_paths(e, a))
-            # A tier may read a fact the outcome does not: a refusal (or a decided outcome) keeps no Unknown.
+                                       None if t.__class__ is Unknown else t, unknown=_paths(e, a),
+                                       tier_unknown=_paths(t))
+            # A tier may read a fact the outcome does not: the outcome is decided, the tier says it waits.
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
-                                   title, None, _known(t))
+                                   title, None, _known(t), tier_unknown=_paths(t))
         records: list[dict[str, Any]] = h[prog.each[1]]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
@@ -652,7 +674,9 @@ class Engine:
             total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
         else:
             total = None
-        return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else ())
+        tiers = tuple(sorted({p for r in per if r.tier_unknown for p in r.tier_unknown}))
+        return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else (),
+                               tier_unknown=tiers)
 
     def work(self, facts: Mapping[str, Any]) -> int:
         """The most generator iterations deciding these validated facts may need (the measure MAX_WORK bounds)."""
@@ -842,8 +866,9 @@ def _paths(*values: Any) -> tuple[str, ...]:
 def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool) -> RecordDecision:
     if e.__class__ is Unknown or a.__class__ is Unknown:
         return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None,
-                              None if t.__class__ is Unknown else t, _paths(e, a))
-    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), _known(t))
+                              None if t.__class__ is Unknown else t, _paths(e, a), _paths(t))
+    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), _known(t),
+                          tier_unknown=_paths(t))
 
 
 def _known(value: Any) -> Any:

@@ -473,15 +473,20 @@ class _Builder(NodeVisitor):
         self.complete(prog)
         pd = self.decision.programs[name]
         defs = [*prog.definitions.values(), prog.eligible] + [d for d in (prog.amount, prog.tier) if d]
+        has_amount = prog.amount is not None
         return {
             "title": _label(prog.title), "eligible": pd.eligible,
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
             "tier": pd.tier,
             "error": str(pd.error) if pd.error is not None else None,
             "unknown": list(pd.unknown),
+            "undetermined": _undetermined(pd.eligible, pd.amount, pd.tier_unknown, has_amount, pd.error is None),
+            "tier_unknown": list(pd.tier_unknown),
             "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
                          "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier,
-                         "unknown": list(r.unknown)}
+                         "unknown": list(r.unknown),
+                         "undetermined": _undetermined(r.eligible, r.amount, r.tier_unknown, has_amount, True),
+                         "tier_unknown": list(r.tier_unknown)}
                         for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
             **({"role": prog.role} if prog.role != "benefit" else {}),
@@ -627,6 +632,22 @@ def compact_trace(engine: Engine, decision: Decision, facts: dict[str, Any], mem
             programs[name] = values
     return {"schema": COMPACT_SCHEMA, "library_version": decision.library_version, "policy": engine.model.hash,
             "decided_for": decision.on.isoformat(), "programs": programs}
+
+
+def _undetermined(eligible: bool | None, amount: Any, tier_unknown: tuple[str, ...], has_amount: bool,
+                  decided: bool) -> list[str]:
+    """The parts of an outcome that wait on unknown facts: `eligible`, `amount`, `tier` ([] when all are known).
+
+    A program that could not be decided (`decided` False: it has an `error`) has none: nothing waits.
+    """
+    if not decided:
+        return []
+    out = ["eligible"] if eligible is None else []
+    if has_amount and amount is None and eligible is not False:
+        out.append("amount")
+    if tier_unknown:
+        out.append("tier")
+    return out
 
 
 def _compact_value(value: Any, type_: str) -> Any:
