@@ -17,7 +17,7 @@ from eligibility.lang.model import Definition, Label, ParamValue, Program
 from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, NodeVisitor, Num, TupleLit, walk
 
 if TYPE_CHECKING:
-    from eligibility.engine.runtime import Decision, Engine
+    from eligibility.engine.runtime import Decision, Engine, RecordDecision
 
 SCHEMA = "eligibility.decision/1"
 #: The compact trace: the values a decision computed, without what the policy and household say.
@@ -484,9 +484,7 @@ class _Builder(NodeVisitor):
             "tier_unknown": list(pd.tier_unknown),
             "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
                          "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier,
-                         "unknown": list(r.unknown),
-                         "undetermined": _undetermined(r.eligible, r.amount, r.tier_unknown, has_amount, True),
-                         "tier_unknown": list(r.tier_unknown)}
+                         "unknown": list(r.unknown), **_member_waits(r, has_amount)}
                         for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
             **({"role": prog.role} if prog.role != "benefit" else {}),
@@ -648,6 +646,12 @@ def _undetermined(eligible: bool | None, amount: Any, tier_unknown: tuple[str, .
     if tier_unknown:
         out.append("tier")
     return out
+
+
+def _member_waits(r: RecordDecision, has_amount: bool) -> dict[str, Any]:
+    """A member's `undetermined` and `tier_unknown`, only when something waits (a decided member's entry is as it was)."""
+    parts = _undetermined(r.eligible, r.amount, r.tier_unknown, has_amount, True)
+    return {"undetermined": parts, "tier_unknown": list(r.tier_unknown)} if parts else {}
 
 
 def _compact_value(value: Any, type_: str) -> Any:
