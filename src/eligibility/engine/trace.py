@@ -649,7 +649,7 @@ def _undetermined(eligible: bool | None, amount: Any, tier_unknown: tuple[str, .
 
 
 def _member_waits(r: RecordDecision, has_amount: bool) -> dict[str, Any]:
-    """A member's `undetermined` and `tier_unknown`, only when something waits (a decided member's entry is as it was)."""
+    """A member's `undetermined` and `tier_unknown`, only when something waits (else its entry is as it was)."""
     parts = _undetermined(r.eligible, r.amount, r.tier_unknown, has_amount, True)
     return {"undetermined": parts, "tier_unknown": list(r.tier_unknown)} if parts else {}
 
