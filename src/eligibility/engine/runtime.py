@@ -658,7 +658,7 @@ class Engine:
                                        tier_unknown=_paths(t))
             # A tier may read a fact the outcome does not: the outcome is decided, the tier says it waits.
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
-                                   title, None, _known(t), tier_unknown=_paths(t))
+                                   title, None, _known(t), tier_unknown=_paths(t) if t.__class__ is Unknown else ())
         records: list[dict[str, Any]] = h[prog.each[1]]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
@@ -868,7 +868,7 @@ def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool)
         return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None,
                               None if t.__class__ is Unknown else t, _paths(e, a), _paths(t))
     return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), _known(t),
-                          tier_unknown=_paths(t))
+                          _paths(t) if t.__class__ is Unknown else ())
 
 
 def _known(value: Any) -> Any:
