@@ -130,6 +130,17 @@ def where_namespace(where: CompiledPolicy) -> dict[str, Any]:
     return pipeline.namespace(gen, compile(gen.source, where.filename, "exec", dont_inherit=True))
 
 
+def where_with_trees(where: CompiledPolicy, key: tuple[str, str], trees: list[Node | None]) -> CompiledPolicy:
+    """The where rules compiled again with definition `key` (of program `where_to_apply`) given these trees."""
+    cd = attrs.evolve(where.checked.defs[key], trees=trees)
+    checked = attrs.evolve(where.checked, defs={**where.checked.defs, key: cd})
+    gen = generate(checked)
+    # Not registered in linecache: hundreds of mutants would keep their whole source alive.
+    code = compile(gen.source, f"<mutant:{key[0]}.{key[1]}>", "exec", dont_inherit=True)
+    return attrs.evolve(where, checked=checked, generated=gen, namespace=run_generated(gen, code),
+                        filename=code.co_filename)
+
+
 @contextlib.contextmanager
 def where_engine(engine: Engine, where: CompiledPolicy) -> Iterator[Engine]:
     """An engine that decides as `engine` does and answers `where_to_apply` with the rules `where`.
