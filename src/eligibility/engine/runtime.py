@@ -674,7 +674,11 @@ class Engine:
             total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
         else:
             total = None
-        tiers = tuple(sorted({p for r in per if r.tier_unknown for p in r.tier_unknown}))
+        tiers: tuple[str, ...] = ()
+        for r in per:  # a member's tier not decided (rare: only with unknown facts)
+            if r.tier_unknown:
+                tiers = tuple(sorted({p for x in per for p in x.tier_unknown}))
+                break
         return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else (),
                                tier_unknown=tiers)
 
