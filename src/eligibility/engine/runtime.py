@@ -284,6 +284,8 @@ class Decision:
         Values are typed as the policy declares them: money and decimal values are Decimal (a
         literal `0` of a money value is `Decimal("0")`), integers int, rules bool. For a value
         decided per record, a dict from each record's id (its index when the list has no `id`).
+        A value that waits on unknown facts is an `Unknown` whose `paths` name them: a rule, a
+        tier, or an amount whose outcome (or own computation) waits; never None nor zero.
 
         Raises:
             InputError: `program` or `name` is not text, or the program has no such definition
