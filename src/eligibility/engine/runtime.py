@@ -107,9 +107,23 @@ class RecordDecision:
     tier: str | None = None
     #: The unknown facts the outcome (or, for an eligible record, the amount) depends on.
     unknown: tuple[str, ...] = ()
-    #: The unknown facts the tier waits on; not empty only when the tier is not decided (`tier` is
-    #: then None: not known, not "no tier"), every fact its three-valued evaluation read.
-    tier_unknown: tuple[str, ...] = ()
+
+    @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        """The unknown facts the tier waits on; not empty only when the tier is not decided (`tier` is
+        then None: not known, not "no tier"), every fact its three-valued evaluation read."""
+        return ()
+
+
+@attrs.frozen
+class _RecordTierWaits(RecordDecision):
+    """A record whose tier waits on unknown facts (a class of its own: no field to fill in for the others)."""
+
+    waits: tuple[str, ...] = ()
+
+    @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        return self.waits
 
 
 @attrs.frozen
@@ -131,10 +145,18 @@ class ProgramDecision:
     #: as three-valued evaluation found them; `unknown` keeps those that can matter. Given as `unknown=`.
     reads_unknown: tuple[str, ...] = attrs.field(default=(), alias="unknown")
     _relevance: Relevance | None = attrs.field(default=None, eq=False, repr=False, alias="relevance")
-    #: The unknown facts the tier waits on (for a per-record program, any member's tier): not empty
-    #: only when a tier is not decided, which `tier` None alone does not say. The outcome and the
-    #: amount may be decided all the same (`undetermined` is about them); not pruned as `unknown` is.
-    tier_unknown: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+
+    @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        """The unknown facts the tier waits on (for a per-record program, any member's tier).
+
+        Not empty only when a tier is not decided, which `tier` None alone does not say. The outcome
+        and the amount may be decided all the same (`undetermined` is about them); not pruned as
+        `unknown` is.
+        """
+        if self.members is not None:  # from the members when asked: nothing to gather while deciding
+            return tuple(sorted({p for r in self.members for p in r.tier_unknown}))
+        return ()
 
     @property
     def undetermined(self) -> bool:
@@ -152,6 +174,17 @@ class ProgramDecision:
         if self._relevance is None or not self.reads_unknown or self.error is not None:
             return self.reads_unknown
         return self._relevance.listed(self.program)
+
+
+@attrs.frozen
+class _TierWaits(ProgramDecision):
+    """A program whose tier waits on unknown facts (a class of its own: no field to fill in for the others)."""
+
+    waits: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+
+    @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        return self.waits
 
 
 @attrs.frozen(eq=False)
@@ -655,12 +688,17 @@ class Engine:
             if e.__class__ is MissingValue:
                 raise MissingParameter(e.index)
             if e.__class__ is Unknown or a.__class__ is Unknown:
-                return ProgramDecision(name, None if e.__class__ is Unknown else e, None, title, None,
-                                       None if t.__class__ is Unknown else t, unknown=_paths(e, a),
-                                       tier_unknown=_paths(t))
+                if t.__class__ is Unknown:
+                    return _TierWaits(name, None if e.__class__ is Unknown else e, None, title, None, None,
+                                      unknown=_paths(e, a), waits=_paths(t))
+                return ProgramDecision(name, None if e.__class__ is Unknown else e, None, title, None, t,
+                                       unknown=_paths(e, a))
             # A tier may read a fact the outcome does not: the outcome is decided, the tier says it waits.
+            if t.__class__ is Unknown:
+                return _TierWaits(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
+                                  title, None, None, waits=_paths(t))
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
-                                   title, None, _known(t), tier_unknown=_paths(t) if t.__class__ is Unknown else ())
+                                   title, None, t)
         records: list[dict[str, Any]] = h[prog.each[1]]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
@@ -676,13 +714,7 @@ class Engine:
             total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
         else:
             total = None
-        tiers: tuple[str, ...] = ()
-        for r in per:  # a member's tier not decided (rare: only with unknown facts)
-            if r.tier_unknown:
-                tiers = tuple(sorted({p for x in per for p in x.tier_unknown}))
-                break
-        return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else (),
-                               tier_unknown=tiers)
+        return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else ())
 
     def work(self, facts: Mapping[str, Any]) -> int:
         """The most generator iterations deciding these validated facts may need (the measure MAX_WORK bounds)."""
@@ -871,15 +903,14 @@ def _paths(*values: Any) -> tuple[str, ...]:
 
 def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool) -> RecordDecision:
     if e.__class__ is Unknown or a.__class__ is Unknown:
-        return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None,
-                              None if t.__class__ is Unknown else t, _paths(e, a), _paths(t))
-    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), _known(t),
-                          _paths(t) if t.__class__ is Unknown else ())
-
-
-def _known(value: Any) -> Any:
-    """The value, or None when it is Unknown: the sentinel never leaves the engine in a decision's fields."""
-    return None if value.__class__ is Unknown else value
+        if t.__class__ is Unknown:
+            return _RecordTierWaits(i, rid, None if e.__class__ is Unknown else e, None, None, _paths(e, a),
+                                    _paths(t))
+        return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None, t, _paths(e, a))
+    if t.__class__ is Unknown:
+        return _RecordTierWaits(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), None,
+                                (), _paths(t))
+    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), t)
 
 
 def _money(a: Any) -> Decimal:
