@@ -4,7 +4,7 @@
 
 writes, under OUT_DIR:
 
-- `extracts/`: eleven department extracts, CSV and Parquet, as the departments would send them
+- `extracts/`: twelve department extracts, CSV and Parquet, as the departments would send them
   (ID-card numbers, hukou booklet numbers, codes and words of their own);
 - `mapping.yaml`: the mapping file that joins them (`eligibility join OUT_DIR/mapping.yaml ...`);
 - `pseudonym.key`: the pseudonym key of this synthetic district (derived from the seed, so that
@@ -40,7 +40,12 @@ Huadu's):
   low-income monitoring population only: every enrolled household, every planted case and a
   background of 1 % of households (per-capita income 2,500-6,000: not eligible). Other
   households have no assessed income: their dibao is undetermined, as it would be.
-- All extracts are as of 2026-10-31 (decide on or after that date, within six months).
+- Residence permits (居住证, 公安's register of permits issued in Huadu): 70 % of the people aged
+  16 or more of a household with hukou elsewhere living in Huadu hold one, valid until a day
+  from two months before the extracts' date to three years after it (so a few have expired);
+  the register also gives the holder's hukou province (first two digits of the code).
+- All extracts are as of 2026-10-31 (decide on or after that date, within six months); every
+  person is born on or before that date, aged as drawn on it.
 
 Planted cases (300 of each kind at full size, about 0.1 % of households, scaled, at least 5
 each at any size; wrong_tier 50 at full size, at most half the marginal households):
@@ -69,6 +74,7 @@ from eligibility.discover.pseudonym import Pseudonymizer
 
 DISTRICT = "440114"
 AS_OF = "2026-10-31"
+AS_OF_DATE = dt.date.fromisoformat(AS_OF)
 STANDARD = Decimal("1282.00")  # the Guangzhou dibao standard in force (from 2024-06-01)
 FULL_HOUSEHOLDS = 300_000
 TOWNS = ("新华街道", "新雅街道", "秀全街道", "花城街道", "花东镇", "花山镇", "炭步镇", "赤坭镇", "狮岭镇", "梯面镇")
@@ -98,12 +104,15 @@ class _District:
         self.booklets = 0
         self.rows: dict[str, list[dict[str, Any]]] = {k: [] for k in (
             "hukou", "wages", "tax", "property", "vehicles", "business", "medical", "disability", "students",
-            "check", "enrolment")}
+            "check", "enrolment", "permits")}
+        #: The permits are drawn from a stream of their own: adding them changed no other figure.
+        self.permit_rng = random.Random(f"permits-{seed}")
         self.truth: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------ people
     def person(self, age: int, sex: str, region: str) -> tuple[str, dt.date]:
-        born = dt.date(2026 - age, 1, 1) + dt.timedelta(days=self.rng.randrange(365))
+        # `age` years old on the extracts' date, so never born after it
+        born = AS_OF_DATE.replace(year=AS_OF_DATE.year - age) - dt.timedelta(days=self.rng.randrange(365))
         k = (region, born)
         seq = self.seqs.get(k, 0)
         self.seqs[k] = seq + 1
@@ -148,6 +157,10 @@ class _District:
                 "id_number": idn, "booklet_no": booklet, "relation": relation, "sex": sex,
                 "birth_date": f"{born:%Y%m%d}", "hukou_district": hukou, "residence_district": residence,
                 "town": TOWNS[town], "community": community})
+            if hukou != DISTRICT and residence == DISTRICT and a >= 16 and self.permit_rng.random() < 0.7:
+                until = AS_OF_DATE + dt.timedelta(days=self.permit_rng.randint(-60, 3 * 365))
+                self.rows["permits"].append({"id_number": idn, "permit_district": DISTRICT,
+                                             "valid_until": until.isoformat(), "hukou_province": hukou[:2]})
         return {"booklet": booklet, "members": members, "town": town}
 
     # ------------------------------------------------------------ department records
@@ -328,6 +341,7 @@ EXTRACTS = {
     "students": ("students.csv", ("id_number", "stage")),
     "check": ("economic_check.csv", ("applicant_id", "assessed_income", "financial_assets", "check_date")),
     "enrolment": ("enrolment.csv", ("id_number", "program", "office", "since", "amount", "has_obligor")),
+    "permits": ("residence_permits.csv", ("id_number", "permit_district", "valid_until", "hukou_province")),
 }
 
 MAPPING = """\
@@ -478,6 +492,21 @@ extracts:
     household_facts:
       receiving_dibao: {column: program, aggregate: any, equals: 低保}
       current_dibao_amount: {column: amount, aggregate: max, where: {program: [低保]}}
+  permits:
+    department: 公安
+    source: 公安 residence permit register
+    files: extracts/residence_permits.csv
+    format: csv
+    as_of: 2026-10-31
+    person: id_number
+    complete: true
+    members:
+      hukou_province: hukou_province       # the holder's hukou province, as the register gives it
+    records:
+      residence_permits:                   # the holder is the row's person
+        fields:
+          district: permit_district
+          valid_until: valid_until
 """
 
 

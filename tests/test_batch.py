@@ -530,3 +530,14 @@ def test_batch_trace_compact_writes_values_that_replay_to_the_full_trace(policie
     # resuming asks for the same kind of trace
     again = run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies), "--resume", "--trace")
     assert again.exit_code == 2 and "--trace compact" in again.output
+
+
+def test_an_eligible_program_whose_tier_waits_lists_the_facts_in_its_unknown_column() -> None:
+    """Dibao granted while its tier waits on one fact: eligible, its amount, an empty tier, and the fact named."""
+    h = json.loads((Path(__file__).parent.parent / "examples" / "huadu-family.json").read_text(encoding="utf-8"))
+    h["members"][0]["refused_jobs_in_a_row"] = {"unknown": True}
+    (r,) = decide_many(None, [h], on=ON, programs=["dibao"])
+    row = r.to_row(["dibao"])
+    assert row["dibao_eligible"] is True and row["dibao_amount"] and row["dibao_tier"] is None
+    assert row["dibao_unknown"] == "members[0].refused_jobs_in_a_row"
+    assert r.to_json()["programs"]["dibao"]["unknown"] == ["members[0].refused_jobs_in_a_row"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,38 @@ def test_cli_coverage_json(policy_dir: Callable[..., Path], capsys: pytest.Captu
     assert rules["low_income"]["decisive_both_ways"] is True
     assert rules["few_assets"]["fail_decisive"] == []
     assert data["coverage"]["unexercised"] == ["demo.unused[each]"]
+
+
+@pytest.fixture(scope="module")
+def bundled() -> eligibility.Engine:
+    return eligibility.load()
+
+
+def _where_cases(engine: eligibility.Engine) -> list[Any]:
+    return [c for c in engine.model.tests if any(k.startswith("where_to_apply.") for k in c.expect)]
+
+
+def test_every_where_to_apply_rule_is_measured_like_a_program_rule(bundled: eligibility.Engine) -> None:
+    """Each rule of where_to_apply.yaml is in the report, pinned by the cases that expect offices, apart from
+    the programs' share (which --fail-under reads)."""
+    report = measure(bundled, _where_cases(bundled))
+    assert bundled.model.where_rules is not None
+    assert [r.name for r in report.where] == [r.name for r in bundled.model.where_rules.rules]
+    assert all(r.program == "where_to_apply" and r.at.startswith("where_to_apply.yaml:") for r in report.where)
+    covered = {r.name for r in report.where if r.both_ways}
+    assert "temporary_residence_permit" in covered and "dibao_applicant_hukou" in covered
+    assert report.percent == 100.0 * report.both_ways / len(report.rules)  # the where rules are not in it
+    data = json.loads(json.dumps(report.to_json()))
+    assert data["where_to_apply"]["total"] == len(report.where)
+    assert data["where_to_apply"]["decisive_both_ways"] == len(covered)
+    text = report.render()
+    assert "where-to-apply rule" in text and "where_to_apply.temporary_residence_permit[each]" in text
+
+
+def test_a_where_rule_loses_its_side_when_the_case_pinning_it_goes(bundled: eligibility.Engine) -> None:
+    """Without the cases that give a residence permit, the permit rule is pinned by no case."""
+    cases = _where_cases(bundled)
+    kept = [c for c in cases if "residence_permits" not in c.household]
+    assert len(kept) < len(cases)
+    rule = {r.name: r for r in measure(bundled, kept).where}["temporary_residence_permit"]
+    assert not rule.both_ways and not rule.pass_decisive

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,8 @@ import eligibility
 from conftest import DEMO
 from eligibility.cli import main
 from eligibility.lang.nodes import Compare, walk
-from eligibility.testing.mutate import Mutant, apply, find_mutants, run_mutants
+from eligibility.testing.cases import run_case
+from eligibility.testing.mutate import Mutant, apply, find_mutants, find_where_mutants, run_mutants
 from eligibility.testing.variants import Variants
 
 PROGRAM = DEMO.replace("{2020-01-01: 1000}", "{2023-01-01: 900, 2024-01-01: 1000}").replace(
@@ -218,3 +220,41 @@ def test_cli_mutate_json(policy_dir: Callable[..., Path], capsys: pytest.Capture
     assert data["passed"] == 4 and data["failed"] == []
     assert data["mutation"]["mutants"] > 0
     assert Decimal(str(data["mutation"]["score"])) > 0
+
+
+@pytest.fixture(scope="module")
+def bundled() -> eligibility.Engine:
+    return eligibility.load()
+
+
+def _where_cases(engine: eligibility.Engine) -> list[Any]:
+    return [c for c in engine.model.tests if any(k.startswith("where_to_apply.") for k in c.expect)]
+
+
+def test_where_to_apply_rules_are_mutated_and_noticed_by_the_cases_expecting_offices(
+        bundled: eligibility.Engine) -> None:
+    """Each mutant of where_to_apply.yaml is in the report; a kill names a case expecting offices, and the
+    rules compiled again unchanged pass every such case (a kill is the mutant's doing)."""
+    from eligibility.testing.variants import where_engine, where_rules, where_with_trees
+
+    cases = _where_cases(bundled)
+    where = where_rules(bundled)
+    assert where is not None
+    key = next(k for k in where.checked.defs if k[0] == "where_to_apply")
+    with where_engine(bundled, where_with_trees(where, key, list(where.checked.defs[key].trees))) as same:
+        assert all(run_case(same, c, quick=True).passed for c in cases)
+    mutants = find_where_mutants(bundled)
+    assert mutants and all(m.program == "where_to_apply" and m.at.path.endswith("where_to_apply.yaml")
+                           for m in mutants)
+    report = run_mutants(bundled, cases)
+    results = [r for r in report.results if r.mutant.program == "where_to_apply"]
+    assert [r.mutant for r in results] == mutants
+    names = {c.name for c in cases}
+    assert all(r.killed_by in names for r in results if r.status == "killed")
+    permit = [r for r in results if r.mutant.name == "temporary_residence_permit" and r.mutant.kind == "operator"]
+    assert permit and all(r.status == "killed" for r in permit)
+    without = [c for c in cases if "residence_permits" not in c.household]
+    weaker = run_mutants(bundled, without)
+    again = {(r.mutant.name, r.mutant.kind): r for r in weaker.results if r.mutant.program == "where_to_apply"}
+    assert again[("temporary_residence_permit", "operator")].status == "survived"
+    assert "where_to_apply.temporary_residence_permit" in weaker.render()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
 import importlib.util
 import json
@@ -18,7 +20,7 @@ pytest.importorskip("pyarrow")
 import eligibility
 from eligibility.discover.join import join, read_joined
 from eligibility.discover.mapping import load_mapping
-from eligibility.discover.pseudonym import read_key
+from eligibility.discover.pseudonym import Pseudonymizer, read_key
 
 ROOT = Path(__file__).parent.parent
 ON = "2026-11-15"
@@ -143,3 +145,70 @@ def test_split_households_are_sent_to_their_hukou_place(district: tuple[Path, di
     for t in splits:
         where = engine.where_to_apply(joined[t["household"]]["household"], on=ON).to_json()
         assert [o["code"] for o in where["programs"]["dibao"]["offices"]] == [t["detail"]["hukou"]], t
+
+
+def test_no_person_is_born_after_the_extracts_date(generator: ModuleType,
+                                                   district: tuple[Path, dict[str, Any]]) -> None:
+    """Every birth date of the hukou extract is on or before its as_of date, babies included, at the age drawn."""
+    out, _ = district
+    as_of = dt.date.fromisoformat(generator.AS_OF)
+    with open(out / "extracts" / "hukou.csv", encoding="utf-8") as f:
+        births = [dt.datetime.strptime(row["birth_date"], "%Y%m%d").date() for row in csv.DictReader(f)]
+    assert len(births) > 3000 and max(births) <= as_of
+    people = generator._District(10, seed=11)
+    for age in (0, 0, 0, 1, 17, 60) * 50:  # a baby drawn 150 times: the old generator put 1 in 6 after as_of
+        _, born = people.person(age, "1", generator.DISTRICT)
+        years = as_of.year - born.year - ((as_of.month, as_of.day) < (born.month, born.day))
+        assert born <= as_of and years == age, (age, born)
+
+
+def test_every_planted_wrong_tier_household_is_found(district: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """Discovery on the small district finds each household planted as enrolled marginal while dibao-eligible."""
+    from eligibility.discover.report import run_discover
+
+    out, _ = district
+    run_discover(out / "joined.jsonl", tmp_path / "report", on=ON, programs=["dibao", "marginal"])
+    kinds: dict[str, set[str]] = {}
+    for line in (tmp_path / "report" / "findings.jsonl").read_text(encoding="utf-8").splitlines():
+        finding = json.loads(line)
+        kinds.setdefault(finding["household"], set()).add(finding["kind"])
+    truth = [json.loads(line) for line in (out / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    wrong = [t["household"] for t in truth if t["kind"] == "wrong_tier"]
+    assert len(wrong) >= 5
+    assert [h for h in wrong if not kinds.get(h, set()) & {"wrong_program", "wrong_tier"}] == []
+
+
+def test_residence_permits_and_hukou_province_reach_where_to_apply(district: tuple[Path, dict[str, Any]]) -> None:
+    """Each row of the permit register is a residence_permits record of its holder's household (holder by
+    pseudonym), with the holder's hukou_province; where_to_apply sends temporary assistance to a valid permit's
+    district for that holder, and not for an expired one."""
+    out, _ = district
+    pseudo = Pseudonymizer(read_key(out / "pseudonym.key"))
+    with open(out / "extracts" / "hukou.csv", encoding="utf-8") as f:
+        booklet = {row["id_number"]: row["booklet_no"] for row in csv.DictReader(f)}
+    with open(out / "extracts" / "residence_permits.csv", encoding="utf-8") as f:
+        permits = list(csv.DictReader(f))
+    assert len(permits) > 20
+    joined = {h["id"]: h["household"] for h in read_joined(out / "joined.jsonl")}
+    engine = eligibility.load()
+    on = dt.date.fromisoformat(ON)
+    valid = expired = 0
+    for row in permits:
+        household = joined[pseudo.household(booklet[row["id_number"]])]
+        holder = pseudo.person(row["id_number"])
+        (record,) = [r for r in household["residence_permits"] if r["holder"]["value"] == holder]
+        assert (record["district"]["value"], record["valid_until"]["value"]) == (row["permit_district"],
+                                                                                 row["valid_until"])
+        assert record["holder"]["source"] == "公安 residence permit register"
+        (member,) = [m for m in household["members"] if m["id"] == holder]
+        assert member["hukou_province"]["value"] == row["hukou_province"]
+        offices = engine.where_to_apply(household, on=ON).programs["temporary"].offices
+        by_permit = {o.code for o in offices for r in o.reasons
+                     if r.rule == "temporary_residence_permit" and r.record_id == holder}
+        if dt.date.fromisoformat(row["valid_until"]) >= on:
+            assert by_permit == {row["permit_district"]}, row
+            valid += 1
+        else:
+            assert by_permit == set(), row
+            expired += 1
+    assert valid and expired

@@ -329,8 +329,9 @@ class JoinSql:
                 spec = specs.get(conv.fact)
                 if spec is not None and spec.required:
                     required.append(f"({v}) IS NOT NULL")
-            if rec.owner:
-                fields.append(("owner", f"concat('\"owner\":{{\"value\":', {self.jstr('r.pid')}, {self.tail(x)})"))
+            if rec.owner:  # the row's person, by pseudonym (`owner`, `holder`)
+                fields.append((rec.owner, f"concat('\"{rec.owner}\":{{\"value\":', {self.jstr('r.pid')}, "
+                                          f"{self.tail(x)})"))
             body = ", ".join(f for _, f in sorted(fields))
             obj = f"concat('{{', concat_ws(',', {body}), '}}')"
             ok = " AND ".join(required) or "TRUE"

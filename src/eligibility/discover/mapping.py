@@ -80,13 +80,19 @@ def _bounds(spec: FieldSpec) -> dict[str, object]:
             "maximum": int(spec.maximum) if spec.type == "integer" and spec.maximum is not None else None}
 
 
+#: The fields of a list's records that name a member: filled with the row's person, never mapped.
+PERSON_FIELDS = ("owner", "holder")
+
+
 @attrs.frozen
 class Records:
-    """Rows of an extract that become records of a list fact (vehicles, business registrations)."""
+    """Rows of an extract that become records of a list fact (vehicles, business registrations, residence permits)."""
 
     fact: str
     fields: tuple[Convert, ...]
-    owner: bool  # the list's records have an `owner` field: the person id of the row
+    #: The field of the list's records that names a member (`owner`, a permit's `holder`), filled with
+    #: the pseudonym of the row's person; None when the records have no such field.
+    owner: str | None
     where: tuple[tuple[Column, tuple[str, ...]], ...]
     span: Span
 
@@ -468,12 +474,12 @@ class _MappingReader(Reader):
             if rm is None:
                 continue
             sub = {f.name: f for f in spec.fields}
-            owner = "owner" in sub
+            owner = next((name for name in PERSON_FIELDS if name in sub), None)
             fields = self.converts(rm.get("fields"), f"{what}.records.{key.value}", "fields_of_" + key.value,
-                                   {k: v for k, v in sub.items() if k != "owner"}, household=False) \
+                                   {k: v for k, v in sub.items() if k != owner}, household=False) \
                 if rm.get("fields") is not None else ()
             for f in spec.fields:
-                if f.required and f.name != "owner" and f.name not in {c.fact for c in fields}:
+                if f.required and f.name != owner and f.name not in {c.fact for c in fields}:
                     self.error(rm.get("fields") or key, "missing-field",
                                f"records of '{key.value}' need the field '{f.name}' (it has no default)")
             out.append(Records(key.value, fields, owner, self.where(rm.get("where"), what), key.span))

@@ -108,6 +108,23 @@ class RecordDecision:
     #: The unknown facts the outcome (or, for an eligible record, the amount) depends on.
     unknown: tuple[str, ...] = ()
 
+    @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        """The unknown facts the tier waits on; not empty only when the tier is not decided (`tier` is
+        then None: not known, not "no tier"), every fact its three-valued evaluation read."""
+        return ()
+
+
+@attrs.frozen
+class _RecordTierWaits(RecordDecision):
+    """A record whose tier waits on unknown facts (a class of its own: no field to fill in for the others)."""
+
+    waits: tuple[str, ...] = ()
+
+    @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        return self.waits
+
 
 @attrs.frozen
 class ProgramDecision:
@@ -130,6 +147,18 @@ class ProgramDecision:
     _relevance: Relevance | None = attrs.field(default=None, eq=False, repr=False, alias="relevance")
 
     @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        """The unknown facts the tier waits on (for a per-record program, any member's tier).
+
+        Not empty only when a tier is not decided, which `tier` None alone does not say. The outcome
+        and the amount may be decided all the same (`undetermined` is about them); not pruned as
+        `unknown` is.
+        """
+        if self.members is not None:  # from the members when asked: nothing to gather while deciding
+            return tuple(sorted({p for r in self.members for p in r.tier_unknown}))
+        return ()
+
+    @property
     def undetermined(self) -> bool:
         """Whether the outcome or the amount waits on facts that are not known (see `unknown`)."""
         return bool(self.reads_unknown) and self.error is None
@@ -145,6 +174,17 @@ class ProgramDecision:
         if self._relevance is None or not self.reads_unknown or self.error is not None:
             return self.reads_unknown
         return self._relevance.listed(self.program)
+
+
+@attrs.frozen
+class _TierWaits(ProgramDecision):
+    """A program whose tier waits on unknown facts (a class of its own: no field to fill in for the others)."""
+
+    waits: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+
+    @property
+    def tier_unknown(self) -> tuple[str, ...]:
+        return self.waits
 
 
 @attrs.frozen(eq=False)
@@ -277,6 +317,8 @@ class Decision:
         Values are typed as the policy declares them: money and decimal values are Decimal (a
         literal `0` of a money value is `Decimal("0")`), integers int, rules bool. For a value
         decided per record, a dict from each record's id (its index when the list has no `id`).
+        A value that waits on unknown facts is an `Unknown` whose `paths` name them: a rule, a
+        tier, or an amount whose outcome (or own computation) waits; never None nor zero.
 
         Raises:
             InputError: `program` or `name` is not text, or the program has no such definition
@@ -568,17 +610,31 @@ class Engine:
             pd = decision.programs.get(program)
             if pd is not None and pd.error is not None:
                 raise pd.error
+            # An amount that waits on unknown facts (the outcome's or its own) is an Unknown naming them,
+            # as rules are: never None, nor zero for an outcome not known.
             if d.each is None:
                 if pd is not None:
+                    if pd.amount is None and pd.reads_unknown:
+                        return Unknown(frozenset(pd.reads_unknown))
                     return pd.amount
-                if self._value(decision, program, "eligible") is not True:
+                eligible = self._value(decision, program, "eligible")
+                if eligible.__class__ is Unknown:
+                    try:  # the facts the amount itself waits on too, when it can be evaluated
+                        return eligible.merge(self._value_raw(decision, program, name))
+                    except EligibilityError:
+                        return eligible
+                if eligible is not True:
                     return ZERO
             elif pd is not None and pd.members is not None:
-                return {(r.id if r.id is not None else r.index): r.amount for r in pd.members}
+                return {(r.id if r.id is not None else r.index):
+                        (Unknown(frozenset(r.unknown)) if r.amount is None and r.unknown else r.amount)
+                        for r in pd.members}
             else:
                 eligible = self._value(decision, program, "eligible")
                 amounts = self._value_raw(decision, program, name)
-                return {rid: (v if eligible.get(rid) is True else ZERO) for rid, v in amounts.items()}
+                return {rid: (v if (e := eligible.get(rid)) is True
+                              else (e.merge(v) if e.__class__ is Unknown else ZERO))
+                        for rid, v in amounts.items()}
         return self._value_raw(decision, program, name)
 
     def _value_raw(self, decision: Decision, program: str, name: str) -> Any:
@@ -632,11 +688,17 @@ class Engine:
             if e.__class__ is MissingValue:
                 raise MissingParameter(e.index)
             if e.__class__ is Unknown or a.__class__ is Unknown:
-                return ProgramDecision(name, None if e.__class__ is Unknown else e, None, title, None,
-                                       None if t.__class__ is Unknown else t, unknown=_paths(e, a))
-            # A tier may read a fact the outcome does not: a refusal (or a decided outcome) keeps no Unknown.
+                if t.__class__ is Unknown:
+                    return _TierWaits(name, None if e.__class__ is Unknown else e, None, title, None, None,
+                                      unknown=_paths(e, a), waits=_paths(t))
+                return ProgramDecision(name, None if e.__class__ is Unknown else e, None, title, None, t,
+                                       unknown=_paths(e, a))
+            # A tier may read a fact the outcome does not: the outcome is decided, the tier says it waits.
+            if t.__class__ is Unknown:
+                return _TierWaits(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
+                                  title, None, None, waits=_paths(t))
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
-                                   title, None, _known(t))
+                                   title, None, t)
         records: list[dict[str, Any]] = h[prog.each[1]]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
@@ -841,14 +903,14 @@ def _paths(*values: Any) -> tuple[str, ...]:
 
 def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool) -> RecordDecision:
     if e.__class__ is Unknown or a.__class__ is Unknown:
-        return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None,
-                              None if t.__class__ is Unknown else t, _paths(e, a))
-    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), _known(t))
-
-
-def _known(value: Any) -> Any:
-    """The value, or None when it is Unknown: the sentinel never leaves the engine in a decision's fields."""
-    return None if value.__class__ is Unknown else value
+        if t.__class__ is Unknown:
+            return _RecordTierWaits(i, rid, None if e.__class__ is Unknown else e, None, None, _paths(e, a),
+                                    _paths(t))
+        return RecordDecision(i, rid, None if e.__class__ is Unknown else e, None, t, _paths(e, a))
+    if t.__class__ is Unknown:
+        return _RecordTierWaits(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), None,
+                                (), _paths(t))
+    return RecordDecision(i, rid, e, _money(a) if a is not None else (ZERO if has_amount else None), t)
 
 
 def _money(a: Any) -> Decimal:

@@ -17,7 +17,7 @@ from eligibility.lang.model import Definition, Label, ParamValue, Program
 from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, NodeVisitor, Num, TupleLit, walk
 
 if TYPE_CHECKING:
-    from eligibility.engine.runtime import Decision, Engine
+    from eligibility.engine.runtime import Decision, Engine, RecordDecision
 
 SCHEMA = "eligibility.decision/1"
 #: The compact trace: the values a decision computed, without what the policy and household say.
@@ -473,15 +473,18 @@ class _Builder(NodeVisitor):
         self.complete(prog)
         pd = self.decision.programs[name]
         defs = [*prog.definitions.values(), prog.eligible] + [d for d in (prog.amount, prog.tier) if d]
+        has_amount = prog.amount is not None
         return {
             "title": _label(prog.title), "eligible": pd.eligible,
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
             "tier": pd.tier,
             "error": str(pd.error) if pd.error is not None else None,
             "unknown": list(pd.unknown),
+            "undetermined": _undetermined(pd.eligible, pd.amount, pd.tier_unknown, has_amount, pd.error is None),
+            "tier_unknown": list(pd.tier_unknown),
             "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
                          "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier,
-                         "unknown": list(r.unknown)}
+                         "unknown": list(r.unknown), **_member_waits(r, has_amount)}
                         for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
             **({"role": prog.role} if prog.role != "benefit" else {}),
@@ -627,6 +630,28 @@ def compact_trace(engine: Engine, decision: Decision, facts: dict[str, Any], mem
             programs[name] = values
     return {"schema": COMPACT_SCHEMA, "library_version": decision.library_version, "policy": engine.model.hash,
             "decided_for": decision.on.isoformat(), "programs": programs}
+
+
+def _undetermined(eligible: bool | None, amount: Any, tier_unknown: tuple[str, ...], has_amount: bool,
+                  decided: bool) -> list[str]:
+    """The parts of an outcome that wait on unknown facts: `eligible`, `amount`, `tier` ([] when all are known).
+
+    A program that could not be decided (`decided` False: it has an `error`) has none: nothing waits.
+    """
+    if not decided:
+        return []
+    out = ["eligible"] if eligible is None else []
+    if has_amount and amount is None and eligible is not False:
+        out.append("amount")
+    if tier_unknown:
+        out.append("tier")
+    return out
+
+
+def _member_waits(r: RecordDecision, has_amount: bool) -> dict[str, Any]:
+    """A member's `undetermined` and `tier_unknown`, only when something waits (else its entry is as it was)."""
+    parts = _undetermined(r.eligible, r.amount, r.tier_unknown, has_amount, True)
+    return {"undetermined": parts, "tier_unknown": list(r.tier_unknown)} if parts else {}
 
 
 def _compact_value(value: Any, type_: str) -> Any:

@@ -148,9 +148,10 @@ def _refusal_reasons(prog: dict[str, Any], ids: dict[int, str], lang: str) -> tu
     return tuple(dict.fromkeys(reasons))
 
 
-def _missing(prog: dict[str, Any], titles: dict[str, Any], ids: dict[int, str], lang: str) -> str:
+def _missing(prog: dict[str, Any], titles: dict[str, Any], ids: dict[int, str], lang: str,
+             key: str = "unknown") -> str:
     a, w = APPLICANT_WORDS[lang], WORDS[lang]
-    paths = [str(p) for p in prog.get("unknown") or []]
+    paths = [str(p) for p in prog.get(key) or []]
     if not paths:
         return ""
     facts = list(dict.fromkeys(_fact(p, titles, ids, lang) for p in paths))
@@ -186,11 +187,15 @@ def _granted(name: str, prog: dict[str, Any], titles: dict[str, Any], ids: dict[
                 extra.append(f"{value_text(m['amount'])} {w['yuan']}")
             if _tier(name, m.get("tier"), lang):
                 extra.append(_tier(name, m.get("tier"), lang))
+            elif m.get("tier_unknown"):  # a category not known yet is said so, not left out
+                extra.append(f"{w['tier_waits']}{w['sep']}{_missing(m, titles, ids, lang, 'tier_unknown')}")
             who.append(text + (f"{w['lp']}{w['comma'].join(extra)}{w['rp']}" if extra else ""))
         if who:
             parts.append(f"{a['for_whom']}{w['sep']}{w['list'].join(who)}")
     elif _tier(name, prog.get("tier"), lang):
         parts.append(_tier(name, prog.get("tier"), lang))
+    elif prog.get("tier_unknown"):
+        parts.append(f"{w['tier_waits']}{w['sep']}{_missing(prog, titles, ids, lang, 'tier_unknown')}")
     return Line(title, "granted", str(w["comma"]).join(parts))
 
 

@@ -26,6 +26,7 @@ from eligibility.explain.words import (
     provenance_text,
     rule_groups,
     shown_fact,
+    tier_waits,
     title_text,
     unknown_text,
     value_text,
@@ -143,6 +144,9 @@ def _verdict(prog: dict[str, Any], lang: str, trace: dict[str, Any]) -> str:
     if prog.get("tier"):
         text += f"{_e(w['comma'])}{_e(w['tier'])} {_e(prog['tier'])}"
     waits = amount_waits(prog, trace, lang)
+    if waits:
+        text += f"{_e(w['comma'])}{_e(waits)}"
+    waits = tier_waits(prog, trace, lang) if not prog.get("members") else ""  # else under each member
     if waits:
         text += f"{_e(w['comma'])}{_e(waits)}"
     return text
@@ -266,9 +270,9 @@ def _program(name: str, prog: dict[str, Any], trace: dict[str, Any], lang: str) 
             if m.get("tier"):
                 extra += f"{w['comma']}{w['tier']} {m['tier']}"
             who = f"[{m.get('index')}]" + (f" {m['id']}" if m.get("id") else "")
-            waits = amount_waits(m, trace, lang)
-            if waits:
-                extra += f"{w['comma']}{waits}"
+            for waits in (amount_waits(m, trace, lang), tier_waits(m, trace, lang)):
+                if waits:
+                    extra += f"{w['comma']}{waits}"
             mark = MARK["eligible" if m.get("eligible") else "not_eligible"]
             out.append(f"<li>{_e(mark)} {_e(who)}{_e(w['sep'])}{_e(verdict)}{_e(extra)}</li>")
         out.append("</ul>")

@@ -25,6 +25,7 @@ from eligibility.explain.words import (
     provenance_text,
     rule_groups,
     shown_fact,
+    tier_waits,
     title_text,
     unknown_text,
     value_text,
@@ -130,8 +131,8 @@ def _summary_line(name: str, prog: dict[str, Any], lang: str, trace: dict[str, A
     elif members and prog["eligible"]:
         who = [str(m.get("id") or m["index"]) for m in members if m["eligible"]]
         text += f"{w['comma']}" + w["list"].join(who)
-    waits = amount_waits(prog, trace, lang)
-    return text + (f"{w['comma']}{waits}" if waits else "")
+    waits = [x for x in (amount_waits(prog, trace, lang), tier_waits(prog, trace, lang)) if x]
+    return text + "".join(f"{w['comma']}{x}" for x in waits)
 
 
 def _member_line(member: dict[str, Any], trace: dict[str, Any], lang: str) -> str:
@@ -145,9 +146,9 @@ def _member_line(member: dict[str, Any], trace: dict[str, Any], lang: str) -> st
         extra += f"{w['comma']}{value_text(member['amount'])} {w['yuan']}"
     if member.get("tier"):
         extra += f"{w['comma']}{w['tier']} {member['tier']}"
-    waits = amount_waits(member, trace, lang)
-    if waits:
-        extra += f"{w['comma']}{waits}"
+    for waits in (amount_waits(member, trace, lang), tier_waits(member, trace, lang)):
+        if waits:
+            extra += f"{w['comma']}{waits}"
     mark = MARK["eligible" if member["eligible"] else "not_eligible"]
     return f"{mark} {who}{w['sep']}{verdict_m}{extra}"
 
@@ -173,7 +174,7 @@ def assumed_lines(trace: dict[str, Any], lang: str, md: bool) -> list[str]:
     titles = fact_titles(trace)
     waiting: dict[str, list[str]] = {}
     for name, prog in (trace.get("programs") or {}).items():
-        for p in prog.get("unknown") or []:
+        for p in dict.fromkeys([*(prog.get("unknown") or []), *(prog.get("tier_unknown") or [])]):
             waiting.setdefault(str(p), []).append(name)
     item = "- " if md else "  "
     out = [("## " if md else "") + str(w["assumed_heading"])]
@@ -255,6 +256,9 @@ def _render(trace: dict[str, Any], lang: str, fmt: str, view: str = "auditor") -
         if prog.get("tier") and verdict_of(prog) != "undetermined":
             head += f"{w['comma']}{w['tier']} {prog['tier']}"
         waits = amount_waits(prog, trace, lang)
+        if waits:
+            head += f"{w['comma']}{waits}"
+        waits = tier_waits(prog, trace, lang) if not prog.get("members") else ""  # else under each member
         if waits:
             head += f"{w['comma']}{waits}"
         out.append(("## " if md else "") + head)

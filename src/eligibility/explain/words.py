@@ -178,6 +178,19 @@ def amount_waits(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> str:
     return f"{w['amount_waits']}{w['sep']}{w['waits_on']}{waits_on(paths, trace, lang)}"
 
 
+def tier_waits(prog: dict[str, Any], trace: dict[str, Any], lang: str) -> str:
+    """For a decided program or member whose tier is not known: "the tier cannot be decided yet: it waits on ...".
+
+    "" when the tier is known (or the outcome itself waits: that verdict already says so). The tier
+    is then `null`, which alone would read as "no tier".
+    """
+    w = WORDS[lang]
+    paths = [str(p) for p in prog.get("tier_unknown") or []]
+    if not paths or prog.get("eligible") is None or prog.get("error"):
+        return ""
+    return f"{w['tier_waits']}{w['sep']}{w['waits_on']}{waits_on(paths, trace, lang)}"
+
+
 def provenance_text(meta: dict[str, Any] | None, lang: str) -> str:
     """Where a fact came from: "来源：人社 wage record，核实于 2024-08-31" ("" when not said)."""
     if not meta:

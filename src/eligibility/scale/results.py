@@ -35,7 +35,7 @@ class ProgramOutcome:
     amount: Decimal | None
     tier: str | None
     error: str | None = None
-    #: For an undetermined program: the unknown facts it waits on that can change it (their paths).
+    #: The unknown facts an undetermined program waits on that can change it, then those a tier not decided waits on.
     unknown: tuple[str, ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:  # a tuple pickles in a fraction of attrs' default state dict

@@ -24,7 +24,7 @@ from eligibility.base.errors import Diagnostic, EligibilityError, InputError, In
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.engine.jsonin import loads_household
 from eligibility.engine.records import WrapperError, unwrap
-from eligibility.engine.runtime import Engine, load, parse_date
+from eligibility.engine.runtime import Engine, ProgramDecision, load, parse_date
 from eligibility.scale.results import BatchResult, ProgramOutcome, RecordFailure, flat_record
 
 #: Records sent to a worker at a time: enough to make the cost of a round trip negligible.
@@ -85,6 +85,14 @@ def _decide_item(engine: Engine, job: Job, item: Item) -> BatchResult:
         return BatchResult(index, None, None, engine.policy_hash, error=_internal(e, line))
 
 
+def _waits(p: ProgramDecision) -> tuple[str, ...]:
+    """The unknown facts a program's outcome, amount or tier waits on (its `unknown` column)."""
+    waits = p.unknown if p.undetermined else ()
+    if p.tier_unknown and p.error is None:
+        waits = tuple(dict.fromkeys((*waits, *p.tier_unknown)))
+    return waits
+
+
 def _decide_record(engine: Engine, job: Job, index: int, value: object, line: int | None) -> BatchResult:
     record_id, given_on, household = _unwrap(value, line)
     day = job.on if given_on is None else None
@@ -95,8 +103,9 @@ def _decide_record(engine: Engine, job: Job, index: int, value: object, line: in
             raise InputError([InputProblem("on", "missing",
                                            "no decision date: give the record an \"on\" or the batch a default")])
         decision = engine.decide(household, day, job.programs, trace=job.trace and not job.compact)
+        # `unknown`: what the outcome or amount waits on, then what a tier not decided (None) waits on.
         programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
-                                         p.unknown if p.undetermined else ())
+                                         _waits(p))
                     for name, p in decision.programs.items()}
         trace = (decision.to_compact() if job.compact else decision.to_json()) if job.trace else None
     except InputError as e:

@@ -1,5 +1,8 @@
 """Rule coverage: which rules the YAML test cases make decisive, when passing and when failing.
 
+The `where_to_apply:` rules are measured the same way over the cases that expect offices
+(`where_to_apply.<program>`), and reported apart: `--fail-under` is about the programs' rules.
+
 A rule is *decisive* in a case when the decision needed it and giving it the opposite value
 makes the case fail: some expectation no longer holds. The case then pins the rule's value
 down. It is *pass-decisive* when the value so replaced was `true`, *fail-decisive* when it was
@@ -17,9 +20,19 @@ from typing import Any
 import attrs
 
 from eligibility.engine.runtime import Engine
+from eligibility.lang.cases import WHERE_PREFIX
 from eligibility.lang.model import Definition, TestCase
+from eligibility.lang.where import PROGRAM as WHERE_PROGRAM
 from eligibility.testing.cases import run_case
-from eligibility.testing.variants import Observation, Variants, observe, steps
+from eligibility.testing.variants import (
+    Observation,
+    Variants,
+    observe,
+    steps,
+    where_engine,
+    where_namespace,
+    where_rules,
+)
 
 
 @attrs.frozen
@@ -78,6 +91,12 @@ class CoverageReport:
     sources: tuple[SourceCoverage, ...]
     cases: int
     left_out: tuple[str, ...]  # cases that fail on the policies as they are, so were not used
+    #: The `where_to_apply:` rules (program `where_to_apply`), measured over the cases expecting offices.
+    where: tuple[RuleCoverage, ...] = ()
+
+    @property
+    def where_both_ways(self) -> int:
+        return sum(1 for r in self.where if r.both_ways)
 
     @property
     def both_ways(self) -> int:
@@ -96,7 +115,9 @@ class CoverageReport:
         return {"rules": [r.to_json() for r in self.rules], "sources": [s.to_json() for s in self.sources],
                 "cases": self.cases, "left_out": list(self.left_out), "total": len(self.rules),
                 "decisive_both_ways": self.both_ways, "percent": round(self.percent, 1),
-                "unexercised": [r.label for r in self.unexercised]}
+                "unexercised": [r.label for r in self.unexercised],
+                "where_to_apply": {"rules": [r.to_json() for r in self.where], "total": len(self.where),
+                                   "decisive_both_ways": self.where_both_ways}}
 
     def render(self) -> str:
         width = max([len("rule"), *(len(r.label) for r in self.rules)])
@@ -118,6 +139,16 @@ class CoverageReport:
             lines.append(f"{_pad('source', sw)}  rules  decisive both ways")
             for s in self.sources:
                 lines.append(f"{_pad(_cited(s), sw)}  {len(s.rules):>5}  {s.both_ways:>18}")
+        if self.where:
+            ww = max([len("where-to-apply rule"), *(len(r.label) for r in self.where)])
+            lines.append("")
+            lines.append(f"{'where-to-apply rule':<{ww}}  pass-decisive  fail-decisive  cases")
+            for r in self.where:
+                mark = "" if r.both_ways else ("  <- never needed" if not r.cases else "  <- not both ways")
+                lines.append(f"{r.label:<{ww}}  {len(r.pass_decisive):>13}  {len(r.fail_decisive):>13}  "
+                             f"{len(r.cases):>5}{mark}")
+            lines.append(f"where-to-apply rules decisive both ways: {self.where_both_ways}/{len(self.where)} "
+                         "(not counted below)")
         lines.append("")
         lines.append(f"rules decisive both ways: {self.both_ways}/{len(self.rules)} ({self.percent:.1f}%)")
         return "\n".join(lines) + "\n"
@@ -234,7 +265,90 @@ def measure(engine: Engine, cases: Sequence[TestCase] | None = None) -> Coverage
                                   tuple(dict.fromkeys(needed[key])), tallies[key][0], tallies[key][1],
                                   tuple(n for n in order if n in pas), tuple(n for n in order if n in fail)))
     return CoverageReport(tuple(rules), _by_source(rules), sum(1 for ob in observations if ob.passed),
-                          tuple(ob.case.name for ob in observations if not ob.passed))
+                          tuple(ob.case.name for ob in observations if not ob.passed),
+                          _where_coverage(engine, observations))
+
+
+def _where_coverage(engine: Engine, observations: list[Observation]) -> tuple[RuleCoverage, ...]:
+    """Each where_to_apply rule over the passing cases that expect offices: replaced by its opposite value,
+    for one record at a time, in an engine whose where rules differ in that alone."""
+    where = where_rules(engine)
+    rules = engine.model.where_rules
+    if where is None or rules is None:
+        return ()
+    cases = [ob.case for ob in observations
+             if ob.passed and ob.case.expect_error is None and any(k.startswith(WHERE_PREFIX) for k in ob.case.expect)]
+    index = where.generated.def_index
+    by_k = {index[(WHERE_PROGRAM, r.name)]: r for r in rules.rules}
+    state = _WhereFlip()
+    ns = where_namespace(where)
+    for k, rule in by_k.items():  # the where rules run traced (three-valued): their t-functions
+        ns[f"t{k}"] = _where_flipped(ns[f"t{k}"], k, rule.rule.each is not None, state)
+    flipping = attrs.evolve(where, namespace=ns)
+    seen: dict[tuple[int, int | None], list[tuple[TestCase, bool]]] = {}
+    needed: dict[int, list[str]] = {k: [] for k in by_k}
+    decisive: dict[int, tuple[set[str], set[str]]] = {k: (set(), set()) for k in by_k}
+    tallies: dict[int, list[int]] = {k: [0, 0] for k in by_k}
+    with where_engine(engine, flipping) as variant:
+        for case in cases:
+            state.seen = set()
+            run_case(variant, case, quick=True)
+            for k, j, value in sorted(state.seen, key=lambda t: (t[0], -1 if t[1] is None else t[1], t[2])):
+                seen.setdefault((k, j), []).append((case, value))
+                if case.name not in needed[k]:
+                    needed[k].append(case.name)
+            state.seen = None
+        for (k, j), instances in seen.items():
+            for case, value in instances:
+                tallies[k][0 if value else 1] += 1
+                state.target = (k, j)
+                try:
+                    noticed = not run_case(variant, case, quick=True).passed
+                finally:
+                    state.target = None
+                if noticed:
+                    decisive[k][0 if value else 1].add(case.name)
+    order = [c.name for c in cases]
+    out = []
+    for k, rule in by_k.items():
+        d = rule.rule
+        pas, fail = decisive[k]
+        out.append(RuleCoverage(WHERE_PROGRAM, rule.name, str(rule.span), d.each is not None,
+                                tuple(dict.fromkeys(s for s in [d.source] + [v.source for v in d.versions] if s)),
+                                d.article, tuple(needed[k]), tallies[k][0], tallies[k][1],
+                                tuple(n for n in order if n in pas), tuple(n for n in order if n in fail)))
+    return tuple(out)
+
+
+class _WhereFlip:
+    """Which where rule (and record) to replace by its opposite value; or, with `seen`, record the values."""
+
+    def __init__(self) -> None:
+        self.target: tuple[int, int | None] | None = None
+        self.seen: set[tuple[int, int | None, bool]] | None = None
+
+
+def _where_flipped(original: Callable[..., Any], k: int, per_record: bool, state: _WhereFlip) -> Callable[..., Any]:
+    if not per_record:
+        def household_rule(h: Any, pv: Any, c: list[Any], on: Any, t: Any) -> Any:
+            v = original(h, pv, c, on, t)
+            if v is True or v is False:  # an unknown value stays unknown
+                if state.target == (k, None):
+                    v = c[k] = not v
+                elif state.seen is not None:
+                    state.seen.add((k, None, v))
+            return v
+        return household_rule
+
+    def record_rule(h: Any, pv: Any, c: list[Any], on: Any, t: Any, x: Any, i: int) -> Any:
+        v = original(h, pv, c, on, t, x, i)
+        if v is True or v is False:
+            if state.target == (k, i):
+                v = not v
+            elif state.seen is not None:
+                state.seen.add((k, i, v))
+        return v
+    return record_rule
 
 
 def _by_source(rules: list[RuleCoverage]) -> tuple[SourceCoverage, ...]:

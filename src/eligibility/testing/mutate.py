@@ -5,6 +5,9 @@ a comparison, an `and`/`or`, or drops a `not`. It is compiled into an engine of 
 changed definition's functions are regenerated) and the cases that reach the change are run
 against it; the first case that fails kills it. A surviving mutant names a boundary or a branch
 no case pins down.
+
+The `where_to_apply:` rules are mutated the same way (their conditions and office values), each
+mutant run against the cases that expect offices (`where_to_apply.<program>`).
 """
 
 from __future__ import annotations
@@ -22,11 +25,21 @@ import attrs
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT
 from eligibility.base.source import Span
 from eligibility.engine.runtime import Engine
+from eligibility.lang.cases import WHERE_PREFIX
 from eligibility.lang.checker import CheckedSet, version_at
 from eligibility.lang.model import TestCase
 from eligibility.lang.nodes import BinOp, BoolOp, Call, Compare, IfExp, Name, Node, Num, TupleLit, Unary, children, walk
+from eligibility.lang.where import PROGRAM as WHERE_PROGRAM
 from eligibility.testing.cases import run_case
-from eligibility.testing.variants import Observation, Variants, observe, steps
+from eligibility.testing.variants import (
+    Observation,
+    Variants,
+    observe,
+    steps,
+    where_engine,
+    where_rules,
+    where_with_trees,
+)
 
 #: How each comparison operator is mutated.
 SWAP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==", "in": "not in", "not in": "in"}
@@ -240,12 +253,35 @@ def find_mutants(engine: Engine) -> list[Mutant]:
         return _Finder(engine).run()
 
 
+def find_where_mutants(engine: Engine) -> list[Mutant]:
+    """Return every mutant of the policy set's where_to_apply rules (none without such rules), in file order."""
+    where = where_rules(engine)
+    if where is None:
+        return []
+    with decimal.localcontext(ENGINE_CONTEXT):
+        finder = _Finder(engine)
+        finder.checked = where.checked
+        out: list[Mutant] = []
+        for key, cd in where.checked.defs.items():
+            if key[0] != WHERE_PROGRAM:
+                continue
+            for vi, tree in enumerate(cd.trees):
+                if tree is not None:
+                    out.extend(finder.tree_mutants(key, vi, tree, {}))
+    out.sort(key=lambda m: (m.at.path, m.at.line, m.at.col, m.program, m.name, m.kind, str(m.change)))
+    return out
+
+
 def apply(variants: Variants, mutant: Mutant) -> Engine:
     """Return the engine of a mutant."""
     if mutant.kind == "parameter":
         return variants.with_parameter(mutant.program, mutant.name, mutant.version, mutant.change)
     cd = variants.compiled.checked.defs[mutant.key]
-    trees = list(cd.trees)
+    return variants.with_trees(mutant.key, _mutated_trees(list(cd.trees), mutant))
+
+
+def _mutated_trees(trees: list[Node | None], mutant: Mutant) -> list[Node | None]:
+    """The versions' trees of a definition with the mutant's change made (on a copy)."""
     root = copy.deepcopy(trees[mutant.version])
     if root is None:
         raise ValueError("a version without a tree has no mutants")
@@ -264,7 +300,7 @@ def apply(variants: Variants, mutant: Mutant) -> Engine:
     else:
         raise ValueError(f"cannot apply a {mutant.kind} mutant to {type(target).__name__}")
     trees[mutant.version] = root
-    return variants.with_trees(mutant.key, trees)
+    return trees
 
 
 def _reconnect(node: BoolOp, i: int) -> Node:
@@ -531,6 +567,7 @@ def _run_mutants(engine: Engine, cases: Sequence[TestCase] | None,
     variants = Variants(engine)
     hints = _Hints(observations)
     mutants = find_mutants(engine)
+    where_mutants = find_where_mutants(engine)
     results: list[MutantResult] = []
     kills: dict[int, int] = {}
     killed = 0
@@ -549,7 +586,15 @@ def _run_mutants(engine: Engine, cases: Sequence[TestCase] | None,
                 kills[idx] = kills.get(idx, 0) + 1
                 results.append(MutantResult(m, "killed", killed_by=by.name))
         if progress is not None:
-            progress(n, len(mutants), killed)
+            progress(n, len(mutants) + len(where_mutants), killed)
+    where_cases = [observations[i].case for i in usable
+                   if any(k.startswith(WHERE_PREFIX) for k in observations[i].case.expect)]
+    for n, m in enumerate(where_mutants, len(mutants) + 1):
+        result = _run_where_one(engine, m, where_cases)
+        killed += result.status == "killed"
+        results.append(result)
+        if progress is not None:
+            progress(n, len(mutants) + len(where_mutants), killed)
     left_out = tuple(ob.case.name for ob in observations if not ob.passed)
     return MutationReport(tuple(results), len(usable), left_out)
 
@@ -576,6 +621,28 @@ def _unreached(m: Mutant, variants: Variants) -> str:
     if v.start or v.until:
         period = f" on a date from {v.start or 'the start'} to {v.until or 'no end'}"
     return f"no case evaluates {m.label}{period}; add one whose outcome depends on it"
+
+
+def _run_where_one(engine: Engine, m: Mutant, cases: list[TestCase]) -> MutantResult:
+    """Run a mutant of the where rules against the cases that expect offices."""
+    if not cases:
+        return MutantResult(m, "unreached", hint="no case expects offices (`where_to_apply.<program>:`); add one")
+    where = where_rules(engine)
+    assert where is not None  # the mutant was found in them
+    try:
+        mutated = where_with_trees(where, m.key, _mutated_trees(list(where.checked.defs[m.key].trees), m))
+    except Exception:  # a mutant that cannot even be built is noticed by any case
+        return MutantResult(m, "killed", killed_by=cases[0].name)
+    with where_engine(engine, mutated) as variant:
+        for case in cases:
+            try:
+                passed = run_case(variant, case, quick=True).passed
+            except Exception:  # an internal error is a failure of the case too
+                passed = False
+            if not passed:
+                return MutantResult(m, "killed", killed_by=case.name)
+    return MutantResult(m, "survived", hint=f"no case expecting offices notices `{m.original}` -> `{m.mutated}`: "
+                        "add one whose offices change with it")
 
 
 def _run_one(variants: Variants, m: Mutant, cases: list[TestCase]) -> TestCase | None:

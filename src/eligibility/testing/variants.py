@@ -8,13 +8,17 @@ unchanged engine and keeps each decision's trace for both.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
+from eligibility.compile import pipeline
 from eligibility.compile.codegen import generate
+from eligibility.compile.pipeline import CompiledPolicy
 from eligibility.compile.pipeline import namespace as run_generated
+from eligibility.engine import where as where_module
 from eligibility.engine.runtime import Engine
 from eligibility.lang.model import TestCase
 from eligibility.lang.nodes import Node
@@ -110,6 +114,52 @@ class Variants:
         param = attrs.evolve(param, values=tuple(values))
         prog = attrs.evolve(prog, parameters={**prog.parameters, name: param})
         return self.engine(model=attrs.evolve(model, programs={**model.programs, program: prog}))
+
+
+# --- the where_to_apply rules, changed -----------------------------------------------------------
+
+
+def where_rules(engine: Engine) -> CompiledPolicy | None:
+    """The engine's compiled `where_to_apply:` rules (one program, `where_to_apply`), or None."""
+    return pipeline.compile_where(engine.compiled)
+
+
+def where_namespace(where: CompiledPolicy) -> dict[str, Any]:
+    """A fresh namespace of the where rules' unchanged generated functions (to replace some of them)."""
+    gen = where.generated
+    return pipeline.namespace(gen, compile(gen.source, where.filename, "exec", dont_inherit=True))
+
+
+def where_with_trees(where: CompiledPolicy, key: tuple[str, str], trees: list[Node | None]) -> CompiledPolicy:
+    """The where rules compiled again with definition `key` (of program `where_to_apply`) given these trees."""
+    cd = attrs.evolve(where.checked.defs[key], trees=trees)
+    checked = attrs.evolve(where.checked, defs={**where.checked.defs, key: cd})
+    gen = generate(checked)
+    # Not registered in linecache: hundreds of mutants would keep their whole source alive.
+    code = compile(gen.source, f"<mutant:{key[0]}.{key[1]}>", "exec", dont_inherit=True)
+    return attrs.evolve(where, checked=checked, generated=gen, namespace=run_generated(gen, code),
+                        filename=code.co_filename)
+
+
+@contextlib.contextmanager
+def where_engine(engine: Engine, where: CompiledPolicy) -> Iterator[Engine]:
+    """An engine that decides as `engine` does and answers `where_to_apply` with the rules `where`.
+
+    `where` is a changed copy of the engine's compiled where rules (`attrs.evolve` of `where_rules`
+    with another namespace, or compiled from changed trees). The copy is reached through the
+    compiler's cache, under a policy hash of its own, for the `with` block only.
+    """
+    model = engine.compiled.model
+    variant = Engine(attrs.evolve(engine.compiled, model=attrs.evolve(model, hash=f"{model.hash}+variant{id(where)}")))
+    key = (variant.model.hash, model.jurisdiction)
+    with pipeline._LOCK:
+        pipeline._WHERE[key] = where
+    try:
+        yield variant
+    finally:
+        with pipeline._LOCK:
+            pipeline._WHERE.pop(key, None)
+        where_module._INNER.pop(id(where), None)
 
 
 def _functions(source: str, names: Sequence[str]) -> str | None:
