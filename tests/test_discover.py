@@ -320,3 +320,19 @@ def test_an_enrolled_household_whose_program_cannot_be_decided_is_listed_with_th
     (f,) = _findings(tmp_path / "o")
     assert (f["kind"], f["status"], f["programs"]) == ("not_decided", "to_verify", ["dibao"])
     assert "2026-12-24 is after the date 2026-12-01" in f["error"]
+
+
+def test_an_enrolled_household_whose_tier_waits_on_unknown_facts_is_a_tier_to_verify(
+        complete: dict[str, Any], tmp_path: Path) -> None:
+    """Eligible with its tier waiting on a fact: the tier paid cannot be checked, so it is listed to verify, last."""
+    h = _household(complete, "2400.00")
+    h["members"][0]["refused_jobs_in_a_row"] = {"unknown": True}
+    engine = eligibility.load()
+    dibao = engine.decide(h, ON, ["dibao"], assume_defaults=False).programs["dibao"]
+    assert dibao.eligible is True and dibao.tier is None and dibao.tier_unknown  # the case this test is about
+    path = tmp_path / "j.jsonl"
+    path.write_text(_line("h_tier_waits", h, [_dibao(str(dibao.amount), tier="A")]) + "\n", encoding="utf-8")
+    run_discover(path, tmp_path / "o", on=ON)
+    (f,) = [f for f in _findings(tmp_path / "o") if f["kind"] == "wrong_tier"]
+    assert (f["status"], f["priority"], f["programs"]) == ("to_verify", 4, ["dibao"])
+    assert f["reason"]["en"] == "the tier cannot be decided from the data (to verify)"

@@ -393,3 +393,22 @@ def test_summary_counts_by_level_and_rule(tmp_path: Path, golden: Any, lang: str
     assert result.exit_code == 0
     golden(f"monitor/summary-{lang}.txt", result.stdout)
     assert result.stderr == "events.jsonl: line 7: bad: station: missing\n"
+
+
+def test_a_tier_that_comes_to_wait_on_unknown_facts_is_not_a_tier_change() -> None:
+    """A re-decision whose tier now waits on an unknown fact says nothing about the tier: no tier_changed alert.
+
+    Its outcome keeps the tier as None (not known), never "" (no tier), so it cannot be read as a change.
+    """
+    from eligibility.monitor.reference import _change, _tier
+
+    engine = eligibility.load()
+    household = json.loads((Path(__file__).parent.parent / "examples" / "huadu-family.json").read_text())
+    known = engine.decide(household, "2024-09-01", ["dibao"]).programs["dibao"]
+    household["members"][0]["refused_jobs_in_a_row"] = {"unknown": True}
+    waits = engine.decide(household, "2024-09-01", ["dibao"]).programs["dibao"]
+    assert known.eligible is True and waits.eligible is True and waits.tier_unknown
+    before, after = [True, _tier(known), known.amount], [True, _tier(waits), waits.amount]
+    assert after[1] is None and before[1] is not None
+    assert _change(before, after) is None and _change(after, before) is None
+    assert _change([True, "", known.amount], [True, "A", known.amount]) == "tier_changed"  # a known change still is

@@ -14,7 +14,7 @@ The findings of a household, each one row of the report:
 - `wrong_program`: enrolled in one of dibao, marginal, tekun (and dibao_single) but eligible for
   another of them instead;
 - `wrong_tier`, `wrong_amount`: enrolled and eligible, but the tier or the amount paid differs from
-  the one decided;
+  the one decided (`likely`), or the tier waits on unknown facts and cannot be checked (`to_verify`);
 - `not_decided`: enrolled in a program that cannot be decided on the data (a birth date after the
   decision date, say), with the reason;
 - `residence_split` (人户分离), `two_households`, `enrolled_twice`, `values_disagree`: the join's
@@ -24,7 +24,7 @@ Priority (1 first): 1 a likely missed household, a wrong program, an amount paid
 decided — someone gets less than the policy gives; 2 a likely exit, a wrong tier, an amount paid
 above the one decided, a person enrolled twice — money paid that the policy does not give;
 3 a possibly missed household (to verify) and every data conflict; 4 an enrolled household whose
-outcome waits on unknown facts (to verify at its review). Within a priority: the larger monthly
+outcome or tier waits on unknown facts (to verify at its review). Within a priority: the larger monthly
 amount at stake first, then the household id.
 """
 
@@ -74,6 +74,8 @@ REASONS: dict[tuple[str, str], dict[str, str]] = {
     ("wrong_program", "to_verify"): {"zh": "纳入的救助项目可能不对（待核实）",
                                      "en": "may be enrolled in the wrong program (to verify)"},
     ("wrong_tier", "likely"): {"zh": "类别（档次）与认定不符", "en": "tier differs from the one decided"},
+    ("wrong_tier", "to_verify"): {"zh": "类别（档次）因缺少数据无法认定（待核实）",
+                                  "en": "the tier cannot be decided from the data (to verify)"},
     ("wrong_amount", "likely"): {"zh": "发放金额与认定金额不符", "en": "amount paid differs from the one decided"},
     ("not_decided", "to_verify"): {"zh": "已纳入，但数据无法认定（待核实）",
                                    "en": "enrolled, but the data cannot be decided on (to verify)"},
@@ -347,6 +349,8 @@ def _raw_findings(decision: Decision, states: dict[str, str], assumed: dict[str,
         elif state == "yes":
             if entry.get("tier") is not None and p.tier not in (None, "") and entry["tier"] != p.tier:
                 out.append(_raw("wrong_tier", "likely", [name], entry, p.amount))
+            elif entry.get("tier") is not None and p.tier_unknown:  # the tier paid cannot be checked
+                out.append(_raw("wrong_tier", "to_verify", [name], entry, p.amount))
             if paid is not None and p.amount is not None and paid != p.amount:
                 f = _raw("wrong_amount", "likely", [name], entry, abs(p.amount - paid))
                 f["paid_below_decided"] = paid < p.amount
@@ -390,7 +394,7 @@ def priority(f: Mapping[str, Any]) -> int:
         return 1 if f.get("paid_below_decided") else 2
     if status == "likely":
         return 1 if kind in ("missed", "wrong_program") else 2
-    return 4 if kind == "exit" else 3
+    return 4 if kind in ("exit", "wrong_tier") else 3
 
 
 def _finish(f: dict[str, Any], joined: Joined, index: int, trace: dict[str, Any], questions: list[dict[str, Any]],

@@ -715,7 +715,8 @@ class Monitor:
         new: dict[str, list[Any]] = {}
         for p, pd in d.programs.items():
             elig = None if pd.error is not None else pd.eligible
-            new[p] = [elig, pd.tier or "", None if pd.amount is None or elig is not True else _money(pd.amount)]
+            # A tier that waits on unknown facts is None (not known), never "" (no tier).
+            new[p] = [elig, _tier(pd), None if pd.amount is None or elig is not True else _money(pd.amount)]
         old = hh.get("o")
         hh["o"] = new
         events = list(hh.get("de", []))
@@ -768,7 +769,7 @@ class Monitor:
                               "gap": _money(abs(gap)), "margin": str(s.margin)},
                              events, household=hid, policy_parameters=param, trace=(facts, day, s.program),
                              decision={"program": s.program, "on": day.isoformat(),
-                                       "after": _outcome([pd.eligible, pd.tier or "",
+                                       "after": _outcome([pd.eligible, _tier(pd),
                                                           None if pd.amount is None else _money(pd.amount)])})
         self._candidate(rule, {"gap": gap, "neg": -gap, "band": limit * s.margin}, then)
 
@@ -1045,6 +1046,11 @@ def _outcome(o: list[Any]) -> dict[str, Any]:
     return {"eligible": o[0], "tier": o[1], "amount": o[2]}
 
 
+def _tier(pd: Any) -> str | None:
+    """A program's tier for an outcome: "" when it has none, None when it waits on unknown facts."""
+    return None if pd.tier_unknown else (pd.tier or "")
+
+
 def _change(old: list[Any] | None, new: list[Any] | None) -> str | None:
     """How a program's outcome changed between two decisions, or None."""
     if old is None or new is None:
@@ -1056,7 +1062,7 @@ def _change(old: list[Any] | None, new: list[Any] | None) -> str | None:
     if old[0] is not None and new[0] is None:
         return "now_undetermined"
     if old[0] is True and new[0] is True:
-        if old[1] != new[1]:
+        if old[1] is not None and new[1] is not None and old[1] != new[1]:  # a tier that waits did not change
             return "tier_changed"
         if old[2] != new[2]:
             return "amount_changed"
