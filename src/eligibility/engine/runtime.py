@@ -29,7 +29,7 @@ from eligibility.compile.helpers import (
     NotInForce,
     U,
 )
-from eligibility.compile.pipeline import CompiledPolicy, compile_policy
+from eligibility.compile.pipeline import LEAN_REFERENCE, CompiledPolicy, compile_policy
 from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator, stale_warnings
 from eligibility.engine.questions import next_questions
@@ -159,7 +159,8 @@ class Decision:
     _engine: Engine = attrs.field(repr=False)
     _facts: dict[str, Any] = attrs.field(repr=False)
     _defaulted: Sequence[str] = attrs.field(repr=False)
-    _memo: list[Any] | None = attrs.field(repr=False)
+    #: The values evaluated, one a definition; a lean decision's lacks the rules read in line.
+    _memo_given: list[Any] | None = attrs.field(repr=False, alias="memo")
     _recorded: dict[int, Any] | None = attrs.field(repr=False)
     _params: tuple[list[Any], list[ParamValue | None]] = attrs.field(repr=False)
     #: The paths of every fact not known when deciding (given as unknown, or absent without a default).
@@ -167,6 +168,21 @@ class Decision:
     #: Where facts came from, as given: {path: {"source", "as_of", "reference", "note"}}.
     provenance: dict[str, dict[str, str]] = attrs.field(factory=dict, kw_only=True, repr=False)
     _relevance: Relevance | None = attrs.field(default=None, kw_only=True, repr=False, alias="relevance")
+    #: Decided by the lean functions: the memo is completed by the reference ones when first read.
+    _lean: bool = attrs.field(default=False, kw_only=True, repr=False, alias="lean")
+
+    @property
+    def _memo(self) -> list[Any] | None:
+        """The values of every rule and value the decision evaluated, one a definition (U: not evaluated).
+
+        A lean decision (untraced, see `Engine._run`) kept only those of the rules it did not read
+        in line: the reference functions decide again, once, to fill in the rest.
+        """
+        if self._lean:
+            memo = self._engine._full_memo(self._facts, self.on, tuple(self.programs), self._params[0])
+            object.__setattr__(self, "_memo_given", memo)
+            object.__setattr__(self, "_lean", False)
+        return self._memo_given
 
     @property
     def errors(self) -> dict[str, EvaluationError]:
@@ -328,6 +344,12 @@ class Engine:
         ns = compiled.namespace
         self._size = len(gen.def_index)
         self._untraced = {p: ns[f"p_{i}"] for i, p in enumerate(gen.programs)}
+        #: The lean untraced program functions (small per-record rules read in line), used while
+        #: the namespace's d-functions are the ones they were generated with; else the reference ones.
+        reference = ns.get(LEAN_REFERENCE)
+        lean_ok = (reference is not None and all(ns.get(n) is fn for n, fn in reference.items())
+                   and all(f"lp_{i}" in ns for i in range(len(gen.programs))))
+        self._lean = {p: ns[f"lp_{i}"] for i, p in enumerate(gen.programs)} if lean_ok else self._untraced
         self._traced = {p: ns[f"tp_{i}"] for i, p in enumerate(gen.programs)}
         self._index_to_def = {i: k for k, i in gen.def_index.items()}
         self._params = sorted(gen.param_index.items(), key=lambda kv: kv[1])
@@ -512,10 +534,18 @@ class Engine:
         memo: list[Any] = [U] * self._size
         recorded: dict[int, Any] | None = {} if trace else None
         out: dict[str, ProgramDecision] = {}
+        lean = self._lean
         for name in names:
             try:
                 if recorded is None:
-                    result = self._untraced[name](h, pv, memo, day)
+                    try:
+                        result = lean[name](h, pv, memo, day)
+                    except Exception:
+                        if lean is self._untraced:
+                            raise
+                        # The reference functions meet the same failure (the memo holds only values
+                        # both compute), with the frames that name the rule, record and field.
+                        result = self._untraced[name](h, pv, memo, day)
                 else:
                     result = self._traced[name](h, pv, memo, day, recorded)
                 out[name] = self._program_decision(name, h, result)
@@ -535,7 +565,18 @@ class Engine:
                 object.__setattr__(out[n], "_relevance", relevance)
         return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
                         recorded, (pv, used), unknown_facts=tuple(unknown), provenance=provenance or {},
-                        relevance=relevance)
+                        relevance=relevance, lean=recorded is None and lean is not self._untraced)
+
+    def _full_memo(self, h: dict[str, Any], day: dt.date, names: tuple[str, ...], pv: list[Any]) -> list[Any]:
+        """The memo an untraced decision of these programs fills with the reference functions (every rule it reads)."""
+        memo: list[Any] = [U] * self._size
+        with decimal.localcontext(ENGINE_CONTEXT):
+            for name in names:
+                try:
+                    self._untraced[name](h, pv, memo, day)
+                except Exception:  # noqa: S112 - the decision recorded this program's error already
+                    continue
+        return memo
 
     def _unknown(self, program: str, name: str) -> InputError:
         if program not in self.model.programs:
