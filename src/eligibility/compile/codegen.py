@@ -47,6 +47,8 @@ class Generated:
     #: of records, where each read stands, so an error names the field being read without
     #: reading the generated source back.
     lines: dict[int, LineInfo] = attrs.Factory(dict)
+    #: The per-record definitions the lean functions (lp_N, lN) read in line: they have no lN.
+    inlined: frozenset[int] = frozenset()
 
 
 @attrs.frozen
@@ -122,7 +124,7 @@ class _Gen(nd.NodeVisitor):
         self.owners.extend([None] * (len(out) - len(self.owners)))
         return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
                          self.node_ids, tuple(sorted(self.cs.programs)), tuple(sorted(self.loop_counts.items())),
-                         line_table(out, self.owners))
+                         line_table(out, self.owners), frozenset(self.inline))
 
     def program_functions(self, modes: tuple[bool, ...]) -> None:
         """Each program's function: p_N (untraced), tp_N (traced), or lp_N when generating the lean ones."""
@@ -170,9 +172,12 @@ class _Gen(nd.NodeVisitor):
     def lean_functions(self) -> None:
         """Generate l-functions and lp_N: the d-functions with small per-record rules read in line.
 
-        A per-record definition read in exactly one place, in force at any date (one undated
-        version) and not a program's output is not a function of its own here: its expression is
-        generated in line where it is read, so deciding a member does not call and memoise it.
+        A per-record definition in force at any date (one undated version), not a program's output,
+        and read in exactly one place or small (a few nodes reading the record's own fields, with no
+        call, generator or other per-record value, such as `m.relation != "none"`) is not a
+        function of its own here: its expression is generated in line where it is read, so
+        deciding a member does not call and memoise it (a small one is evaluated again where it is
+        read again, which costs less than the memo).
         """
         self.inline = self.inlinable()
         self.lean = True
@@ -198,11 +203,12 @@ class _Gen(nd.NodeVisitor):
         out: dict[int, CheckedDef] = {}
         for key, cd in cs.defs.items():
             d = cd.definition
-            if d.each is None or key in outputs or refs.get(key, 0) != 1 or len(d.versions) != 1:
+            if d.each is None or key in outputs or len(d.versions) != 1 or cd.trees[0] is None:
                 continue
-            if d.versions[0].start is not None or d.versions[0].until is not None or cd.trees[0] is None:
+            if d.versions[0].start is not None or d.versions[0].until is not None:
                 continue
-            out[self.def_index[key]] = cd
+            if refs.get(key, 0) == 1 or _small(cd.trees[0]):
+                out[self.def_index[key]] = cd
         return out
 
     def inline_ref(self, k: int, rec: str, loops: tuple[tuple[str, str, str], ...]) -> str:
@@ -508,6 +514,20 @@ class _Gen(nd.NodeVisitor):
             step = args[1].value if isinstance(args[1], nd.Num) else Decimal(1)
             return "(" + self.rounding(a[0], step, mode) + ")"
         raise CodegenError(f"unknown function {f}")
+
+
+#: A per-record rule of at most this many expression nodes, none a call, a generator or another
+#: per-record value, is read in line by the lean functions wherever it is read.
+_SMALL_NODES = 8
+
+
+def _small(tree: nd.Node) -> bool:
+    """Whether a per-record definition's expression is small enough to evaluate again at each reader."""
+    nodes = nd.walk(tree)
+    if len(nodes) > _SMALL_NODES:
+        return False
+    return not any(isinstance(n, nd.Call | nd.Gen) or (isinstance(n, nd.Attr) and n.ref and n.ref[0] == "recdef")
+                   for n in nodes)
 
 
 class CodegenError(Exception):
