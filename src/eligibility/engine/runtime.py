@@ -364,6 +364,9 @@ class Engine:
         count = sum(n for _, n in self._loops) or 1
         self._small = int((MAX_WORK / count) ** (1 / depth))
         self._titles = {name: {"zh": p.title.zh, "en": p.title.en} for name, p in compiled.model.programs.items()}
+        #: Each program's title, whether it has an amount, and the list it is decided per record of (or None).
+        self._shapes = {name: (self._titles[name], p.amount is not None, p.each[1] if p.each is not None else None)
+                        for name, p in compiled.model.programs.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
         #: Program names as given (a list or tuple) -> the checked tuple.
@@ -527,7 +530,8 @@ class Engine:
         """
         if unknown:
             trace = True
-        pv, used = self._params_on(day)
+        params = self._param_cache.get(day)
+        pv, used = params if params is not None else self._params_on(day)
         warnings = self._checked.get((names, day))
         if warnings is None:
             warnings = self._warnings(names, day)
@@ -569,7 +573,8 @@ class Engine:
             for n in waiting:
                 object.__setattr__(out[n], "_relevance", relevance)
         return _new_decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
-                             recorded, (pv, used), tuple(unknown), provenance or {}, relevance,
+                             recorded, (pv, used), unknown if unknown.__class__ is tuple else tuple(unknown),
+                             provenance or {}, relevance,
                              recorded is None and lean is not self._untraced)
 
     def _full_memo(self, h: dict[str, Any], day: dt.date, names: tuple[str, ...], pv: list[Any]) -> list[Any]:
@@ -668,10 +673,8 @@ class Engine:
         return value
 
     def _program_decision(self, name: str, h: dict[str, Any], result: Any) -> ProgramDecision:
-        prog = self.model.programs[name]
-        title = self._titles[name]
-        has_amount = prog.amount is not None
-        if prog.each is None:
+        title, has_amount, each = self._shapes[name]
+        if each is None:
             e, a, t = result
             if e is False and a is None and t is None:  # the common refusal: nothing more to read
                 return _new_decided(name, False, ZERO if has_amount else None, title, None)
@@ -686,7 +689,7 @@ class Engine:
             # A tier may read a fact the outcome does not: a refusal (or a decided outcome) keeps no Unknown.
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
                                    title, None, _known(t))
-        records: list[dict[str, Any]] = h[prog.each[1]]
+        records: list[dict[str, Any]] = h[each]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
                 raise MissingParameter(pe.index)
