@@ -47,6 +47,8 @@ class Generated:
     #: of records, where each read stands, so an error names the field being read without
     #: reading the generated source back.
     lines: dict[int, LineInfo] = attrs.Factory(dict)
+    #: The per-record definitions the lean functions (lp_N, lN) read in line: they have no lN.
+    inlined: frozenset[int] = frozenset()
 
 
 @attrs.frozen
@@ -97,6 +99,10 @@ class _Gen(nd.NodeVisitor):
         #: The definition each generated line belongs to (None outside definitions).
         self.owners: list[tuple[str, str] | None] = []
         self.loop_counts: dict[tuple[str, ...], int] = {}
+        #: Generating the lean untraced functions (see `lean_functions`), and the per-record
+        #: definitions they read in line, by definition number.
+        self.lean = False
+        self.inline: dict[int, CheckedDef] = {}
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, repr(value))
@@ -112,16 +118,29 @@ class _Gen(nd.NodeVisitor):
             cd = self.cs.defs[key]
             for traced in (False, True):
                 self.function(i, cd, traced)
+        self.program_functions((False, True))
+        self.lean_functions()
+        consts = tuple(self.constants)
+        self.owners.extend([None] * (len(out) - len(self.owners)))
+        return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
+                         self.node_ids, tuple(sorted(self.cs.programs)), tuple(sorted(self.loop_counts.items())),
+                         line_table(out, self.owners), frozenset(self.inline))
+
+    def program_functions(self, modes: tuple[bool, ...]) -> None:
+        """Each program's function: p_N (untraced), tp_N (traced), or lp_N when generating the lean ones."""
+        out = self.lines
         for pname in sorted(self.cs.programs):
             prog = self.cs.programs[pname]
             e = self.def_index[(pname, "eligible")]
             a = self.def_index.get((pname, "amount")) if prog.amount is not None else None
             t = self.def_index.get((pname, "tier")) if prog.tier is not None else None
             if prog.each is not None:
-                self.each_program(pname, prog.each[1], e, a, t)
+                self.each_program(pname, prog.each[1], e, a, t, modes)
                 continue
-            for traced, pre, extra in ((False, "d", ""), (True, "t", ", T")):
-                out.append(f"def {'tp' if traced else 'p'}_{self.pid(pname)}(h, pv, c, on{extra}):")
+            for traced in modes:
+                pre = "t" if traced else self.untraced_prefix
+                extra = ", T" if traced else ""
+                out.append(f"def {'tp' if traced else self.program_prefix}_{self.pid(pname)}(h, pv, c, on{extra}):")
                 out.append(f"    e = c[{e}] if c[{e}] is not U else {pre}{e}(h, pv, c, on{extra})")
                 amount = tier = "None"
                 if a is not None:
@@ -130,17 +149,88 @@ class _Gen(nd.NodeVisitor):
                 if t is not None:
                     tier = f"(c[{t}] if c[{t}] is not U else {pre}{t}(h, pv, c, on{extra}))"
                 out.append(f"    return e, {amount}, {tier}")
-        consts = tuple(self.constants)
-        self.owners.extend([None] * (len(out) - len(self.owners)))
-        return Generated("\n".join(out) + "\n", self.def_index, self.param_index, consts, self.nodes,
-                         self.node_ids, tuple(sorted(self.cs.programs)), tuple(sorted(self.loop_counts.items())),
-                         line_table(out, self.owners))
 
-    def each_program(self, pname: str, lst: str, e: int, a: int | None, t: int | None) -> None:
+    # -- The lean untraced functions ---------------------------------------------------------------
+    # Where the untraced and the traced generation meet: `function`, `expr` and the visitors serve
+    # both; `traced` selects the traced form (t-functions, recording into T, Kleene's logic) and
+    # `self.lean` the lean untraced form below. The lean functions are a speed path only: the
+    # engine uses them for untraced decisions when the namespace holds the reference functions
+    # unchanged (the coverage and mutation tools replace d-functions), re-runs a program that
+    # raises with the reference d-functions (so an error names the same rule, record and field),
+    # and re-runs the reference functions when a decision's full memo is asked for (compact trace,
+    # `Decision.value`). The traced side never reads them.
+
+    @property
+    def untraced_prefix(self) -> str:
+        """The untraced functions' prefix: d (the reference functions) or l (the lean ones)."""
+        return "l" if self.lean else "d"
+
+    @property
+    def program_prefix(self) -> str:
+        return "lp" if self.lean else "p"
+
+    def lean_functions(self) -> None:
+        """Generate l-functions and lp_N: the d-functions with small per-record rules read in line.
+
+        A per-record definition in force at any date (one undated version), not a program's output,
+        and read in exactly one place or small (a few nodes reading the record's own fields, with no
+        call, generator or other per-record value, such as `m.relation != "none"`) is not a
+        function of its own here: its expression is generated in line where it is read, so
+        deciding a member does not call and memoise it (a small one is evaluated again where it is
+        read again, which costs less than the memo).
+        """
+        self.inline = self.inlinable()
+        self.lean = True
+        try:
+            for key, i in sorted(self.def_index.items(), key=lambda kv: kv[1]):
+                if i not in self.inline:
+                    self.function(i, self.cs.defs[key], False)
+            self.program_functions((False,))
+        finally:
+            self.lean = False
+
+    def inlinable(self) -> dict[int, CheckedDef]:
+        """The per-record definitions the lean functions read in line (see `lean_functions`)."""
+        cs = self.cs
+        refs: dict[tuple[str, str], int] = {}
+        for cd in cs.defs.values():
+            for tree in cd.trees:
+                for node in nd.walk(tree) if tree is not None else ():
+                    if isinstance(node, nd.Attr) and node.ref and node.ref[0] == "recdef":
+                        key = (node.ref[4], node.ref[2])
+                        refs[key] = refs.get(key, 0) + 1
+        outputs = {(p, n) for p in cs.programs for n in ("eligible", "amount", "tier")}
+        out: dict[int, CheckedDef] = {}
+        for key, cd in cs.defs.items():
+            d = cd.definition
+            if d.each is None or key in outputs or len(d.versions) != 1 or cd.trees[0] is None:
+                continue
+            if d.versions[0].start is not None or d.versions[0].until is not None:
+                continue
+            if refs.get(key, 0) == 1 or _small(cd.trees[0]):
+                out[self.def_index[key]] = cd
+        return out
+
+    def inline_ref(self, k: int, rec: str, loops: tuple[tuple[str, str, str], ...]) -> str:
+        """A per-record definition's expression for the record `rec`, in line (lean functions only).
+
+        Its own generators are numbered after every loop in scope, so no name is shadowed.
+        """
+        cd = self.inline[k]
+        d = cd.definition
+        assert d.each is not None and cd.trees[0] is not None
+        inner = (*loops, (d.each[0], rec, d.each[1]))
+        body = self.expr(cd.trees[0], cd, 0, False, len(inner), inner)
+        if d.rounding is not None:
+            body = self.rounding(body, d.rounding.step, d.rounding.mode)
+        return f"({body})"
+
+    def each_program(self, pname: str, lst: str, e: int, a: int | None, t: int | None,
+                     modes: tuple[bool, ...] = (False, True)) -> None:
         """A program decided per record: return [(eligible, amount, tier), ...] in list order."""
         out = self.lines
-        for traced in (False, True):
-            name = f"{'tp' if traced else 'p'}_{self.pid(pname)}"
+        for traced in modes:
+            name = f"{'tp' if traced else self.program_prefix}_{self.pid(pname)}"
             out.append(f"def {name}(h, pv, c, on{', T' if traced else ''}):")
             out.append("    out = []")
             out.append(f"    for i0, v0 in enumerate(h[{lst!r}]):")
@@ -150,12 +240,16 @@ class _Gen(nd.NodeVisitor):
             out.append(f"        out.append((e, {amount} if e is True else None, {tier}))")
             out.append("    return out")
 
-    def member_ref(self, k: int, rec: str, idx: str, traced: bool) -> str:
+    def member_ref(self, k: int, rec: str, idx: str, traced: bool,
+                   loops: tuple[tuple[str, str, str], ...] = ()) -> str:
         if traced:
             return f"tpm(c, {k}, t{k}, h, pv, on, T, {rec}, {idx})"
+        if self.lean and k in self.inline:
+            return self.inline_ref(k, rec, loops)
         # The memo looked up and filled in line: no helper call, whether the value is known or not.
+        f = f"{self.untraced_prefix}{k}"
         return (f"(_m if (_m := c[{k}].get(id({rec}), U)) is not U else "
-                f"(c[{k}] if c[{k}] is not U else NEWD(c, {k})).setdefault(id({rec}), d{k}(h, pv, c, on, {rec})))")
+                f"(c[{k}] if c[{k}] is not U else NEWD(c, {k})).setdefault(id({rec}), {f}(h, pv, c, on, {rec})))")
 
     def rounding(self, value: str, step: Decimal, mode: str) -> str:
         """Source rounding `value` to a step; a decimal power of ten quantizes directly."""
@@ -179,7 +273,7 @@ class _Gen(nd.NodeVisitor):
         if d.each is not None:
             extra += ", v0, i0" if traced else ", v0"
             loops = ((d.each[0], "v0", d.each[1]),)
-        out.append(f"def {'t' if traced else 'd'}{i}(h, pv, c, on{extra}):")
+        out.append(f"def {'t' if traced else self.untraced_prefix}{i}(h, pv, c, on{extra}):")
         versions = d.versions
         trees = cd.trees
         dated = len(versions) > 1 or versions[0].start is not None or versions[0].until is not None
@@ -240,7 +334,7 @@ class _Gen(nd.NodeVisitor):
 
     def ref_def(self, program: str, name: str, traced: bool) -> str:
         k = self.def_index[(program, name)]
-        pre = "t" if traced else "d"
+        pre = "t" if traced else self.untraced_prefix
         extra = ", T" if traced else ""
         return f"(c[{k}] if c[{k}] is not U else {pre}{k}(h, pv, c, on{extra}))"
 
@@ -291,10 +385,11 @@ class _Gen(nd.NodeVisitor):
             return ref
         if kind == "recdef":
             rec = next(g for p, g, _ in reversed(loops) if p == node.ref[1])
-            ref = self.member_ref(self.def_index[(node.ref[4], node.ref[2])], rec, "i" + rec[1:], traced)
+            ref = self.member_ref(self.def_index[(node.ref[4], node.ref[2])], rec, "i" + rec[1:], traced, loops)
             target = self.cs.programs[node.ref[4]]
             if node.ref[2] == "amount" and target.amount is not None and target.amount.each is not None:
-                eligible = self.member_ref(self.def_index[(node.ref[4], "eligible")], rec, "i" + rec[1:], traced)
+                eligible = self.member_ref(self.def_index[(node.ref[4], "eligible")], rec, "i" + rec[1:], traced,
+                                           loops)
                 return self.decided_amount(eligible, ref, traced)
             return ref
         if kind == "recprog":
@@ -376,7 +471,7 @@ class _Gen(nd.NodeVisitor):
                     clauses.append(f"for {g} in {it}")
                     clauses.extend(f"if {c}" for c in conds)
             d = depth + len(gen.loops)
-            if not traced:
+            if not traced and not self.lean:  # the work bound counts each generator of the policy once
                 signature = tuple(lst for _, _, lst in inner)
                 self.loop_counts[signature] = self.loop_counts.get(signature, 0) + 1
             elt = self.expr(gen.elt, cd, vi, traced, d, inner)
@@ -419,6 +514,20 @@ class _Gen(nd.NodeVisitor):
             step = args[1].value if isinstance(args[1], nd.Num) else Decimal(1)
             return "(" + self.rounding(a[0], step, mode) + ")"
         raise CodegenError(f"unknown function {f}")
+
+
+#: A per-record rule of at most this many expression nodes, none a call, a generator or another
+#: per-record value, is read in line by the lean functions wherever it is read.
+_SMALL_NODES = 8
+
+
+def _small(tree: nd.Node) -> bool:
+    """Whether a per-record definition's expression is small enough to evaluate again at each reader."""
+    nodes = nd.walk(tree)
+    if len(nodes) > _SMALL_NODES:
+        return False
+    return not any(isinstance(n, nd.Call | nd.Gen) or (isinstance(n, nd.Attr) and n.ref and n.ref[0] == "recdef")
+                   for n in nodes)
 
 
 class CodegenError(Exception):

@@ -90,7 +90,14 @@ def namespace(gen: Generated, code: Any) -> dict[str, Any]:
     for i, value in enumerate(gen.constants):
         ns[f"K{i}"] = value
     exec(code, ns)  # the source is generated from the checked model, never from policy text
+    # The reference untraced functions the lean ones (lp_N, lN) were generated with: an engine uses
+    # the lean ones only while every d-function is still one of these (see codegen.lean_functions).
+    ns[LEAN_REFERENCE] = {name: fn for name, fn in ns.items() if name[:1] == "d" and name[1:].isdigit()}
     return ns
+
+
+#: The namespace key of the reference d-functions the lean functions stand for.
+LEAN_REFERENCE = "__lean_reference__"
 
 
 def check_policy(root: Path, jurisdiction: str | None = None) -> list[Diagnostic]:

@@ -250,14 +250,26 @@ class Validator:
         vocabulary's `fresh_for` is stale (unknown, or kept with a warning). With `complete`, every
         fact without a default must be given, as in `validate`.
         """
+        quick = self.quick(household, assume_defaults)
+        if quick is not None:
+            return ReadFacts(quick[0], quick[1], (), {})
+        return self.read(household, complete=complete, assume_defaults=assume_defaults, on=on)
+
+    def quick(self, household: object, assume_defaults: bool = True) -> tuple[dict[str, object], Defaulted] | None:
+        """The generated validator's reading of a household: (values, defaulted), or None when it does not decide.
+
+        None (an error, an unknown fact, provenance, a bounded decimal ...): `validate_partial`
+        reads it field by field and reports every problem with its path. With
+        `assume_defaults=False` a household that leaves a field to its default is not decided here.
+        """
         miss: list[Any] = []
         try:
             values = self.fast(household, miss)
-            if assume_defaults or not miss:
-                return ReadFacts(values, Defaulted(miss, self.order), (), {})
         except (_Miss, ValueError, TypeError):
-            pass
-        return self.read(household, complete=complete, assume_defaults=assume_defaults, on=on)
+            return None
+        if assume_defaults or not miss:
+            return values, Defaulted(miss, self.order)
+        return None
 
     def validate_full(self, household: object) -> tuple[dict[str, object], tuple[str, ...]]:
         """Validate field by field, collecting every problem; every fact must be known."""

@@ -9,7 +9,7 @@ import os
 import re
 import threading
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from eligibility.compile.helpers import (
     NotInForce,
     U,
 )
-from eligibility.compile.pipeline import CompiledPolicy, compile_policy
+from eligibility.compile.pipeline import LEAN_REFERENCE, CompiledPolicy, compile_policy
 from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Validator, stale_warnings
 from eligibility.engine.questions import next_questions
@@ -199,7 +199,8 @@ class Decision:
     _engine: Engine = attrs.field(repr=False)
     _facts: dict[str, Any] = attrs.field(repr=False)
     _defaulted: Sequence[str] = attrs.field(repr=False)
-    _memo: list[Any] | None = attrs.field(repr=False)
+    #: The values evaluated, one a definition; a lean decision's lacks the rules read in line.
+    _memo_given: list[Any] | None = attrs.field(repr=False, alias="memo")
     _recorded: dict[int, Any] | None = attrs.field(repr=False)
     _params: tuple[list[Any], list[ParamValue | None]] = attrs.field(repr=False)
     #: The paths of every fact not known when deciding (given as unknown, or absent without a default).
@@ -207,6 +208,21 @@ class Decision:
     #: Where facts came from, as given: {path: {"source", "as_of", "reference", "note"}}.
     provenance: dict[str, dict[str, str]] = attrs.field(factory=dict, kw_only=True, repr=False)
     _relevance: Relevance | None = attrs.field(default=None, kw_only=True, repr=False, alias="relevance")
+    #: Decided by the lean functions: the memo is completed by the reference ones when first read.
+    _lean: bool = attrs.field(default=False, kw_only=True, repr=False, alias="lean")
+
+    @property
+    def _memo(self) -> list[Any] | None:
+        """The values of every rule and value the decision evaluated, one a definition (U: not evaluated).
+
+        A lean decision (untraced, see `Engine._run`) kept only those of the rules it did not read
+        in line: the reference functions decide again, once, to fill in the rest.
+        """
+        if self._lean:
+            memo = self._engine._full_memo(self._facts, self.on, tuple(self.programs), self._params[0])
+            object.__setattr__(self, "_memo_given", memo)
+            object.__setattr__(self, "_lean", False)
+        return self._memo_given
 
     @property
     def errors(self) -> dict[str, EvaluationError]:
@@ -370,6 +386,12 @@ class Engine:
         ns = compiled.namespace
         self._size = len(gen.def_index)
         self._untraced = {p: ns[f"p_{i}"] for i, p in enumerate(gen.programs)}
+        #: The lean untraced program functions (small per-record rules read in line), used while
+        #: the namespace's d-functions are the ones they were generated with; else the reference ones.
+        reference = ns.get(LEAN_REFERENCE)
+        lean_ok = (reference is not None and all(ns.get(n) is fn for n, fn in reference.items())
+                   and all(f"lp_{i}" in ns for i in range(len(gen.programs))))
+        self._lean = {p: ns[f"lp_{i}"] for i, p in enumerate(gen.programs)} if lean_ok else self._untraced
         self._traced = {p: ns[f"tp_{i}"] for i, p in enumerate(gen.programs)}
         self._index_to_def = {i: k for k, i in gen.def_index.items()}
         self._params = sorted(gen.param_index.items(), key=lambda kv: kv[1])
@@ -384,6 +406,9 @@ class Engine:
         count = sum(n for _, n in self._loops) or 1
         self._small = int((MAX_WORK / count) ** (1 / depth))
         self._titles = {name: {"zh": p.title.zh, "en": p.title.en} for name, p in compiled.model.programs.items()}
+        #: Each program's title, whether it has an amount, and the list it is decided per record of (or None).
+        self._shapes = {name: (self._titles[name], p.amount is not None, p.each[1] if p.each is not None else None)
+                        for name, p in compiled.model.programs.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
         #: Program names as given (a list or tuple) -> the checked tuple.
@@ -492,17 +517,21 @@ class Engine:
             mine.clear_flags()
             decimal.setcontext(mine)
         try:
-            read = self.validator.validate_partial(household, assume_defaults or complete, on=day,
-                                                   complete=complete)
-            h = read.values
+            quick = self.validator.quick(household, assume_defaults or complete)
+            if quick is None:  # not the generated validator's common case: read field by field
+                read = self.validator.read(household, complete=complete, assume_defaults=assume_defaults or complete,
+                                           on=day)
+                h, defaulted = read.values, read.defaulted
+            else:
+                h, defaulted = quick
             records = 0
             for n in self._list_fields:
                 records += len(h[n])  # type: ignore[arg-type]
             if records > self._small:
                 self._check_work(h)
-            if not (read.unknown or read.provenance):
-                return self._run(h, read.defaulted, day, names, trace, strict)
-            return self._run(h, read.defaulted, day, names, trace, strict, read.unknown, read.provenance)
+            if quick is not None or not (read.unknown or read.provenance):
+                return self._run(h, defaulted, day, names, trace, strict)
+            return self._run(h, defaulted, day, names, trace, strict, read.unknown, read.provenance)
         finally:
             if before is not mine:
                 decimal.setcontext(before)
@@ -543,7 +572,8 @@ class Engine:
         """
         if unknown:
             trace = True
-        pv, used = self._params_on(day)
+        params = self._param_cache.get(day)
+        pv, used = params if params is not None else self._params_on(day)
         warnings = self._checked.get((names, day))
         if warnings is None:
             warnings = self._warnings(names, day)
@@ -554,10 +584,18 @@ class Engine:
         memo: list[Any] = [U] * self._size
         recorded: dict[int, Any] | None = {} if trace else None
         out: dict[str, ProgramDecision] = {}
+        lean = self._lean
         for name in names:
             try:
                 if recorded is None:
-                    result = self._untraced[name](h, pv, memo, day)
+                    try:
+                        result = lean[name](h, pv, memo, day)
+                    except Exception:
+                        if lean is self._untraced:
+                            raise
+                        # The reference functions meet the same failure (the memo holds only values
+                        # both compute), with the frames that name the rule, record and field.
+                        result = self._untraced[name](h, pv, memo, day)
                 else:
                     result = self._traced[name](h, pv, memo, day, recorded)
                 out[name] = self._program_decision(name, h, result)
@@ -569,15 +607,28 @@ class Engine:
                     raise error from None
                 out[name] = ProgramDecision(name, None, None, self._titles[name], error=error)
         relevance = None
-        waiting = {n: p.reads_unknown for n, p in out.items() if p.undetermined}
+        # Untraced, no fact is unknown (unknown facts are decided traced): nothing waits on one.
+        waiting = {n: p.reads_unknown for n, p in out.items() if p.undetermined} if recorded is not None else None
         if waiting:  # which of the facts read can matter is found when first asked (engine/relevance.py)
             relevance = Relevance(self, h, defaulted, day, names, tuple(unknown), provenance or {}, (pv, used),
                                   waiting)
             for n in waiting:
                 object.__setattr__(out[n], "_relevance", relevance)
-        return Decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
-                        recorded, (pv, used), unknown_facts=tuple(unknown), provenance=provenance or {},
-                        relevance=relevance)
+        return _new_decision(day, out, self.policy_hash, __version__, warnings, self, h, defaulted, memo,
+                             recorded, (pv, used), unknown if unknown.__class__ is tuple else tuple(unknown),
+                             provenance or {}, relevance,
+                             recorded is None and lean is not self._untraced)
+
+    def _full_memo(self, h: dict[str, Any], day: dt.date, names: tuple[str, ...], pv: list[Any]) -> list[Any]:
+        """The memo an untraced decision of these programs fills with the reference functions (every rule it reads)."""
+        memo: list[Any] = [U] * self._size
+        with decimal.localcontext(ENGINE_CONTEXT):
+            for name in names:
+                try:
+                    self._untraced[name](h, pv, memo, day)
+                except Exception:  # the decision recorded this program's error already
+                    continue
+        return memo
 
     def _unknown(self, program: str, name: str) -> InputError:
         if program not in self.model.programs:
@@ -678,13 +729,14 @@ class Engine:
         return value
 
     def _program_decision(self, name: str, h: dict[str, Any], result: Any) -> ProgramDecision:
-        prog = self.model.programs[name]
-        title = self._titles[name]
-        has_amount = prog.amount is not None
-        if prog.each is None:
+        title, has_amount, each = self._shapes[name]
+        if each is None:
             e, a, t = result
             if e is False and a is None and t is None:  # the common refusal: nothing more to read
-                return ProgramDecision(name, False, ZERO if has_amount else None, title)
+                return _new_decided(name, False, ZERO if has_amount else None, title, None)
+            if e.__class__ is bool and a.__class__ is not Unknown and t.__class__ is not Unknown:  # decided
+                return _new_decided(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
+                                    title, t)
             if e.__class__ is MissingValue:
                 raise MissingParameter(e.index)
             if e.__class__ is Unknown or a.__class__ is Unknown:
@@ -699,19 +751,36 @@ class Engine:
                                   title, None, None, waits=_paths(t))
             return ProgramDecision(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
                                    title, None, t)
-        records: list[dict[str, Any]] = h[prog.each[1]]
+        records: list[dict[str, Any]] = h[each]
         for pe, _, _ in result:
             if pe.__class__ is MissingValue:
                 raise MissingParameter(pe.index)
         none = ZERO if has_amount else None
-        per = tuple(RecordDecision(i, rec.get("id"), False, none, pt) if pe is False and pa is None
-                    and pt.__class__ is not Unknown else _record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
-                    for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)))
+        built: list[RecordDecision] = []
+        add = built.append
+        some_eligible = some_unknown = False
+        for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)):
+            if pe is False and pa is None and pt.__class__ is not Unknown:  # the common refusal
+                add(_new_record(i, rec.get("id"), False, none, pt))
+                continue
+            if pe.__class__ is bool and pa.__class__ is not Unknown and pt.__class__ is not Unknown:  # decided
+                add(_new_record(i, rec.get("id"), pe, _money(pa) if pa is not None else none, pt))
+            else:
+                r = _record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
+                some_unknown = some_unknown or bool(r.unknown)
+                add(r)
+            some_eligible = some_eligible or pe is True
+        per = tuple(built)
         # Kleene's `any` over the members; the total is known when every member's amount is.
-        unknown = tuple(sorted({p for r in per if r.unknown for p in r.unknown}))
-        eligible: bool | None = True if any(r.eligible is True for r in per) else (None if unknown else False)
+        unknown = tuple(sorted({p for r in per if r.unknown for p in r.unknown})) if some_unknown else ()
+        eligible: bool | None = True if some_eligible else (None if unknown else False)
         if eligible is False or not unknown:
-            total = sum((r.amount for r in per if r.amount is not None), ZERO) if has_amount else None
+            total: Decimal | None = None
+            if has_amount:
+                total = ZERO
+                for r in per:
+                    if r.amount is not None:
+                        total += r.amount
         else:
             total = None
         return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else ())
@@ -914,13 +983,50 @@ def _record_decision(i: int, rid: Any, e: Any, a: Any, t: Any, has_amount: bool)
 
 
 def _money(a: Any) -> Decimal:
-    if a.__class__ is MissingValue:
-        raise MissingParameter(a.index)
-    v = (a if a.__class__ is Decimal else Decimal(a)).quantize(CENT, rounding=decimal.ROUND_HALF_UP,
-                                                                context=ENGINE_CONTEXT)
-    if v < 0:
+    """An amount in yuan and fen (half up), never negative; zero as 0.00."""
+    if a.__class__ is not Decimal:
+        if a.__class__ is MissingValue:
+            raise MissingParameter(a.index)
+        a = Decimal(a)
+    v = a.quantize(CENT, decimal.ROUND_HALF_UP, ENGINE_CONTEXT)
+    if v < ZERO:
         raise NegativeAmount(v)
-    return v if v != 0 else ZERO
+    return v if v else ZERO
+
+
+def _builder(cls: type, params: tuple[str, ...]) -> Any:
+    """A constructor of a frozen attrs class taking the attributes `params` in order, the others at their defaults.
+
+    It sets the slots directly: what attrs' `__init__` does, without a call of `object.__setattr__`
+    by name for each field (the result objects of every decision are built this way).
+    """
+    fields = attrs.fields(cls)
+    ns: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    lines = [f"def build({', '.join(params)}):", "    o = new(cls)"]
+    for f in fields:
+        ns[f"s_{f.name}"] = cls.__dict__[f.name].__set__
+        if f.name in params:
+            value = f.name
+        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            ns[f"f_{f.name}"] = f.default.factory
+            value = f"f_{f.name}()"
+        else:
+            assert f.default is not attrs.NOTHING, f"{cls.__name__}.{f.name} has no default"
+            ns[f"d_{f.name}"] = f.default
+            value = f"d_{f.name}"
+        lines.append(f"    s_{f.name}(o, {value})")
+    lines.append("    return o")
+    exec(compile("\n".join(lines), f"<{cls.__name__} builder>", "exec"), ns)  # from the class's own fields
+    return ns["build"]
+
+
+#: ProgramDecision(program, eligible, amount, title, tier=tier), the other fields at their defaults.
+_new_decided: Callable[..., ProgramDecision] = _builder(ProgramDecision,
+                                                       ("program", "eligible", "amount", "title", "tier"))
+#: RecordDecision(index, id, eligible, amount, tier), no unknown facts.
+_new_record: Callable[..., RecordDecision] = _builder(RecordDecision, ("index", "id", "eligible", "amount", "tier"))
+#: Decision(...) with every field given in order.
+_new_decision: Callable[..., Decision] = _builder(Decision, tuple(f.name for f in attrs.fields(Decision)))
 
 
 class _UnknownName(InputError, KeyError):
