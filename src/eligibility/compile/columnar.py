@@ -476,7 +476,7 @@ class _Gen(nd.NodeVisitor):
             arg = args[0]
             if isinstance(arg, nd.Attr) and arg.ref and arg.ref[0] == "list":
                 self.lists.setdefault(arg.ref[1], {})
-                return f"C.N[{arg.ref[1]!r}]", "h"
+                return f"(C.N[{arg.ref[1]!r}], 1, None)", "h"
             raise Unsupported("count() of other than a list of the household", node)
         parts = [self.expr(x, cd, loops, mask) for x in args]
         axis = "c"
@@ -585,7 +585,8 @@ class Columns:
     def __init__(self, n: int, on: int, params: dict[int, Any]) -> None:
         self.n = n
         self.on = on
-        self.P = params  # index -> value (None: no value on the date)
+        self.P = params  # index -> value (a stand-in of its type when it has no value on the date)
+        self.missing: frozenset[int] = frozenset()
         self.H: dict[str, Any] = {}
         self.F: dict[str, dict[str, Any]] = {}
         self.N: dict[str, Any] = {}  # list -> records per household (int64, n)
@@ -854,11 +855,9 @@ def _int(v: Any) -> Any:
 
 
 def _param(C: Columns, i: int, mask: Any) -> Any:
-    v = C.P.get(i)
-    if v is None:  # no value on the decision date: the row engine raises where it is used (marks are
-        C.bad[:] = True  # conservative: every household of this date)
-        return (0, 1, None)
-    return v
+    if i in C.missing:  # no value on the decision date: the row engine raises where it is used (marks
+        C.bad[:] = True  # are conservative: every household of this date); a stand-in of the type
+    return C.P[i]
 
 
 def _notinforce(C: Columns) -> Any:

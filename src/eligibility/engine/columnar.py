@@ -40,6 +40,9 @@ from eligibility.engine.runtime import Engine, parse_date
 BLOCK = 65536
 
 _BACKENDS: dict[int, ColumnarBackend] = {}
+#: What a parameter with no value on the date reads as (its households are all marked).
+_STAND_IN: dict[str, Any] = {"money": (0, 1, None), "decimal": (0, 1, None), "integer": (0, 1, None),
+                             "bool": False, "date": 0, "enum": -1, "text": -1}
 _LOCK = threading.Lock()
 
 
@@ -79,7 +82,7 @@ class ColumnarBackend:
         self.ns = ns
         self.strings: dict[str, int] = {s: i for i, s in enumerate(self.module.strings)}
         self.texts: list[str] = list(self.module.strings)
-        self._params: dict[dt.date, dict[int, Any]] = {}
+        self._params: dict[dt.date, tuple[dict[int, Any], frozenset[int]]] = {}
         self._amounts: dict[int, Decimal] = {}
 
     @property
@@ -99,20 +102,23 @@ class ColumnarBackend:
             self.texts.append(s)
         return c
 
-    def params_on(self, day: dt.date) -> dict[int, Any]:
+    def params_on(self, day: dt.date) -> tuple[dict[int, Any], frozenset[int]]:
+        """The parameters in force on a date as generated code reads them, and those with no value then."""
         hit = self._params.get(day)
         if hit is not None:
             return hit
         values, _ = self.engine._params_on(day)
         out: dict[int, Any] = {}
+        missing = set()
         for i, (_, _, ptype, den) in self.module.params.items():
             v = values[i]
             if isinstance(v, MissingValue):
-                out[i] = None
+                missing.add(i)
+                out[i] = _STAND_IN[ptype]
             else:
                 out[i] = self.value(v, ptype, den)
-        self._params[day] = out
-        return out
+        self._params[day] = (out, frozenset(missing))
+        return self._params[day]
 
     def value(self, v: Any, ftype: str, den: int) -> Any:
         """A fact or parameter value as generated code reads it (raises ValueError if it cannot)."""
@@ -226,17 +232,22 @@ def decide_block(engine: Engine, rows: list[tuple[int, dt.date, Mapping[str, Any
     day_of: dict[int, dt.date] = {i: day for i, day, _ in rows}
     partial: list[int] = []  # decided by columns, with some programs left to the row engine
     for day, group in by_day.items():
-        marked = _run(b, day, group, columnar_names, result)
-        for i in marked:
-            rest.append(i)
-            reasons["marked by the columnar code"] += 1
+        try:
+            marked = _run(b, day, group, columnar_names, result)
+        except Exception:  # a bug of the columnar code must cost speed, never a result
+            marked = [i for i, _ in group]
+            for i in marked:
+                result.outcomes[i] = None
+            reasons["columnar code failed"] += len(marked)
+            rest.extend(marked)
+            continue
+        rest.extend(marked)
+        reasons["marked by the columnar code"] += len(marked)
+        ok = [i for i, _ in group if i not in set(marked)]
+        result.columnar += len(ok)
         if row_names:
-            ok = [i for i, _ in group if i not in set(marked)]
             partial.extend(ok)
-            reasons["programs not supported"] += len(ok)
-    done = len([1 for g in by_day.values() for _ in g]) - len(rest) + sum(
-        1 for r in rows if r[0] in set(rest) and False)
-    result.columnar += max(0, done) if not row_names else 0
+            reasons["programs not supported (" + ", ".join(row_names) + ")"] += len(ok)
     for i in partial:  # the unsupported programs, by the row engine, merged in
         decision = engine.decide(hh[i], day_of[i], row_names, trace=False)
         out = result.outcomes[i]
@@ -265,7 +276,9 @@ def _run(b: ColumnarBackend, day: dt.date, group: list[tuple[int, dict[str, Any]
          result: ColumnarResult) -> list[int]:
     """Decide one date's households by columns; return the indices marked for the row engine."""
     n = len(group)
-    C = Columns(n, day.year * 10000 + day.month * 100 + day.day, b.params_on(day))
+    params, missing = b.params_on(day)
+    C = Columns(n, day.year * 10000 + day.month * 100 + day.day, params)
+    C.missing = missing
     bad_rows = _fill(b, C, [h for _, h in group])
     C.bad |= bad_rows
     outs: dict[str, tuple[Any, ...]] = {}
