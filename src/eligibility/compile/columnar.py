@@ -163,14 +163,14 @@ class _Gen(nd.NodeVisitor):
         if d.each is not None:
             loops = ((d.each[0], d.each[1]),)
         axis = d.each[1] if d.each is not None else "c"
-        out = [f"def d{i}(C):", "    on = C.on"]
+        out = [f"def d{i}(C):", "    on = C.on", "    M = None"]
         versions = d.versions
         dated = len(versions) > 1 or versions[0].start is not None or versions[0].until is not None
         branches: list[tuple[str, str, str]] = []
         for v, tree in zip(versions, cd.trees, strict=True):
             if tree is None:
                 raise Unsupported("a version with no expression", None)
-            src, ax = self.expr(tree, cd, loops, "None")
+            src, ax = self.expr(tree, cd, loops, "M")
             conds = []
             if v.start is not None:
                 conds.append(f"{_ymd(v.start)} <= on")
@@ -343,21 +343,19 @@ class _Gen(nd.NodeVisitor):
             p = self.cs.programs[cd.program].parameters[node.id]
             if p.type not in ("money", "decimal", "integer", "bool", "date", "enum", "text"):
                 raise Unsupported(f"a parameter of type {p.type}", node)
-            if not p.values:  # the row engine refuses where it is used; the columns would mark every household
-                raise Unsupported(f"the parameter {node.id}, which has no value yet", node)
             self.params[i] = (cd.program, node.id, p.type, self.param_den(cd.program, node.id))
-            return f"PARAM(C, {i}, {mask})", "c"
+            return f"PARAM(C, {i}, M, {self.mask_axis(loops)!r})", "c"
         if kind == "def":
-            return self.ref_def(cd.program, node.id, node)
+            return self.ref_def(cd.program, node.id, node, self.mask_axis(loops))
         if kind == "decision_date":
             return "on", "c"
         raise Unsupported(f"the name {node.id}", node)
 
-    def ref_def(self, program: str, name: str, node: nd.Node) -> tuple[str, str]:
+    def ref_def(self, program: str, name: str, node: nd.Node, maxis: str) -> tuple[str, str]:
         k = self.def_index[(program, name)]
         if (program, name) in self.failed:
             raise Unsupported(self.failed[(program, name)], node)
-        return f"R(C, {k}, d{k})", self.def_axis[k]
+        return f"R(C, {k}, d{k}, M, {maxis!r})", self.def_axis[k]
 
     def visit_Attr(self, node: nd.Attr, cd: CheckedDef, loops: Any, mask: str) -> tuple[str, str]:
         kind = node.ref[0]
@@ -372,22 +370,25 @@ class _Gen(nd.NodeVisitor):
             if ftype in ("money", "decimal"):
                 self.fact_den(lst, node.ref[2], node)
             return f"C.F[{lst!r}][{node.ref[2]!r}]", lst
+        maxis = self.mask_axis(loops)
         if kind == "program":
-            src, ax = self.ref_def(node.ref[1], node.ref[2], node)
-            if node.ref[2] == "amount":
-                e, eax = self.ref_def(node.ref[1], "eligible", node)
+            src, ax = self.ref_def(node.ref[1], node.ref[2], node, maxis)
+            if node.ref[2] == "amount":  # the decided amount: read only where eligible
+                e, eax = self.ref_def(node.ref[1], "eligible", node, maxis)
                 ax = self.deeper(ax, eax, node)
-                return f"DECIDED(C, {self.lift(e, eax, ax)}, {self.lift(src, self.def_axis[self.def_index[(node.ref[1], 'amount')]], ax)})", ax
+                amount_ax = self.def_axis[self.def_index[(node.ref[1], "amount")]]
+                return (f"DECIDED(C, M, {maxis!r}, {ax!r}, {self.lift(e, eax, ax)}, "
+                        f"lambda M: {self.lift(src, amount_ax, ax)})"), ax
             return src, ax
         if kind == "recdef":
             lst = next(lst for var, lst in reversed(loops) if var == node.ref[1])
-            src, ax = self.ref_def(node.ref[4], node.ref[2], node)
+            src, ax = self.ref_def(node.ref[4], node.ref[2], node, maxis)
             if ax != lst:
                 raise Unsupported("a per-record value read from a record of another list", node)
             target = self.cs.programs[node.ref[4]]
             if node.ref[2] == "amount" and target.amount is not None and target.amount.each is not None:
-                e, _ = self.ref_def(node.ref[4], "eligible", node)
-                return f"DECIDED(C, {e}, {src})", ax
+                e, _ = self.ref_def(node.ref[4], "eligible", node, maxis)
+                return f"DECIDED(C, M, {maxis!r}, {ax!r}, {e}, lambda M: {src})", ax
             return src, ax
         raise Unsupported(f"the attribute {node.text}", node)
 
@@ -395,7 +396,7 @@ class _Gen(nd.NodeVisitor):
         a, ax = self.expr(node.left, cd, loops, mask)
         b, bx = self.expr(node.right, cd, loops, mask)
         axis = self.deeper(ax, bx, node)
-        mk = self.lift(mask, self.mask_axis(loops), axis) if mask != "None" else "None"
+        mk = self.mask_for(loops, axis)
         fn = {"+": "ADD", "-": "SUB", "*": "MUL", "/": "DIV"}.get(node.op)
         if fn is None:
             raise Unsupported(f"the operator {node.op}", node)
@@ -405,6 +406,10 @@ class _Gen(nd.NodeVisitor):
         if self.pair is not None:
             return self.pair
         return loops[-1][1] if loops else "h"
+
+    def mask_for(self, loops: tuple[tuple[str, str], ...], axis: str) -> str:
+        """The mask of an operation on `axis`: the current one when on its axis; else none (conservative)."""
+        return "M" if axis == self.mask_axis(loops) else "None"
 
     def deeper(self, a: str, b: str, node: nd.Node | None) -> str:
         if a == b:
@@ -424,11 +429,15 @@ class _Gen(nd.NodeVisitor):
 
     def visit_BoolOp(self, node: nd.BoolOp, cd: CheckedDef, loops: Any, mask: str) -> tuple[str, str]:
         parts = [self.expr(v, cd, loops, mask) for v in node.values]
+        return self.logic(node.op == "and", parts, loops, node)
+
+    def logic(self, is_and: bool, parts: list[tuple[str, str]], loops: Any, node: nd.Node) -> tuple[str, str]:
+        """Short-circuit `and`/`or`: each operand under the mask of the rows that evaluate it."""
         axis = "c"
         for _, ax in parts:
             axis = self.deeper(axis, ax, node)
-        fn = "AND" if node.op == "and" else "OR"
-        return f"{fn}({', '.join(self.lift(s, ax, axis) for s, ax in parts)})", axis
+        thunks = ", ".join(f"(lambda M: {src}, {ax!r})" for src, ax in parts)
+        return f"LOGIC(C, M, {self.mask_axis(loops)!r}, {axis!r}, {is_and}, ({thunks},))", axis
 
     def visit_Compare(self, node: nd.Compare, cd: CheckedDef, loops: Any, mask: str) -> tuple[str, str]:
         operands = [node.left, *node.comparators]
@@ -436,7 +445,7 @@ class _Gen(nd.NodeVisitor):
         axis = "c"
         for _, ax in parts:
             axis = self.deeper(axis, ax, node)
-        mk = self.lift(mask, self.mask_axis(loops), axis) if mask != "None" else "None"
+        mk = self.mask_for(loops, axis)
         out = []
         for i, op in enumerate(node.ops):
             (a, ax), (b, bx) = parts[i], parts[i + 1]
@@ -455,15 +464,15 @@ class _Gen(nd.NodeVisitor):
                 out.append(f"({la} {op} {lb})")
         if len(out) == 1:
             return out[0], axis
-        return f"AND({', '.join(out)})", axis
+        return self.logic(True, [(x, axis) for x in out], loops, node)
 
     def visit_IfExp(self, node: nd.IfExp, cd: CheckedDef, loops: Any, mask: str) -> tuple[str, str]:
         test, tx = self.expr(node.test, cd, loops, mask)
         body, bx = self.expr(node.body, cd, loops, mask)
         orelse, ox = self.expr(node.orelse, cd, loops, mask)
         axis = self.deeper(self.deeper(tx, bx, node), ox, node)
-        return (f"IF({self.lift(test, tx, axis)}, {self.lift(body, bx, axis)}, {self.lift(orelse, ox, axis)}, "
-                f"{axis!r}, C)"), axis
+        return (f"IFX(C, M, {self.mask_axis(loops)!r}, {axis!r}, {test}, {tx!r}, lambda M: {body}, {bx!r}, "
+                f"lambda M: {orelse}, {ox!r})"), axis
 
     def visit_Gen(self, node: nd.Gen, cd: CheckedDef, loops: Any, mask: str) -> tuple[str, str]:
         raise Unsupported("a generator outside count, sum, any, all, min or max", node)
@@ -483,7 +492,7 @@ class _Gen(nd.NodeVisitor):
         for _, ax in parts:
             axis = self.deeper(axis, ax, node)
         a = [self.lift(s, ax, axis) for s, ax in parts]
-        mk = self.lift(mask, self.mask_axis(loops), axis) if mask != "None" else "None"
+        mk = self.mask_for(loops, axis)
         if f in ("min", "max"):
             if args[0].type not in ("money", "decimal", "integer", "number"):
                 raise Unsupported(f"{f}() of non-numbers", node)
@@ -527,33 +536,28 @@ class _Gen(nd.NodeVisitor):
             target, axis = outer, f"{outer}>{lst}"
             self.pairs.add((outer, lst))
         inner = (*loops, (loop.var, lst))
+        outer_mask = self.lift("M", self.mask_axis(loops), axis)
         saved, self.pair = self.pair, axis if loops else None
         try:
-            conds = [self.expr(c, cd, inner, "None") for c in loop.conds]
+            conds = [self.expr(c, cd, inner, "M") for c in loop.conds]
             cond = "None"
             if conds:
-                cond = f"AND({', '.join(self.lift(s, ax, axis) for s, ax in conds)})"
+                cond, cx = self.logic(True, conds, inner, node)
+                cond = self.lift(cond, cx, axis) if cx != "c" else f"FULL(C, {cond}, {axis!r})"
             elt, ex = self.expr(gen.elt, cd, inner, "M")
             elt = self.lift(elt, ex, axis) if ex != "c" else f"FULL(C, {elt}, {axis!r})"
         finally:
             self.pair = saved
         kind = gen.elt.type
-        if f == "count":
-            if kind == "bool":
-                return f"COUNT(C, {axis!r}, {cond}, {elt})", target
-            return f"COUNT(C, {axis!r}, {cond}, None)", target
-        # The element is evaluated under the condition: its marks only where the condition holds.
-        elt_src = f"(lambda M: {elt})({cond})"
-        if f == "sum":
-            if kind in ("money", "decimal", "integer", "number") and self.den(gen.elt, cd, inner) is None:
-                raise Unsupported("a sum of quotients (a denominator that varies by record)", node)
-            return f"SUM(C, {axis!r}, {cond}, {elt_src})", target
-        if f in ("any", "all"):
-            return f"{f.upper()}(C, {axis!r}, {cond}, {elt_src})", target
-        if f in ("min", "max"):
-            if self.den(gen.elt, cd, inner) is None:
-                raise Unsupported(f"{f}() of quotients", node)
-            return f"EXT(C, {f!r}, {axis!r}, {cond}, {elt_src})", target
+        if f in ("sum", "min", "max") and kind in ("money", "decimal", "integer", "number") \
+                and self.den(gen.elt, cd, inner) is None:
+            raise Unsupported(f"{f}() of quotients (a denominator that varies by record)", node)
+        if f not in ("count", "sum", "any", "all", "min", "max"):
+            raise Unsupported(f"the function {f}() of a generator", node)
+        if f == "count" and kind != "bool":
+            elt = "None"
+        # The condition under the enclosing mask, the element under the condition too.
+        return f"GEN(C, {f!r}, {axis!r}, {outer_mask}, lambda M: {cond}, lambda M: {elt})", target
         raise Unsupported(f"the function {f}() of a generator", node)
 
 
@@ -595,6 +599,7 @@ class Columns:
         self.up: dict[tuple[str, str], Any] = {}  # (axis, deeper axis) -> index into the first of each record
         self.parent: dict[str, str] = {}  # axis -> the axis its records belong to ("h" for a list)
         self.bad = np.zeros(n, dtype=bool)
+        self.sink = self.bad  # where marks go now: the marks of the definition being evaluated
         self.memo: dict[int, Any] = {}
 
     def size(self, axis: str) -> int:
@@ -602,21 +607,41 @@ class Columns:
 
 
 def _mark(C: Columns, rows: Any, mask: Any, axis: str) -> None:
-    """Mark households whose `rows` (on `axis`, where `mask` holds) may fail or differ."""
-    if rows is False or rows is None:
+    """Mark households whose `rows` (on `axis`, where `mask` holds) may fail or differ.
+
+    Marks go to `C.sink`: the marks of the definition being evaluated, which count for a household
+    only where that definition is read (see `_memo`).
+    """
+    if rows is None or rows is False or mask is False:
         return
-    if mask is not None:
-        rows = rows & mask
-    if isinstance(rows, np.ndarray):
-        if not rows.any():
+    if mask is True:
+        mask = None
+    if not isinstance(rows, np.ndarray) or rows.ndim == 0:
+        if not bool(rows):
             return
-        if axis in ("h", "c"):
-            C.bad |= np.broadcast_to(rows, (C.n,))
-        else:
-            C.bad[C.seg[axis][np.broadcast_to(rows, C.seg[axis].shape)]] = True
-    elif rows:
-        if mask is None or axis in ("h", "c"):
-            C.bad[:] = True
+        if mask is None:
+            C.sink[:] = True
+            return
+        rows = mask
+    elif mask is not None:
+        rows = rows & mask
+    if not rows.any():
+        return
+    if axis in ("h", "c"):
+        C.sink |= np.broadcast_to(rows, (C.n,))
+    else:
+        C.sink[C.seg[axis][np.broadcast_to(rows, C.seg[axis].shape)]] = True
+
+
+def _households(C: Columns, M: Any, axis: str) -> Any:
+    """The households with a row in the mask (all for None)."""
+    if M is None or M is True:
+        return None
+    if axis in ("h", "c"):
+        return M
+    out = np.zeros(C.n, dtype=bool)
+    out[C.seg[axis][M]] = True
+    return out
 
 
 def _lift(C: Columns, v: Any, frm: str, to: str) -> Any:
@@ -644,10 +669,21 @@ def _full(C: Columns, v: Any, axis: str) -> Any:
     return v
 
 
-def _memo(C: Columns, k: int, fn: Any) -> Any:
-    v = C.memo.get(k)
-    if v is None:
-        v = C.memo[k] = fn(C)
+def _memo(C: Columns, k: int, fn: Any, M: Any = None, axis: str = "h") -> Any:
+    """A definition's value (evaluated once, for every household); its marks count where it is read (M)."""
+    hit = C.memo.get(k)
+    if hit is None:
+        outer = C.sink
+        C.sink = np.zeros(C.n, dtype=bool)
+        try:
+            v = fn(C)
+            hit = C.memo[k] = (v, C.sink if C.sink.any() else None)
+        finally:
+            C.sink = outer
+    v, err = hit
+    if err is not None and M is not False:
+        where = _households(C, M, axis)
+        C.sink |= err if where is None else (err & where)
     return v
 
 
@@ -854,19 +890,80 @@ def _int(v: Any) -> Any:
     return n // d if not isinstance(d, np.ndarray) else n // d
 
 
-def _param(C: Columns, i: int, mask: Any) -> Any:
-    if i in C.missing:  # no value on the decision date: the row engine raises where it is used (marks
-        C.bad[:] = True  # are conservative: every household of this date); a stand-in of the type
-    return C.P[i]
+def _param(C: Columns, i: int, mask: Any, axis: str) -> Any:
+    if i in C.missing:  # no value on the decision date: the row engine raises where it is used
+        _mark(C, np.ones(C.size(axis), dtype=bool), mask, axis)
+    return C.P[i]  # a stand-in of its type when missing
+
+
+def _mask_and(M: Any, t: Any) -> Any:
+    if M is None:
+        return t
+    return M & t
+
+
+def _as_mask(C: Columns, v: Any, frm: str, axis: str) -> Any:
+    """A bool value as a mask on the mask axis (a constant stays a constant)."""
+    if not isinstance(v, np.ndarray):
+        return bool(v)
+    return _lift(C, v, frm, axis) if frm != axis else v
+
+
+def _ifx(C: Columns, M: Any, maxis: str, axis: str, test: Any, tx: str, body: Any, bx: str,
+         orelse: Any, ox: str) -> Any:
+    """`body if test else orelse`: each branch evaluated under the rows that take it."""
+    t = _as_mask(C, test, tx, maxis)
+    if t is True:
+        return _up(C, body(M), bx, axis)
+    if t is False:
+        return _up(C, orelse(M), ox, axis)
+    b = _up(C, body(_mask_and(M, t)), bx, axis)
+    o = _up(C, orelse(_mask_and(M, ~t)), ox, axis)
+    return _if(_up(C, test, tx, axis), b, o, axis, C)
+
+
+def _up(C: Columns, v: Any, frm: str, to: str) -> Any:
+    if frm == to or frm == "c":
+        return v
+    return _lift(C, v, frm, to)
+
+
+def _logic(C: Columns, M: Any, maxis: str, axis: str, is_and: bool, parts: Any) -> Any:
+    """Short-circuit and/or over (thunk, axis) pairs: a later operand only where the earlier ones let it run."""
+    f0, ax0 = parts[0]
+    acc, acc_ax = f0(M), ax0
+    for f, ax in parts[1:]:
+        t = _as_mask(C, acc, acc_ax, maxis)
+        if t is (not is_and):  # decided for every row: the rest is not evaluated
+            return acc if acc_ax == axis else _full(C, acc, axis) if axis != "c" else acc
+        v = f(_mask_and(M, t if is_and else ~t) if t is not is_and else M)
+        deep = acc_ax if _rank(acc_ax) >= _rank(ax) else ax
+        a, b = _up(C, acc, acc_ax, deep), _up(C, v, ax, deep)
+        acc = (a & b) if is_and else (a | b)
+        acc_ax = deep
+    return acc
+
+
+def _gen(C: Columns, f: str, axis: str, M: Any, condf: Any, eltf: Any) -> Any:
+    cond = condf(M)
+    elt = eltf(_mask_and(M, cond) if cond is not None else M)
+    if f == "count":
+        return _count(C, axis, cond, elt)
+    return {"sum": _sum, "any": _any, "all": _all}[f](C, axis, cond, elt) if f in ("sum", "any", "all") \
+        else _ext(C, f, axis, cond, elt)
 
 
 def _notinforce(C: Columns) -> Any:
-    C.bad[:] = True
+    C.sink[:] = True
     return False
 
 
-def _decided(C: Columns, e: Any, a: Any) -> Any:
-    n, d, x = a
+def _decided(C: Columns, M: Any, maxis: str, axis: str, e: Any, amount: Any) -> Any:
+    """Another program's decided amount: its amount where eligible (read only there), else 0."""
+    t = _as_mask(C, e, axis, maxis)
+    if t is False:
+        return (0, 1, None)
+    n, d, x = amount(M if t is True else _mask_and(M, t))
     return (np.where(e, n, 0), d, x)
 
 
@@ -971,6 +1068,6 @@ HELPERS: dict[str, object] = {
     "NEG": _neg, "ABS": _abs, "NOT": _not, "AND": _and, "OR": _or_all, "CMP": _cmp, "IF": _if,
     "MIN2": lambda C, vals, mask, axis: _extremum2(C, vals, mask, axis, np.minimum),
     "MAX2": lambda C, vals, mask, axis: _extremum2(C, vals, mask, axis, np.maximum),
-    "ROUND": _round, "INT": _int, "PARAM": _param, "NOTINFORCE": _notinforce, "DECIDED": _decided,
+    "ROUND": _round, "INT": _int, "PARAM": _param, "IFX": _ifx, "LOGIC": _logic, "GEN": _gen, "NOTINFORCE": _notinforce, "DECIDED": _decided,
     "COUNT": _count, "SUM": _sum, "ANY": _any, "ALL": _all, "EXT": _ext, "DAYS": _days, "AGE": _age,
 }

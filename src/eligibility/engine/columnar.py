@@ -228,28 +228,33 @@ def decide_block(engine: Engine, rows: list[tuple[int, dt.date, Mapping[str, Any
         by_day[day].append((i, values))
     columnar_names = [n for n in names if n in b.module.programs]
     row_names = tuple(n for n in names if n not in b.module.programs)
+    if row_names:
+        reasons["programs not supported (" + ", ".join(row_names) + ")"] += sum(len(g) for g in by_day.values())
     hh: dict[int, Mapping[str, Any]] = {i: h for i, _, h in rows}
     day_of: dict[int, dt.date] = {i: day for i, day, _ in rows}
-    partial: list[int] = []  # decided by columns, with some programs left to the row engine
+    partial: dict[int, tuple[str, ...]] = {}  # decided by columns but for some programs
     for day, group in by_day.items():
         try:
             marked = _run(b, day, group, columnar_names, result)
         except Exception:  # a bug of the columnar code must cost speed, never a result
-            marked = [i for i, _ in group]
-            for i in marked:
-                result.outcomes[i] = None
+            marked = {i: tuple(columnar_names) for i, _ in group}
             reasons["columnar code failed"] += len(marked)
-            rest.extend(marked)
-            continue
-        rest.extend(marked)
-        reasons["marked by the columnar code"] += len(marked)
-        ok = [i for i, _ in group if i not in set(marked)]
-        result.columnar += len(ok)
-        if row_names:
-            partial.extend(ok)
-            reasons["programs not supported (" + ", ".join(row_names) + ")"] += len(ok)
-    for i in partial:  # the unsupported programs, by the row engine, merged in
-        decision = engine.decide(hh[i], day_of[i], row_names, trace=False)
+        for i, _ in group:
+            left = marked.get(i, ())
+            if len(left) == len(columnar_names) and (left or not columnar_names):
+                result.outcomes[i] = None
+                rest.append(i)
+                if left:
+                    reasons["marked by the columnar code"] += 1
+                continue
+            if left:
+                reasons["programs marked by the columnar code"] += 1
+            if not left and not row_names:
+                result.columnar += 1
+            if left or row_names:
+                partial[i] = (*left, *row_names)
+    for i, todo in partial.items():  # the programs left, by the row engine, merged in
+        decision = engine.decide(hh[i], day_of[i], todo, trace=False)
         out = result.outcomes[i]
         assert out is not None
         for name, p in decision.programs.items():
@@ -273,31 +278,31 @@ def _outcome(p: Any) -> Outcome:
 
 
 def _run(b: ColumnarBackend, day: dt.date, group: list[tuple[int, dict[str, Any]]], names: list[str],
-         result: ColumnarResult) -> list[int]:
-    """Decide one date's households by columns; return the indices marked for the row engine."""
+         result: ColumnarResult) -> dict[int, tuple[str, ...]]:
+    """Decide one date's households by columns; return the programs the row engine must decide, by index."""
     n = len(group)
     params, missing = b.params_on(day)
     C = Columns(n, day.year * 10000 + day.month * 100 + day.day, params)
     C.missing = missing
     bad_rows = _fill(b, C, [h for _, h in group])
-    C.bad |= bad_rows
     outs: dict[str, tuple[Any, ...]] = {}
+    marks: dict[str, Any] = {}
     ns = b.ns
     for name in names:
         e_i, a_i, t_i, each = b.module.programs[name]
-        e = C.memo.get(e_i)
-        if e is None:
-            e = ns["R"](C, e_i, ns[f"d{e_i}"])
         axis = each or "h"
+        C.sink = sink = np.zeros(n, dtype=bool)  # this program's marks
+        e = ns["R"](C, e_i, ns[f"d{e_i}"], None, axis)
         a = None
-        if a_i is not None:
-            a = ns["R"](C, a_i, ns[f"d{a_i}"])
+        if a_i is not None:  # read where eligible, as the row engine does
+            a = ns["R"](C, a_i, ns[f"d{a_i}"], e, axis)
             fen = _fen(C, a, axis)
             neg = e & (fen < 0)
             if neg.any():  # the row engine refuses a negative amount: its error, its words
                 _mark_axis(C, neg, axis)
             a = np.where(e, fen, 0)
-        t = ns["R"](C, t_i, ns[f"d{t_i}"]) if t_i is not None else None
+        t = ns["R"](C, t_i, ns[f"d{t_i}"], None, axis) if t_i is not None else None
+        marks[name] = sink | bad_rows
         if each is not None:
             seg_sum = np.zeros(n, dtype=np.int64)
             if a is not None:
@@ -307,21 +312,35 @@ def _run(b: ColumnarBackend, day: dt.date, group: list[tuple[int, dict[str, Any]
             outs[name] = (any_e, seg_sum if a is not None else None, None)
         else:
             outs[name] = (e, a, t)
-    marked = [i for (i, _), bad in zip(group, C.bad.tolist(), strict=True) if bad]
     texts = b.texts
-    cols = {name: (e.tolist(), a.tolist() if a is not None else None, t.tolist() if t is not None else None)
+    cols = {name: (e.tolist(), a.tolist() if a is not None else None, t.tolist() if t is not None else None,
+                   marks[name].tolist())
             for name, (e, a, t) in outs.items()}
-    bad_list = C.bad.tolist()
+    marked: dict[int, tuple[str, ...]] = {}
+    any_mark = np.zeros(n, dtype=bool)
+    for m in marks.values():
+        any_mark |= m
+    flagged = set(np.flatnonzero(any_mark).tolist())
     for r, (i, _) in enumerate(group):
-        if bad_list[r]:
-            continue
         row: dict[str, Outcome] = {}
-        for name, (e, a, t) in cols.items():
-            el = e[r]
+        left: list[str] = []
+        for name, (e, a, t, bad) in cols.items():
+            if r in flagged and bad[r]:
+                left.append(name)
+                continue
             amount = b.amount(a[r]) if a is not None else None
-            row[name] = Outcome(el, amount, texts[t[r]] if t is not None else None)
+            row[name] = Outcome(e[r], amount, texts[t[r]] if t is not None else None)
         result.outcomes[i] = row
+        if left:
+            marked[i] = tuple(left)
     return marked
+
+
+def _mark_axis(C: Columns, rows: Any, axis: str) -> None:
+    if axis == "h":
+        C.sink |= rows
+    else:
+        C.sink[C.seg[axis][rows]] = True
 
 
 def _fen(C: Columns, a: Any, axis: str) -> Any:
@@ -329,13 +348,6 @@ def _fen(C: Columns, a: Any, axis: str) -> Any:
     if isinstance(d, np.ndarray) or d != 100:  # an amount is rounded to fen: d is 100 by construction
         raise AssertionError("an amount not in fen")
     return np.broadcast_to(np.asarray(n, dtype=np.int64), (C.size(axis),))
-
-
-def _mark_axis(C: Columns, rows: Any, axis: str) -> None:
-    if axis == "h":
-        C.bad |= rows
-    else:
-        C.bad[C.seg[axis][rows]] = True
 
 
 def _fill(b: ColumnarBackend, C: Columns, hs: list[dict[str, Any]]) -> Any:
