@@ -699,6 +699,15 @@ def _big(a: Any) -> Any:
     return np.abs(np.asarray(a, dtype=np.float64))
 
 
+def _maxabs(a: Any) -> int:
+    """The largest magnitude of an int64 array (or a Python int): one pass decides most checks."""
+    if not isinstance(a, np.ndarray):
+        return abs(int(a))
+    if a.size == 0:
+        return 0
+    return max(int(a.max()), -int(a.min()))
+
+
 def _check(C: Columns, est: Any, mask: Any, axis: str) -> None:
     """Mark where a float estimate of an int64 result's magnitude is near int64's range."""
     if isinstance(est, np.ndarray):
@@ -707,11 +716,24 @@ def _check(C: Columns, est: Any, mask: Any, axis: str) -> None:
         _mark(C, True, mask, axis)
 
 
+def _check_mul(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> None:
+    """Mark rows where a * b could leave int64 (checked row by row only when the extremes could)."""
+    if _maxabs(a) * _maxabs(b) < LIMIT:
+        return
+    _check(C, _big(a) * _big(b), mask, axis)
+
+
+def _check_add(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> None:
+    if _maxabs(a) + _maxabs(b) < LIMIT:
+        return
+    _check(C, _big(a) + _big(b), mask, axis)
+
+
 def _scale(C: Columns, v: tuple[Any, Any, Any], k: int, mask: Any, axis: str) -> Any:
     n = v[0]
     if k == 1:
         return n
-    _check(C, _big(n) * k, mask, axis)
+    _check_mul(C, n, k, mask, axis)
     return n * k
 
 
@@ -719,67 +741,100 @@ def _common(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> tuple[Any, Any,
     """Two numbers over one denominator: (na, nb, d)."""
     da, db = a[1], b[1]
     if not isinstance(da, np.ndarray) and not isinstance(db, np.ndarray):
+        if da == db:
+            return a[0], b[0], da
         d = int(np.lcm(da, db))
         return _scale(C, a, d // da, mask, axis), _scale(C, b, d // db, mask, axis), d
-    _check(C, _big(a[0]) * _big(db), mask, axis)
-    _check(C, _big(b[0]) * _big(da), mask, axis)
-    _check(C, _big(da) * _big(db), mask, axis)
+    _check_mul(C, a[0], db, mask, axis)
+    _check_mul(C, b[0], da, mask, axis)
+    _check_mul(C, da, db, mask, axis)
     return a[0] * db, b[0] * da, da * db
 
 
 def _add(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> Any:
     na, nb, d = _common(C, a, b, mask, axis)
-    _check(C, _big(na) + _big(nb), mask, axis)
+    _check_add(C, na, nb, mask, axis)
     return (na + nb, d, _or(a[2], b[2]))
 
 
 def _sub(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> Any:
     na, nb, d = _common(C, a, b, mask, axis)
-    _check(C, _big(na) + _big(nb), mask, axis)
+    _check_add(C, na, nb, mask, axis)
     return (na - nb, d, _or(a[2], b[2]))
 
 
 def _mul(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> Any:
-    _check(C, _big(a[0]) * _big(b[0]), mask, axis)
+    _check_mul(C, a[0], b[0], mask, axis)
     da, db = a[1], b[1]
     if isinstance(da, np.ndarray) or isinstance(db, np.ndarray):
-        _check(C, _big(da) * _big(db), mask, axis)
+        _check_mul(C, da, db, mask, axis)
     return (a[0] * b[0], da * db, _or(a[2], b[2]))
 
 
+def _strip_int(d: int) -> tuple[int, int]:
+    """(d without its factors 2 and 5, the larger of the two exponents) of a positive int."""
+    k2 = k5 = 0
+    while d % 2 == 0:
+        d //= 2
+        k2 += 1
+    while d % 5 == 0:
+        d //= 5
+        k5 += 1
+    return d, max(k2, k5)
+
+
 def _strip(d: Any) -> tuple[Any, Any]:
-    """(d without its factors 2 and 5, the larger of the two exponents)."""
-    k2 = np.zeros(d.shape, dtype=np.int64)
-    k5 = np.zeros(d.shape, dtype=np.int64)
-    d = d.copy()
-    for p, k in ((2, k2), (5, k5)):
-        while True:
-            hit = (d % p == 0) & (d != 0)
-            if not hit.any():
-                break
-            d[hit] //= p
-            k[hit] += 1
-    return d, np.maximum(k2, k5)
+    """(d without its factors 2 and 5, whether either exponent is above 15) of positive int64s."""
+    low = d & -d  # the lowest set bit: all the factors 2 at once
+    rest = d // low
+    big = low > 2 ** 15
+    fives = np.flatnonzero(rest % 5 == 0)
+    k = 0
+    while fives.size:
+        rest[fives] //= 5
+        k += 1
+        if k > 15:
+            big[fives] = True
+        fives = fives[rest[fives] % 5 == 0]
+    return rest, big
 
 
 def _div(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> Any:
+    """a / b as a rational, with the rows whose quotient the row engine may not hold exactly.
+
+    The row engine's quotient is exact when it terminates within 34 digits: n / d terminates when d
+    without its factors 2 and 5 divides n, and its digits fit when neither exponent is above 15
+    (int64 numerators have at most 19 digits).
+    """
+    if not any(isinstance(v, np.ndarray) for v in (b[0], b[1], a[1])):  # by a constant: a fixed denominator
+        bn, bd, ad = int(b[0]), int(b[1]), int(a[1])
+        if bn == 0:
+            _mark(C, True, mask, axis)
+            return (np.zeros(C.size(axis), dtype=np.int64) if isinstance(a[0], np.ndarray) else 0, 1, None)
+        sign = -1 if bn < 0 else 1
+        _check_mul(C, a[0], bd, mask, axis)
+        n = a[0] * (bd * sign)
+        d = ad * abs(bn)
+        rest, big = _strip_int(d)
+        x = a[2]
+        if rest != 1 or big > 15:
+            inexact = (n % rest != 0) if big <= 15 else np.ones(np.shape(n), dtype=bool)
+            x = _or(x, inexact if isinstance(inexact, np.ndarray) else (np.full(C.size(axis), bool(inexact))))
+        return (n, d, x)
     zero = b[0] == 0
     _mark(C, zero, mask, axis)
-    _check(C, _big(a[0]) * _big(b[1]), mask, axis)
-    _check(C, _big(a[1]) * _big(b[0]), mask, axis)
+    _check_mul(C, a[0], b[1], mask, axis)
+    _check_mul(C, a[1], b[0], mask, axis)
     size = C.size(axis)
     n = np.broadcast_to(np.asarray(a[0] * b[1], dtype=np.int64), (size,)).copy()
     d = np.broadcast_to(np.asarray(a[1] * b[0], dtype=np.int64), (size,)).copy()
     d[d == 0] = 1  # marked above
     neg = d < 0
-    n[neg] = -n[neg]
-    d[neg] = -d[neg]
-    # The row engine's quotient is exact when it terminates within 34 digits: reduced, the
-    # denominator has only factors 2 and 5, and the digits fit (int64 numerators have <= 19).
-    g = np.gcd(n, d)
-    g[g == 0] = 1
-    rest, k = _strip(d // g)
-    inexact = (rest != 1) | (k > 15)
+    if neg.any():
+        n[neg] = -n[neg]
+        d[neg] = -d[neg]
+    rest, big = _strip(d)
+    inexact = big | (n % rest != 0)
     return (n, d, _or(_or(a[2], b[2]), inexact if inexact.any() else None))
 
 
@@ -845,35 +900,34 @@ def _extremum2(C: Columns, vals: list[Any], mask: Any, axis: str, pick: Any) -> 
 
 
 def _round(C: Columns, v: Any, sn: int, sd: int, mode: str, mask: Any, axis: str) -> Any:
-    """Round to a step sn/sd as the row engine does (half_up away from zero at ties, up = ceiling, down = floor)."""
+    """Round to a step sn/sd as the row engine does (half_up away from zero at ties, up = ceiling, down = floor).
+
+    With a step that is not a power of ten the row engine first divides by it (34 digits): an exact
+    quotient q = a / b that is not on a boundary (a tie, or a whole number) is at least 1 / (2b)
+    from it, and the Decimal quotient is within 5e-34 * |a| / b of q: with |a| < 2^63 it cannot
+    cross. So only an inexact operand (x) near a boundary can round otherwise: those rows are marked.
+    """
     n, d, x = v
     # q = v / step = (n * sd) / (d * sn)
-    _check(C, _big(n) * sd, mask, axis)
-    _check(C, _big(d) * sn, mask, axis)
+    _check_mul(C, n, sd, mask, axis)
+    _check_mul(C, d, sn, mask, axis)
     a = n * sd
     b = d * sn
-    exact_step = _only_2_5(sn)
-    if not exact_step:  # the row engine divides by the step: its quotient may be rounded
-        est = _big(a) * 2e-33 * 2 * _big(b)
-        _mark(C, est >= 0.5, mask, axis)
     if mode == "half_up":
-        r2 = np.abs(a) * 2 + b
-        _check(C, _big(a) * 2 + _big(b), mask, axis)
-        _check(C, _big(b) * 2, mask, axis)
-        q = np.sign(a) * (r2 // (2 * b))
-        boundary_rem = (np.abs(a) * 2) % (2 * b) - b  # 0 at a tie
+        _check_add(C, a * 2, b, mask, axis)
+        _check_mul(C, b, 2, mask, axis)
+        q = np.sign(a) * ((np.abs(a) * 2 + b) // (2 * b))
     elif mode == "up":
         q = -((-a) // b)
-        boundary_rem = a % b
     else:
         q = a // b
-        boundary_rem = a % b
     if x is not None:  # an inexact value near a boundary goes to the row engine
-        dist = np.abs(np.asarray(boundary_rem, dtype=np.float64)) / np.asarray(b, dtype=np.float64)
+        rem = (np.abs(a) * 2) % (2 * b) - b if mode == "half_up" else a % b
+        dist = np.abs(np.asarray(rem, dtype=np.float64)) / np.asarray(b, dtype=np.float64)
         if mode != "half_up":
             dist = np.minimum(dist, 1 - dist)
         _mark(C, x & (dist * abs(sn / sd) < EPS), mask, axis)
-    _check(C, _big(q) * sn, mask, axis)
+    _check_mul(C, q, sn, mask, axis)
     return (np.asarray(q, dtype=np.int64) * sn, sd, None)
 
 
