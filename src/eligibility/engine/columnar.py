@@ -34,6 +34,7 @@ from eligibility.base.errors import InputError
 from eligibility.base.numbers import ENGINE_CONTEXT, ZERO
 from eligibility.compile.columnar import HELPERS, ColumnarModule, Columns, generate_columnar
 from eligibility.compile.helpers import MissingValue
+from eligibility.engine.facts import constraints
 from eligibility.engine.runtime import Engine, parse_date
 
 #: Households decided by one columnar call at most (memory stays bounded with the batch size).
@@ -168,11 +169,10 @@ def decide_columns(engine: Engine, households: Sequence[Mapping[str, Any]] | Any
     names = engine.programs if programs is None else engine.check_programs(programs)
     default = None if on is None else parse_date(on)
     days: list[dt.date | None]
-    if hasattr(households, "to_pylist"):  # pyarrow
-        households, days = _from_arrow(engine, households, default)
-    else:
-        households = list(households)
-        days = [default] * len(households)
+    if hasattr(households, "to_pylist"):  # pyarrow: columns where the rows are plain
+        return decide_table(engine, households, default, names)
+    households = list(households)
+    days = [default] * len(households)
     result = ColumnarResult([None] * len(households), {})
     rows: list[tuple[int, dt.date, Mapping[str, Any]]] = []
     for i, (h, day) in enumerate(zip(households, days, strict=True)):
@@ -416,26 +416,437 @@ def _column(b: ColumnarBackend, values: list[Any], ftype: str, den: int, bad: An
     return (out, den, None)
 
 
-def _from_arrow(engine: Engine, table: Any, default: dt.date | None) -> tuple[list[Mapping[str, Any]],
-                                                                             list[dt.date | None]]:
+__all__ = ["ColumnarBackend", "ColumnarResult", "Outcome", "backend", "decide_columns", "decide_block"]
+
+
+# --- Arrow input: columns validated vectorised, the rows that are not plainly valid as mappings ---------
+
+
+def _arrow_rows(table: Any) -> Any:
+    import pyarrow as pa
+    if isinstance(table, pa.RecordBatch):
+        return pa.Table.from_batches([table])
+    return table
+
+
+def _np(arr: Any, dtype: Any) -> Any:
+    """A pyarrow array with no nulls (they were filled) as numpy."""
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _fill_default(arr: Any, default: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    if arr.null_count == 0:
+        return arr
+    return pc.fill_null(arr, pa.scalar(default, type=arr.type))
+
+
+def _unscaled(arr: Any) -> Any:
+    """The unscaled int64 values of a decimal128 array whose values fit int64, and where they do."""
+    import pyarrow as pa
+    arr = arr.cast(pa.decimal128(38, arr.type.scale)) if arr.type.precision != 38 else arr
+    buf = arr.buffers()[1]
+    words = np.frombuffer(buf, dtype=np.int64)[2 * arr.offset: 2 * (arr.offset + len(arr))].reshape(-1, 2)
+    low, high = words[:, 0], words[:, 1]
+    fits = high == (low >> 63)
+    return low.copy(), fits
+
+
+def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top: bool = True) -> tuple[Any, Any]:
+    """(values as generated code reads them, rows plainly valid) of one field's column (nulls: absent).
+
+    An empty text cell of a household field is a field not given (as `flat_record` reads it); in a
+    record of a list it is the empty text.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    t = spec.type
+    ok = np.ones(n, dtype=bool)
+    if arr is None:
+        arr = pa.nulls(n)
+    if top and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        empty = pc.equal(arr, "")
+        arr = pc.if_else(empty, pa.scalar(None, arr.type), arr)
+    given = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if spec.required:
+        ok &= given  # absent with no default: unknown (the row engine says so)
+    typ = arr.type
+    if t in ("money", "decimal", "integer"):
+        out = np.zeros(n, dtype=np.int64)
+        if pa.types.is_integer(typ) and not pa.types.is_unsigned_integer(typ):
+            raw = _np(pc.fill_null(arr, 0).cast(pa.int64()), np.int64)
+            limit = 10 ** 15
+            good = np.abs(raw) <= limit
+            if t == "money":
+                good &= raw >= 0
+                good &= raw < limit
+            out = np.where(good, raw, 0) * den
+            ok &= good | ~given
+        elif pa.types.is_decimal(typ) and typ.scale >= 0 and den % (10 ** typ.scale) == 0 and t != "integer":
+            raw, fits = _unscaled(pc.fill_null(arr, pa.scalar(0, typ)))
+            factor = den // (10 ** typ.scale)
+            good = fits & (np.abs(raw) < 2 ** 62 // factor)
+            if t == "money":
+                good &= (raw >= 0) & (np.abs(raw) < 10 ** 15 * 10 ** typ.scale)
+            out = np.where(good, raw, 0) * factor
+            ok &= good | ~given
+        elif typ != pa.null():
+            ok &= ~given  # other types (text, floats, ...): read as the row engine reads them, one by one
+        if spec.minimum is not None:
+            lo = spec.minimum * den
+            ok &= (out >= int(lo)) | ~given if lo == int(lo) else ~given
+        if spec.maximum is not None:
+            hi = spec.maximum * den
+            ok &= (out <= int(hi)) | ~given if hi == int(hi) else ~given
+        if not given.all() and spec.default is not None:
+            dflt = Decimal(spec.default) * den
+            out = np.where(given, out, int(dflt))
+        return (out, den, None), ok
+    if t == "bool":
+        if pa.types.is_boolean(typ):
+            vals = _np(pc.fill_null(arr, bool(spec.default) if spec.default is not None else False), bool)
+        else:
+            vals = np.zeros(n, dtype=bool)
+            ok &= ~given
+        if spec.default is not None:
+            vals = np.where(given, vals, bool(spec.default))
+        return vals, ok
+    if t == "date":
+        if pa.types.is_date32(typ):
+            days = _np(pc.fill_null(arr, pa.scalar(0, typ)).cast(pa.int32()), np.int64)
+            vals = _ymd_of_days(days)
+        else:
+            vals = np.zeros(n, dtype=np.int64)
+            ok &= ~given
+        if spec.default is not None and not given.all():
+            d = dt.date.fromisoformat(str(spec.default)) if not isinstance(spec.default, dt.date) else spec.default
+            vals = np.where(given, vals, d.year * 10000 + d.month * 100 + d.day)
+        return vals, ok
+    if t in ("enum", "text"):
+        if pa.types.is_dictionary(typ):
+            arr = arr.cast(typ.value_type)
+            typ = arr.type
+        if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+            ok &= ~given
+            codes = np.full(n, b.code(str(spec.default)) if spec.default is not None else -1, dtype=np.int64)
+            return codes, ok
+        enc = pc.dictionary_encode(arr)
+        words = enc.dictionary.to_pylist()
+        table = np.array([b.code(w) for w in words] + [-1], dtype=np.int64)
+        idx = _np(pc.fill_null(enc.indices.cast(pa.int64()), len(words)), np.int64)
+        codes = table[idx]
+        if t == "enum":
+            allowed = {v for v, _ in spec.values}
+            bad_word = np.array([w not in allowed for w in words] + [False], dtype=bool)
+            ok &= ~bad_word[idx]
+        else:
+            long = np.array([len(w) > 256 or (w == "" and spec.name == "id") for w in words] + [False], dtype=bool)
+            ok &= ~long[idx]
+        if spec.default is not None and not given.all():
+            codes = np.where(given, codes, b.code(str(spec.default)))
+        return codes, ok
+    ok &= ~given
+    return np.zeros(n, dtype=np.int64), ok
+
+
+def _ymd_of_days(days: Any) -> Any:
+    """yyyymmdd of days since 1970-01-01 (Howard Hinnant's civil_from_days)."""
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = np.where(mp < 10, mp + 3, mp - 9)
+    y = y + (m <= 2)
+    return y * 10000 + m * 100 + d
+
+
+def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
+    """Fill the columns from an Arrow table (nested layout); return the rows that are plainly valid and known."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    facts = b.engine.model.facts
+    n = table.num_rows
+    ok = np.ones(n, dtype=bool)
+    known = {f.name for f in facts.fields} | {"id", "on"}
+    for name in table.column_names:
+        if name not in known:  # a `household` column or an unknown field: each row as a mapping
+            ok[:] = False
+    m = b.module
+    for spec in facts.fields:
+        col = table.column(spec.name).combine_chunks() if spec.name in table.column_names else None
+        if spec.type != "list":
+            vals, good = _arrow_column(b, col, spec, m.scales.get((None, spec.name), 1), n)
+            ok &= good
+            if spec.name in m.facts:
+                C.H[spec.name] = vals
+            continue
+        if col is None:
+            col = pa.nulls(n, pa.list_(pa.struct([])))
+        if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)) \
+                or not pa.types.is_struct(col.type.value_type):
+            ok &= np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool) if col.type != pa.null() \
+                else np.ones(n, dtype=bool)
+            col = pa.nulls(n, pa.list_(pa.struct([])))
+        nulls = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if nulls.any() and (spec.required or spec.default):
+            ok &= ~nulls  # required: unknown or an error; a default with records: as mappings
+        col = pc.fill_null(col, pa.scalar([], col.type)) if nulls.any() else col
+        offsets = np.asarray(col.offsets.to_numpy(), dtype=np.int64)
+        values = col.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        off = offsets - offsets[0]
+        counts = np.diff(off)
+        ok &= (counts >= spec.min_items) & (counts <= spec.max_items)
+        seg = np.repeat(np.arange(n, dtype=np.int64), counts)
+        size = len(seg)
+        item_ok = np.ones(size, dtype=bool)
+        if values.null_count:
+            item_ok &= ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        inner = {f.name for f in spec.fields}
+        struct = values.type
+        for k in range(struct.num_fields):  # a field that is not in the vocabulary, where given
+            if struct.field(k).name not in inner:
+                item_ok &= np.asarray(values.field(k).is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        cols: dict[str, Any] = {}
+        codes_of: dict[str, Any] = {}
+        for f in spec.fields:
+            child = values.field(f.name) if struct.get_field_index(f.name) >= 0 else None
+            vals, good = _arrow_column(b, child, f, m.scales.get((spec.name, f.name), 1), size, top=False)
+            item_ok &= good
+            if f.name in m.lists.get(spec.name, {}):
+                cols[f.name] = vals
+            if f.type in ("enum", "text", "bool", "integer"):
+                codes_of[f.name] = vals[0] if isinstance(vals, tuple) else vals
+        if not item_ok.all():
+            ok[seg[~item_ok]] = False
+        for c in constraints(spec):
+            if c.kind == "max_items":
+                ok &= counts <= (c.maximum if c.maximum is not None else counts.max(initial=0))
+                continue
+            field_vals = codes_of.get(str(c.field))
+            if field_vals is None:
+                ok[:] = False
+                continue
+            if c.kind == "unique":
+                order = np.lexsort((field_vals, seg))
+                same = (np.diff(seg[order]) == 0) & (np.diff(field_vals[order]) == 0)
+                ok[seg[order][1:][same]] = False
+            else:  # count_where
+                target = c.value
+                spec_f = spec.field(str(c.field))
+                if isinstance(target, str):
+                    want = b.code(target)
+                elif isinstance(target, bool) and spec_f is not None and spec_f.type == "bool":
+                    want = target
+                else:
+                    ok[:] = False
+                    continue
+                hits = np.bincount(seg[field_vals == want], minlength=n)
+                lo = c.minimum if c.minimum is not None else 0
+                ok &= hits >= lo
+                if c.maximum is not None:
+                    ok &= hits <= c.maximum
+        if spec.name in m.lists or any(spec.name in (o, i) for o, i in m.pairs):
+            C.N[spec.name] = counts
+            C.off[spec.name] = off
+            C.seg[spec.name] = C.up[("h", spec.name)] = seg
+            C.parent[spec.name] = "h"
+            C.F[spec.name] = cols
+    _pairs(C, m)
+    return ok
+
+
+def _pairs(C: Columns, m: ColumnarModule) -> None:
+    for outer, inner in m.pairs:  # each record of `outer` with each record of `inner` of its household
+        axis = f"{outer}>{inner}"
+        hh = C.seg[outer]
+        per = C.N[inner][hh]
+        off = np.zeros(len(hh) + 1, dtype=np.int64)
+        np.cumsum(per, out=off[1:])
+        first = np.repeat(np.arange(len(hh), dtype=np.int64), per)
+        pos = np.arange(int(off[-1]), dtype=np.int64) - off[:-1][first]
+        C.N[axis] = per
+        C.off[axis] = off
+        C.seg[axis] = C.up[("h", axis)] = hh[first]
+        C.up[(outer, axis)] = first
+        C.up[(inner, axis)] = C.off[inner][hh[first]] + pos
+        C.parent[axis] = outer
+
+
+@attrs.define
+class Arrays:
+    """Columnar outcomes of a table on one date: per program (eligible, amount in fen or None, tier codes or None),
+    the rows decided by columns for it (`done`), and the rows to read as mappings (`rows`: not plainly valid)."""
+
+    eligible: dict[str, Any]
+    amount: dict[str, Any]
+    tier: dict[str, Any]
+    done: dict[str, Any]
+    plain: Any
+
+
+def decide_arrays(engine: Engine, table: Any, on: dt.date, programs: Sequence[str]) -> Arrays:
+    """Decide a table's rows on one date by columns only: the arrays, with where each program was decided."""
+    b = backend(engine)
+    table = _arrow_rows(table)
+    n = table.num_rows
+    params, missing = b.params_on(on)
+    C = Columns(n, on.year * 10000 + on.month * 100 + on.day, params)
+    C.missing = missing
+    plain = _fill_arrow(b, C, table)
+    plain &= _other_lists_small(table, engine)  # the row engine counts the work of larger households
+    out = Arrays({}, {}, {}, {}, plain)
+    ns = b.ns
+    with np.errstate(all="ignore"):
+        for name in programs:
+            if name not in b.module.programs:
+                out.done[name] = np.zeros(n, dtype=bool)
+                continue
+            e_i, a_i, t_i, each = b.module.programs[name]
+            axis = each or "h"
+            C.sink = sink = np.zeros(n, dtype=bool)
+            e = ns["R"](C, e_i, ns[f"d{e_i}"], None, axis)
+            a = None
+            if a_i is not None:
+                a = ns["R"](C, a_i, ns[f"d{a_i}"], e, axis)
+                fen = _fen(C, a, axis)
+                neg = e & (fen < 0)
+                if neg.any():
+                    _mark_axis(C, neg, axis)
+                a = np.where(e, fen, 0)
+            t = ns["R"](C, t_i, ns[f"d{t_i}"], None, axis) if t_i is not None else None
+            if each is not None:
+                total = np.zeros(n, dtype=np.int64)
+                if a is not None:
+                    total = _sum_to(C, each, a)
+                e = _sum_to(C, each, e.astype(np.int64)) > 0
+                a = total if a is not None else None
+                t = None
+            out.eligible[name], out.amount[name], out.tier[name] = e, a, t
+            out.done[name] = plain & ~sink
+    return out
+
+
+def _sum_to(C: Columns, lst: str, vals: Any) -> Any:
+    cs = np.zeros(len(vals) + 1, dtype=np.int64)
+    np.cumsum(vals, out=cs[1:])
+    off = C.off[lst]
+    return cs[off[1:]] - cs[off[:-1]]
+
+
+def _other_lists_small(table: Any, engine: Engine) -> Any:
+    import pyarrow.compute as pc
+    n = table.num_rows
+    sizes = np.zeros(n, dtype=np.int64)
+    for f in engine._list_fields:
+        if f in table.column_names:
+            col = table.column(f).combine_chunks()
+            try:
+                sizes += np.asarray(pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False),
+                                    dtype=np.int64)
+            except Exception:
+                return np.zeros(n, dtype=bool)
+    return sizes <= engine._small
+
+
+def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterable[str] | None = None) -> ColumnarResult:
+    """Decide an Arrow table (nested layout) as the row engine would: columns where plain, mappings elsewhere."""
+    names = engine.programs if programs is None else engine.check_programs(programs)
+    default = None if on is None else parse_date(on)
+    table = _arrow_rows(table)
+    n = table.num_rows
+    result = ColumnarResult([None] * n, {})
+    days = _table_days(table, default)
+    rows_by_day: dict[dt.date | None, list[int]] = collections.defaultdict(list)
+    for i, d in enumerate(days):
+        rows_by_day[d].append(i)
+    slow: list[int] = []
+    b = backend(engine)
+    with decimal.localcontext(ENGINE_CONTEXT):
+        for day, idx in rows_by_day.items():
+            if day is None:
+                slow.extend(idx)
+                continue
+            sub = table.take(idx) if len(idx) != n else table
+            arrays = decide_arrays(engine, sub, day, names)
+            partial: dict[int, list[str]] = {}
+            plain = arrays.plain.tolist()
+            cols = {name: (arrays.eligible[name].tolist() if name in arrays.eligible else None,
+                           arrays.amount[name].tolist() if arrays.amount.get(name) is not None else None,
+                           arrays.tier[name].tolist() if arrays.tier.get(name) is not None else None,
+                           arrays.done[name].tolist()) for name in names}
+            for r, i in enumerate(idx):
+                if not plain[r]:
+                    slow.append(i)
+                    continue
+                row: dict[str, Outcome] = {}
+                for name, (e, a, t, done) in cols.items():
+                    if not done[r]:
+                        partial.setdefault(i, []).append(name)
+                        continue
+                    row[name] = Outcome(e[r], b.amount(a[r]) if a is not None else None,
+                                        b.texts[t[r]] if t is not None else None)
+                result.outcomes[i] = row
+                if i not in partial:
+                    result.columnar += 1
+            if partial:
+                hs = _mappings(engine, sub.take([idx.index(i) for i in partial]))
+                for (i, todo), h in zip(partial.items(), hs, strict=True):
+                    result.fallback["programs marked by the columnar code"] += 1
+                    decision = engine.decide(h, day, tuple(todo), trace=False)
+                    out = result.outcomes[i]
+                    assert out is not None
+                    for name, p in decision.programs.items():
+                        out[name] = _outcome(p)
+                    result.outcomes[i] = {nm: out[nm] for nm in names}
+    if slow:  # rows to read as mappings: the dict path, which validates as the row engine does
+        slow.sort()
+        hs = _mappings(engine, table.take(slow))
+        sub_days = [days[i] for i in slow]
+        rows = []
+        for i, h, d in zip(slow, hs, sub_days, strict=True):
+            if d is None:
+                from eligibility.base.errors import InputProblem
+                result.errors[i] = InputError([InputProblem("on", "missing", "no decision date")])
+                continue
+            if isinstance(h, InputError):
+                result.errors[i] = h
+                continue
+            rows.append((i, d, h))
+        result.fallback["rows read as mappings"] += len(rows)
+        with decimal.localcontext(ENGINE_CONTEXT):
+            decide_block(engine, rows, names, result)
+    return result
+
+
+def _mappings(engine: Engine, table: Any) -> list[Any]:
     from eligibility.scale.results import flat_record
-    facts = engine.model.facts
-    households: list[Mapping[str, Any]] = []
-    days: list[dt.date | None] = []
+    out: list[Any] = []
     for row in table.to_pylist():
         try:
-            record = flat_record(row, facts)
-        except InputError:
-            households.append({"\0invalid": True})
-            days.append(default)
-            continue
-        households.append(record["household"])
-        on = record.get("on")
-        try:
-            days.append(parse_date(on) if on is not None else default)
-        except InputError:
-            days.append(None)
-    return households, days
+            out.append(flat_record(row, engine.model.facts)["household"])
+        except InputError as e:
+            out.append(e)
+    return out
 
 
-__all__ = ["ColumnarBackend", "ColumnarResult", "Outcome", "backend", "decide_columns", "decide_block"]
+def _table_days(table: Any, default: dt.date | None) -> list[dt.date | None]:
+    n = table.num_rows
+    if "on" not in table.column_names:
+        return [default] * n
+    out: list[dt.date | None] = []
+    for v in table.column("on").to_pylist():
+        if v is None or v == "":
+            out.append(default)
+        elif isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            out.append(v)
+        else:
+            try:
+                out.append(parse_date(v))
+            except InputError:
+                out.append(None)
+    return out
