@@ -453,7 +453,8 @@ def _unscaled(arr: Any) -> Any:
     return low.copy(), fits
 
 
-def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top: bool = True) -> tuple[Any, Any]:
+def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top: bool = True,
+                  need: bool = True) -> tuple[Any, Any]:
     """(values as generated code reads them, rows plainly valid) of one field's column (nulls: absent).
 
     An empty text cell of a household field is a field not given (as `flat_record` reads it); in a
@@ -531,6 +532,15 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             ok &= ~given
             codes = np.full(n, b.code(str(spec.default)) if spec.default is not None else -1, dtype=np.int64)
             return codes, ok
+        if not need:  # only checked: a known value of the enum, text not too long
+            if t == "enum":
+                inside = pc.is_in(arr, value_set=pa.array([v for v, _ in spec.values], typ))
+            else:
+                inside = pc.less_equal(pc.utf8_length(arr), 256)
+                if spec.name == "id":
+                    inside = pc.and_(inside, pc.not_equal(arr, ""))
+            ok &= _np(pc.fill_null(inside, True), bool)
+            return None, ok
         enc = pc.dictionary_encode(arr)
         words = enc.dictionary.to_pylist()
         table = np.array([b.code(w) for w in words] + [-1], dtype=np.int64)
@@ -580,7 +590,8 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
     for spec in facts.fields:
         col = table.column(spec.name).combine_chunks() if spec.name in table.column_names else None
         if spec.type != "list":
-            vals, good = _arrow_column(b, col, spec, m.scales.get((None, spec.name), 1), n)
+            vals, good = _arrow_column(b, col, spec, m.scales.get((None, spec.name), 1), n,
+                                       need=spec.name in m.facts)
             ok &= good
             if spec.name in m.facts:
                 C.H[spec.name] = vals
@@ -595,11 +606,12 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
         nulls = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         if nulls.any() and (spec.required or spec.default):
             ok &= ~nulls  # required: unknown or an error; a default with records: as mappings
-        col = pc.fill_null(col, pa.scalar([], col.type)) if nulls.any() else col
-        offsets = np.asarray(col.offsets.to_numpy(), dtype=np.int64)
+        offsets = np.asarray(col.offsets.to_numpy(), dtype=np.int64)  # a null list: no records (checked)
         values = col.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
         off = offsets - offsets[0]
         counts = np.diff(off)
+        if nulls.any():
+            ok &= ~(nulls & (counts != 0))  # Arrow allows a null list over records: read it as a mapping
         ok &= (counts >= spec.min_items) & (counts <= spec.max_items)
         seg = np.repeat(np.arange(n, dtype=np.int64), counts)
         size = len(seg)
@@ -613,9 +625,12 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
                 item_ok &= np.asarray(values.field(k).is_null().to_numpy(zero_copy_only=False), dtype=bool)
         cols: dict[str, Any] = {}
         codes_of: dict[str, Any] = {}
+        read = m.lists.get(spec.name, {})
+        keys = {str(c.field) for c in constraints(spec) if c.field}
         for f in spec.fields:
             child = values.field(f.name) if struct.get_field_index(f.name) >= 0 else None
-            vals, good = _arrow_column(b, child, f, m.scales.get((spec.name, f.name), 1), size, top=False)
+            vals, good = _arrow_column(b, child, f, m.scales.get((spec.name, f.name), 1), size, top=False,
+                                       need=f.name in read or f.name in keys)
             item_ok &= good
             if f.name in m.lists.get(spec.name, {}):
                 cols[f.name] = vals
