@@ -10,7 +10,8 @@ Then, for dibao + marginal + tekun and for all programs:
 
 - columnar, read included: `pyarrow.parquet.read_table` + `decide_arrays` (outcomes as arrays);
 - columnar, read excluded: `decide_arrays` on the table in memory;
-- columnar with result objects: `decide_columns` (an `Outcome` a program a household, as batch needs);
+- columnar with result objects: `eligibility.scale.columnar.decide_table` (an `Outcome` a program a
+  household, as batch needs);
 - row engine: `engine.decide(..., trace=False)` on the same households as mappings.
 
 Timed with `time.process_time` (CPU time of this process: one core), best of 3 runs.
@@ -32,7 +33,8 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 
 import eligibility
-from eligibility.engine.columnar import _outcome, backend, decide_arrays, decide_columns
+from eligibility.engine.columnar import _outcome, backend, decide_arrays
+from eligibility.scale.columnar import decide_table
 from eligibility.strategies import households
 
 
@@ -108,7 +110,7 @@ def main() -> None:
         sets = {"dibao+marginal+tekun": ("dibao", "marginal", "tekun"), "all programs": engine.programs}
         for label, names in sets.items():
             # The agreement check, on every household, before any timing.
-            result = decide_columns(engine, pq.read_table(path), on, names)
+            result = decide_table(engine, pq.read_table(path), on, names)
             for i, h in enumerate(mappings):
                 d = engine.decide(h, on, names, trace=False)
                 want = {p: _outcome(x) for p, x in d.programs.items()}
@@ -120,7 +122,7 @@ def main() -> None:
                 decided[p] = int(arrays.done[p].sum())
             read_in = best(lambda names=names: decide_arrays(engine, pq.read_table(path), on, names))
             read_out = best(lambda names=names: decide_arrays(engine, table, on, names))
-            objects = best(lambda names=names: decide_columns(engine, table, on, names), runs=1)
+            objects = best(lambda names=names: decide_table(engine, table, on, names), runs=1)
             sample = mappings[:args.row_sample]
             row = best(lambda names=names, sample=sample: [engine.decide(h, on, names, trace=False) for h in sample],
                        runs=1) / len(sample) * n

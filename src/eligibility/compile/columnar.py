@@ -453,7 +453,7 @@ class _Gen(nd.NodeVisitor):
             numeric = t in ("money", "decimal", "integer", "number")
             la, lb = self.lift(a, ax, axis), self.lift(b, bx, axis)
             if op in ("in", "not in"):
-                if not isinstance(operands[i + 1], nd.TupleLit) or numeric and t != "integer":
+                if not isinstance(operands[i + 1], nd.TupleLit) or (numeric and t != "integer"):
                     raise Unsupported("`in` other than of a tuple of names or whole numbers", node)
                 if t == "integer":
                     la = f"INT({la})"
@@ -808,6 +808,7 @@ def _div(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> Any:
     """
     if not any(isinstance(v, np.ndarray) for v in (b[0], b[1], a[1])):  # by a constant: a fixed denominator
         bn, bd, ad = int(b[0]), int(b[1]), int(a[1])
+        n: Any
         if bn == 0:
             _mark(C, True, mask, axis)
             return (np.zeros(C.size(axis), dtype=np.int64) if isinstance(a[0], np.ndarray) else 0, 1, None)
@@ -827,15 +828,15 @@ def _div(C: Columns, a: Any, b: Any, mask: Any, axis: str) -> Any:
     _check_mul(C, a[1], b[0], mask, axis)
     size = C.size(axis)
     n = np.broadcast_to(np.asarray(a[0] * b[1], dtype=np.int64), (size,)).copy()
-    d = np.broadcast_to(np.asarray(a[1] * b[0], dtype=np.int64), (size,)).copy()
-    d[d == 0] = 1  # marked above
-    neg = d < 0
+    dd: Any = np.broadcast_to(np.asarray(a[1] * b[0], dtype=np.int64), (size,)).copy()
+    dd[dd == 0] = 1  # marked above
+    neg: Any = dd < 0
     if neg.any():
         n[neg] = -n[neg]
-        d[neg] = -d[neg]
-    rest, big = _strip(d)
+        dd[neg] = -dd[neg]
+    rest, big = _strip(dd)
     inexact = big | (n % rest != 0)
-    return (n, d, _or(_or(a[2], b[2]), inexact if inexact.any() else None))
+    return (n, dd, _or(_or(a[2], b[2]), inexact if inexact.any() else None))
 
 
 def _neg(a: Any) -> Any:
@@ -872,9 +873,15 @@ def _cmp(C: Columns, op: str, a: Any, b: Any, mask: Any, axis: str) -> Any:
     na, nb, d = _common(C, a, b, mask, axis)
     inexact = _or(a[2], b[2])
     if inexact is not None:
-        gap = np.abs(np.asarray(na, dtype=np.float64) - np.asarray(nb, dtype=np.float64)) / np.asarray(d, dtype=np.float64)
+        gap = _gap(na, nb, d)
         _mark(C, inexact & (gap < EPS), mask, axis)
     return _CMP[op](na, nb)
+
+
+def _gap(na: Any, nb: Any, d: Any) -> Any:
+    """|na - nb| / d in floating point: only to find the rows near a boundary, never to decide one."""
+    f = np.float64
+    return np.abs(np.asarray(na, dtype=f) - np.asarray(nb, dtype=f)) / np.asarray(d, dtype=f)
 
 
 def _if(test: Any, body: Any, orelse: Any, axis: str, C: Columns) -> Any:
@@ -893,7 +900,7 @@ def _extremum2(C: Columns, vals: list[Any], mask: Any, axis: str, pick: Any) -> 
         na, nb, d = _common(C, out, v, mask, axis)
         x = _or(out[2], v[2])
         if x is not None:
-            gap = np.abs(np.asarray(na, dtype=np.float64) - np.asarray(nb, dtype=np.float64)) / np.asarray(d, dtype=np.float64)
+            gap = _gap(na, nb, d)
             _mark(C, x & (gap < EPS), mask, axis)
         out = (pick(na, nb), d, x)
     return out
@@ -940,8 +947,8 @@ def _only_2_5(k: int) -> bool:
 
 
 def _int(v: Any) -> Any:
-    n, d, _ = v
-    return n // d if not isinstance(d, np.ndarray) else n // d
+    """An integer's value (its denominator is 1)."""
+    return v[0] // v[1]
 
 
 def _param(C: Columns, i: int, mask: Any, axis: str) -> Any:
@@ -1122,6 +1129,7 @@ HELPERS: dict[str, object] = {
     "NEG": _neg, "ABS": _abs, "NOT": _not, "AND": _and, "OR": _or_all, "CMP": _cmp, "IF": _if,
     "MIN2": lambda C, vals, mask, axis: _extremum2(C, vals, mask, axis, np.minimum),
     "MAX2": lambda C, vals, mask, axis: _extremum2(C, vals, mask, axis, np.maximum),
-    "ROUND": _round, "INT": _int, "PARAM": _param, "IFX": _ifx, "LOGIC": _logic, "GEN": _gen, "NOTINFORCE": _notinforce, "DECIDED": _decided,
+    "ROUND": _round, "INT": _int, "PARAM": _param, "IFX": _ifx, "LOGIC": _logic, "GEN": _gen,
+    "NOTINFORCE": _notinforce, "DECIDED": _decided,
     "COUNT": _count, "SUM": _sum, "ANY": _any, "ALL": _all, "EXT": _ext, "DAYS": _days, "AGE": _age,
 }

@@ -79,7 +79,7 @@ class ColumnarBackend:
         gen = engine.compiled.generated
         self.module: ColumnarModule = generate_columnar(engine.compiled.checked, gen.param_index)
         ns: dict[str, Any] = dict(HELPERS)
-        exec(compile(self.module.source, f"<columnar {engine.policy_hash[:12]}>", "exec"), ns)  # noqa: S102
+        exec(compile(self.module.source, f"<columnar {engine.policy_hash[:12]}>", "exec"), ns)
         self.ns = ns
         self.strings: dict[str, int] = {s: i for i, s in enumerate(self.module.strings)}
         self.texts: list[str] = list(self.module.strings)
@@ -157,20 +157,16 @@ def backend(engine: Engine) -> ColumnarBackend:
         return b
 
 
-def decide_columns(engine: Engine, households: Sequence[Mapping[str, Any]] | Any, on: object = None,
+def decide_columns(engine: Engine, households: Sequence[Mapping[str, Any]], on: object = None,
                    programs: Iterable[str] | None = None) -> ColumnarResult:
-    """Decide households (mappings, or a pyarrow Table/RecordBatch) on a date, as the row engine would.
-
-    `on` is the date of every household (a row's own `on` column, in a table, comes first).
+    """Decide household mappings on a date, as the row engine would (Arrow tables: `decide_table`).
 
     Raises:
-        InputError: an unknown program, a bad date, or no date for a household.
+        InputError: an unknown program or a bad date.
     """
     names = engine.programs if programs is None else engine.check_programs(programs)
     default = None if on is None else parse_date(on)
     days: list[dt.date | None]
-    if hasattr(households, "to_pylist"):  # pyarrow: columns where the rows are plain
-        return decide_table(engine, households, default, names)
     households = list(households)
     days = [default] * len(households)
     result = ColumnarResult([None] * len(households), {})
@@ -221,7 +217,7 @@ def decide_block(engine: Engine, rows: list[tuple[int, dt.date, Mapping[str, Any
             reasons["facts with provenance"] += 1
             continue
         values = read.values
-        if sum(len(values[n]) for n in lists) > small:  # type: ignore[arg-type]
+        if sum(len(values[n]) for n in lists) > small:  # type: ignore[arg-type, misc]
             rest.append(i)
             reasons["work limit check"] += 1
             continue
@@ -359,7 +355,7 @@ def _fill(b: ColumnarBackend, C: Columns, hs: list[dict[str, Any]]) -> Any:
         den = m.scales.get((None, field), 1)
         C.H[field] = _column(b, [h[field] for h in hs], ftype, den, bad, None)
     for lst, fields in m.lists.items():
-        counts = np.fromiter((len(h[lst]) for h in hs), dtype=np.int64, count=n)  # type: ignore[arg-type]
+        counts = np.fromiter((len(h[lst]) for h in hs), dtype=np.int64, count=n)
         off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=off[1:])
         C.N[lst] = counts
@@ -367,7 +363,7 @@ def _fill(b: ColumnarBackend, C: Columns, hs: list[dict[str, Any]]) -> Any:
         seg = np.repeat(np.arange(n, dtype=np.int64), counts)
         C.seg[lst] = C.up[("h", lst)] = seg
         C.parent[lst] = "h"
-        records = [r for h in hs for r in h[lst]]  # type: ignore[attr-defined]
+        records = [r for h in hs for r in h[lst]]
         cols: dict[str, Any] = {}
         for field, ftype in fields.items():
             den = m.scales.get((lst, field), 1)
@@ -416,7 +412,6 @@ def _column(b: ColumnarBackend, values: list[Any], ftype: str, den: int, bad: An
     return (out, den, None)
 
 
-__all__ = ["ColumnarBackend", "ColumnarResult", "Outcome", "backend", "decide_columns", "decide_block"]
 
 
 # --- Arrow input: columns validated vectorised, the rows that are not plainly valid as mappings ---------
@@ -484,13 +479,19 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
                 good &= raw < limit
             out = np.where(good, raw, 0) * den
             ok &= good | ~given
-        elif pa.types.is_decimal(typ) and typ.scale >= 0 and den % (10 ** typ.scale) == 0 and t != "integer":
+        elif pa.types.is_decimal(typ) and typ.scale >= 0 and t != "integer":
             raw, fits = _unscaled(pc.fill_null(arr, pa.scalar(0, typ)))
-            factor = den // (10 ** typ.scale)
-            good = fits & (np.abs(raw) < 2 ** 62 // factor)
+            good = fits
             if t == "money":
                 good &= (raw >= 0) & (np.abs(raw) < 10 ** 15 * 10 ** typ.scale)
-            out = np.where(good, raw, 0) * factor
+            if den % (10 ** typ.scale) == 0:
+                factor = den // (10 ** typ.scale)
+                good &= np.abs(raw) < 2 ** 62 // factor
+                out = np.where(good, raw, 0) * factor
+            else:  # more places than the value holds: plain where the extra places are zeros
+                extra = 10 ** typ.scale // den
+                good &= raw % extra == 0
+                out = np.where(good, raw // extra, 0)
             ok &= good | ~given
         elif typ != pa.null():
             ok &= ~given  # other types (text, floats, ...): read as the row engine reads them, one by one
@@ -578,7 +579,6 @@ def _ymd_of_days(days: Any) -> Any:
 def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
     """Fill the columns from an Arrow table (nested layout); return the rows that are plainly valid and known."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     facts = b.engine.model.facts
     n = table.num_rows
     ok = np.ones(n, dtype=bool)
@@ -768,8 +768,13 @@ def _other_lists_small(table: Any, engine: Engine) -> Any:
     return sizes <= engine._small
 
 
-def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterable[str] | None = None) -> ColumnarResult:
-    """Decide an Arrow table (nested layout) as the row engine would: columns where plain, mappings elsewhere."""
+def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterable[str] | None = None, *,
+                 read_row: Any) -> ColumnarResult:
+    """Decide an Arrow table (nested layout) as the row engine would: columns where plain, mappings elsewhere.
+
+    `read_row(row, facts)` turns a row (a dict of cells) into the record batch reads from it
+    (`eligibility.scale.results.flat_record`; `eligibility.scale.columnar.decide_table` passes it).
+    """
     names = engine.programs if programs is None else engine.check_programs(programs)
     default = None if on is None else parse_date(on)
     table = _arrow_rows(table)
@@ -790,7 +795,8 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
             arrays = decide_arrays(engine, sub, day, names)
             partial: dict[int, list[str]] = {}
             plain = arrays.plain.tolist()
-            cols = {name: (arrays.eligible[name].tolist() if name in arrays.eligible else None,
+            cols: dict[str, tuple[Any, Any, Any, Any]] = {
+                    name: (arrays.eligible[name].tolist() if name in arrays.eligible else None,
                            arrays.amount[name].tolist() if arrays.amount.get(name) is not None else None,
                            arrays.tier[name].tolist() if arrays.tier.get(name) is not None else None,
                            arrays.done[name].tolist()) for name in names}
@@ -809,7 +815,7 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
                 if i not in partial:
                     result.columnar += 1
             if partial:
-                hs = _mappings(engine, sub.take([idx.index(i) for i in partial]))
+                hs = _mappings(engine, sub.take([idx.index(i) for i in partial]), read_row)
                 for (i, todo), h in zip(partial.items(), hs, strict=True):
                     result.fallback["programs marked by the columnar code"] += 1
                     decision = engine.decide(h, day, tuple(todo), trace=False)
@@ -820,7 +826,7 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
                     result.outcomes[i] = {nm: out[nm] for nm in names}
     if slow:  # rows to read as mappings: the dict path, which validates as the row engine does
         slow.sort()
-        hs = _mappings(engine, table.take(slow))
+        hs = _mappings(engine, table.take(slow), read_row)
         sub_days = [days[i] for i in slow]
         rows = []
         for i, h, d in zip(slow, hs, sub_days, strict=True):
@@ -838,12 +844,11 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
     return result
 
 
-def _mappings(engine: Engine, table: Any) -> list[Any]:
-    from eligibility.scale.results import flat_record
+def _mappings(engine: Engine, table: Any, read_row: Any) -> list[Any]:
     out: list[Any] = []
     for row in table.to_pylist():
         try:
-            out.append(flat_record(row, engine.model.facts)["household"])
+            out.append(read_row(row, engine.model.facts)["household"])
         except InputError as e:
             out.append(e)
     return out
@@ -865,3 +870,7 @@ def _table_days(table: Any, default: dt.date | None) -> list[dt.date | None]:
             except InputError:
                 out.append(None)
     return out
+
+
+__all__ = ["Arrays", "ColumnarBackend", "ColumnarResult", "Outcome", "backend", "decide_arrays", "decide_block",
+           "decide_columns", "decide_table"]

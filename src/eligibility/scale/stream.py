@@ -389,5 +389,16 @@ def _run_chunk(chunk: list[Item]) -> list[Any] | str:
     return [finish(decide(engine, job, item)) for item in chunk]
 
 
-__all__ = ["COLUMNAR_BLOCK", "DEFAULT_CHUNK", "columnar_stream", "IN_FLIGHT", "Item", "Job", "decide_item", "decide_many", "engine_of", "make_job",
-           "stream"]
+__all__ = [
+    "COLUMNAR_BLOCK",
+    "DEFAULT_CHUNK",
+    "IN_FLIGHT",
+    "Item",
+    "Job",
+    "columnar_stream",
+    "decide_item",
+    "decide_many",
+    "engine_of",
+    "make_job",
+    "stream",
+]
