@@ -123,6 +123,23 @@ def test_an_unsupported_construct_is_reported_and_decided_by_the_row_engine(tmp_
     assert any(k.startswith("programs not supported") for k in res.fallback)
 
 
+def test_an_amount_rounded_to_the_yuan_is_the_same(tmp_path: Any) -> None:
+    """An amount with its own rounding (to 1 yuan) reaches fen as the row engine's `_money` makes it."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(eligibility.load().root, root)  # type: ignore[arg-type]
+    path = root / "national" / "tekun.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("amount:\n  expr: basic_living_standard\n")
+    path.write_text(text.replace("amount:\n  expr: basic_living_standard\n",
+                                 "amount:\n  expr: basic_living_standard * 1.015\n  round: {to: 1, mode: half_up}\n"),
+                    encoding="utf-8")
+    engine = eligibility.load(root)
+    cases = [c.household for c in _cases(engine) if c.on == ON]
+    res = _same(engine, cases, ON, ("tekun",))
+    assert res.columnar == len(cases)
+
+
 def test_batch_columnar_backend_writes_the_same_results(engine: eligibility.Engine) -> None:
     records: list[Any] = [{"id": str(i), "household": c.household, "on": c.on.isoformat()}
                           for i, c in enumerate(_cases(engine)[:60])]

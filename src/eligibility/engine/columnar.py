@@ -41,10 +41,12 @@ from eligibility.engine.runtime import Engine, parse_date
 BLOCK = 65536
 
 _BACKENDS: dict[int, ColumnarBackend] = {}
+_ROUND: Any = HELPERS["ROUND"]
 #: What a parameter with no value on the date reads as (its households are all marked).
 _STAND_IN: dict[str, Any] = {"money": (0, 1, None), "decimal": (0, 1, None), "integer": (0, 1, None),
                              "bool": False, "date": 0, "enum": -1, "text": -1}
 _LOCK = threading.Lock()
+_CODES = threading.Lock()
 
 
 @attrs.frozen
@@ -97,10 +99,14 @@ class ColumnarBackend:
         return tuple(sorted(self.module.programs))
 
     def code(self, s: str) -> int:
+        """The int code of a text (enum values and text interned: equal texts, equal codes)."""
         c = self.strings.get(s)
         if c is None:
-            c = self.strings[s] = len(self.texts)
-            self.texts.append(s)
+            with _CODES:
+                c = self.strings.get(s)
+                if c is None:
+                    self.texts.append(s)
+                    c = self.strings[s] = len(self.texts) - 1
         return c
 
     def params_on(self, day: dt.date) -> tuple[dict[int, Any], frozenset[int]]:
@@ -340,10 +346,10 @@ def _mark_axis(C: Columns, rows: Any, axis: str) -> None:
 
 
 def _fen(C: Columns, a: Any, axis: str) -> Any:
-    n, d, _ = a
-    if isinstance(d, np.ndarray) or d != 100:  # an amount is rounded to fen: d is 100 by construction
-        raise AssertionError("an amount not in fen")
-    return np.broadcast_to(np.asarray(n, dtype=np.int64), (C.size(axis),))
+    """An amount in fen, as `_money` makes it: quantized to 0.01 half up (a no-op for an amount in fen)."""
+    if isinstance(a[1], np.ndarray) or a[1] != 100:
+        a = _ROUND(C, a, 1, 100, "half_up", None, axis)
+    return np.broadcast_to(np.asarray(a[0], dtype=np.int64), (C.size(axis),))
 
 
 def _fill(b: ColumnarBackend, C: Columns, hs: list[dict[str, Any]]) -> Any:
