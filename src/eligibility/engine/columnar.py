@@ -435,23 +435,30 @@ def _np(arr: Any, dtype: Any) -> Any:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def _fill_default(arr: Any, default: Any) -> Any:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    if arr.null_count == 0:
-        return arr
-    return pc.fill_null(arr, pa.scalar(default, type=arr.type))
-
-
 def _unscaled(arr: Any) -> Any:
-    """The unscaled int64 values of a decimal128 array whose values fit int64, and where they do."""
+    """The unscaled int64 values of a decimal128 array where they fit int64 (null slots: anything)."""
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset: 2 * (arr.offset + len(arr))]
+    low, high = words[0::2], words[1::2]
+    return low, high == (low >> 63)
+
+
+def _bools(arr: Any) -> Any:
+    """bool values of a boolean array (null slots: anything)."""
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[1], dtype=np.uint8), bitorder="little")
+    return bits[arr.offset: arr.offset + len(arr)].astype(bool)
+
+
+def _int32s(arr: Any) -> Any:
+    """int32 storage of an array (date32, dictionary indices) as int64 (null slots: anything)."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + len(arr)].astype(np.int64)
+
+
+def _ints(arr: Any) -> Any:
+    """int64 values of an integer array (null slots: anything)."""
     import pyarrow as pa
-    arr = arr.cast(pa.decimal128(38, arr.type.scale)) if arr.type.precision != 38 else arr
-    buf = arr.buffers()[1]
-    words = np.frombuffer(buf, dtype=np.int64)[2 * arr.offset: 2 * (arr.offset + len(arr))].reshape(-1, 2)
-    low, high = words[:, 0], words[:, 1]
-    fits = high == (low >> 63)
-    return low.copy(), fits
+    if arr.type != pa.int64():
+        arr = arr.cast(pa.int64())
+    return np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr)]
 
 
 def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top: bool = True,
@@ -470,14 +477,19 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
     if top and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         empty = pc.equal(arr, "")
         arr = pc.if_else(empty, pa.scalar(None, arr.type), arr)
-    given = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    typ = arr.type
+    if typ == pa.null():  # not given anywhere: the default (or unknown)
+        return _absent(b, spec, den, n, ok)
+    if arr.null_count == 0:
+        given = np.ones(n, dtype=bool)
+    else:
+        given = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     if spec.required:
         ok &= given  # absent with no default: unknown (the row engine says so)
-    typ = arr.type
     if t in ("money", "decimal", "integer"):
         out = np.zeros(n, dtype=np.int64)
         if pa.types.is_integer(typ) and not pa.types.is_unsigned_integer(typ):
-            raw = _np(pc.fill_null(arr, 0).cast(pa.int64()), np.int64)
+            raw = _ints(arr)
             limit = 10 ** 15
             good = np.abs(raw) <= limit
             if t == "money":
@@ -485,8 +497,8 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
                 good &= raw < limit
             out = np.where(good, raw, 0) * den
             ok &= good | ~given
-        elif pa.types.is_decimal(typ) and typ.scale >= 0 and t != "integer":
-            raw, fits = _unscaled(pc.fill_null(arr, pa.scalar(0, typ)))
+        elif pa.types.is_decimal128(typ) and typ.scale >= 0 and t != "integer":
+            raw, fits = _unscaled(arr)
             good = fits
             if t == "money":
                 good &= (raw >= 0) & (np.abs(raw) < 10 ** 15 * 10 ** typ.scale)
@@ -513,7 +525,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         return (out, den, None), ok
     if t == "bool":
         if pa.types.is_boolean(typ):
-            vals = _np(pc.fill_null(arr, bool(spec.default) if spec.default is not None else False), bool)
+            vals = _bools(arr)
         else:
             vals = np.zeros(n, dtype=bool)
             ok &= ~given
@@ -522,7 +534,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         return vals, ok
     if t == "date":
         if pa.types.is_date32(typ):
-            days = _np(pc.fill_null(arr, pa.scalar(0, typ)).cast(pa.int32()), np.int64)
+            days = np.where(given, _int32s(arr), 0)
             vals = _ymd_of_days(days)
         else:
             vals = np.zeros(n, dtype=np.int64)
@@ -546,12 +558,14 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
                 inside = pc.less_equal(pc.utf8_length(arr), 256)
                 if spec.name == "id":
                     inside = pc.and_(inside, pc.not_equal(arr, ""))
-            ok &= _np(pc.fill_null(inside, True), bool)
+            ok &= _bools(inside) | ~given
             return None, ok
         enc = pc.dictionary_encode(arr)
         words = enc.dictionary.to_pylist()
         table = np.array([b.code(w) for w in words] + [-1], dtype=np.int64)
-        idx = _np(pc.fill_null(enc.indices.cast(pa.int64()), len(words)), np.int64)
+        indices = enc.indices
+        raw = _int32s(indices) if indices.type == pa.int32() else _ints(indices)
+        idx = np.where(given, raw, len(words))
         codes = table[idx]
         if t == "enum":
             allowed = {v for v, _ in spec.values}
@@ -565,6 +579,23 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         return codes, ok
     ok &= ~given
     return np.zeros(n, dtype=np.int64), ok
+
+
+def _absent(b: ColumnarBackend, spec: Any, den: int, n: int, ok: Any) -> tuple[Any, Any]:
+    """A field given in no row: its default everywhere, or unknown (not plain) when it has none."""
+    if spec.required:  # unknown: not plain; stand-ins of the type for the columns
+        ok = np.zeros(n, dtype=bool)
+    d = spec.default
+    if spec.type in ("money", "decimal", "integer"):
+        return (np.full(n, int(Decimal(d if d is not None else 0) * den), dtype=np.int64), den, None), ok
+    if spec.type == "bool":
+        return np.full(n, bool(d)), ok
+    if spec.type == "date":
+        day = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) if d is not None else None
+        return np.full(n, day.year * 10000 + day.month * 100 + day.day if day else 0, dtype=np.int64), ok
+    if spec.type in ("enum", "text"):
+        return np.full(n, b.code(str(d)) if d is not None else -1, dtype=np.int64), ok
+    return None, ok
 
 
 def _ymd_of_days(days: Any) -> Any:
@@ -798,7 +829,12 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
                 slow.extend(idx)
                 continue
             sub = table.take(idx) if len(idx) != n else table
-            arrays = decide_arrays(engine, sub, day, names)
+            try:
+                arrays = decide_arrays(engine, sub, day, names)
+            except Exception:  # a bug of the columnar code must cost speed, never a result
+                result.fallback["columnar code failed"] += len(idx)
+                slow.extend(idx)
+                continue
             partial: dict[int, list[str]] = {}
             plain = arrays.plain.tolist()
             cols: dict[str, tuple[Any, Any, Any, Any]] = {
