@@ -217,3 +217,21 @@ def test_arrow_rows_that_are_not_plain_are_read_as_batch_reads_them(engine: elig
     assert res.fallback["rows read as mappings"] == 5
     assert {1, 3, 4, 5} <= set(res.errors)
     assert res.outcomes[2] is not None and any(o.unknown for o in res.outcomes[2].values())
+
+
+def test_batch_columnar_backend_reads_flat_rows_and_cells_as_the_row_backend(engine: eligibility.Engine) -> None:
+    """CSV/Parquet rows (flat cells) and Spark cells (JSON text and a date) give the row backend's results."""
+    import json
+
+    from eligibility.scale.stream import columnar_stream, decide_item, make_job
+    job, _, _ = make_job(engine, ON, None, False, 1, 1)
+    cases = _cases(engine)[:30]
+    items: list[Any] = []
+    for i, c in enumerate(cases):
+        flat = {k: (json.dumps(v) if isinstance(v, list) else v) for k, v in c.household.items()}
+        items.append((2 * i, "csv", {"id": str(i), "on": c.on.isoformat(), **flat}, i + 2))
+        items.append((2 * i + 1, "cell", (json.dumps(c.household), c.on.isoformat() if i % 2 else None), None))
+    items += [(len(items), "cell", (None, None), None), (len(items) + 1, "cell", ("{", None), None),
+              (len(items) + 2, "csv", {"members": "not json"}, 99)]
+    got = [r.to_json() for r in columnar_stream(engine, job, items)]
+    assert got == [decide_item(engine, job, item).to_json() for item in items]

@@ -221,9 +221,18 @@ def columnar_stream(engine: Engine, job: Job, items: Iterable[Item],
         ids: dict[int, str | None] = {}
         results: dict[int, BatchResult] = {}
         for pos, (index, kind, data, line) in enumerate(chunk):
-            try:
-                value = _parse_json(data, line) if kind == "json" else data if kind == "obj" else None
-                if value is None:
+            try:  # as _decide_item reads the item; any failure: the row backend says it
+                if kind == "json":
+                    value = _parse_json(data, line)
+                elif kind == "obj":
+                    value = data
+                elif kind in ("csv", "row"):
+                    value = flat_record(data, engine.model.facts)
+                elif kind == "cell" and data[0] is not None:
+                    text, cell_day = data
+                    value = {"household": _parse_json(text, line)} if cell_day is None else \
+                        {"household": _parse_json(text, line), "on": cell_day}
+                else:
                     raise _Fail(RecordFailure("record", ""))
                 record_id, given_on, household = _unwrap(value, line)
                 day = job.on if given_on is None else _record_date(given_on)
