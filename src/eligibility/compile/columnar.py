@@ -558,7 +558,6 @@ class _Gen(nd.NodeVisitor):
             elt = "None"
         # The condition under the enclosing mask, the element under the condition too.
         return f"GEN(C, {f!r}, {axis!r}, {outer_mask}, lambda M: {cond}, lambda M: {elt})", target
-        raise Unsupported(f"the function {f}() of a generator", node)
 
 
 def _list_of(it: nd.Node) -> str:
