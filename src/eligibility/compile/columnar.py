@@ -887,8 +887,11 @@ def _if(test: Any, body: Any, orelse: Any, axis: str, C: Columns) -> Any:
     if not isinstance(test, np.ndarray):
         return body if test else orelse
     if isinstance(body, tuple):
-        na, nb, d = _common(C, body, orelse, None, axis)
         x = _or(body[2], orelse[2])
+        if isinstance(body[1], np.ndarray) or isinstance(orelse[1], np.ndarray):
+            # a denominator that varies by row already: select numerator and denominator, nothing to scale
+            return (np.where(test, body[0], orelse[0]), np.where(test, body[1], orelse[1]), x)
+        na, nb, d = _common(C, body, orelse, None, axis)
         return (np.where(test, na, nb), d, x)
     return np.where(test, body, orelse)
 
