@@ -235,3 +235,34 @@ def test_batch_columnar_backend_reads_flat_rows_and_cells_as_the_row_backend(eng
               (len(items) + 2, "csv", {"members": "not json"}, 99)]
     got = [r.to_json() for r in columnar_stream(engine, job, items)]
     assert got == [decide_item(engine, job, item).to_json() for item in items]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_batch_files_are_byte_identical_with_either_backend(engine: eligibility.Engine, tmp_path: Any,
+                                                            suffix: str) -> None:
+    """`eligibility batch --backend columnar` (run_file): the same output file, byte for byte."""
+    import csv
+    import json
+
+    from eligibility.scale.files import run_file
+    source = tmp_path / f"in{suffix}"
+    cases = _cases(engine)[:40]
+    if suffix == ".jsonl":
+        lines = [json.dumps({"id": str(i), "on": c.on.isoformat(), "household": c.household})
+                 for i, c in enumerate(cases)]
+        source.write_text("\n".join([*lines, "{not json"]) + "\n", encoding="utf-8")
+    else:
+        fields = sorted({k for c in cases for k in c.household})
+        with source.open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, ["id", "on", *fields])
+            w.writeheader()
+            for i, c in enumerate(cases):
+                w.writerow({"id": str(i), "on": c.on.isoformat(),
+                            **{k: json.dumps(v) if isinstance(v, list) else v for k, v in c.household.items()}})
+    outs = {}
+    for kind in ("row", "columnar"):
+        out = tmp_path / f"out-{kind}{suffix}"
+        summary = run_file(source, out, engine, on=ON, backend=kind)
+        outs[kind] = (out.read_bytes(), summary.to_json())
+    assert outs["columnar"] == outs["row"]
+    assert outs["row"][1]["records"] == len(cases) + (suffix == ".jsonl")
