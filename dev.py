@@ -38,7 +38,7 @@ def ensure_env(extras: str) -> None:
 
 
 #: What `test` needs: everything. `demo` needs the core and the command line only.
-FULL = "test,cli,parquet,spark,serve,discover,i18n,monitor"
+FULL = "test,cli,parquet,spark,serve,discover,i18n,monitor,columnar"
 
 
 def run(*args: str) -> int:

@@ -46,11 +46,12 @@ def households() -> list[tuple[str, str | None, str]]:
     return rows
 
 
-def test_spark_decide_equals_decide_many(session: Any) -> None:
+@pytest.mark.parametrize("backend", ["row", "columnar"])
+def test_spark_decide_equals_decide_many(session: Any, backend: str) -> None:
     """Every program's eligible, amount and tier, the hash and the errors equal decide_many's, row for row."""
     rows = households()
     df = session.createDataFrame(rows, "id string, on string, household string").repartition(2)
-    out = spark.decide(df, on=ON, on_col="on")
+    out = spark.decide(df, on=ON, on_col="on", backend=backend)
     assert out.columns[:2] == ["id", "on"] and "household" not in out.columns
     got = {r["id"]: r.asDict() for r in out.collect()}
     records = [{"id": i, "household": json.loads(h), **({"on": d} if d else {})} if h != "{" else h

@@ -22,7 +22,7 @@ import attrs
 from eligibility.base.errors import Diagnostic, InputError, InputProblem, PolicyError
 from eligibility.engine.runtime import Engine, load
 from eligibility.scale.results import flat_columns
-from eligibility.scale.stream import Job, decide_item, make_job
+from eligibility.scale.stream import Job, columnar_stream, decide_item, make_job
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -43,11 +43,12 @@ class _SparkJob:
     on_col: str | None
     keep: tuple[str, ...]  # the input columns passed through
     columns: tuple[str, ...]  # the decision columns added
+    backend: str = "row"
 
 
 def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
            programs: Iterable[str] | None = None, household_col: str = "household", trace: bool | str = False, *,
-           jurisdiction: str | None = None, on_col: str | None = None) -> DataFrame:
+           jurisdiction: str | None = None, on_col: str | None = None, backend: str = "row") -> DataFrame:
     """Decide the household of every row of a DataFrame; return the rows with their decisions.
 
     Args:
@@ -63,6 +64,8 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
         jurisdiction: the GB/T 2260 code choosing each program's layer.
         on_col: a column holding each row's decision date (a date, or "YYYY-MM-DD"); rows where
             it is null use `on`.
+        backend: "row", or "columnar" to decide each Arrow batch with the columnar backend (the
+            same results: see eligibility.engine.columnar; with trace, the row engine decides).
 
     Returns:
         A DataFrame with the input's columns except the household, then for each program
@@ -78,6 +81,8 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
     """
     types = importlib.import_module("pyspark.sql.types")
     functions = importlib.import_module("pyspark.sql.functions")
+    if backend not in ("row", "columnar"):
+        raise InputError([InputProblem("backend", "format", 'must be "row" or "columnar"')])
     engine = load(None if policies is None else Path(policies), jurisdiction=jurisdiction)
     job, _, _ = make_job(engine, on, programs, trace, 1, 1)
     for name in (household_col, on_col):
@@ -93,7 +98,7 @@ def decide(df: DataFrame, policies: str | Path | None = None, on: object = None,
     if not isinstance(df.schema[household_col].dataType, types.StringType):
         df = df.withColumn(household_col, functions.to_json(functions.col(household_col)))
     files = policy_files(engine)
-    spec = _SparkJob(files, engine.policy_hash, jurisdiction, job, household_col, on_col, keep, columns)
+    spec = _SparkJob(files, engine.policy_hash, jurisdiction, job, household_col, on_col, keep, columns, backend)
     out = types.StructType(
         [df.schema[c] for c in keep]
         + [types.StructField(c, types.BooleanType() if c.endswith("_eligible") else types.StringType(), True)
@@ -110,8 +115,11 @@ def _map_batches(spec: _SparkJob, batches: Iterator[Any]) -> Iterator[Any]:
     for batch in batches:
         households = batch.column(spec.household_col).to_pylist()
         days = batch.column(spec.on_col).to_pylist() if spec.on_col else [None] * len(households)
-        rows = [decide_item(engine, spec.job, (i, "cell", (text, day), None)).to_row(programs)
-                for i, (text, day) in enumerate(zip(households, days, strict=True))]
+        items = [(i, "cell", (text, day), None) for i, (text, day) in enumerate(zip(households, days, strict=True))]
+        if spec.backend == "columnar" and not spec.job.trace:
+            rows = [r.to_row(programs) for r in columnar_stream(engine, spec.job, items)]
+        else:
+            rows = [decide_item(engine, spec.job, item).to_row(programs) for item in items]
         arrays = [batch.column(c) for c in spec.keep]
         arrays += [pa.array([r[c] for r in rows], type=pa.bool_() if c.endswith("_eligible") else pa.string())
                    for c in spec.columns]

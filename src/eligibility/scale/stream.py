@@ -172,7 +172,7 @@ def _unwrap(value: object, line: int | None) -> tuple[str | None, object, Any]:
 def decide_many(engine_or_path: Engine | str | os.PathLike[str] | None, records: Iterable[object], *,
                 on: object = None, programs: Iterable[str] | None = None, workers: int = 1,
                 trace: bool | str = False, chunk_size: int = DEFAULT_CHUNK,
-                jurisdiction: str | None = None) -> Iterator[BatchResult]:
+                jurisdiction: str | None = None, backend: str = "row") -> Iterator[BatchResult]:
     """Decide every record, yielding exactly one BatchResult a record, in input order.
 
     A record is a household (a mapping), a `{"id": ..., "on": "YYYY-MM-DD", "household": {...}}`
@@ -191,6 +191,9 @@ def decide_many(engine_or_path: Engine | str | os.PathLike[str] | None, records:
             a few KB; `eligibility.audit.replay.full_trace` rebuilds the full one).
         chunk_size: records sent to a worker at a time.
         jurisdiction: with a folder, the GB/T 2260 code choosing each program's layer.
+        backend: "row" (the engine, one household at a time) or "columnar" (numpy columns over
+            blocks of households, in this process, with the same results: see
+            `eligibility.engine.columnar`); with a trace the row engine decides every record.
 
     Returns:
         An iterator of BatchResult: `programs` when the record was decided, else `error`.
@@ -199,10 +202,70 @@ def decide_many(engine_or_path: Engine | str | os.PathLike[str] | None, records:
         InputError: a bad argument (an unknown program, a bad date, workers < 1), raised at once.
         PolicyError: the policies do not load, or a worker found them changed on disk.
     """
+    if backend not in ("row", "columnar"):
+        raise InputError([InputProblem("backend", "format", 'must be "row" or "columnar"')])
     engine = engine_of(engine_or_path, jurisdiction)
     job, workers, chunk_size = make_job(engine, on, programs, trace, workers, chunk_size)
     items = ((i, "json" if isinstance(r, str | bytes) else "obj", r, None) for i, r in enumerate(records))
+    if backend == "columnar" and not job.trace:
+        return columnar_stream(engine, job, items)
     return stream(engine, job, items, workers, chunk_size)
+
+
+#: Records decided by one columnar block.
+COLUMNAR_BLOCK = 8192
+
+
+def columnar_stream(engine: Engine, job: Job, items: Iterable[Item],
+                    block: int = COLUMNAR_BLOCK) -> Generator[BatchResult, None, None]:
+    """Decide items in order by the columnar backend, in blocks; each result is the row backend's.
+
+    A record that is not a plainly valid household with a date (bad JSON, a bad wrapper or date, an
+    invalid or partly unknown household, ...), or that the columnar code marks, is decided by
+    `decide_item` exactly as the row backend decides it.
+    """
+    from eligibility.engine.columnar import ColumnarResult, decide_block  # numpy only when asked for
+    for chunk in _chunks(items, block):
+        prepared: list[tuple[int, dt.date, Any]] = []
+        ids: dict[int, str | None] = {}
+        results: dict[int, BatchResult] = {}
+        for pos, (index, kind, data, line) in enumerate(chunk):
+            try:  # as _decide_item reads the item; any failure: the row backend says it
+                if kind == "json":
+                    value = _parse_json(data, line)
+                elif kind == "obj":
+                    value = data
+                elif kind in ("csv", "row"):
+                    value = flat_record(data, engine.model.facts)
+                elif kind == "cell" and data[0] is not None:
+                    text, cell_day = data
+                    value = {"household": _parse_json(text, line)} if cell_day is None else \
+                        {"household": _parse_json(text, line), "on": cell_day}
+                else:
+                    raise _Fail(RecordFailure("record", ""))
+                record_id, given_on, household = _unwrap(value, line)
+                day = job.on if given_on is None else _record_date(given_on)
+                if day is None:
+                    raise _Fail(RecordFailure("record", ""))
+            except Exception:  # the row backend's own error, with its own words
+                results[pos] = decide_item(engine, job, (index, kind, data, line))
+                continue
+            ids[pos] = record_id
+            prepared.append((pos, day, household))
+        result = ColumnarResult([None] * len(chunk), {})
+        rest = set(decide_block(engine, prepared, job.programs, result, row_decide=True))
+        days = {pos: day for pos, day, _ in prepared}
+        for pos, (index, kind, data, line) in enumerate(chunk):
+            if pos in results:
+                yield results[pos]
+                continue
+            outcomes = result.outcomes[pos]
+            if pos in rest or outcomes is None:
+                yield decide_item(engine, job, (index, kind, data, line))
+                continue
+            programs = {name: ProgramOutcome(o.eligible, o.amount, o.tier, o.error, o.unknown)
+                        for name, o in outcomes.items()}
+            yield BatchResult(index, ids[pos], days[pos], engine.policy_hash, programs)
 
 
 def engine_of(engine_or_path: Engine | str | os.PathLike[str] | None, jurisdiction: str | None) -> Engine:
@@ -344,5 +407,16 @@ def _run_chunk(chunk: list[Item]) -> list[Any] | str:
     return [finish(decide(engine, job, item)) for item in chunk]
 
 
-__all__ = ["DEFAULT_CHUNK", "IN_FLIGHT", "Item", "Job", "decide_item", "decide_many", "engine_of", "make_job",
-           "stream"]
+__all__ = [
+    "COLUMNAR_BLOCK",
+    "DEFAULT_CHUNK",
+    "IN_FLIGHT",
+    "Item",
+    "Job",
+    "columnar_stream",
+    "decide_item",
+    "decide_many",
+    "engine_of",
+    "make_job",
+    "stream",
+]

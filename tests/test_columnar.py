@@ -1,0 +1,268 @@
+"""The columnar backend decides every household exactly as the row engine does (differential tests)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import pytest
+
+pytest.importorskip("numpy")
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eligibility
+from eligibility.engine.columnar import _outcome, backend, decide_columns
+from eligibility.scale.stream import decide_many
+from eligibility.strategies import households
+
+ON = dt.date(2026, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def engine() -> eligibility.Engine:
+    return eligibility.load()
+
+
+def _row(engine: eligibility.Engine, h: Any, on: dt.date, names: tuple[str, ...]) -> dict[str, Any] | None:
+    try:
+        d = engine.decide(h, on, names, trace=False)
+    except eligibility.InputError:
+        return None
+    return {n: _outcome(p) for n, p in d.programs.items()}
+
+
+def _same(engine: eligibility.Engine, hs: list[Any], on: dt.date, names: tuple[str, ...] | None = None) -> Any:
+    names = names or engine.programs
+    res = decide_columns(engine, hs, on, names)
+    for i, h in enumerate(hs):
+        assert res.outcomes[i] == _row(engine, h, on, names), (i, h)
+    assert "columnar code failed" not in res.fallback  # the safety net is not what made them equal
+    return res
+
+
+def _cases(engine: eligibility.Engine) -> list[Any]:
+    return [c for c in engine.model.tests if not c.where_only and not c.complete]
+
+
+def test_every_bundled_program_is_columnar_or_says_why(engine: eligibility.Engine) -> None:
+    b = backend(engine)
+    assert {"dibao", "marginal", "tekun"} <= set(b.supported)
+    assert set(b.supported) | set(b.unsupported) == set(engine.programs)
+    for reason in b.unsupported.values():  # the construct and the policy file:line
+        assert ".yaml:" in reason
+
+
+def test_yaml_cases_decide_the_same(engine: eligibility.Engine) -> None:
+    """Every case of policies/tests (the boundary cases), grouped by date, all programs."""
+    by_day: dict[dt.date, list[Any]] = {}
+    for case in _cases(engine):
+        by_day.setdefault(case.on, []).append(case.household)
+    columnar = 0
+    for on, hs in by_day.items():
+        _same(engine, hs, on)
+        columnar += _same(engine, hs, on, ("dibao", "marginal", "tekun")).columnar
+    assert columnar > len(_cases(engine)) * 9 // 10  # the columns decided them, not the fallback
+
+
+@pytest.mark.parametrize("jurisdiction", ["440105", "440114"])
+def test_other_jurisdictions_decide_the_same(jurisdiction: str) -> None:
+    engine = eligibility.load(jurisdiction=jurisdiction)
+    cases = [c for c in _cases(engine) if c.on == ON][:40] or _cases(engine)[:40]
+    for case in cases:
+        _same(engine, [case.household], case.on)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_generated_households_near_thresholds_decide_the_same(engine: eligibility.Engine, data: Any) -> None:
+    on = data.draw(st.sampled_from([ON, dt.date(2025, 7, 1), dt.date(2024, 2, 29)]))
+    near = data.draw(st.sampled_from([{"dibao": "standard"}, {"tekun": "published_basic_living_standard"}, {}]))
+    hs = data.draw(st.lists(households(engine, on=on, near=near), min_size=1, max_size=12))
+    _same(engine, hs, on)
+
+
+def test_unknown_and_invalid_households_fall_back_and_match(engine: eligibility.Engine) -> None:
+    base = copy.deepcopy(_cases(engine)[0].household)
+    on = _cases(engine)[0].on
+    unknown = copy.deepcopy(base)
+    unknown["assessed_monthly_income"] = {"unknown": True}
+    missing = copy.deepcopy(base)
+    missing.pop("assessed_monthly_income", None)
+    invalid = copy.deepcopy(base)
+    invalid["financial_assets"] = "12.345"
+    res = decide_columns(engine, [base, unknown, missing, invalid], on)
+    assert res.fallback["unknown facts"] == 2
+    assert res.fallback["input error"] == 1
+    assert 3 in res.errors and res.outcomes[3] is None
+    for i, h in enumerate([base, unknown, missing]):
+        assert res.outcomes[i] == _row(engine, h, on, engine.programs)
+    assert any(o.unknown for o in (res.outcomes[1] or {}).values())
+
+
+def test_an_unsupported_construct_is_reported_and_decided_by_the_row_engine(tmp_path: Any) -> None:
+    """A text function the columns do not have: the program falls back, with the construct and file:line."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(eligibility.load().root, root)  # type: ignore[arg-type]
+    path = root / "national" / "tekun.yaml"
+    text = path.read_text(encoding="utf-8")
+    marker = "    expr: age(member.birth_date)\n"
+    assert marker in text
+    # Two `for` clauses in one generator: the columns do not have them (the answer does not change).
+    patched = text.replace(marker, "    expr: age(member.birth_date) + count(a for a in household.members "
+                           "for b in household.members) * 0\n", 1)
+    path.write_text(patched, encoding="utf-8")
+    engine = eligibility.load(root)
+    b = backend(engine)
+    assert "tekun" in b.unsupported
+    assert "more than one `for`" in b.unsupported["tekun"] and "tekun.yaml:" in b.unsupported["tekun"]
+    cases = [c.household for c in _cases(engine) if c.on == ON][:20]
+    res = _same(engine, cases, ON, ("dibao", "tekun"))
+    assert any(k.startswith("programs not supported") for k in res.fallback)
+
+
+def test_an_amount_rounded_to_the_yuan_is_the_same(tmp_path: Any) -> None:
+    """An amount with its own rounding (to 1 yuan) reaches fen as the row engine's `_money` makes it."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(eligibility.load().root, root)  # type: ignore[arg-type]
+    path = root / "national" / "tekun.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("amount:\n  expr: basic_living_standard\n")
+    path.write_text(text.replace("amount:\n  expr: basic_living_standard\n",
+                                 "amount:\n  expr: basic_living_standard * 1.015\n  round: {to: 1, mode: half_up}\n"),
+                    encoding="utf-8")
+    engine = eligibility.load(root)
+    cases = [c.household for c in _cases(engine) if c.on == ON]
+    res = _same(engine, cases, ON, ("tekun",))
+    assert res.columnar == len(cases)
+
+
+def test_batch_columnar_backend_writes_the_same_results(engine: eligibility.Engine) -> None:
+    records: list[Any] = [{"id": str(i), "household": c.household, "on": c.on.isoformat()}
+                          for i, c in enumerate(_cases(engine)[:60])]
+    records += ["not json", {"household": {"members": "x"}}, {"id": "x"}]
+    row = [r.to_json() for r in decide_many(engine, records, on=ON)]
+    col = [r.to_json() for r in decide_many(engine, records, on=ON, backend="columnar")]
+    assert col == row
+
+
+def _typed(engine: eligibility.Engine, h: dict[str, Any]) -> dict[str, Any]:
+    """A household as Parquet holds it: money and decimals as decimals, dates as dates."""
+    from decimal import Decimal
+    facts = engine.model.facts
+
+    def value(spec: Any, v: Any) -> Any:
+        if v is None or spec is None:
+            return v
+        if spec.type in ("money", "decimal") and isinstance(v, str | int) and not isinstance(v, bool):
+            return Decimal(str(v))
+        if spec.type == "date" and isinstance(v, str):
+            return dt.date.fromisoformat(v)
+        return v
+
+    out: dict[str, Any] = {}
+    for key, v in h.items():
+        spec = facts.field(key)
+        if spec is not None and spec.type == "list" and isinstance(v, list):
+            out[key] = [{f: value(spec.field(f), x) for f, x in r.items()} for r in v]
+        else:
+            out[key] = value(spec, v)
+    return out
+
+
+def _table_same(engine: eligibility.Engine, rows: list[dict[str, Any]], on: dt.date) -> Any:
+    """Decide an Arrow table and each of its rows as batch reads it: the same outcome or the same input error."""
+    pa = pytest.importorskip("pyarrow")
+    from eligibility.scale.columnar import decide_table
+    from eligibility.scale.results import flat_record
+    table = pa.Table.from_struct_array(pa.array(rows))
+    res = decide_table(engine, table, on)
+    for i, row in enumerate(table.to_pylist()):
+        h = flat_record(row, engine.model.facts)["household"]
+        want = _row(engine, h, on, engine.programs)
+        assert res.outcomes[i] == want, (i, row)
+        assert (i in res.errors) == (want is None)
+    assert "columnar code failed" not in res.fallback
+    return res
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_arrow_tables_decide_the_same(engine: eligibility.Engine, data: Any) -> None:
+    """Typed columns (decimal128, date32, list<struct>) are read by columns, and decided as the row engine does."""
+    hs = data.draw(st.lists(households(engine, on=ON, near={"dibao": "standard"}), min_size=2, max_size=10))
+    _table_same(engine, [_typed(engine, h) for h in hs], ON)
+
+
+def test_arrow_tables_of_the_cases_are_read_by_columns(engine: eligibility.Engine) -> None:
+    rows = [_typed(engine, c.household) for c in _cases(engine) if c.on == ON]
+    res = _table_same(engine, rows, ON)
+    assert res.fallback["rows read as mappings"] <= len(rows) // 10  # typed columns: read by columns
+
+
+def test_arrow_rows_that_are_not_plain_are_read_as_batch_reads_them(engine: eligibility.Engine) -> None:
+    from decimal import Decimal
+    base = _typed(engine, copy.deepcopy(next(c.household for c in _cases(engine) if c.on == ON)))
+    rows = [copy.deepcopy(base) for _ in range(7)]
+    rows[1]["financial_assets"] = Decimal("12.345")  # more than fen: an input error
+    rows[2]["assessed_monthly_income"] = None  # required, absent: unknown
+    rows[3]["members"] = rows[3]["members"] + [copy.deepcopy(rows[3]["members"][0])]  # two with one id
+    rows[4]["residential_units"] = -1  # below its minimum
+    rows[5]["members"][0]["relation"] = "not a relation"  # not a value of the enum
+    res = _table_same(engine, rows, ON)
+    assert res.fallback["rows read as mappings"] == 5
+    assert {1, 3, 4, 5} <= set(res.errors)
+    assert res.outcomes[2] is not None and any(o.unknown for o in res.outcomes[2].values())
+
+
+def test_batch_columnar_backend_reads_flat_rows_and_cells_as_the_row_backend(engine: eligibility.Engine) -> None:
+    """CSV/Parquet rows (flat cells) and Spark cells (JSON text and a date) give the row backend's results."""
+    import json
+
+    from eligibility.scale.stream import columnar_stream, decide_item, make_job
+    job, _, _ = make_job(engine, ON, None, False, 1, 1)
+    cases = _cases(engine)[:30]
+    items: list[Any] = []
+    for i, c in enumerate(cases):
+        flat = {k: (json.dumps(v) if isinstance(v, list) else v) for k, v in c.household.items()}
+        items.append((2 * i, "csv", {"id": str(i), "on": c.on.isoformat(), **flat}, i + 2))
+        items.append((2 * i + 1, "cell", (json.dumps(c.household), c.on.isoformat() if i % 2 else None), None))
+    items += [(len(items), "cell", (None, None), None), (len(items) + 1, "cell", ("{", None), None),
+              (len(items) + 2, "csv", {"members": "not json"}, 99)]
+    got = [r.to_json() for r in columnar_stream(engine, job, items)]
+    assert got == [decide_item(engine, job, item).to_json() for item in items]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_batch_files_are_byte_identical_with_either_backend(engine: eligibility.Engine, tmp_path: Any,
+                                                            suffix: str) -> None:
+    """`eligibility batch --backend columnar` (run_file): the same output file, byte for byte."""
+    import csv
+    import json
+
+    from eligibility.scale.files import run_file
+    source = tmp_path / f"in{suffix}"
+    cases = _cases(engine)[:40]
+    if suffix == ".jsonl":
+        lines = [json.dumps({"id": str(i), "on": c.on.isoformat(), "household": c.household})
+                 for i, c in enumerate(cases)]
+        source.write_text("\n".join([*lines, "{not json"]) + "\n", encoding="utf-8")
+    else:
+        fields = sorted({k for c in cases for k in c.household})
+        with source.open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, ["id", "on", *fields])
+            w.writeheader()
+            for i, c in enumerate(cases):
+                w.writerow({"id": str(i), "on": c.on.isoformat(),
+                            **{k: json.dumps(v) if isinstance(v, list) else v for k, v in c.household.items()}})
+    outs = {}
+    for kind in ("row", "columnar"):
+        out = tmp_path / f"out-{kind}{suffix}"
+        summary = run_file(source, out, engine, on=ON, backend=kind)
+        outs[kind] = (out.read_bytes(), summary.to_json())
+    assert outs["columnar"] == outs["row"]
+    assert outs["row"][1]["records"] == len(cases) + (suffix == ".jsonl")
