@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from eligibility.scale.stream import decide_many
 from eligibility.strategies import households
 
 ON = dt.date(2026, 3, 1)
+ROOT_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +268,41 @@ def test_batch_files_are_byte_identical_with_either_backend(engine: eligibility.
         outs[kind] = (out.read_bytes(), summary.to_json())
     assert outs["columnar"] == outs["row"]
     assert outs["row"][1]["records"] == len(cases) + (suffix == ".jsonl")
+
+
+def test_cli_batch_backend_columnar_writes_the_row_backends_file(tmp_path: Any) -> None:
+    """`eligibility batch --backend columnar`: the same file as `--backend row`, and the same exit code."""
+    from click.testing import CliRunner
+
+    from eligibility.cli import build
+
+    source = tmp_path / "in.jsonl"
+    import json
+
+    family = json.dumps(json.loads((ROOT_EXAMPLES / "huadu-family.json").read_text(encoding="utf-8")))
+    source.write_text(f'{{"id": "a", "household": {family}}}\n{{"id": "b", "household": {{}}}}\n', encoding="utf-8")
+    outs = {}
+    for kind in ("row", "columnar"):
+        out = tmp_path / f"{kind}.jsonl"
+        result = CliRunner().invoke(build(), ["batch", str(source), "-o", str(out), "--on", "2024-09-01",
+                                              "--backend", kind])
+        assert result.exit_code == 1, result.output  # record b is not a household: its line says why
+        outs[kind] = out.read_bytes()
+    assert outs["columnar"] == outs["row"] and outs["row"].count(b"\n") == 2
+    assert b"\"dibao\"" in outs["row"].splitlines()[0]  # household a is decided, not an error
+
+
+def test_the_columnar_backend_without_numpy_is_a_clear_error(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without numpy, asking for the columnar backend says which extra to install; nothing is written."""
+    import importlib.util
+
+    from eligibility.base.errors import InputError
+    from eligibility.scale.files import run_file
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numpy" else real(name, *a))
+    source = tmp_path / "in.jsonl"
+    source.write_text("{}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"eligibility\[columnar\]"):
+        run_file(source, tmp_path / "out.jsonl", eligibility.load(), on=ON, backend="columnar")
+    assert not (tmp_path / "out.jsonl").exists()

@@ -37,8 +37,12 @@ def add_commands(main: Any) -> None:
                        "(values only, a few KB; the full one is rebuilt by replay).")
     @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
                   help="Output format [default: from OUT's extension].")
+    @click.option("--backend", type=click.Choice(["row", "columnar"]), default="row", show_default=True,
+                  help="columnar: numpy columns over blocks of records, the same output (needs the columnar "
+                       "extra); with --trace every record is decided by rows.")
     def batch(source: Path, out: Path, on: Any, policies: Path | None, jurisdiction: str | None,
-              programs: tuple[str, ...], workers: int, resume: bool, trace: str | None, fmt: str | None) -> None:
+              programs: tuple[str, ...], workers: int, resume: bool, trace: str | None, fmt: str | None,
+              backend: str) -> None:
         """Decide every household of a .jsonl, .csv or .parquet file; one result a record, in input order.
 
         Exit codes: 0 every record decided, 1 a record could not be decided (its output line says
@@ -50,5 +54,5 @@ def add_commands(main: Any) -> None:
         report = progress_reporter()
         run_and_summarize(lambda: run_file(source, out, engine, on=on, programs=programs or None, workers=workers,
                                            trace="compact" if trace == "compact" else trace is not None,
-                                           resume=resume, out_format=fmt, progress=report),
+                                           resume=resume, out_format=fmt, progress=report, backend=backend),
                           report, lambda summary: bool(summary.failed))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib
+import importlib.util
 import io
 import os
 import signal
@@ -262,6 +263,9 @@ def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike
     """
     if backend not in ("row", "columnar"):
         raise InputError([InputProblem("backend", "format", 'must be "row" or "columnar"')])
+    if backend == "columnar" and importlib.util.find_spec("numpy") is None:
+        raise InputError([InputProblem("backend", "format", "the columnar backend needs numpy: "
+                                       "pip install 'eligibility[columnar]'")])
     in_fmt = file_format(source, "source")
     fmt = out_format or file_format(out, "out")
     if fmt not in FORMATS:
