@@ -33,6 +33,23 @@ def encode(value: Any, type_: str = "?") -> Any:
     cls = value.__class__
     if cls is str or cls is bool or value is None or (cls is int and type_ != "money"):
         return value  # the common cases first: as they are
+    if cls is Decimal:
+        text = format(value, "f")
+        if type_ == "money":
+            if len(text) > 30:  # near the context's 34 digits: as quantize says
+                return _encode(value, type_)
+            dot = text.find(".")
+            if dot < 0 or len(text) - dot == 2:  # fewer than two decimals: quantized to the cent, on the text
+                if not text[-1].isdigit():  # not a number
+                    return _encode(value, type_)
+                text += ".00" if dot < 0 else "0"
+        return "0" + text[2:] if text.startswith("-0") and Decimal(text) == 0 else text
+    return _encode(value, type_)
+
+
+def _encode(value: Any, type_: str) -> Any:
+    """`encode` of what is not a plain Decimal, string, bool, int or None."""
+    cls = value.__class__
     if type_ == "money" and cls is int:
         value = Decimal(value)
     if value.__class__ is Unknown:  # a value that waits on facts not known: which ones
