@@ -106,6 +106,10 @@ def _template(fields: dict[str, Any], args: Sequence[str] = ()) -> Callable[...,
     return made
 
 
+#: What the generated step function needs of one input entry made of a recorded value: the entry's
+#: fields, the node's loop depth, the type its value is encoded as (None: as it is), the labels
+#: of an enum's values, and the path of a household fact (None: not a fact)
+_Spec = tuple[dict[str, Any], int, str | None, Callable[[Any], dict[str, str] | None] | None, str | None] | None
 #: A comparison's operand that is a string literal compared with an enum: (the label of that value,)
 _Override = tuple[dict[str, str] | None] | None
 _STEP_ARGS = ("evaluated", "needed", "outcome", "error", "value", "inputs", "comparisons", "not_evaluated")
@@ -130,7 +134,7 @@ def _item_path(lists: tuple[str, ...], idx: tuple[int, ...]) -> str:
 class _Side:
     """One operand of a comparison, as the trace shows it."""
 
-    __slots__ = ("enum", "literal", "make", "nid", "raw", "type", "value")
+    __slots__ = ("enum", "label", "literal", "make", "nid", "raw", "type", "value")
 
     def __init__(self, node: Node, nid: int | None, label: dict[str, str] | None,
                  enum: Callable[[Any], dict[str, str] | None] | None) -> None:
@@ -140,6 +144,7 @@ class _Side:
         self.raw = node.text
         self.type = node.type
         self.enum = enum
+        self.label = label
         self.make = _template({"expression": " ".join(node.text.split()), "label": label, "value": None,
                                "value_label": None}, ("value", "value_label"))
 
@@ -159,8 +164,8 @@ class _TreePlan:
     __slots__ = ("boolops", "compares", "inputs")
 
     def __init__(self) -> None:
-        #: (node number, the entry's key when it is one entry, its builder), parents first
-        self.inputs: list[tuple[int, Any, Callable[..., Any]]] = []
+        #: (node number, the entry's key when it is one entry, its builder, its spec), parents first
+        self.inputs: list[tuple[int, Any, Callable[..., Any], _Spec]] = []
         self.compares: list[_ComparePlan] = []
         #: (number of an and/or node, ((number or None, text) of each operand that is not a literal))
         self.boolops: list[tuple[int | None, tuple[tuple[int | None, str], ...]]] = []
@@ -231,37 +236,19 @@ class _Builder:
             parts.append(f"{lst}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""))
         return ", ".join(parts)
 
-    def inputs(self, plan: _TreePlan) -> list[dict[str, Any]]:
-        """Return the trace entries of what an expression read: parameters, facts, other values."""
-        out: list[dict[str, Any]] = []
-        seen: set[tuple[Any, ...]] = set()
+    def compare(self, cp: _ComparePlan) -> dict[str, Any]:
+        """The trace entry of one comparison: each pair of operands compared, with its values; per record in a loop."""
         rec = self.rec
-        for nid, key, build in plan.inputs:
-            if nid in rec:
-                if key is None:  # one entry a record: they say their keys
-                    build(self, nid, seen, out)
-                elif key not in seen:
-                    seen.add(key)
-                    out.append(build(self, nid))
-        return out
-
-    def comparisons(self, plan: _TreePlan) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        rec = self.rec
-        for cp in plan.compares:
-            nid = cp.nid
-            if nid is None or nid not in rec:
-                out.append({"expression": cp.text, "at": cp.at, "evaluated": False})
-            elif cp.depth == 0:
-                out.append({"expression": cp.text, "at": cp.at, "evaluated": True, "pairs": self.pairs(cp, None),
-                            "result": encode(rec[nid])})
-            else:
-                lists = cp.lists
-                out.append({"expression": cp.text, "at": cp.at, "evaluated": True,
-                            "items": [{"item": self.item_label(lists, idx), "path": _item_path(lists, idx),
-                                       "pairs": self.pairs(cp, idx), "result": encode(result)}
-                                      for idx, result in rec[nid]]})
-        return out
+        nid = cp.nid
+        if nid is None or nid not in rec:
+            return {"expression": cp.text, "at": cp.at, "evaluated": False}
+        if cp.depth == 0:
+            return {"expression": cp.text, "at": cp.at, "evaluated": True, "pairs": self.pairs(cp, None),
+                    "result": encode(rec[nid])}
+        lists = cp.lists
+        return {"expression": cp.text, "at": cp.at, "evaluated": True,
+                "items": [{"item": self.item_label(lists, idx), "path": _item_path(lists, idx),
+                           "pairs": self.pairs(cp, idx), "result": encode(result)} for idx, result in rec[nid]]}
 
     def value_at(self, nid: int, values: list[tuple[tuple[int, ...], Any]], idx: tuple[int, ...]) -> Any:
         """The first value a node recorded for a record (a dict a node: no search of the list a comparison)."""
@@ -307,16 +294,6 @@ class _Builder:
             pairs.append(pair)
         return pairs
 
-    def skipped(self, plan: _TreePlan) -> list[str]:
-        out = []
-        rec = self.needed_rec
-        for bnid, values in plan.boolops:
-            if bnid is not None and bnid in rec:
-                for vnid, text in values:
-                    if vnid is None or vnid not in rec:
-                        out.append(text)
-        return out
-
     def step(self, program: Program, d: Definition, k: int, type_: str, dated: bool) -> dict[str, Any]:
         value = self.memo[k]
         if value.__class__ is MissingValue:  # a bare parameter with no value on the date
@@ -346,7 +323,7 @@ class _Builder:
         if template is None:
             template = self.static.steps[static_key] = _static_step(self.engine, self.static, program, d, type_,
                                                                     vi, in_force, dated)
-        make, source, plan = template
+        make, source, fn = template
         if source is not None:
             self.sources[source.id] = source
         if k in self.errors:
@@ -360,9 +337,8 @@ class _Builder:
         else:
             outcome = _outcome(d, value)
         shown = (per_record if per_record is not None else encode(value, type_)) if evaluated and in_force else None
-        if plan is not None and evaluated and in_force:
-            return make(evaluated, needed, outcome, self.errors.get(k), shown, self.inputs(plan),
-                        self.comparisons(plan), self.skipped(plan))
+        if fn is not None and evaluated and in_force:  # the step's generated function: inputs, comparisons
+            return fn(self, self.rec, self.needed_rec, evaluated, needed, outcome, self.errors.get(k), shown)
         return make(evaluated, needed, outcome, self.errors.get(k), shown, [], [], [])
 
     def program(self, name: str) -> dict[str, Any]:
@@ -419,8 +395,10 @@ class _Static:
     def __init__(self) -> None:
         #: program name -> ((definition, index, type, dated) of each step, the household-level rules)
         self.programs: dict[str, tuple[list[tuple[Definition, int, str, bool]], tuple[int, ...]]] = {}
-        #: (definition index, version index or None) -> (the step's template, its source, its tree's plan)
-        self.steps: dict[tuple[int, int | None], tuple[Callable[..., dict[str, Any]], Any, _TreePlan | None]] = {}
+        #: (definition index, version index or None) -> (the step's template, its source, and the function
+        #: that builds the step with what its expression read, when the version has an expression)
+        self.steps: dict[tuple[int, int | None], tuple[Callable[..., dict[str, Any]], Any,
+                                                       Callable[..., dict[str, Any]] | None]] = {}
 
 
 def _static(engine: Engine) -> _Static:
@@ -450,7 +428,8 @@ def _program_plan(engine: Engine, static: _Static, prog: Program) -> tuple[list[
 
 
 def _static_step(engine: Engine, static: _Static, program: Program, d: Definition, type_: str, vi: int | None,
-                 in_force: bool, dated: bool) -> tuple[Callable[..., dict[str, Any]], Any, _TreePlan | None]:
+                 in_force: bool, dated: bool) -> tuple[Callable[..., dict[str, Any]], Any,
+                                                       Callable[..., dict[str, Any]] | None]:
     """The part of a step that depends only on the definition and its version: built once an engine."""
     src = None
     if in_force and vi is not None and d.versions[vi].source:
@@ -472,12 +451,130 @@ def _static_step(engine: Engine, static: _Static, program: Program, d: Definitio
         "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
         "inputs": None, "comparisons": None, "not_evaluated": None,
     }
-    plan = None
+    fn = None
     if in_force and vi is not None:
         tree = engine.compiled.checked.defs[(program.name, d.name)].trees[vi]
         if tree is not None:
-            plan = _tree_plan(engine, program, tree)
-    return _template(step, _STEP_ARGS), source, plan
+            fn = _step_function(step, _tree_plan(engine, program, tree))
+    return _template(step, _STEP_ARGS), source, fn
+
+
+def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dict[str, Any]]:
+    """Generate the function that builds one step of a definition's version: the trace's code generator.
+
+    The step's static part, and the static part of each input and comparison, are literals in the
+    function's code; what a decision recorded is read in line (`rec[12]`), with no walk of the
+    expression and no search. Inputs a decision records per record, and comparisons made in a
+    loop, are built by the plan's functions. Policy text enters the code only as repr()-ed literals.
+    """
+    consts: list[Any] = []
+
+    def const(value: Any) -> str:
+        consts.append(value)
+        return f"K[{len(consts) - 1}]"
+
+    def lit(value: Any) -> str:  # a fresh copy of a JSON-like value at every call
+        return _source(value, consts)
+
+    def entry(values: dict[str, Any], dynamic: dict[str, str]) -> str:
+        return "{" + ", ".join(f"{k!r}: {dynamic[k] if k in dynamic else lit(v)}" for k, v in values.items()) + "}"
+
+    out = ["def step(b, rec, nrec, a0, a1, a2, a3, a4):", "    inputs = []"]
+    if any(key is None for _, key, _, _ in plan.inputs):
+        out.append("    seen = set()")
+    if any(spec is not None and spec[4] is not None for _, _, _, spec in plan.inputs):
+        out.append("    dfl = b.defaulted; prov = b.provenance")
+    earlier: dict[Any, list[int]] = {}
+    for nid, key, build, spec in plan.inputs:
+        if key is None:  # entries per record: their builder dedups by record
+            out.append(f"    if {nid} in rec: {const(build)}(b, {nid}, seen, inputs)")
+            continue
+        before = earlier.setdefault(key, [])
+        cond = " and ".join([f"{nid} in rec", *(f"{n} not in rec" for n in before)])
+        before.append(nid)
+        if spec is None:
+            out.append(f"    if {cond}: inputs.append({const(build)}(b, {nid}))")
+            continue
+        values, depth, type_, enum, rel = spec
+        out.append(f"    if {cond}:")
+        out.append(f"        x = rec[{nid}]" if depth == 0 else f"        x = b.once({nid}, {depth})")
+        dynamic = {"value": f"enc(x, {type_!r})" if type_ is not None else "enc(x)"}
+        if rel is None:
+            out.append(f"        inputs.append({entry(values, dynamic)})")
+            continue
+        dynamic["value_label"] = f"{const(enum)}(x)" if enum is not None else "None"
+        dynamic["defaulted"] = f"{rel!r} in dfl"
+        out.append(f"        e = {entry(values, dynamic)}")
+        out.append(f"        if prov and (m := prov.get({rel!r})): e['provenance'] = dict(m)")
+        out.append("        inputs.append(e)")
+    out.append("    comparisons = []")
+    for cp in plan.compares:
+        unevaluated = entry({"expression": cp.text, "at": cp.at, "evaluated": False}, {})
+        if cp.nid is None:
+            out.append(f"    comparisons.append({unevaluated})")
+            continue
+        if cp.depth > 0:
+            out.append(f"    comparisons.append(b.compare({const(cp)}))")
+            continue
+        out.append(f"    if {cp.nid} in rec:")
+        out.append("        pairs = []")
+        for op, i, diff, lov, rov in cp.pairs:
+            sides = (cp.sides[i], cp.sides[i + 1])
+            if any(not s.literal and s.nid is None for s in sides):
+                known: list[str] | None = None  # an operand never recorded: the pair is never evaluated
+            else:
+                known = [f"{s.nid} in rec" for s in sides if not s.literal]
+            skipped = entry({"op": op, "left": {"expression": sides[0].raw}, "right": {"expression": sides[1].raw},
+                             "evaluated": False}, {})
+            if known is None:
+                out.append(f"        pairs.append({skipped})")
+                continue
+            indent = "        "
+            if known:
+                out.append(f"        if {' and '.join(known)}:")
+                indent = "            "
+            shown = []
+            for s, name, override in ((sides[0], "lv", lov), (sides[1], "rv", rov)):
+                literal = repr(s.value) if s.value.__class__ in (int, bool, str) else const(s.value)
+                out.append(f"{indent}{name} = {literal if s.literal else f'rec[{s.nid}]'}")
+                if override is not None:
+                    label = lit(override[0])
+                elif s.enum is not None:
+                    label = f"{const(s.enum)}({name})"
+                else:
+                    label = "None"
+                text = " ".join(s.raw.split())
+                value = lit(encode(s.value, s.type)) if s.literal else f"enc({name}, {s.type!r})"
+                shown.append(entry({"expression": text, "label": s.label, "value": None, "value_label": None},
+                                   {"value": value, "value_label": label}))
+            out.append(f"{indent}e = {{'op': {op!r}, 'left': {shown[0]}, 'right': {shown[1]}, 'evaluated': True, "
+                       f"'result': cmp({op!r}, lv, rv)}}")
+            out.append(f"{indent}if isinstance(lv, NUM) and isinstance(rv, NUM) "
+                       "and not isinstance(lv, bool) and not isinstance(rv, bool):")
+            out.append(f"{indent}    e['difference'] = enc(Decimal(lv) - Decimal(rv), {diff!r})")
+            out.append(f"{indent}pairs.append(e)")
+            if known:
+                out.append("        else:")
+                out.append(f"            pairs.append({skipped})")
+        evaluated = entry({"expression": cp.text, "at": cp.at, "evaluated": True, "pairs": None, "result": None},
+                          {"pairs": "pairs", "result": f"enc(rec[{cp.nid}])"})
+        out.append(f"        comparisons.append({evaluated})")
+        out.append("    else:")
+        out.append(f"        comparisons.append({unevaluated})")
+    out.append("    skipped = []")
+    for bnid, operands in plan.boolops:
+        if bnid is None or not operands:
+            continue
+        out.append(f"    if {bnid} in nrec:")
+        for vnid, text in operands:
+            out.append(f"        {'' if vnid is None else f'if {vnid} not in nrec: '}skipped.append({text!r})")
+    dynamic = {key: f"a{i}" for i, key in enumerate(_STEP_ARGS[:5])}
+    dynamic.update(inputs="inputs", comparisons="comparisons", not_evaluated="skipped")
+    out.append(f"    return {entry(fields, dynamic)}")
+    namespace: dict[str, Any] = {"K": consts, "enc": encode, "cmp": _compare, "Decimal": Decimal, "NUM": (Decimal, int)}
+    exec(compile("\n".join(out) + "\n", "<eligibility trace step>", "exec"), namespace)
+    made: Callable[..., dict[str, Any]] = namespace["step"]
+    return made
 
 
 def _used_by(engine: Engine, program: str) -> dict[str, list[str]]:
@@ -540,8 +637,9 @@ def _compare_plan(engine: Engine, program: Program, node: Compare, nid: int | No
                         info.loop_lists if info else (), sides, pairs)
 
 
-def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any, Callable[..., Any]] | None:
-    """The builder of the trace entries a recorded name or attribute stands for, and their key (None: per record).
+def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any, Callable[..., Any], _Spec] | None:
+    """The builder of the trace entries a recorded name or attribute stands for, their key (None: per record)
+    and, for one entry made of a recorded value, its spec (what the generated step function writes in line).
 
     Literals, operators and calls are not inputs: their operands are.
     """
@@ -566,25 +664,32 @@ def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any,
                     return make(encode(b.pv[j], ptype), pv.start.isoformat(),
                                 b.cite(program, pv.source if pv.source else psource), pv.note, str(pv.span))
                 return make(encode(b.pv[j], ptype), None, b.cite(program, psource), None, pspan)
-            return ("parameter", node.id), parameter
+            return ("parameter", node.id), parameter, None
         if kind == "def":
             d = program.definitions.get(node.id) or getattr(program, node.id)
-            make = _template({"kind": d.kind, "name": node.id, "title": _label(d.title), "value": None}, ("value",))
-            return (d.kind, node.id), lambda b, nid: make(encode(b.once(nid, depth), type_))
+            fields = {"kind": d.kind, "name": node.id, "title": _label(d.title), "value": None}
+            make = _template(fields, ("value",))
+            return (d.kind, node.id), lambda b, nid: make(encode(b.once(nid, depth), type_)), \
+                (fields, depth, type_, None, None)
         if kind == "decision_date":
-            make = _template({"kind": "decision_date", "name": "decision_date", "value": None}, ("value",))
-            return ("decision_date", "decision_date"), lambda b, nid: make(encode(b.once(nid, depth)))
+            fields = {"kind": "decision_date", "name": "decision_date", "value": None}
+            make = _template(fields, ("value",))
+            return ("decision_date", "decision_date"), lambda b, nid: make(encode(b.once(nid, depth))), \
+                (fields, depth, None, None, None)
         return None
     label = _label_of(engine, node, program)
     if kind == "program":
         name = f"{ref[1]}.{ref[2]}"
-        make = _template({"kind": "program", "name": name, "title": label, "value": None}, ("value",))
-        return ("program", name), lambda b, nid: make(encode(b.once(nid, depth), type_))
+        fields = {"kind": "program", "name": name, "title": label, "value": None}
+        make = _template(fields, ("value",))
+        return ("program", name), lambda b, nid: make(encode(b.once(nid, depth), type_)), \
+            (fields, depth, type_, None, None)
     enum = _enum(engine, node)
     if kind in ("fact", "list"):
         rel = ref[1]
-        make = _template({"kind": "fact", "path": f"household.{rel}", "title": label, "value": None,
-                          "value_label": None, "defaulted": None}, ("value", "value_label", "defaulted"))
+        fields = {"kind": "fact", "path": f"household.{rel}", "title": label, "value": None,
+                  "value_label": None, "defaulted": None}
+        make = _template(fields, ("value", "value_label", "defaulted"))
 
         def fact(b: _Builder, nid: int) -> dict[str, Any]:
             once = b.once(nid, depth)
@@ -593,7 +698,7 @@ def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any,
             if meta:  # where the fact came from, when the household said
                 entry["provenance"] = dict(meta)
             return entry
-        return ("fact", f"household.{rel}"), fact
+        return ("fact", f"household.{rel}"), fact, (fields, depth, type_, enum, rel)
     if depth == 0 or kind not in ("recdef", "field"):
         return None
     var = ref[1]
@@ -622,7 +727,7 @@ def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any,
                 if key not in seen:
                     seen.add(key)
                     out.append(make(path_of(idx), encode(v, type_)))
-        return None, per_record
+        return None, per_record, None
     name = ref[2]
     make = _template({"kind": "fact", "path": None, "title": label, "value": None, "value_label": None,
                       "defaulted": None}, ("path", "value", "value_label", "defaulted"))
@@ -640,7 +745,7 @@ def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any,
             if meta:
                 entry["provenance"] = dict(meta)
             out.append(entry)
-    return None, field
+    return None, field, None
 
 
 def _enum(engine: Engine, node: Node) -> Callable[[Any], dict[str, str] | None] | None:
