@@ -459,6 +459,15 @@ def _static_step(engine: Engine, static: _Static, program: Program, d: Definitio
     return _template(step, _STEP_ARGS), source, fn
 
 
+def _encoded(name: str, type_: str) -> str:
+    """Source encoding a variable's value as `encode(value, type_)` does: in line when it is as it is."""
+    cls = {"bool": "bool", "?": "bool", "integer": "int", "string": "str"}.get(type_)
+    if cls is None and type_.startswith("enum:"):
+        cls = "str"
+    call = f"enc({name})" if type_ == "?" else f"enc({name}, {type_!r})"
+    return f"({name} if {name}.__class__ is {cls} else {call})" if cls else call
+
+
 def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dict[str, Any]]:
     """Generate the function that builds one step of a definition's version: the trace's code generator.
 
@@ -498,7 +507,7 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
         values, depth, type_, enum, rel = spec
         out.append(f"    if {cond}:")
         out.append(f"        x = rec[{nid}]" if depth == 0 else f"        x = b.once({nid}, {depth})")
-        dynamic = {"value": f"enc(x, {type_!r})" if type_ is not None else "enc(x)"}
+        dynamic = {"value": _encoded("x", type_ or "?")}
         if rel is None:
             out.append(f"        inputs.append({entry(values, dynamic)})")
             continue
@@ -544,7 +553,7 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
                 else:
                     label = "None"
                 text = " ".join(s.raw.split())
-                value = lit(encode(s.value, s.type)) if s.literal else f"enc({name}, {s.type!r})"
+                value = lit(encode(s.value, s.type)) if s.literal else _encoded(name, s.type)
                 shown.append(entry({"expression": text, "label": s.label, "value": None, "value_label": None},
                                    {"value": value, "value_label": label}))
             out.append(f"{indent}e = {{'op': {op!r}, 'left': {shown[0]}, 'right': {shown[1]}, 'evaluated': True, "
@@ -557,7 +566,8 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
                 out.append("        else:")
                 out.append(f"            pairs.append({skipped})")
         evaluated = entry({"expression": cp.text, "at": cp.at, "evaluated": True, "pairs": None, "result": None},
-                          {"pairs": "pairs", "result": f"enc(rec[{cp.nid}])"})
+                          {"pairs": "pairs", "result": _encoded("r", "?")})
+        out.append(f"        r = rec[{cp.nid}]")
         out.append(f"        comparisons.append({evaluated})")
         out.append("    else:")
         out.append(f"        comparisons.append({unevaluated})")
