@@ -487,6 +487,22 @@ def _encoded(name: str, type_: str) -> str:
     return f"({name} if {name}.__class__ is {cls} else {call})" if cls else call
 
 
+def _compare_source(op: str, left_literal: bool, right_literal: bool) -> list[str]:
+    """Source setting `res` to `_compare(op, lv, rv)`, the comparison made in line when neither side is unknown."""
+    python = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!=", "in": "in", "not in": "not in"}
+    if op not in python:
+        return [f"res = cmp({op!r}, lv, rv)"]
+    unknown = [f"{side}.__class__ is Unknown" for side, literal in (("lv", left_literal), ("rv", right_literal))
+               if not literal]
+    lines = []
+    indent = ""
+    if unknown:
+        lines += [f"if {' or '.join(unknown)}:", f"    res = cmp({op!r}, lv, rv)", "else:"]
+        indent = "    "
+    return [*lines, f"{indent}try:", f"{indent}    res = bool(lv {python[op]} rv)",
+            f"{indent}except (TypeError, ArithmeticError):", f"{indent}    res = None"]
+
+
 def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dict[str, Any]]:
     """Generate the function that builds one step of a definition's version: the trace's code generator.
 
@@ -575,8 +591,9 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
                 value = lit(encode(s.value, s.type)) if s.literal else _encoded(name, s.type)
                 shown.append(entry({"expression": text, "label": s.label, "value": None, "value_label": None},
                                    {"value": value, "value_label": label}))
+            out.extend(indent + line for line in _compare_source(op, sides[0].literal, sides[1].literal))
             out.append(f"{indent}e = {{'op': {op!r}, 'left': {shown[0]}, 'right': {shown[1]}, 'evaluated': True, "
-                       f"'result': cmp({op!r}, lv, rv)}}")
+                       "'result': res}")
             out.append(f"{indent}if isinstance(lv, NUM) and isinstance(rv, NUM) "
                        "and not isinstance(lv, bool) and not isinstance(rv, bool):")
             out.append(f"{indent}    e['difference'] = enc(Decimal(lv) - Decimal(rv), {diff!r})")
@@ -601,7 +618,7 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
     dynamic.update(inputs="inputs", comparisons="comparisons", not_evaluated="skipped")
     out.append(f"    return {entry(fields, dynamic)}")
     namespace: dict[str, Any] = {"K": consts, "enc": encode, "money": _money, "cmp": _compare, "Decimal": Decimal,
-                                 "NUM": (Decimal, int)}
+                                 "Unknown": Unknown, "NUM": (Decimal, int)}
     exec(compile("\n".join(out) + "\n", "<eligibility trace step>", "exec"), namespace)
     made: Callable[..., dict[str, Any]] = namespace["step"]
     return made
@@ -688,12 +705,19 @@ def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any,
                               "unit": param.unit, "from": None, "source": None, "note": None, "at": None},
                              ("value", "from", "source", "note", "at"))
 
+            #: id(the dated value used) -> (it, kept alive so that its id stays its own, and what the entry says of it)
+            said: dict[int, tuple[ParamValue | None, str | None, str | None, str | None, str, bool]] = {}
+
             def parameter(b: _Builder, nid: int) -> dict[str, Any]:
                 pv = b.used[j]
-                if pv:
-                    return make(encode(b.pv[j], ptype), pv.start.isoformat(),
-                                b.cite(program, pv.source if pv.source else psource), pv.note, str(pv.span))
-                return make(encode(b.pv[j], ptype), None, b.cite(program, psource), None, pspan)
+                hit = said.get(id(pv))
+                if hit is None or hit[0] is not pv:
+                    sid = pv.source if pv and pv.source else psource
+                    hit = said[id(pv)] = (pv, pv.start.isoformat() if pv else None, sid, pv.note if pv else None,
+                                          str(pv.span) if pv else pspan, bool(sid and sid in program.sources))
+                if hit[5]:  # the source it cites, for the trace's `sources` table
+                    b.sources[hit[2]] = program.sources[hit[2]]  # type: ignore[index]
+                return make(encode(b.pv[j], ptype), hit[1], hit[2], hit[3], hit[4])
             return ("parameter", node.id), parameter, None
         if kind == "def":
             d = program.definitions.get(node.id) or getattr(program, node.id)
