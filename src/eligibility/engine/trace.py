@@ -206,6 +206,7 @@ class _Builder:
         self.static = _static(engine)
         #: node number -> {record index: its first recorded value}, for the comparisons made per record
         self.indexed: dict[int, dict[tuple[int, ...], Any]] = {}
+        self.listed: dict[str, list[tuple[int, str, str]]] = {}
 
     def complete(self, program: Program, rules: tuple[int, ...]) -> None:
         """Evaluate, in the scratch copy, every household-level rule the decision skipped."""
@@ -237,6 +238,17 @@ class _Builder:
         if depth > 0 and isinstance(once, list):
             return once[0][1] if once else None
         return once
+
+    def records(self, lst: str) -> list[tuple[int, str, str]]:
+        """(id, item label, path) of each record of a list: what a value decided per record is shown with."""
+        found = self.listed.get(lst)
+        if found is None:
+            found = self.listed[lst] = []
+            for i, rec in enumerate(self.facts.get(lst) or []):
+                rid = rec.get("id")
+                found.append((id(rec), f"{lst}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""),
+                              f"household.{lst}[{i}]"))
+        return found
 
     def item_label(self, lists: tuple[str, ...], idx: tuple[int, ...]) -> str:
         parts = []
@@ -313,17 +325,14 @@ class _Builder:
         needed = self.needed_memo[k] is not U
         per_record = None
         if d.each is not None and evaluated:
-            records = self.facts.get(d.each[1]) or []
             per_record = []
-            for i, rec in enumerate(records):
-                if id(rec) in value:
-                    v = value[id(rec)]
+            for key, item, path in self.records(d.each[1]):
+                if key in value:
+                    v = value[key]
                     if v.__class__ is MissingValue:
                         self.errors.setdefault(k, self.engine._missing_message(v.index, self.decision.on))
                         v = None
-                    rid = rec.get("id")
-                    per_record.append({"item": f"{d.each[1]}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""),
-                                       "path": f"household.{d.each[1]}[{i}]", "value": encode(v, type_),
+                    per_record.append({"item": item, "path": path, "value": encode(v, type_),
                                        "outcome": _outcome(d, v)})
         vi: int | None
         if not evaluated:
