@@ -144,7 +144,7 @@ def _item_path(lists: tuple[str, ...], idx: tuple[int, ...]) -> str:
 class _Side:
     """One operand of a comparison, as the trace shows it."""
 
-    __slots__ = ("enum", "label", "literal", "make", "nid", "raw", "type", "value")
+    __slots__ = ("enum", "label", "literal", "nid", "raw", "type", "value")
 
     def __init__(self, node: Node, nid: int | None, label: dict[str, str] | None,
                  enum: Callable[[Any], dict[str, str] | None] | None) -> None:
@@ -155,8 +155,6 @@ class _Side:
         self.type = node.type
         self.enum = enum
         self.label = label
-        self.make = _template({"expression": " ".join(node.text.split()), "label": label, "value": None,
-                               "value_label": None}, ("value", "value_label"))
 
 
 class _ComparePlan:
@@ -258,20 +256,6 @@ class _Builder:
             parts.append(f"{lst}[{i}]" + (f" ({rid})" if isinstance(rid, str) else ""))
         return ", ".join(parts)
 
-    def compare(self, cp: _ComparePlan) -> dict[str, Any]:
-        """The trace entry of one comparison: each pair of operands compared, with its values; per record in a loop."""
-        rec = self.rec
-        nid = cp.nid
-        if nid is None or nid not in rec:
-            return {"expression": cp.text, "at": cp.at, "evaluated": False}
-        if cp.depth == 0:
-            return {"expression": cp.text, "at": cp.at, "evaluated": True, "pairs": self.pairs(cp, None),
-                    "result": encode(rec[nid])}
-        lists = cp.lists
-        return {"expression": cp.text, "at": cp.at, "evaluated": True,
-                "items": [{"item": self.item_label(lists, idx), "path": _item_path(lists, idx),
-                           "pairs": self.pairs(cp, idx), "result": encode(result)} for idx, result in rec[nid]]}
-
     def value_at(self, nid: int, values: list[tuple[tuple[int, ...], Any]], idx: tuple[int, ...]) -> Any:
         """The first value a node recorded for a record (a dict a node: no search of the list a comparison)."""
         found = self.indexed.get(nid)
@@ -281,40 +265,6 @@ class _Builder:
                 if i not in found:
                     found[i] = x
         return found.get(idx)
-
-    def pairs(self, cp: _ComparePlan, idx: tuple[int, ...] | None) -> list[dict[str, Any]]:
-        rec = self.rec
-        vals: list[tuple[bool, Any]] = []
-        for side in cp.sides:
-            if side.literal:
-                vals.append((True, side.value))
-                continue
-            nid = side.nid
-            if nid is None or nid not in rec:
-                vals.append((False, None))
-                continue
-            v = rec[nid]
-            if idx is not None and isinstance(v, list):
-                v = self.value_at(nid, v, idx)
-                vals.append((v is not None, v))
-            else:
-                vals.append((True, v))
-        sides = cp.sides
-        pairs = []
-        for op, i, diff, lov, rov in cp.pairs:
-            (lk, lv), (rk, rv) = vals[i], vals[i + 1]
-            ls, rs = sides[i], sides[i + 1]
-            if not (lk and rk):
-                pairs.append({"op": op, "left": {"expression": ls.raw}, "right": {"expression": rs.raw},
-                              "evaluated": False})
-                continue
-            pair: dict[str, Any] = {"op": op, "left": _side(ls, lv, lov), "right": _side(rs, rv, rov),
-                                    "evaluated": True, "result": _compare(op, lv, rv)}
-            if isinstance(lv, Decimal | int) and isinstance(rv, Decimal | int) \
-                    and not isinstance(lv, bool) and not isinstance(rv, bool):
-                pair["difference"] = encode(Decimal(lv) - Decimal(rv), diff)
-            pairs.append(pair)
-        return pairs
 
     def step(self, program: Program, d: Definition, k: int, type_: str, dated: bool) -> dict[str, Any]:
         value = self.memo[k]
@@ -407,14 +357,6 @@ class _Builder:
             "sources": {sid: self.sources[sid].to_json() for sid in sorted(self.sources)},
             **({"labels": m.labels} if m.labels else {}),
         }
-
-
-def _side(side: _Side, value: Any, override: _Override) -> dict[str, Any]:
-    """One operand of a comparison that was evaluated: its text, label, value and the value's label."""
-    if override is not None:  # a string literal compared with an enum: the label of that value, not its own
-        found = override[0]
-        return side.make(encode(value, side.type), dict(found) if found is not None else None)
-    return side.make(encode(value, side.type), side.enum(value) if side.enum is not None else None)
 
 
 class _Static:
@@ -566,30 +508,38 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
         if cp.nid is None:
             out.append(f"    comparisons.append({unevaluated})")
             continue
-        if cp.depth > 0:
-            out.append(f"    comparisons.append(b.compare({const(cp)}))")
-            continue
+        per_record = cp.depth > 0
         out.append(f"    if {cp.nid} in rec:")
-        out.append("        pairs = []")
+        indent = "        "
+        if per_record:  # one entry a record the comparison was made for, its operands looked up by the record
+            out.append("        items = []")
+            out.append(f"        for idx, r in rec[{cp.nid}]:")
+            indent = "            "
+            for i, s in enumerate(cp.sides):
+                if not s.literal and s.nid is not None:
+                    out += [f"{indent}k{i} = {s.nid} in rec", f"{indent}if k{i}:", f"{indent}    v{i} = rec[{s.nid}]",
+                            f"{indent}    if isinstance(v{i}, list):",
+                            f"{indent}        v{i} = b.value_at({s.nid}, v{i}, idx)",
+                            f"{indent}        k{i} = v{i} is not None"]
+        out.append(f"{indent}pairs = []")
         for op, i, diff, lov, rov in cp.pairs:
             sides = (cp.sides[i], cp.sides[i + 1])
-            if any(not s.literal and s.nid is None for s in sides):
-                known: list[str] | None = None  # an operand never recorded: the pair is never evaluated
-            else:
-                known = [f"{s.nid} in rec" for s in sides if not s.literal]
             skipped = entry({"op": op, "left": {"expression": sides[0].raw}, "right": {"expression": sides[1].raw},
                              "evaluated": False}, {})
-            if known is None:
-                out.append(f"        pairs.append({skipped})")
+            if any(not s.literal and s.nid is None for s in sides):
+                # an operand never recorded: the pair is never evaluated
+                out.append(f"{indent}pairs.append({skipped})")
                 continue
-            indent = "        "
+            known = [(f"k{n}" if per_record else f"{s.nid} in rec") for n, s in ((i, sides[0]), (i + 1, sides[1]))
+                     if not s.literal]
+            inner = indent
             if known:
-                out.append(f"        if {' and '.join(known)}:")
-                indent = "            "
+                out.append(f"{indent}if {' and '.join(known)}:")
+                inner = indent + "    "
             shown = []
-            for s, name, override in ((sides[0], "lv", lov), (sides[1], "rv", rov)):
+            for n, s, name, override in ((i, sides[0], "lv", lov), (i + 1, sides[1], "rv", rov)):
                 literal = repr(s.value) if s.value.__class__ in (int, bool, str) else const(s.value)
-                out.append(f"{indent}{name} = {literal if s.literal else f'rec[{s.nid}]'}")
+                out.append(f"{inner}{name} = {literal if s.literal else f'v{n}' if per_record else f'rec[{s.nid}]'}")
                 if override is not None:
                     label = lit(override[0])
                 elif s.enum is not None:
@@ -600,16 +550,27 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
                 value = lit(encode(s.value, s.type)) if s.literal else _encoded(name, s.type)
                 shown.append(entry({"expression": text, "label": s.label, "value": None, "value_label": None},
                                    {"value": value, "value_label": label}))
-            out.extend(indent + line for line in _compare_source(op, sides[0].literal, sides[1].literal))
-            out.append(f"{indent}e = {{'op': {op!r}, 'left': {shown[0]}, 'right': {shown[1]}, 'evaluated': True, "
+            out.extend(inner + line for line in _compare_source(op, sides[0].literal, sides[1].literal))
+            out.append(f"{inner}e = {{'op': {op!r}, 'left': {shown[0]}, 'right': {shown[1]}, 'evaluated': True, "
                        "'result': res}")
-            out.append(f"{indent}if isinstance(lv, NUM) and isinstance(rv, NUM) "
+            out.append(f"{inner}if isinstance(lv, NUM) and isinstance(rv, NUM) "
                        "and not isinstance(lv, bool) and not isinstance(rv, bool):")
-            out.append(f"{indent}    e['difference'] = enc(Decimal(lv) - Decimal(rv), {diff!r})")
-            out.append(f"{indent}pairs.append(e)")
+            out.append(f"{inner}    e['difference'] = enc(Decimal(lv) - Decimal(rv), {diff!r})")
+            out.append(f"{inner}pairs.append(e)")
             if known:
-                out.append("        else:")
-                out.append(f"            pairs.append({skipped})")
+                out.append(f"{indent}else:")
+                out.append(f"{indent}    pairs.append({skipped})")
+        if per_record:
+            item = entry({"item": None, "path": None, "pairs": None, "result": None},
+                         {"item": f"b.item_label({const(cp.lists)}, idx)", "path": f"path({const(cp.lists)}, idx)",
+                          "pairs": "pairs", "result": _encoded("r", "?")})
+            out.append(f"{indent}items.append({item})")
+            evaluated = entry({"expression": cp.text, "at": cp.at, "evaluated": True, "items": None},
+                              {"items": "items"})
+            out.append(f"        comparisons.append({evaluated})")
+            out.append("    else:")
+            out.append(f"        comparisons.append({unevaluated})")
+            continue
         evaluated = entry({"expression": cp.text, "at": cp.at, "evaluated": True, "pairs": None, "result": None},
                           {"pairs": "pairs", "result": _encoded("r", "?")})
         out.append(f"        r = rec[{cp.nid}]")
@@ -627,7 +588,7 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
     dynamic.update(inputs="inputs", comparisons="comparisons", not_evaluated="skipped")
     out.append(f"    return {entry(fields, dynamic)}")
     namespace: dict[str, Any] = {"K": consts, "enc": encode, "money": _money, "cmp": _compare, "Decimal": Decimal,
-                                 "Unknown": Unknown, "NUM": (Decimal, int)}
+                                 "Unknown": Unknown, "NUM": (Decimal, int), "path": _item_path}
     exec(compile("\n".join(out) + "\n", "<eligibility trace step>", "exec"), namespace)
     made: Callable[..., dict[str, Any]] = namespace["step"]
     return made
