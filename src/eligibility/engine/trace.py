@@ -120,6 +120,9 @@ def _template(fields: dict[str, Any], args: Sequence[str] = ()) -> Callable[...,
 #: fields, the node's loop depth, the type its value is encoded as (None: as it is), the labels
 #: of an enum's values, and the path of a household fact (None: not a fact)
 _Spec = tuple[dict[str, Any], int, str | None, Callable[[Any], dict[str, str] | None] | None, str | None] | None
+#: A step of a program: (its definition, index, type, whether dated, and, for a definition with one
+#: version and no record list, its outcomes when true and when false: ("", "") computed)
+_StepPlan = tuple[Definition, int, str, bool, tuple[str, str] | None]
 #: A comparison's operand that is a string literal compared with an enum: (the label of that value,)
 _Override = tuple[dict[str, str] | None] | None
 _STEP_ARGS = ("evaluated", "needed", "outcome", "error", "value", "inputs", "comparisons", "not_evaluated")
@@ -266,8 +269,28 @@ class _Builder:
                     found[i] = x
         return found.get(idx)
 
-    def step(self, program: Program, d: Definition, k: int, type_: str, dated: bool) -> dict[str, Any]:
+    def step(self, program: Program, d: Definition, k: int, type_: str, dated: bool,
+             plain: tuple[str, str] | None) -> dict[str, Any]:
         value = self.memo[k]
+        if plain is not None and value is not U and value.__class__ is not MissingValue and k not in self.errors:
+            # the common step: one version, no record list, evaluated without error
+            template = self.static.steps.get((k, 0))
+            if template is None:
+                template = self.static.steps[(k, 0)] = _static_step(self.engine, self.static, program, d, type_,
+                                                                    0, True, dated)
+            make, source, fn = template
+            if source is not None:
+                self.sources[source.id] = source
+            if value.__class__ is Unknown:
+                outcome = "unknown"
+            elif plain[0]:
+                outcome = plain[0] if value else plain[1]
+            else:
+                outcome = "computed"
+            shown = _money(value) if type_ == "money" else encode(value, type_)
+            if fn is not None:
+                return fn(self, self.rec, self.needed_rec, True, self.needed_memo[k] is not U, outcome, None, shown)
+            return make(True, self.needed_memo[k] is not U, outcome, None, shown, [], [], [])
         if value.__class__ is MissingValue:  # a bare parameter with no value on the date
             self.errors.setdefault(k, self.engine._missing_message(value.index, self.decision.on))
             value = None
@@ -337,7 +360,7 @@ class _Builder:
                         for r in pd.members] if pd.members is not None else None,
             "jurisdiction": prog.jurisdiction, "file": prog.file, "layers": list(prog.layers),
             **({"role": prog.role} if prog.role != "benefit" else {}),
-            "steps": [self.step(prog, d, k, type_, dated) for d, k, type_, dated in steps],
+            "steps": [self.step(prog, d, k, type_, dated, plain) for d, k, type_, dated, plain in steps],
         }
 
     def build(self) -> dict[str, Any]:
@@ -363,8 +386,8 @@ class _Static:
     """What the trace reads of the checked model, the same for every decision of an engine: built once."""
 
     def __init__(self) -> None:
-        #: program name -> ((definition, index, type, dated) of each step, the household-level rules)
-        self.programs: dict[str, tuple[list[tuple[Definition, int, str, bool]], tuple[int, ...]]] = {}
+        #: program name -> (each step's plan, the household-level rules)
+        self.programs: dict[str, tuple[list[_StepPlan], tuple[int, ...]]] = {}
         #: (definition index, version index or None) -> (the step's template, its source, and the function
         #: that builds the step with what its expression read, when the version has an expression)
         self.steps: dict[tuple[int, int | None], tuple[Callable[..., dict[str, Any]], Any,
@@ -379,8 +402,7 @@ def _static(engine: Engine) -> _Static:
     return found
 
 
-def _program_plan(engine: Engine, static: _Static, prog: Program) -> tuple[list[tuple[Definition, int, str, bool]],
-                                                                          tuple[int, ...]]:
+def _program_plan(engine: Engine, static: _Static, prog: Program) -> tuple[list[_StepPlan], tuple[int, ...]]:
     """A program's steps in the trace's order, and the household-level rules a trace completes."""
     found = static.programs.get(prog.name)
     if found is None:
@@ -390,7 +412,11 @@ def _program_plan(engine: Engine, static: _Static, prog: Program) -> tuple[list[
         for d in [*prog.definitions.values(), prog.eligible] + [d for d in (prog.amount, prog.tier) if d]:
             key = (prog.name, d.name)
             dated = len(d.versions) > 1 or d.versions[0].start is not None or d.versions[0].until is not None
-            steps.append((d, gen.def_index[key], defs[key].type, dated))
+            # one version and no record list: its outcome when true and when false ("" when computed)
+            outcomes = ("passed", "failed") if d.kind == "rule" else ("eligible", "not_eligible") \
+                if d.name == "eligible" and d.kind == "output" else ("", "")
+            steps.append((d, gen.def_index[key], defs[key].type, dated,
+                          outcomes if not dated and d.each is None else None))
         rules = tuple(gen.def_index[(prog.name, d.name)] for d in prog.definitions.values()
                       if d.kind == "rule" and d.each is None)
         found = static.programs[prog.name] = (steps, rules)
