@@ -34,7 +34,9 @@ def encode(value: Any, type_: str = "?") -> Any:
     if cls is str or cls is bool or value is None or (cls is int and type_ != "money"):
         return value  # the common cases first: as they are
     if cls is Decimal:
-        text = format(value, "f")
+        text = str(value)  # quicker than format(value, "f"), and the same text unless in exponent form
+        if "E" in text:
+            text = format(value, "f")
         if type_ == "money":
             if len(text) > 30:  # near the context's 34 digits: as quantize says
                 return _encode(value, type_)
@@ -50,7 +52,7 @@ def encode(value: Any, type_: str = "?") -> Any:
 def _money(value: Any) -> Any:
     """`encode(value, "money")`, quicker for the common amount: a Decimal with two decimals, not negative."""
     if value.__class__ is Decimal:
-        text = format(value, "f")
+        text = str(value)  # ends in "." and two digits: plain notation, the same as format(value, "f")
         n = len(text)
         if 3 < n <= 30 and text[n - 3] == "." and text[0] != "-":
             return text
