@@ -177,8 +177,8 @@ class _TreePlan:
     __slots__ = ("boolops", "compares", "inputs")
 
     def __init__(self) -> None:
-        #: (node number, the entry's key when it is one entry, its builder, its spec), parents first
-        self.inputs: list[tuple[int, Any, Callable[..., Any], _Spec]] = []
+        #: (node number, the entry's key when it is one entry, its builder or its spec), parents first
+        self.inputs: list[tuple[int, Any, Callable[..., Any] | None, _Spec]] = []
         self.compares: list[_ComparePlan] = []
         #: (number of an and/or node, ((number or None, text) of each operand that is not a literal))
         self.boolops: list[tuple[int | None, tuple[tuple[int | None, str], ...]]] = []
@@ -425,6 +425,10 @@ def _program_plan(engine: Engine, static: _Static, prog: Program) -> tuple[list[
     return found
 
 
+def _no_template(*args: Any) -> dict[str, Any]:
+    raise AssertionError("a step with a generated function is built by it")
+
+
 def _static_step(engine: Engine, static: _Static, program: Program, d: Definition, type_: str, vi: int | None,
                  in_force: bool, dated: bool) -> tuple[Callable[..., dict[str, Any]], Any,
                                                        Callable[..., dict[str, Any]] | None]:
@@ -449,12 +453,11 @@ def _static_step(engine: Engine, static: _Static, program: Program, d: Definitio
         "rounding": ({"to": encode(d.rounding.step), "mode": d.rounding.mode} if d.rounding else None),
         "inputs": None, "comparisons": None, "not_evaluated": None,
     }
-    fn = None
     if in_force and vi is not None:
         tree = engine.compiled.checked.defs[(program.name, d.name)].trees[vi]
-        if tree is not None:
-            fn = _step_function(step, _tree_plan(engine, program, tree))
-    return _template(step, _STEP_ARGS), source, fn
+        if tree is not None:  # always evaluated and in force: the generated function makes the whole step
+            return _no_template, source, _step_function(step, _tree_plan(engine, program, tree))
+    return _template(step, _STEP_ARGS), source, None
 
 
 def _encoded(name: str, type_: str) -> str:
@@ -682,9 +685,11 @@ def _compare_plan(engine: Engine, program: Program, node: Compare, nid: int | No
                         info.loop_lists if info else (), sides, pairs)
 
 
-def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any, Callable[..., Any], _Spec] | None:
-    """The builder of the trace entries a recorded name or attribute stands for, their key (None: per record)
-    and, for one entry made of a recorded value, its spec (what the generated step function writes in line).
+def _input(engine: Engine, program: Program, node: Node,
+           nid: int) -> tuple[Any, Callable[..., Any] | None, _Spec] | None:
+    """The trace entries a recorded name or attribute stands for: their key (None: per record), and either
+    a function building them or, for one entry made of a recorded value, its spec (what the generated
+    step function writes in line).
 
     Literals, operators and calls are not inputs: their operands are.
     """
@@ -720,37 +725,22 @@ def _input(engine: Engine, program: Program, node: Node, nid: int) -> tuple[Any,
         if kind == "def":
             d = program.definitions.get(node.id) or getattr(program, node.id)
             fields = {"kind": d.kind, "name": node.id, "title": _label(d.title), "value": None}
-            make = _template(fields, ("value",))
-            return (d.kind, node.id), lambda b, nid: make(encode(b.once(nid, depth), type_)), \
-                (fields, depth, type_, None, None)
+            return (d.kind, node.id), None, (fields, depth, type_, None, None)
         if kind == "decision_date":
             fields = {"kind": "decision_date", "name": "decision_date", "value": None}
-            make = _template(fields, ("value",))
-            return ("decision_date", "decision_date"), lambda b, nid: make(encode(b.once(nid, depth))), \
-                (fields, depth, None, None, None)
+            return ("decision_date", "decision_date"), None, (fields, depth, None, None, None)
         return None
     label = _label_of(engine, node, program)
     if kind == "program":
         name = f"{ref[1]}.{ref[2]}"
         fields = {"kind": "program", "name": name, "title": label, "value": None}
-        make = _template(fields, ("value",))
-        return ("program", name), lambda b, nid: make(encode(b.once(nid, depth), type_)), \
-            (fields, depth, type_, None, None)
+        return ("program", name), None, (fields, depth, type_, None, None)
     enum = _enum(engine, node)
     if kind in ("fact", "list"):
         rel = ref[1]
         fields = {"kind": "fact", "path": f"household.{rel}", "title": label, "value": None,
                   "value_label": None, "defaulted": None}
-        make = _template(fields, ("value", "value_label", "defaulted"))
-
-        def fact(b: _Builder, nid: int) -> dict[str, Any]:
-            once = b.once(nid, depth)
-            entry = make(encode(once, type_), enum(once) if enum is not None else None, rel in b.defaulted)
-            meta = b.provenance.get(rel)
-            if meta:  # where the fact came from, when the household said
-                entry["provenance"] = dict(meta)
-            return entry
-        return ("fact", f"household.{rel}"), fact, (fields, depth, type_, enum, rel)
+        return ("fact", f"household.{rel}"), None, (fields, depth, type_, enum, rel)
     if depth == 0 or kind not in ("recdef", "field"):
         return None
     var = ref[1]
