@@ -128,7 +128,6 @@ _StepPlan = tuple[Definition, int, str, bool, tuple[str, str] | None]
 #: A comparison's operand that is a string literal compared with an enum: (the label of that value,)
 _Override = tuple[dict[str, str] | None] | None
 _STEP_ARGS = ("evaluated", "needed", "outcome", "error", "value", "inputs", "comparisons", "not_evaluated")
-_ABSENT = object()
 
 
 def _literal(node: Node) -> Any:
@@ -185,6 +184,8 @@ class _TreePlan:
 
 
 class _Builder:
+    """One trace being built: what the decision recorded, read by the engine's generated step functions."""
+
     def __init__(self, engine: Engine, decision: Decision, facts: dict[str, Any],
                  defaulted: Sequence[str], memo: list[Any], recorded: dict[int, Any],
                  params: tuple[list[Any], list[ParamValue | None]]) -> None:
@@ -205,10 +206,10 @@ class _Builder:
         self.errors: dict[int, str] = {}
         self.sources: dict[str, Any] = {}  # every source the trace cites, for its `sources` table
         self.pv, self.used = params
-        self.gen = engine.compiled.generated
         self.static = _static(engine)
         #: node number -> {record index: its first recorded value}, for the comparisons made per record
         self.indexed: dict[int, dict[tuple[int, ...], Any]] = {}
+        #: list name -> (id, item label, path) of each of its records
         self.listed: dict[str, list[tuple[int, str, str]]] = {}
 
     def complete(self, program: Program, rules: tuple[int, ...]) -> None:
@@ -229,11 +230,6 @@ class _Builder:
                 self.errors[k] = str(e)
             except Exception as exc:  # the decision did not need it; say why it cannot be shown
                 self.errors[k] = str(self.engine._evaluation_error(exc, self.decision.on, self.facts))
-
-    def cite(self, program: Program, sid: str | None) -> str | None:
-        if sid and sid in program.sources:
-            self.sources[sid] = program.sources[sid]
-        return sid
 
     def once(self, nid: int, depth: int) -> Any:
         """A household-level value recorded inside a loop is the same for every item: the first one."""
