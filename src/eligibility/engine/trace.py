@@ -1,4 +1,8 @@
-"""The decision trace as JSON: the documented contract (docs/reference/trace.md)."""
+"""The decision trace as JSON: the documented contract (docs/reference/trace.md).
+
+Each step is built by a function generated once an engine for its definition's version
+(`_step_function`), with what does not change from one decision to the next as literals.
+"""
 
 from __future__ import annotations
 
@@ -486,8 +490,9 @@ def _step_function(fields: dict[str, Any], plan: _TreePlan) -> Callable[..., dic
 
     The step's static part, and the static part of each input and comparison, are literals in the
     function's code; what a decision recorded is read in line (`rec[12]`), with no walk of the
-    expression and no search. Inputs a decision records per record, and comparisons made in a
-    loop, are built by the plan's functions. Policy text enters the code only as repr()-ed literals.
+    expression and no search (a comparison made per record finds its operands by record index).
+    Parameters and the inputs a decision records per record are built by the plan's functions.
+    Policy text enters the code only as repr()-ed literals.
     """
     consts: list[Any] = []
 
