@@ -18,7 +18,7 @@ from eligibility.compile.helpers import MissingValue, U
 from eligibility.compile.unknown import Unknown
 from eligibility.engine.facts import Defaulted, stale_warnings
 from eligibility.lang.model import Definition, Label, ParamValue, Program
-from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, Num, TupleLit, walk
+from eligibility.lang.nodes import Attr, BoolOp, Compare, Const, Name, Node, NodeVisitor, Num, TupleLit, walk
 
 if TYPE_CHECKING:
     from eligibility.engine.runtime import Decision, Engine
@@ -187,8 +187,45 @@ class _TreePlan:
         self.boolops: list[tuple[int | None, tuple[tuple[int | None, str], ...]]] = []
 
 
-class _Builder:
-    """One trace being built: what the decision recorded, read by the engine's generated step functions."""
+class _Builder(NodeVisitor):
+    """One trace being built: what the decision recorded, read by the engine's generated step functions.
+
+    As a pass over expression nodes (one visit method a node type), it works out once an engine what
+    the trace shows of an expression (`plan`): the inputs its names and attributes stand for, its
+    comparisons and the operands of its `and`/`or`.
+    """
+
+    @staticmethod
+    def plan(engine: Engine, program: Program, tree: Node) -> _TreePlan:
+        """What the trace shows of an expression, for its generated step function."""
+        found = _TreePlan()
+        numbers = engine.compiled.generated.node_ids
+        visitor = _Builder.__new__(_Builder)  # a pass over the tree only: no decision needed
+        for node in walk(tree):
+            visitor.visit(node, found, engine, program, numbers.get(id(node)))
+        return found
+
+    def visit_Num(self, node: Node, plan: _TreePlan, engine: Engine, program: Program, nid: int | None) -> None:
+        """Literals, operators and calls are not inputs: their operands are."""
+
+    visit_Const = visit_TupleLit = visit_BinOp = visit_Unary = visit_IfExp = visit_Gen = visit_Call = visit_Num
+
+    def visit_Name(self, node: Node, plan: _TreePlan, engine: Engine, program: Program, nid: int | None) -> None:
+        made = _input(engine, program, node, nid) if nid is not None else None
+        if made is not None:
+            plan.inputs.append((nid, *made))  # type: ignore[arg-type]
+
+    visit_Attr = visit_Name
+
+    def visit_Compare(self, node: Compare, plan: _TreePlan, engine: Engine, program: Program,
+                      nid: int | None) -> None:
+        plan.compares.append(_compare_plan(engine, program, node, nid))
+
+    def visit_BoolOp(self, node: BoolOp, plan: _TreePlan, engine: Engine, program: Program,
+                     nid: int | None) -> None:
+        numbers = engine.compiled.generated.node_ids
+        plan.boolops.append((nid, tuple((numbers.get(id(v)), " ".join(v.text.split())) for v in node.values
+                                        if not isinstance(v, Num | Const | TupleLit))))
 
     def __init__(self, engine: Engine, decision: Decision, facts: dict[str, Any],
                  defaulted: Sequence[str], memo: list[Any], recorded: dict[int, Any],
@@ -456,7 +493,7 @@ def _static_step(engine: Engine, static: _Static, program: Program, d: Definitio
     if in_force and vi is not None:
         tree = engine.compiled.checked.defs[(program.name, d.name)].trees[vi]
         if tree is not None:  # always evaluated and in force: the generated function makes the whole step
-            return _no_template, source, _step_function(step, _tree_plan(engine, program, tree))
+            return _no_template, source, _step_function(step, _Builder.plan(engine, program, tree))
     return _template(step, _STEP_ARGS), source, None
 
 
@@ -646,25 +683,6 @@ def _used_by(engine: Engine, program: str) -> dict[str, list[str]]:
             stack.extend(defs[key].deps)
     cache[program] = found
     return found
-
-
-def _tree_plan(engine: Engine, program: Program, tree: Node) -> _TreePlan:
-    """Work out once what the trace shows of an expression: its inputs, comparisons and and/or operands."""
-    gen = engine.compiled.generated
-    numbers = gen.node_ids
-    plan = _TreePlan()
-    for node in walk(tree):
-        nid = numbers.get(id(node))
-        if node.__class__ in (Name, Attr) and nid is not None:
-            made = _input(engine, program, node, nid)
-            if made is not None:
-                plan.inputs.append((nid, *made))
-        elif isinstance(node, Compare):
-            plan.compares.append(_compare_plan(engine, program, node, nid))
-        if isinstance(node, BoolOp):
-            plan.boolops.append((nid, tuple((numbers.get(id(v)), " ".join(v.text.split())) for v in node.values
-                                            if not isinstance(v, Num | Const | TupleLit))))
-    return plan
 
 
 def _compare_plan(engine: Engine, program: Program, node: Compare, nid: int | None) -> _ComparePlan:
