@@ -16,7 +16,9 @@ bundled set decides every program):
     fixture       the dibao fixture (tests/fixtures/dibao), decide(programs=["dibao"], trace=False)
     bundled       the bundled set, decide(programs=["dibao"], trace=False)
     all           the bundled set, every program, trace=False
+    traced        the dibao fixture, decide(programs=["dibao"]) with the trace (trace=True)
     json_fixture  to_json() of the fixture's traced dibao decision
+    explain_fixture  explain("zh") of the fixture's traced dibao decision (it builds the JSON trace too)
     compact_all   to_compact() of the bundled set's untraced decision of every program
     batch         one record of a batch in one process: decide_many over bench_batch.py's JSONL lines
                   (every program) and the output line (scale.results.jsonl_line)
@@ -38,9 +40,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROWS = ("handwritten", "fixture", "bundled", "all", "json_fixture", "compact_all", "batch")
+ROWS = ("handwritten", "fixture", "bundled", "all", "json_fixture", "compact_all", "batch", "traced",
+        "explain_fixture")
 CALLS = {"handwritten": 400, "fixture": 400, "bundled": 200, "all": 60, "json_fixture": 30, "compact_all": 60,
-         "batch": 100}
+         "batch": 100, "traced": 400, "explain_fixture": 30}
 
 
 def _calls(row: str) -> Callable[[], Any]:
@@ -57,12 +60,14 @@ def _calls(row: str) -> Callable[[], Any]:
         return _batch()
     if row == "handwritten":
         return lambda: decide_dibao(h, on)
-    if row in ("fixture", "json_fixture"):
+    if row in ("fixture", "json_fixture", "traced", "explain_fixture"):
         fixture = eligibility.load(FIXTURE)
         if row == "fixture":
             return lambda: fixture.decide(h, on=on, programs=["dibao"], trace=False)
+        if row == "traced":
+            return lambda: fixture.decide(h, on=on, programs=["dibao"])
         traced = fixture.decide(h, on=on, programs=["dibao"])
-        return traced.to_json
+        return traced.to_json if row == "json_fixture" else lambda: traced.explain("zh")
     bundled = eligibility.load()
     if row == "bundled":
         return lambda: bundled.decide(h, on=on, programs=["dibao"], trace=False)
@@ -127,6 +132,9 @@ def main() -> int:
     hw = per_call.get("handwritten")
     for row, base, what in (("fixture", hw, "handwritten (target <= 1.5x)"),
                             ("bundled", hw, "handwritten (target <= 3x)"),
+                            ("traced", hw, "handwritten (target <= 4x)"),
+                            ("traced", per_call.get("fixture"), "the untraced decision"),
+                            ("explain_fixture", per_call.get("fixture"), "the untraced decision"),
                             ("json_fixture", per_call.get("fixture"), "the untraced decision (target <= 5x)")):
         if row in per_call and base:
             print(f"{row} / {what}: {per_call[row] / base:.2f}x")

@@ -376,3 +376,122 @@ def test_compact_trace_of_every_bundled_program_is_small_and_rebuilds_the_full_t
     assert set(compact["programs"]) == set(bundled.programs)
     assert len(json.dumps(compact, ensure_ascii=False, separators=(",", ":")).encode()) < 10_000
     assert json.dumps(full_trace(compact, household, bundled)) == json.dumps(decision.to_json())
+
+
+# ------------------------------------------------------------------ the trace's generated builders
+
+#: Policy text that generated code must carry as data: quotes, a backslash, braces, a name like a
+#: generated variable's, and Chinese.
+ODD = "it's \"odd\" \\ {a0} {{x}} 低保"
+ODD_POLICY = f"""\
+program: odd
+title: {{zh: {json.dumps(ODD)}, en: {json.dumps(ODD)}}}
+jurisdiction: "000000"
+sources:
+  S1: {{title: {json.dumps(ODD)}, document: {json.dumps(ODD)}, confidence: C}}
+parameters:
+  standard: {{type: money, title: {{zh: {json.dumps(ODD)}, en: {json.dumps(ODD)}}}, source: S1,
+             values: {{2020-01-01: 1000}}}}
+computed:
+  graded:
+    title: {{zh: {json.dumps(ODD)}, en: {json.dumps(ODD)}}}
+    expr: count(m for m in household.members if m.disability_grade >= 3 and m.sex == "female")
+rules:
+  low_income:
+    title: {{zh: {json.dumps(ODD)}, en: {json.dumps(ODD)}}}
+    when: household.assessed_monthly_income < standard and graded == 0
+    source: S1
+eligible: low_income
+"""
+
+
+def _members(n: int) -> list[dict[str, Any]]:
+    return [{"id": f"m{i} \"{i}\"", "birth_date": "1980-01-01", "sex": ("female", "male")[i % 2],
+             "disability_grade": i % 5} for i in range(n)]
+
+
+def test_policy_text_reaches_the_trace_as_written(policy_dir: Callable[..., Path]) -> None:
+    """Titles, sources and expressions with quotes, backslashes and braces are shown exactly as the policy says."""
+    engine = eligibility.load(policy_dir({"odd.yaml": ODD_POLICY}))
+    trace = engine.decide({"assessed_monthly_income": "500", "members": _members(5)}, on=ON).to_json()
+    assert trace["programs"]["odd"]["title"] == {"zh": ODD, "en": ODD}
+    assert trace["sources"]["S1"]["title"] == ODD and trace["sources"]["S1"]["document"] == ODD
+    by_name = steps(trace, "odd")
+    assert by_name["low_income"]["title"] == {"zh": ODD, "en": ODD}
+    assert by_name["low_income"]["source"]["document"] == ODD
+    [parameter] = [i for i in by_name["low_income"]["inputs"] if i["kind"] == "parameter"]
+    assert parameter["title"] == {"zh": ODD, "en": ODD} and parameter["value"] == "1000.00"
+    [computed] = [i for i in by_name["low_income"]["inputs"] if i["kind"] == "computed"]
+    assert computed == {"kind": "computed", "name": "graded", "title": {"zh": ODD, "en": ODD}, "value": 1}
+    assert by_name["graded"]["expression"] == \
+        'count(m for m in household.members if m.disability_grade >= 3 and m.sex == "female")'
+    per_member = [c for c in by_name["graded"]["comparisons"] if c["expression"] == 'm.sex == "female"']
+    [member_4] = [i for i in per_member[0]["items"] if i["path"] == "household.members[4]"]
+    assert member_4["item"] == 'members[4] (m4 "4")'
+    # the string compared with the enum field reads as the value's label
+    assert member_4["pairs"][0]["right"] == {"expression": '"female"', "label": None, "value": "female",
+                                            "value_label": {"zh": "女", "en": "female"}}
+
+
+def test_each_member_comparison_shows_that_members_values(policy_dir: Callable[..., Path]) -> None:
+    """In a household of 60, the comparison made for each member shows that member's own values and result."""
+    engine = eligibility.load(policy_dir({"odd.yaml": ODD_POLICY}))
+    members = _members(60)
+    trace = engine.decide({"assessed_monthly_income": "500", "members": members}, on=ON).to_json()
+    graded = steps(trace, "odd")["graded"]
+    [grade] = [c for c in graded["comparisons"] if c["expression"] == "m.disability_grade >= 3"]
+    assert [i["path"] for i in grade["items"]] == [f"household.members[{i}]" for i in range(60)]
+    for i, item in enumerate(grade["items"]):
+        [pair] = item["pairs"]
+        assert pair["left"]["value"] == members[i]["disability_grade"]
+        assert item["result"] is pair["result"] is (members[i]["disability_grade"] >= 3)
+        assert pair["difference"] == str(members[i]["disability_grade"] - 3)
+    [sex] = [c for c in graded["comparisons"] if c["expression"] == 'm.sex == "female"']
+    # `and` stops at a grade below 3: the sex is compared only for the others, each with its own value
+    assert [i["path"] for i in sex["items"]] == \
+        [f"household.members[{i}]" for i in range(60) if members[i]["disability_grade"] >= 3]
+    for item in sex["items"]:
+        i = int(item["path"][len("household.members["):-1])
+        assert item["pairs"][0]["left"]["value"] == members[i]["sex"]
+    assert graded["value"] == sum(1 for m in members if m["disability_grade"] >= 3 and m["sex"] == "female")
+
+
+def test_each_trace_owns_its_dicts(engine: eligibility.Engine) -> None:
+    """Changing one trace (its steps, inputs, comparisons, sources) changes no other trace of the engine."""
+    decision = engine.decide(failing_family(), on=ON)
+    first = decision.to_json()
+    pristine = json.dumps(first, ensure_ascii=False)
+
+    def scribble(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                scribble(v)
+            value["scribbled"] = True
+        elif isinstance(value, list):
+            for v in value:
+                scribble(v)
+            value.append("scribbled")
+
+    scribble(first)
+    assert json.dumps(decision.to_json(), ensure_ascii=False) == pristine
+    assert json.dumps(engine.decide(failing_family(), on=ON).to_json(), ensure_ascii=False) == pristine
+
+
+def test_money_is_shown_with_at_least_two_decimals() -> None:
+    """Money in the trace: the exact amount, never fewer than two decimals, never a negative zero."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from eligibility.engine.trace import encode
+
+    @given(sign=st.sampled_from((0, 1)), digits=st.lists(st.integers(0, 9), min_size=1, max_size=24),
+           exponent=st.integers(-6, 4), whole=st.booleans())
+    def check(sign: int, digits: list[int], exponent: int, whole: bool) -> None:
+        value = Decimal((sign, tuple(digits), exponent))
+        shown = encode(int(value) if whole and exponent >= 0 else value, "money")
+        assert Decimal(shown) == value
+        decimals = len(shown) - shown.index(".") - 1
+        assert decimals == max(2, -exponent)
+        assert not (value == 0 and shown.startswith("-"))
+
+    check()
