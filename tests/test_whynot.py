@@ -419,3 +419,35 @@ rules:
     source: S1
 eligible: member.disabled
 """
+
+
+def test_why_not_of_a_household_with_unknown_facts_lists_no_unknown_fact_as_a_change() -> None:
+    """Why-not over partial households never fails, and never offers "change" of a fact that is not known.
+
+    An unknown fact is a question (the program's unknown list), not a lever: the analysis once used it
+    as a condition and failed for a one-member household without its income.
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from test_unknown_decisions import ON, _scalar_paths, _set, households
+
+    engine = eligibility.load()
+    one = engine.decide({"members": [{"id": "a", "relation": "applicant", "birth_date": "1970-01-01"}]}, "2024-09-01")
+    assert one.why_not()["programs"]  # the household the analysis failed on
+
+    @settings(max_examples=15, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        household = data.draw(households(engine, on=ON, max_members=3))
+        paths = _scalar_paths(engine, household)
+        hidden = data.draw(st.sets(st.sampled_from(paths), min_size=1, max_size=min(len(paths), 4)))
+        for path in hidden:
+            household = _set(household, path, {"unknown": True})
+        section = engine.decide(household, on=ON).why_not()
+        changed = {c["path"] for p in section["programs"].values()
+                   for r in [*p["failed"], *(x for m in p["members"] or [] for x in m["failed"])]
+                   for c in r["changes"]}
+        assert not changed & {f"household.{p}" for p in hidden}, changed & {f"household.{p}" for p in hidden}
+
+    run()

@@ -36,6 +36,7 @@ import attrs
 from eligibility.base.errors import EligibilityError, EvaluationError, InputError, InputProblem
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.source import readable
+from eligibility.compile.unknown import Unknown
 from eligibility.engine.questions import _label as fact_label
 from eligibility.engine.trace import encode
 
@@ -346,8 +347,8 @@ class _Search:
         _, top, i, field = lever
         spec = self._spec(top, field, i)
         current = self.facts[top] if i is None else self.facts[top][i].get(field)
-        if spec is None or current is None:
-            return []
+        if spec is None or current is None or current.__class__ is Unknown:
+            return []  # a fact not known is a question to answer (the program's unknown list), not a lever
         path = f"household.{top}" if i is None else f"household.{top}[{i}].{field}"
         found: list[dict[str, Any]] = []
         if spec.type == "bool":
