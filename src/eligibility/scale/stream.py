@@ -25,7 +25,7 @@ from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.engine.jsonin import loads_household
 from eligibility.engine.records import WrapperError, unwrap
 from eligibility.engine.runtime import Engine, load, parse_date
-from eligibility.scale.results import BatchResult, ProgramOutcome, RecordFailure, flat_record
+from eligibility.scale.results import BatchResult, OutcomeFields, Outcomes, RecordFailure, flat_record
 
 #: Records sent to a worker at a time: enough to make the cost of a round trip negligible.
 DEFAULT_CHUNK = 256
@@ -95,9 +95,12 @@ def _decide_record(engine: Engine, job: Job, index: int, value: object, line: in
             raise InputError([InputProblem("on", "missing",
                                            "no decision date: give the record an \"on\" or the batch a default")])
         decision = engine.decide(household, day, job.programs, trace=job.trace and not job.compact)
-        programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
-                                         p.unknown if p.undetermined else ())
-                    for name, p in decision.programs.items()}
+        fields: dict[str, OutcomeFields] = {}
+        for name, p in decision.programs.items():
+            error = p.error
+            fields[name] = (p.eligible, p.amount, p.tier, None, p.unknown if p.undetermined else ()) \
+                if error is None else (p.eligible, p.amount, p.tier, str(error), ())
+        programs = Outcomes(fields)
         trace = (decision.to_compact() if job.compact else decision.to_json()) if job.trace else None
     except InputError as e:
         return BatchResult(index, record_id, day, engine.policy_hash, error=_input_failure(e, line))
