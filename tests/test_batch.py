@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import decimal
 import json
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import eligibility
 from conftest import DEMO_FLAT
+from eligibility.base.errors import InputProblem
 from eligibility.cli import build
 from eligibility.scale import files
 from eligibility.scale.files import run_file
-from eligibility.scale.results import BatchResult, flat_record, jsonl_line
+from eligibility.scale.results import BatchResult, Outcomes, ProgramOutcome, RecordFailure, flat_record, jsonl_line
 from eligibility.scale.stream import decide_many
 
 ON = "2024-09-01"
@@ -530,3 +536,54 @@ def test_batch_trace_compact_writes_values_that_replay_to_the_full_trace(policie
     # resuming asks for the same kind of trace
     again = run("batch", str(src), "-o", str(out), "--on", ON, "-p", str(policies), "--resume", "--trace")
     assert again.exit_code == 2 and "--trace compact" in again.output
+
+
+# ------------------------------------------------------------------ the JSONL line and the outcomes
+
+
+_texts = st.text(st.characters(codec="utf-8") | st.sampled_from(["\ud800", '"', "\\", "\n", "\u2028", "户"]),
+                 max_size=12)
+_amounts = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2) | \
+    st.sampled_from([Decimal("0"), Decimal("0.00"), Decimal("-0.00"), Decimal("1E+3")])
+_outcomes = st.tuples(st.sampled_from([True, False, None]), _amounts, st.none() | _texts, st.none() | _texts,
+                      st.lists(_texts, max_size=3).map(tuple))
+_failures = st.builds(RecordFailure, st.sampled_from(["json", "input", "internal"]), _texts,
+                      st.lists(st.builds(InputProblem, _texts, _texts, _texts), max_size=2).map(tuple),
+                      st.none() | st.integers(1, 10**6))
+
+
+@settings(max_examples=300)
+@given(index=st.integers(0, 10**9), rid=st.none() | _texts, on=st.none() | st.dates(),
+       programs=st.none() | st.dictionaries(_texts, _outcomes, max_size=4),
+       error=st.none() | _failures, trace=st.none() | st.dictionaries(_texts, _texts | st.integers(), max_size=2),
+       as_objects=st.booleans())
+def test_a_jsonl_line_is_the_compact_json_of_the_result(index: int, rid: str | None, on: dt.date | None,
+                                                        programs: dict[str, Any] | None, error: RecordFailure | None,
+                                                        trace: dict[str, Any] | None, as_objects: bool) -> None:
+    """The line a batch writes is json.dumps of to_json(), byte for byte: UTF-8, or ASCII escapes for a lone
+    surrogate; whether the outcomes are ProgramOutcome objects or the batch's tuples."""
+    held: Any = None
+    if programs is not None:
+        held = {n: ProgramOutcome(*f) for n, f in programs.items()} if as_objects else Outcomes(programs)
+    result = BatchResult(index, rid, on, "sha256:abc", held, error, trace)
+    data = result.to_json()
+    try:
+        want = (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        want = (json.dumps(data, separators=(",", ":")) + "\n").encode("ascii")
+    assert jsonl_line(result) == want
+
+
+def test_batch_outcomes_read_as_program_outcomes_and_survive_pickling(policies: Path) -> None:
+    """A result's programs are a mapping of ProgramOutcome, equal to a dict of them, the same after a round trip."""
+    h = {**household(1), "assessed_monthly_income": {"unknown": True}}
+    (r,) = decide_many(policies, [h], on=ON)
+    assert r.programs is not None
+    decision = eligibility.load(policies).decide(h, on=ON, trace=False)
+    want = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
+                                 p.unknown if p.undetermined else ())
+            for name, p in decision.programs.items()}
+    assert r.programs == want and dict(r.programs) == want and list(r.programs) == list(want)
+    assert "demo" in r.programs and "nope" not in r.programs and r.programs.get("nope") is None
+    assert pickle.loads(pickle.dumps(r)) == r
+    assert r.programs["demo"] is r.programs["demo"]  # made once when read
