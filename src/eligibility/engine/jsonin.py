@@ -63,8 +63,10 @@ def loads_household(text: str | bytes, root: str = "") -> Any:
         text = bytes(text).decode("utf-8" if utf8 else json.detect_encoding(text), "surrogatepass")
     if text.startswith(BOM):
         text = text[1:]
-    try:  # most texts give each key once: a plain function, no record of the objects
-        return json.loads(text, parse_float=Decimal, object_pairs_hook=_once)
+        if text.startswith(BOM):  # what json.loads says of it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    try:  # most texts give each key once: one decoder made once (json.loads makes one a call)
+        return _DECODER.decode(text)
     except _Twice:
         pass
     hook = _Pairs()
@@ -83,6 +85,10 @@ def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(out) != len(pairs):
         raise _Twice
     return out
+
+
+#: The decoder of household text that gives each key once (a key given twice raises _Twice).
+_DECODER = json.JSONDecoder(parse_float=Decimal, object_pairs_hook=_once)
 
 
 def _problems(data: Any, twice: list[tuple[dict[str, Any], list[str]]], root: str) -> list[InputProblem]:

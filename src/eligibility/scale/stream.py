@@ -131,7 +131,7 @@ def _internal(e: BaseException, line: int | None) -> RecordFailure:
 
 def _parse_json(data: bytes | str, line: int | None) -> Any:
     text = data.rstrip(b"\r\n") if isinstance(data, bytes) else data.rstrip("\r\n")
-    if not text.strip():
+    if not text or text.isspace():
         raise _Fail(RecordFailure("json", _at(line, "the line is empty")))
     try:
         return loads_household(text)
@@ -154,7 +154,7 @@ def _record_date(on: object) -> dt.date:
 
 def _unwrap(value: object, line: int | None) -> tuple[str | None, object, Any]:
     """Return (id, date as given, household) of a household or of a {"id", "on", "household"} record."""
-    if not isinstance(value, Mapping):
+    if value.__class__ is not dict and not isinstance(value, Mapping):
         what = "a list" if isinstance(value, list) else f"a {type(value).__name__}"
         raise _Fail(RecordFailure("record", _at(line, f"a record must be a JSON object, not {what}")))
     try:
