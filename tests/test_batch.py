@@ -30,7 +30,15 @@ from eligibility.base.errors import InputProblem
 from eligibility.cli import build
 from eligibility.scale import files
 from eligibility.scale.files import run_file
-from eligibility.scale.results import BatchResult, Outcomes, ProgramOutcome, RecordFailure, flat_record, jsonl_line
+from eligibility.scale.results import (
+    BatchResult,
+    BatchSummary,
+    Outcomes,
+    ProgramOutcome,
+    RecordFailure,
+    flat_record,
+    jsonl_line,
+)
 from eligibility.scale.stream import decide_many
 
 ON = "2024-09-01"
@@ -587,3 +595,19 @@ def test_batch_outcomes_read_as_program_outcomes_and_survive_pickling(policies: 
     assert "demo" in r.programs and "nope" not in r.programs and r.programs.get("nope") is None
     assert pickle.loads(pickle.dumps(r)) == r
     assert r.programs["demo"] is r.programs["demo"]  # made once when read
+
+
+def test_the_summary_counts_every_pattern_of_outcomes() -> None:
+    """Records with many different tiers (more patterns than the summary holds pending) are each counted once."""
+    summary = BatchSummary(("a", "b"))
+    n = 5000
+    for i in range(n):
+        outcomes = Outcomes({"a": (i % 3 == 0, None, f"t{i}", None, ()),
+                             "b": (None if i % 2 else False, None, None, None, ())})
+        summary.add(BatchResult(i, None, None, "sha256:abc", outcomes))
+    summary.add(BatchResult(n, None, None, "sha256:abc", error=RecordFailure("json", "line 1: not valid JSON")))
+    assert summary.records == n + 1 and summary.errors == {"json": 1}
+    assert summary.outcomes == {"a": [1667, 3333, 0], "b": [0, 2500, 2500]}
+    assert len(summary.tiers["a"]) == n and set(summary.tiers["a"].values()) == {1} and "b" not in summary.tiers
+    assert summary.to_json()["programs"]["b"] == {"eligible": 0, "not_eligible": 2500, "undecided": 2500}
+    assert summary.failed

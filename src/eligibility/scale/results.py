@@ -299,9 +299,25 @@ class BatchSummary:
     records: int = 0
     skipped: int = 0  # already in the output when the run resumed
     interrupted: bool = False
-    outcomes: dict[str, list[int]] = attrs.field(factory=dict)  # program -> [eligible, not, undecided]
-    tiers: dict[str, collections.Counter[str]] = attrs.field(factory=dict)
+    _outcomes: dict[str, list[int]] = attrs.field(factory=dict, alias="outcomes")
+    _tiers: dict[str, collections.Counter[str]] = attrs.field(factory=dict, alias="tiers")
     errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    #: Decided records not yet added to outcomes and tiers: how many had each (names, flat outcomes).
+    #: A batch's records share a few such patterns: counting one is one dictionary update.
+    _pending: collections.Counter[tuple[tuple[str, ...], tuple[bool | str | None, ...]]] = attrs.field(
+        factory=collections.Counter, init=False, eq=False, repr=False)
+
+    @property
+    def outcomes(self) -> dict[str, list[int]]:
+        """{program: [eligible, not eligible, undecided]}."""
+        self._settle()
+        return self._outcomes
+
+    @property
+    def tiers(self) -> dict[str, collections.Counter[str]]:
+        """{program: {tier: records}}."""
+        self._settle()
+        return self._tiers
 
     def add(self, result: BatchResult) -> None:
         """Count one result."""
@@ -310,17 +326,27 @@ class BatchSummary:
     def count(self, tally: Tally) -> None:
         """Count one result from its tally (what a worker sends instead of the result)."""
         self.records += 1
-        kind, outcomes = tally
+        kind, names, flat = tally
         if kind is not None:
             self.errors[kind] += 1
             return
-        for name, eligible, tier in outcomes:
-            counts = self.outcomes.get(name)
-            if counts is None:
-                counts = self.outcomes[name] = [0, 0, 0]
-            counts[0 if eligible is True else 1 if eligible is False else 2] += 1
-            if tier is not None:
-                self.tiers.setdefault(name, collections.Counter())[tier] += 1
+        pending = self._pending
+        pending[names, flat] += 1
+        if len(pending) > 4096:  # memory stays bounded whatever the patterns
+            self._settle()
+
+    def _settle(self) -> None:
+        """Add the pending patterns to outcomes and tiers."""
+        for (names, flat), n in self._pending.items():
+            for i, name in enumerate(names):
+                eligible, tier = flat[2 * i], flat[2 * i + 1]
+                counts = self._outcomes.get(name)
+                if counts is None:
+                    counts = self._outcomes[name] = [0, 0, 0]
+                counts[0 if eligible is True else 1 if eligible is False else 2] += n
+                if tier is not None:
+                    self._tiers.setdefault(name, collections.Counter())[str(tier)] += n
+        self._pending.clear()
 
     @property
     def failed(self) -> bool:
@@ -358,14 +384,24 @@ class BatchSummary:
         return "\n".join(lines) + "\n"
 
 
-Tally = tuple[str | None, tuple[tuple[str, bool | None, str | None], ...]]
+#: What the summary counts of a result: its error kind, or None with the names of its programs and, flat,
+#: each one's eligible and tier: (kind, (name, ...), (eligible, tier, eligible, tier, ...)). Small to pickle.
+Tally = tuple[str | None, tuple[str, ...], tuple[bool | str | None, ...]]
+#: The tuples of program names seen: one object for each, which a chunk of tallies pickles once.
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def tally(result: BatchResult) -> Tally:
     """Return what the summary counts of a result (a worker sends this instead of the result)."""
     if result.error is not None:
-        return result.error.kind, ()
-    return None, tuple((name, f[0], f[2]) for name, f in outcome_fields(result.programs or {}))
+        return result.error.kind, (), ()
+    programs = result.programs or {}
+    names = tuple(programs)
+    if len(_NAMES) < 64:
+        names = _NAMES.setdefault(names, names)
+    values = programs.fields.values() if isinstance(programs, Outcomes) else \
+        [f for _, f in outcome_fields(programs)]
+    return None, names, tuple([x for f in values for x in (f[0], f[2])])
 
 
 def jsonl_line(result: BatchResult) -> bytes:
