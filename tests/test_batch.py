@@ -552,7 +552,8 @@ def test_batch_trace_compact_writes_values_that_replay_to_the_full_trace(policie
 _texts = st.text(st.characters(codec="utf-8") | st.sampled_from(["\ud800", '"', "\\", "\n", "\u2028", "户"]),
                  max_size=12)
 _amounts = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2) | \
-    st.sampled_from([Decimal("0"), Decimal("0.00"), Decimal("-0.00"), Decimal("1E+3")])
+    st.decimals(allow_nan=False, allow_infinity=False) | \
+    st.sampled_from([Decimal("0"), Decimal("0.00"), Decimal("-0.00"), Decimal("1E+3"), Decimal("-1.5E-9")])
 _outcomes = st.tuples(st.sampled_from([True, False, None]), _amounts, st.none() | _texts, st.none() | _texts,
                       st.lists(_texts, max_size=3).map(tuple))
 _failures = st.builds(RecordFailure, st.sampled_from(["json", "input", "internal"]), _texts,
@@ -564,12 +565,13 @@ _failures = st.builds(RecordFailure, st.sampled_from(["json", "input", "internal
 @given(index=st.integers(0, 10**9), rid=st.none() | _texts, on=st.none() | st.dates(),
        programs=st.none() | st.dictionaries(_texts, _outcomes, max_size=4),
        error=st.none() | _failures, trace=st.none() | st.dictionaries(_texts, _texts | st.integers(), max_size=2),
-       as_objects=st.booleans())
+       as_objects=st.booleans(), capitals=st.booleans())
 def test_a_jsonl_line_is_the_compact_json_of_the_result(index: int, rid: str | None, on: dt.date | None,
                                                         programs: dict[str, Any] | None, error: RecordFailure | None,
-                                                        trace: dict[str, Any] | None, as_objects: bool) -> None:
+                                                        trace: dict[str, Any] | None, as_objects: bool,
+                                                        capitals: bool) -> None:
     """The line a batch writes is json.dumps of to_json(), byte for byte: UTF-8, or ASCII escapes for a lone
-    surrogate; whether the outcomes are ProgramOutcome objects or the batch's tuples."""
+    surrogate; whether the outcomes are ProgramOutcome objects or the batch's tuples; in any decimal context."""
     held: Any = None
     if programs is not None:
         held = {n: ProgramOutcome(*f) for n, f in programs.items()} if as_objects else Outcomes(programs)
@@ -579,7 +581,8 @@ def test_a_jsonl_line_is_the_compact_json_of_the_result(index: int, rid: str | N
         want = (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     except UnicodeEncodeError:
         want = (json.dumps(data, separators=(",", ":")) + "\n").encode("ascii")
-    assert jsonl_line(result) == want
+    with decimal.localcontext(prec=3, capitals=int(capitals)):
+        assert jsonl_line(result) == want
 
 
 def test_batch_outcomes_read_as_program_outcomes_and_survive_pickling(policies: Path) -> None:
