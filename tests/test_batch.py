@@ -3,28 +3,42 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import decimal
 import json
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import eligibility
 from conftest import DEMO_FLAT
+from eligibility.base.errors import InputProblem
 from eligibility.cli import build
 from eligibility.scale import files
 from eligibility.scale.files import run_file
-from eligibility.scale.results import BatchResult, flat_record, jsonl_line
+from eligibility.scale.results import (
+    BatchResult,
+    BatchSummary,
+    Outcomes,
+    ProgramOutcome,
+    RecordFailure,
+    flat_record,
+    jsonl_line,
+)
 from eligibility.scale.stream import decide_many
 
 ON = "2024-09-01"
@@ -541,3 +555,71 @@ def test_an_eligible_program_whose_tier_waits_lists_the_facts_in_its_unknown_col
     assert row["dibao_eligible"] is True and row["dibao_amount"] and row["dibao_tier"] is None
     assert row["dibao_unknown"] == "members[0].refused_jobs_in_a_row"
     assert r.to_json()["programs"]["dibao"]["unknown"] == ["members[0].refused_jobs_in_a_row"]
+# ------------------------------------------------------------------ the JSONL line and the outcomes
+
+
+_texts = st.text(st.characters(codec="utf-8") | st.sampled_from(["\ud800", '"', "\\", "\n", "\u2028", "户"]),
+                 max_size=12)
+_amounts = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2) | \
+    st.decimals(allow_nan=False, allow_infinity=False) | \
+    st.sampled_from([Decimal("0"), Decimal("0.00"), Decimal("-0.00"), Decimal("1E+3"), Decimal("-1.5E-9")])
+_outcomes = st.tuples(st.sampled_from([True, False, None]), _amounts, st.none() | _texts, st.none() | _texts,
+                      st.lists(_texts, max_size=3).map(tuple))
+_failures = st.builds(RecordFailure, st.sampled_from(["json", "input", "internal"]), _texts,
+                      st.lists(st.builds(InputProblem, _texts, _texts, _texts), max_size=2).map(tuple),
+                      st.none() | st.integers(1, 10**6))
+
+
+@settings(max_examples=300)
+@given(index=st.integers(0, 10**9), rid=st.none() | _texts, on=st.none() | st.dates(),
+       programs=st.none() | st.dictionaries(_texts, _outcomes, max_size=4),
+       error=st.none() | _failures, trace=st.none() | st.dictionaries(_texts, _texts | st.integers(), max_size=2),
+       as_objects=st.booleans(), capitals=st.booleans())
+def test_a_jsonl_line_is_the_compact_json_of_the_result(index: int, rid: str | None, on: dt.date | None,
+                                                        programs: dict[str, Any] | None, error: RecordFailure | None,
+                                                        trace: dict[str, Any] | None, as_objects: bool,
+                                                        capitals: bool) -> None:
+    """The line a batch writes is json.dumps of to_json(), byte for byte: UTF-8, or ASCII escapes for a lone
+    surrogate; whether the outcomes are ProgramOutcome objects or the batch's tuples; in any decimal context."""
+    held: Any = None
+    if programs is not None:
+        held = {n: ProgramOutcome(*f) for n, f in programs.items()} if as_objects else Outcomes(programs)
+    result = BatchResult(index, rid, on, "sha256:abc", held, error, trace)
+    data = result.to_json()
+    try:
+        want = (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        want = (json.dumps(data, separators=(",", ":")) + "\n").encode("ascii")
+    with decimal.localcontext(prec=3, capitals=int(capitals)):
+        assert jsonl_line(result) == want
+
+
+def test_batch_outcomes_read_as_program_outcomes_and_survive_pickling(policies: Path) -> None:
+    """A result's programs are a mapping of ProgramOutcome, equal to a dict of them, the same after a round trip."""
+    h = {**household(1), "assessed_monthly_income": {"unknown": True}}
+    (r,) = decide_many(policies, [h], on=ON)
+    assert r.programs is not None
+    decision = eligibility.load(policies).decide(h, on=ON, trace=False)
+    want = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
+                                 p.unknown if p.undetermined else ())
+            for name, p in decision.programs.items()}
+    assert r.programs == want and dict(r.programs) == want and list(r.programs) == list(want)
+    assert "demo" in r.programs and "nope" not in r.programs and r.programs.get("nope") is None
+    assert pickle.loads(pickle.dumps(r)) == r
+    assert r.programs["demo"] is r.programs["demo"]  # made once when read
+
+
+def test_the_summary_counts_every_pattern_of_outcomes() -> None:
+    """Records with many different tiers (more patterns than the summary holds pending) are each counted once."""
+    summary = BatchSummary(("a", "b"))
+    n = 5000
+    for i in range(n):
+        outcomes = Outcomes({"a": (i % 3 == 0, None, f"t{i}", None, ()),
+                             "b": (None if i % 2 else False, None, None, None, ())})
+        summary.add(BatchResult(i, None, None, "sha256:abc", outcomes))
+    summary.add(BatchResult(n, None, None, "sha256:abc", error=RecordFailure("json", "line 1: not valid JSON")))
+    assert summary.records == n + 1 and summary.errors == {"json": 1}
+    assert summary.outcomes == {"a": [1667, 3333, 0], "b": [0, 2500, 2500]}
+    assert len(summary.tiers["a"]) == n and set(summary.tiers["a"].values()) == {1} and "b" not in summary.tiers
+    assert summary.to_json()["programs"]["b"] == {"eligible": 0, "not_eligible": 2500, "undecided": 2500}
+    assert summary.failed

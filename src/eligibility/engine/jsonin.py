@@ -58,14 +58,37 @@ def loads_household(text: str | bytes, root: str = "") -> Any:
             deep, an integer too long to convert (as from `json.loads`).
     """
     if isinstance(text, bytes | bytearray):
-        text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
+        # An object's text whose second byte is not NUL is UTF-8 (what json.detect_encoding says, faster).
+        utf8 = text[:1] == b"{" and len(text) > 1 and text[1] != 0
+        text = bytes(text).decode("utf-8" if utf8 else json.detect_encoding(text), "surrogatepass")
     if text.startswith(BOM):
         text = text[1:]
+        if text.startswith(BOM):  # what json.loads says of it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    try:  # most texts give each key once: one decoder made once (json.loads makes one a call)
+        return _DECODER.decode(text)
+    except _Twice:
+        pass
     hook = _Pairs()
     data = json.loads(text, parse_float=Decimal, object_pairs_hook=hook)
     if hook.twice:
         raise InputError(_problems(data, hook.twice, root))
     return data
+
+
+class _Twice(Exception):
+    """A key given twice: the text is read again, recording where."""
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Twice
+    return out
+
+
+#: The decoder of household text that gives each key once (a key given twice raises _Twice).
+_DECODER = json.JSONDecoder(parse_float=Decimal, object_pairs_hook=_once)
 
 
 def _problems(data: Any, twice: list[tuple[dict[str, Any], list[str]]], root: str) -> list[InputProblem]:

@@ -140,9 +140,22 @@ class _Render:
         return _csv_line([_csv_cell(row[c]) for c in self.columns]), tally(result)
 
 
+class _CsvLines(threading.local):
+    """A CSV writer into a buffer, one for each thread, emptied at each line."""
+
+    def __init__(self) -> None:
+        self.buf = io.StringIO()
+        self.writer = csv.writer(self.buf, lineterminator="\n")
+
+
+_CSV = _CsvLines()
+
+
 def _csv_line(cells: Sequence[object]) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(cells)
+    buf = _CSV.buf
+    buf.seek(0)
+    buf.truncate()
+    _CSV.writer.writerow(cells)
     return buf.getvalue().encode("utf-8")
 
 

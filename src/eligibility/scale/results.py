@@ -10,8 +10,9 @@ import collections
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
+from json.encoder import encode_basestring as _quote  # json.dumps' own (ensure_ascii=False)
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -50,6 +51,58 @@ class ProgramOutcome:
         if self.unknown:
             out["unknown"] = list(self.unknown)
         return out
+
+
+#: A program's outcome as a batch carries it: (eligible, amount, tier, error, unknown), ProgramOutcome's fields.
+OutcomeFields = tuple[bool | None, Decimal | None, str | None, str | None, tuple[str, ...]]
+
+
+class Outcomes(Mapping[str, ProgramOutcome]):
+    """A record's program outcomes, {name: ProgramOutcome}: held as tuples of their fields, an object when read.
+
+    A batch makes one a record and mostly only writes it out (or sends it to the parent process):
+    tuples are made, pickled and written in a fraction of the time of the objects.
+    """
+
+    __slots__ = ("_made", "fields")
+
+    def __init__(self, fields: dict[str, OutcomeFields]) -> None:
+        #: {program: (eligible, amount, tier, error, unknown)}, in the order of the programs.
+        self.fields = fields
+        self._made: dict[str, ProgramOutcome] | None = None
+
+    def __getitem__(self, name: str) -> ProgramOutcome:
+        made = self._made
+        if made is None:
+            made = self._made = {}
+        o = made.get(name)
+        if o is None:
+            o = made[name] = ProgramOutcome(*self.fields[name])
+        return o
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Outcomes, (self.fields,)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
+def outcome_fields(outcomes: Mapping[str, ProgramOutcome]) -> Iterator[tuple[str, OutcomeFields]]:
+    """Each program's name and (eligible, amount, tier, error, unknown), without making objects when it can."""
+    if isinstance(outcomes, Outcomes):
+        yield from outcomes.fields.items()
+        return
+    for name, o in outcomes.items():
+        yield name, (o.eligible, o.amount, o.tier, o.error, o.unknown)
 
 
 @attrs.frozen
@@ -94,7 +147,7 @@ class BatchResult:
     @property
     def undecided(self) -> dict[str, str]:
         """The programs that could not be decided for this record, with why."""
-        return {p: o.error for p, o in (self.programs or {}).items() if o.error is not None}
+        return {p: f[3] for p, f in outcome_fields(self.programs or {}) if f[3] is not None}
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSONL form: index, id, on, policy_hash, then programs or error (and trace)."""
@@ -112,13 +165,17 @@ class BatchResult:
         """Return the flat form (CSV, Parquet, Spark): see `flat_columns`."""
         row: dict[str, Any] = {"index": self.index, "id": _clean(self.id),
                                "on": self.on.isoformat() if self.on else None}
-        outcomes = self.programs or {}
+        fields = dict(outcome_fields(self.programs or {}))
         for p in programs:
-            o = outcomes.get(p)
-            row[f"{p}_eligible"] = o.eligible if o else None
-            row[f"{p}_amount"] = decimal_text(o.amount) if o and o.amount is not None else None
-            row[f"{p}_tier"] = o.tier if o else None
-            row[f"{p}_unknown"] = " ".join(o.unknown) if o and o.unknown else None
+            eligible, amount, tier, unknown = _program_columns(p)
+            f = fields.get(p)
+            if f is None:
+                row[eligible] = row[amount] = row[tier] = row[unknown] = None
+            else:
+                row[eligible] = f[0]
+                row[amount] = None if f[1] is None else _amount_text(f[1])
+                row[tier] = f[2]
+                row[unknown] = " ".join(f[4]) if f[4] else None
         row["policy_hash"] = self.policy_hash
         if self.error is not None:
             row["error_kind"], row["error"] = self.error.kind, _clean(_one_line(self.error.message))
@@ -130,6 +187,19 @@ class BatchResult:
         row["trace"] = None if self.trace is None else _clean(json.dumps(self.trace, ensure_ascii=False,
                                                                          separators=(",", ":")))
         return row
+
+
+_COLUMNS: dict[str, tuple[str, str, str, str]] = {}
+
+
+def _program_columns(program: str) -> tuple[str, str, str, str]:
+    """A program's four flat columns: eligible, amount, tier, unknown (remembered: a row has them for every program)."""
+    hit = _COLUMNS.get(program)
+    if hit is None:
+        hit = (f"{program}_eligible", f"{program}_amount", f"{program}_tier", f"{program}_unknown")
+        if len(_COLUMNS) < 4096:
+            _COLUMNS[program] = hit
+    return hit
 
 
 def flat_columns(programs: Sequence[str], trace: bool = False) -> list[str]:
@@ -229,9 +299,25 @@ class BatchSummary:
     records: int = 0
     skipped: int = 0  # already in the output when the run resumed
     interrupted: bool = False
-    outcomes: dict[str, list[int]] = attrs.field(factory=dict)  # program -> [eligible, not, undecided]
-    tiers: dict[str, collections.Counter[str]] = attrs.field(factory=dict)
+    _outcomes: dict[str, list[int]] = attrs.field(factory=dict, alias="outcomes")
+    _tiers: dict[str, collections.Counter[str]] = attrs.field(factory=dict, alias="tiers")
     errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    #: Decided records not yet added to outcomes and tiers: how many had each (names, flat outcomes).
+    #: A batch's records share a few such patterns: counting one is one dictionary update.
+    _pending: collections.Counter[tuple[tuple[str, ...], tuple[bool | str | None, ...]]] = attrs.field(
+        factory=collections.Counter, init=False, eq=False, repr=False)
+
+    @property
+    def outcomes(self) -> dict[str, list[int]]:
+        """{program: [eligible, not eligible, undecided]}."""
+        self._settle()
+        return self._outcomes
+
+    @property
+    def tiers(self) -> dict[str, collections.Counter[str]]:
+        """{program: {tier: records}}."""
+        self._settle()
+        return self._tiers
 
     def add(self, result: BatchResult) -> None:
         """Count one result."""
@@ -240,17 +326,27 @@ class BatchSummary:
     def count(self, tally: Tally) -> None:
         """Count one result from its tally (what a worker sends instead of the result)."""
         self.records += 1
-        kind, outcomes = tally
+        kind, names, flat = tally
         if kind is not None:
             self.errors[kind] += 1
             return
-        for name, eligible, tier in outcomes:
-            counts = self.outcomes.get(name)
-            if counts is None:
-                counts = self.outcomes[name] = [0, 0, 0]
-            counts[0 if eligible is True else 1 if eligible is False else 2] += 1
-            if tier is not None:
-                self.tiers.setdefault(name, collections.Counter())[tier] += 1
+        pending = self._pending
+        pending[names, flat] += 1
+        if len(pending) > 4096:  # memory stays bounded whatever the patterns
+            self._settle()
+
+    def _settle(self) -> None:
+        """Add the pending patterns to outcomes and tiers."""
+        for (names, flat), n in self._pending.items():
+            for i, name in enumerate(names):
+                eligible, tier = flat[2 * i], flat[2 * i + 1]
+                counts = self._outcomes.get(name)
+                if counts is None:
+                    counts = self._outcomes[name] = [0, 0, 0]
+                counts[0 if eligible is True else 1 if eligible is False else 2] += n
+                if tier is not None:
+                    self._tiers.setdefault(name, collections.Counter())[str(tier)] += n
+        self._pending.clear()
 
     @property
     def failed(self) -> bool:
@@ -288,24 +384,97 @@ class BatchSummary:
         return "\n".join(lines) + "\n"
 
 
-Tally = tuple[str | None, tuple[tuple[str, bool | None, str | None], ...]]
+#: What the summary counts of a result: its error kind, or None with the names of its programs and, flat,
+#: each one's eligible and tier: (kind, (name, ...), (eligible, tier, eligible, tier, ...)). Small to pickle.
+Tally = tuple[str | None, tuple[str, ...], tuple[bool | str | None, ...]]
+#: The tuples of program names seen: one object for each, which a chunk of tallies pickles once.
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def tally(result: BatchResult) -> Tally:
     """Return what the summary counts of a result (a worker sends this instead of the result)."""
     if result.error is not None:
-        return result.error.kind, ()
-    return None, tuple((name, o.eligible, o.tier) for name, o in (result.programs or {}).items())
+        return result.error.kind, (), ()
+    programs = result.programs or {}
+    names = tuple(programs)
+    if len(_NAMES) < 64:
+        names = _NAMES.setdefault(names, names)
+    values = programs.fields.values() if isinstance(programs, Outcomes) else \
+        [f for _, f in outcome_fields(programs)]
+    return None, names, tuple([x for f in values for x in (f[0], f[2])])
 
 
 def jsonl_line(result: BatchResult) -> bytes:
-    """Return a result's JSONL line: compact JSON, UTF-8, ending with a newline."""
-    data = result.to_json()
+    """Return a result's JSONL line: compact JSON, UTF-8, ending with a newline.
+
+    The text is `json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":"))`, byte for
+    byte, written from the result's fields without building the dictionaries (a batch writes one a
+    record); with a lone surrogate (from a "\\ud800" escape in the input) the whole line is ASCII
+    with escapes, as `json.dumps` writes it by default.
+    """
     try:
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate (from a "\ud800" escape in the input): keep it escaped
-        return (json.dumps(data, separators=(",", ":")) + "\n").encode("ascii")
+        return _line_text(result).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: keep it escaped
+        return (json.dumps(result.to_json(), separators=(",", ":")) + "\n").encode("ascii")
 
 
-__all__ = ["BatchResult", "BatchSummary", "ProgramOutcome", "RecordFailure", "Tally", "flat_columns", "flat_record",
-           "jsonl_line", "tally"]
+#: JSON's literals, as json.dumps writes them.
+_LITERAL: dict[object, str] = {True: "true", False: "false", None: "null"}
+#: The quoted JSON text of the few strings every line repeats (policy hash, program names, tiers).
+_QUOTED: dict[str, str] = {}
+
+
+def _amount_text(amount: Decimal) -> str:
+    """`decimal_text(amount)`: the plain text of a Decimal, read from str() (much faster) when it is that already."""
+    text = str(amount)
+    # An exponent (E, or e under a context without capitals) or a sign (a negative zero loses it): decimal_text.
+    if "E" in text or "e" in text or text[0] == "-":
+        return decimal_text(amount)
+    return text
+
+
+def _quoted(text: str) -> str:
+    """The JSON string of a text that recurs; remembered (a bounded cache)."""
+    hit = _QUOTED.get(text)
+    if hit is None:
+        hit = _quote(text)
+        if len(_QUOTED) < 4096:
+            _QUOTED[text] = hit
+    return hit
+
+
+def _line_text(result: BatchResult) -> str:
+    """A result's JSONL line as text (see jsonl_line), the keys in `BatchResult.to_json`'s order."""
+    parts = ['{"index":', str(result.index), ',"id":', "null" if result.id is None else _quote(result.id),
+             ',"on":', "null" if result.on is None else f'"{result.on.isoformat()}"',
+             ',"policy_hash":', _quoted(result.policy_hash)]
+    if result.programs is not None:
+        parts.append(',"programs":{')
+        first = True
+        for name, (eligible, amount, tier, error, unknown) in outcome_fields(result.programs):
+            if not first:
+                parts.append(",")
+            first = False
+            parts += [_quoted(name), ':{"eligible":', _LITERAL[eligible],
+                      ',"amount":', "null" if amount is None else f'"{_amount_text(amount)}"',
+                      ',"tier":', "null" if tier is None else _quoted(tier)]
+            if error is not None:
+                parts += [',"error":', _quote(error)]
+            if unknown:
+                parts += [',"unknown":[', ",".join(map(_quote, unknown)), "]"]
+            parts.append("}")
+        parts.append("}")
+    if result.error is not None:
+        parts += [',"error":', _dumps(result.error.to_json())]
+    if result.trace is not None:
+        parts += [',"trace":', _dumps(result.trace)]
+    parts.append("}\n")
+    return "".join(parts)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+__all__ = ["BatchResult", "BatchSummary", "OutcomeFields", "Outcomes", "ProgramOutcome", "RecordFailure", "Tally",
+           "flat_columns", "flat_record", "jsonl_line", "outcome_fields", "tally"]

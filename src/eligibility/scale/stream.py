@@ -25,7 +25,7 @@ from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.engine.jsonin import loads_household
 from eligibility.engine.records import WrapperError, unwrap
 from eligibility.engine.runtime import Engine, ProgramDecision, load, parse_date
-from eligibility.scale.results import BatchResult, ProgramOutcome, RecordFailure, flat_record
+from eligibility.scale.results import BatchResult, OutcomeFields, Outcomes, ProgramOutcome, RecordFailure, flat_record
 
 #: Records sent to a worker at a time: enough to make the cost of a round trip negligible.
 DEFAULT_CHUNK = 256
@@ -104,9 +104,12 @@ def _decide_record(engine: Engine, job: Job, index: int, value: object, line: in
                                            "no decision date: give the record an \"on\" or the batch a default")])
         decision = engine.decide(household, day, job.programs, trace=job.trace and not job.compact)
         # `unknown`: what the outcome or amount waits on, then what a tier not decided (None) waits on.
-        programs = {name: ProgramOutcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
-                                         _waits(p))
-                    for name, p in decision.programs.items()}
+        fields: dict[str, OutcomeFields] = {}
+        for name, p in decision.programs.items():
+            error = p.error
+            fields[name] = (p.eligible, p.amount, p.tier, None, _waits(p)) \
+                if error is None else (p.eligible, p.amount, p.tier, str(error), ())
+        programs = Outcomes(fields)
         trace = (decision.to_compact() if job.compact else decision.to_json()) if job.trace else None
     except InputError as e:
         return BatchResult(index, record_id, day, engine.policy_hash, error=_input_failure(e, line))
@@ -137,7 +140,7 @@ def _internal(e: BaseException, line: int | None) -> RecordFailure:
 
 def _parse_json(data: bytes | str, line: int | None) -> Any:
     text = data.rstrip(b"\r\n") if isinstance(data, bytes) else data.rstrip("\r\n")
-    if not text.strip():
+    if not text or text.isspace():
         raise _Fail(RecordFailure("json", _at(line, "the line is empty")))
     try:
         return loads_household(text)
@@ -160,7 +163,7 @@ def _record_date(on: object) -> dt.date:
 
 def _unwrap(value: object, line: int | None) -> tuple[str | None, object, Any]:
     """Return (id, date as given, household) of a household or of a {"id", "on", "household"} record."""
-    if not isinstance(value, Mapping):
+    if value.__class__ is not dict and not isinstance(value, Mapping):
         what = "a list" if isinstance(value, list) else f"a {type(value).__name__}"
         raise _Fail(RecordFailure("record", _at(line, f"a record must be a JSON object, not {what}")))
     try:
