@@ -355,6 +355,11 @@ def raw(server: Server, content: bytes, content_type: str | None = "application/
 def test_invalid_json_is_400_with_its_position(server: Server) -> None:
     """A body that is not JSON is 400 invalid-json, saying where."""
     body = problem(raw(server, b'{"household": {"members": [}'), 400, "invalid-json")
+    assert body["detail"].startswith("第 1 行第 ")  # the request did not choose English: Chinese first
+    with server.client() as c:
+        body = problem(c.post("/decide", content=b'{"household": {"members": [}',
+                              headers={"Content-Type": "application/json", "Accept-Language": "en"}), 400,
+                       "invalid-json")
     assert "line 1 column" in body["detail"]
 
 
@@ -401,7 +406,7 @@ def test_an_unknown_household_field_is_422_with_its_path(server: Server) -> None
     """A field not in the vocabulary is refused with its path and a suggestion, as InputError gives them."""
     h = example()
     h["members"][1]["disabilty_grade"] = 2
-    body = problem(post(server, "/decide", {"household": h, "on": ON}), 422, "invalid-input")
+    body = problem(post(server, "/decide", {"household": h, "on": ON, "lang": "en"}), 422, "invalid-input")
     assert body["errors"] == [{"path": "members[1].disabilty_grade", "kind": "unknown",
                                "message": "is not a field of the facts vocabulary; did you mean 'disability_grade'?"}]
 
@@ -416,7 +421,7 @@ def test_request_fields_are_checked(server: Server) -> None:
     """A body that is not an object, facts outside "household", and bad request fields are each named."""
     body = problem(raw(server, b"[1, 2]"), 422, "invalid-input")
     assert body["errors"][0]["path"] == "body"
-    flat = {**as_json(example()), "on": ON}
+    flat = {**as_json(example()), "on": ON, "lang": "en"}
     body = problem(post(server, "/decide", flat), 422, "invalid-input")
     paths = {e["path"]: e["message"] for e in body["errors"]}
     assert 'household facts go inside "household"' in paths["members"]

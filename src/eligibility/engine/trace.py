@@ -87,7 +87,7 @@ class _Builder(NodeVisitor):
 
     def complete(self, program: Program) -> None:
         """Evaluate, in the scratch copy, every household-level rule the decision skipped."""
-        from eligibility.base.errors import EligibilityError
+        from eligibility.base.errors import EligibilityError, EvaluationError
 
         ns = self.engine.compiled.namespace
         for d in program.definitions.values():
@@ -98,10 +98,10 @@ class _Builder(NodeVisitor):
                 continue
             try:
                 ns[f"t{k}"](self.facts, self.pv, self.memo, self.decision.on, self.rec)
-            except EligibilityError as e:
-                self.errors[k] = str(e)
+            except EligibilityError as e:  # a trace records messages in English, whatever the language
+                self.errors[k] = e.english if isinstance(e, EvaluationError) else str(e)
             except Exception as exc:  # the decision did not need it; say why it cannot be shown
-                self.errors[k] = str(self.engine._evaluation_error(exc, self.decision.on, self.facts))
+                self.errors[k] = self.engine._evaluation_error(exc, self.decision.on, self.facts).english
 
     def cite(self, program: Program, sid: str | None) -> str | None:
         if sid and sid in program.sources:
@@ -477,7 +477,7 @@ class _Builder(NodeVisitor):
             "title": _label(prog.title), "eligible": pd.eligible,
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
             "tier": pd.tier,
-            "error": str(pd.error) if pd.error is not None else None,
+            "error": pd.error.english if pd.error is not None else None,
             "unknown": list(pd.unknown),
             "members": [{"index": r.index, "id": r.id, "eligible": r.eligible,
                          "amount": encode(r.amount, "money") if r.amount is not None else None, "tier": r.tier,
