@@ -123,8 +123,8 @@ def _impact_lines(impact: HouseholdImpact) -> list[str]:
                             new=_money(p.cost_new)))
         for kind in KINDS:
             for ex in p.examples.get(kind, []):
-                out.append(f"    {_(KIND_WORDS[kind])}: {_who(ex)}, {ex['on']}: {_state(ex['old'])} -> "
-                           f"{_state(ex['new'])}")
+                out.append("    " + _("{kind}: {who}, {on}: {old} -> {new}", kind=_(KIND_WORDS[kind]), who=_who(ex),
+                                          on=ex["on"], old=_state(ex["old"]), new=_state(ex["new"])))
     if quiet:
         out.append("  " + _("no change: {programs}", programs=", ".join(quiet)))
     out.append(_("total monthly cost change: {change}", change=_money(impact.cost_change, True)))
@@ -166,8 +166,8 @@ def _shift(e: dict[str, Any]) -> str:
 
 
 def _program_shift(p: dict[str, Any]) -> str:
-    return (f"{p['program']}: {_state(p['old'], True)} -> {_state(p['new'], True)} "
-            f"({_money(Decimal(p['change']), True)})")
+    return _("{program}: {old} -> {new} ({change})", program=p["program"], old=_state(p["old"], True),
+             new=_state(p["new"], True), change=_money(Decimal(p["change"]), True))
 
 
 def _net_head(net: NetImpact) -> str:

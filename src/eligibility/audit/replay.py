@@ -11,6 +11,7 @@ import attrs
 from eligibility.audit.canonical import canonical_bytes, normalise, short_json
 from eligibility.audit.verify import verify_record
 from eligibility.base.errors import EligibilityError, InputError, InputProblem
+from eligibility.base.i18n import N_
 from eligibility.base.i18n import translate as _
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.version import __version__
@@ -36,6 +37,11 @@ class Difference:
 
     def to_json(self) -> dict[str, Any]:
         return {"program": self.program, "step": self.step, "field": self.field, "old": self.old, "new": self.new}
+
+
+#: The line of a policy file that differs between the record and the replay, by kind of change.
+FILE_CHANGES = {"added": N_("added {path}: {old} -> {new}"), "removed": N_("removed {path}: {old} -> {new}"),
+                "changed": N_("changed {path}: {old} -> {new}")}
 
 
 @attrs.frozen
@@ -96,7 +102,8 @@ class ReplayResult:
         if self.old_policy != self.new_policy and self.new_policy is not None:
             out.append(_("another policy set: {old} (recorded) vs {new} (replay)", old=self.old_policy,
                          new=self.new_policy))
-            out.extend(f"  {f.change} {f.path}: {(f.old or '-')[:12]} -> {(f.new or '-')[:12]}" for f in self.files)
+            out.extend("  " + _(FILE_CHANGES[f.change], path=f.path, old=(f.old or "-")[:12], new=(f.new or "-")[:12])
+                       for f in self.files)
         if self.old_version != self.new_version and self.new_version is not None:
             out.append(_("another library version: {old} (recorded) vs {new} (replay)", old=self.old_version,
                          new=self.new_version))
