@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -623,3 +623,19 @@ def test_the_token_comes_from_the_file_or_the_environment(tmp_path: Path) -> Non
         resolve_token(f, True, "127.0.0.1", {})
     with pytest.raises(ServeError, match="cannot read the token file"):
         resolve_token(tmp_path / "missing", False, "127.0.0.1", {})
+
+
+def test_problem_details_follow_the_requests_language(server: Server, golden: Callable[[str, str], None]) -> None:
+    """A 422 asked for with Accept-Language: zh-CN is in Chinese (title, detail, each problem), whatever the
+    server's locale; the body's "lang": "en" wins over the header."""
+    h = example()
+    h["members"][1]["disabilty_grade"] = 2
+    h["assessed_monthly_income"] = "2,400"
+    body = problem(post(server, "/decide", {"household": h, "on": ON}, headers={"Accept-Language": "zh-CN,en;q=0.5"}),
+                   422, "invalid-input")
+    body.pop("request_id")
+    golden("i18n/serve-invalid-input.zh.json", json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+    en = problem(post(server, "/decide", {"household": h, "on": ON, "lang": "en"}, headers={"Accept-Language": "zh"}),
+                 422, "invalid-input")
+    assert (en["title"], en["detail"]) == ("The request or the household is invalid",
+                                           "2 problem(s) with the household or the date")
