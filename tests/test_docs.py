@@ -10,8 +10,9 @@ equal, and a hash (`sha256:` and hex digits, or 12 hex digits) matches any hash:
 every edit of a policy file. An info string with `norun` (```console norun: the reason) is not run;
 the reason is required. ```yaml, ```json, ```text and other blocks are data, not run.
 `<!-- doc-run: COMMAND -->` runs a hidden shell command before the next block (setup a reader does
-not need to see); the text of the last data block is in the file `.doc-block` of the current folder, so that a setup can apply
-the YAML a reader is told to add (`cat .doc-block >> policies/tests/dibao.yaml`). Commands run in a temporary folder holding a copy of benchmarks/, examples/, policies/ and
+not need to see); the text of the last data block is in the file `.doc-block` of the current folder,
+so that a setup can apply the YAML a reader is told to add (`cat .doc-block >> policies/tests/dibao.yaml`).
+Commands run in a temporary folder holding a copy of benchmarks/, examples/, policies/ and
 docs/policies/; `eligibility` is `python -m eligibility` of this source tree; a file whose commands
 call `curl` gets a server (`eligibility serve`) on a free port, with its token in `$TOKEN`.
 """
