@@ -149,3 +149,16 @@ def test_evaluation_errors_are_english_for_the_library_and_in_traces(engine: eli
     assert traced == error.english == str(info.value)
     english = engine.decide(copy.deepcopy(FAMILY), on=day, programs=["dibao"]).to_json()
     assert english["programs"]["dibao"] == decision.to_json()["programs"]["dibao"]
+
+
+def test_a_record_made_in_chinese_replays_identical_in_english(engine: eligibility.Engine) -> None:
+    """A decision with an evaluation error, recorded inside use_language("zh"), replays byte for byte in English."""
+    household = copy.deepcopy(FAMILY)
+    with use_language("zh"):
+        decision = engine.decide(household, on=dt.date(2018, 1, 1))
+        assert decision.errors and HAN.search(str(next(iter(decision.errors.values()))))
+        made = make_record(decision, household)
+    assert made["decision"]["programs"]["dibao"]["error"].startswith(
+        "dibao.income_test at guangdong/dibao.yaml:153:3: parameter 'standard' of dibao has no value on 2018-01-01")
+    result = replay(made, engine)
+    assert result.identical, result.render()
