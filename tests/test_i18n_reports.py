@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 
 import eligibility
 from conftest import FIXTURE, ROOT
-from eligibility.audit.canonical import make_record
+from eligibility.audit.canonical import make_record, record_hash
 from eligibility.audit.diff import diff_policies
 from eligibility.audit.replay import replay
 from eligibility.audit.verify import verify_record
@@ -162,3 +162,14 @@ def test_a_record_made_in_chinese_replays_identical_in_english(engine: eligibili
         "dibao.income_test at guangdong/dibao.yaml:153:3: parameter 'standard' of dibao has no value on 2018-01-01")
     result = replay(made, engine)
     assert result.identical, result.render()
+
+
+def test_verify_of_a_rehashed_edit_in_chinese(record: dict[str, Any], golden: Golden) -> None:
+    """An amount edited and the hash recomputed: the re-derived steps and outcomes disagree, said in Chinese."""
+    record["decision"]["programs"]["dibao"]["amount"] = "1600.00"
+    record["record_hash"] = record_hash(record)
+    with use_language("zh"):
+        problems = verify_record(record)
+    assert problems and all(HAN.search(p) for p in problems)
+    golden("i18n/verify-rehashed.zh.txt", masked("\n".join(problems) + "\n"))
+    assert any("but its trace computed" in p for p in verify_record(record))
