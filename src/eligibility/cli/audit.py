@@ -165,8 +165,9 @@ def add_commands(main: Any) -> None:
             for p in problems:
                 click.echo(f"  {p}")
             sys.exit(EXIT_FAIL)
-        head = (f"intact: record {data['record_hash']}, decided for {data['decided_for']}, "
-                f"policy set {data['policy']['hash']}, eligibility {data['library_version']}")
+        head = _("intact: record {hash}, decided for {day}, policy set {policy}, eligibility {version}",
+                 hash=data["record_hash"], day=data["decided_for"], policy=data["policy"]["hash"],
+                 version=data["library_version"])
         if fmt is None:
             click.echo(head)
             click.echo(f"  {note}")

@@ -275,7 +275,7 @@ def decide_block(engine: Engine, rows: list[tuple[int, dt.date, Mapping[str, Any
 
 
 def _outcome(p: Any) -> Outcome:
-    return Outcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
+    return Outcome(p.eligible, p.amount, p.tier, None if p.error is None else p.error.english,
                    p.unknown if p.undetermined else ())
 
 
