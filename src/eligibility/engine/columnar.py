@@ -423,6 +423,16 @@ def _column(b: ColumnarBackend, values: list[Any], ftype: str, den: int, bad: An
 # --- Arrow input: columns validated vectorised, the rows that are not plainly valid as mappings ---------
 
 
+def _ymd_of_days_many(days: Any) -> Any:
+    """`_ymd_of_days` of many days: computed once for each day of their range, then looked up."""
+    if len(days) < 1024:
+        return _ymd_of_days(days)
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo >= len(days):  # a range wider than the values: no gain
+        return _ymd_of_days(days)
+    return _ymd_of_days(np.arange(lo, hi + 1, dtype=np.int64))[days - lo]
+
+
 def _arrow_rows(table: Any) -> Any:
     import pyarrow as pa
     if isinstance(table, pa.RecordBatch):
@@ -535,7 +545,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
     if t == "date":
         if pa.types.is_date32(typ):
             days = np.where(given, _int32s(arr), 0)
-            vals = _ymd_of_days(days)
+            vals = _ymd_of_days_many(days)
         else:
             vals = np.zeros(n, dtype=np.int64)
             ok &= ~given
@@ -560,6 +570,16 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
                     inside = pc.and_(inside, pc.not_equal(arr, ""))
             ok &= _bools(inside) | ~given
             return None, ok
+        if t == "enum":  # the position of each value among the enum's, once per column (null: not one)
+            allowed = [v for v, _ in spec.values]
+            pos = pc.index_in(arr, value_set=pa.array(allowed, typ))
+            found = np.ones(n, dtype=bool) if pos.null_count == 0 else \
+                ~np.asarray(pos.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            ok &= found | ~given
+            dflt = b.code(str(spec.default)) if spec.default is not None else -1
+            lookup = np.array([b.code(w) for w in allowed] + [dflt], dtype=np.int64)
+            raw = _int32s(pos) if pos.type == pa.int32() else _ints(pos)
+            return lookup[np.where(found, raw, len(allowed))], ok
         enc = pc.dictionary_encode(arr)
         words = enc.dictionary.to_pylist()
         table = np.array([b.code(w) for w in words] + [-1], dtype=np.int64)
