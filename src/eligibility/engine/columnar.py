@@ -87,6 +87,7 @@ class ColumnarBackend:
         self.texts: list[str] = list(self.module.strings)
         self._params: dict[dt.date, tuple[dict[int, Any], frozenset[int]]] = {}
         self._amounts: dict[int, Decimal] = {}
+        self._reads: dict[frozenset[str] | None, frozenset[tuple[str | None, str]]] = {}
 
     @property
     def unsupported(self) -> dict[str, str]:
@@ -144,6 +145,14 @@ class ColumnarBackend:
         if ftype == "bool":
             return bool(v)
         raise ValueError(ftype)
+
+    def reads(self, programs: Any = None) -> frozenset[tuple[str | None, str]]:
+        """The fields the code of these programs reads (all programs: None), as (None, field) or (list, field)."""
+        key = None if programs is None else frozenset(programs)
+        hit = self._reads.get(key)
+        if hit is None:
+            hit = self._reads[key] = self.module.fields_read(self.module.programs if key is None else key)
+        return hit
 
     def amount(self, fen: int) -> Decimal:
         d = self._amounts.get(fen)
@@ -497,6 +506,9 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
     if spec.required:
         ok &= given  # absent with no default: unknown (the row engine says so)
     if t in ("money", "decimal", "integer"):
+        fast = _numbers_within(arr, spec, den, n, given, ok, need)
+        if fast is not None:
+            return fast
         out = np.zeros(n, dtype=np.int64)
         if pa.types.is_integer(typ) and not pa.types.is_unsigned_integer(typ):
             raw = _ints(arr)
@@ -505,6 +517,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             if t == "money":
                 good &= raw >= 0
                 good &= raw < limit
+            good &= np.abs(raw) <= (2 ** 62 - 1) // den  # the value in the column's unit fits int64
             out = np.where(good, raw, 0) * den
             ok &= good | ~given
         elif pa.types.is_decimal128(typ) and typ.scale >= 0 and t != "integer":
@@ -543,6 +556,8 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             vals = np.where(given, vals, bool(spec.default))
         return vals, ok
     if t == "date":
+        if pa.types.is_date32(typ) and not need:  # a date of the right type is plainly valid
+            return None, ok
         if pa.types.is_date32(typ):
             days = np.where(given, _int32s(arr), 0)
             vals = _ymd_of_days_many(days)
@@ -601,6 +616,54 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
     return np.zeros(n, dtype=np.int64), ok
 
 
+def _numbers_within(arr: Any, spec: Any, den: int, n: int, given: Any, ok: Any, need: bool) -> tuple[Any, Any] | None:
+    """A numeric column whose smallest and largest values are plainly valid: every value is (one reduction).
+
+    None when a per-value check is needed (a value out of bounds, more places than the column holds,
+    a type read one by one): `_arrow_column` checks each value then.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    typ = arr.type
+    t = spec.type
+    if pa.types.is_integer(typ) and not pa.types.is_unsigned_integer(typ):
+        scale, factor = 0, den
+        lo, hi = Decimal(-10 ** 15), Decimal(10 ** 15 - 1 if t == "money" else 10 ** 15)
+    elif pa.types.is_decimal128(typ) and typ.scale >= 0 and t != "integer" and den % (10 ** typ.scale) == 0:
+        scale, factor = typ.scale, den // (10 ** typ.scale)
+        lo, hi = Decimal(-(2 ** 62 // factor - 1)).scaleb(-scale), Decimal(2 ** 62 // factor - 1).scaleb(-scale)
+        if t == "money":
+            hi = min(hi, Decimal(10 ** (15 + scale) - 1).scaleb(-scale))
+    else:
+        return None
+    if t == "money":
+        lo = max(lo, Decimal(0))
+    hi = min(hi, Decimal((2 ** 62 - 1) // den))  # the value in the unit of the columns fits int64
+    lo = max(lo, Decimal(-((2 ** 62 - 1) // den)))
+    if spec.minimum is not None:
+        if (spec.minimum * den) != int(spec.minimum * den):
+            return None
+        lo = max(lo, Decimal(spec.minimum))
+    if spec.maximum is not None:
+        if (spec.maximum * den) != int(spec.maximum * den):
+            return None
+        hi = min(hi, Decimal(spec.maximum))
+    if len(arr) - arr.null_count:
+        mm = pc.min_max(arr)
+        mn, mx = mm["min"].as_py(), mm["max"].as_py()
+        if not (lo <= Decimal(mn) and Decimal(mx) <= hi):
+            return None
+    if not need:
+        out = np.zeros(n, dtype=np.int64)
+    elif scale:
+        out = _unscaled(arr)[0] * factor if factor != 1 else _unscaled(arr)[0].copy()
+    else:
+        out = _ints(arr) * factor
+    if not given.all():
+        out = np.where(given, out, int(Decimal(spec.default) * den) if spec.default is not None else 0)
+    return (out, den, None), ok
+
+
 def _absent(b: ColumnarBackend, spec: Any, den: int, n: int, ok: Any) -> tuple[Any, Any]:
     """A field given in no row: its default everywhere, or unknown (not plain) when it has none."""
     if spec.required:  # unknown: not plain; stand-ins of the type for the columns
@@ -633,10 +696,14 @@ def _ymd_of_days(days: Any) -> Any:
     return y * 10000 + m * 100 + d
 
 
-def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
-    """Fill the columns from an Arrow table (nested layout); return the rows that are plainly valid and known."""
+def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any, programs: Any = None) -> Any:
+    """Fill the columns from an Arrow table (nested layout); return the rows that are plainly valid and known.
+
+    Every field is checked; only those the code of `programs` reads (all programs: None) are converted.
+    """
     import pyarrow as pa
     facts = b.engine.model.facts
+    wanted = b.reads(programs)
     n = table.num_rows
     ok = np.ones(n, dtype=bool)
     known = {f.name for f in facts.fields} | {"id", "on"}
@@ -648,9 +715,9 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
         col = table.column(spec.name).combine_chunks() if spec.name in table.column_names else None
         if spec.type != "list":
             vals, good = _arrow_column(b, col, spec, m.scales.get((None, spec.name), 1), n,
-                                       need=spec.name in m.facts)
+                                       need=(None, spec.name) in wanted)
             ok &= good
-            if spec.name in m.facts:
+            if (None, spec.name) in wanted:
                 C.H[spec.name] = vals
             continue
         if col is None:
@@ -682,14 +749,13 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
                 item_ok &= np.asarray(values.field(k).is_null().to_numpy(zero_copy_only=False), dtype=bool)
         cols: dict[str, Any] = {}
         codes_of: dict[str, Any] = {}
-        read = m.lists.get(spec.name, {})
         keys = {str(c.field) for c in constraints(spec) if c.field}
         for f in spec.fields:
             child = values.field(f.name) if struct.get_field_index(f.name) >= 0 else None
             vals, good = _arrow_column(b, child, f, m.scales.get((spec.name, f.name), 1), size, top=False,
-                                       need=f.name in read or f.name in keys)
+                                       need=(spec.name, f.name) in wanted or f.name in keys)
             item_ok &= good
-            if f.name in m.lists.get(spec.name, {}):
+            if (spec.name, f.name) in wanted:
                 cols[f.name] = vals
             if f.type in ("enum", "text", "bool", "integer"):
                 codes_of[f.name] = vals[0] if isinstance(vals, tuple) else vals
@@ -769,7 +835,7 @@ def decide_arrays(engine: Engine, table: Any, on: dt.date, programs: Sequence[st
     params, missing = b.params_on(on)
     C = Columns(n, on.year * 10000 + on.month * 100 + on.day, params)
     C.missing = missing
-    plain = _fill_arrow(b, C, table)
+    plain = _fill_arrow(b, C, table, programs)
     plain &= _other_lists_small(table, engine)  # the row engine counts the work of larger households
     out = Arrays({}, {}, {}, {}, plain)
     ns = b.ns
