@@ -442,6 +442,21 @@ def _ymd_of_days_many(days: Any) -> Any:
     return _ymd_of_days(np.arange(lo, hi + 1, dtype=np.int64))[days - lo]
 
 
+def _one_chunk(col: Any) -> Any:
+    """A chunked column as one array (no copy when it is one chunk already)."""
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
+def _valid(arr: Any, n: int) -> Any:
+    """The rows of an array that hold a value (not null), from its validity bitmap."""
+    if arr.null_count == 0:
+        return np.ones(n, dtype=bool)
+    if arr.type.id == 0 or arr.buffers()[0] is None:  # null type; a union or dictionary without bitmap
+        return ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[arr.offset: arr.offset + len(arr)].astype(bool)
+
+
 def _arrow_rows(table: Any) -> Any:
     import pyarrow as pa
     if isinstance(table, pa.RecordBatch):
@@ -499,10 +514,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
     typ = arr.type
     if typ == pa.null():  # not given anywhere: the default (or unknown)
         return _absent(b, spec, den, n, ok)
-    if arr.null_count == 0:
-        given = np.ones(n, dtype=bool)
-    else:
-        given = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    given = _valid(arr, n)
     if spec.required:
         ok &= given  # absent with no default: unknown (the row engine says so)
     if t in ("money", "decimal", "integer"):
@@ -552,7 +564,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         else:
             vals = np.zeros(n, dtype=bool)
             ok &= ~given
-        if spec.default is not None:
+        if spec.default is not None and arr.null_count:
             vals = np.where(given, vals, bool(spec.default))
         return vals, ok
     if t == "date":
@@ -712,7 +724,7 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any, programs: Any = None
             ok[:] = False
     m = b.module
     for spec in facts.fields:
-        col = table.column(spec.name).combine_chunks() if spec.name in table.column_names else None
+        col = _one_chunk(table.column(spec.name)) if spec.name in table.column_names else None
         if spec.type != "list":
             vals, good = _arrow_column(b, col, spec, m.scales.get((None, spec.name), 1), n,
                                        need=(None, spec.name) in wanted)
@@ -882,7 +894,7 @@ def _other_lists_small(table: Any, engine: Engine) -> Any:
     sizes = np.zeros(n, dtype=np.int64)
     for f in engine._list_fields:
         if f in table.column_names:
-            col = table.column(f).combine_chunks()
+            col = _one_chunk(table.column(f))
             try:
                 sizes += np.asarray(pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False),
                                     dtype=np.int64)
