@@ -933,37 +933,29 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
                 result.fallback["columnar code failed"] += len(idx)
                 slow.extend(idx)
                 continue
-            partial: dict[int, list[str]] = {}
-            plain = arrays.plain.tolist()
-            cols: dict[str, tuple[Any, Any, Any, Any]] = {
-                    name: (arrays.eligible[name].tolist() if name in arrays.eligible else None,
-                           arrays.amount[name].tolist() if arrays.amount.get(name) is not None else None,
-                           arrays.tier[name].tolist() if arrays.tier.get(name) is not None else None,
-                           arrays.done[name].tolist()) for name in names}
-            for r, i in enumerate(idx):
-                if not plain[r]:
-                    slow.append(i)
-                    continue
-                row: dict[str, Outcome] = {}
-                for name, (e, a, t, done) in cols.items():
-                    if not done[r]:
-                        partial.setdefault(i, []).append(name)
-                        continue
-                    row[name] = Outcome(e[r], b.amount(a[r]) if a is not None else None,
-                                        b.texts[t[r]] if t is not None else None)
-                result.outcomes[i] = row
-                if i not in partial:
-                    result.columnar += 1
-            if partial:
-                hs = _mappings(engine, sub.take([idx.index(i) for i in partial]), read_row)
-                for (i, todo), h in zip(partial.items(), hs, strict=True):
+            plain = arrays.plain
+            all_done = plain.copy()
+            cols = []
+            for name in names:
+                all_done &= arrays.done[name]
+                cols.append(_objects(b, arrays, name))
+            rows = [dict(zip(names, objs)) for objs in zip(*cols)]  # None where the row engine decides
+            not_plain = np.flatnonzero(~plain).tolist()
+            slow.extend(idx[r] for r in not_plain)
+            outcomes = result.outcomes
+            for r in np.flatnonzero(plain).tolist():
+                outcomes[idx[r]] = rows[r]
+            result.columnar += int(all_done.sum())
+            left = np.flatnonzero(plain & ~all_done).tolist()  # decided by columns but for some programs
+            if left:
+                hs = _mappings(engine, sub.take(left), read_row)
+                for r, h in zip(left, hs, strict=True):
+                    out = rows[r]
+                    todo = tuple(name for name in names if out[name] is None)
                     result.fallback["programs marked by the columnar code"] += 1
-                    decision = engine.decide(h, day, tuple(todo), trace=False)
-                    out = result.outcomes[i]
-                    assert out is not None
+                    decision = engine.decide(h, day, todo, trace=False)
                     for name, p in decision.programs.items():
                         out[name] = _outcome(p)
-                    result.outcomes[i] = {nm: out[nm] for nm in names}
     if slow:  # rows to read as mappings: the dict path, which validates as the row engine does
         slow.sort()
         hs = _mappings(engine, table.take(slow), read_row)
@@ -982,6 +974,37 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
         with decimal.localcontext(ENGINE_CONTEXT):
             decide_block(engine, rows, names, result)
     return result
+
+
+def _objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | None]:
+    """One program's outcome of each row as an `Outcome` (None where not decided by columns): one object for
+    each distinct outcome, shared by the rows that have it (an `Outcome` is frozen)."""
+    done = arrays.done[name]
+    n = len(done)
+    if name not in arrays.eligible:
+        return [None] * n
+    e, a, t = arrays.eligible[name], arrays.amount.get(name), arrays.tier.get(name)
+    keys = [done.astype(np.int64), e.astype(np.int64)]
+    if a is not None:
+        keys.append(np.asarray(a, dtype=np.int64))
+    if t is not None:
+        keys.append(np.asarray(t, dtype=np.int64))
+    if n == 0:
+        return []
+    table = np.stack(keys, axis=1)
+    distinct, inverse = np.unique(table, axis=0, return_inverse=True)
+    objs: list[Outcome | None] = []
+    for row in distinct.tolist():
+        if not row[0]:
+            objs.append(None)
+            continue
+        k = 2
+        amount = None
+        if a is not None:
+            amount = b.amount(row[k])
+            k += 1
+        objs.append(Outcome(bool(row[1]), amount, b.texts[row[k]] if t is not None else None))
+    return [objs[k] for k in np.asarray(inverse).reshape(-1).tolist()]
 
 
 def _mappings(engine: Engine, table: Any, read_row: Any) -> list[Any]:
