@@ -559,6 +559,8 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             out = np.where(given, out, int(dflt))
         return (out, den, None), ok
     if t == "bool":
+        if pa.types.is_boolean(typ) and not need:  # a bool of the right type is plainly valid
+            return None, ok
         if pa.types.is_boolean(typ):
             vals = _bools(arr)
         else:
@@ -671,7 +673,7 @@ def _numbers_within(arr: Any, spec: Any, den: int, n: int, given: Any, ok: Any, 
         out = _unscaled(arr)[0] * factor if factor != 1 else _unscaled(arr)[0].copy()
     else:
         out = _ints(arr) * factor
-    if not given.all():
+    if need and not given.all():
         out = np.where(given, out, int(Decimal(spec.default) * den) if spec.default is not None else 0)
     return (out, den, None), ok
 
