@@ -262,6 +262,31 @@ def test_numbers_at_their_bounds_are_read_by_columns_and_beyond_them_by_the_row_
     assert not res.errors and res.fallback["rows read as mappings"] == 0
 
 
+def test_parquet_text_read_as_dictionaries_decides_the_same(engine: eligibility.Engine, tmp_path: Any) -> None:
+    """`read_parquet` reads text columns as dictionary arrays: each word is checked once, the results unchanged."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from eligibility.scale.columnar import read_households, read_parquet
+    from eligibility.scale.results import flat_record
+    base = _typed(engine, copy.deepcopy(next(c.household for c in _cases(engine) if c.on == ON)))
+    rows = [copy.deepcopy(base) for _ in range(5)]
+    rows[1]["members"][0]["relation"] = "not a relation"  # not a value of the enum
+    rows[2]["hardship_kind"] = ""  # an empty cell: not given, its default
+    rows[3]["hardship_kind"] = "not a kind"
+    rows[4]["members"][0]["id"] = rows[4]["members"][1]["id"] if len(rows[4]["members"]) > 1 else ""
+    table = pa.Table.from_struct_array(pa.array(rows))
+    path = tmp_path / "households.parquet"
+    pq.write_table(table, path)
+    assert pa.types.is_dictionary(read_households(str(path)).column("hardship_kind").type)
+    res = read_parquet(engine, str(path), ON)
+    for i, row in enumerate(table.to_pylist()):
+        want = _row(engine, flat_record(row, engine.model.facts)["household"], ON, engine.programs)
+        assert res.outcomes[i] == want, (i, row)
+        assert (i in res.errors) == (want is None)
+    assert {1, 3, 4} <= set(res.errors)
+    assert res.fallback["rows read as mappings"] == 3  # the empty cell is read by columns
+
+
 def test_batch_columnar_backend_reads_flat_rows_and_cells_as_the_row_backend(engine: eligibility.Engine) -> None:
     """CSV/Parquet rows (flat cells) and Spark cells (JSON text and a date) give the row backend's results."""
     import json

@@ -583,6 +583,10 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             vals = np.where(given, vals, d.year * 10000 + d.month * 100 + d.day)
         return vals, ok
     if t in ("enum", "text"):
+        if pa.types.is_dictionary(typ) and (pa.types.is_string(typ.value_type)
+                                            or pa.types.is_large_string(typ.value_type)) \
+                and arr.dictionary.null_count == 0 and pa.types.is_integer(typ.index_type):
+            return _dictionary_codes(b, arr, spec, n, top, given, ok)
         if pa.types.is_dictionary(typ):
             arr = arr.cast(typ.value_type)
             typ = arr.type
@@ -628,6 +632,31 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         return codes, ok
     ok &= ~given
     return np.zeros(n, dtype=np.int64), ok
+
+
+def _dictionary_codes(b: ColumnarBackend, arr: Any, spec: Any, n: int, top: bool, given: Any,
+                      ok: Any) -> tuple[Any, Any]:
+    """Codes of a dictionary-encoded text column (as Parquet's dictionary pages give it): each word checked once."""
+    import pyarrow as pa
+    words = arr.dictionary.to_pylist()
+    if spec.type == "enum":
+        allowed = {v for v, _ in spec.values}
+        bad = [w not in allowed for w in words]
+    else:
+        bad = [len(w) > 256 or (w == "" and spec.name == "id") for w in words]
+    dflt = b.code(str(spec.default)) if spec.default is not None else -1
+    lookup = np.array([b.code(w) for w in words] + [dflt], dtype=np.int64)
+    bad_word = np.array(bad + [False], dtype=bool)
+    indices = arr.indices
+    raw = _int32s(indices) if indices.type == pa.int32() else _ints(indices)
+    idx = np.where(given, raw, len(words)) if not given.all() else raw
+    if top and "" in words:  # an empty household cell is a field not given (as `flat_record` reads it)
+        given = given & (idx != words.index(""))
+        if spec.required:
+            ok &= given
+        idx = np.where(given, idx, len(words))
+    ok &= ~bad_word[idx]
+    return lookup[idx], ok
 
 
 def _numbers_within(arr: Any, spec: Any, den: int, n: int, given: Any, ok: Any, need: bool) -> tuple[Any, Any] | None:
