@@ -609,8 +609,8 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             found = np.ones(n, dtype=bool) if pos.null_count == 0 else \
                 ~np.asarray(pos.is_null().to_numpy(zero_copy_only=False), dtype=bool)
             ok &= found | ~given
-            dflt = b.code(str(spec.default)) if spec.default is not None else -1
-            lookup = np.array([b.code(w) for w in allowed] + [dflt], dtype=np.int64)
+            dflt_code = b.code(str(spec.default)) if spec.default is not None else -1
+            lookup = np.array([*(b.code(w) for w in allowed), dflt_code], dtype=np.int64)
             raw = _int32s(pos) if pos.type == pa.int32() else _ints(pos)
             return lookup[np.where(found, raw, len(allowed))], ok
         enc = pc.dictionary_encode(arr)
@@ -620,13 +620,8 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         raw = _int32s(indices) if indices.type == pa.int32() else _ints(indices)
         idx = np.where(given, raw, len(words))
         codes = table[idx]
-        if t == "enum":
-            allowed = {v for v, _ in spec.values}
-            bad_word = np.array([w not in allowed for w in words] + [False], dtype=bool)
-            ok &= ~bad_word[idx]
-        else:
-            long = np.array([len(w) > 256 or (w == "" and spec.name == "id") for w in words] + [False], dtype=bool)
-            ok &= ~long[idx]
+        long = np.array([len(w) > 256 or (w == "" and spec.name == "id") for w in words] + [False], dtype=bool)
+        ok &= ~long[idx]
         if spec.default is not None and not given.all():
             codes = np.where(given, codes, b.code(str(spec.default)))
         return codes, ok
@@ -646,7 +641,7 @@ def _dictionary_codes(b: ColumnarBackend, arr: Any, spec: Any, n: int, top: bool
         bad = [len(w) > 256 or (w == "" and spec.name == "id") for w in words]
     dflt = b.code(str(spec.default)) if spec.default is not None else -1
     lookup = np.array([b.code(w) for w in words] + [dflt], dtype=np.int64)
-    bad_word = np.array(bad + [False], dtype=bool)
+    bad_word = np.array([*bad, False], dtype=bool)
     indices = arr.indices
     raw = _int32s(indices) if indices.type == pa.int32() else _ints(indices)
     idx = np.where(given, raw, len(words)) if not given.all() else raw
@@ -970,18 +965,19 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
             for name in names:
                 all_done &= arrays.done[name]
                 cols.append(_objects(b, arrays, name))
-            rows = [dict(zip(names, objs)) for objs in zip(*cols)]  # None where the row engine decides
+            decided = [dict(zip(names, objs, strict=True)) for objs in zip(*cols, strict=True)] if cols \
+                else [{} for _ in idx]  # an outcome None: the row engine decides that program
             not_plain = np.flatnonzero(~plain).tolist()
             slow.extend(idx[r] for r in not_plain)
             outcomes = result.outcomes
             for r in np.flatnonzero(plain).tolist():
-                outcomes[idx[r]] = rows[r]
+                outcomes[idx[r]] = decided[r]
             result.columnar += int(all_done.sum())
             left = np.flatnonzero(plain & ~all_done).tolist()  # decided by columns but for some programs
             if left:
                 hs = _mappings(engine, sub.take(left), read_row)
                 for r, h in zip(left, hs, strict=True):
-                    out = rows[r]
+                    out = decided[r]
                     todo = tuple(name for name in names if out[name] is None)
                     result.fallback["programs marked by the columnar code"] += 1
                     decision = engine.decide(h, day, todo, trace=False)
