@@ -965,8 +965,8 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
             for name in names:
                 all_done &= arrays.done[name]
                 cols.append(_objects(b, arrays, name))
-            decided = [dict(zip(names, objs, strict=True)) for objs in zip(*cols, strict=True)] if cols \
-                else [{} for _ in idx]  # an outcome None: the row engine decides that program
+            # one dict a row, in the order of `names`; an outcome None: the row engine decides that program
+            decided = list(map(_row_maker(names), *cols)) if cols else [{} for _ in idx]
             not_plain = np.flatnonzero(~plain).tolist()
             slow.extend(idx[r] for r in not_plain)
             outcomes = result.outcomes
@@ -1018,10 +1018,9 @@ def _objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | No
         keys.append(np.asarray(t, dtype=np.int64))
     if n == 0:
         return []
-    table = np.stack(keys, axis=1)
-    distinct, inverse = np.unique(table, axis=0, return_inverse=True)
+    distinct, inverse = _distinct_rows(keys)
     objs: list[Outcome | None] = []
-    for row in distinct.tolist():
+    for row in distinct:
         if not row[0]:
             objs.append(None)
             continue
@@ -1032,6 +1031,53 @@ def _objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | No
             k += 1
         objs.append(Outcome(bool(row[1]), amount, b.texts[row[k]] if t is not None else None))
     return [objs[k] for k in np.asarray(inverse).reshape(-1).tolist()]
+
+
+def _distinct_rows(keys: list[Any]) -> tuple[list[list[int]], Any]:
+    """The distinct rows of equal-length int64 columns (as lists) and each row's index among them."""
+    n = len(keys[0])
+    lows = [int(k.min()) for k in keys]
+    spans = [int(k.max()) - lo + 1 for k, lo in zip(keys, lows, strict=True)]
+    total = 1
+    for sp in spans:
+        total *= sp
+    if total >= 2 ** 62:  # too wide for one int64 key: rows sorted as they are
+        table = np.stack(keys, axis=1)
+        distinct, inverse = np.unique(table, axis=0, return_inverse=True)
+        return distinct.tolist(), np.asarray(inverse).reshape(-1)
+    key = np.zeros(n, dtype=np.int64)
+    for k, lo, sp in zip(keys, lows, spans, strict=True):  # mixed radix: one int64 per row, in row order
+        key = key * sp + (k - lo)
+    if total <= 4 * n:  # a dense table of the keys: no sort
+        present = np.zeros(total, dtype=bool)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        rank = np.cumsum(present) - 1
+        inverse = rank[key]
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
+    cols = []
+    rest = uniq.astype(np.int64)
+    for lo, sp in zip(reversed(lows), reversed(spans), strict=True):
+        cols.append(rest % sp + lo)
+        rest = rest // sp
+    cols.reverse()
+    return np.stack(cols, axis=1).tolist(), inverse
+
+
+_ROW_MAKERS: dict[tuple[str, ...], Any] = {}
+
+
+def _row_maker(names: tuple[str, ...]) -> Any:
+    """A function of one outcome a program (in `names` order) returning the row's {program: outcome} dict."""
+    f = _ROW_MAKERS.get(names)
+    if f is None:
+        args = ", ".join(f"a{k}" for k in range(len(names)))
+        items = ", ".join(f"N[{k}]: a{k}" for k in range(len(names)))
+        ns: dict[str, Any] = {"N": names}
+        exec(f"def make({args}):\n    return {{{items}}}\n", ns)  # names by index: no text of them in code
+        f = _ROW_MAKERS[names] = ns["make"]
+    return f
 
 
 def _mappings(engine: Engine, table: Any, read_row: Any) -> list[Any]:
