@@ -586,7 +586,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         if pa.types.is_dictionary(typ) and (pa.types.is_string(typ.value_type)
                                             or pa.types.is_large_string(typ.value_type)) \
                 and arr.dictionary.null_count == 0 and pa.types.is_integer(typ.index_type):
-            return _dictionary_codes(b, arr, spec, n, top, given, ok)
+            return _dictionary_codes(b, arr, spec, n, top, given, ok, need)
         if pa.types.is_dictionary(typ):
             arr = arr.cast(typ.value_type)
             typ = arr.type
@@ -630,7 +630,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
 
 
 def _dictionary_codes(b: ColumnarBackend, arr: Any, spec: Any, n: int, top: bool, given: Any,
-                      ok: Any) -> tuple[Any, Any]:
+                      ok: Any, need: bool = True) -> tuple[Any, Any]:
     """Codes of a dictionary-encoded text column (as Parquet's dictionary pages give it): each word checked once."""
     import pyarrow as pa
     words = arr.dictionary.to_pylist()
@@ -639,8 +639,6 @@ def _dictionary_codes(b: ColumnarBackend, arr: Any, spec: Any, n: int, top: bool
         bad = [w not in allowed for w in words]
     else:
         bad = [len(w) > 256 or (w == "" and spec.name == "id") for w in words]
-    dflt = b.code(str(spec.default)) if spec.default is not None else -1
-    lookup = np.array([b.code(w) for w in words] + [dflt], dtype=np.int64)
     bad_word = np.array([*bad, False], dtype=bool)
     indices = arr.indices
     raw = _int32s(indices) if indices.type == pa.int32() else _ints(indices)
@@ -651,6 +649,10 @@ def _dictionary_codes(b: ColumnarBackend, arr: Any, spec: Any, n: int, top: bool
             ok &= given
         idx = np.where(given, idx, len(words))
     ok &= ~bad_word[idx]
+    if not need:  # only checked: its words are not interned
+        return None, ok
+    dflt = b.code(str(spec.default)) if spec.default is not None else -1
+    lookup = np.array([*(b.code(w) for w in words), dflt], dtype=np.int64)
     return lookup[idx], ok
 
 
