@@ -869,6 +869,7 @@ class Arrays:
 
 def decide_arrays(engine: Engine, table: Any, on: dt.date, programs: Sequence[str]) -> Arrays:
     """Decide a table's rows on one date by columns only: the arrays, with where each program was decided."""
+    programs = tuple(programs)
     b = backend(engine)
     table = _arrow_rows(table)
     n = table.num_rows
