@@ -222,7 +222,7 @@ class _Gen(nd.NodeVisitor):
         inner = (*loops, (d.each[0], rec, d.each[1]))
         body = self.expr(cd.trees[0], cd, 0, False, len(inner), inner)
         if d.rounding is not None:
-            body = self.rounding(body, d.rounding.step, d.rounding.mode)
+            body = self.rounding(body, d.rounding.step, d.rounding.mode, False)
         return f"({body})"
 
     def each_program(self, pname: str, lst: str, e: int, a: int | None, t: int | None,
@@ -234,6 +234,8 @@ class _Gen(nd.NodeVisitor):
             out.append(f"def {name}(h, pv, c, on{', T' if traced else ''}):")
             out.append("    out = []")
             out.append(f"    for i0, v0 in enumerate(h[{lst!r}]):")
+            if not traced:
+                out.append("        _i0 = id(v0)")
             out.append(f"        e = {self.member_ref(e, 'v0', 'i0', traced)}")
             amount = self.member_ref(a, "v0", "i0", traced) if a is not None else "None"
             tier = self.member_ref(t, "v0", "i0", traced) if t is not None else "None"
@@ -247,17 +249,30 @@ class _Gen(nd.NodeVisitor):
         if self.lean and k in self.inline:
             return self.inline_ref(k, rec, loops)
         # The memo looked up and filled in line: no helper call, whether the value is known or not.
+        # The record's id() taken once (`_i`; `_i0` for a per-record function's own record, taken at
+        # its start), and the memo created in line at its first use in a decision (no call).
         f = f"{self.untraced_prefix}{k}"
-        return (f"(_m if (_m := c[{k}].get(id({rec}), U)) is not U else "
-                f"(c[{k}] if c[{k}] is not U else NEWD(c, {k})).setdefault(id({rec}), {f}(h, pv, c, on, {rec})))")
+        key, again = ("_i0", "_i0") if rec == "v0" else (f"(_i := id({rec}))", "_i")
+        return (f"(_m if (_m := c[{k}].get({key}, U)) is not U else "
+                f"(_n if (_n := c[{k}]) is not U else (c.__setitem__({k}, _n := {{}}) or _n))"
+                f".setdefault({again}, {f}(h, pv, c, on, {rec})))")
 
-    def rounding(self, value: str, step: Decimal, mode: str) -> str:
+    @staticmethod
+    def dec(src: str, traced: bool) -> str:
+        """A number as a Decimal (the `D` helper): untraced, a Decimal is taken in line, without the call."""
+        if traced:
+            return f"D({src})"
+        if src.isidentifier():
+            return f"({src} if {src}.__class__ is DEC else D({src}))"
+        return f"(_d if (_d := {src}).__class__ is DEC else D(_d))"
+
+    def rounding(self, value: str, step: Decimal, mode: str, traced: bool = True) -> str:
         """Source rounding `value` to a step; a decimal power of ten quantizes directly."""
         fn = {"half_up": "rhu", "up": "rup", "down": "rdn"}[mode]
         exp = step.as_tuple().exponent
         if step.as_tuple().digits == (1,) and isinstance(exp, int) and exp <= 0:
             rounding = {"half_up": "RHU", "up": "RUP", "down": "RDN"}[mode]
-            return f"D({value}).quantize({self.const(step)}, {rounding})"
+            return f"{self.dec(value, traced)}.quantize({self.const(step)}, {rounding})"
         return f"{fn}({value}, {self.const(step)})"
 
     def pid(self, program: str) -> int:
@@ -302,9 +317,11 @@ class _Gen(nd.NodeVisitor):
             else:  # never a value nobody stated: the program cannot be decided on this date
                 out.append(f"        raise NotInForce({i})")
         if d.rounding is not None:
-            out.append(f"    v = {self.rounding('v', d.rounding.step, d.rounding.mode)}")
+            out.append(f"    v = {self.rounding('v', d.rounding.step, d.rounding.mode, traced)}")
         elif d.name == "amount" and d.kind == "output":
-            out.append(f"    v = {self.rounding('v', Decimal('0.01'), 'half_up')}")
+            out.append(f"    v = {self.rounding('v', Decimal('0.01'), 'half_up', traced)}")
+        if not traced and d.each is not None and any("_i0" in line for line in out[start + 1:]):
+            out.insert(start + 1, "    _i0 = id(v0)")
         if d.each is None:
             out.append(f"    c[{i}] = v")
         out.append("    return v")
@@ -400,7 +417,7 @@ class _Gen(nd.NodeVisitor):
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         left = self.expr(node.left, cd, vi, traced, depth, loops)
         if node.op == "/":  # a whole-valued operand may be an int at run time: never divide ints
-            left = f"D({left})"
+            left = self.dec(left, traced)
         return f"({left} {node.op} {self.expr(node.right, cd, vi, traced, depth, loops)})"
 
     def visit_Unary(self, node: nd.Unary, cd: CheckedDef, vi: int, traced: bool, depth: int,
@@ -512,7 +529,7 @@ class _Gen(nd.NodeVisitor):
         if f.startswith("round_"):
             mode = {"round_half_up": "half_up", "round_up": "up", "round_down": "down"}[f]
             step = args[1].value if isinstance(args[1], nd.Num) else Decimal(1)
-            return "(" + self.rounding(a[0], step, mode) + ")"
+            return "(" + self.rounding(a[0], step, mode, traced) + ")"
         raise CodegenError(f"unknown function {f}")
 
 
