@@ -96,7 +96,7 @@ def _name(value: object, what: str) -> str:
     return value
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # no slots: built from one dict (`_builder`), not a call a field
 class RecordDecision:
     """A per-person program's outcome for one member (or other record)."""
 
@@ -126,7 +126,7 @@ class _RecordTierWaits(RecordDecision):
         return self.waits
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # no slots: built from one dict (`_builder`)
 class ProgramDecision:
     """One program's outcome for a household.
 
@@ -187,7 +187,7 @@ class _TierWaits(ProgramDecision):
         return self.waits
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, slots=False)  # no slots: built from one dict (`_builder`)
 class Decision:
     """The outcome of every requested program, with what is needed to trace and explain it."""
 
@@ -409,6 +409,9 @@ class Engine:
         #: Each program's title, whether it has an amount, and the list it is decided per record of (or None).
         self._shapes = {name: (self._titles[name], p.amount is not None, p.each[1] if p.each is not None else None)
                         for name, p in compiled.model.programs.items()}
+        #: Each program's common refusal (not eligible, nothing unknown): one immutable object, shared.
+        self._refusals = {name: _new_decided(name, False, ZERO if has_amount else None, title, None)
+                          for name, (title, has_amount, _) in self._shapes.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
         #: Program names as given (a list or tuple) -> the checked tuple.
@@ -733,7 +736,7 @@ class Engine:
         if each is None:
             e, a, t = result
             if e is False and a is None and t is None:  # the common refusal: nothing more to read
-                return _new_decided(name, False, ZERO if has_amount else None, title, None)
+                return self._refusals[name]
             if e.__class__ is bool and a.__class__ is not Unknown and t.__class__ is not Unknown:  # decided
                 return _new_decided(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
                                     title, t)
@@ -997,14 +1000,18 @@ def _money(a: Any) -> Decimal:
 def _builder(cls: type, params: tuple[str, ...]) -> Any:
     """A constructor of a frozen attrs class taking the attributes `params` in order, the others at their defaults.
 
-    It sets the slots directly: what attrs' `__init__` does, without a call of `object.__setattr__`
-    by name for each field (the result objects of every decision are built this way).
+    It sets the attributes directly: what attrs' `__init__` does, without a call of `object.__setattr__`
+    by name for each field (the result objects of every decision are built this way): a class without
+    slots gets its `__dict__` whole, in one call; a slotted one each slot by its descriptor.
     """
     fields = attrs.fields(cls)
-    ns: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    slotted = "__dict__" not in dir(cls) and "__slots__" in cls.__dict__
+    ns: dict[str, Any] = {"new": object.__new__, "cls": cls, "setd": object.__setattr__}
     lines = [f"def build({', '.join(params)}):", "    o = new(cls)"]
+    items: list[str] = []
     for f in fields:
-        ns[f"s_{f.name}"] = cls.__dict__[f.name].__set__
+        if slotted:
+            ns[f"s_{f.name}"] = cls.__dict__[f.name].__set__
         if f.name in params:
             value = f.name
         elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
@@ -1014,7 +1021,12 @@ def _builder(cls: type, params: tuple[str, ...]) -> Any:
             assert f.default is not attrs.NOTHING, f"{cls.__name__}.{f.name} has no default"
             ns[f"d_{f.name}"] = f.default
             value = f"d_{f.name}"
-        lines.append(f"    s_{f.name}(o, {value})")
+        if slotted:
+            lines.append(f"    s_{f.name}(o, {value})")
+        else:
+            items.append(f"{f.name!r}: {value}")
+    if not slotted:
+        lines.append(f"    setd(o, '__dict__', {{{', '.join(items)}}})")
     lines.append("    return o")
     exec(compile("\n".join(lines), f"<{cls.__name__} builder>", "exec"), ns)  # from the class's own fields
     return ns["build"]
