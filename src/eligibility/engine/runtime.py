@@ -762,31 +762,38 @@ class Engine:
         built: list[RecordDecision] = []
         add = built.append
         some_eligible = some_unknown = False
+        total: Decimal | None = ZERO if has_amount else None
+        new, setd, cls = object.__new__, object.__setattr__, RecordDecision
         for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)):
+            # The decided records built in line (`_builder`'s dict, the fields of RecordDecision in order).
             if pe is False and pa is None and pt.__class__ is not Unknown:  # the common refusal
-                add(_new_record(i, rec.get("id"), False, none, pt))
+                r = new(cls)
+                setd(r, "__dict__", {"index": i, "id": rec.get("id"), "eligible": False, "amount": none, "tier": pt,
+                                     "unknown": ()})
+                add(r)
+                if has_amount:
+                    total += ZERO  # type: ignore[operator]
                 continue
             if pe.__class__ is bool and pa.__class__ is not Unknown and pt.__class__ is not Unknown:  # decided
-                add(_new_record(i, rec.get("id"), pe, _money(pa) if pa is not None else none, pt))
+                amount = _money(pa) if pa is not None else none
+                r = new(cls)
+                setd(r, "__dict__", {"index": i, "id": rec.get("id"), "eligible": pe, "amount": amount, "tier": pt,
+                                     "unknown": ()})
             else:
                 r = _record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
                 some_unknown = some_unknown or bool(r.unknown)
-                add(r)
+                amount = r.amount
+            add(r)
+            if has_amount and amount is not None:
+                total += amount  # type: ignore[operator]
             some_eligible = some_eligible or pe is True
         per = tuple(built)
         # Kleene's `any` over the members; the total is known when every member's amount is.
         unknown = tuple(sorted({p for r in per if r.unknown for p in r.unknown})) if some_unknown else ()
         eligible: bool | None = True if some_eligible else (None if unknown else False)
-        if eligible is False or not unknown:
-            total: Decimal | None = None
-            if has_amount:
-                total = ZERO
-                for r in per:
-                    if r.amount is not None:
-                        total += r.amount
-        else:
+        if not (eligible is False or not unknown):
             total = None
-        return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else ())
+        return _new_each(name, eligible, total, title, per, unknown if eligible is not False else ())
 
     def work(self, facts: Mapping[str, Any]) -> int:
         """The most generator iterations deciding these validated facts may need (the measure MAX_WORK bounds)."""
@@ -1037,6 +1044,11 @@ _new_decided: Callable[..., ProgramDecision] = _builder(ProgramDecision,
                                                        ("program", "eligible", "amount", "title", "tier"))
 #: RecordDecision(index, id, eligible, amount, tier), no unknown facts.
 _new_record: Callable[..., RecordDecision] = _builder(RecordDecision, ("index", "id", "eligible", "amount", "tier"))
+#: ProgramDecision of a program decided per record, with its records and unknown facts.
+_new_each: Callable[..., ProgramDecision] = _builder(ProgramDecision, ("program", "eligible", "amount", "title",
+                                                                     "members", "reads_unknown"))
+assert tuple(f.name for f in attrs.fields(RecordDecision)) == ("index", "id", "eligible", "amount", "tier", "unknown"), \
+    "_program_decision builds RecordDecision's dict in line: keep its fields there"
 #: Decision(...) with every field given in order.
 _new_decision: Callable[..., Decision] = _builder(Decision, tuple(f.name for f in attrs.fields(Decision)))
 
