@@ -103,6 +103,8 @@ class _Gen(nd.NodeVisitor):
         #: definitions they read in line, by definition number.
         self.lean = False
         self.inline: dict[int, CheckedDef] = {}
+        #: The household rules the lean functions read in line (see `inlinable_household`).
+        self.inline_house: dict[int, CheckedDef] = {}
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, repr(value))
@@ -180,6 +182,7 @@ class _Gen(nd.NodeVisitor):
         read again, which costs less than the memo).
         """
         self.inline = self.inlinable()
+        self.inline_house = self.inlinable_household()
         self.lean = True
         try:
             for key, i in sorted(self.def_index.items(), key=lambda kv: kv[1]):
@@ -210,6 +213,47 @@ class _Gen(nd.NodeVisitor):
             if refs.get(key, 0) == 1 or _small(cd.trees[0]):
                 out[self.def_index[key]] = cd
         return out
+
+    def inlinable_household(self) -> dict[int, CheckedDef]:
+        """The household rules the lean functions read in line: each read in one place only.
+
+        A rule of the household (no `each:`), in force at any date (one undated version), not a
+        program's output, read by exactly one other household rule: where that reader reads it
+        outside any generator (once a decision), its expression stands in line instead of a call
+        of its function and its memo (`c[k]`); read inside a generator, it is called as before.
+        """
+        cs = self.cs
+        refs: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for key, cd in cs.defs.items():
+            for tree in cd.trees:
+                for node in nd.walk(tree) if tree is not None else ():
+                    if isinstance(node, nd.Name) and node.ref and node.ref[0] == "def":
+                        refs.setdefault((cd.program, node.id), []).append(key)
+                    elif isinstance(node, nd.Attr) and node.ref and node.ref[0] in ("program", "recdef"):
+                        target = (node.ref[1], node.ref[2]) if node.ref[0] == "program" else (node.ref[4], node.ref[2])
+                        refs.setdefault(target, []).extend([key, key])  # never inlined: read from elsewhere
+        outputs = {(p, n) for p in cs.programs for n in ("eligible", "amount", "tier")}
+        out: dict[int, CheckedDef] = {}
+        for key, cd in cs.defs.items():
+            d = cd.definition
+            readers = refs.get(key, [])
+            if d.each is not None or key in outputs or len(d.versions) != 1 or cd.trees[0] is None:
+                continue
+            if d.versions[0].start is not None or d.versions[0].until is not None or len(readers) != 1:
+                continue
+            if cs.defs[readers[0]].definition.each is None:
+                out[self.def_index[key]] = cd
+        return out
+
+    def inline_house_ref(self, k: int) -> str:
+        """A household rule's expression, in line where its one reader reads it (lean functions only)."""
+        cd = self.inline_house[k]
+        d = cd.definition
+        assert cd.trees[0] is not None
+        body = self.expr(cd.trees[0], cd, 0, False, 0, ())
+        if d.rounding is not None:
+            body = self.rounding(body, d.rounding.step, d.rounding.mode, False)
+        return f"({body})"
 
     def inline_ref(self, k: int, rec: str, loops: tuple[tuple[str, str, str], ...]) -> str:
         """A per-record definition's expression for the record `rec`, in line (lean functions only).
@@ -381,6 +425,8 @@ class _Gen(nd.NodeVisitor):
         if kind == "param":
             return f"pv[{self.param_index[(cd.program, node.id)]}]"
         if kind == "def":
+            if self.lean and depth == 0 and self.def_index[(cd.program, node.id)] in self.inline_house:
+                return self.inline_house_ref(self.def_index[(cd.program, node.id)])
             return self.ref_def(cd.program, node.id, traced)
         if kind == "decision_date":
             return "on"
