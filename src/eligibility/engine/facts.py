@@ -683,14 +683,20 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
             out.append(f"def {check}(v, miss):")
             _fast_check(f, const, out, "    ", None)
     table = const(None)  # the table of the check functions, assigned in the generated source
-    # The optional bool and enum fields (most of what records give) are checked in line, not called.
+    # The optional bool, enum and integer fields (most of what records give) are checked in line, not called.
     bools = const(frozenset(f.name for f in fields if not f.required and f.type == "bool"))
     enums = const({f.name: frozenset(x for x, _ in f.values) for f in fields if not f.required and f.type == "enum"})
+    ints = const({f.name: (int(f.minimum) if f.minimum is not None else -(10 ** 15),
+                           int(f.maximum) if f.maximum is not None else 10 ** 15)
+                  for f in fields if not f.required and f.type == "integer"})
     given = [f"if k in {bools}:",
              "    if v.__class__ is not bool: raise M",
              "    o[k] = v",
              f"elif k in {enums}:",
              f"    if v.__class__ is not str or v not in {enums}[k]: raise M",
+             "    o[k] = v",
+             f"elif k in {ints}:",
+             f"    if v.__class__ is not int or not {ints}[k][0] <= v <= {ints}[k][1]: raise M",
              "    o[k] = v",
              f"else: o[k] = {table}[k](v, miss)"]
     args = "d, miss" if lst is None else "d, miss, i"
