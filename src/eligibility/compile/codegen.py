@@ -549,6 +549,14 @@ class _Gen(nd.NodeVisitor):
                 if f in ("any", "all"):
                     return f"{'KANY' if f == 'any' else 'KALL'}({pairs})"
                 return f"KEXT({pairs}, {f}, lambda: {f}_of((), {self.const(node.text)}))"
+            if self.lean and f != "any" and f != "all":
+                # Every item is evaluated (no short cut): a list comprehension, without a generator's
+                # suspension and resumption at each item. The reference functions keep the generators.
+                if f == "count":
+                    return f"len([1 {comp} if {elt}])" if gen.elt.type == "bool" else f"len([1 {comp}])"
+                if f == "sum":
+                    return f"sum([{elt} {comp}], {zero})"
+                return f"{f}_of([{elt} {comp}], {self.const(node.text)})"
             if f == "count":
                 if gen.elt.type == "bool":
                     return f"sum(1 {comp} if {elt})"
