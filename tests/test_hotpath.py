@@ -196,7 +196,7 @@ def test_result_objects_built_on_the_hot_path_equal_those_built_by_their_class()
 
 
 def test_optional_fields_checked_in_line_are_still_checked_and_a_null_takes_the_default(bundled: Engine) -> None:
-    """The members' optional bool, enum and integer fields are checked in the validator's loop: each bad one reported."""
+    """The members' optional bool, enum and integer fields are checked in the validator's loop: each bad one named."""
     h = family()
     h["members"][0]["full_time_student"] = "yes"
     h["members"][1]["self_care"] = "sometimes"

@@ -1047,7 +1047,8 @@ _new_record: Callable[..., RecordDecision] = _builder(RecordDecision, ("index", 
 #: ProgramDecision of a program decided per record, with its records and unknown facts.
 _new_each: Callable[..., ProgramDecision] = _builder(ProgramDecision, ("program", "eligible", "amount", "title",
                                                                      "members", "reads_unknown"))
-assert tuple(f.name for f in attrs.fields(RecordDecision)) == ("index", "id", "eligible", "amount", "tier", "unknown"), \
+_RECORD_FIELDS = ("index", "id", "eligible", "amount", "tier", "unknown")
+assert tuple(f.name for f in attrs.fields(RecordDecision)) == _RECORD_FIELDS, \
     "_program_decision builds RecordDecision's dict in line: keep its fields there"
 #: Decision(...) with every field given in order.
 _new_decision: Callable[..., Decision] = _builder(Decision, tuple(f.name for f in attrs.fields(Decision)))
