@@ -623,3 +623,18 @@ def test_the_summary_counts_every_pattern_of_outcomes() -> None:
     assert len(summary.tiers["a"]) == n and set(summary.tiers["a"].values()) == {1} and "b" not in summary.tiers
     assert summary.to_json()["programs"]["b"] == {"eligible": 0, "not_eligible": 2500, "undecided": 2500}
     assert summary.failed
+
+
+def test_batch_output_is_the_same_in_every_language() -> None:
+    """A program's error in a batch line is the record's English text, whatever language the command runs in."""
+    from eligibility.base.i18n import use_language
+
+    h = json.loads((Path(__file__).parent.parent / "examples" / "huadu-family.json").read_text(encoding="utf-8"))
+    lines = {}
+    for lang in ("en", "zh"):
+        with use_language(lang):
+            (r,) = decide_many(None, [h], on=ON)
+            lines[lang] = r.to_json()
+    errors = [p["error"] for p in lines["en"]["programs"].values() if p.get("error")]
+    assert errors, "the bundled medical programs have a parameter with no value: a program error to compare"
+    assert lines["zh"] == lines["en"]

@@ -176,16 +176,18 @@ def _typed(engine: eligibility.Engine, h: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _table_same(engine: eligibility.Engine, rows: list[dict[str, Any]], on: dt.date) -> Any:
+def _table_same(engine: eligibility.Engine, rows: list[dict[str, Any]], on: dt.date,
+                names: tuple[str, ...] | None = None) -> Any:
     """Decide an Arrow table and each of its rows as batch reads it: the same outcome or the same input error."""
     pa = pytest.importorskip("pyarrow")
     from eligibility.scale.columnar import decide_table
     from eligibility.scale.results import flat_record
+    names = names or engine.programs
     table = pa.Table.from_struct_array(pa.array(rows))
-    res = decide_table(engine, table, on)
+    res = decide_table(engine, table, on, names)
     for i, row in enumerate(table.to_pylist()):
         h = flat_record(row, engine.model.facts)["household"]
-        want = _row(engine, h, on, engine.programs)
+        want = _row(engine, h, on, names)
         assert res.outcomes[i] == want, (i, row)
         assert (i in res.errors) == (want is None)
     assert "columnar code failed" not in res.fallback
@@ -219,6 +221,70 @@ def test_arrow_rows_that_are_not_plain_are_read_as_batch_reads_them(engine: elig
     assert res.fallback["rows read as mappings"] == 5
     assert {1, 3, 4, 5} <= set(res.errors)
     assert res.outcomes[2] is not None and any(o.unknown for o in res.outcomes[2].values())
+
+
+def test_fields_the_asked_programs_do_not_read_are_still_checked(engine: eligibility.Engine) -> None:
+    """Only the fields dibao, marginal and tekun read are converted, but an invalid value anywhere is found."""
+    from decimal import Decimal
+    names = ("dibao", "marginal", "tekun")
+    read = backend(engine).reads(names)
+    unread = [(None, "persons_helped"), (None, "annual_income"), (None, "hardship_kind"),
+              ("members", "mente_category"), ("members", "medical_costs_after_insurance")]
+    assert not set(unread) & read  # else this test would not test what it says
+    assert (None, "financial_assets") in read and ("members", "birth_date") in read
+    base = _typed(engine, copy.deepcopy(next(c.household for c in _cases(engine) if c.on == ON)))
+    rows = [copy.deepcopy(base) for _ in range(6)]
+    rows[1]["persons_helped"] = 0  # below its minimum (1)
+    rows[2]["annual_income"] = Decimal("-5.00")  # money below zero
+    rows[3]["hardship_kind"] = "not a kind"  # not a value of the enum
+    rows[4]["members"][0]["mente_category"] = "not a category"
+    rows[5]["members"][0]["medical_costs_after_insurance"] = Decimal("1.234")  # more than fen
+    res = _table_same(engine, rows, ON, names)
+    assert set(res.errors) == {1, 2, 3, 4, 5}  # the row engine's own input errors, each naming its field
+    assert res.columnar == 1 and res.fallback["rows read as mappings"] == 5
+
+
+def test_numbers_at_their_bounds_are_read_by_columns_and_beyond_them_by_the_row_engine(
+        engine: eligibility.Engine) -> None:
+    """A numeric column whose extremes are valid is checked by one min/max; any other by each value."""
+    from decimal import Decimal
+    base = _typed(engine, copy.deepcopy(next(c.household for c in _cases(engine) if c.on == ON)))
+    rows = [copy.deepcopy(base) for _ in range(6)]
+    rows[0]["residential_units"] = 0  # its minimum
+    rows[1]["financial_assets"] = Decimal("999999999999999.99")  # the largest amount of money
+    rows[2]["persons_helped"] = None  # not given: its default
+    rows[3]["financial_assets"] = Decimal("1000000000000000.00")  # too large: an input error
+    rows[4]["residential_units"] = -1  # below its minimum
+    res = _table_same(engine, rows, ON)
+    assert {3, 4} <= set(res.errors)
+    assert res.fallback["rows read as mappings"] == 2  # the others, in the same columns, by columns
+    res = _table_same(engine, rows[:3] + rows[5:], ON)  # the same columns, every value valid
+    assert not res.errors and res.fallback["rows read as mappings"] == 0
+
+
+def test_parquet_text_read_as_dictionaries_decides_the_same(engine: eligibility.Engine, tmp_path: Any) -> None:
+    """`read_parquet` reads text columns as dictionary arrays: each word is checked once, the results unchanged."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from eligibility.scale.columnar import read_households, read_parquet
+    from eligibility.scale.results import flat_record
+    base = _typed(engine, copy.deepcopy(next(c.household for c in _cases(engine) if c.on == ON)))
+    rows = [copy.deepcopy(base) for _ in range(5)]
+    rows[1]["members"][0]["relation"] = "not a relation"  # not a value of the enum
+    rows[2]["hardship_kind"] = ""  # an empty cell: not given, its default
+    rows[3]["hardship_kind"] = "not a kind"
+    rows[4]["members"][0]["id"] = rows[4]["members"][1]["id"] if len(rows[4]["members"]) > 1 else ""
+    table = pa.Table.from_struct_array(pa.array(rows))
+    path = tmp_path / "households.parquet"
+    pq.write_table(table, path)
+    assert pa.types.is_dictionary(read_households(str(path)).column("hardship_kind").type)
+    res = read_parquet(engine, str(path), ON)
+    for i, row in enumerate(table.to_pylist()):
+        want = _row(engine, flat_record(row, engine.model.facts)["household"], ON, engine.programs)
+        assert res.outcomes[i] == want, (i, row)
+        assert (i in res.errors) == (want is None)
+    assert {1, 3, 4} <= set(res.errors)
+    assert res.fallback["rows read as mappings"] == 3  # the empty cell is read by columns
 
 
 def test_batch_columnar_backend_reads_flat_rows_and_cells_as_the_row_backend(engine: eligibility.Engine) -> None:

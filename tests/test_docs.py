@@ -10,7 +10,9 @@ equal, and a hash (`sha256:` and hex digits, or 12 hex digits) matches any hash:
 every edit of a policy file. An info string with `norun` (```console norun: the reason) is not run;
 the reason is required. ```yaml, ```json, ```text and other blocks are data, not run.
 `<!-- doc-run: COMMAND -->` runs a hidden shell command before the next block (setup a reader does
-not need to see). Commands run in a temporary folder holding a copy of benchmarks/, examples/, policies/ and
+not need to see); the text of the last data block is in the file `.doc-block` of the current folder,
+so that a setup can apply the YAML a reader is told to add (`cat .doc-block >> policies/tests/dibao.yaml`).
+Commands run in a temporary folder holding a copy of benchmarks/, examples/, policies/ and
 docs/policies/; `eligibility` is `python -m eligibility` of this source tree; a file whose commands
 call `curl` gets a server (`eligibility serve`) on a free port, with its token in `$TOKEN`.
 """
@@ -39,8 +41,7 @@ DOCS = sorted([ROOT / "README.md", *(p for p in (ROOT / "docs").rglob("*.md") if
 RUN_KINDS = ("python", "console", "sh")
 TOKEN = "doc-runner-token-0123456789abcdef"
 #: Docs whose blocks after a `<!-- doc-stop: reason -->` line do not run yet: a debt, to be paid.
-STOPS = {"docs/tutorial/policy-staff.md": "sections 6 to 9 edit the test cases by hand; those edits are not yet "
-                                          "given to the runner as doc-run setup"}
+STOPS: dict[str, str] = {}
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^`\n]*)$")
 
 
@@ -279,7 +280,10 @@ def test_doc_blocks_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
             for command in b.setup:
                 status, output = shell.run(command)
                 assert status == 0, f"{where}: setup `{command}` failed:\n{output}"
-            if b.kind not in RUN_KINDS or b.norun:
+            if b.kind not in RUN_KINDS:  # data: a later `doc-run` may apply it (`cat .doc-block >> FILE`)
+                (shell.cwd / ".doc-block").write_text(b.text, encoding="utf-8")
+                continue
+            if b.norun:
                 continue
             if b.kind == "python":
                 run_python(b, namespace, where)

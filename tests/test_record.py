@@ -559,7 +559,7 @@ def test_cli_verify_says_intact_and_explains_the_record_as_recorded(tmp_path: Pa
     res = run("verify", str(out), "--explain", "text", "--lang", "zh")
     assert res.exit_code == 0
     assert res.stdout.splitlines()[0].endswith("符合条件，每月金额 1,446.00 元")
-    assert res.stderr.startswith("intact:")
+    assert res.stderr.startswith("完整：记录 sha256:")  # --lang zh: the command's own lines too
     html = run("verify", str(out), "--explain", "html", "--lang", "en")
     assert html.stdout.startswith("<!DOCTYPE html>")
     tampered = tmp_path / "t.json"

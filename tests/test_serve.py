@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -374,6 +374,11 @@ def raw(server: Server, content: bytes, content_type: str | None = "application/
 def test_invalid_json_is_400_with_its_position(server: Server) -> None:
     """A body that is not JSON is 400 invalid-json, saying where."""
     body = problem(raw(server, b'{"household": {"members": [}'), 400, "invalid-json")
+    assert body["detail"].startswith("第 1 行第 ")  # the request did not choose English: Chinese first
+    with server.client() as c:
+        body = problem(c.post("/decide", content=b'{"household": {"members": [}',
+                              headers={"Content-Type": "application/json", "Accept-Language": "en"}), 400,
+                       "invalid-json")
     assert "line 1 column" in body["detail"]
 
 
@@ -420,7 +425,7 @@ def test_an_unknown_household_field_is_422_with_its_path(server: Server) -> None
     """A field not in the vocabulary is refused with its path and a suggestion, as InputError gives them."""
     h = example()
     h["members"][1]["disabilty_grade"] = 2
-    body = problem(post(server, "/decide", {"household": h, "on": ON}), 422, "invalid-input")
+    body = problem(post(server, "/decide", {"household": h, "on": ON, "lang": "en"}), 422, "invalid-input")
     assert body["errors"] == [{"path": "members[1].disabilty_grade", "kind": "unknown",
                                "message": "is not a field of the facts vocabulary; did you mean 'disability_grade'?"}]
 
@@ -435,7 +440,7 @@ def test_request_fields_are_checked(server: Server) -> None:
     """A body that is not an object, facts outside "household", and bad request fields are each named."""
     body = problem(raw(server, b"[1, 2]"), 422, "invalid-input")
     assert body["errors"][0]["path"] == "body"
-    flat = {**as_json(example()), "on": ON}
+    flat = {**as_json(example()), "on": ON, "lang": "en"}
     body = problem(post(server, "/decide", flat), 422, "invalid-input")
     paths = {e["path"]: e["message"] for e in body["errors"]}
     assert 'household facts go inside "household"' in paths["members"]
@@ -637,3 +642,19 @@ def test_the_token_comes_from_the_file_or_the_environment(tmp_path: Path) -> Non
         resolve_token(f, True, "127.0.0.1", {})
     with pytest.raises(ServeError, match="cannot read the token file"):
         resolve_token(tmp_path / "missing", False, "127.0.0.1", {})
+
+
+def test_problem_details_follow_the_requests_language(server: Server, golden: Callable[[str, str], None]) -> None:
+    """A 422 asked for with Accept-Language: zh-CN is in Chinese (title, detail, each problem), whatever the
+    server's locale; the body's "lang": "en" wins over the header."""
+    h = example()
+    h["members"][1]["disabilty_grade"] = 2
+    h["assessed_monthly_income"] = "2,400"
+    body = problem(post(server, "/decide", {"household": h, "on": ON}, headers={"Accept-Language": "zh-CN,en;q=0.5"}),
+                   422, "invalid-input")
+    body.pop("request_id")
+    golden("i18n/serve-invalid-input.zh.json", json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+    en = problem(post(server, "/decide", {"household": h, "on": ON, "lang": "en"}, headers={"Accept-Language": "zh"}),
+                 422, "invalid-input")
+    assert (en["title"], en["detail"]) == ("The request or the household is invalid",
+                                           "2 problem(s) with the household or the date")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from eligibility.audit.canonical import short_json
 from eligibility.audit.consistency import steps_of
 from eligibility.base.errors import InputError, InputProblem
+from eligibility.base.i18n import translate as _
 from eligibility.engine.trace import encode
 from eligibility.lang.checker import version_at
 from eligibility.lang.model import Definition, Label, Program
@@ -33,8 +34,9 @@ def check_policies_match(record: Mapping[str, Any], engine: Engine) -> None:
     wanted = policy.get("hash") if isinstance(policy, dict) else None
     if engine.policy_hash != wanted:
         raise InputError([InputProblem("policies", "mismatch",
-                                       f"are the policy set {engine.policy_hash}, not the record's {wanted}: "
-                                       "a record is checked only against the policy set it was decided with")])
+                                       _("are the policy set {hash}, not the record's {wanted}: a record is "
+                                         "checked only against the policy set it was decided with",
+                                         hash=engine.policy_hash, wanted=wanted))])
 
 
 def _expected_step(program: Program, d: Definition, step: Mapping[str, Any], on: dt.date) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def _parameter_problems(where: str, program: Program, item: Mapping[str, Any], o
     name = item.get("name")
     param = program.parameters.get(str(name))
     if param is None:
-        return [f"{where} reads a parameter {short_json(name)} the policy set does not have"]
+        return [_("{where} reads a parameter {name} the policy set does not have", where=where, name=short_json(name))]
     current = [v for v in param.values if v.start <= on]
     if not current:
         return []  # no value on the date: the step records an error instead
@@ -69,8 +71,9 @@ def _parameter_problems(where: str, program: Program, item: Mapping[str, Any], o
     expected = {"value": encode(pv.value, param.type), "from": pv.start.isoformat(),
                 "source": pv.source or param.source, "unit": param.unit, "note": pv.note, "at": str(pv.span),
                 "title": _label(param.title)}
-    return [f"{where} shows the parameter {name} with {field} {short_json(item.get(field))}, but the policy set "
-            f"says {short_json(want)}" for field, want in expected.items() if item.get(field) != want][:3]
+    return [_("{where} shows the parameter {name} with {field} {value}, but the policy set says {want}", where=where,
+              name=name, field=field, value=short_json(item.get(field)), want=short_json(want))
+            for field, want in expected.items() if item.get(field) != want][:3]
 
 
 def policy_problems(decision: Mapping[str, Any], engine: Engine) -> list[str]:
@@ -79,37 +82,38 @@ def policy_problems(decision: Mapping[str, Any], engine: Engine) -> list[str]:
     try:
         on = dt.date.fromisoformat(str(decision.get("decided_for")))
     except ValueError:
-        return ["decision.decided_for is not a date"]
+        return [_("decision.decided_for is not a date")]
     programs = decision.get("programs")
     if not isinstance(programs, dict):
         return []
     for name, prog in programs.items():
         program = engine.model.programs.get(name)
         if program is None:
-            out.append(f"programs.{name} is not a program of the policy set")
+            out.append(_("programs.{program} is not a program of the policy set", program=name))
             continue
         if not isinstance(prog, dict):
             continue
         for field, want in (("title", _label(program.title)), ("jurisdiction", program.jurisdiction),
                             ("file", program.file), ("layers", list(program.layers))):
             if prog.get(field) != want:
-                out.append(f"programs.{name}.{field} is {short_json(prog.get(field))}, but the policy set says "
-                           f"{short_json(want)}")
+                out.append(_("{where} is {value}, but the policy set says {want}", where=f"programs.{name}.{field}",
+                             value=short_json(prog.get(field)), want=short_json(want)))
         defs = {**program.definitions, "eligible": program.eligible,
                 **{k: d for k, d in (("amount", program.amount), ("tier", program.tier)) if d is not None}}
         steps = steps_of(prog)
-        out.extend(f"programs.{name}: the step {s} is missing (the policy set defines it)"
-                   for s in defs if s not in steps)
-        out.extend(f"programs.{name}: the step {s} is not a definition of the policy set"
-                   for s in steps if s not in defs)
+        out.extend(_("programs.{program}: the step {step} is missing (the policy set defines it)", program=name,
+                     step=s) for s in defs if s not in steps)
+        out.extend(_("programs.{program}: the step {step} is not a definition of the policy set", program=name,
+                     step=s) for s in steps if s not in defs)
         for sname, step in steps.items():
             d = defs.get(sname)
             if d is None:
                 continue
-            where = f"programs.{name} step {sname}"
+            where = _("programs.{program} step {step}", program=name, step=sname)
             expected = _expected_step(program, d, step, on)
-            out.extend(f"{where}: its {field} is {short_json(step.get(field))}, but the policy set says "
-                       f"{short_json(want)}" for field, want in expected.items() if step.get(field) != want)
+            out.extend(_("{where}: its {field} is {value}, but the policy set says {want}", where=where, field=field,
+                         value=short_json(step.get(field)), want=short_json(want))
+                       for field, want in expected.items() if step.get(field) != want)
             for item in step.get("inputs") or []:
                 if isinstance(item, dict) and item.get("kind") == "parameter":
                     out.extend(_parameter_problems(where, program, item, on))
@@ -132,10 +136,10 @@ def _sources_problems(decision: Mapping[str, Any], engine: Engine) -> list[str]:
     out = []
     for sid, entry in table.items():
         if sid not in known:
-            out.append(f"decision.sources.{sid} is not a source of the policy set")
+            out.append(_("decision.sources.{id} is not a source of the policy set", id=sid))
         elif entry != known[sid]:
-            out.append(f"decision.sources.{sid} is {short_json(entry)}, but the policy set says "
-                       f"{short_json(known[sid])}")
+            out.append(_("{where} is {value}, but the policy set says {want}", where=f"decision.sources.{sid}",
+                         value=short_json(entry), want=short_json(known[sid])))
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from eligibility.audit.canonical import canonical_bytes, short_json
 from eligibility.audit.evaluate import Unknown, each_binding, equal
+from eligibility.base.i18n import translate as _
 from eligibility.base.numbers import decimal_text
 
 _CENT = Decimal("0.01")
@@ -54,25 +55,26 @@ def outcome_problems(name: str, prog: Mapping[str, Any]) -> list[str]:
     steps = {s.get("name"): s for s in prog.get("steps") or [] if isinstance(s, dict) and s.get("kind") == "output"}
     elig, amount, tier = steps.get("eligible"), steps.get("amount"), steps.get("tier")
     if elig is None and prog.get("error") is None:
-        out.append(f"programs.{name}: the step eligible is missing")
+        out.append(_("programs.{program}: the step {step} is missing", program=name, step="eligible"))
     if amount is None and prog.get("amount") is not None and prog.get("members") is None and prog.get("eligible"):
-        out.append(f"programs.{name}: the step amount is missing")
+        out.append(_("programs.{program}: the step {step} is missing", program=name, step="amount"))
     if elig is not None and elig.get("outcome") in ("eligible", "not_eligible") and \
             elig.get("value") is not prog.get("eligible"):
-        out.append(f"programs.{name}.eligible is {short_json(prog.get('eligible'))} but its trace computed "
-                   f"{short_json(elig.get('value'))}")
+        out.append(_("{where} is {value} but its trace computed {computed}", where=f"programs.{name}.eligible",
+                     value=short_json(prog.get("eligible")), computed=short_json(elig.get("value"))))
     if amount and amount.get("outcome") == "computed" and prog.get("eligible") is True:
         computed = cents(amount.get("value"))
         if computed is None or computed != cents(prog.get("amount")):
-            out.append(f"programs.{name}.amount is {short_json(prog.get('amount'))} but its trace computed "
-                       f"{short_json(amount.get('value'))}")
+            out.append(_("{where} is {value} but its trace computed {computed}", where=f"programs.{name}.amount",
+                         value=short_json(prog.get("amount")), computed=short_json(amount.get("value"))))
     if amount and prog.get("eligible") is False and prog.get("members") is None and prog.get("error") is None \
             and prog.get("amount") is not None and cents(prog.get("amount")) != 0:
-        out.append(f"programs.{name}.amount is {short_json(prog.get('amount'))} but the program is not eligible")
+        out.append(_("{where} is {value} but the program is not eligible", where=f"programs.{name}.amount",
+                     value=short_json(prog.get("amount"))))
     if tier and tier.get("outcome") == "computed" and prog.get("error") is None and \
             tier.get("value") != prog.get("tier"):
-        out.append(f"programs.{name}.tier is {short_json(prog.get('tier'))} but its trace computed "
-                   f"{short_json(tier.get('value'))}")
+        out.append(_("{where} is {value} but its trace computed {computed}", where=f"programs.{name}.tier",
+                     value=short_json(prog.get("tier")), computed=short_json(tier.get("value"))))
     out.extend(_member_problems(name, prog, elig, amount))
     return out
 
@@ -96,24 +98,26 @@ def _member_problems(name: str, prog: Mapping[str, Any], elig: Mapping[str, Any]
         path = f"household.{each[1]}[{m.get('index')}]"
         traced = eligible.get(path)
         if traced is not None and traced is not m.get("eligible"):
-            out.append(f"programs.{name}.members[{m.get('index')}].eligible is {short_json(m.get('eligible'))} "
-                       f"but its trace computed {short_json(traced)}")
+            out.append(_("{where} is {value} but its trace computed {computed}",
+                         where=f"programs.{name}.members[{m.get('index')}].eligible",
+                         value=short_json(m.get("eligible")), computed=short_json(traced)))
         if m.get("eligible") is True and path in amounts and cents(amounts[path]) != cents(m.get("amount")):
-            out.append(f"programs.{name}.members[{m.get('index')}].amount is {short_json(m.get('amount'))} but "
-                       f"its trace computed {short_json(amounts[path])}")
+            out.append(_("{where} is {value} but its trace computed {computed}",
+                         where=f"programs.{name}.members[{m.get('index')}].amount",
+                         value=short_json(m.get("amount")), computed=short_json(amounts[path])))
         if m.get("eligible") is False and m.get("amount") is not None and cents(m.get("amount")) != 0:
-            out.append(f"programs.{name}.members[{m.get('index')}].amount is {short_json(m.get('amount'))} but "
-                       "the member is not eligible")
+            out.append(_("{where} is {value} but the member is not eligible",
+                         where=f"programs.{name}.members[{m.get('index')}].amount", value=short_json(m.get("amount"))))
         c = cents(m.get("amount"))
         total += c if c is not None else 0
     flags = [m.get("eligible") for m in members if isinstance(m, dict)]
     if prog.get("eligible") is not None and all(isinstance(f, bool) for f in flags) and \
             prog.get("eligible") is not any(flags):
-        out.append(f"programs.{name}.eligible is {short_json(prog.get('eligible'))} but its members say "
-                   f"{str(any(flags)).lower()}")
+        out.append(_("{where} is {value} but its members say {members}", where=f"programs.{name}.eligible",
+                     value=short_json(prog.get("eligible")), members=str(any(flags)).lower()))
     if prog.get("amount") is not None and amount is not None and cents(prog.get("amount")) != total:
-        out.append(f"programs.{name}.amount is {short_json(prog.get('amount'))} but its members' amounts add "
-                   f"up to {decimal_text(total)}")
+        out.append(_("{where} is {value} but its members' amounts add up to {total}", where=f"programs.{name}.amount",
+                     value=short_json(prog.get("amount")), total=decimal_text(total)))
     return out[:20]
 
 
@@ -131,27 +135,30 @@ def reference_problems(name: str, prog: Mapping[str, Any], programs: Mapping[str
                 seen = params.setdefault(ref, (sname, item))
                 keys = ("value", "from", "source", "unit", "note", "at")
                 if any(seen[1].get(k) != item.get(k) for k in keys):
-                    out.append(f"programs.{name}: the parameter {ref} reads {short_json(seen[1].get('value'))} "
-                               f"(from {seen[1].get('from')}) in step {seen[0]} but {short_json(value)} "
-                               f"(from {item.get('from')}) in step {sname}")
+                    out.append(_("programs.{program}: the parameter {name} reads {first} (from {first_from}) in step "
+                                 "{first_step} but {value} (from {start}) in step {step}", program=name, name=ref,
+                                 first=short_json(seen[1].get("value")), first_from=seen[1].get("from"),
+                                 first_step=seen[0], value=short_json(value), start=item.get("from"), step=sname))
                 continue
             if kind in ("rule", "computed", "output") and "." not in ref:
                 target = steps.get(ref)
                 if target is None:
-                    out.append(f"programs.{name}: the step {ref} is missing (step {sname} read it)")
+                    out.append(_("programs.{program}: the step {name} is missing (step {step} read it)", program=name,
+                                 name=ref, step=sname))
                     continue
                 recorded = _value_of(target, item.get("path"))
             elif kind == "program" and "." in ref:
-                other, _, field = ref.partition(".")
+                other, _dot, field = ref.partition(".")
                 if other not in programs or not isinstance(programs[other], dict):
                     continue
                 recorded = _program_value(programs[other], field, item.get("path"))
             else:
                 continue
             if _agree(recorded, value) is False:
-                where = f" for {item['path']}" if isinstance(item.get("path"), str) else ""
-                out.append(f"programs.{name}: step {sname} read {ref}{where} as {short_json(value)} but it is "
-                           f"{short_json(recorded)}")
+                where = _(" for {path}", path=item["path"]) if isinstance(item.get("path"), str) else ""
+                out.append(_("programs.{program}: step {step} read {name}{where} as {value} but it is {recorded}",
+                             program=name, step=sname, name=ref, where=where, value=short_json(value),
+                             recorded=short_json(recorded)))
         if len(out) >= 20:
             break
     return out
@@ -184,7 +191,7 @@ def citation_problems(decision: Mapping[str, Any]) -> list[str]:
     """Each step's citation must be the decision's table entry for its id, which the explanation shows."""
     table = decision.get("sources")
     if not isinstance(table, dict):
-        return ["decision.sources is not a table of sources"]
+        return [_("decision.sources is not a table of sources")]
     out = []
     for pname, prog in (decision.get("programs") or {}).items():
         if not isinstance(prog, dict):
@@ -194,12 +201,13 @@ def citation_problems(decision: Mapping[str, Any]) -> list[str]:
             if not isinstance(source, dict):
                 continue
             sid = source.get("id")
-            where = f"programs.{pname} step {step.get('name')}"
+            where = _("programs.{program} step {step}", program=pname, step=step.get("name"))
             if not isinstance(sid, str) or sid not in table:
-                out.append(f"{where} cites {short_json(sid)}, which is not in decision.sources")
+                out.append(_("{where} cites {source}, which is not in decision.sources", where=where,
+                             source=short_json(sid)))
             elif canonical_bytes(source) != canonical_bytes(table[sid]):
-                out.append(f"{where} cites {sid} as {short_json(source)} but decision.sources.{sid} is "
-                           f"{short_json(table[sid])}")
+                out.append(_("{where} cites {id} as {source} but decision.sources.{id} is {table}", where=where,
+                             id=sid, source=short_json(source), table=short_json(table[sid])))
             if len(out) >= 20:
                 return out
     return out

@@ -18,6 +18,8 @@ import attrs
 
 from eligibility.audit.changes import Change, policy_changes
 from eligibility.audit.impact import KINDS, TOP, HouseholdImpact, NetImpact, household_impact
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.numbers import ENGINE_CONTEXT
 
 if TYPE_CHECKING:
@@ -56,12 +58,13 @@ class PolicyDiff:
             return self._markdown()
         if fmt != "text":
             raise ValueError(f"fmt must be 'text' or 'markdown', not {fmt!r}")
-        lines = [f"old: {self.old} ({self.old_hash})", f"new: {self.new} ({self.new_hash})"]
+        lines = [_("old: {name} ({hash})", name=self.old, hash=self.old_hash),
+                 _("new: {name} ({hash})", name=self.new, hash=self.new_hash)]
         if not self.changes:
-            lines.append("no change in rules, parameters, citations, outputs or facts")
+            lines.append(_("no change in rules, parameters, citations, outputs or facts"))
         for program, changes in self._by_program().items():
             lines.append("")
-            lines.append(program if program is not None else "facts vocabulary")
+            lines.append(program if program is not None else _("facts vocabulary"))
             lines.extend(f"  {c.render()}" for c in changes)
         if self.impact is not None:
             with decimal.localcontext(ENGINE_CONTEXT):
@@ -90,16 +93,21 @@ class PolicyDiff:
         return "\n".join(lines).rstrip("\n") + "\n"
 
 
+#: The words of each kind of change of a household, translated where they are shown.
+KIND_WORDS = {"gained": N_("gained"), "lost": N_("lost"), "amount_up": N_("amount_up"),
+              "amount_down": N_("amount_down"), "tier_changed": N_("tier_changed")}
+
+
 def _money(d: Decimal, sign: bool = False) -> str:
     text = f"{d:,.2f}"
     return ("+" + text) if sign and d > 0 else text
 
 
 def _impact_lines(impact: HouseholdImpact) -> list[str]:
-    out = [f"households: {impact.lines} read, {impact.decided} decided under both sets, "
-           f"{len({e['line'] for e in impact.errors})} with errors"]
+    out = [_("households: {read} read, {decided} decided under both sets, {errors} with errors", read=impact.lines,
+             decided=impact.decided, errors=len({e["line"] for e in impact.errors}))]
     if any(e.get("program") for e in impact.errors):
-        out[0] += " (a program that cannot be decided for a line is left out of that program's counts)"
+        out[0] += _(" (a program that cannot be decided for a line is left out of that program's counts)")
     quiet = []
     for name, p in sorted(impact.programs.items()):
         c = p.counts
@@ -107,32 +115,36 @@ def _impact_lines(impact: HouseholdImpact) -> list[str]:
         if not any(c.values()) and change == 0 and p.status is None:
             quiet.append(name)
             continue
-        status = f" (program {p.status})" if p.status else ""
-        out.append(f"  {name}{status}: {c['gained']} gained, {c['lost']} lost, {c['amount_up']} amount up, "
-                   f"{c['amount_down']} amount down, {c['tier_changed']} tier changed; monthly cost "
-                   f"{_money(change, True)} ({_money(p.cost_old)} -> {_money(p.cost_new)})")
+        status = _(" (program {status})", status=p.status) if p.status else ""
+        out.append("  " + _("{name}{status}: {gained} gained, {lost} lost, {up} amount up, {down} amount down, "
+                            "{tier} tier changed; monthly cost {change} ({old} -> {new})", name=name, status=status,
+                            gained=c["gained"], lost=c["lost"], up=c["amount_up"], down=c["amount_down"],
+                            tier=c["tier_changed"], change=_money(change, True), old=_money(p.cost_old),
+                            new=_money(p.cost_new)))
         for kind in KINDS:
             for ex in p.examples.get(kind, []):
-                who = f"line {ex['line']}" + (f" ({ex['id']})" if ex.get("id") else "")
-                out.append(f"    {kind}: {who}, {ex['on']}: {_state(ex['old'])} -> {_state(ex['new'])}")
+                out.append("    " + _("{kind}: {who}, {on}: {old} -> {new}", kind=_(KIND_WORDS[kind]), who=_who(ex),
+                                          on=ex["on"], old=_state(ex["old"]), new=_state(ex["new"])))
     if quiet:
-        out.append(f"  no change: {', '.join(quiet)}")
-    out.append(f"total monthly cost change: {_money(impact.cost_change, True)}")
+        out.append("  " + _("no change: {programs}", programs=", ".join(quiet)))
+    out.append(_("total monthly cost change: {change}", change=_money(impact.cost_change, True)))
     if impact.errors:
-        out.append(f"errors ({len(impact.errors)}):")
+        out.append(_("errors ({n}):", n=len(impact.errors)))
         for e in impact.errors:
             first = str(e["message"]).splitlines()
             more = " …" if len(first) > 1 else ""
             head = first[0] if first else ""
             head = head if len(head) <= 300 else head[:299] + "…"
             where = f"{e['side']}, {e['program']}" if e.get("program") else e["side"]
-            out.append(f"  line {e['line']} ({where}): {head}{more}")
+            out.append("  " + _("line {line} ({where}): {message}", line=e["line"], where=where, message=head + more))
             out.extend(f"    {x}" for x in first[1:6])
     return out
 
 
 def _who(e: dict[str, Any]) -> str:
-    return f"line {e['line']}" + (f" ({e['id']})" if e.get("id") else "")
+    if e.get("id"):
+        return _("line {line} ({id})", line=e["line"], id=e["id"])
+    return _("line {line}", line=e["line"])
 
 
 def _shift(e: dict[str, Any]) -> str:
@@ -143,41 +155,46 @@ def _shift(e: dict[str, Any]) -> str:
 
     won = [named(p, p["new"]) for p in e["programs"] if p["new"]["eligible"] and not p["old"]["eligible"]]
     gone = [named(p, p["old"]) for p in e["programs"] if p["old"]["eligible"] and not p["new"]["eligible"]]
+    both = _(" and ")
     if won and gone:
-        return f"{' and '.join(won)} replacing {' and '.join(gone)}"
+        return _("{won} replacing {gone}", won=both.join(won), gone=both.join(gone))
     if gone:
-        return f"loses {' and '.join(gone)}"
+        return _("loses {programs}", programs=both.join(gone))
     if won:
-        return f"gains {' and '.join(won)}"
+        return _("gains {programs}", programs=both.join(won))
     return ", ".join(f"{p['program']} {_money(Decimal(p['change']), True)}" for p in e["programs"])
 
 
 def _program_shift(p: dict[str, Any]) -> str:
-    return (f"{p['program']}: {_state(p['old'], True)} -> {_state(p['new'], True)} "
-            f"({_money(Decimal(p['change']), True)})")
+    return _("{program}: {old} -> {new} ({change})", program=p["program"], old=_state(p["old"], True),
+             new=_state(p["new"], True), change=_money(Decimal(p["change"]), True))
 
 
 def _net_head(net: NetImpact) -> str:
-    return (f"{net.losers} household(s) lose {_money(-net.lost)} a month in all, {net.gainers} gain "
-            f"{_money(net.gained)}")
+    return _("{losers} household(s) lose {lost} a month in all, {gainers} gain {gained}", losers=net.losers,
+             lost=_money(-net.lost), gainers=net.gainers, gained=_money(net.gained))
 
 
 def _shown(kept: int, count: int) -> str:
-    return f"the {kept} largest of {count}" if kept < count else "1 household" if count == 1 else f"all {count}"
+    if kept < count:
+        return _("the {kept} largest of {count}", kept=kept, count=count)
+    return _("1 household") if count == 1 else _("all {count}", count=count)
 
 
 def _net_lines(net: NetImpact) -> list[str]:
     """The households whose monthly total across programs changes most: largest losses, then gains."""
     net.to_json()  # keeps the largest only, in order
-    out = ["households by net monthly change across programs: " + _net_head(net)]
-    for title, kept, count in (("losses", net.losses, net.losers), ("gains", net.gains, net.gainers)):
+    out = [_("households by net monthly change across programs: {summary}", summary=_net_head(net))]
+    for title, kept, count in ((N_("largest losses ({shown}):"), net.losses, net.losers),
+                               (N_("largest gains ({shown}):"), net.gains, net.gainers)):
         if not kept:
             continue
-        out.append(f"  largest {title} ({_shown(len(kept), count)}):")
+        out.append("  " + _(title, shown=_shown(len(kept), count)))
         for e in kept:
-            undecided = f"; not compared: {', '.join(e['undecided'])}" if e["undecided"] else ""
-            out.append(f"    {_who(e)}, {e['on']}: {_money(Decimal(e['net']), True)} to this family "
-                       f"({_money(Decimal(e['old']))} -> {_money(Decimal(e['new']))}): {_shift(e)}{undecided}")
+            undecided = _("; not compared: {programs}", programs=", ".join(e["undecided"])) if e["undecided"] else ""
+            out.append("    " + _("{who}, {on}: {net} to this family ({old} -> {new}): {shift}", who=_who(e),
+                                  on=e["on"], net=_money(Decimal(e["net"]), True), old=_money(Decimal(e["old"])),
+                                  new=_money(Decimal(e["new"])), shift=_shift(e)) + undecided)
             out.extend(f"      {_program_shift(p)}" for p in e["programs"])
     return out
 
@@ -235,8 +252,8 @@ def _impact_markdown(impact: HouseholdImpact) -> list[str]:
 
 def _state(o: dict[str, Any], grouped: bool = False) -> str:
     amount = (_money(Decimal(o["amount"])) if grouped else o["amount"]) if o["amount"] else None
-    text = "not eligible" if not o["eligible"] else "eligible" + (f" {amount}" if amount else "")
-    return text + (f", tier {o['tier']}" if o.get("tier") else "")
+    text = _("not eligible") if not o["eligible"] else _("eligible") + (f" {amount}" if amount else "")
+    return text + (_(", tier {tier}", tier=o["tier"]) if o.get("tier") else "")
 
 
 def diff_policies(old: Engine, new: Engine, *, old_name: str = "old", new_name: str = "new",

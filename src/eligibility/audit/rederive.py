@@ -29,11 +29,12 @@ from eligibility.audit.evaluate import (
     segment,
     source_of,
 )
+from eligibility.base.i18n import translate as _
 
 
 def step_problems(program: str, step: Mapping[str, Any], decided_for: str) -> list[str]:
     """Re-derive one step from what it recorded: its value, its outcome and its comparisons."""
-    where = f"programs.{program} step {step.get('name')}"
+    where = _("programs.{program} step {step}", program=program, step=step.get("name"))
     out = _outcome_problems(where, step)
     if step.get("evaluated") is not True or step.get("error") is not None or \
             step.get("outcome") in ("not_evaluated", "not_in_force", "error"):
@@ -44,7 +45,8 @@ def step_problems(program: str, step: Mapping[str, Any], decided_for: str) -> li
     try:
         tree = parse(text)
     except Unknown:
-        return [*out, f"{where}: its expression {short_json(text)} is not an expression of the policy language"]
+        return [*out, _("{where}: its expression {text} is not an expression of the policy language", where=where,
+                        text=short_json(text))]
     source = source_of(text)
     scope = Scope(step.get("inputs") or [], decided_for)
     bindings = loop_bindings(tree, step)
@@ -67,14 +69,16 @@ def _outcome_problems(where: str, step: Mapping[str, Any]) -> list[str]:
     if outcome in ("passed", "failed", "eligible", "not_eligible", "computed"):
         want = expected(value)
         if want is not None and want != outcome:
-            return [f"{where}: its outcome is {outcome} but its value {short_json(value)} means {want}"]
+            return [_("{where}: its outcome is {outcome} but its value {value} means {want}", where=where,
+                      outcome=outcome, value=short_json(value), want=want)]
     if outcome == "per_record" and isinstance(value, list):
         for item in value:
             if isinstance(item, dict):
                 want = expected(item.get("value"))
                 if want is not None and want != item.get("outcome"):
-                    return [f"{where}: {item.get('path')} is {item.get('outcome')} but its value "
-                            f"{short_json(item.get('value'))} means {want}"]
+                    return [_("{where}: {path} is {outcome} but its value {value} means {want}", where=where,
+                              path=item.get("path"), outcome=item.get("outcome"), value=short_json(item.get("value")),
+                              want=want)]
     return []
 
 
@@ -93,16 +97,17 @@ def _value_problems(where: str, step: Mapping[str, Any], tree: ast.expr, scope: 
             try:
                 derived = finish(step, evaluate(tree, scope, env))
                 if not same_value(item.get("value"), derived):
-                    return [f"{where}: {item.get('path')} is {short_json(item.get('value'))} but its expression "
-                            f"gives {short_json(_show(derived))} from the recorded inputs"]
+                    return [_("{where}: {path} is {value} but its expression gives {derived} from the recorded "
+                              "inputs", where=where, path=item.get("path"), value=short_json(item.get("value")),
+                              derived=short_json(_show(derived)))]
             except (Unknown, ArithmeticError):
                 continue
         return []
     try:
         derived = finish(step, evaluate(tree, scope, {}))
         if not same_value(value, derived):
-            return [f"{where}: its value is {short_json(value)} but its expression gives "
-                    f"{short_json(_show(derived))} from the recorded inputs"]
+            return [_("{where}: its value is {value} but its expression gives {derived} from the recorded inputs",
+                      where=where, value=short_json(value), derived=short_json(_show(derived)))]
     except (Unknown, ArithmeticError):
         pass
     return []
@@ -130,7 +135,8 @@ def _comparison_problems(where: str, step: Mapping[str, Any], tree: ast.expr, so
         text = " ".join(str(entry.get("expression")).split())
         found = compares.get(text)
         if found is None:
-            out.append(f"{where}: its comparison {short_json(entry.get('expression'))} is not part of its expression")
+            out.append(_("{where}: its comparison {text} is not part of its expression", where=where,
+                         text=short_json(entry.get("expression"))))
             continue
         if entry.get("evaluated") is not True:
             continue
@@ -152,34 +158,39 @@ def _pairs_problems(where: str, text: str, node: ast.Compare, sides: list[ast.ex
                     entry: Mapping[str, Any], scope: Scope, env: Mapping[str, Binding] | None) -> list[str]:
     pairs = entry.get("pairs")
     if not isinstance(pairs, list) or len(pairs) != len(node.ops):
-        return [f"{where}: the comparison {short_json(text)} has {len(node.ops)} operator(s) but records "
-                f"{len(pairs) if isinstance(pairs, list) else 'no'} pair(s)"]
+        if not isinstance(pairs, list):
+            return [_("{where}: the comparison {text} has {ops} operator(s) but records no pair(s)", where=where,
+                      text=short_json(text), ops=len(node.ops))]
+        return [_("{where}: the comparison {text} has {ops} operator(s) but records {pairs} pair(s)", where=where,
+                  text=short_json(text), ops=len(node.ops), pairs=len(pairs))]
     results: list[bool | None] = []
     for k, pair in enumerate(pairs):
         if not isinstance(pair, dict):
-            return [f"{where}: a pair of {short_json(text)} is not an object"]
+            return [_("{where}: a pair of {text} is not an object", where=where, text=short_json(text))]
         op = op_text(node.ops[k])
         if pair.get("op") != op:
-            return [f"{where}: {short_json(text)} compares with {op}, not {short_json(pair.get('op'))}"]
+            return [_("{where}: {text} compares with {op}, not {recorded}", where=where, text=short_json(text), op=op,
+                      recorded=short_json(pair.get("op")))]
         if pair.get("evaluated") is not True:
             results.append(None)
             continue
         left, right = pair.get("left"), pair.get("right")
         if not isinstance(left, dict) or not isinstance(right, dict):
-            return [f"{where}: a pair of {short_json(text)} has no sides"]
+            return [_("{where}: a pair of {text} has no sides", where=where, text=short_json(text))]
         for side, node_side in ((left, sides[k]), (right, sides[k + 1])):
             expr = segment(source, node_side)
             if " ".join(str(side.get("expression")).split()) != expr:
-                return [f"{where}: a side of {short_json(text)} reads {short_json(side.get('expression'))}, "
-                        f"not {short_json(expr)}"]
+                return [_("{where}: a side of {text} reads {read}, not {expr}", where=where, text=short_json(text),
+                          read=short_json(side.get("expression")), expr=short_json(expr))]
             if env is not None:
                 try:
                     derived = evaluate(node_side, scope, env)
                     same = _same_list(side.get("value"), derived) if isinstance(derived, list) else \
                         same_value(side.get("value"), derived)
                     if not same:
-                        return [f"{where}: {expr} is shown as {short_json(side.get('value'))} but the recorded "
-                                f"inputs give {short_json(_show(derived))}"]
+                        return [_("{where}: {expr} is shown as {value} but the recorded inputs give {derived}",
+                                  where=where, expr=expr, value=short_json(side.get("value")),
+                                  derived=short_json(_show(derived)))]
                 except (Unknown, ArithmeticError):
                     pass
         lv, rv = left.get("value"), right.get("value")
@@ -189,15 +200,17 @@ def _pairs_problems(where: str, text: str, node: ast.Compare, sides: list[ast.ex
             results.append(pair.get("result") if isinstance(pair.get("result"), bool) else None)
             continue
         if pair.get("result") is not result:
-            return [f"{where}: {short_json(lv)} {op} {short_json(rv)} is {str(result).lower()}, but the record "
-                    f"says {short_json(pair.get('result'))}"]
+            return [_("{where}: {left} {op} {right} is {result}, but the record says {recorded}", where=where,
+                      left=short_json(lv), op=op, right=short_json(rv), result=str(result).lower(),
+                      recorded=short_json(pair.get("result")))]
         results.append(result)
         if "difference" in pair:
             a, b = number(lv), number(rv)
             d = number(pair.get("difference"))
             if a is None or b is None or d is None or d != a - b:
-                return [f"{where}: the difference of {short_json(lv)} {op} {short_json(rv)} is recorded as "
-                        f"{short_json(pair.get('difference'))}"]
+                return [_("{where}: the difference of {left} {op} {right} is recorded as {recorded}", where=where,
+                          left=short_json(lv), op=op, right=short_json(rv),
+                          recorded=short_json(pair.get("difference")))]
     recorded = entry.get("result")
     if recorded is not None:
         derived_result: bool | None = None
@@ -206,8 +219,8 @@ def _pairs_problems(where: str, text: str, node: ast.Compare, sides: list[ast.ex
         elif all(r is True for r in results):
             derived_result = True
         if derived_result is not None and recorded is not derived_result:
-            return [f"{where}: {short_json(text)} is recorded as {short_json(recorded)} but its pairs give "
-                    f"{str(derived_result).lower()}"]
+            return [_("{where}: {text} is recorded as {recorded} but its pairs give {derived}", where=where,
+                      text=short_json(text), recorded=short_json(recorded), derived=str(derived_result).lower())]
     return []
 
 

@@ -11,6 +11,8 @@ import attrs
 from eligibility.audit.canonical import canonical_bytes, normalise, short_json
 from eligibility.audit.verify import verify_record
 from eligibility.base.errors import EligibilityError, InputError, InputProblem
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.base.version import __version__
 from eligibility.engine.trace import COMPACT_SCHEMA
@@ -35,6 +37,11 @@ class Difference:
 
     def to_json(self) -> dict[str, Any]:
         return {"program": self.program, "step": self.step, "field": self.field, "old": self.old, "new": self.new}
+
+
+#: The line of a policy file that differs between the record and the replay, by kind of change.
+FILE_CHANGES = {"added": N_("added {path}: {old} -> {new}"), "removed": N_("removed {path}: {old} -> {new}"),
+                "changed": N_("changed {path}: {old} -> {new}")}
 
 
 @attrs.frozen
@@ -93,25 +100,30 @@ class ReplayResult:
         """Return the likely reasons for the differences, most basic first."""
         out: list[str] = []
         if self.old_policy != self.new_policy and self.new_policy is not None:
-            out.append(f"another policy set: {self.old_policy} (recorded) vs {self.new_policy} (replay)")
-            out.extend(f"  {f.change} {f.path}: {(f.old or '-')[:12]} -> {(f.new or '-')[:12]}" for f in self.files)
+            out.append(_("another policy set: {old} (recorded) vs {new} (replay)", old=self.old_policy,
+                         new=self.new_policy))
+            out.extend("  " + _(FILE_CHANGES[f.change], path=f.path, old=(f.old or "-")[:12], new=(f.new or "-")[:12])
+                       for f in self.files)
         if self.old_version != self.new_version and self.new_version is not None:
-            out.append(f"another library version: {self.old_version} (recorded) vs {self.new_version} (replay)")
+            out.append(_("another library version: {old} (recorded) vs {new} (replay)", old=self.old_version,
+                         new=self.new_version))
         if self.old_jurisdiction != self.new_jurisdiction and self.new_policy is not None:
-            out.append(f"loaded for another jurisdiction: {self.old_jurisdiction} (recorded) vs "
-                       f"{self.new_jurisdiction} (replay)")
+            out.append(_("loaded for another jurisdiction: {old} (recorded) vs {new} (replay)",
+                         old=self.old_jurisdiction, new=self.new_jurisdiction))
         rule_fields = ("expression", "version", "source", "article", "rounding", "each", "type", "step")
         for d in self.steps:
             if d.field in rule_fields:
-                out.append(f"changed rule {d.program}.{d.step}: {d.field} {short_json(d.old)} -> {short_json(d.new)}")
+                out.append(_("changed rule {program}.{step}: {field} {old} -> {new}", program=d.program, step=d.step,
+                             field=d.field, old=short_json(d.old), new=short_json(d.new)))
             elif d.field in ("at", "layer"):
-                out.append(f"rule {d.program}.{d.step} is written elsewhere: {d.field} {short_json(d.old)} -> "
-                           f"{short_json(d.new)}")
+                out.append(_("rule {program}.{step} is written elsewhere: {field} {old} -> {new}", program=d.program,
+                             step=d.step, field=d.field, old=short_json(d.old), new=short_json(d.new)))
         for d in self.parameters:
-            out.append(f"changed parameter {d.program}.{d.step}: {d.field} {short_json(d.old)} -> {short_json(d.new)}")
+            out.append(_("changed parameter {program}.{step}: {field} {old} -> {new}", program=d.program, step=d.step,
+                         field=d.field, old=short_json(d.old), new=short_json(d.new)))
         if not out and (self.outcomes or self.steps or self.paths):
-            out.append("the same policy set and library version gave another result: the engine is not "
-                       "deterministic here, please report it")
+            out.append(_("the same policy set and library version gave another result: the engine is not "
+                         "deterministic here, please report it"))
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -132,29 +144,31 @@ class ReplayResult:
         """Return the result as text: a first line `identical`, `different`, `tampered` or `error`."""
         lines: list[str] = []
         if self.problems:
-            lines.append("tampered: the record is not intact; it was not replayed")
+            lines.append(_("tampered: the record is not intact; it was not replayed"))
             lines.extend(f"  {p}" for p in self.problems)
             return "\n".join(lines) + "\n"
-        head = f"record {(self.record_hash or '?')[:19]}…, decided for {self.decided_for}"
+        head = _("record {hash}…, decided for {day}", hash=(self.record_hash or "?")[:19], day=self.decided_for)
         if self.error is not None:
-            lines.append(f"error: the household cannot be decided again ({head})")
+            lines.append(_("error: the household cannot be decided again ({head})", head=head))
             lines.append(f"  {self.error}")
         elif self.identical:
-            lines.append(f"identical: the replay gives the recorded decision and trace, byte for byte ({head}, "
-                         f"policy set {self.new_policy})")
+            lines.append(_("identical: the replay gives the recorded decision and trace, byte for byte ({head}, "
+                           "policy set {policy})", head=head, policy=self.new_policy))
             return "\n".join(lines) + "\n"
         else:
-            same = "the same outcome, another trace" if self.same_outcome else "another outcome"
-            lines.append(f"different: {same} ({head})")
+            if self.same_outcome:
+                lines.append(_("different: the same outcome, another trace ({head})", head=head))
+            else:
+                lines.append(_("different: another outcome ({head})", head=head))
         if self.outcomes:
-            lines.append("outcome:")
+            lines.append(_("outcome:"))
             lines.extend(f"  {d.where()}: {short_json(d.old)} -> {short_json(d.new)}" for d in self.outcomes)
         if self.steps:
-            lines.append("steps:")
+            lines.append(_("steps:"))
             lines.extend(f"  {d.where()}: {short_json(d.old)} -> {short_json(d.new)}" for d in self.steps)
         causes = self.causes()
         if causes:
-            lines.append("why:")
+            lines.append(_("why:"))
             lines.extend(f"  {c}" for c in causes)
         shown = {f"programs.{d.program}.{d.field}" for d in self.outcomes}
         shown |= {f"programs.{d.program}.steps[{d.step}].{d.field}" for d in self.steps}
@@ -164,10 +178,10 @@ class ReplayResult:
             shown.add("library_version")
         rest = [p for p in self.paths if not any(p[0] == s or p[0].startswith((s + ".", s + "[")) for s in shown)]
         if rest:
-            lines.append(f"other differences in the trace ({len(rest)}):")
+            lines.append(_("other differences in the trace ({n}):", n=len(rest)))
             lines.extend(f"  {p}: {short_json(o)} -> {short_json(n)}" for p, o, n in rest[:10])
             if len(rest) > 10:
-                lines.append(f"  … and {len(rest) - 10} more (--format json lists them all)")
+                lines.append("  " + _("… and {n} more (--format json lists them all)", n=len(rest) - 10))
         return "\n".join(lines) + "\n"
 
 

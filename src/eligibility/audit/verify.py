@@ -29,6 +29,8 @@ from eligibility.audit.canonical import (
 from eligibility.audit.consistency import citation_problems, outcome_problems, reference_problems
 from eligibility.audit.rederive import step_problems
 from eligibility.base.errors import InputError
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.numbers import ENGINE_CONTEXT
 from eligibility.engine.trace import SCHEMA as TRACE_SCHEMA
 
@@ -72,45 +74,47 @@ def verify_record(record: object, policies: Engine | None = None) -> list[str]:
 
 def _verify(record: object) -> list[str]:
     if not isinstance(record, dict):
-        return ["a record is a JSON object"]
-    problems = [f"not canonical JSON: {p}"
+        return [_("a record is a JSON object")]
+    problems = [_("not canonical JSON: {problem}", problem=p)
                 for p in json_problems(record, safe_integers=record.get("schema") != SCHEMA_V1)]
     if problems:
         return problems
     missing = [k for k in KEYS if k not in record]
     extra = sorted(k for k in record if k not in KEYS)
     if missing:
-        problems.append("missing " + ", ".join(missing))
+        problems.append(_("missing {keys}", keys=", ".join(missing)))
     if extra:
         schema = record.get("schema") if record.get("schema") in SCHEMAS else SCHEMA
-        problems.append("unknown key(s) " + ", ".join(extra) + f" (not part of {schema})")
+        problems.append(_("unknown key(s) {keys} (not part of {schema})", keys=", ".join(extra), schema=schema))
     if record.get("schema") not in SCHEMAS:
-        problems.append(f"schema is {short_json(record.get('schema'))}, expected {SCHEMA!r} (or {SCHEMA_V1!r})")
+        problems.append(_("schema is {actual}, expected {schema!r} (or {old!r})",
+                          actual=short_json(record.get("schema")), schema=SCHEMA, old=SCHEMA_V1))
     stored = record.get("record_hash")
     if not isinstance(stored, str) or not HASH_RE.match(stored):
-        problems.append("record_hash is not sha256: and 64 hex digits")
+        problems.append(_("record_hash is not sha256: and 64 hex digits"))
     else:
         try:
             actual = record_hash(record)
         except (ValueError, TypeError, RecursionError):
             actual = None
         if actual != stored:
-            problems.append(f"record_hash does not match the content (recorded {stored[:19]}…, computed "
-                            f"{(actual or '?')[:19]}…): the record was changed after it was made")
+            problems.append(_("record_hash does not match the content (recorded {recorded}…, computed "
+                              "{computed}…): the record was changed after it was made",
+                              recorded=stored[:19], computed=(actual or "?")[:19]))
     shape = _shape_problems(record)
     if shape:
         return problems + shape
     decision: dict[str, Any] = record["decision"]
     for key in ("decided_for", "library_version", "policy"):
         if key in record and record.get(key) != decision.get(key):
-            problems.append(f"{key} differs between the record ({short_json(record.get(key))}) and its decision "
-                            f"({short_json(decision.get(key))})")
+            problems.append(_("{key} differs between the record ({recorded}) and its decision ({decided})",
+                              key=key, recorded=short_json(record.get(key)), decided=short_json(decision.get(key))))
     try:
         problems.extend(_policy_problems(decision.get("policy")))
         problems.extend(_decision_problems(decision))
         problems.extend(_input_problems(record.get("input"), decision))
     except (TypeError, KeyError, AttributeError, ValueError, IndexError):
-        problems.append(f"decision is not an {TRACE_SCHEMA} trace")
+        problems.append(_("decision is not an {schema} trace", schema=TRACE_SCHEMA))
     return problems
 
 
@@ -121,14 +125,14 @@ def _shape_problems(record: dict[str, Any]) -> list[str]:
     def want(value: object, types: type | tuple[type, ...], where: str) -> bool:
         if isinstance(value, types):
             return True
-        out.append(f"{where} is {short_json(value)}, not {_kind(types)}")
+        out.append(_("{where} is {value}, not {kind}", where=where, value=short_json(value), kind=_kind(types)))
         return False
 
     for where, value in (("decided_for", record.get("decided_for")),
                          ("decision.decided_for", (record.get("decision") or {}).get("decided_for")
                           if isinstance(record.get("decision"), dict) else None)):
         if not isinstance(value, str) or not _is_date(value):
-            out.append(f"{where} is {short_json(value)}, not a date \"YYYY-MM-DD\"")
+            out.append(_("{where} is {value}, not a date \"YYYY-MM-DD\"", where=where, value=short_json(value)))
     want(record.get("library_version"), str, "library_version")
     want(record.get("input"), dict, "input")
     decision = record.get("decision")
@@ -136,7 +140,8 @@ def _shape_problems(record: dict[str, Any]) -> list[str]:
         return out
     d = decision  # a dict from here on
     if d.get("schema") != TRACE_SCHEMA:
-        out.append(f"decision.schema is {short_json(d.get('schema'))}, not {TRACE_SCHEMA!r}")
+        out.append(_("{where} is {value}, not {kind}", where="decision.schema", value=short_json(d.get("schema")),
+                     kind=repr(TRACE_SCHEMA)))
     want(d.get("library_version"), str, "decision.library_version")
     policy = d.get("policy")
     if want(policy, dict, "decision.policy") and isinstance(policy, dict):
@@ -166,14 +171,14 @@ def _shape_problems(record: dict[str, Any]) -> list[str]:
                             for j, item in enumerate(step["inputs"]):
                                 want(item, dict, f"{where}.steps[{i}].inputs[{j}]")
         if not programs:
-            out.append("decision.programs is empty")
+            out.append(_("decision.programs is empty"))
     return out[:20]
 
 
 def _kind(types: type | tuple[type, ...]) -> str:
-    names = {str: "text", dict: "an object", list: "a list", bool: "true/false", type(None): "null"}
+    names = {str: N_("text"), dict: N_("an object"), list: N_("a list"), bool: N_("true/false"), type(None): "null"}
     seq = types if isinstance(types, tuple) else (types,)
-    return " or ".join(names.get(t, t.__name__) for t in seq)
+    return _(" or ").join(_(names[t]) if t in names else t.__name__ for t in seq)
 
 
 def _is_date(text: str) -> bool:
@@ -187,11 +192,12 @@ def _decision_problems(decision: dict[str, Any]) -> list[str]:
     """Everything the decision lets one re-derive: outcomes, step values, comparisons, references, citations."""
     programs = decision.get("programs")
     if not isinstance(programs, dict):
-        return ["decision.programs is not an object"]
+        return [_("{where} is not an object", where="decision.programs")]
     out: list[str] = []
     for name, prog in programs.items():
         if not isinstance(prog, dict) or not isinstance(prog.get("steps"), list):
-            out.append(f"decision.programs.{name} has no steps")
+            where = f"decision.programs.{name}"
+            out.append(_("{where} has no steps", where=where))
             continue
         out.extend(outcome_problems(name, prog))
         out.extend(reference_problems(name, prog, programs))
@@ -205,16 +211,16 @@ def _decision_problems(decision: dict[str, Any]) -> list[str]:
 
 def _policy_problems(policy: object) -> list[str]:
     if not isinstance(policy, dict):
-        return ["decision.policy is not an object"]
+        return [_("{where} is not an object", where="decision.policy")]
     files = policy.get("files")
     if not isinstance(files, dict) or not files:
-        return ["decision.policy.files is not a table of files"]
+        return [_("decision.policy.files is not a table of files")]
     bad = [f for f, h in files.items() if not isinstance(h, str) or not FILE_HASH_RE.match(h)]
     if bad:
-        return [f"decision.policy.files: {f} has no sha256" for f in bad[:5]]
+        return [_("decision.policy.files: {file} has no sha256", file=f) for f in bad[:5]]
     if policy.get("hash") != policy_hash(files):
-        return [f"decision.policy.hash {short_json(policy.get('hash'))} is not the hash of its files "
-                f"({policy_hash(files)[:19]}…): a file hash or the policy hash was changed"]
+        return [_("decision.policy.hash {recorded} is not the hash of its files ({computed}…): a file hash or the "
+                  "policy hash was changed", recorded=short_json(policy.get("hash")), computed=policy_hash(files)[:19])]
     return []
 
 
@@ -274,7 +280,7 @@ def _fact_inputs(decision: dict[str, Any]) -> Iterator[tuple[str, str, dict[str,
 def _input_problems(given: object, decision: dict[str, Any]) -> list[str]:
     """The facts the trace read must be the ones in the record's input."""
     if not isinstance(given, dict):
-        return ["input is not an object"]
+        return [_("{where} is not an object", where="input")]
     out: list[str] = []
     seen: set[str] = set()
     for pname, sname, item in _fact_inputs(decision):
@@ -287,17 +293,18 @@ def _input_problems(given: object, decision: dict[str, Any]) -> list[str]:
             continue
         if item.get("defaulted") is True:
             if found and value is not None:
-                out.append(f"input.{path[len('household.'):]} is given but the decision took its default")
+                out.append(_("input.{path} is given but the decision took its default", path=path[len("household."):]))
             continue
         if not found or not _same_fact(value, item.get("value")):
-            out.append(f"input.{path[len('household.'):]} is {short_json(value) if found else 'absent'} but the "
-                       f"decision read {short_json(item.get('value'))} (programs.{pname} step {sname})")
+            out.append(_("input.{path} is {given} but the decision read {read} (programs.{program} step {step})",
+                         path=path[len("household."):], given=short_json(value) if found else _("absent"),
+                         read=short_json(item.get("value")), program=pname, step=sname))
         if len(out) >= 20:
             break
     for path in decision.get("defaulted") or []:
         found, value = _lookup(given, "household." + str(path))
         if found and value is not None:
-            out.append(f"input.{path} is given but the decision lists it as defaulted")
+            out.append(_("input.{path} is given but the decision lists it as defaulted", path=path))
     return out
 
 

@@ -203,15 +203,25 @@ class EvaluationError(EligibilityError, ArithmeticError):
     """A rule could not be evaluated for this household (division by zero, empty min, missing parameter)."""
 
     def __init__(self, message: str, *, program: str | None = None, rule: str | None = None,
-                 path: str | None = None, span: Span | None = None) -> None:
+                 path: str | None = None, span: Span | None = None, english: str | None = None) -> None:
         self.program = program
         self.rule = rule
         self.path = path
         self.span = span
-        where = f" at {span}" if span else ""
         who = f"{program}.{rule}" if program and rule else (program or rule or "")
-        prefix = f"{who}{where}: " if who or where else ""
-        super().__init__(bounded(prefix + message))
+        #: The message in English, whatever the language of `str(error)`: what a trace records, so that a
+        #: decision record is the same whichever language the decision was made in.
+        self.english = bounded(_prefix(who, span, translated=False) + (message if english is None else english))
+        super().__init__(bounded(_prefix(who, span, translated=True) + message))
+
+
+def _prefix(who: str, span: Span | None, *, translated: bool) -> str:
+    """`dibao.amount at huadu/dibao.yaml:3:5: `, in the current language or in English."""
+    if span is None:
+        return f"{who}: " if who else ""
+    if not translated:
+        return f"{who} at {span}: " if who else f" at {span}: "
+    return _("{who} at {span}: ", who=who, span=span) if who else _(" at {span}: ", span=span)
 
 
 class PolicyTestFailure(EligibilityError, AssertionError):

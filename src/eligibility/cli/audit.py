@@ -103,17 +103,18 @@ def _record_policies(data: Any, policies: Path | None) -> tuple[Any, str]:
 
     jurisdiction = data["policy"].get("jurisdiction")
     if policies is not None:
-        return load_policies(policies, jurisdiction), f"checked against the policies in {policies}: rule texts, " \
-            "parameter values and citations"
+        return load_policies(policies, jurisdiction), _(
+            "checked against the policies in {policies}: rule texts, parameter values and citations",
+            policies=policies)
     try:
         bundled = load(None, jurisdiction=jurisdiction)
     except PolicyError:
         bundled = None
     if bundled is not None and bundled.policy_hash == data["policy"]["hash"]:
-        return bundled, "checked against the bundled policies (the record's policy set): rule texts, " \
-            "parameter values and citations"
-    return None, ("not checked against policy files (the bundled policies are not the record's policy set): "
-                  "give --policies with the folder it was decided with")
+        return bundled, _("checked against the bundled policies (the record's policy set): rule texts, "
+                          "parameter values and citations")
+    return None, _("not checked against policy files (the bundled policies are not the record's policy set): "
+                   "give --policies with the folder it was decided with")
 
 
 def add_commands(main: Any) -> None:
@@ -165,8 +166,9 @@ def add_commands(main: Any) -> None:
             for p in problems:
                 click.echo(f"  {p}")
             sys.exit(EXIT_FAIL)
-        head = (f"intact: record {data['record_hash']}, decided for {data['decided_for']}, "
-                f"policy set {data['policy']['hash']}, eligibility {data['library_version']}")
+        head = _("intact: record {hash}, decided for {day}, policy set {policy}, eligibility {version}",
+                 hash=data["record_hash"], day=data["decided_for"], policy=data["policy"]["hash"],
+                 version=data["library_version"])
         if fmt is None:
             click.echo(head)
             click.echo(f"  {note}")

@@ -45,7 +45,7 @@ def _properties(engine: Any, name_filter: str | None, profile: str | None, seed:
     if fmt == "text" and start is None:
         click.echo(_("properties: derandomized, the same examples on every run (--seed N or --seed random for others)"))
     elif fmt == "text":
-        how = "random" if (seed or os.environ.get(SEED_ENV)) == "random" else "chosen"
+        how = _("random") if (seed or os.environ.get(SEED_ENV)) == "random" else _("chosen")
         click.echo(_("properties: hypothesis seed {start} ({how}; --seed {start} reproduces this run)",
                      start=start, how=how))
     for r in run_properties(engine, name_filter, chosen, start):

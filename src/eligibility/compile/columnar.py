@@ -76,6 +76,23 @@ class ColumnarModule:
     strings: tuple[str, ...]  # string constants, interned first
     #: Pairs of lists whose records a generator takes together (each member with each obligor).
     pairs: tuple[tuple[str, str], ...] = ()
+    #: Each definition's own reads: fields (list None for a household field) and definitions it refers to.
+    reads: dict[int, frozenset[tuple[str | None, str]]] = attrs.Factory(dict)
+    refers: dict[int, frozenset[int]] = attrs.Factory(dict)
+
+    def fields_read(self, programs: Any) -> frozenset[tuple[str | None, str]]:
+        """The fields the code of these programs reads ((None, field) or (list, field)), through every reference."""
+        todo = [i for p in programs if p in self.programs for i in self.programs[p][:3] if i is not None]
+        seen: set[int] = set()
+        out: set[tuple[str | None, str]] = set()
+        while todo:
+            i = todo.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            out |= self.reads.get(i, frozenset())
+            todo.extend(self.refers.get(i, ()))
+        return frozenset(out)
 
 
 def _den_of(value: Decimal) -> int:
@@ -107,6 +124,9 @@ class _Gen(nd.NodeVisitor):
         self.failed: dict[tuple[str, str], str] = {}
         self.pair: str | None = None  # the axis of the pairs of records of the generator being generated
         self.pairs: set[tuple[str, str]] = set()
+        self.current = -1  # the definition being generated
+        self.reads: dict[int, set[tuple[str | None, str]]] = {}
+        self.refers: dict[int, set[int]] = {}
 
     # --- helpers of generation ---------------------------------------------------------------
 
@@ -132,6 +152,7 @@ class _Gen(nd.NodeVisitor):
                 self.failed[key] = self.failed[dep]
                 continue
             try:
+                self.current = i
                 bodies[i] = self.function(i, cd)
             except Unsupported as e:
                 self.failed[key] = f"{e.what} ({self.where(e.node, cd)}, {key[0]}.{key[1]})"
@@ -155,7 +176,9 @@ class _Gen(nd.NodeVisitor):
                                prog.each[1] if prog.each is not None else None)
         strings = tuple(sorted(self.strings, key=self.strings.__getitem__))
         return ColumnarModule("\n".join(out) + "\n", self.def_index, programs, unsupported, self.facts,
-                              self.lists, self.scales, self.params, strings, tuple(sorted(self.pairs)))
+                              self.lists, self.scales, self.params, strings, tuple(sorted(self.pairs)),
+                              {i: frozenset(r) for i, r in self.reads.items()},
+                              {i: frozenset(r) for i, r in self.refers.items()})
 
     def function(self, i: int, cd: CheckedDef) -> list[str]:
         d = cd.definition
@@ -295,6 +318,7 @@ class _Gen(nd.NodeVisitor):
             raise Unsupported(f"the field {name}", node)
         if f.type == "list":
             raise Unsupported(f"a list field used as a value ({name})", node)
+        self.reads.setdefault(self.current, set()).add((lst, name))
         if lst is None:
             self.facts[name] = f.type
         else:
@@ -355,6 +379,7 @@ class _Gen(nd.NodeVisitor):
         k = self.def_index[(program, name)]
         if (program, name) in self.failed:
             raise Unsupported(self.failed[(program, name)], node)
+        self.refers.setdefault(self.current, set()).add(k)
         return f"R(C, {k}, d{k}, M, {maxis!r})", self.def_axis[k]
 
     def visit_Attr(self, node: nd.Attr, cd: CheckedDef, loops: Any, mask: str) -> tuple[str, str]:

@@ -280,7 +280,7 @@ def classify(engine: Engine, job: DiscoverJob, joined: Joined, index: int, line:
     states = {name: _state(p) for name, p in decision.programs.items()}
     raw = _raw_findings(decision, states, assumed, enrolled, joined)
     record.update(programs={name: {"eligible": p.eligible, "amount": p.amount, "tier": p.tier,
-                                   "unknown": len(p.unknown), "error": None if p.error is None else str(p.error)}
+                                   "unknown": len(p.unknown), "error": None if p.error is None else p.error.english}
                             for name, p in decision.programs.items()},
                   enrolled=sorted(enrolled), findings=len(raw))
     if any(st == "open" for st in states.values()):
@@ -340,7 +340,7 @@ def _raw_findings(decision: Decision, states: dict[str, str], assumed: dict[str,
         paid = _paid(entries)
         if state == "error":  # enrolled, and the data cannot be decided on: a finding, never a silence
             f = _raw("not_decided", "to_verify", [name], entry, None)
-            f["error"] = str(p.error)
+            f["error"] = p.error.english
             out.append(f)
         elif state == "no":
             out.append(_raw("exit", "likely", [name], entry, paid))

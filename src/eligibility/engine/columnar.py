@@ -87,6 +87,7 @@ class ColumnarBackend:
         self.texts: list[str] = list(self.module.strings)
         self._params: dict[dt.date, tuple[dict[int, Any], frozenset[int]]] = {}
         self._amounts: dict[int, Decimal] = {}
+        self._reads: dict[frozenset[str] | None, frozenset[tuple[str | None, str]]] = {}
 
     @property
     def unsupported(self) -> dict[str, str]:
@@ -144,6 +145,14 @@ class ColumnarBackend:
         if ftype == "bool":
             return bool(v)
         raise ValueError(ftype)
+
+    def reads(self, programs: Any = None) -> frozenset[tuple[str | None, str]]:
+        """The fields the code of these programs reads (all programs: None), as (None, field) or (list, field)."""
+        key = None if programs is None else frozenset(programs)
+        hit = self._reads.get(key)
+        if hit is None:
+            hit = self._reads[key] = self.module.fields_read(self.module.programs if key is None else key)
+        return hit
 
     def amount(self, fen: int) -> Decimal:
         d = self._amounts.get(fen)
@@ -275,7 +284,7 @@ def decide_block(engine: Engine, rows: list[tuple[int, dt.date, Mapping[str, Any
 
 
 def _outcome(p: Any) -> Outcome:
-    return Outcome(p.eligible, p.amount, p.tier, None if p.error is None else str(p.error),
+    return Outcome(p.eligible, p.amount, p.tier, None if p.error is None else p.error.english,
                    p.unknown if p.undetermined else ())
 
 
@@ -423,6 +432,31 @@ def _column(b: ColumnarBackend, values: list[Any], ftype: str, den: int, bad: An
 # --- Arrow input: columns validated vectorised, the rows that are not plainly valid as mappings ---------
 
 
+def _ymd_of_days_many(days: Any) -> Any:
+    """`_ymd_of_days` of many days: computed once for each day of their range, then looked up."""
+    if len(days) < 1024:
+        return _ymd_of_days(days)
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo >= len(days):  # a range wider than the values: no gain
+        return _ymd_of_days(days)
+    return _ymd_of_days(np.arange(lo, hi + 1, dtype=np.int64))[days - lo]
+
+
+def _one_chunk(col: Any) -> Any:
+    """A chunked column as one array (no copy when it is one chunk already)."""
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
+def _valid(arr: Any, n: int) -> Any:
+    """The rows of an array that hold a value (not null), from its validity bitmap."""
+    if arr.null_count == 0:
+        return np.ones(n, dtype=bool)
+    if arr.type.id == 0 or arr.buffers()[0] is None:  # null type; a union or dictionary without bitmap
+        return ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[arr.offset: arr.offset + len(arr)].astype(bool)
+
+
 def _arrow_rows(table: Any) -> Any:
     import pyarrow as pa
     if isinstance(table, pa.RecordBatch):
@@ -480,13 +514,13 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
     typ = arr.type
     if typ == pa.null():  # not given anywhere: the default (or unknown)
         return _absent(b, spec, den, n, ok)
-    if arr.null_count == 0:
-        given = np.ones(n, dtype=bool)
-    else:
-        given = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    given = _valid(arr, n)
     if spec.required:
         ok &= given  # absent with no default: unknown (the row engine says so)
     if t in ("money", "decimal", "integer"):
+        fast = _numbers_within(arr, spec, den, n, given, ok, need)
+        if fast is not None:
+            return fast
         out = np.zeros(n, dtype=np.int64)
         if pa.types.is_integer(typ) and not pa.types.is_unsigned_integer(typ):
             raw = _ints(arr)
@@ -495,6 +529,7 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             if t == "money":
                 good &= raw >= 0
                 good &= raw < limit
+            good &= np.abs(raw) <= (2 ** 62 - 1) // den  # the value in the column's unit fits int64
             out = np.where(good, raw, 0) * den
             ok &= good | ~given
         elif pa.types.is_decimal128(typ) and typ.scale >= 0 and t != "integer":
@@ -524,18 +559,22 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             out = np.where(given, out, int(dflt))
         return (out, den, None), ok
     if t == "bool":
+        if pa.types.is_boolean(typ) and not need:  # a bool of the right type is plainly valid
+            return None, ok
         if pa.types.is_boolean(typ):
             vals = _bools(arr)
         else:
             vals = np.zeros(n, dtype=bool)
             ok &= ~given
-        if spec.default is not None:
+        if spec.default is not None and arr.null_count:
             vals = np.where(given, vals, bool(spec.default))
         return vals, ok
     if t == "date":
+        if pa.types.is_date32(typ) and not need:  # a date of the right type is plainly valid
+            return None, ok
         if pa.types.is_date32(typ):
             days = np.where(given, _int32s(arr), 0)
-            vals = _ymd_of_days(days)
+            vals = _ymd_of_days_many(days)
         else:
             vals = np.zeros(n, dtype=np.int64)
             ok &= ~given
@@ -544,6 +583,10 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
             vals = np.where(given, vals, d.year * 10000 + d.month * 100 + d.day)
         return vals, ok
     if t in ("enum", "text"):
+        if pa.types.is_dictionary(typ) and (pa.types.is_string(typ.value_type)
+                                            or pa.types.is_large_string(typ.value_type)) \
+                and arr.dictionary.null_count == 0 and pa.types.is_integer(typ.index_type):
+            return _dictionary_codes(b, arr, spec, n, top, given, ok, need)
         if pa.types.is_dictionary(typ):
             arr = arr.cast(typ.value_type)
             typ = arr.type
@@ -560,6 +603,16 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
                     inside = pc.and_(inside, pc.not_equal(arr, ""))
             ok &= _bools(inside) | ~given
             return None, ok
+        if t == "enum":  # the position of each value among the enum's, once per column (null: not one)
+            allowed = [v for v, _ in spec.values]
+            pos = pc.index_in(arr, value_set=pa.array(allowed, typ))
+            found = np.ones(n, dtype=bool) if pos.null_count == 0 else \
+                ~np.asarray(pos.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            ok &= found | ~given
+            dflt_code = b.code(str(spec.default)) if spec.default is not None else -1
+            lookup = np.array([*(b.code(w) for w in allowed), dflt_code], dtype=np.int64)
+            raw = _int32s(pos) if pos.type == pa.int32() else _ints(pos)
+            return lookup[np.where(found, raw, len(allowed))], ok
         enc = pc.dictionary_encode(arr)
         words = enc.dictionary.to_pylist()
         table = np.array([b.code(w) for w in words] + [-1], dtype=np.int64)
@@ -567,18 +620,88 @@ def _arrow_column(b: ColumnarBackend, arr: Any, spec: Any, den: int, n: int, top
         raw = _int32s(indices) if indices.type == pa.int32() else _ints(indices)
         idx = np.where(given, raw, len(words))
         codes = table[idx]
-        if t == "enum":
-            allowed = {v for v, _ in spec.values}
-            bad_word = np.array([w not in allowed for w in words] + [False], dtype=bool)
-            ok &= ~bad_word[idx]
-        else:
-            long = np.array([len(w) > 256 or (w == "" and spec.name == "id") for w in words] + [False], dtype=bool)
-            ok &= ~long[idx]
+        long = np.array([len(w) > 256 or (w == "" and spec.name == "id") for w in words] + [False], dtype=bool)
+        ok &= ~long[idx]
         if spec.default is not None and not given.all():
             codes = np.where(given, codes, b.code(str(spec.default)))
         return codes, ok
     ok &= ~given
     return np.zeros(n, dtype=np.int64), ok
+
+
+def _dictionary_codes(b: ColumnarBackend, arr: Any, spec: Any, n: int, top: bool, given: Any,
+                      ok: Any, need: bool = True) -> tuple[Any, Any]:
+    """Codes of a dictionary-encoded text column (as Parquet's dictionary pages give it): each word checked once."""
+    import pyarrow as pa
+    words = arr.dictionary.to_pylist()
+    if spec.type == "enum":
+        allowed = {v for v, _ in spec.values}
+        bad = [w not in allowed for w in words]
+    else:
+        bad = [len(w) > 256 or (w == "" and spec.name == "id") for w in words]
+    bad_word = np.array([*bad, False], dtype=bool)
+    indices = arr.indices
+    raw = _int32s(indices) if indices.type == pa.int32() else _ints(indices)
+    idx = np.where(given, raw, len(words)) if not given.all() else raw
+    if top and "" in words:  # an empty household cell is a field not given (as `flat_record` reads it)
+        given = given & (idx != words.index(""))
+        if spec.required:
+            ok &= given
+        idx = np.where(given, idx, len(words))
+    ok &= ~bad_word[idx]
+    if not need:  # only checked: its words are not interned
+        return None, ok
+    dflt = b.code(str(spec.default)) if spec.default is not None else -1
+    lookup = np.array([*(b.code(w) for w in words), dflt], dtype=np.int64)
+    return lookup[idx], ok
+
+
+def _numbers_within(arr: Any, spec: Any, den: int, n: int, given: Any, ok: Any, need: bool) -> tuple[Any, Any] | None:
+    """A numeric column whose smallest and largest values are plainly valid: every value is (one reduction).
+
+    None when a per-value check is needed (a value out of bounds, more places than the column holds,
+    a type read one by one): `_arrow_column` checks each value then.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    typ = arr.type
+    t = spec.type
+    if pa.types.is_integer(typ) and not pa.types.is_unsigned_integer(typ):
+        scale, factor = 0, den
+        lo, hi = Decimal(-10 ** 15), Decimal(10 ** 15 - 1 if t == "money" else 10 ** 15)
+    elif pa.types.is_decimal128(typ) and typ.scale >= 0 and t != "integer" and den % (10 ** typ.scale) == 0:
+        scale, factor = typ.scale, den // (10 ** typ.scale)
+        lo, hi = Decimal(-(2 ** 62 // factor - 1)).scaleb(-scale), Decimal(2 ** 62 // factor - 1).scaleb(-scale)
+        if t == "money":
+            hi = min(hi, Decimal(10 ** (15 + scale) - 1).scaleb(-scale))
+    else:
+        return None
+    if t == "money":
+        lo = max(lo, Decimal(0))
+    hi = min(hi, Decimal((2 ** 62 - 1) // den))  # the value in the unit of the columns fits int64
+    lo = max(lo, Decimal(-((2 ** 62 - 1) // den)))
+    if spec.minimum is not None:
+        if (spec.minimum * den) != int(spec.minimum * den):
+            return None
+        lo = max(lo, Decimal(spec.minimum))
+    if spec.maximum is not None:
+        if (spec.maximum * den) != int(spec.maximum * den):
+            return None
+        hi = min(hi, Decimal(spec.maximum))
+    if len(arr) - arr.null_count:
+        mm = pc.min_max(arr)
+        mn, mx = mm["min"].as_py(), mm["max"].as_py()
+        if not (lo <= Decimal(mn) and Decimal(mx) <= hi):
+            return None
+    if not need:
+        out = np.zeros(n, dtype=np.int64)
+    elif scale:
+        out = _unscaled(arr)[0] * factor if factor != 1 else _unscaled(arr)[0].copy()
+    else:
+        out = _ints(arr) * factor
+    if need and not given.all():
+        out = np.where(given, out, int(Decimal(spec.default) * den) if spec.default is not None else 0)
+    return (out, den, None), ok
 
 
 def _absent(b: ColumnarBackend, spec: Any, den: int, n: int, ok: Any) -> tuple[Any, Any]:
@@ -613,10 +736,14 @@ def _ymd_of_days(days: Any) -> Any:
     return y * 10000 + m * 100 + d
 
 
-def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
-    """Fill the columns from an Arrow table (nested layout); return the rows that are plainly valid and known."""
+def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any, programs: Any = None) -> Any:
+    """Fill the columns from an Arrow table (nested layout); return the rows that are plainly valid and known.
+
+    Every field is checked; only those the code of `programs` reads (all programs: None) are converted.
+    """
     import pyarrow as pa
     facts = b.engine.model.facts
+    wanted = b.reads(programs)
     n = table.num_rows
     ok = np.ones(n, dtype=bool)
     known = {f.name for f in facts.fields} | {"id", "on"}
@@ -625,12 +752,12 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
             ok[:] = False
     m = b.module
     for spec in facts.fields:
-        col = table.column(spec.name).combine_chunks() if spec.name in table.column_names else None
+        col = _one_chunk(table.column(spec.name)) if spec.name in table.column_names else None
         if spec.type != "list":
             vals, good = _arrow_column(b, col, spec, m.scales.get((None, spec.name), 1), n,
-                                       need=spec.name in m.facts)
+                                       need=(None, spec.name) in wanted)
             ok &= good
-            if spec.name in m.facts:
+            if (None, spec.name) in wanted:
                 C.H[spec.name] = vals
             continue
         if col is None:
@@ -662,14 +789,13 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any) -> Any:
                 item_ok &= np.asarray(values.field(k).is_null().to_numpy(zero_copy_only=False), dtype=bool)
         cols: dict[str, Any] = {}
         codes_of: dict[str, Any] = {}
-        read = m.lists.get(spec.name, {})
         keys = {str(c.field) for c in constraints(spec) if c.field}
         for f in spec.fields:
             child = values.field(f.name) if struct.get_field_index(f.name) >= 0 else None
             vals, good = _arrow_column(b, child, f, m.scales.get((spec.name, f.name), 1), size, top=False,
-                                       need=f.name in read or f.name in keys)
+                                       need=(spec.name, f.name) in wanted or f.name in keys)
             item_ok &= good
-            if f.name in m.lists.get(spec.name, {}):
+            if (spec.name, f.name) in wanted:
                 cols[f.name] = vals
             if f.type in ("enum", "text", "bool", "integer"):
                 codes_of[f.name] = vals[0] if isinstance(vals, tuple) else vals
@@ -743,13 +869,14 @@ class Arrays:
 
 def decide_arrays(engine: Engine, table: Any, on: dt.date, programs: Sequence[str]) -> Arrays:
     """Decide a table's rows on one date by columns only: the arrays, with where each program was decided."""
+    programs = tuple(programs)
     b = backend(engine)
     table = _arrow_rows(table)
     n = table.num_rows
     params, missing = b.params_on(on)
     C = Columns(n, on.year * 10000 + on.month * 100 + on.day, params)
     C.missing = missing
-    plain = _fill_arrow(b, C, table)
+    plain = _fill_arrow(b, C, table, programs)
     plain &= _other_lists_small(table, engine)  # the row engine counts the work of larger households
     out = Arrays({}, {}, {}, {}, plain)
     ns = b.ns
@@ -796,7 +923,7 @@ def _other_lists_small(table: Any, engine: Engine) -> Any:
     sizes = np.zeros(n, dtype=np.int64)
     for f in engine._list_fields:
         if f in table.column_names:
-            col = table.column(f).combine_chunks()
+            col = _one_chunk(table.column(f))
             try:
                 sizes += np.asarray(pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False),
                                     dtype=np.int64)
@@ -835,37 +962,30 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
                 result.fallback["columnar code failed"] += len(idx)
                 slow.extend(idx)
                 continue
-            partial: dict[int, list[str]] = {}
-            plain = arrays.plain.tolist()
-            cols: dict[str, tuple[Any, Any, Any, Any]] = {
-                    name: (arrays.eligible[name].tolist() if name in arrays.eligible else None,
-                           arrays.amount[name].tolist() if arrays.amount.get(name) is not None else None,
-                           arrays.tier[name].tolist() if arrays.tier.get(name) is not None else None,
-                           arrays.done[name].tolist()) for name in names}
-            for r, i in enumerate(idx):
-                if not plain[r]:
-                    slow.append(i)
-                    continue
-                row: dict[str, Outcome] = {}
-                for name, (e, a, t, done) in cols.items():
-                    if not done[r]:
-                        partial.setdefault(i, []).append(name)
-                        continue
-                    row[name] = Outcome(e[r], b.amount(a[r]) if a is not None else None,
-                                        b.texts[t[r]] if t is not None else None)
-                result.outcomes[i] = row
-                if i not in partial:
-                    result.columnar += 1
-            if partial:
-                hs = _mappings(engine, sub.take([idx.index(i) for i in partial]), read_row)
-                for (i, todo), h in zip(partial.items(), hs, strict=True):
+            plain = arrays.plain
+            all_done = plain.copy()
+            cols = []
+            for name in names:
+                all_done &= arrays.done[name]
+                cols.append(_objects(b, arrays, name))
+            # one dict a row, in the order of `names`; an outcome None: the row engine decides that program
+            decided = list(map(_row_maker(names), *cols)) if cols else [{} for _ in idx]
+            not_plain = np.flatnonzero(~plain).tolist()
+            slow.extend(idx[r] for r in not_plain)
+            outcomes = result.outcomes
+            for r in np.flatnonzero(plain).tolist():
+                outcomes[idx[r]] = decided[r]
+            result.columnar += int(all_done.sum())
+            left = np.flatnonzero(plain & ~all_done).tolist()  # decided by columns but for some programs
+            if left:
+                hs = _mappings(engine, sub.take(left), read_row)
+                for r, h in zip(left, hs, strict=True):
+                    out = decided[r]
+                    todo = tuple(name for name in names if out[name] is None)
                     result.fallback["programs marked by the columnar code"] += 1
-                    decision = engine.decide(h, day, tuple(todo), trace=False)
-                    out = result.outcomes[i]
-                    assert out is not None
+                    decision = engine.decide(h, day, todo, trace=False)
                     for name, p in decision.programs.items():
                         out[name] = _outcome(p)
-                    result.outcomes[i] = {nm: out[nm] for nm in names}
     if slow:  # rows to read as mappings: the dict path, which validates as the row engine does
         slow.sort()
         hs = _mappings(engine, table.take(slow), read_row)
@@ -884,6 +1004,83 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
         with decimal.localcontext(ENGINE_CONTEXT):
             decide_block(engine, rows, names, result)
     return result
+
+
+def _objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | None]:
+    """One program's outcome of each row as an `Outcome` (None where not decided by columns): one object for
+    each distinct outcome, shared by the rows that have it (an `Outcome` is frozen)."""
+    done = arrays.done[name]
+    n = len(done)
+    if name not in arrays.eligible:
+        return [None] * n
+    e, a, t = arrays.eligible[name], arrays.amount.get(name), arrays.tier.get(name)
+    keys = [done.astype(np.int64), e.astype(np.int64)]
+    if a is not None:
+        keys.append(np.asarray(a, dtype=np.int64))
+    if t is not None:
+        keys.append(np.asarray(t, dtype=np.int64))
+    if n == 0:
+        return []
+    distinct, inverse = _distinct_rows(keys)
+    objs: list[Outcome | None] = []
+    for row in distinct:
+        if not row[0]:
+            objs.append(None)
+            continue
+        k = 2
+        amount = None
+        if a is not None:
+            amount = b.amount(row[k])
+            k += 1
+        objs.append(Outcome(bool(row[1]), amount, b.texts[row[k]] if t is not None else None))
+    return [objs[k] for k in np.asarray(inverse).reshape(-1).tolist()]
+
+
+def _distinct_rows(keys: list[Any]) -> tuple[list[list[int]], Any]:
+    """The distinct rows of equal-length int64 columns (as lists) and each row's index among them."""
+    n = len(keys[0])
+    lows = [int(k.min()) for k in keys]
+    spans = [int(k.max()) - lo + 1 for k, lo in zip(keys, lows, strict=True)]
+    total = 1
+    for sp in spans:
+        total *= sp
+    if total >= 2 ** 62:  # too wide for one int64 key: rows sorted as they are
+        table = np.stack(keys, axis=1)
+        distinct, inverse = np.unique(table, axis=0, return_inverse=True)
+        return distinct.tolist(), np.asarray(inverse).reshape(-1)
+    key = np.zeros(n, dtype=np.int64)
+    for k, lo, sp in zip(keys, lows, spans, strict=True):  # mixed radix: one int64 per row, in row order
+        key = key * sp + (k - lo)
+    if total <= 4 * n:  # a dense table of the keys: no sort
+        present = np.zeros(total, dtype=bool)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        rank = np.cumsum(present) - 1
+        inverse = rank[key]
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
+    cols = []
+    rest = uniq.astype(np.int64)
+    for lo, sp in zip(reversed(lows), reversed(spans), strict=True):
+        cols.append(rest % sp + lo)
+        rest = rest // sp
+    cols.reverse()
+    return np.stack(cols, axis=1).tolist(), inverse
+
+
+_ROW_MAKERS: dict[tuple[str, ...], Any] = {}
+
+
+def _row_maker(names: tuple[str, ...]) -> Any:
+    """A function of one outcome a program (in `names` order) returning the row's {program: outcome} dict."""
+    f = _ROW_MAKERS.get(names)
+    if f is None:
+        args = ", ".join(f"a{k}" for k in range(len(names)))
+        items = ", ".join(f"N[{k}]: a{k}" for k in range(len(names)))
+        ns: dict[str, Any] = {"N": names}
+        exec(f"def make({args}):\n    return {{{items}}}\n", ns)  # names by index: no text of them in code
+        f = _ROW_MAKERS[names] = ns["make"]
+    return f
 
 
 def _mappings(engine: Engine, table: Any, read_row: Any) -> list[Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from eligibility.base.errors import EligibilityError, EvaluationError, InputError, InputProblem
+from eligibility.base.i18n import N_, translate
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT, ZERO
 from eligibility.base.source import did_you_mean, readable
 from eligibility.base.version import __version__
@@ -837,15 +838,28 @@ class Engine:
         return names
 
     def _missing_message(self, i: int, day: dt.date) -> str:
+        """The English message of a parameter with no value on `day` (what a trace records)."""
+        return self._missing_said(i, day)[1]
+
+    def _missing_said(self, i: int, day: dt.date) -> tuple[str, str]:
         (prog, pname), _ = self._params[i]
         p = self.model.programs[prog].parameters[pname]
         src = self.model.programs[prog].sources.get(p.source or "")
-        cite = f"; source {p.source}: {src.document or src.title}" if src else ""
+        source = f"{p.source}: {src.document or src.title}" if src else ""
+        if p.values and src:
+            return _said(N_("parameter '{name}' of {program} has no value on {day} (its first value is from "
+                            "{start}; {file}; source {source})"), name=pname, program=prog, day=day,
+                         start=p.values[0].start, file=p.file, source=source)
         if p.values:
-            return (f"parameter '{pname}' of {prog} has no value on {day} "
-                    f"(its first value is from {p.values[0].start}; {p.file}{cite})")
-        return (f"parameter '{pname}' of {prog} has no known value ({p.file}{cite}); "
-                "a decision that needs it cannot be made until a value is added")
+            return _said(N_("parameter '{name}' of {program} has no value on {day} (its first value is from "
+                            "{start}; {file})"), name=pname, program=prog, day=day, start=p.values[0].start,
+                         file=p.file)
+        if src:
+            return _said(N_("parameter '{name}' of {program} has no known value ({file}; source {source}); a "
+                            "decision that needs it cannot be made until a value is added"),
+                         name=pname, program=prog, file=p.file, source=source)
+        return _said(N_("parameter '{name}' of {program} has no known value ({file}); a decision that needs it "
+                        "cannot be made until a value is added"), name=pname, program=prog, file=p.file)
 
     def _warnings(self, names: tuple[str, ...], day: dt.date) -> tuple[str, ...]:
         return tuple(w["message"]["en"] for w in self.warning_records(names, day))
@@ -881,33 +895,37 @@ class Engine:
         if isinstance(exc, NotInForce):
             k = self._index_to_def[exc.index]
             d = self.compiled.checked.defs[k].definition
-            return EvaluationError(f"no version of '{k[1]}' is in force on {day}", program=k[0], rule=k[1],
-                                   span=d.span)
+            msg, en = _said(N_("no version of '{rule}' is in force on {day}"), rule=k[1], day=day)
+            return EvaluationError(msg, program=k[0], rule=k[1], span=d.span, english=en)
         if isinstance(exc, MissingParameter):
-            return EvaluationError(self._missing_message(exc.index, day), program=prog, rule=rule, span=span)
+            msg, en = self._missing_said(exc.index, day)
+            return EvaluationError(msg, program=prog, rule=rule, span=span, english=en)
         if isinstance(exc, NegativeAmount):
             prog_n = exc.program
             amount_def = self.model.programs[prog_n].amount if prog_n in self.model.programs else None
-            return EvaluationError(f"the amount is negative ({exc.value}); a benefit cannot be below zero: "
-                                   "check the policy", program=prog_n, rule="amount",
-                                   span=amount_def.span if amount_def else None)
+            msg, en = _said(N_("the amount is negative ({value}); a benefit cannot be below zero: check the policy"),
+                            value=exc.value)
+            return EvaluationError(msg, program=prog_n, rule="amount", span=amount_def.span if amount_def else None,
+                                   english=en)
         elif isinstance(exc, EmptyAggregate):
-            msg = f"{exc.text} has no items to take the minimum or maximum of"
+            msg, en = _said(N_("{text} has no items to take the minimum or maximum of"), text=exc.text)
         elif isinstance(exc, DateOrder):
-            msg = f"a date {exc.born} is after the date {exc.on} it is measured on"
+            msg, en = _said(N_("a date {born} is after the date {on} it is measured on"), born=exc.born, on=exc.on)
         elif isinstance(exc, decimal.DivisionByZero | ZeroDivisionError | decimal.DivisionUndefined):
-            msg = "division by zero"
+            msg, en = _said(N_("division by zero"))
         elif isinstance(exc, decimal.DecimalException):
-            msg = f"invalid arithmetic ({type(exc).__name__})"
+            msg, en = _said(N_("invalid arithmetic ({error})"), error=type(exc).__name__)
         elif isinstance(exc, RecursionError):
-            msg = "the evaluation is nested too deeply"
+            msg, en = _said(N_("the evaluation is nested too deeply"))
         else:
-            msg = f"internal error while evaluating ({type(exc).__name__}); please report it"
+            msg, en = _said(N_("internal error while evaluating ({error}); please report it"),
+                            error=type(exc).__name__)
         # Which record and field was being read: walks the frames, so only for the messages that say it.
         path = self._failing_record(exc.__traceback__, h)
         if path:
-            msg += f" (for {path})"
-        return EvaluationError(msg, program=prog, rule=rule, span=span, path=path)
+            more = _said(N_(" (for {path})"), path=path)
+            msg, en = msg + more[0], en + more[1]
+        return EvaluationError(msg, program=prog, rule=rule, span=span, path=path, english=en)
 
     def _failing_record(self, tb: types.TracebackType | None, h: dict[str, Any]) -> str | None:
         """Return the path of the record (and field) a failing generator or per-record value was reading.
@@ -1100,3 +1118,8 @@ def bundled_policies() -> Path:
         if (candidate / "facts.yaml").is_file():
             return candidate
     return here / "policies"
+
+
+def _said(message: str, /, **values: object) -> tuple[str, str]:
+    """A message in the current language and in English: `str(error)` shows the first, a trace records the second."""
+    return translate(message, **values), message.format(**values) if values else message

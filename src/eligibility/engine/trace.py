@@ -255,7 +255,7 @@ class _Builder(NodeVisitor):
 
     def complete(self, program: Program, rules: tuple[int, ...]) -> None:
         """Evaluate, in the scratch copy, every household-level rule the decision skipped."""
-        from eligibility.base.errors import EligibilityError
+        from eligibility.base.errors import EligibilityError, EvaluationError
 
         ns = self.engine.compiled.namespace
         for k in rules:
@@ -267,10 +267,10 @@ class _Builder(NodeVisitor):
                 self.rec = {n: (list(v) if isinstance(v, list) else v) for n, v in self.rec.items()}
             try:
                 ns[f"t{k}"](self.facts, self.pv, self.memo, self.decision.on, self.rec)
-            except EligibilityError as e:
-                self.errors[k] = str(e)
+            except EligibilityError as e:  # a trace records messages in English, whatever the language
+                self.errors[k] = e.english if isinstance(e, EvaluationError) else str(e)
             except Exception as exc:  # the decision did not need it; say why it cannot be shown
-                self.errors[k] = str(self.engine._evaluation_error(exc, self.decision.on, self.facts))
+                self.errors[k] = self.engine._evaluation_error(exc, self.decision.on, self.facts).english
 
     def once(self, nid: int, depth: int) -> Any:
         """A household-level value recorded inside a loop is the same for every item: the first one."""
@@ -392,7 +392,7 @@ class _Builder(NodeVisitor):
             "title": _label(prog.title), "eligible": pd.eligible,
             "amount": encode(pd.amount, "money") if pd.amount is not None else None,
             "tier": pd.tier,
-            "error": str(pd.error) if pd.error is not None else None,
+            "error": pd.error.english if pd.error is not None else None,
             "unknown": list(pd.unknown),
             "undetermined": _undetermined(pd.eligible, pd.amount, pd.tier_unknown, has_amount, pd.error is None),
             "tier_unknown": list(pd.tier_unknown),

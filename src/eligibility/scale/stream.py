@@ -108,7 +108,7 @@ def _decide_record(engine: Engine, job: Job, index: int, value: object, line: in
         for name, p in decision.programs.items():
             error = p.error
             fields[name] = (p.eligible, p.amount, p.tier, None, _waits(p)) \
-                if error is None else (p.eligible, p.amount, p.tier, str(error), ())
+                if error is None else (p.eligible, p.amount, p.tier, error.english, ())
         programs = Outcomes(fields)
         trace = (decision.to_compact() if job.compact else decision.to_json()) if job.trace else None
     except InputError as e:

@@ -33,6 +33,8 @@ from starlette.schemas import SchemaGenerator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eligibility.base.errors import InputError
+from eligibility.base.i18n import N_, use_language
+from eligibility.base.i18n import translate as _
 from eligibility.base.source import did_you_mean
 from eligibility.base.version import __version__
 from eligibility.engine.household_schema import engine_household_schema, trace_schema
@@ -134,7 +136,7 @@ class Guard:
         except Exception as exc:  # a bug: answer 500, log where (never the exception's text)
             log(logging.ERROR, "internal error", request_id=rid, exception=type(exc).__name__, where=_frames(exc))
             if not state["started"]:
-                problem = Problem("internal-error", "the service failed; the request id identifies it in the log")
+                problem = Problem("internal-error", N_("the service failed; the request id identifies it in the log"))
                 await _problem_response(problem, scope)(scope, receive, send_with_headers)
         finally:
             fields: dict[str, Any] = {
@@ -154,11 +156,11 @@ class Guard:
         value = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         realm = 'Bearer realm="eligibility"'
         if value is None:
-            return Problem("missing-token", "send the header Authorization: Bearer <token>",
+            return Problem("missing-token", N_("send the header Authorization: Bearer <token>"),
                            headers={"WWW-Authenticate": realm})
         scheme, _, credentials = value.strip().partition(b" ")
         if scheme.lower() != b"bearer" or not hmac.compare_digest(credentials.strip(), self.token):
-            return Problem("invalid-token", "the bearer token is not this service's token",
+            return Problem("invalid-token", N_("the bearer token is not this service's token"),
                            headers={"WWW-Authenticate": realm + ', error="invalid_token"'})
         return None
 
@@ -196,11 +198,16 @@ class _Request:
     def __init__(self, data: Any, keys: tuple[str, ...], engine: Engine, scope: Scope) -> None:
         errors: list[dict[str, str]] = []
 
-        def bad(path: str, kind: str, message: str) -> None:
-            errors.append({"path": path, "kind": kind, "message": message})
+        said = data.get("lang") if isinstance(data, dict) else None
+        #: The language of the messages: the body's "lang", else ?lang= or Accept-Language (as for the title).
+        self.messages: str = said if isinstance(said, str) and said in ("zh", "en") else _lang_of(scope)
+
+        def bad(path: str, kind: str, message: str, **values: object) -> None:
+            with use_language(self.messages):
+                errors.append({"path": path, "kind": kind, "message": _(message, **values)})
 
         if not isinstance(data, dict):
-            raise Problem("invalid-input", "the request body must be a JSON object",
+            raise Problem("invalid-input", N_("the request body must be a JSON object"),
                           errors=[{"path": "body", "kind": "type",
                                    "message": 'send {"household": {...}, "on": "YYYY-MM-DD"}'}])
         household_fields = {f.name for f in engine.model.facts.fields}
@@ -208,51 +215,57 @@ class _Request:
             if key not in keys:
                 guess = did_you_mean(key, list(keys))
                 if key in household_fields:
-                    hint = '; household facts go inside "household"'
+                    bad(key, "unknown", N_('is not a field of the request; household facts go inside "household"'))
+                elif guess:
+                    bad(key, "unknown", N_("is not a field of the request; did you mean '{guess}'?"), guess=guess)
                 else:
-                    hint = f"; did you mean '{guess}'?" if guess else f"; known: {', '.join(keys)}"
-                bad(key, "unknown", f"is not a field of the request{hint}")
+                    bad(key, "unknown", N_("is not a field of the request; known: {keys}"), keys=", ".join(keys))
         lang = data.get("lang", "zh")
         if not (isinstance(lang, str) and lang in ("zh", "en")):
-            bad("lang", "format", 'must be "zh" or "en"')
+            bad("lang", "format", N_('must be "zh" or "en"'))
         else:
-            scope[LANG] = lang
+            scope[LANG] = self.messages  # the body's "lang", else ?lang= or Accept-Language
         self.lang: str = lang if lang in ("zh", "en") else "zh"
         self.household: Any = data.get("household")
         if self.household is None:
-            bad("household", "missing", "is required: the household facts (GET /schema/household)")
+            bad("household", "missing", N_("is required: the household facts (GET /schema/household)"))
         self.on = data.get("on")
         if self.on is None:
-            bad("on", "missing", 'is required: the decision date "YYYY-MM-DD"')
+            bad("on", "missing", N_('is required: the decision date "YYYY-MM-DD"'))
         programs = data.get("programs")
         if programs is not None and not isinstance(programs, str) and not (
                 isinstance(programs, list) and all(isinstance(p, str) for p in programs)):
-            bad("programs", "type", "must be a program name or a list of them")
+            bad("programs", "type", N_("must be a program name or a list of them"))
         self.programs: list[str] | None = [programs] if isinstance(programs, str) else programs
         self.why_not = data.get("why_not", False)
         if not isinstance(self.why_not, bool):
-            bad("why_not", "type", "must be true or false")
+            bad("why_not", "type", N_("must be true or false"))
         self.format = data.get("format")
         if self.format is not None and not (isinstance(self.format, str) and self.format in FORMATS):
-            bad("format", "format", f"must be one of {', '.join(FORMATS)}")
+            bad("format", "format", N_("must be one of {formats}"), formats=", ".join(FORMATS))
         self.view = data.get("view", "auditor")
         if self.view not in ("auditor", "applicant"):
-            bad("view", "format", 'must be "auditor" or "applicant"')
+            bad("view", "format", N_('must be "auditor" or "applicant"'))
         self.max_questions = data.get("max_questions", QUESTIONS)
         if not (isinstance(self.max_questions, int) and not isinstance(self.max_questions, bool)
                 and 0 <= self.max_questions <= MAX_QUESTIONS):
-            bad("max_questions", "range", f"must be a whole number from 0 to {MAX_QUESTIONS}")
+            bad("max_questions", "range", N_("must be a whole number from 0 to {most}"), most=MAX_QUESTIONS)
         if errors:
-            raise Problem("invalid-input", f"{len(errors)} problem(s) with the request", errors=errors)
+            raise Problem("invalid-input", N_("{n} problem(s) with the request"), errors=errors,
+                          values={"n": len(errors)})
 
     def decide(self, engine: Engine, scope: Scope, *, assume_defaults: bool = True) -> Decision:
         try:
-            decision = engine.decide(self.household, self.on, self.programs, assume_defaults=assume_defaults)
+            with use_language(self.messages):  # the household's problems, in the request's language
+                decision = engine.decide(self.household, self.on, self.programs, assume_defaults=assume_defaults)
         except InputError as e:
             shown = e.to_json()[:MAX_ERRORS]
-            more = f"; the first {MAX_ERRORS} are listed" if len(e.problems) > MAX_ERRORS else ""
-            raise Problem("invalid-input", f"{len(e.problems)} problem(s) with the household or the date{more}",
-                          errors=shown) from None
+            if len(e.problems) > MAX_ERRORS:
+                raise Problem("invalid-input", N_("{n} problem(s) with the household or the date; the first {most} "
+                                                  "are listed"), errors=shown,
+                              values={"n": len(e.problems), "most": MAX_ERRORS}) from None
+            raise Problem("invalid-input", N_("{n} problem(s) with the household or the date"), errors=shown,
+                          values={"n": len(e.problems)}) from None
         scope[OUTCOME] = {name: "undecided" if p.eligible is None else "eligible" if p.eligible else "not_eligible"
                           for name, p in decision.programs.items()}
         return decision
@@ -415,8 +428,8 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             with anyio.fail_after(limits.time_limit):
                 return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True, limiter=limiter())
         except TimeoutError:
-            raise Problem("time-limit", f"no answer within the time limit of {limits.time_limit:g} s",
-                          headers={"Retry-After": "1"}) from None
+            raise Problem("time-limit", N_("no answer within the time limit of {seconds:g} s"),
+                          headers={"Retry-After": "1"}, values={"seconds": limits.time_limit}) from None
 
     async def body_of(request: Request) -> bytes:
         content_type = request.headers.get("content-type", "")
@@ -429,10 +442,10 @@ def create_app(engine: Engine, *, token: str | None, limits: Limits | None = Non
             with anyio.fail_after(limits.body_timeout):
                 return await read_body(request.stream(), request.headers.get("content-length"), limits)
         except ClientDisconnect:
-            raise Problem("invalid-json", "the body ended early: the client disconnected") from None
+            raise Problem("invalid-json", N_("the body ended early: the client disconnected")) from None
         except TimeoutError:
-            raise Problem("body-timeout", f"the body did not arrive within {limits.body_timeout:g} s",
-                          headers={"Connection": "close"}) from None
+            raise Problem("body-timeout", N_("the body did not arrive within {seconds:g} s"),
+                          headers={"Connection": "close"}, values={"seconds": limits.body_timeout}) from None
 
     async def posted(request: Request, keys: tuple[str, ...], answer: Callable[[_Request], T]) -> T:
         """Read a POST route's JSON body, then check its fields (`keys`) and answer it in a worker thread.

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from eligibility.base.i18n import N_
 from eligibility.base.source import readable
 from eligibility.serve.problems import Problem
 
@@ -49,7 +50,7 @@ async def read_body(stream: AsyncIterator[bytes], content_length: str | None, li
     drain = limit * limits.drain_factor
     if content_length is not None:
         if not content_length.isdigit():
-            raise Problem("invalid-json", "the Content-Length header is not a number", status=400)
+            raise Problem("invalid-json", N_("the Content-Length header is not a number"), status=400)
         if int(content_length) > drain:
             raise Problem("body-too-large", too_large, headers={"Connection": "close"})
     chunks: list[bytes] = []
@@ -111,11 +112,12 @@ def parse_json(data: bytes, max_depth: int) -> Any:
     except UnicodeDecodeError as e:
         raise Problem("invalid-json", f"the body is not UTF-8 text (byte {e.start})") from None
     if not text.strip():
-        raise Problem("invalid-json", "the body is empty; send a JSON object")
+        raise Problem("invalid-json", N_("the body is empty; send a JSON object"))
     try:
         value = json.loads(text, object_pairs_hook=_pairs, parse_float=Decimal, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
-        raise Problem("invalid-json", f"line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise Problem("invalid-json", N_("line {line} column {column}: {message}"),
+                      values={"line": e.lineno, "column": e.colno, "message": e.msg}) from None
     except RecursionError:
         raise Problem("invalid-json", f"the JSON is nested more than {max_depth} levels deep") from None
     except ValueError as e:  # NaN, Infinity, a number with thousands of digits
@@ -136,6 +138,6 @@ def parse_json(data: bytes, max_depth: int) -> Any:
             stack.extend((v, child_path(path, i), depth + 1) for i, v in enumerate(node))
     if problems:
         problems.sort(key=lambda p: p["path"])
-        raise Problem("invalid-input", "a key appears more than once in an object: its value is ambiguous",
+        raise Problem("invalid-input", N_("a key appears more than once in an object: its value is ambiguous"),
                       errors=problems)
     return value

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from eligibility.base.i18n import translate, use_language
+
 PROBLEM_TYPE = "application/problem+json"
 #: Problem types are this base plus a slug; docs/how-to/call-the-service.md lists them.
 TYPE_BASE = "https://eligibility.invalid/problems/"
@@ -29,19 +31,26 @@ class Problem(Exception):
     """An error answered as a problem-details response."""
 
     def __init__(self, slug: str, detail: str, *, errors: Sequence[Mapping[str, str]] = (),
-                 headers: Mapping[str, str] | None = None, status: int | None = None) -> None:
-        super().__init__(detail)
+                 headers: Mapping[str, str] | None = None, status: int | None = None,
+                 values: Mapping[str, object] | None = None) -> None:
+        """`detail` is English, a message marked with `N_()` whose `{named}` `values` are filled in when the
+        answer is written, in the request's language (docs/how-to/call-the-service.md)."""
+        self.template = detail
+        self.values = dict(values or {})
+        self.detail = detail.format(**self.values) if self.values else detail
+        super().__init__(self.detail)
         self.slug = slug
         self.status = status if status is not None else PROBLEMS[slug][0]
-        self.detail = detail
         self.errors: list[dict[str, str]] = [dict(e) for e in errors]
         self.headers = dict(headers or {})
 
     def body(self, lang: str, request_id: str | None) -> dict[str, object]:
         """Return the problem-details object."""
         _, zh, en = PROBLEMS.get(self.slug, (self.status, "错误", "Error"))
+        with use_language(lang if lang in ("zh", "en") else "zh"):
+            detail = translate(self.template, **self.values) if self.values else translate(self.template)
         out: dict[str, object] = {"type": TYPE_BASE + self.slug, "title": zh if lang == "zh" else en,
-                                  "status": self.status, "detail": self.detail}
+                                  "status": self.status, "detail": detail}
         if self.errors:
             out["errors"] = self.errors
         if request_id:

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from eligibility.base.i18n import translate as _
 from eligibility.engine.runtime import Engine
 from eligibility.lang.cases import WHERE_PREFIX
 from eligibility.lang.model import Definition, TestCase
@@ -120,37 +121,45 @@ class CoverageReport:
                                    "decisive_both_ways": self.where_both_ways}}
 
     def render(self) -> str:
-        width = max([len("rule"), *(len(r.label) for r in self.rules)])
-        lines = [f"rule coverage over {self.cases} case(s)"]
+        rule, cols = _("rule"), [_("pass-decisive"), _("fail-decisive"), _("cases")]
+        cw = [max(13, _width(c)) for c in cols[:2]] + [max(5, _width(cols[2]))]
+        width = max([_width(rule), *(len(r.label) for r in self.rules)])
+        lines = [_("rule coverage over {n} case(s)", n=self.cases)]
         if self.left_out:
-            lines.append(f"left out (they fail on the policies as they are): {', '.join(self.left_out)}")
+            lines.append(_("left out (they fail on the policies as they are): {cases}",
+                           cases=", ".join(self.left_out)))
         lines.append("")
-        lines.append(f"{'rule':<{width}}  pass-decisive  fail-decisive  cases")
+        heads = [" " * (w - _width(c)) + c for c, w in zip(cols, cw, strict=True)]
+        lines.append("  ".join([_pad(rule, width), *heads]))
         for r in self.rules:
-            mark = "" if r.both_ways else ("  <- never needed" if not r.cases else "  <- not both ways")
-            lines.append(f"{r.label:<{width}}  {len(r.pass_decisive):>13}  {len(r.fail_decisive):>13}  "
-                         f"{len(r.cases):>5}{mark}")
+            mark = "" if r.both_ways else ("  " + (_("<- never needed") if not r.cases else _("<- not both ways")))
+            lines.append(f"{r.label:<{width}}  {len(r.pass_decisive):>{cw[0]}}  {len(r.fail_decisive):>{cw[1]}}  "
+                         f"{len(r.cases):>{cw[2]}}{mark}")
         if self.unexercised:
             lines.append("")
-            lines.append("no case exercises: " + ", ".join(r.label for r in self.unexercised))
+            lines.append(_("no case exercises: {rules}", rules=", ".join(r.label for r in self.unexercised)))
         if self.sources:
-            sw = max(_width("source"), *(_width(_cited(s)) for s in self.sources))
+            source, rules, both = _("source"), _("rules"), _("decisive both ways")
+            sw = max(_width(source), *(_width(_cited(s)) for s in self.sources))
+            rw, bw = max(5, _width(rules)), max(18, _width(both))
             lines.append("")
-            lines.append(f"{_pad('source', sw)}  rules  decisive both ways")
+            lines.append(f"{_pad(source, sw)}  {' ' * (rw - _width(rules))}{rules}  {' ' * (bw - _width(both))}{both}")
             for s in self.sources:
-                lines.append(f"{_pad(_cited(s), sw)}  {len(s.rules):>5}  {s.both_ways:>18}")
+                lines.append(f"{_pad(_cited(s), sw)}  {len(s.rules):>{rw}}  {s.both_ways:>{bw}}")
         if self.where:
-            ww = max([len("where-to-apply rule"), *(len(r.label) for r in self.where)])
+            where = _("where-to-apply rule")
+            ww = max([_width(where), *(len(r.label) for r in self.where)])
             lines.append("")
-            lines.append(f"{'where-to-apply rule':<{ww}}  pass-decisive  fail-decisive  cases")
+            lines.append("  ".join([_pad(where, ww), *heads]))
             for r in self.where:
-                mark = "" if r.both_ways else ("  <- never needed" if not r.cases else "  <- not both ways")
-                lines.append(f"{r.label:<{ww}}  {len(r.pass_decisive):>13}  {len(r.fail_decisive):>13}  "
-                             f"{len(r.cases):>5}{mark}")
-            lines.append(f"where-to-apply rules decisive both ways: {self.where_both_ways}/{len(self.where)} "
-                         "(not counted below)")
+                mark = "" if r.both_ways else ("  " + (_("<- never needed") if not r.cases else _("<- not both ways")))
+                lines.append(f"{r.label:<{ww}}  {len(r.pass_decisive):>{cw[0]}}  {len(r.fail_decisive):>{cw[1]}}  "
+                             f"{len(r.cases):>{cw[2]}}{mark}")
+            lines.append(_("where-to-apply rules decisive both ways: {both}/{total} (not counted below)",
+                           both=self.where_both_ways, total=len(self.where)))
         lines.append("")
-        lines.append(f"rules decisive both ways: {self.both_ways}/{len(self.rules)} ({self.percent:.1f}%)")
+        lines.append(_("rules decisive both ways: {both}/{total} ({percent:.1f}%)", both=self.both_ways,
+                       total=len(self.rules), percent=self.percent))
         return "\n".join(lines) + "\n"
 
 

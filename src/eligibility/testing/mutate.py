@@ -22,6 +22,8 @@ from typing import Any
 
 import attrs
 
+from eligibility.base.i18n import N_
+from eligibility.base.i18n import translate as _
 from eligibility.base.numbers import CENT, ENGINE_CONTEXT
 from eligibility.base.source import Span
 from eligibility.engine.runtime import Engine
@@ -381,21 +383,23 @@ class MutationReport:
 
     def render(self) -> str:
         n = len(self.results)
-        lines = [f"mutation check: {n} mutants, {self.count('killed')} killed, {self.count('survived')} survived, "
-                 f"{self.count('unreached')} not reached by any case (score {self.score:.1f}%)"]
+        lines = [_("mutation check: {n} mutants, {killed} killed, {survived} survived, {unreached} not reached by "
+                   "any case (score {score:.1f}%)", n=n, killed=self.count("killed"), survived=self.count("survived"),
+                   unreached=self.count("unreached"), score=self.score)]
         if self.left_out:
-            lines.append(f"left out (they fail on the unchanged policies): {', '.join(self.left_out)}")
-        for status, title in (("survived", "surviving mutants"), ("unreached", "mutants no case reaches")):
+            lines.append(_("left out (they fail on the unchanged policies): {cases}", cases=", ".join(self.left_out)))
+        for status, title in (("survived", N_("surviving mutants:")), ("unreached", N_("mutants no case reaches:"))):
             group = [r for r in self.results if r.status == status]
             if not group:
                 continue
             lines.append("")
-            lines.append(f"{title}:")
+            lines.append(_(title))
             for r in group:
                 m = r.mutant
-                lines.append(f"{m.at}: {m.label}: `{m.original}` -> `{m.mutated}` in `{m.context}`")
+                lines.append(_("{at}: {label}: `{original}` -> `{mutated}` in `{context}`", at=m.at, label=m.label,
+                               original=m.original, mutated=m.mutated, context=m.context))
                 if r.hint:
-                    lines.append(f"  hint: {r.hint}")
+                    lines.append("  " + _("hint: {hint}", hint=r.hint))
         return "\n".join(lines) + "\n"
 
 
@@ -434,7 +438,7 @@ class _Hints:
         for ob in observations:
             if ob.trace is None:
                 continue
-            for _, step in steps(ob.trace):
+            for _step_name, step in steps(ob.trace):
                 for cmp in step["comparisons"]:
                     groups = [cmp["pairs"]] if "pairs" in cmp else [i["pairs"] for i in cmp.get("items", ())]
                     for pairs in groups:
@@ -455,8 +459,8 @@ class _Hints:
 
     @staticmethod
     def masked(seen: _Seen, what: str, m: Mutant) -> str:
-        return (f"case '{seen.case}' has {what}, but none of its expectations depends on it; "
-                f"expect the outcome that `{m.label}` must have there")
+        return _("case '{case}' has {what}, but none of its expectations depends on it; expect the outcome that "
+                 "`{label}` must have there", case=seen.case, what=what, label=m.label)
 
     def boundary(self, m: Mutant, near: tuple[_Seen, Decimal] | None, equal: str,
                  shown: Callable[[tuple[_Seen, Decimal]], str], advice: Callable[[str], str]) -> str:
@@ -464,8 +468,8 @@ class _Hints:
         nothing of it, else the advice, told which case came closest."""
         if near is not None and near[1] == 0:
             return self.masked(near[0], equal, m)
-        return advice(f"closest: case '{near[0].case}' with {shown(near)}" if near
-                      else "no case evaluated this comparison")
+        return advice(_("closest: case '{case}' with {values}", case=near[0].case, values=shown(near)) if near
+                      else _("no case evaluated this comparison"))
 
     def hint(self, m: Mutant, variants: Variants) -> str:
         if m.kind == "operator":
@@ -473,23 +477,26 @@ class _Hints:
             key = [(at, m.change[0])]
             if m.original in ("<", "<=", ">", ">="):
                 return self.boundary(
-                    m, self.nearest(key, lambda p: p.difference), f"{left} equal to {right}",
+                    m, self.nearest(key, lambda p: p.difference), _("{left} equal to {right}", left=left, right=right),
                     lambda near: f"{left} − {right} = {_show_number(near[1])}",
-                    lambda closest: f"no case has {left} exactly equal to {right}, the only place where "
-                    f"`{m.original}` and `{m.mutated}` differ ({closest}); add a case with them equal")
-            return (f"turning `{m.original}` into `{m.mutated}` changes no expected outcome: add cases where "
-                    f"`{m.context}` is true and where it is false, with the outcome each one must have")
+                    lambda closest: _("no case has {left} exactly equal to {right}, the only place where `{original}` "
+                                      "and `{mutated}` differ ({closest}); add a case with them equal", left=left,
+                                      right=right, original=m.original, mutated=m.mutated, closest=closest))
+            return _("turning `{original}` into `{mutated}` changes no expected outcome: add cases where `{context}` "
+                     "is true and where it is false, with the outcome each one must have", original=m.original,
+                     mutated=m.mutated, context=m.context)
         if m.kind == "literal":
             if not m.hint_data:
-                return (f"no case sits at the boundary that {m.original} sets in `{m.context}`; add cases just at "
-                        f"and just across it")
+                return _("no case sits at the boundary that {original} sets in `{context}`; add cases just at and "
+                         "just across it", original=m.original, context=m.context)
             other, value, at, pair, side = m.hint_data
             target = Decimal(value)
             return self.boundary(
                 m, self.nearest([(at, pair)], lambda p: (v - target) if (v := p.side(side)) is not None else None),
                 f"{other} = {value}", lambda near: f"{other} = {_show_number(near[0].side(side) or 0)}",
-                lambda closest: f"no case has {other} = {value}, where `{m.original}` and `{m.mutated}` give "
-                f"different results ({closest}); add a case with {other} = {value}")
+                lambda closest: _("no case has {other} = {value}, where `{original}` and `{mutated}` give different "
+                                  "results ({closest}); add a case with {other} = {value}", other=other, value=value,
+                                  original=m.original, mutated=m.mutated, closest=closest))
         if m.kind == "parameter":
             where, ats = m.hint_data
             param = variants.compiled.model.programs[m.program].parameters[m.name]
@@ -498,17 +505,19 @@ class _Hints:
                    if m.version + 1 < len(param.values) else dt.date.max)
             keys = [(at, j) for at in ats for j in range(4)]
             near = self.nearest(keys, lambda p: p.difference, (start, end))
-            period = f"from {start}" + (f" to {end}" if end != dt.date.max else "")
-            closest = (f"closest: case '{near[0].case}', {_show_number(near[1])} from the boundary"
-                       if near else "no case in that period evaluated it")
-            return (f"no case dated {period} (while {m.name} = {m.original}) sits exactly at the boundary of "
-                    f"`{'`, `'.join(where)}` ({closest}); add a case in that period exactly at {m.name}")
+            period = (_("from {start} to {end}", start=start, end=end) if end != dt.date.max
+                      else _("from {start}", start=start))
+            closest = (_("closest: case '{case}', {distance} from the boundary", case=near[0].case,
+                         distance=_show_number(near[1])) if near else _("no case in that period evaluated it"))
+            return _("no case dated {period} (while {name} = {value}) sits exactly at the boundary of `{where}` "
+                     "({closest}); add a case in that period exactly at {name}", period=period, name=m.name,
+                     value=m.original, where="`, `".join(where), closest=closest)
         if m.kind == "connective":
             a, b = m.hint_data
-            return (f"no case has exactly one of `{a}` and `{b}` true where it matters; add a case where one "
-                    f"holds and the other does not, and one the other way round")
-        return (f"`{m.mutated}` never decides a case both ways: add a case where it is true and one where it is "
-                f"false, with different expected outcomes")
+            return _("no case has exactly one of `{a}` and `{b}` true where it matters; add a case where one holds "
+                     "and the other does not, and one the other way round", a=a, b=b)
+        return _("`{mutated}` never decides a case both ways: add a case where it is true and one where it is false, "
+                 "with different expected outcomes", mutated=m.mutated)
 
 
 def _deps_closure(checked: CheckedSet, key: tuple[str, str]) -> set[tuple[str, str]]:
@@ -615,12 +624,13 @@ def _candidates(m: Mutant, variants: Variants, observations: list[Observation], 
 def _unreached(m: Mutant, variants: Variants) -> str:
     if m.kind == "parameter":
         param = variants.compiled.model.programs[m.program].parameters[m.name]
-        return f"no case is dated while {m.name} = {m.original} (from {param.values[m.version].start})"
+        return _("no case is dated while {name} = {value} (from {start})", name=m.name, value=m.original,
+                 start=param.values[m.version].start)
     v = variants.compiled.checked.defs[m.key].definition.versions[m.version]
     period = ""
     if v.start or v.until:
-        period = f" on a date from {v.start or 'the start'} to {v.until or 'no end'}"
-    return f"no case evaluates {m.label}{period}; add one whose outcome depends on it"
+        period = _(" on a date from {start} to {end}", start=v.start or _("the start"), end=v.until or _("no end"))
+    return _("no case evaluates {label}{period}; add one whose outcome depends on it", label=m.label, period=period)
 
 
 def _run_where_one(engine: Engine, m: Mutant, cases: list[TestCase]) -> MutantResult:
