@@ -193,3 +193,65 @@ def test_result_objects_built_on_the_hot_path_equal_those_built_by_their_class()
     assert (built.members, built.error, built.reads_unknown, built.undetermined) == (None, None, (), False)
     assert _new_record(2, "m3", True, Decimal("5.00"), None) == RecordDecision(2, "m3", True, Decimal("5.00"))
     assert repr(_new_record(0, None, False, None, None)) == repr(RecordDecision(0, None, False, None))
+
+
+def test_optional_fields_checked_in_line_are_still_checked_and_a_null_takes_the_default(bundled: Engine) -> None:
+    """The members' optional bool, enum and integer fields are checked in the validator's loop: each bad one named."""
+    h = family()
+    h["members"][0]["full_time_student"] = "yes"
+    h["members"][1]["self_care"] = "sometimes"
+    h["members"][2]["years_apart"] = -1
+    with pytest.raises(eligibility.InputError) as raised:
+        bundled.decide(h, on=ON, trace=False)
+    paths = {p.path for p in raised.value.problems}
+    assert {"members[0].full_time_student", "members[1].self_care", "members[2].years_apart"} <= paths
+    absent, null = family(), family()
+    for m, n in zip(absent["members"], null["members"], strict=True):
+        m.pop("full_time_student", None)
+        n["full_time_student"] = None
+    a, n = bundled.decide(absent, on=ON, trace=False), bundled.decide(null, on=ON, trace=False)
+    assert [outcome(p) for p in a.programs.values()] == [outcome(p) for p in n.programs.values()]
+    assert list(a.defaulted) == list(n.defaulted)
+    assert "members[0].full_time_student" in list(n.defaulted)
+
+
+def test_a_date_read_again_is_the_same_date_and_a_bad_one_is_still_reported(bundled: Engine,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dates are read through a cache of their text: a date seen before decides as a fresh one; no bad date is kept."""
+    from eligibility.engine import facts
+
+    h = family()
+    first = bundled.decide(h, on=ON, trace=False)
+    again = bundled.decide(family(), on=ON, trace=False)
+    monkeypatch.setattr(facts, "_DATES", {})
+    monkeypatch.setattr(facts, "_DATES_MAX", 0)  # nothing cached: every date parsed
+    fresh = bundled.decide(family(), on=ON, trace=False)
+    assert again.facts["members"][0]["birth_date"] == dt.date.fromisoformat(FAMILY["members"][0]["birth_date"])
+    assert [outcome(p) for p in first.programs.values()] == [outcome(p) for p in again.programs.values()] \
+        == [outcome(p) for p in fresh.programs.values()]
+    for bad in ("2023-02-29", "2023-13-01", "2023-1-01", "２０２３-01-01"):
+        h = family()
+        h["members"][1]["birth_date"] = bad
+        for _ in range(2):  # the second time too: a bad date's text is never cached
+            with pytest.raises(eligibility.InputError) as raised:
+                bundled.decide(h, on=ON, trace=False)
+            assert "members[1].birth_date" in {p.path for p in raised.value.problems}
+    assert not any(bad in facts._DATES for bad in ("2023-02-29", "2023-13-01"))
+
+
+def test_per_record_programs_and_refusals_equal_those_built_by_their_class(bundled: Engine,
+                                                                          reference: Engine) -> None:
+    """Records built in line, the total summed while building, and the shared refusal: as attrs would build them."""
+    decision = bundled.decide(family(), on=ON, trace=False)
+    for name, p in decision.programs.items():
+        rebuilt = ProgramDecision(p.program, p.eligible, p.amount, p.title,
+                                  None if p.members is None else tuple(
+                                      RecordDecision(r.index, r.id, r.eligible, r.amount, r.tier, r.unknown)
+                                      for r in p.members), p.tier, p.error, unknown=p.reads_unknown)
+        assert p == rebuilt, name
+        if p.members is not None and p.amount is not None:
+            assert p.amount == sum((r.amount for r in p.members if r.amount is not None), Decimal("0.00"))
+    refused = [n for n, p in decision.programs.items() if p.eligible is False and p.members is None]
+    assert refused, "the family was meant to be refused some program"
+    again = bundled.decide(family(), on=ON, trace=False)
+    assert all(again.programs[n] == decision.programs[n] for n in refused)

@@ -103,6 +103,8 @@ class _Gen(nd.NodeVisitor):
         #: definitions they read in line, by definition number.
         self.lean = False
         self.inline: dict[int, CheckedDef] = {}
+        #: The household rules the lean functions read in line (see `inlinable_household`).
+        self.inline_house: dict[int, CheckedDef] = {}
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, repr(value))
@@ -180,6 +182,7 @@ class _Gen(nd.NodeVisitor):
         read again, which costs less than the memo).
         """
         self.inline = self.inlinable()
+        self.inline_house = self.inlinable_household()
         self.lean = True
         try:
             for key, i in sorted(self.def_index.items(), key=lambda kv: kv[1]):
@@ -211,6 +214,47 @@ class _Gen(nd.NodeVisitor):
                 out[self.def_index[key]] = cd
         return out
 
+    def inlinable_household(self) -> dict[int, CheckedDef]:
+        """The household rules the lean functions read in line: each read in one place only.
+
+        A rule of the household (no `each:`), in force at any date (one undated version), not a
+        program's output, read by exactly one other household rule: where that reader reads it
+        outside any generator (once a decision), its expression stands in line instead of a call
+        of its function and its memo (`c[k]`); read inside a generator, it is called as before.
+        """
+        cs = self.cs
+        refs: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for key, cd in cs.defs.items():
+            for tree in cd.trees:
+                for node in nd.walk(tree) if tree is not None else ():
+                    if isinstance(node, nd.Name) and node.ref and node.ref[0] == "def":
+                        refs.setdefault((cd.program, node.id), []).append(key)
+                    elif isinstance(node, nd.Attr) and node.ref and node.ref[0] in ("program", "recdef"):
+                        target = (node.ref[1], node.ref[2]) if node.ref[0] == "program" else (node.ref[4], node.ref[2])
+                        refs.setdefault(target, []).extend([key, key])  # never inlined: read from elsewhere
+        outputs = {(p, n) for p in cs.programs for n in ("eligible", "amount", "tier")}
+        out: dict[int, CheckedDef] = {}
+        for key, cd in cs.defs.items():
+            d = cd.definition
+            readers = refs.get(key, [])
+            if d.each is not None or key in outputs or len(d.versions) != 1 or cd.trees[0] is None:
+                continue
+            if d.versions[0].start is not None or d.versions[0].until is not None or len(readers) != 1:
+                continue
+            if cs.defs[readers[0]].definition.each is None:
+                out[self.def_index[key]] = cd
+        return out
+
+    def inline_house_ref(self, k: int) -> str:
+        """A household rule's expression, in line where its one reader reads it (lean functions only)."""
+        cd = self.inline_house[k]
+        d = cd.definition
+        assert cd.trees[0] is not None
+        body = self.expr(cd.trees[0], cd, 0, False, 0, ())
+        if d.rounding is not None:
+            body = self.rounding(body, d.rounding.step, d.rounding.mode, False)
+        return f"({body})"
+
     def inline_ref(self, k: int, rec: str, loops: tuple[tuple[str, str, str], ...]) -> str:
         """A per-record definition's expression for the record `rec`, in line (lean functions only).
 
@@ -222,7 +266,7 @@ class _Gen(nd.NodeVisitor):
         inner = (*loops, (d.each[0], rec, d.each[1]))
         body = self.expr(cd.trees[0], cd, 0, False, len(inner), inner)
         if d.rounding is not None:
-            body = self.rounding(body, d.rounding.step, d.rounding.mode)
+            body = self.rounding(body, d.rounding.step, d.rounding.mode, False)
         return f"({body})"
 
     def each_program(self, pname: str, lst: str, e: int, a: int | None, t: int | None,
@@ -234,6 +278,8 @@ class _Gen(nd.NodeVisitor):
             out.append(f"def {name}(h, pv, c, on{', T' if traced else ''}):")
             out.append("    out = []")
             out.append(f"    for i0, v0 in enumerate(h[{lst!r}]):")
+            if not traced:
+                out.append("        _i0 = id(v0)")
             out.append(f"        e = {self.member_ref(e, 'v0', 'i0', traced)}")
             amount = self.member_ref(a, "v0", "i0", traced) if a is not None else "None"
             tier = self.member_ref(t, "v0", "i0", traced) if t is not None else "None"
@@ -247,17 +293,30 @@ class _Gen(nd.NodeVisitor):
         if self.lean and k in self.inline:
             return self.inline_ref(k, rec, loops)
         # The memo looked up and filled in line: no helper call, whether the value is known or not.
+        # The record's id() taken once (`_i`; `_i0` for a per-record function's own record, taken at
+        # its start), and the memo created in line at its first use in a decision (no call).
         f = f"{self.untraced_prefix}{k}"
-        return (f"(_m if (_m := c[{k}].get(id({rec}), U)) is not U else "
-                f"(c[{k}] if c[{k}] is not U else NEWD(c, {k})).setdefault(id({rec}), {f}(h, pv, c, on, {rec})))")
+        key, again = ("_i0", "_i0") if rec == "v0" else (f"(_i := id({rec}))", "_i")
+        return (f"(_m if (_m := c[{k}].get({key}, U)) is not U else "
+                f"(_n if (_n := c[{k}]) is not U else (c.__setitem__({k}, _n := {{}}) or _n))"
+                f".setdefault({again}, {f}(h, pv, c, on, {rec})))")
 
-    def rounding(self, value: str, step: Decimal, mode: str) -> str:
+    @staticmethod
+    def dec(src: str, traced: bool) -> str:
+        """A number as a Decimal (the `D` helper): untraced, a Decimal is taken in line, without the call."""
+        if traced:
+            return f"D({src})"
+        if src.isidentifier():
+            return f"({src} if {src}.__class__ is DEC else D({src}))"
+        return f"(_d if (_d := {src}).__class__ is DEC else D(_d))"
+
+    def rounding(self, value: str, step: Decimal, mode: str, traced: bool = True) -> str:
         """Source rounding `value` to a step; a decimal power of ten quantizes directly."""
         fn = {"half_up": "rhu", "up": "rup", "down": "rdn"}[mode]
         exp = step.as_tuple().exponent
         if step.as_tuple().digits == (1,) and isinstance(exp, int) and exp <= 0:
             rounding = {"half_up": "RHU", "up": "RUP", "down": "RDN"}[mode]
-            return f"D({value}).quantize({self.const(step)}, {rounding})"
+            return f"{self.dec(value, traced)}.quantize({self.const(step)}, {rounding})"
         return f"{fn}({value}, {self.const(step)})"
 
     def pid(self, program: str) -> int:
@@ -302,9 +361,11 @@ class _Gen(nd.NodeVisitor):
             else:  # never a value nobody stated: the program cannot be decided on this date
                 out.append(f"        raise NotInForce({i})")
         if d.rounding is not None:
-            out.append(f"    v = {self.rounding('v', d.rounding.step, d.rounding.mode)}")
+            out.append(f"    v = {self.rounding('v', d.rounding.step, d.rounding.mode, traced)}")
         elif d.name == "amount" and d.kind == "output":
-            out.append(f"    v = {self.rounding('v', Decimal('0.01'), 'half_up')}")
+            out.append(f"    v = {self.rounding('v', Decimal('0.01'), 'half_up', traced)}")
+        if not traced and d.each is not None and any("_i0" in line for line in out[start + 1:]):
+            out.insert(start + 1, "    _i0 = id(v0)")
         if d.each is None:
             out.append(f"    c[{i}] = v")
         out.append("    return v")
@@ -364,6 +425,8 @@ class _Gen(nd.NodeVisitor):
         if kind == "param":
             return f"pv[{self.param_index[(cd.program, node.id)]}]"
         if kind == "def":
+            if self.lean and depth == 0 and self.def_index[(cd.program, node.id)] in self.inline_house:
+                return self.inline_house_ref(self.def_index[(cd.program, node.id)])
             return self.ref_def(cd.program, node.id, traced)
         if kind == "decision_date":
             return "on"
@@ -400,7 +463,7 @@ class _Gen(nd.NodeVisitor):
                   loops: tuple[tuple[str, str, str], ...]) -> str:
         left = self.expr(node.left, cd, vi, traced, depth, loops)
         if node.op == "/":  # a whole-valued operand may be an int at run time: never divide ints
-            left = f"D({left})"
+            left = self.dec(left, traced)
         return f"({left} {node.op} {self.expr(node.right, cd, vi, traced, depth, loops)})"
 
     def visit_Unary(self, node: nd.Unary, cd: CheckedDef, vi: int, traced: bool, depth: int,
@@ -486,6 +549,14 @@ class _Gen(nd.NodeVisitor):
                 if f in ("any", "all"):
                     return f"{'KANY' if f == 'any' else 'KALL'}({pairs})"
                 return f"KEXT({pairs}, {f}, lambda: {f}_of((), {self.const(node.text)}))"
+            if self.lean and f != "any" and f != "all":
+                # Every item is evaluated (no short cut): a list comprehension, without a generator's
+                # suspension and resumption at each item. The reference functions keep the generators.
+                if f == "count":
+                    return f"len([1 {comp} if {elt}])" if gen.elt.type == "bool" else f"len([1 {comp}])"
+                if f == "sum":
+                    return f"sum([{elt} {comp}], {zero})"
+                return f"{f}_of([{elt} {comp}], {self.const(node.text)})"
             if f == "count":
                 if gen.elt.type == "bool":
                     return f"sum(1 {comp} if {elt})"
@@ -512,7 +583,7 @@ class _Gen(nd.NodeVisitor):
         if f.startswith("round_"):
             mode = {"round_half_up": "half_up", "round_up": "up", "round_down": "down"}[f]
             step = args[1].value if isinstance(args[1], nd.Num) else Decimal(1)
-            return "(" + self.rounding(a[0], step, mode) + ")"
+            return "(" + self.rounding(a[0], step, mode, traced) + ")"
         raise CodegenError(f"unknown function {f}")
 
 

@@ -20,9 +20,9 @@ class Unset:
     def __repr__(self) -> str:
         return "<not evaluated>"
 
-    def get(self, key: object, default: object = None) -> object:
-        """As an empty memo of a per-record value: generated code looks a record up before the memo exists."""
-        return default
+    #: As an empty memo of a per-record value: generated code looks a record up before the memo exists
+    #: (`U.get(key, default)` is `default`). An empty dict's own `get`, never filled: no Python call.
+    get: Any = {}.get
 
 
 U = Unset()
@@ -164,7 +164,7 @@ def _quant(mode: str) -> Any:
 
 
 HELPERS: dict[str, object] = {**KLEENE,
-    "U": U, "D": _dec, "r": _record, "ri": _record_item, "age": _age, "days": _days,
+    "U": U, "D": _dec, "DEC": Decimal, "r": _record, "ri": _record_item, "age": _age, "days": _days,
     "min_of": _min_of, "max_of": _max_of, "pm": _per_record, "tpm": _per_record_traced, "NEWD": _new_memo,
     "rhu": _quant(ROUND_HALF_UP), "rup": _quant(ROUND_CEILING),
     "rdn": _quant(ROUND_FLOOR), "RHU": ROUND_HALF_UP, "RUP": ROUND_CEILING, "RDN": ROUND_FLOOR,

@@ -683,6 +683,22 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
             out.append(f"def {check}(v, miss):")
             _fast_check(f, const, out, "    ", None)
     table = const(None)  # the table of the check functions, assigned in the generated source
+    # The optional bool, enum and integer fields (most of what records give) are checked in line, not called.
+    bools = const(frozenset(f.name for f in fields if not f.required and f.type == "bool"))
+    enums = const({f.name: frozenset(x for x, _ in f.values) for f in fields if not f.required and f.type == "enum"})
+    ints = const({f.name: (int(f.minimum) if f.minimum is not None else -(10 ** 15),
+                           int(f.maximum) if f.maximum is not None else 10 ** 15)
+                  for f in fields if not f.required and f.type == "integer"})
+    given = [f"if k in {bools}:",
+             "    if v.__class__ is not bool: raise M",
+             "    o[k] = v",
+             f"elif k in {enums}:",
+             f"    if v.__class__ is not str or v not in {enums}[k]: raise M",
+             "    o[k] = v",
+             f"elif k in {ints}:",
+             f"    if v.__class__ is not int or not {ints}[k][0] <= v <= {ints}[k][1]: raise M",
+             "    o[k] = v",
+             f"else: o[k] = {table}[k](v, miss)"]
     args = "d, miss" if lst is None else "d, miss, i"
     where = f"{lst!r}, i" if lst is not None else "None, 0"
     out += [f"{table} = {{{', '.join(checks)}}}",
@@ -710,13 +726,14 @@ def _fast_record(fn: str, fields: tuple[FieldSpec, ...], lst: str | None, const:
                 f"            if k in {required_names}: continue",
                 # A field given as null takes its default, as an absent one: named one by one.
                 "            if v is None: break",
-                f"            o[k] = {table}[k](v, miss)",
+                *(f"            {line}" for line in given),
                 "        else:",
                 f"            if len(d) < {len(fields)}: miss.append(({where}, tuple(d), {const(optional)}))",
                 *(f"            {line}" for line in fill),
                 "            return o",
                 "        for k, v in d.items():",
-                f"            if v is not None and k not in {required_names}: o[k] = {table}[k](v, miss)",
+                f"            if v is None or k in {required_names}: continue",
+                *(f"            {line}" for line in given),
                 f"        miss.extend(({where}, name) for name in {const(optional)} if d.get(name) is None)",
                 *(f"        if d.get({name!r}) is None: o[{name!r}] = list({const(tuple(default))})"
                   for name, default in lists.items()),
@@ -754,7 +771,8 @@ def _fast_check(f: FieldSpec, const: Callable[[object], str], out: list[str], in
         out.append(f"{ind}if v.__class__ is not int or not {low} <= v <= {high}: raise M")
         out.append(f"{ind}{ret}v")
     elif t == "date":
-        out.append(f"{ind}if v.__class__ is str and DRE(v): {ret}FIS(v)")
+        # A date's text seen before is read from the cache of dates (bounded; see `_parse_date`).
+        out.append(f"{ind}if v.__class__ is str: {ret}DC(v) or PD(v)")
         out.append(f"{ind}elif v.__class__ is DATE: {ret}v")
         out.append(f"{ind}else: raise M")
     elif t == "money" and lo is None and hi is None:
@@ -787,6 +805,22 @@ def _fast_check(f: FieldSpec, const: Callable[[object], str], out: list[str], in
         out.append(f"{ind}raise M")
 
 
+#: Dates read by the generated validators, by their text (`YYYY-MM-DD`, checked): a batch's birth
+#: dates repeat, and a dict look-up costs a tenth of the pattern and the parse. At most _DATES_MAX.
+_DATES: dict[str, dt.date] = {}
+_DATES_MAX = 1 << 14
+
+
+def _parse_date(v: str) -> dt.date:
+    """A date's text read as the full validator reads it (a bad one raises for it to report), then cached."""
+    if not DATE_RE.match(v):
+        raise _Miss
+    d = dt.date.fromisoformat(v)  # ValueError (2024-02-30): the full validator names it
+    if len(_DATES) < _DATES_MAX:
+        _DATES[v] = d
+    return d
+
+
 def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, object]], str]:
     """Generate a straight-line validator for the common case; any doubt raises _Miss."""
     consts: dict[str, object] = {}
@@ -804,7 +838,7 @@ def compile_fast(facts: Facts) -> tuple[Callable[[object, list[Any]], dict[str, 
     ns: dict[str, Any] = {"__builtins__": {}, "dict": dict, "str": str, "int": int, "bool": bool, "M": _Miss,
                           "DRE": DATE_RE.match, "MRE": MONEY_RE.match,
                           "DEC": Decimal, "FR": repr, "float": float, "FIS": dt.date.fromisoformat,
-                          "DATE": dt.date, "len": len,
+                          "DATE": dt.date, "len": len, "DC": _DATES.get, "PD": _parse_date,
                           "list": list, "tuple": tuple, "enumerate": enumerate, "sum": sum, **consts}
     text = "\n".join(src) + "\n"
     exec(compile(text, "<eligibility facts validator>", "exec", dont_inherit=True), ns)  # generated from the vocabulary

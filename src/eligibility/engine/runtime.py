@@ -97,7 +97,7 @@ def _name(value: object, what: str) -> str:
     return value
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # no slots: built from one dict (`_builder`), not a call a field
 class RecordDecision:
     """A per-person program's outcome for one member (or other record)."""
 
@@ -127,7 +127,7 @@ class _RecordTierWaits(RecordDecision):
         return self.waits
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # no slots: built from one dict (`_builder`)
 class ProgramDecision:
     """One program's outcome for a household.
 
@@ -188,7 +188,7 @@ class _TierWaits(ProgramDecision):
         return self.waits
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, slots=False)  # no slots: built from one dict (`_builder`)
 class Decision:
     """The outcome of every requested program, with what is needed to trace and explain it."""
 
@@ -410,6 +410,9 @@ class Engine:
         #: Each program's title, whether it has an amount, and the list it is decided per record of (or None).
         self._shapes = {name: (self._titles[name], p.amount is not None, p.each[1] if p.each is not None else None)
                         for name, p in compiled.model.programs.items()}
+        #: Each program's common refusal (not eligible, nothing unknown): one immutable object, shared.
+        self._refusals = {name: _new_decided(name, False, ZERO if has_amount else None, title, None)
+                          for name, (title, has_amount, _) in self._shapes.items()}
         self._needs = {p: self._needed_params(p) for p in self.programs}
         self._lock = threading.Lock()
         #: Program names as given (a list or tuple) -> the checked tuple.
@@ -734,7 +737,7 @@ class Engine:
         if each is None:
             e, a, t = result
             if e is False and a is None and t is None:  # the common refusal: nothing more to read
-                return _new_decided(name, False, ZERO if has_amount else None, title, None)
+                return self._refusals[name]
             if e.__class__ is bool and a.__class__ is not Unknown and t.__class__ is not Unknown:  # decided
                 return _new_decided(name, e, _money(a) if a is not None else (ZERO if has_amount else None),
                                     title, t)
@@ -760,31 +763,38 @@ class Engine:
         built: list[RecordDecision] = []
         add = built.append
         some_eligible = some_unknown = False
+        total: Decimal | None = ZERO if has_amount else None
+        new, setd, cls = object.__new__, object.__setattr__, RecordDecision
         for i, (rec, (pe, pa, pt)) in enumerate(zip(records, result, strict=True)):
+            # The decided records built in line (`_builder`'s dict, the fields of RecordDecision in order).
             if pe is False and pa is None and pt.__class__ is not Unknown:  # the common refusal
-                add(_new_record(i, rec.get("id"), False, none, pt))
+                r = new(cls)
+                setd(r, "__dict__", {"index": i, "id": rec.get("id"), "eligible": False, "amount": none, "tier": pt,
+                                     "unknown": ()})
+                add(r)
+                if has_amount:
+                    total += ZERO  # type: ignore[operator]
                 continue
             if pe.__class__ is bool and pa.__class__ is not Unknown and pt.__class__ is not Unknown:  # decided
-                add(_new_record(i, rec.get("id"), pe, _money(pa) if pa is not None else none, pt))
+                amount = _money(pa) if pa is not None else none
+                r = new(cls)
+                setd(r, "__dict__", {"index": i, "id": rec.get("id"), "eligible": pe, "amount": amount, "tier": pt,
+                                     "unknown": ()})
             else:
                 r = _record_decision(i, rec.get("id"), pe, pa, pt, has_amount)
                 some_unknown = some_unknown or bool(r.unknown)
-                add(r)
+                amount = r.amount
+            add(r)
+            if has_amount and amount is not None:
+                total += amount  # type: ignore[operator]
             some_eligible = some_eligible or pe is True
         per = tuple(built)
         # Kleene's `any` over the members; the total is known when every member's amount is.
         unknown = tuple(sorted({p for r in per if r.unknown for p in r.unknown})) if some_unknown else ()
         eligible: bool | None = True if some_eligible else (None if unknown else False)
-        if eligible is False or not unknown:
-            total: Decimal | None = None
-            if has_amount:
-                total = ZERO
-                for r in per:
-                    if r.amount is not None:
-                        total += r.amount
-        else:
+        if not (eligible is False or not unknown):
             total = None
-        return ProgramDecision(name, eligible, total, title, per, unknown=unknown if eligible is not False else ())
+        return _new_each(name, eligible, total, title, per, unknown if eligible is not False else ())
 
     def work(self, facts: Mapping[str, Any]) -> int:
         """The most generator iterations deciding these validated facts may need (the measure MAX_WORK bounds)."""
@@ -1015,14 +1025,18 @@ def _money(a: Any) -> Decimal:
 def _builder(cls: type, params: tuple[str, ...]) -> Any:
     """A constructor of a frozen attrs class taking the attributes `params` in order, the others at their defaults.
 
-    It sets the slots directly: what attrs' `__init__` does, without a call of `object.__setattr__`
-    by name for each field (the result objects of every decision are built this way).
+    It sets the attributes directly: what attrs' `__init__` does, without a call of `object.__setattr__`
+    by name for each field (the result objects of every decision are built this way): a class without
+    slots gets its `__dict__` whole, in one call; a slotted one each slot by its descriptor.
     """
     fields = attrs.fields(cls)
-    ns: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    slotted = "__dict__" not in dir(cls) and "__slots__" in cls.__dict__
+    ns: dict[str, Any] = {"new": object.__new__, "cls": cls, "setd": object.__setattr__}
     lines = [f"def build({', '.join(params)}):", "    o = new(cls)"]
+    items: list[str] = []
     for f in fields:
-        ns[f"s_{f.name}"] = cls.__dict__[f.name].__set__
+        if slotted:
+            ns[f"s_{f.name}"] = cls.__dict__[f.name].__set__
         if f.name in params:
             value = f.name
         elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
@@ -1032,7 +1046,12 @@ def _builder(cls: type, params: tuple[str, ...]) -> Any:
             assert f.default is not attrs.NOTHING, f"{cls.__name__}.{f.name} has no default"
             ns[f"d_{f.name}"] = f.default
             value = f"d_{f.name}"
-        lines.append(f"    s_{f.name}(o, {value})")
+        if slotted:
+            lines.append(f"    s_{f.name}(o, {value})")
+        else:
+            items.append(f"{f.name!r}: {value}")
+    if not slotted:
+        lines.append(f"    setd(o, '__dict__', {{{', '.join(items)}}})")
     lines.append("    return o")
     exec(compile("\n".join(lines), f"<{cls.__name__} builder>", "exec"), ns)  # from the class's own fields
     return ns["build"]
@@ -1043,6 +1062,12 @@ _new_decided: Callable[..., ProgramDecision] = _builder(ProgramDecision,
                                                        ("program", "eligible", "amount", "title", "tier"))
 #: RecordDecision(index, id, eligible, amount, tier), no unknown facts.
 _new_record: Callable[..., RecordDecision] = _builder(RecordDecision, ("index", "id", "eligible", "amount", "tier"))
+#: ProgramDecision of a program decided per record, with its records and unknown facts.
+_new_each: Callable[..., ProgramDecision] = _builder(ProgramDecision, ("program", "eligible", "amount", "title",
+                                                                     "members", "reads_unknown"))
+_RECORD_FIELDS = ("index", "id", "eligible", "amount", "tier", "unknown")
+assert tuple(f.name for f in attrs.fields(RecordDecision)) == _RECORD_FIELDS, \
+    "_program_decision builds RecordDecision's dict in line: keep its fields there"
 #: Decision(...) with every field given in order.
 _new_decision: Callable[..., Decision] = _builder(Decision, tuple(f.name for f in attrs.fields(Decision)))
 
