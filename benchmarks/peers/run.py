@@ -62,6 +62,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PINS = ("openfisca-core>=46,<47", "zen-engine>=2,<3")
+#: This checkout is installed with these extras (the columnar backend's rows need numpy and pyarrow).
+EXTRAS = "columnar"
 STAMP = "peers-stamp.txt"
 PROGRAM = "dibao"
 FIXTURE = ROOT / "tests" / "fixtures" / "dibao"
@@ -76,7 +78,7 @@ def _venv_python(venv: Path) -> Path:
 
 def _stamp() -> str:
     pyproject = (ROOT / "pyproject.toml").read_bytes()
-    return "\n".join([*PINS, hashlib.sha256(pyproject).hexdigest()]) + "\n"
+    return "\n".join([*PINS, EXTRAS, hashlib.sha256(pyproject).hexdigest()]) + "\n"
 
 
 def setup(venv: Path) -> Path:
@@ -89,7 +91,7 @@ def setup(venv: Path) -> Path:
         print(f"peers: creating a virtual environment in {venv}", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     print(f"peers: installing {', '.join(PINS)} and this checkout", file=sys.stderr)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PINS, "-e", str(ROOT)],
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PINS, "-e", f"{ROOT}[{EXTRAS}]"],
                    check=True)
     stamp.write_text(_stamp(), encoding="utf-8")
     return python
@@ -283,8 +285,11 @@ def compare(args: argparse.Namespace) -> int:
     params = z.parameters(on_text)
     answers["Zen expression, parameters given"] = [
         (e, fen(a)) for e, a in (z.expr_given(h, params) for h in households)]
+    arrow = _arrow(engine)
     if columnar is not None:
         answers[columnar[0]] = columnar[2](households, on)
+    if arrow is not None:
+        answers["columnar, Arrow table"] = arrow[3](households, on)
     problems = []
     for name, got in answers.items():
         for i, (want, have) in enumerate(zip(expected, got, strict=True)):
@@ -335,6 +340,11 @@ def compare(args: argparse.Namespace) -> int:
     }
     if columnar is not None:
         bulk[columnar[0]] = lambda: columnar[1](households, on)
+    if arrow is not None:
+        table = arrow[0](households)
+        bulk["columnar, Arrow table from dicts"] = lambda: arrow[1](arrow[0](households), on)
+        bulk["columnar, ready Arrow table"] = lambda: arrow[1](table, on)
+        bulk["columnar, ready Arrow table, arrays out"] = lambda: arrow[2](table, on)
     many = interleaved(bulk, max(1, args.repeat - 2))
 
     report = _report(args, households, per_decision, single, many, floats, eligible_count,
@@ -346,6 +356,60 @@ def compare(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def _arrow(engine: Any) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any],
+                                 Callable[..., Any]] | None:
+    """The columnar backend over an Arrow table in the nested layout, if this checkout has it.
+
+    Returns (table of households, decide_table, decide_arrays, answers): the table is built as
+    Parquet would hold the households (money as decimal128, dates as date32, members as
+    list<struct>); `decide_table` gives an outcome object a household, the rows the columns cannot
+    decide decided by the row engine (the form checked for agreement); `decide_arrays` gives the
+    outcomes as arrays, of the rows the columns decide only.
+    """
+    if importlib.util.find_spec("eligibility.scale.columnar") is None:
+        return None
+    import pyarrow as pa
+
+    from eligibility.engine.columnar import decide_arrays
+    from eligibility.scale.columnar import decide_table
+
+    facts = engine.model.facts
+
+    def value(spec: Any, v: Any) -> Any:
+        if v is None or spec is None:
+            return v
+        if spec.type in ("money", "decimal") and not isinstance(v, bool) and isinstance(v, str | int | float):
+            return Decimal(str(v))
+        if spec.type == "date" and isinstance(v, str):
+            return datetime.date.fromisoformat(v)
+        return v
+
+    def typed(h: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, v in h.items():
+            spec = facts.field(key)
+            if spec is not None and spec.type == "list" and isinstance(v, list):
+                out[key] = [{f: value(spec.field(f), x) for f, x in r.items()} for r in v]
+            else:
+                out[key] = value(spec, v)
+        return out
+
+    def table(households: list[dict[str, Any]]) -> Any:
+        return pa.Table.from_struct_array(pa.array([typed(h) for h in households]))
+
+    def objects(t: Any, on: datetime.date) -> Any:
+        return decide_table(engine, t, on, [PROGRAM])
+
+    def arrays(t: Any, on: datetime.date) -> Any:
+        return decide_arrays(engine, t, on, [PROGRAM])
+
+    def answers(households: list[dict[str, Any]], on: datetime.date) -> list[tuple[bool, int]]:
+        result = decide_table(engine, table(households), on, [PROGRAM])
+        return [(o[PROGRAM].eligible, fen(o[PROGRAM].amount)) for o in result.outcomes]
+
+    return table, objects, arrays, answers
 
 
 def _columnar(engine: Any) -> tuple[str, Callable[..., Any], Callable[..., Any]] | None:

@@ -340,7 +340,7 @@ def _raw_findings(decision: Decision, states: dict[str, str], assumed: dict[str,
         paid = _paid(entries)
         if state == "error":  # enrolled, and the data cannot be decided on: a finding, never a silence
             f = _raw("not_decided", "to_verify", [name], entry, None)
-            f["error"] = p.error.english
+            f["error"] = p.error.english if p.error is not None else None
             out.append(f)
         elif state == "no":
             out.append(_raw("exit", "likely", [name], entry, paid))
