@@ -22,7 +22,7 @@ from eligibility.engine.columnar import backend as _backend
 from eligibility.engine.columnar import decide_table as _decide_table
 from eligibility.engine.runtime import Engine, parse_date
 from eligibility.scale.results import BatchResult, ProgramOutcome, flat_record
-from eligibility.scale.stream import Job, decide_item
+from eligibility.scale.stream import Job, _waits, decide_item
 
 
 def decide_table(engine: Engine, table: Any, on: object = None,
@@ -73,7 +73,7 @@ def read_parquet(engine: Engine, path: str, on: object = None,
 
 
 #: Rows of a Parquet file decided at a time by `batch_results` (memory stays bounded by it).
-BATCH_ROWS = 32768
+BATCH_ROWS = 8192
 
 
 def nested_layout(engine: Engine, schema: Any) -> bool:
@@ -99,8 +99,10 @@ def batch_results(engine: Engine, job: Job, path: str, skip: int = 0, counts: co
     Each Arrow record batch of the file (text read as dictionaries) is decided by columns
     (`decide_arrays`); a row not decided by columns for every program asked (not plainly valid, an
     unknown fact, a row without a date, an id that is not text or a whole number, ...) is read and
-    decided by `decide_item` exactly as the row backend does. `counts` (if given) gains "columns"
-    (rows decided by columns) and "rows" (rows decided by the row backend).
+    decided by `decide_item` exactly as the row backend does; a plainly valid row whose columns are
+    marked for some programs has those programs decided by the row engine. `counts` (if given) gains
+    "columns" (rows decided by columns, some programs perhaps by the row engine: "programs by the row
+    engine" counts those rows) and "rows" (rows decided by the row backend).
     """
     import pyarrow.parquet as pq
 
@@ -136,21 +138,31 @@ def _batch(engine: Engine, job: Job, batch: Any, start: int, counts: collections
                 arrays = decide_arrays(engine, sub, day, names)
             except Exception:  # a bug of the columnar code must cost speed, never a result
                 continue
-            done = arrays.plain.copy()
+            plain = arrays.plain
+            done = plain.copy()
             cols = []
             for name in names:
                 done &= arrays.done[name]
                 cols.append(_objects(b, arrays, name))
             rows = list(map(_row_maker(names), *cols)) if cols else [{} for _ in idx]
             same: dict[int, ProgramOutcome] = {}  # rows share their Outcome objects: one ProgramOutcome each
-            for r in np.flatnonzero(done).tolist():
-                out: dict[str, ProgramOutcome] = {}
+            for r in np.flatnonzero(plain).tolist():
+                out: dict[str, ProgramOutcome | None] = {}
                 for name, o in rows[r].items():
+                    if o is None:  # a program the columns marked: the row engine decides it, below
+                        out[name] = None
+                        continue
                     p = same.get(id(o))
                     if p is None:
                         p = same[id(o)] = ProgramOutcome(o.eligible, o.amount, o.tier, o.error, o.unknown)
                     out[name] = p
-                decided[idx[r]] = out
+                decided[idx[r]] = out  # type: ignore[assignment]
+            left = np.flatnonzero(plain & ~done).tolist()  # decided by columns but for some programs
+            if left:
+                partly = [idx[r] for r in left]
+                for i, row in zip(partly, sub.take(left).to_pylist(), strict=True):
+                    decided[i] = _rest(engine, day, row, decided[i])  # type: ignore[arg-type]
+                counts["programs by the row engine"] += len(left)
     slow = [i for i in range(n) if decided[i] is None]
     cells = iter(batch.take(slow).to_pylist() if slow else [])
     counts["columns"] += n - len(slow)
@@ -162,6 +174,25 @@ def _batch(engine: Engine, job: Job, batch: Any, start: int, counts: collections
         else:
             rid = ids[i]
             yield BatchResult(start + i, rid if isinstance(rid, str) else None, days[i], engine.policy_hash, programs)
+
+
+def _rest(engine: Engine, day: dt.date, row: dict[str, Any],
+          out: dict[str, ProgramOutcome | None]) -> dict[str, ProgramOutcome] | None:
+    """A plainly valid row's outcomes with the programs the columns marked decided by the row engine (as
+    `decide_item` writes them); None when anything fails (the whole row is then decided by `decide_item`)."""
+    todo = tuple(name for name, o in out.items() if o is None)
+    try:
+        household = flat_record(row, engine.model.facts)["household"]
+        decision = engine.decide(household, day, todo, trace=False)
+    except Exception:
+        return None
+    for name, p in decision.programs.items():
+        error = p.error
+        out[name] = ProgramOutcome(p.eligible, p.amount, p.tier, None, _waits(p)) if error is None else \
+            ProgramOutcome(p.eligible, p.amount, p.tier, error.english, ())
+    if any(o is None for o in out.values()):
+        return None
+    return out  # type: ignore[return-value]
 
 
 def _days(batch: Any, default: dt.date | None) -> list[dt.date | None]:
