@@ -490,3 +490,25 @@ def test_batch_of_flat_parquet_with_the_columnar_backend_reads_rows(engine: elig
         run_file(source, out, engine, on=ON, backend=kind)
         outs[kind] = out.read_bytes()
     assert outs["columnar"] == outs["row"] and outs["row"].count(b"\n") == len(cases)
+
+
+def test_parquet_batches_read_ids_and_dates_as_the_row_backend(engine: eligibility.Engine, tmp_path: Any) -> None:
+    """Whole-number ids and text dates (empty: the batch's date; not a date: an error record) are read from the
+    columns as the row backend reads them from the row."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from eligibility.scale.columnar import batch_results
+    from eligibility.scale.stream import decide_item, make_job
+    cases = [c for c in _cases(engine) if c.on == ON][:6]
+    days = ["2026-03-01", "", None, "2026-3-1", "2024-09-01", "2026-03-01T00:00"]
+    rows = [{"id": 100 + i, "on": day, **_typed(engine, copy.deepcopy(c.household))}
+            for i, (c, day) in enumerate(zip(cases, days, strict=False))]
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_struct_array(pa.array(rows)), source)
+    for on in (ON, None):
+        job, _, _ = make_job(engine, on, None, False, 1, 1)
+        got = [r.to_json() for r in batch_results(engine, job, str(source))]
+        want = [decide_item(engine, job, (i, "row", row, None)).to_json()
+                for i, row in enumerate(pq.read_table(source).to_pylist())]
+        assert got == want
+        assert got[0]["id"] == "100" and ("error" in got[3]) and (("error" in got[1]) == (on is None))
