@@ -1,6 +1,6 @@
 """The columnar backend from Parquet: households/s per core (CPU time), next to the row engine on the same data.
 
-    python benchmarks/bench_columnar.py [--households N] [--distinct K] [--date YYYY-MM-DD]
+    python benchmarks/bench_columnar.py [--households N] [--distinct K] [--date YYYY-MM-DD] [--write FILE]
 
 Households are drawn by `eligibility.strategies.households` (steered to the dibao standard), typed
 as Parquet holds them (money decimal128, dates date32, lists of records list<struct>), repeated to N
@@ -17,6 +17,8 @@ Then, for dibao + marginal + tekun and for all programs:
 - row engine: `engine.decide(..., trace=False)` on the same households as mappings.
 
 Timed with `time.process_time` (CPU time of this process: one core), best of 3 runs.
+
+With `--write FILE` the script only writes the Parquet file (for timing `eligibility batch FILE ...`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def main() -> None:
     ap.add_argument("--distinct", type=int, default=500)
     ap.add_argument("--date", default="2026-03-01")
     ap.add_argument("--row-sample", type=int, default=3000, help="households timed with the row engine")
+    ap.add_argument("--write", type=Path, help="only write the Parquet file of households there")
     args = ap.parse_args()
     on = dt.date.fromisoformat(args.date)
     engine = eligibility.load()
@@ -104,6 +107,10 @@ def main() -> None:
     reps = -(-args.households // len(rows))
     table = pa.concat_tables([base] * reps).slice(0, args.households).combine_chunks()
     n = table.num_rows
+    if args.write is not None:
+        pq.write_table(table, args.write)
+        print(f"{n:,} households ({len(rows)} distinct) written to {args.write}")
+        return
     mappings = (drawn * reps)[:n]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "households.parquet"

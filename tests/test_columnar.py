@@ -372,3 +372,143 @@ def test_the_columnar_backend_without_numpy_is_a_clear_error(tmp_path: Any, monk
     with pytest.raises(InputError, match=r"eligibility\[columnar\]"):
         run_file(source, tmp_path / "out.jsonl", eligibility.load(), on=ON, backend="columnar")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def _nested_parquet(engine: eligibility.Engine, path: Path) -> int:
+    """Write the YAML cases (typed, nested layout, with id and date) and rows the columns cannot decide; return
+    the number of those rows (each read and decided by the row backend)."""
+    from decimal import Decimal
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows: list[dict[str, Any]] = [{"id": str(i), "on": c.on, **_typed(engine, copy.deepcopy(c.household))}
+                                  for i, c in enumerate(_cases(engine)[:60])]
+    base = next(r for r in rows if r["on"] == ON and r.get("members"))
+    odd = [copy.deepcopy(base) for _ in range(5)]
+    odd[0]["members"][0]["relation"] = "not a relation"  # invalid: an error record
+    odd[1]["members"][0]["birth_date"] = None  # a null where a fact is required
+    odd[2]["assessed_monthly_income"] = Decimal("1234.567")  # money with 3 decimals
+    odd[3]["on"] = None  # no date of its own: the batch's
+    odd[4]["id"] = "x"
+    odd[4]["members"][0]["sex"] = None
+    rows[10:10] = odd[:3]
+    rows += odd[3:]
+    pq.write_table(pa.Table.from_struct_array(pa.array(rows)), path)
+    return 3
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_batch_of_nested_parquet_is_decided_by_columns_and_writes_the_row_backends_file(
+        engine: eligibility.Engine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
+    """A nested-layout Parquet input through `--backend columnar`: the row backend's output, with only the rows
+    the columns cannot decide read as rows (counted by the calls of `decide_item`)."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    import eligibility.scale.columnar as scol
+    from eligibility.scale.files import run_file
+    source = tmp_path / "in.parquet"
+    _nested_parquet(engine, source)
+    n = pq.ParquetFile(source).metadata.num_rows
+    calls = []
+    real = scol.decide_item
+
+    def counted(*args: Any) -> Any:
+        calls.append(args[2][0])
+        return real(*args)
+
+    monkeypatch.setattr(scol, "decide_item", counted)
+    outs = {}
+    for kind in ("row", "columnar"):
+        out = tmp_path / f"out-{kind}{suffix}"
+        summary = run_file(source, out, engine, on=ON, backend=kind)
+        outs[kind] = (pq.read_table(out) if suffix == ".parquet" else out.read_bytes(), summary.to_json())
+    assert outs["columnar"][1] == outs["row"][1] and outs["row"][1]["records"] == n
+    if suffix == ".parquet":  # row groups follow the flush clock; the rows are the same
+        assert outs["columnar"][0].equals(outs["row"][0])
+    else:
+        assert outs["columnar"][0] == outs["row"][0]
+    assert calls == [10, 11, 12, n - 1]  # only the rows the columns cannot read are read as rows
+
+
+def test_batch_of_nested_parquet_resumes_after_a_half_written_output(engine: eligibility.Engine,
+                                                                      tmp_path: Any) -> None:
+    """`--resume` with the columnar backend skips the records the output holds and writes the rest as the row
+    backend does."""
+    from eligibility.scale.files import run_file
+    source = tmp_path / "in.parquet"
+    _nested_parquet(engine, source)
+    full = tmp_path / "row.jsonl"
+    run_file(source, full, engine, on=ON, backend="row")
+    lines = full.read_bytes().splitlines(keepends=True)
+    half = tmp_path / "half.jsonl"
+    run_file(source, half, engine, on=ON, backend="row")
+    half.write_bytes(b"".join(lines[:23]))
+    summary = run_file(source, half, engine, on=ON, backend="columnar", resume=True)
+    assert summary.skipped == 23 and summary.records == len(lines) - 23
+    assert half.read_bytes() == full.read_bytes()
+
+
+def test_parquet_batches_give_each_rows_row_backend_result(engine: eligibility.Engine, tmp_path: Any) -> None:
+    """`batch_results` over small record batches, from a row inside one: each row's `decide_item` result, most
+    rows decided by columns."""
+    import collections
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    from eligibility.scale.columnar import batch_results
+    from eligibility.scale.stream import decide_item, make_job
+    source = tmp_path / "in.parquet"
+    _nested_parquet(engine, source)
+    job, _, _ = make_job(engine, ON, None, False, 1, 1)
+    rows = pq.read_table(source).to_pylist()
+    counts: collections.Counter[str] = collections.Counter()
+    got = [r.to_json() for r in batch_results(engine, job, str(source), skip=9, counts=counts, batch_rows=7)]
+    assert got == [decide_item(engine, job, (i, "row", row, None)).to_json() for i, row in enumerate(rows)][9:]
+    assert counts["columns"] + counts["rows"] == len(rows) - 9
+    assert counts["rows"] == 4 and counts["columns"] == len(rows) - 9 - 4  # after row 9, rows 10-12 and the last
+    assert 0 < counts["programs by the row engine"] < counts["columns"]
+
+
+def test_batch_of_flat_parquet_with_the_columnar_backend_reads_rows(engine: eligibility.Engine,
+                                                                     tmp_path: Any) -> None:
+    """A Parquet file in the flat layout (a list field's JSON in a text cell) is not the nested layout, and
+    `--backend columnar` writes the row backend's file from it."""
+    import json
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from eligibility.scale.columnar import nested_layout
+    from eligibility.scale.files import run_file
+    cases = _cases(engine)[:20]
+    fields = sorted({k for c in cases for k in c.household})
+    rows = [{"id": str(i), "on": c.on.isoformat(),
+             **{k: (json.dumps(v) if isinstance(v, list | dict) else None if v is None else str(v))
+                for k, v in ((f, c.household.get(f)) for f in fields)}} for i, c in enumerate(cases)]
+    source = tmp_path / "flat.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source)
+    assert not nested_layout(engine, pq.read_schema(source))
+    outs = {}
+    for kind in ("row", "columnar"):
+        out = tmp_path / f"{kind}.jsonl"
+        run_file(source, out, engine, on=ON, backend=kind)
+        outs[kind] = out.read_bytes()
+    assert outs["columnar"] == outs["row"] and outs["row"].count(b"\n") == len(cases)
+
+
+def test_parquet_batches_read_ids_and_dates_as_the_row_backend(engine: eligibility.Engine, tmp_path: Any) -> None:
+    """Whole-number ids and text dates (empty: the batch's date; not a date: an error record) are read from the
+    columns as the row backend reads them from the row."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from eligibility.scale.columnar import batch_results
+    from eligibility.scale.stream import decide_item, make_job
+    cases = [c for c in _cases(engine) if c.on == ON][:6]
+    days = ["2026-03-01", "", None, "2026-3-1", "2024-09-01", "2026-03-01T00:00"]
+    rows = [{"id": 100 + i, "on": day, **_typed(engine, copy.deepcopy(c.household))}
+            for i, (c, day) in enumerate(zip(cases, days, strict=False))]
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_struct_array(pa.array(rows)), source)
+    for on in (ON, None):
+        job, _, _ = make_job(engine, on, None, False, 1, 1)
+        got = [r.to_json() for r in batch_results(engine, job, str(source))]
+        want = [decide_item(engine, job, (i, "row", row, None)).to_json()
+                for i, row in enumerate(pq.read_table(source).to_pylist())]
+        assert got == want
+        assert got[0]["id"] == "100" and ("error" in got[3]) and (("error" in got[1]) == (on is None))

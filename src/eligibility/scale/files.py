@@ -305,7 +305,10 @@ def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike
     except OSError as e:
         raise InputError([InputProblem("out", "format", f"cannot write {out}: {e.strerror}")]) from None
     render = _Render(fmt, job.programs, tuple(columns))
-    if backend == "columnar" and not job.trace:
+    if backend == "columnar" and not job.trace and in_fmt == "parquet" and _nested(engine, source):
+        from eligibility.scale.columnar import batch_results  # numpy only when asked for
+        results = (render(r) for r in batch_results(engine, job, str(source), done))
+    elif backend == "columnar" and not job.trace:
         results = (render(r) for r in columnar_stream(engine, job, read_items(source, in_fmt, done)))
     else:
         results = stream(engine, job, read_items(source, in_fmt, done), workers, chunk_size, render)
@@ -332,6 +335,16 @@ def run_file(source: Path, out: Path, engine_or_path: Engine | str | os.PathLike
     if progress is not None:
         progress(done + summary.records, total)
     return summary
+
+
+def _nested(engine: Engine, source: Path) -> bool:
+    """Whether a Parquet input is in the nested layout (decided by columns a record batch at a time)."""
+    from eligibility.scale.columnar import nested_layout
+    _, pq = _parquet()
+    try:
+        return nested_layout(engine, pq.read_schema(source))
+    except Exception:  # an unreadable file: the row reader reports it as it does
+        return False
 
 
 def _terminate_as_interrupt() -> Any:
