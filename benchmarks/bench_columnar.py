@@ -28,7 +28,6 @@ import datetime as dt
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from hypothesis import HealthCheck, given, settings
 
 import eligibility
 from eligibility.engine.columnar import _outcome, backend, decide_arrays
-from eligibility.scale.columnar import decide_table, read_households
+from eligibility.scale.columnar import decide_table, nested_row, read_households
 from eligibility.strategies import households
 
 
@@ -52,29 +51,6 @@ def draw(engine: eligibility.Engine, on: dt.date, k: int) -> list[dict[str, Any]
         out.append(h)
 
     collect()
-    return out
-
-
-def typed(engine: eligibility.Engine, h: dict[str, Any]) -> dict[str, Any]:
-    """A household as Parquet holds it: money and decimals as decimals, dates as dates."""
-    facts = engine.model.facts
-
-    def value(spec: Any, v: Any) -> Any:
-        if v is None or spec is None:
-            return v
-        if spec.type in ("money", "decimal") and isinstance(v, str | int | float) and not isinstance(v, bool):
-            return Decimal(str(v))
-        if spec.type == "date" and isinstance(v, str):
-            return dt.date.fromisoformat(v)
-        return v
-
-    out: dict[str, Any] = {}
-    for key, v in h.items():
-        spec = facts.field(key)
-        if spec is not None and spec.type == "list" and isinstance(v, list):
-            out[key] = [{f: value(spec.field(f), x) for f, x in r.items()} for r in v]
-        else:
-            out[key] = value(spec, v)
     return out
 
 
@@ -102,7 +78,7 @@ def main() -> None:
     for name, why in b.unsupported.items():
         print(f"  row engine for {name}: {why}")
     drawn = draw(engine, on, args.distinct)
-    rows = [typed(engine, h) for h in drawn]
+    rows = [nested_row(engine, h) for h in drawn]
     base = pa.Table.from_struct_array(pa.array(rows))
     reps = -(-args.households // len(rows))
     table = pa.concat_tables([base] * reps).slice(0, args.households).combine_chunks()

@@ -154,26 +154,8 @@ def test_batch_columnar_backend_writes_the_same_results(engine: eligibility.Engi
 
 def _typed(engine: eligibility.Engine, h: dict[str, Any]) -> dict[str, Any]:
     """A household as Parquet holds it: money and decimals as decimals, dates as dates."""
-    from decimal import Decimal
-    facts = engine.model.facts
-
-    def value(spec: Any, v: Any) -> Any:
-        if v is None or spec is None:
-            return v
-        if spec.type in ("money", "decimal") and isinstance(v, str | int) and not isinstance(v, bool):
-            return Decimal(str(v))
-        if spec.type == "date" and isinstance(v, str):
-            return dt.date.fromisoformat(v)
-        return v
-
-    out: dict[str, Any] = {}
-    for key, v in h.items():
-        spec = facts.field(key)
-        if spec is not None and spec.type == "list" and isinstance(v, list):
-            out[key] = [{f: value(spec.field(f), x) for f, x in r.items()} for r in v]
-        else:
-            out[key] = value(spec, v)
-    return out
+    from eligibility.scale.columnar import nested_row
+    return nested_row(engine, h)
 
 
 def _table_same(engine: eligibility.Engine, rows: list[dict[str, Any]], on: dt.date,

@@ -370,34 +370,12 @@ def _arrow(engine: Any) -> tuple[Callable[..., Any], Callable[..., Any], Callabl
     """
     if importlib.util.find_spec("eligibility.scale.columnar") is None:
         return None
-    import pyarrow as pa
 
     from eligibility.engine.columnar import decide_arrays
-    from eligibility.scale.columnar import decide_table
-
-    facts = engine.model.facts
-
-    def value(spec: Any, v: Any) -> Any:
-        if v is None or spec is None:
-            return v
-        if spec.type in ("money", "decimal") and not isinstance(v, bool) and isinstance(v, str | int | float):
-            return Decimal(str(v))
-        if spec.type == "date" and isinstance(v, str):
-            return datetime.date.fromisoformat(v)
-        return v
-
-    def typed(h: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, v in h.items():
-            spec = facts.field(key)
-            if spec is not None and spec.type == "list" and isinstance(v, list):
-                out[key] = [{f: value(spec.field(f), x) for f, x in r.items()} for r in v]
-            else:
-                out[key] = value(spec, v)
-        return out
+    from eligibility.scale.columnar import decide_table, nested_table
 
     def table(households: list[dict[str, Any]]) -> Any:
-        return pa.Table.from_struct_array(pa.array([typed(h) for h in households]))
+        return nested_table(engine, households)
 
     def objects(t: Any, on: datetime.date) -> Any:
         return decide_table(engine, t, on, [PROGRAM])

@@ -35,6 +35,48 @@ def decide_table(engine: Engine, table: Any, on: object = None,
     return _decide_table(engine, table, on, programs, read_row=flat_record)
 
 
+def nested_row(engine: Engine, household: dict[str, Any]) -> dict[str, Any]:
+    """A household (JSON-like values) as a row of the nested layout holds it, for `pyarrow.array`.
+
+    Money and decimal facts given as text or numbers become `Decimal`s (decimal128 in Arrow), dates
+    given as text become `datetime.date`s (date32), lists of records stay lists of dicts
+    (list<struct>); anything else is kept as it is, so that a value the row engine would refuse
+    still reaches it (the row is then decided, and refused, by the row engine).
+    """
+    facts = engine.model.facts
+
+    def value(spec: Any, v: Any) -> Any:
+        if v is None or spec is None:
+            return v
+        if spec.type in ("money", "decimal") and isinstance(v, str | int | float) and not isinstance(v, bool):
+            try:
+                return decimal.Decimal(str(v))
+            except decimal.InvalidOperation:
+                return v
+        if spec.type == "date" and isinstance(v, str):
+            try:
+                return dt.date.fromisoformat(v)
+            except ValueError:
+                return v
+        return v
+
+    out: dict[str, Any] = {}
+    for key, v in household.items():
+        spec = facts.field(key)
+        if spec is not None and spec.type == "list" and isinstance(v, list):
+            out[key] = [{f: value(spec.field(f), x) for f, x in r.items()} if isinstance(r, dict) else r for r in v]
+        else:
+            out[key] = value(spec, v)
+    return out
+
+
+def nested_table(engine: Engine, households: Iterable[dict[str, Any]]) -> Any:
+    """Households as a pyarrow Table in the nested layout (`nested_row` of each), ready for `decide_table`."""
+    import pyarrow as pa
+
+    return pa.Table.from_struct_array(pa.array([nested_row(engine, h) for h in households]))
+
+
 def read_households(path: str) -> Any:
     """A Parquet file of households as a pyarrow Table, its text columns (nested too) as dictionary arrays.
 
@@ -232,4 +274,5 @@ def _ids(batch: Any) -> list[str | bool | None]:
     return out
 
 
-__all__ = ["BATCH_ROWS", "batch_results", "decide_table", "nested_layout", "read_households", "read_parquet"]
+__all__ = ["BATCH_ROWS", "batch_results", "decide_table", "nested_layout", "nested_row", "nested_table",
+           "read_households", "read_parquet"]
