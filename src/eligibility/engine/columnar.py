@@ -967,9 +967,9 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
             cols = []
             for name in names:
                 all_done &= arrays.done[name]
-                cols.append(_objects(b, arrays, name))
+                cols.append(outcome_objects(b, arrays, name))
             # one dict a row, in the order of `names`; an outcome None: the row engine decides that program
-            decided = list(map(_row_maker(names), *cols)) if cols else [{} for _ in idx]
+            decided = list(map(row_maker(names), *cols)) if cols else [{} for _ in idx]
             not_plain = np.flatnonzero(~plain).tolist()
             slow.extend(idx[r] for r in not_plain)
             outcomes = result.outcomes
@@ -1006,7 +1006,7 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
     return result
 
 
-def _objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | None]:
+def outcome_objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | None]:
     """One program's outcome of each row as an `Outcome` (None where not decided by columns): one object for
     each distinct outcome, shared by the rows that have it (an `Outcome` is frozen)."""
     done = arrays.done[name]
@@ -1071,7 +1071,7 @@ def _distinct_rows(keys: list[Any]) -> tuple[list[list[int]], Any]:
 _ROW_MAKERS: dict[tuple[str, ...], Any] = {}
 
 
-def _row_maker(names: tuple[str, ...]) -> Any:
+def row_maker(names: tuple[str, ...]) -> Any:
     """A function of one outcome a program (in `names` order) returning the row's {program: outcome} dict."""
     f = _ROW_MAKERS.get(names)
     if f is None:
@@ -1112,4 +1112,4 @@ def _table_days(table: Any, default: dt.date | None) -> list[dt.date | None]:
 
 
 __all__ = ["Arrays", "ColumnarBackend", "ColumnarResult", "Outcome", "backend", "decide_arrays", "decide_block",
-           "decide_columns", "decide_table"]
+           "decide_columns", "decide_table", "outcome_objects", "row_maker"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from eligibility.base.errors import InputError
 from eligibility.base.numbers import ENGINE_CONTEXT
-from eligibility.engine.columnar import ColumnarResult, _objects, _row_maker, decide_arrays
+from eligibility.engine.columnar import ColumnarResult, decide_arrays, outcome_objects, row_maker
 from eligibility.engine.columnar import backend as _backend
 from eligibility.engine.columnar import decide_table as _decide_table
 from eligibility.engine.runtime import Engine, parse_date
@@ -185,8 +185,8 @@ def _batch(engine: Engine, job: Job, batch: Any, start: int, counts: collections
             cols = []
             for name in names:
                 done &= arrays.done[name]
-                cols.append(_objects(b, arrays, name))
-            rows = list(map(_row_maker(names), *cols)) if cols else [{} for _ in idx]
+                cols.append(outcome_objects(b, arrays, name))
+            rows = list(map(row_maker(names), *cols)) if cols else [{} for _ in idx]
             same: dict[int, ProgramOutcome] = {}  # rows share their Outcome objects: one ProgramOutcome each
             for r in np.flatnonzero(plain).tolist():
                 out: dict[str, ProgramOutcome | None] = {}
