@@ -495,3 +495,21 @@ def test_money_is_shown_with_at_least_two_decimals() -> None:
         assert not (value == 0 and shown.startswith("-"))
 
     check()
+
+
+def test_the_quick_money_encoder_says_what_encode_says() -> None:
+    """The steps' quick money path (`_money`: two decimals, or a whole amount padded) gives encode's text."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from eligibility.engine.trace import _money, encode
+
+    @given(sign=st.sampled_from((0, 1)), digits=st.lists(st.integers(0, 9), min_size=1, max_size=33),
+           exponent=st.integers(-6, 4))
+    def check(sign: int, digits: list[int], exponent: int) -> None:
+        value = Decimal((sign, tuple(digits), exponent))
+        assert _money(value) == encode(value, "money")
+
+    check()
+    assert _money(Decimal("1282")) == "1282.00" and _money(Decimal("0")) == "0.00"
+    assert encode(["a", "b"], "list:members") == {"count": 2}

@@ -37,6 +37,8 @@ def encode(value: Any, type_: str = "?") -> Any:
     cls = value.__class__
     if cls is str or cls is bool or value is None or (cls is int and type_ != "money"):
         return value  # the common cases first: as they are
+    if cls is list:  # a list of records: its length
+        return {"count": len(value)}
     if cls is Decimal:
         text = str(value)  # quicker than format(value, "f"), and the same text unless in exponent form
         if "E" in text:
@@ -60,6 +62,8 @@ def _money(value: Any) -> Any:
         n = len(text)
         if 3 < n <= 30 and text[n - 3] == "." and text[0] != "-":
             return text
+        if 0 < n <= 27 and text.isdigit():  # a whole amount (a standard of 1282): padded as quantize would
+            return text + ".00"
     return encode(value, "money")
 
 
@@ -326,7 +330,9 @@ class _Builder(NodeVisitor):
                 outcome = plain[0] if value else plain[1]
             else:
                 outcome = "computed"
-            shown = _money(value) if type_ == "money" else encode(value, type_)
+            cls = value.__class__
+            shown = value if cls is bool or cls is str else _money(value) if type_ == "money" \
+                else encode(value, type_)
             if fn is not None:
                 return fn(self, self.rec, self.needed_rec, True, self.needed_memo[k] is not U, outcome, None, shown)
             return make(True, self.needed_memo[k] is not U, outcome, None, shown, [], [], [])
@@ -730,19 +736,25 @@ def _input(engine: Engine, program: Program, node: Node,
                               "unit": param.unit, "from": None, "source": None, "note": None, "at": None},
                              ("value", "from", "source", "note", "at"))
 
-            #: id(the dated value used) -> (it, kept alive so that its id stays its own, and what the entry says of it)
-            said: dict[int, tuple[ParamValue | None, str | None, str | None, str | None, str, bool]] = {}
+            #: id(the dated value used) -> (it, kept alive so that its id stays its own, and what the entry says
+            #: of it, and the value read with its encoding: the same value object gives the same text)
+            said: dict[int, tuple[ParamValue | None, str | None, str | None, str | None, str, bool, Any, Any]] = {}
 
             def parameter(b: _Builder, nid: int) -> dict[str, Any]:
                 pv = b.used[j]
+                value = b.pv[j]
                 hit = said.get(id(pv))
-                if hit is None or hit[0] is not pv:
+                if hit is None or hit[0] is not pv or hit[6] is not value:
                     sid = pv.source if pv and pv.source else psource
                     hit = said[id(pv)] = (pv, pv.start.isoformat() if pv else None, sid, pv.note if pv else None,
-                                          str(pv.span) if pv else pspan, bool(sid and sid in program.sources))
+                                          str(pv.span) if pv else pspan, bool(sid and sid in program.sources),
+                                          value, encode(value, ptype))
                 if hit[5]:  # the source it cites, for the trace's `sources` table
                     b.sources[hit[2]] = program.sources[hit[2]]  # type: ignore[index]
-                return make(encode(b.pv[j], ptype), hit[1], hit[2], hit[3], hit[4])
+                shown = hit[7]
+                if shown.__class__ is list or shown.__class__ is dict:  # each trace owns its lists and dicts
+                    shown = encode(value, ptype)
+                return make(shown, hit[1], hit[2], hit[3], hit[4])
             return ("parameter", node.id), parameter, None
         if kind == "def":
             d = program.definitions.get(node.id) or getattr(program, node.id)
