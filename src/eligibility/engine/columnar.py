@@ -949,7 +949,6 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
     for i, d in enumerate(days):
         rows_by_day[d].append(i)
     slow: list[int] = []
-    b = backend(engine)
     with decimal.localcontext(ENGINE_CONTEXT):
         for day, idx in rows_by_day.items():
             if day is None:
@@ -957,19 +956,11 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
                 continue
             sub = table.take(idx) if len(idx) != n else table
             try:
-                arrays = decide_arrays(engine, sub, day, names)
+                plain, all_done, decided = decide_rows(engine, sub, day, names)
             except Exception:  # a bug of the columnar code must cost speed, never a result
                 result.fallback["columnar code failed"] += len(idx)
                 slow.extend(idx)
                 continue
-            plain = arrays.plain
-            all_done = plain.copy()
-            cols = []
-            for name in names:
-                all_done &= arrays.done[name]
-                cols.append(outcome_objects(b, arrays, name))
-            # one dict a row, in the order of `names`; an outcome None: the row engine decides that program
-            decided = list(map(row_maker(names), *cols)) if cols else [{} for _ in idx]
             not_plain = np.flatnonzero(~plain).tolist()
             slow.extend(idx[r] for r in not_plain)
             outcomes = result.outcomes
@@ -1006,7 +997,28 @@ def decide_table(engine: Engine, table: Any, on: object = None, programs: Iterab
     return result
 
 
-def outcome_objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | None]:
+def decide_rows(engine: Engine, table: Any, day: dt.date,
+                names: tuple[str, ...]) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """Decide a table's rows on one date by columns (`decide_arrays`), as outcome objects.
+
+    Returns whether each row is plainly valid (numpy bool array), whether the columns decided every
+    program of it, and each row's {program: Outcome}, in the order of `names`, where None means
+    the row engine decides that program (a row not plainly valid is to be decided by the row engine
+    whole).
+    """
+    b = backend(engine)
+    arrays = decide_arrays(engine, table, day, names)
+    plain = arrays.plain
+    all_done = plain.copy()
+    cols = []
+    for name in names:
+        all_done &= arrays.done[name]
+        cols.append(_outcome_objects(b, arrays, name))
+    rows = list(map(_row_maker(names), *cols)) if cols else [{} for _ in range(table.num_rows)]
+    return plain, all_done, rows
+
+
+def _outcome_objects(b: ColumnarBackend, arrays: Arrays, name: str) -> list[Outcome | None]:
     """One program's outcome of each row as an `Outcome` (None where not decided by columns): one object for
     each distinct outcome, shared by the rows that have it (an `Outcome` is frozen)."""
     done = arrays.done[name]
@@ -1071,7 +1083,7 @@ def _distinct_rows(keys: list[Any]) -> tuple[list[list[int]], Any]:
 _ROW_MAKERS: dict[tuple[str, ...], Any] = {}
 
 
-def row_maker(names: tuple[str, ...]) -> Any:
+def _row_maker(names: tuple[str, ...]) -> Any:
     """A function of one outcome a program (in `names` order) returning the row's {program: outcome} dict."""
     f = _ROW_MAKERS.get(names)
     if f is None:
@@ -1112,4 +1124,4 @@ def _table_days(table: Any, default: dt.date | None) -> list[dt.date | None]:
 
 
 __all__ = ["Arrays", "ColumnarBackend", "ColumnarResult", "Outcome", "backend", "decide_arrays", "decide_block",
-           "decide_columns", "decide_table", "outcome_objects", "row_maker"]
+           "decide_columns", "decide_rows", "decide_table"]

@@ -17,8 +17,7 @@ import numpy as np
 
 from eligibility.base.errors import InputError
 from eligibility.base.numbers import ENGINE_CONTEXT
-from eligibility.engine.columnar import ColumnarResult, decide_arrays, outcome_objects, row_maker
-from eligibility.engine.columnar import backend as _backend
+from eligibility.engine.columnar import ColumnarResult, decide_rows
 from eligibility.engine.columnar import decide_table as _decide_table
 from eligibility.engine.runtime import Engine, parse_date
 from eligibility.scale.results import BatchResult, ProgramOutcome, flat_record
@@ -172,21 +171,13 @@ def _batch(engine: Engine, job: Job, batch: Any, start: int, counts: collections
         if day is not None and rid is not False:
             by_day[day].append(i)
     decided: list[dict[str, ProgramOutcome] | None] = [None] * n
-    b = _backend(engine)
     with decimal.localcontext(ENGINE_CONTEXT):
         for day, idx in by_day.items():
             sub = batch.take(idx) if len(idx) != n else batch
             try:
-                arrays = decide_arrays(engine, sub, day, names)
+                plain, done, rows = decide_rows(engine, sub, day, names)
             except Exception:  # a bug of the columnar code must cost speed, never a result
                 continue
-            plain = arrays.plain
-            done = plain.copy()
-            cols = []
-            for name in names:
-                done &= arrays.done[name]
-                cols.append(outcome_objects(b, arrays, name))
-            rows = list(map(row_maker(names), *cols)) if cols else [{} for _ in idx]
             same: dict[int, ProgramOutcome] = {}  # rows share their Outcome objects: one ProgramOutcome each
             for r in np.flatnonzero(plain).tolist():
                 out: dict[str, ProgramOutcome | None] = {}
