@@ -60,29 +60,32 @@ def decide_item(engine: Engine, job: Job, item: Item) -> BatchResult:
 def _decide_item(engine: Engine, job: Job, item: Item) -> BatchResult:
     index, kind, data, line = item
     try:
-        if kind == "json":
-            value = _parse_json(data, line)
-        elif kind == "obj":
-            value = data
-        elif kind in ("csv", "row"):
-            value = flat_record(data, engine.model.facts)
-        elif kind == "cell":  # a household's JSON text and the date, from a table (Spark)
-            text, day = data
-            if text is None:
-                raise _Fail(RecordFailure("record", "the household is null"))
-            value = {"household": _parse_json(text, line)} if day is None else \
-                {"household": _parse_json(text, line), "on": day}
-        elif kind == "long":
-            raise _Fail(RecordFailure("json", _at(line, f"the line is longer than {data:,} bytes")))
-        else:
-            raise _Fail(RecordFailure("record", _at(line, str(data))))
-        return _decide_record(engine, job, index, value, line)
+        return _decide_record(engine, job, index, _item_value(engine, kind, data, line), line)
     except _Fail as f:
         return BatchResult(index, None, None, engine.policy_hash, error=attrs.evolve(f.failure, line=line))
     except InputError as e:
         return BatchResult(index, None, None, engine.policy_hash, error=_input_failure(e, line))
     except Exception as e:  # a bug must cost one record, not the batch
         return BatchResult(index, None, None, engine.policy_hash, error=_internal(e, line))
+
+
+def _item_value(engine: Engine, kind: str, data: Any, line: int | None) -> Any:
+    """The record an item holds (a household, or an object with `id`, `on`, `household`), or _Fail."""
+    if kind == "json":
+        return _parse_json(data, line)
+    if kind == "obj":
+        return data
+    if kind in ("csv", "row"):
+        return flat_record(data, engine.model.facts)
+    if kind == "cell":  # a household's JSON text and the date, from a table (Spark)
+        text, day = data
+        if text is None:
+            raise _Fail(RecordFailure("record", "the household is null"))
+        household = _parse_json(text, line)
+        return {"household": household} if day is None else {"household": household, "on": day}
+    if kind == "long":
+        raise _Fail(RecordFailure("json", _at(line, f"the line is longer than {data:,} bytes")))
+    raise _Fail(RecordFailure("record", _at(line, str(data))))
 
 
 def _waits(p: ProgramDecision) -> tuple[str, ...]:
@@ -234,19 +237,7 @@ def columnar_stream(engine: Engine, job: Job, items: Iterable[Item],
         results: dict[int, BatchResult] = {}
         for pos, (index, kind, data, line) in enumerate(chunk):
             try:  # as _decide_item reads the item; any failure: the row backend says it
-                if kind == "json":
-                    value = _parse_json(data, line)
-                elif kind == "obj":
-                    value = data
-                elif kind in ("csv", "row"):
-                    value = flat_record(data, engine.model.facts)
-                elif kind == "cell" and data[0] is not None:
-                    text, cell_day = data
-                    value = {"household": _parse_json(text, line)} if cell_day is None else \
-                        {"household": _parse_json(text, line), "on": cell_day}
-                else:
-                    raise _Fail(RecordFailure("record", ""))
-                record_id, given_on, household = _unwrap(value, line)
+                record_id, given_on, household = _unwrap(_item_value(engine, kind, data, line), line)
                 day = job.on if given_on is None else _record_date(given_on)
                 if day is None:
                     raise _Fail(RecordFailure("record", ""))
