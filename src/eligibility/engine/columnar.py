@@ -387,20 +387,7 @@ def _fill(b: ColumnarBackend, C: Columns, hs: list[dict[str, Any]]) -> Any:
             if item_bad.any():
                 bad[seg[item_bad]] = True
         C.F[lst] = cols
-    for outer, inner in m.pairs:  # each record of `outer` with each record of `inner` of its household
-        axis = f"{outer}>{inner}"
-        hh = C.seg[outer]
-        per = C.N[inner][hh]  # pairs of each outer record
-        off = np.zeros(len(hh) + 1, dtype=np.int64)
-        np.cumsum(per, out=off[1:])
-        first = np.repeat(np.arange(len(hh), dtype=np.int64), per)
-        pos = np.arange(int(off[-1]), dtype=np.int64) - off[:-1][first]
-        C.N[axis] = per
-        C.off[axis] = off
-        C.seg[axis] = C.up[("h", axis)] = hh[first]
-        C.up[(outer, axis)] = first
-        C.up[(inner, axis)] = C.off[inner][hh[first]] + pos
-        C.parent[axis] = outer
+    _pair_axes(C, m.pairs)
     return bad
 
 
@@ -839,20 +826,7 @@ def _fill_arrow(b: ColumnarBackend, C: Columns, table: Any, programs: Any = None
 
 
 def _pairs(C: Columns, m: ColumnarModule) -> None:
-    for outer, inner in m.pairs:  # each record of `outer` with each record of `inner` of its household
-        axis = f"{outer}>{inner}"
-        hh = C.seg[outer]
-        per = C.N[inner][hh]
-        off = np.zeros(len(hh) + 1, dtype=np.int64)
-        np.cumsum(per, out=off[1:])
-        first = np.repeat(np.arange(len(hh), dtype=np.int64), per)
-        pos = np.arange(int(off[-1]), dtype=np.int64) - off[:-1][first]
-        C.N[axis] = per
-        C.off[axis] = off
-        C.seg[axis] = C.up[("h", axis)] = hh[first]
-        C.up[(outer, axis)] = first
-        C.up[(inner, axis)] = C.off[inner][hh[first]] + pos
-        C.parent[axis] = outer
+    _pair_axes(C, m.pairs)
 
 
 @attrs.define
@@ -865,6 +839,25 @@ class Arrays:
     tier: dict[str, Any]
     done: dict[str, Any]
     plain: Any
+
+
+def _pair_axes(C: Columns, pairs: Iterable[tuple[str, str]]) -> None:
+    """Add an axis for each (outer, inner) pair of lists: each record of `outer` with each record of
+    `inner` of its household (a generator over one list inside a per-record rule of another)."""
+    for outer, inner in pairs:
+        axis = f"{outer}>{inner}"
+        hh = C.seg[outer]
+        per = C.N[inner][hh]  # pairs of each outer record
+        off = np.zeros(len(hh) + 1, dtype=np.int64)
+        np.cumsum(per, out=off[1:])
+        first = np.repeat(np.arange(len(hh), dtype=np.int64), per)
+        pos = np.arange(int(off[-1]), dtype=np.int64) - off[:-1][first]
+        C.N[axis] = per
+        C.off[axis] = off
+        C.seg[axis] = C.up[("h", axis)] = hh[first]
+        C.up[(outer, axis)] = first
+        C.up[(inner, axis)] = C.off[inner][hh[first]] + pos
+        C.parent[axis] = outer
 
 
 def decide_arrays(engine: Engine, table: Any, on: dt.date, programs: Sequence[str]) -> Arrays:
