@@ -27,6 +27,7 @@ see `Unsupported` and `ColumnarModule.unsupported`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -234,13 +235,8 @@ class _Gen(nd.NodeVisitor):
         return out
 
     def num_den_of(self, cd: CheckedDef, loops: tuple[tuple[str, str], ...]) -> int | None:
-        dens = {self.den(t, cd, loops) for t in cd.trees if t is not None}
-        if None in dens:
-            return None
-        lcm = 1
-        for x in dens:
-            lcm = int(np.lcm(lcm, x))  # type: ignore[arg-type]
-        return lcm
+        dens = [self.den(t, cd, loops) for t in cd.trees if t is not None]
+        return _lcm(dens)
 
     # --- static denominators ------------------------------------------------------------------
 
@@ -286,13 +282,7 @@ class _Gen(nd.NodeVisitor):
                 gen = node.args[0]
                 inner = loops + tuple((lp.var, _list_of(lp.iter)) for lp in gen.loops)
                 return self.den(gen.elt, cd, inner)
-            dens = [self.den(a, cd, loops) for a in node.args]
-            if None in dens:
-                return None
-            lcm = 1
-            for x in dens:
-                lcm = int(np.lcm(lcm, x))  # type: ignore[arg-type]
-            return lcm
+            return _lcm([self.den(a, cd, loops) for a in node.args])
         return 1
 
     def param_den(self, program: str, name: str) -> int:
@@ -1160,3 +1150,9 @@ HELPERS: dict[str, object] = {
     "NOTINFORCE": _notinforce, "DECIDED": _decided,
     "COUNT": _count, "SUM": _sum, "ANY": _any, "ALL": _all, "EXT": _ext, "DAYS": _days, "AGE": _age,
 }
+
+
+def _lcm(dens: list[int | None]) -> int | None:
+    """The least common multiple of denominators; None when one is not static."""
+    known = [d for d in dens if d is not None]
+    return math.lcm(*known) if len(known) == len(dens) else None
